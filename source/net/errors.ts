@@ -1,0 +1,48 @@
+/**
+ * Errors, split by who is to blame (DESIGN.md, "Standards"):
+ *
+ * - `BadPacket`: the network's fault. Thrown by every decoder that reads hostile
+ *   bytes; callers drop the datagram, count it by `reason` and carry on.
+ * - `UsageError`: the caller's fault (bad nick, bad address, message too large).
+ * - `TransportError`: an operation could not complete (timeout, peer gone).
+ * Anything else escaping the transport is our bug.
+ */
+
+/** Why a datagram was dropped; also the key of the per-reason drop counters. */
+export type DropReason =
+  | 'truncated'
+  | 'malformed'
+  | 'version'
+  | 'unknown-type'
+  | 'unknown-session'
+  | 'decrypt'
+  | 'replay'
+  | 'handshake'
+  | 'rate-limited'
+  | 'blocked'
+  | 'stranger'
+  | 'protocol';
+
+export class BadPacket extends Error {
+  override readonly name = 'BadPacket';
+  constructor(
+    readonly reason: DropReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
