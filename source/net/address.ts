@@ -1,0 +1,61 @@
+import { isIP } from 'node:net';
+import { UsageError } from './errors.js';
+
+/** A UDP endpoint. `address` is always a normalised IP literal (see normalizeIp). */
+export interface Addr {
+  address: string;
+  port: number;
+}
+
+/**
+ * A socket bound to `::` reports IPv4 peers as `::ffff:a.b.c.d`; strip that so
+ * one peer never appears under two spellings (DESIGN.md, pitfalls).
+ */
+export function normalizeIp(ip: string): string {
+  const lower = ip.toLowerCase();
+  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7);
+  const zone = lower.indexOf('%');
+  return zone >= 0 ? lower.slice(0, zone) : lower;
+}
+
+export function addrKey(a: Addr): string {
+  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+export const formatAddr = addrKey;
+
+export function sameAddr(a: Addr, b: Addr): boolean {
+  return a.port === b.port && a.address === b.address;
+}
+
+/** `host:port`, `[v6]:port` or `v6-literal` is not accepted without brackets. */
+export function parseHostPort(text: string): { host: string; port: number } {
+  const s = text.trim();
+  let host: string;
+  let portText: string;
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close < 0 || s[close + 1] !== ':') {
+      throw new UsageError(`bad address "${text}": expected [ipv6]:port`);
+    }
+    host = s.slice(1, close);
+    portText = s.slice(close + 2);
+    if (isIP(host) !== 6)
+      throw new UsageError(`bad address "${text}": "${host}" is not an IPv6 address`);
+  } else {
+    const colon = s.lastIndexOf(':');
+    if (colon <= 0) throw new UsageError(`bad address "${text}": expected host:port`);
+    host = s.slice(0, colon);
+    portText = s.slice(colon + 1);
+    if (host.includes(':')) {
+      throw new UsageError(`bad address "${text}": write IPv6 addresses as [addr]:port`);
+    }
+    if (!/^[A-Za-z0-9.-]+$/.test(host))
+      throw new UsageError(`bad address "${text}": bad host name`);
+  }
+  if (!/^\d{1,5}$/.test(portText))
+    throw new UsageError(`bad address "${text}": bad port "${portText}"`);
+  const port = Number(portText);
+  if (port < 1 || port > 65535) throw new UsageError(`bad address "${text}": port must be 1-65535`);
+  return { host, port };
+}

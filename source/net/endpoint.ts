@@ -1,0 +1,885 @@
+import { randomBytes } from 'node:crypto';
+import { type Addr, addrKey, sameAddr } from './address.js';
+import type { CipherName } from './crypto/cipher.js';
+import { fingerprint, type Identity, shortFingerprint } from './crypto/identity.js';
+import type { HandshakeState } from './crypto/noise.js';
+import { BadPacket, type DropReason, UsageError } from './errors.js';
+import type { EndpointEvent, PeerState } from './events.js';
+import {
+  type Completed,
+  cipherFromId,
+  cipherId,
+  createLocalNode,
+  initiatorFinish,
+  type LocalNode,
+  respond,
+  responderFinish,
+  startInitiator,
+} from './handshake.js';
+import { Peer, type PeerHost, type PeerTotals } from './peer.js';
+import { Session } from './session.js';
+import { MAX_MESSAGE_SIZE } from './stream.js';
+import { TimerHeap } from './timerheap.js';
+import { CloseCode } from './wire/frames.js';
+import {
+  decodePacket,
+  encodeFinish,
+  encodeInit,
+  encodeReject,
+  encodeResp,
+  isStun,
+  type Packet,
+  PacketType,
+  RejectReason,
+} from './wire/packet.js';
+
+/**
+ * The sans-I/O heart of the transport: demultiplexes datagrams to sessions
+ * (by our session index, so a peer that changes address is still found),
+ * runs handshakes, owns peers and their names, and reports events. It never
+ * reads a clock, opens a socket or sets a timer: callers pass `now` (ms, any
+ * monotonic origin), drain `pollTransmit()` / `pollEvent()` and call
+ * `handleTimeout()` at `nextDeadline()`.
+ */
+
+export interface EndpointConfig {
+  identity: Identity;
+  nick: string;
+  cipher?: CipherName;
+  /** Accept sessions from keys we do not know (default true, as the original). */
+  acceptStrangers?: boolean;
+  /** Identity keys whose handshakes are refused. */
+  blocked?: Iterable<Uint8Array>;
+  /** Known name → key pins (from a trust store). */
+  pins?: Iterable<[string, Uint8Array]>;
+  /** For tests: Noise REKEY interval in packets. */
+  rekeyInterval?: number;
+  /** For deterministic tests: source of random session indices. */
+  randomIndex?: () => number;
+}
+
+export interface Transmit {
+  to: Addr;
+  data: Buffer;
+}
+
+export interface PeerStats extends PeerTotals {
+  smoothedRtt: number | undefined;
+  minRtt: number | undefined;
+  rttVariance: number | undefined;
+  lossRate: number;
+  congestionWindow: number | undefined;
+  bytesInFlight: number;
+  recoveries: number;
+  lastSeen: number | undefined;
+  path: 'direct' | 'none';
+}
+
+export interface PeerSnapshot {
+  id: number;
+  nick: string;
+  /** The user chose this name (addPeers); otherwise it is the peer's announced nick. */
+  pinned: boolean;
+  announcedNick: string | undefined;
+  address: Addr | undefined;
+  fingerprint: string | undefined;
+  state: PeerState;
+  stats: PeerStats;
+}
+
+export type DropCounts = Record<DropReason, number>;
+
+export interface EndpointStats {
+  datagramsIn: number;
+  datagramsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  dropped: DropCounts;
+}
+
+/** Handshake attempts back off 0.5, 1, 2, 4, 8 s, then every 15 s. */
+const DIAL_BACKOFF = [500, 1000, 2000, 4000, 8000];
+const DIAL_RETRY = 15_000;
+const ATTEMPTS_BEFORE_UNREACHABLE = DIAL_BACKOFF.length + 1;
+/** Half-open handshakes we keep, and how long (bounded state under floods). */
+const MAX_RESPONDING = 1024;
+const RESPONDING_TTL = 10_000;
+const DIAL_TTL = 20_000;
+const SWEEP_INTERVAL = 1000;
+/** A retransmitted INIT is answered again at most this many times. */
+const MAX_RESP_RESENDS = 4;
+/** Most stranger records we keep (connected or recently seen). */
+const MAX_PEERS = 4096;
+
+interface Dial {
+  peer: Peer;
+  state: HandshakeState;
+  to: Addr;
+  sentAt: number;
+}
+
+interface Responding {
+  state: HandshakeState;
+  remoteIndex: number;
+  from: Addr;
+  resp: Buffer;
+  createdAt: number;
+  resends: number;
+  origin: string;
+}
+
+const NICK_PATTERN = /^[\p{L}\p{N}_.-]{1,32}$/u;
+
+/** Nicks name peers in commands (`/msg bob hi`): letters, digits, `_ . -`, 1-32 long. */
+export function validateNick(nick: string): string {
+  if (!NICK_PATTERN.test(nick)) {
+    throw new UsageError(
+      `bad nickname "${nick}": use 1-32 letters, digits, "_", "." or "-" (no spaces)`,
+    );
+  }
+  return nick;
+}
+
+function emptyDrops(): DropCounts {
+  return {
+    truncated: 0,
+    malformed: 0,
+    version: 0,
+    'unknown-type': 0,
+    'unknown-session': 0,
+    decrypt: 0,
+    replay: 0,
+    handshake: 0,
+    'rate-limited': 0,
+    blocked: 0,
+    stranger: 0,
+    protocol: 0,
+  };
+}
+
+export class Endpoint {
+  readonly local: LocalNode;
+  readonly fingerprint: string;
+  readonly stats: EndpointStats = {
+    datagramsIn: 0,
+    datagramsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    dropped: emptyDrops(),
+  };
+  acceptStrangers: boolean;
+
+  private readonly byNick = new Map<string, Peer>();
+  private readonly byKey = new Map<string, Peer>();
+  private readonly pins = new Map<string, Buffer>();
+  private readonly blocked = new Set<string>();
+  private readonly sessions = new Map<number, { peer: Peer; session: Session }>();
+  private readonly dials = new Map<number, Dial>();
+  private readonly responding = new Map<number, Responding>();
+  private readonly respondingByOrigin = new Map<string, number>();
+  private readonly transmits: Transmit[] = [];
+  private transmitHead = 0;
+  private readonly events: EndpointEvent[] = [];
+  private eventHead = 0;
+  private readonly timers = new TimerHeap<Peer>();
+  private readonly dirty = new Set<Peer>();
+  private nextPeerId = 1;
+  private nextMessageId = 1;
+  private nextSweep: number | undefined;
+  private lastNow = 0;
+  private readonly rekeyInterval: number | undefined;
+  private readonly randomIndex: () => number;
+  private readonly host: PeerHost;
+
+  constructor(config: EndpointConfig) {
+    validateNick(config.nick);
+    this.local = createLocalNode(
+      config.identity,
+      config.nick,
+      config.cipher ?? 'chacha20-poly1305',
+    );
+    this.fingerprint = fingerprint(config.identity.publicKey);
+    this.acceptStrangers = config.acceptStrangers ?? true;
+    for (const k of config.blocked ?? []) this.blocked.add(Buffer.from(k).toString('hex'));
+    for (const [nick, key] of config.pins ?? []) this.pins.set(nick, Buffer.from(key));
+    this.rekeyInterval = config.rekeyInterval;
+    this.randomIndex = config.randomIndex ?? (() => randomBytes(4).readUInt32BE(0));
+    this.host = {
+      emit: (e) => this.events.push(e),
+      transmit: (to, data) => this.transmit(to, data),
+      forgetSession: (s) => this.sessions.delete(s.localIndex),
+      countDrop: (r) => this.drop(r),
+    };
+  }
+
+  // ---- the sans-I/O surface -------------------------------------------------
+
+  handleDatagram(data: Buffer, from: Addr, now: number): void {
+    this.lastNow = now;
+    this.stats.datagramsIn++;
+    this.stats.bytesIn += data.length;
+    if (isStun(data)) {
+      // STUN shares the socket (RFC 7983); the STUN client is a later layer.
+      return;
+    }
+    let packet: Packet;
+    try {
+      packet = decodePacket(data);
+    } catch (err) {
+      if (err instanceof BadPacket) {
+        this.drop(err.reason);
+        return;
+      }
+      throw err;
+    }
+    try {
+      this.dispatch(packet, from, now);
+    } catch (err) {
+      if (err instanceof BadPacket) {
+        this.drop(err.reason);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  handleTimeout(now: number): void {
+    this.lastNow = now;
+    for (const peer of this.timers.popDue(now)) {
+      const died = peer.onTimeout(now);
+      if (died !== undefined) {
+        this.events.push({ type: 'peer', nick: peer.nick, change: 'disconnected' });
+        if (peer.pinned && peer.dialAddrs.length > 0) this.scheduleDial(peer, now, 0);
+      }
+      if (peer.nextDialAt !== undefined && peer.nextDialAt <= now) this.dial(peer, now);
+      this.dirty.add(peer);
+    }
+    if (this.nextSweep !== undefined && this.nextSweep <= now) this.sweep(now);
+    this.flushDirty(now);
+  }
+
+  pollTransmit(): Transmit | undefined {
+    this.flushDirty(this.lastNow);
+    if (this.transmitHead >= this.transmits.length) {
+      if (this.transmitHead > 0) {
+        this.transmits.length = 0;
+        this.transmitHead = 0;
+      }
+      return undefined;
+    }
+    const t = this.transmits[this.transmitHead]!;
+    this.transmits[this.transmitHead++] = undefined as unknown as Transmit;
+    return t;
+  }
+
+  pollEvent(): EndpointEvent | undefined {
+    if (this.eventHead >= this.events.length) {
+      if (this.eventHead > 0) {
+        this.events.length = 0;
+        this.eventHead = 0;
+      }
+      return undefined;
+    }
+    const e = this.events[this.eventHead]!;
+    this.events[this.eventHead++] = undefined as unknown as EndpointEvent;
+    return e;
+  }
+
+  nextDeadline(): number | undefined {
+    this.flushDirty(this.lastNow);
+    const t = this.timers.peekTime();
+    const s = this.nextSweep;
+    if (t === undefined) return s;
+    return s === undefined || t < s ? t : s;
+  }
+
+  // ---- commands ---------------------------------------------------------------
+
+  /**
+   * Adds (or re-addresses) a peer under a name the user chose. The name is
+   * pinned to whatever key answers there first (or to a key already pinned).
+   */
+  addPeer(nick: string, addrs: Addr[], now: number): void {
+    this.lastNow = now;
+    validateNick(nick);
+    if (addrs.length === 0) throw new UsageError(`no address for ${nick}`);
+    let peer = this.byNick.get(nick);
+    if (!peer) {
+      const pinnedKey = this.pins.get(nick);
+      const known = pinnedKey ? this.byKey.get(pinnedKey.toString('hex')) : undefined;
+      if (known) {
+        this.rename(known, nick);
+        peer = known;
+      } else {
+        peer = new Peer(this.nextPeerId++, nick, true, addrs, now, this.host);
+        if (pinnedKey) this.setKey(peer, pinnedKey);
+        this.byNick.set(nick, peer);
+      }
+      this.events.push({ type: 'peer', nick, change: 'added' });
+    }
+    peer.pinned = true;
+    peer.dialAddrs = addrs;
+    if (!peer.connected && peer.state.kind !== 'key-mismatch') {
+      peer.state = { kind: 'connecting', since: now, attempt: 0 };
+      peer.dialAttempt = 0;
+      this.dial(peer, now);
+    }
+    this.dirty.add(peer);
+  }
+
+  removePeer(nick: string, now: number): void {
+    this.lastNow = now;
+    const peer = this.byNick.get(nick);
+    if (!peer) throw new UsageError(`unknown peer "${nick}"`);
+    this.forget(peer, 'removed', now, CloseCode.Normal);
+  }
+
+  private forget(peer: Peer, reason: string, now: number, code: number): void {
+    for (const id of peer.pendingMessageIds()) {
+      this.events.push({ type: 'undeliverable', id, nick: peer.nick, reason });
+    }
+    peer.disconnect(reason, now, { code });
+    peer.nextDialAt = undefined;
+    this.byNick.delete(peer.nick);
+    if (peer.key) this.byKey.delete(peer.key.toString('hex'));
+    for (const [index, dial] of this.dials) if (dial.peer === peer) this.dials.delete(index);
+    this.timers.set(peer, undefined);
+    this.dirty.delete(peer);
+    this.events.push({ type: 'peer', nick: peer.nick, change: 'removed' });
+  }
+
+  /** Refuses this key from now on; a connected peer with it is dropped. */
+  block(key: Uint8Array, now: number): void {
+    const hex = Buffer.from(key).toString('hex');
+    this.blocked.add(hex);
+    const peer = this.byKey.get(hex);
+    if (peer) this.forget(peer, 'blocked', now, CloseCode.Blocked);
+  }
+
+  unblock(key: Uint8Array): void {
+    this.blocked.delete(Buffer.from(key).toString('hex'));
+  }
+
+  /** Accepts a changed key for a pinned name (after the user compared fingerprints). */
+  trust(nick: string, key: Uint8Array, now: number): void {
+    const peer = this.byNick.get(nick);
+    if (!peer) throw new UsageError(`unknown peer "${nick}"`);
+    this.pins.set(nick, Buffer.from(key));
+    if (peer.key) this.byKey.delete(peer.key.toString('hex'));
+    peer.key = undefined;
+    this.setKey(peer, Buffer.from(key));
+    peer.state = { kind: 'connecting', since: now, attempt: 0 };
+    peer.dialAttempt = 0;
+    this.dial(peer, now);
+    this.dirty.add(peer);
+  }
+
+  /**
+   * Queues one message for each recipient (nicks; undefined = every connected
+   * peer). Unknown nicks reject the whole call before anything is queued.
+   */
+  sendMessage(
+    recipients: readonly string[] | undefined,
+    data: Uint8Array,
+    now: number,
+    streamId = 0,
+  ): { id: number; peers: { id: number; nick: string }[] } {
+    this.lastNow = now;
+    if (data.length > MAX_MESSAGE_SIZE) {
+      throw new UsageError(
+        `message of ${data.length} bytes exceeds the maximum of ${MAX_MESSAGE_SIZE}`,
+      );
+    }
+    let targets: Peer[];
+    if (recipients === undefined) {
+      targets = [...this.byNick.values()].filter((p) => p.connected);
+    } else {
+      const unknown = recipients.filter((n) => !this.byNick.has(n));
+      if (unknown.length > 0)
+        throw new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+      targets = [...new Set(recipients)].map((n) => this.byNick.get(n)!);
+    }
+    const id = this.nextMessageId++;
+    for (const peer of targets) {
+      peer.queueMessage(id, streamId, data);
+      this.dirty.add(peer);
+    }
+    return { id, peers: targets.map((p) => ({ id: p.id, nick: p.nick })) };
+  }
+
+  /** Closes every session politely (CLOSE frames go out with the next poll). */
+  close(now: number): void {
+    this.lastNow = now;
+    for (const peer of this.byNick.values()) {
+      peer.disconnect('closed', now, { code: CloseCode.Normal });
+      peer.nextDialAt = undefined;
+      this.timers.set(peer, undefined);
+    }
+    this.dirty.clear();
+    this.dials.clear();
+    this.responding.clear();
+    this.respondingByOrigin.clear();
+    this.nextSweep = undefined;
+  }
+
+  peers(): PeerSnapshot[] {
+    return [...this.byNick.values()].map((p) => this.snapshot(p));
+  }
+
+  peer(nick: string): PeerSnapshot | undefined {
+    const p = this.byNick.get(nick);
+    return p && this.snapshot(p);
+  }
+
+  private snapshot(p: Peer): PeerSnapshot {
+    const s = p.current;
+    const totals = p.totals();
+    return {
+      id: p.id,
+      nick: p.nick,
+      pinned: p.pinned,
+      announcedNick: p.announcedNick,
+      address: p.address,
+      fingerprint: p.key ? fingerprint(p.key) : undefined,
+      state: p.state,
+      stats: {
+        ...totals,
+        smoothedRtt: s?.loss.rtt.hasSample ? s.loss.rtt.smoothedRtt : undefined,
+        minRtt: s?.loss.rtt.hasSample ? s.loss.rtt.minRtt : undefined,
+        rttVariance: s?.loss.rtt.hasSample ? s.loss.rtt.rttVar : undefined,
+        lossRate: totals.packetsSent > 0 ? totals.packetsLost / totals.packetsSent : 0,
+        congestionWindow: s?.loss.cc.congestionWindow,
+        bytesInFlight: s?.loss.cc.bytesInFlight ?? 0,
+        recoveries: s?.loss.cc.recoveryCount ?? 0,
+        lastSeen: p.lastSeen,
+        path: s ? 'direct' : 'none',
+      },
+    };
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  private drop(reason: DropReason): void {
+    this.stats.dropped[reason]++;
+  }
+
+  private transmit(to: Addr, data: Buffer): void {
+    this.stats.datagramsOut++;
+    this.stats.bytesOut += data.length;
+    this.transmits.push({ to, data });
+  }
+
+  private flushDirty(now: number): void {
+    if (this.dirty.size === 0) return;
+    for (const peer of this.dirty) {
+      peer.flush(now);
+      this.timers.set(peer, peer.deadline());
+    }
+    this.dirty.clear();
+  }
+
+  private newIndex(): number {
+    for (;;) {
+      const i = this.randomIndex() >>> 0;
+      if (!this.sessions.has(i) && !this.dials.has(i) && !this.responding.has(i)) return i;
+    }
+  }
+
+  private armSweep(now: number): void {
+    this.nextSweep ??= now + SWEEP_INTERVAL;
+  }
+
+  /** Expires half-open handshakes and old dial attempts. */
+  private sweep(now: number): void {
+    for (const [index, r] of this.responding) {
+      if (now - r.createdAt < RESPONDING_TTL) break; // insertion order = age order
+      this.responding.delete(index);
+      this.respondingByOrigin.delete(r.origin);
+    }
+    for (const [index, d] of this.dials) if (now - d.sentAt >= DIAL_TTL) this.dials.delete(index);
+    this.nextSweep = this.responding.size + this.dials.size > 0 ? now + SWEEP_INTERVAL : undefined;
+  }
+
+  private scheduleDial(peer: Peer, now: number, delay: number): void {
+    peer.nextDialAt = now + delay;
+    this.dirty.add(peer);
+  }
+
+  /** Sends a fresh INIT to every address we know for the peer. */
+  private dial(peer: Peer, now: number): void {
+    if (peer.connected || peer.dialAddrs.length === 0) {
+      peer.nextDialAt = undefined;
+      return;
+    }
+    peer.dialAttempt++;
+    if (peer.state.kind === 'connecting') peer.state = { ...peer.state, attempt: peer.dialAttempt };
+    if (peer.dialAttempt === ATTEMPTS_BEFORE_UNREACHABLE && peer.state.kind === 'connecting') {
+      peer.state = { kind: 'unreachable', since: now, reason: 'no answer from any address' };
+      this.events.push({ type: 'peer', nick: peer.nick, change: 'state' });
+      this.events.push({
+        type: 'error',
+        code: 'unreachable',
+        message: `${peer.nick}: no answer from ${peer.dialAddrs.map(addrKey).join(', ')}; still trying every ${DIAL_RETRY / 1000} s`,
+        nick: peer.nick,
+      });
+    }
+    for (const to of peer.dialAddrs) {
+      const index = this.newIndex();
+      const { state, message } = startInitiator(this.local);
+      this.dials.set(index, { peer, state, to, sentAt: now });
+      this.transmit(to, encodeInit(index, cipherId(this.local.cipher), message));
+    }
+    const delay = DIAL_BACKOFF[peer.dialAttempt - 1] ?? DIAL_RETRY;
+    peer.nextDialAt = now + delay;
+    this.armSweep(now);
+    this.dirty.add(peer);
+  }
+
+  private dispatch(p: Packet, from: Addr, now: number): void {
+    switch (p.type) {
+      case PacketType.Data:
+        this.onData(p.receiver, p.pn, p.header, p.sealed, from, now);
+        return;
+      case PacketType.Init:
+        this.onInit(p.sender, p.cipher, p.noise, from, now);
+        return;
+      case PacketType.Resp:
+        this.onResp(p.sender, p.receiver, p.noise, from, now);
+        return;
+      case PacketType.Finish:
+        this.onFinish(p.receiver, p.noise, from, now);
+        return;
+      case PacketType.Reject:
+        this.onReject(p.receiver, p.reason, p.detail, from);
+        return;
+    }
+  }
+
+  private onData(
+    index: number,
+    pn: number,
+    header: Uint8Array,
+    sealed: Uint8Array,
+    from: Addr,
+    now: number,
+  ): void {
+    const entry = this.sessions.get(index);
+    if (!entry) {
+      this.drop('unknown-session');
+      return;
+    }
+    const { peer, session } = entry;
+    const opened = session.open(header, pn, sealed, now);
+    if (!opened.ok) {
+      this.drop(opened.reason);
+      return;
+    }
+    peer.onPayload(session, pn, opened.payload, from, now);
+    if (!peer.connected && peer.state.kind === 'disconnected') {
+      this.events.push({ type: 'peer', nick: peer.nick, change: 'disconnected' });
+      if (peer.pinned && peer.dialAddrs.length > 0) this.scheduleDial(peer, now, DIAL_BACKOFF[0]!);
+    }
+    this.dirty.add(peer);
+  }
+
+  private onInit(sender: number, cipher: number, noise: Uint8Array, from: Addr, now: number): void {
+    const theirs = cipherFromId(cipher);
+    if (theirs !== this.local.cipher) {
+      this.transmit(
+        from,
+        encodeReject(sender, RejectReason.CipherMismatch, cipherId(this.local.cipher)),
+      );
+      this.events.push({
+        type: 'error',
+        code: 'cipher-mismatch',
+        message: `${addrKey(from)} offered ${theirs ?? `unknown cipher ${cipher}`}, but this node uses ${this.local.cipher}`,
+        address: from,
+      });
+      this.drop('handshake');
+      return;
+    }
+    const origin = `${addrKey(from)}/${sender}`;
+    const existing = this.respondingByOrigin.get(origin);
+    if (existing !== undefined) {
+      // A retransmitted INIT: our RESP was lost. Answer again, a bounded number of times.
+      const r = this.responding.get(existing);
+      if (r && r.resends < MAX_RESP_RESENDS) {
+        r.resends++;
+        this.transmit(from, r.resp);
+      }
+      return;
+    }
+    const { state, message } = respond(this.local, noise);
+    if (this.responding.size >= MAX_RESPONDING) {
+      const [oldest, r] = this.responding.entries().next().value as [number, Responding];
+      this.responding.delete(oldest);
+      this.respondingByOrigin.delete(r.origin);
+    }
+    const index = this.newIndex();
+    const resp = encodeResp(index, sender, message);
+    this.responding.set(index, {
+      state,
+      remoteIndex: sender,
+      from,
+      resp,
+      createdAt: now,
+      resends: 0,
+      origin,
+    });
+    this.respondingByOrigin.set(origin, index);
+    this.armSweep(now);
+    this.transmit(from, resp);
+  }
+
+  private onResp(
+    sender: number,
+    receiver: number,
+    noise: Uint8Array,
+    from: Addr,
+    now: number,
+  ): void {
+    const dial = this.dials.get(receiver);
+    if (!dial) {
+      // Our FINISH was lost and the responder re-sent RESP: resend FINISH.
+      const entry = this.sessions.get(receiver);
+      if (entry?.session.finish && !entry.session.confirmed)
+        this.transmit(entry.session.path, entry.session.finish);
+      else this.drop('unknown-session');
+      return;
+    }
+    const done = initiatorFinish(this.local, dial.state, noise);
+    this.dials.delete(receiver);
+    const session = new Session({
+      localIndex: receiver,
+      remoteIndex: sender,
+      initiator: true,
+      initiatorStatic: this.local.staticKey.publicKey,
+      remoteStatic: done.remoteStatic,
+      sendKey: done.sendKey,
+      recvKey: done.recvKey,
+      path: from,
+      now,
+      ...(this.rekeyInterval ? { rekeyInterval: this.rekeyInterval } : {}),
+    });
+    // The handshake round trip is a genuine RTT sample (RFC 9002 §5.1 allows any).
+    session.loss.rtt.update(Math.max(now - dial.sentAt, 0.01), 0, 0);
+    session.finish = encodeFinish(sender, done.message);
+    session.finishDeadline = now + Math.max(3 * session.loss.rtt.smoothedRtt, 100);
+    this.transmit(from, session.finish);
+    this.established(session, done, dial.peer, from, now);
+  }
+
+  private onFinish(receiver: number, noise: Uint8Array, from: Addr, now: number): void {
+    const r = this.responding.get(receiver);
+    if (!r) {
+      const entry = this.sessions.get(receiver);
+      if (entry) {
+        // A re-sent FINISH: our confirmation was lost; send another.
+        entry.peer.requestPing();
+        this.dirty.add(entry.peer);
+      } else this.drop('unknown-session');
+      return;
+    }
+    const done = responderFinish(this.local, r.state, noise);
+    this.responding.delete(receiver);
+    this.respondingByOrigin.delete(r.origin);
+    const session = new Session({
+      localIndex: receiver,
+      remoteIndex: r.remoteIndex,
+      initiator: false,
+      initiatorStatic: done.remoteStatic,
+      remoteStatic: done.remoteStatic,
+      sendKey: done.sendKey,
+      recvKey: done.recvKey,
+      path: from,
+      now,
+      ...(this.rekeyInterval ? { rekeyInterval: this.rekeyInterval } : {}),
+    });
+    session.loss.rtt.update(Math.max(now - r.createdAt, 0.01), 0, 0);
+    const peer = this.established(session, done, undefined, from, now);
+    // Confirm at once, so the initiator stops re-sending FINISH.
+    peer?.requestPing();
+  }
+
+  private onReject(receiver: number, reason: number, detail: number, from: Addr): void {
+    const dial = this.dials.get(receiver);
+    // Unauthenticated and advisory: it can only explain a failure, never cause one.
+    if (!dial || !sameAddr(dial.to, from)) {
+      this.drop('unknown-session');
+      return;
+    }
+    if (reason === RejectReason.CipherMismatch) {
+      const theirs = cipherFromId(detail) ?? `unknown cipher ${detail}`;
+      const message = `${dial.peer.nick} at ${addrKey(from)} uses ${theirs}, but this node uses ${this.local.cipher}: both sides must choose the same cipher`;
+      if (dial.peer.state.kind !== 'unreachable' || dial.peer.state.reason !== message) {
+        dial.peer.state = { kind: 'unreachable', since: this.lastNow, reason: message };
+        this.events.push({
+          type: 'error',
+          code: 'cipher-mismatch',
+          message,
+          nick: dial.peer.nick,
+          address: from,
+        });
+        this.events.push({ type: 'peer', nick: dial.peer.nick, change: 'state' });
+      }
+    }
+  }
+
+  /** Binds a completed session to the right peer record (see DESIGN.md "Names"). */
+  private established(
+    session: Session,
+    done: Completed,
+    dialed: Peer | undefined,
+    from: Addr,
+    now: number,
+  ): Peer | undefined {
+    const key = done.hello.identity;
+    const hex = key.toString('hex');
+    if (key.equals(this.local.identity.publicKey)) {
+      if (dialed) {
+        dialed.state = {
+          kind: 'unreachable',
+          since: now,
+          reason: 'that address is this node itself',
+        };
+        dialed.nextDialAt = undefined;
+        this.events.push({ type: 'peer', nick: dialed.nick, change: 'state' });
+      }
+      this.events.push({
+        type: 'error',
+        code: 'self-connect',
+        message: `${addrKey(from)} is this node itself`,
+        address: from,
+      });
+      return undefined;
+    }
+    if (this.blocked.has(hex)) {
+      this.drop('blocked');
+      return undefined;
+    }
+    let peer: Peer | undefined;
+    if (dialed) {
+      peer = this.bindDialed(dialed, key, from, now);
+      if (!peer) return undefined;
+    } else {
+      peer = this.byKey.get(hex) ?? this.unkeyedAt(from);
+      if (!peer) {
+        if (!this.acceptStrangers || this.byNick.size >= MAX_PEERS) {
+          this.drop('stranger');
+          return undefined;
+        }
+        peer = new Peer(
+          this.nextPeerId++,
+          this.strangerNick(done.hello.nick, key),
+          false,
+          [],
+          now,
+          this.host,
+        );
+        this.byNick.set(peer.nick, peer);
+        this.events.push({ type: 'peer', nick: peer.nick, change: 'added' });
+      }
+      if (!peer.key) this.pin(peer, key);
+    }
+    peer.announcedNick = done.hello.nick;
+    const outcome = peer.adoptSession(session, done.remoteStatic, now);
+    this.sessions.set(session.localIndex, { peer, session });
+    peer.nextDialAt = undefined;
+    peer.dialAttempt = 0;
+    if (outcome !== 'extra') this.events.push({ type: 'peer', nick: peer.nick, change: outcome });
+    this.dirty.add(peer);
+    return peer;
+  }
+
+  /** A session we dialed for `dialed` completed with `key`: pin or refuse. */
+  private bindDialed(dialed: Peer, key: Buffer, from: Addr, now: number): Peer | undefined {
+    const hex = key.toString('hex');
+    if (dialed.key && !dialed.key.equals(key)) {
+      const expected = fingerprint(dialed.key);
+      const got = fingerprint(key);
+      if (dialed.state.kind !== 'key-mismatch') {
+        dialed.state = { kind: 'key-mismatch', since: now, expected, got };
+        this.events.push({ type: 'peer', nick: dialed.nick, change: 'state' });
+        this.events.push({
+          type: 'error',
+          code: 'key-mismatch',
+          message: `${dialed.nick} at ${addrKey(from)} answered with a different key (${shortFingerprint(key)}, pinned ${shortFingerprint(dialed.key)}): refused. Compare fingerprints with them, then trust the new key explicitly if it is really them.`,
+          nick: dialed.nick,
+          address: from,
+        });
+      }
+      dialed.nextDialAt = undefined;
+      return undefined;
+    }
+    const other = this.byKey.get(hex);
+    if (other && other !== dialed) {
+      // The key already has a record: a stranger who connected first takes the
+      // user's name; a second user name for the same key stays separate and
+      // hands its queue over.
+      for (const m of dialed.takeQueued()) other.queueMessage(m.id, m.streamId, m.data);
+      this.byNick.delete(dialed.nick);
+      for (const [index, d] of this.dials) if (d.peer === dialed) this.dials.delete(index);
+      this.timers.set(dialed, undefined);
+      if (!other.pinned) {
+        this.rename(other, dialed.nick);
+        other.pinned = true;
+      } else {
+        this.events.push({ type: 'peer', nick: dialed.nick, change: 'removed' });
+      }
+      other.dialAddrs = [
+        ...other.dialAddrs,
+        ...dialed.dialAddrs.filter((a) => !other.dialAddrs.some((b) => sameAddr(a, b))),
+      ];
+      return other;
+    }
+    if (!dialed.key) this.pin(dialed, key);
+    return dialed;
+  }
+
+  private pin(peer: Peer, key: Buffer): void {
+    this.setKey(peer, key);
+    if (peer.pinned) {
+      this.pins.set(peer.nick, key);
+      this.events.push({ type: 'pinned', nick: peer.nick, fingerprint: fingerprint(key) });
+    }
+  }
+
+  private setKey(peer: Peer, key: Buffer): void {
+    peer.key = key;
+    this.byKey.set(key.toString('hex'), peer);
+  }
+
+  /** A user-added record with no key yet, dialed at exactly this address. */
+  private unkeyedAt(from: Addr): Peer | undefined {
+    for (const p of this.byNick.values()) {
+      if (!p.key && p.dialAddrs.some((a) => sameAddr(a, from))) return p;
+    }
+    return undefined;
+  }
+
+  private rename(peer: Peer, nick: string): void {
+    const previousNick = peer.nick;
+    if (previousNick === nick) return;
+    this.byNick.delete(previousNick);
+    peer.nick = nick;
+    this.byNick.set(nick, peer);
+    if (peer.key && peer.pinned) this.pins.set(nick, peer.key);
+    this.events.push({ type: 'peer', nick, change: 'renamed', previousNick });
+  }
+
+  /**
+   * A stranger's self-chosen nick, made safe to type and never colliding with
+   * a name in use: a taken name gets a short-fingerprint suffix.
+   */
+  private strangerNick(announced: string, key: Buffer): string {
+    let base = [...announced.normalize('NFC')]
+      .map((c) => (/^[\p{L}\p{N}_.-]$/u.test(c) ? c : '_'))
+      .join('')
+      .slice(0, 23);
+    if (base.length === 0) base = 'peer';
+    if (!this.byNick.has(base) && !this.pins.has(base)) return base;
+    const suffixed = `${base}-${shortFingerprint(key)}`;
+    if (!this.byNick.has(suffixed)) return suffixed;
+    return `${base}-${fingerprint(key).slice(0, 20)}`;
+  }
+}

@@ -1,0 +1,41 @@
+import type { Addr } from './address.js';
+
+/**
+ * Everything the sans-I/O endpoint reports, in one place. The socket layer
+ * turns these into its public typed events.
+ */
+
+/** Why a peer is (not) connected, in words a user can act on. */
+export type PeerState =
+  | { kind: 'connecting'; since: number; attempt: number }
+  | { kind: 'connected'; since: number }
+  | { kind: 'unreachable'; since: number; reason: string }
+  | { kind: 'disconnected'; since: number; reason: string }
+  | { kind: 'key-mismatch'; since: number; expected: string; got: string };
+
+export type PeerChange =
+  | 'added'
+  | 'connected'
+  | 'disconnected'
+  | 'restarted'
+  | 'renamed'
+  | 'removed'
+  | 'state';
+
+export type EndpointEvent =
+  | { type: 'peer'; nick: string; change: PeerChange; previousNick?: string }
+  | { type: 'message'; nick: string; stream: number; data: Buffer }
+  | { type: 'delivered'; id: number; nick: string }
+  | { type: 'undeliverable'; id: number; nick: string; reason: string }
+  /** A user-given name was pinned to the key that answered there (trust on first use). */
+  | { type: 'pinned'; nick: string; fingerprint: string }
+  | { type: 'error'; code: ErrorCode; message: string; nick?: string; address?: Addr };
+
+export type ErrorCode =
+  | 'key-mismatch'
+  | 'cipher-mismatch'
+  | 'self-connect'
+  | 'stranger-refused'
+  | 'blocked'
+  | 'protocol'
+  | 'unreachable';

@@ -1,0 +1,560 @@
+import type { Addr } from './address.js';
+import { TAG_LENGTH } from './crypto/cipher.js';
+import { BadPacket } from './errors.js';
+import type { EndpointEvent, PeerState } from './events.js';
+import type { SentPacket } from './recovery/loss.js';
+import { MAX_PAYLOAD, type SentFrames, type Session } from './session.js';
+import { type OutgoingMessage, RecvStream, SendStream } from './stream.js';
+import {
+  ackFrameLength,
+  CloseCode,
+  decodeFrames,
+  streamHeaderLength,
+  writeAckFrame,
+  writeCloseFrame,
+  writePing,
+  writeStreamFrame,
+} from './wire/frames.js';
+import { DATA_HEADER_LENGTH, MAX_DATAGRAM } from './wire/packet.js';
+
+/** Send a PING when we have sent nothing for this long: holds NAT mappings (DESIGN.md). */
+export const KEEPALIVE_INTERVAL = 15_000;
+/** Silence that ends a session (≥ 30 s so that a short blackout is survived). */
+export const IDLE_TIMEOUT = 45_000;
+/** Window in which a second session from the same peer instance counts as simultaneous open. */
+export const SIMULTANEOUS_OPEN_WINDOW = 5_000;
+/** Most streams a peer may open towards us. */
+export const MAX_STREAMS = 16;
+
+/** What a peer needs from the endpoint that owns it. */
+export interface PeerHost {
+  emit(event: EndpointEvent): void;
+  transmit(to: Addr, data: Buffer): void;
+  /** A session was dropped; the endpoint forgets its index. */
+  forgetSession(session: Session): void;
+  countDrop(reason: BadPacket['reason']): void;
+}
+
+export interface PeerTotals {
+  packetsSent: number;
+  packetsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  packetsLost: number;
+  retransmits: number;
+  ptoCount: number;
+}
+
+/**
+ * One remote node: a key (once known), the name we show for it, where to dial
+ * it, its sessions and the streams that outlive any one session.
+ */
+export class Peer {
+  key: Buffer | undefined;
+  /** The remote's per-process static key: a new one means the peer restarted. */
+  instance: Buffer | undefined;
+  announcedNick: string | undefined;
+  dialAddrs: Addr[];
+  state: PeerState;
+  current: Session | undefined;
+  others: Session[] = [];
+  connectedSince: number | undefined;
+
+  private sendStreams = new Map<number, SendStream>();
+  private recvStreams = new Map<number, RecvStream>();
+  private probesPending = 0;
+  private pingRequested = false;
+  private pacingDeadline: number | undefined;
+  private lastAddr: Addr | undefined;
+  /** Counters of sessions already retired, so stats survive a session switch. */
+  private retired: PeerTotals = emptyTotals();
+  lastSeen: number | undefined;
+  /** Dial schedule (owned by the endpoint): attempts so far and when the next goes. */
+  dialAttempt = 0;
+  nextDialAt: number | undefined;
+
+  constructor(
+    /** Stable for the life of this record, unlike the nick, which can be renamed. */
+    readonly id: number,
+    public nick: string,
+    /** True when the user chose this name (addPeers): then it is pinned to a key. */
+    public pinned: boolean,
+    dialAddrs: Addr[],
+    now: number,
+    private readonly host: PeerHost,
+  ) {
+    this.dialAddrs = dialAddrs;
+    this.state = { kind: 'connecting', since: now, attempt: 0 };
+  }
+
+  get connected(): boolean {
+    return this.current !== undefined;
+  }
+
+  get address(): Addr | undefined {
+    return this.current?.path ?? this.lastAddr ?? this.dialAddrs[0];
+  }
+
+  sessions(): Session[] {
+    return this.current ? [this.current, ...this.others] : [...this.others];
+  }
+
+  // ---- sending ------------------------------------------------------------
+
+  stream(id: number): SendStream {
+    let s = this.sendStreams.get(id);
+    if (!s) {
+      s = new SendStream(id);
+      this.sendStreams.set(id, s);
+    }
+    return s;
+  }
+
+  queueMessage(id: number, streamId: number, data: Uint8Array): void {
+    this.stream(streamId).write(id, data);
+  }
+
+  /** Bytes queued or in flight, not yet acknowledged (for backpressure). */
+  get unacknowledgedBytes(): number {
+    let n = 0;
+    for (const s of this.sendStreams.values()) n += s.unacknowledged;
+    return n;
+  }
+
+  /** Asks for an ack-eliciting packet at the next flush (e.g. to confirm a handshake). */
+  requestPing(): void {
+    this.pingRequested = true;
+  }
+
+  /** Removes and returns every unacknowledged message (to move them to another record). */
+  takeQueued(): { id: number; streamId: number; data: Uint8Array }[] {
+    const out: { id: number; streamId: number; data: Uint8Array }[] = [];
+    for (const s of this.sendStreams.values()) {
+      for (const m of s.pendingMessages()) out.push({ id: m.id, streamId: s.id, data: m.data });
+    }
+    this.sendStreams = new Map();
+    return out;
+  }
+
+  pendingMessageIds(): number[] {
+    const ids: number[] = [];
+    for (const s of this.sendStreams.values()) for (const m of s.pendingMessages()) ids.push(m.id);
+    return ids;
+  }
+
+  private hasStreamData(): boolean {
+    for (const s of this.sendStreams.values()) if (s.hasDataToSend) return true;
+    return false;
+  }
+
+  // ---- sessions -----------------------------------------------------------
+
+  /**
+   * Adopts a freshly completed session. A new remote instance (restart) resets
+   * the streams and re-sends what was never acknowledged; a second session
+   * from the same instance inside the simultaneous-open window is settled by
+   * a tie-break both sides compute alike.
+   */
+  adoptSession(
+    session: Session,
+    instance: Buffer,
+    now: number,
+  ): 'connected' | 'restarted' | 'extra' {
+    this.lastSeen = now;
+    if (this.instance && !this.instance.equals(instance)) {
+      for (const s of this.sessions()) this.retireSession(s, false);
+      this.current = session;
+      this.instance = instance;
+      this.restartStreams();
+      this.markConnected(now);
+      return 'restarted';
+    }
+    this.instance = instance;
+    const cur = this.current;
+    if (!cur) {
+      this.current = session;
+      this.markConnected(now);
+      return 'connected';
+    }
+    const simultaneous = now - cur.createdAt < SIMULTANEOUS_OPEN_WINDOW;
+    if (simultaneous && wins(cur, session)) {
+      this.keepAsOther(session);
+    } else {
+      this.switchTo(session);
+    }
+    return 'extra';
+  }
+
+  private keepAsOther(session: Session): void {
+    this.others.push(session);
+    while (this.others.length > 1) this.retireSession(this.others[0]!, true);
+  }
+
+  /** Makes `session` current; in-flight data of the old one is re-sent on it. */
+  private switchTo(session: Session): void {
+    const old = this.current;
+    this.others = this.others.filter((s) => s !== session);
+    this.current = session;
+    if (old) {
+      this.requeue(old.loss.discardAll());
+      this.keepAsOther(old);
+    }
+  }
+
+  private requeue(packets: SentPacket<SentFrames>[]): void {
+    for (const p of packets) this.requeueFrames(p.frames);
+  }
+
+  private requeueFrames(frames: SentFrames): void {
+    const t = frames.streams;
+    for (let i = 0; i < t.length; i += 3) this.sendStreams.get(t[i]!)?.onLost(t[i + 1]!, t[i + 2]!);
+  }
+
+  private restartStreams(): void {
+    const old = [...this.sendStreams.values()];
+    this.sendStreams = new Map();
+    this.recvStreams = new Map();
+    for (const s of old) {
+      for (const m of s.pendingMessages()) this.queueMessage(m.id, s.id, m.data);
+    }
+  }
+
+  private markConnected(now: number): void {
+    this.connectedSince = now;
+    this.state = { kind: 'connected', since: now };
+    this.probesPending = 0;
+  }
+
+  /** Drops one session, keeping its counters. */
+  retireSession(session: Session, requeue: boolean): void {
+    const packets = session.loss.discardAll();
+    if (requeue) this.requeue(packets);
+    this.retired.packetsSent += session.packetsSent;
+    this.retired.packetsReceived += session.packetsReceived;
+    this.retired.bytesSent += session.bytesSent;
+    this.retired.bytesReceived += session.bytesReceived;
+    this.retired.packetsLost += session.loss.stats.packetsLost;
+    this.retired.ptoCount += session.loss.stats.ptoCount;
+    this.lastAddr = session.path;
+    if (this.current === session) this.current = undefined;
+    this.others = this.others.filter((s) => s !== session);
+    this.host.forgetSession(session);
+  }
+
+  /** Ends every session (the peer is removed, closed or timed out). */
+  disconnect(reason: string, now: number, sendClose: { code: number } | undefined): void {
+    const cur = this.current;
+    if (cur && sendClose) this.sendClose(cur, sendClose.code, reason, now);
+    for (const s of this.sessions()) this.retireSession(s, true);
+    this.connectedSince = undefined;
+    this.state = { kind: 'disconnected', since: now, reason };
+  }
+
+  private sendClose(s: Session, code: number, reason: string, now: number): void {
+    const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
+    let pos = DATA_HEADER_LENGTH;
+    pos = writeCloseFrame(buf, pos, code, reason);
+    const len = pos - DATA_HEADER_LENGTH;
+    s.seal(buf, len, now);
+    this.host.transmit(s.path, buf.subarray(0, DATA_HEADER_LENGTH + len + TAG_LENGTH));
+  }
+
+  // ---- receiving ----------------------------------------------------------
+
+  /**
+   * Handles the decrypted payload of packet `pn` on `session`. Returns false
+   * when the peer closed the session.
+   */
+  onPayload(session: Session, pn: number, payload: Uint8Array, from: Addr, now: number): boolean {
+    let frames: ReturnType<typeof decodeFrames>;
+    try {
+      frames = decodeFrames(payload);
+    } catch (err) {
+      if (err instanceof BadPacket) {
+        this.host.countDrop('protocol');
+        return true;
+      }
+      throw err;
+    }
+    this.lastSeen = now;
+    session.path = from;
+    let eliciting = false;
+    for (const f of frames) {
+      switch (f.type) {
+        case 'ping':
+          eliciting = true;
+          break;
+        case 'ack':
+          this.onAck(session, f.ranges, f.ackDelayMicros / 1000, now);
+          break;
+        case 'stream':
+          eliciting = true;
+          if (!this.onStream(f.streamId, f.offset, f.data, now)) return false;
+          break;
+        case 'close':
+          this.host.emit({ type: 'peer', nick: this.nick, change: 'state' });
+          this.onRemoteClose(session, f.reason, now);
+          return false;
+      }
+    }
+    session.onPacketReceived(pn, eliciting, now);
+    // Data arriving on the session the tie-break prefers moves us onto it, so
+    // both sides converge after a simultaneous open.
+    if (eliciting && session !== this.current && this.current && wins(session, this.current)) {
+      this.switchTo(session);
+    }
+    return true;
+  }
+
+  private onRemoteClose(session: Session, reason: string, now: number): void {
+    const wasCurrent = this.current === session;
+    this.retireSession(session, true);
+    if (wasCurrent && this.others.length > 0) {
+      this.current = this.others.shift();
+      return;
+    }
+    if (!this.current) {
+      this.connectedSince = undefined;
+      this.state = {
+        kind: 'disconnected',
+        since: now,
+        reason: reason ? `closed by peer: ${reason}` : 'closed by peer',
+      };
+    }
+  }
+
+  private onAck(session: Session, ranges: [number, number][], ackDelay: number, now: number): void {
+    const result = session.loss.onAck(ranges, ackDelay, now);
+    for (const p of result.acked) {
+      const t = p.frames.streams;
+      for (let i = 0; i < t.length; i += 3) {
+        const stream = this.sendStreams.get(t[i]!);
+        if (!stream) continue;
+        this.delivered(stream.onAcked(t[i + 1]!, t[i + 2]!));
+      }
+      if (p.frames.ackLargest >= 0) session.forgetAcksBelow(p.frames.ackLargest + 1);
+    }
+    this.requeue(result.lost);
+  }
+
+  private delivered(messages: OutgoingMessage[]): void {
+    for (const m of messages) this.host.emit({ type: 'delivered', id: m.id, nick: this.nick });
+  }
+
+  private onStream(streamId: number, offset: number, data: Uint8Array, now: number): boolean {
+    let stream = this.recvStreams.get(streamId);
+    if (!stream) {
+      if (this.recvStreams.size >= MAX_STREAMS) {
+        this.protocolViolation('too many streams', now);
+        return false;
+      }
+      stream = new RecvStream(streamId);
+      this.recvStreams.set(streamId, stream);
+    }
+    let messages: Buffer[];
+    try {
+      messages = stream.onData(offset, data);
+    } catch (err) {
+      if (!(err instanceof BadPacket)) throw err;
+      this.protocolViolation(err.message, now);
+      return false;
+    }
+    for (const data of messages) {
+      this.host.emit({ type: 'message', nick: this.nick, stream: streamId, data });
+    }
+    return true;
+  }
+
+  private protocolViolation(reason: string, now: number): void {
+    this.host.countDrop('protocol');
+    this.host.emit({
+      type: 'error',
+      code: 'protocol',
+      message: `${this.nick}: ${reason}`,
+      nick: this.nick,
+    });
+    this.disconnect(`protocol violation: ${reason}`, now, { code: CloseCode.ProtocolViolation });
+  }
+
+  // ---- timers -------------------------------------------------------------
+
+  /** Earliest time this peer needs `onTimeout`. */
+  deadline(): number | undefined {
+    let d: number | undefined;
+    const take = (t: number | undefined) => {
+      if (t !== undefined && (d === undefined || t < d)) d = t;
+    };
+    for (const s of this.sessions()) {
+      take(s.deadline());
+      take(s.lastReceived + IDLE_TIMEOUT);
+    }
+    take(this.nextDialAt);
+    const cur = this.current;
+    if (cur) {
+      take(cur.lastSent + KEEPALIVE_INTERVAL);
+      if (this.pacingDeadline !== undefined && this.hasStreamData()) take(this.pacingDeadline);
+    }
+    return d;
+  }
+
+  /** Runs expired timers. Returns the reason when the last session died of silence. */
+  onTimeout(now: number): string | undefined {
+    for (const s of this.sessions()) {
+      if (now - s.lastReceived >= IDLE_TIMEOUT) {
+        const wasCurrent = s === this.current;
+        this.retireSession(s, true);
+        if (wasCurrent && this.others.length > 0) this.current = this.others.shift();
+        continue;
+      }
+      const lossDeadline = s.loss.deadline();
+      if (lossDeadline !== undefined && lossDeadline <= now) {
+        const r = s.loss.onTimeout(now);
+        this.requeue(r.lost);
+        if (r.probes > 0 && s === this.current) {
+          this.probesPending = Math.max(this.probesPending, r.probes);
+          // A probe should carry data if there is any (RFC 9002 §6.2.4).
+          for (const p of s.loss.unacked()) {
+            this.requeueFrames(p.frames);
+            break;
+          }
+        } else if (r.probes > 0) {
+          this.retireSession(s, true);
+        }
+      }
+      if (s.finishDeadline !== undefined && s.finishDeadline <= now && s.finish) {
+        this.host.transmit(s.path, s.finish);
+        s.finishAttempts++;
+        s.finishDeadline = now + Math.min(250 * 2 ** s.finishAttempts, 4000);
+      }
+    }
+    const cur = this.current;
+    if (cur && now - cur.lastSent >= KEEPALIVE_INTERVAL) this.pingRequested = true;
+    if (!this.current && this.state.kind === 'connected') {
+      this.connectedSince = undefined;
+      this.state = {
+        kind: 'disconnected',
+        since: now,
+        reason: 'no answer for 45 s (idle timeout)',
+      };
+      return this.state.reason;
+    }
+    return undefined;
+  }
+
+  // ---- packet assembly ----------------------------------------------------
+
+  /** Builds and hands to the host every packet that may go now. */
+  flush(now: number): void {
+    for (const s of this.others)
+      if (s.hasAckToSend && s.ackDue(now)) this.sendPacket(s, now, false);
+    const s = this.current;
+    if (!s) return;
+    this.pacingDeadline = undefined;
+    for (let guard = 0; guard < 10_000; guard++) {
+      const probe = this.probesPending > 0;
+      let mayData = false;
+      if (this.hasStreamData()) {
+        if (probe) mayData = true;
+        else if (s.loss.cc.canSend(MAX_DATAGRAM)) {
+          const at = s.pacer.nextSendTime(
+            MAX_DATAGRAM,
+            s.loss.cc.congestionWindow,
+            s.loss.rtt.smoothedRtt,
+            now,
+          );
+          if (at <= now) mayData = true;
+          else this.pacingDeadline = at;
+        }
+      }
+      const mustAck = s.hasAckToSend && s.ackDue(now);
+      if (!mayData && !probe && !this.pingRequested && !mustAck) break;
+      this.sendPacket(s, now, mayData);
+      if (probe) this.probesPending--;
+    }
+  }
+
+  private sendPacket(s: Session, now: number, withData: boolean): void {
+    // Small allocations come from Node's buffer pool; the frames are written
+    // straight into the datagram and sealed in place.
+    const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
+    let pos = DATA_HEADER_LENGTH;
+    const end = DATA_HEADER_LENGTH + MAX_PAYLOAD;
+    const frames: SentFrames = { streams: [], ackLargest: -1 };
+    let eliciting = false;
+    if (s.hasAckToSend) {
+      let { ranges, delayMicros } = s.ackRanges(now);
+      while (ranges.length > 1 && ackFrameLength(ranges, delayMicros) > MAX_PAYLOAD / 2)
+        ranges = ranges.slice(0, -1);
+      if (ranges.length > 0) {
+        pos = writeAckFrame(buf, pos, ranges, delayMicros);
+        frames.ackLargest = ranges[0]![1] - 1;
+        s.onAckSent();
+      }
+    }
+    if (withData && s === this.current) {
+      for (const stream of this.sendStreams.values()) {
+        while (end - pos > streamHeaderLength(stream.id, 2 ** 40, 1200) + 16) {
+          const room = end - pos - streamHeaderLength(stream.id, 2 ** 40, 1200);
+          const chunk = stream.nextChunk(room);
+          if (!chunk) break;
+          pos = writeStreamFrame(buf, pos, stream.id, chunk.offset, chunk.data);
+          frames.streams.push(stream.id, chunk.offset, chunk.data.length);
+          if (chunk.retransmit) this.retransmits++;
+          eliciting = true;
+        }
+      }
+    }
+    if (!eliciting && (this.pingRequested || this.probesPending > 0) && s === this.current) {
+      pos = writePing(buf, pos);
+      eliciting = true;
+    }
+    if (eliciting) this.pingRequested = false;
+    const payloadLength = pos - DATA_HEADER_LENGTH;
+    if (payloadLength === 0) return;
+    const pn = s.seal(buf, payloadLength, now);
+    const out = buf.subarray(0, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
+    const size = out.length;
+    if (eliciting) {
+      s.loss.onPacketSent({ pn, timeSent: now, size, ackEliciting: true, inFlight: true, frames });
+      s.pacer.onPacketSent(size, s.loss.cc.congestionWindow, s.loss.rtt.smoothedRtt, now);
+    }
+    this.host.transmit(s.path, out);
+  }
+
+  private retransmits = 0;
+
+  // ---- stats --------------------------------------------------------------
+
+  totals(): PeerTotals {
+    const t = { ...this.retired, retransmits: this.retransmits };
+    for (const s of this.sessions()) {
+      t.packetsSent += s.packetsSent;
+      t.packetsReceived += s.packetsReceived;
+      t.bytesSent += s.bytesSent;
+      t.bytesReceived += s.bytesReceived;
+      t.packetsLost += s.loss.stats.packetsLost;
+      t.ptoCount += s.loss.stats.ptoCount;
+    }
+    return t;
+  }
+}
+
+/**
+ * Simultaneous-open tie-break: the session whose initiator has the lower
+ * static key wins. Both sides see the same two keys, so they agree.
+ */
+export function wins(a: Session, b: Session): boolean {
+  return Buffer.compare(a.initiatorStatic, b.initiatorStatic) < 0;
+}
+
+function emptyTotals(): PeerTotals {
+  return {
+    packetsSent: 0,
+    packetsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    packetsLost: 0,
+    retransmits: 0,
+    ptoCount: 0,
+  };
+}

@@ -1,0 +1,486 @@
+/**
+ * Loss detection, RFC 9002 §6 and Appendix A, for a single packet-number space (our handshake
+ * runs separately, so there are no Initial/Handshake spaces and the session is always
+ * "handshake confirmed"). Sans I/O: callers pass `now` in milliseconds, arm one timer at
+ * `deadline()` and call `onTimeout` when it fires.
+ *
+ * Bookkeeping: sent packets live in an array ordered by packet number (packet numbers only
+ * grow), with a head index. Acked/lost entries are marked in place and swept off the front, so
+ * every entry is appended once and removed once. Because §6.1 declares every packet more than
+ * kPacketThreshold below the largest acknowledged lost, settled markers can only pile up behind
+ * a live entry for about one round trip, keeping walks short.
+ */
+
+import { NewReno } from './congestion.js';
+import { RangeSet } from './rangeset.js';
+import { GRANULARITY, RttEstimator } from './rtt.js';
+
+export interface SentPacket<F> {
+  pn: number;
+  timeSent: number;
+  size: number;
+  ackEliciting: boolean;
+  inFlight: boolean;
+  frames: F;
+}
+
+export interface AckResult<F> {
+  acked: SentPacket<F>[];
+  lost: SentPacket<F>[];
+  rttUpdated: boolean;
+  persistentCongestion: boolean;
+}
+
+export interface TimeoutResult<F> {
+  lost: SentPacket<F>[];
+  /** 0, or the number of ack-eliciting probe packets the caller must send now (§6.2.4). */
+  probes: number;
+  persistentCongestion: boolean;
+}
+
+/** kPersistentCongestionThreshold (§7.6.1). */
+const PERSISTENT_CONGESTION_THRESHOLD = 3;
+/** §6.2.4: a sender may send up to two probes; two survives a single loss of a probe. */
+const PTO_PROBES = 2;
+/** Beyond this, 2^pto_count would only overflow toward Infinity; the idle timeout ends it first. */
+const MAX_BACKOFF_EXPONENT = 30;
+/**
+ * Packets that are neither ack-eliciting nor in flight (ACK-only) are tracked only so the caller
+ * learns when they are acknowledged. A peer that never sends anything ack-eliciting never acks
+ * them (RFC 9000 §13.2.1), so past this many the oldest are forgotten: they carry nothing that
+ * needs retransmission and they do not count against the window.
+ */
+const MAX_BARE_TRACKED = 1024;
+/** How many disjoint ranges of recently lost packet numbers to remember for spurious-loss stats. */
+const MAX_LOST_RANGES = 64;
+/** Sweep the array once the dead prefix is at least this long and more than half of it. */
+const COMPACT_MIN = 1024;
+
+const LIVE = 0;
+const ACKED = 1;
+const LOST = 2;
+const DROPPED = 3;
+type EntryState = typeof LIVE | typeof ACKED | typeof LOST | typeof DROPPED;
+
+interface Entry<F> {
+  readonly packet: SentPacket<F>;
+  state: EntryState;
+}
+
+/**
+ * An open candidate for a persistent-congestion period (§7.6.2): ack-eliciting packets declared
+ * lost, starting with one sent at `startTime`, the latest being `lastPn`, with no packet in
+ * between acknowledged. `minAckedAbove` is the smallest acknowledged packet number above
+ * `lastPn`: a later loss at or beyond it cannot extend the period.
+ */
+interface CongestionRun {
+  startTime: number;
+  lastPn: number;
+  minAckedAbove: number;
+}
+
+export class LossDetector<F> {
+  readonly rtt: RttEstimator;
+  readonly cc: NewReno;
+  stats: { packetsLost: number; ptoCount: number; spuriousLosses?: number } = {
+    packetsLost: 0,
+    ptoCount: 0,
+    spuriousLosses: 0,
+  };
+
+  readonly #maxAckDelay: number;
+  readonly #packetThreshold: number;
+  readonly #timeThreshold: number;
+
+  #entries: Entry<F>[] = [];
+  #head = 0;
+  /** ACK-only entries in send order, for enforcing MAX_BARE_TRACKED. */
+  #bare: Entry<F>[] = [];
+  #bareHead = 0;
+  #bareLive = 0;
+
+  #largestSent = -1;
+  #largestAcked: number | undefined;
+  #ptoCount = 0;
+  /** loss_time (A.3): when the earliest pending packet crosses the time threshold. */
+  #lossTime: number | undefined;
+  #timeOfLastAckEliciting = 0;
+  #ackElicitingOutstanding = 0;
+  #inFlightCount = 0;
+  /** first_rtt_sample (A.3): persistent congestion only counts packets sent after it. */
+  #firstRttSampleTime: number | undefined;
+  #run: CongestionRun | undefined;
+  #recentlyLost = new RangeSet();
+
+  constructor(
+    opts: {
+      maxAckDelay?: number;
+      initialRtt?: number;
+      packetThreshold?: number;
+      timeThreshold?: number;
+      cc?: NewReno;
+    } = {},
+  ) {
+    // RFC 9000 §18.2: max_ack_delay defaults to 25 ms.
+    this.#maxAckDelay = opts.maxAckDelay ?? 25;
+    // §6.1.1 kPacketThreshold = 3; §6.1.2 kTimeThreshold = 9/8.
+    this.#packetThreshold = opts.packetThreshold ?? 3;
+    this.#timeThreshold = opts.timeThreshold ?? 9 / 8;
+    this.rtt = new RttEstimator(opts.initialRtt);
+    this.cc = opts.cc ?? new NewReno();
+  }
+
+  /** Largest packet number passed to `onPacketSent`, -1 before the first. */
+  get largestSent(): number {
+    return this.#largestSent;
+  }
+
+  /** largest_acked_packet (A.3), only counting packet numbers we actually sent. */
+  get largestAcked(): number | undefined {
+    return this.#largestAcked;
+  }
+
+  /** Consecutive PTO expirations without an ACK (the backoff exponent, §6.2.1). */
+  get ptoCount(): number {
+    return this.#ptoCount;
+  }
+
+  /** Tracked packets that count toward bytes in flight and are neither acked nor lost. */
+  get inFlightCount(): number {
+    return this.#inFlightCount;
+  }
+
+  /** A.5. Packet numbers must strictly increase and `timeSent` must not go backwards. */
+  onPacketSent(p: SentPacket<F>): void {
+    if (!Number.isSafeInteger(p.pn) || p.pn <= this.#largestSent) {
+      throw new RangeError(`packet number ${p.pn} not above ${this.#largestSent}`);
+    }
+    this.#largestSent = p.pn;
+    const entry: Entry<F> = { packet: p, state: LIVE };
+    this.#entries.push(entry);
+    if (p.inFlight) {
+      this.#inFlightCount++;
+      this.cc.onPacketSent(p.size);
+    }
+    if (p.ackEliciting) {
+      this.#ackElicitingOutstanding++;
+      this.#timeOfLastAckEliciting = p.timeSent;
+    } else if (!p.inFlight) {
+      this.#trackBare(entry);
+    }
+  }
+
+  /**
+   * A.7. `ranges` are acknowledged [start, end) ranges (any order; the wire gives them
+   * descending), `ackDelay` is the peer's reported delay in ms.
+   */
+  onAck(ranges: Iterable<[number, number]>, ackDelay: number, now: number): AckResult<F> {
+    const acked: SentPacket<F>[] = [];
+    let largestInFrame = -1;
+    let sorted = true;
+    for (const [rawStart, rawEnd] of ranges) {
+      // Packet numbers we never sent cannot be acknowledged; ignore them (the caller may treat
+      // an ACK above `largestSent` as a protocol violation).
+      const start = Math.max(0, rawStart);
+      const end = Math.min(rawEnd, this.#largestSent + 1);
+      if (!(start < end)) continue;
+      if (end - 1 > largestInFrame) largestInFrame = end - 1;
+      this.#noteSpurious(start, end);
+      // §7.6.2: an acknowledgment anywhere above the open run's last loss ends that run.
+      const run = this.#run;
+      if (run !== undefined && end - 1 > run.lastPn) {
+        run.minAckedAbove = Math.min(run.minAckedAbove, Math.max(start, run.lastPn + 1));
+      }
+      const entries = this.#entries;
+      const before = acked.length;
+      for (let i = this.#lowerBound(start); i < entries.length; i++) {
+        const entry = entries[i]!;
+        if (entry.packet.pn >= end) break;
+        if (entry.state !== LIVE) continue;
+        this.#settle(entry, ACKED);
+        acked.push(entry.packet);
+      }
+      const prev = acked[before - 1];
+      if (prev !== undefined && acked.length > before && acked[before]!.pn < prev.pn) {
+        sorted = false;
+      }
+    }
+    if (largestInFrame >= 0 && (this.#largestAcked ?? -1) < largestInFrame) {
+      this.#largestAcked = largestInFrame;
+    }
+    // A.7: an ACK that acknowledges nothing new changes nothing else (no RTT sample, no loss
+    // detection, no PTO reset).
+    if (acked.length === 0) {
+      return { acked, lost: [], rttUpdated: false, persistentCongestion: false };
+    }
+    // Ranges arrive descending; callers want oldest first.
+    if (!sorted) acked.sort((a, b) => a.pn - b.pn);
+
+    // §5.1: sample RTT only when the largest acknowledged is newly acknowledged (so the sample
+    // measures this ACK's delay) and something ack-eliciting was newly acknowledged (otherwise
+    // the peer may have delayed the ACK arbitrarily).
+    let rttUpdated = false;
+    const newest = acked[acked.length - 1]!;
+    if (newest.pn === largestInFrame && acked.some((p) => p.ackEliciting)) {
+      this.rtt.update(now - newest.timeSent, ackDelay, this.#maxAckDelay);
+      if (this.#firstRttSampleTime === undefined && this.rtt.hasSample) {
+        this.#firstRttSampleTime = now;
+      }
+      rttUpdated = this.rtt.hasSample;
+    }
+
+    // A.7: losses are processed before acknowledgments so that acks of packets sent before a
+    // new recovery period do not grow the window (B.5, B.6).
+    const { lost, persistentCongestion } = this.#detectAndRemoveLost(now);
+    this.#onLost(lost, persistentCongestion, now);
+    for (const p of acked) {
+      if (p.inFlight) this.cc.onPacketAcked(p.size, p.timeSent, now);
+    }
+    // A.7: a peer that acknowledges is alive; the PTO backoff restarts (we have no address
+    // validation concerns: the handshake already completed).
+    this.#ptoCount = 0;
+    this.#compact();
+    return { acked, lost, rttUpdated, persistentCongestion };
+  }
+
+  /**
+   * A.8: the loss detection timer. The time-threshold loss time wins if set; otherwise the PTO
+   * (§6.2.1) counted from the last ack-eliciting packet sent, with exponential backoff; undefined
+   * when nothing ack-eliciting is outstanding.
+   */
+  deadline(): number | undefined {
+    if (this.#lossTime !== undefined) return this.#lossTime;
+    if (this.#ackElicitingOutstanding === 0) return undefined;
+    const backoff = 2 ** Math.min(this.#ptoCount, MAX_BACKOFF_EXPONENT);
+    // §6.2.1: max_ack_delay is included (and backed off) for the application data space.
+    return this.#timeOfLastAckEliciting + (this.rtt.ptoBase() + this.#maxAckDelay) * backoff;
+  }
+
+  /** A.9. Does nothing if called before `deadline()`. */
+  onTimeout(now: number): TimeoutResult<F> {
+    const deadline = this.deadline();
+    if (deadline === undefined || now < deadline) {
+      return { lost: [], probes: 0, persistentCongestion: false };
+    }
+    if (this.#lossTime !== undefined) {
+      // §6.1.2: time-threshold losses; this is not a PTO, so no probes and no backoff.
+      const { lost, persistentCongestion } = this.#detectAndRemoveLost(now);
+      this.#onLost(lost, persistentCongestion, now);
+      this.#compact();
+      return { lost, probes: 0, persistentCongestion };
+    }
+    // §6.2.4: a PTO declares nothing lost; it sends probes and backs off the next PTO.
+    this.#ptoCount++;
+    this.stats.ptoCount++;
+    return { lost: [], probes: PTO_PROBES, persistentCongestion: false };
+  }
+
+  /** Outstanding ack-eliciting packets, oldest first. Do not call other methods mid-iteration. */
+  *unacked(): Iterable<SentPacket<F>> {
+    const entries = this.#entries;
+    for (let i = this.#head; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (entry.state === LIVE && entry.packet.ackEliciting) yield entry.packet;
+    }
+  }
+
+  /**
+   * §6.4 in spirit: the state these packets were sent under is gone, so they are neither acked
+   * nor lost; they leave bytes in flight (B.9) and are returned oldest first for requeueing.
+   * RTT estimates, the congestion window and packet numbering carry over.
+   */
+  discardAll(): SentPacket<F>[] {
+    const out: SentPacket<F>[] = [];
+    const entries = this.#entries;
+    for (let i = this.#head; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (entry.state !== LIVE) continue;
+      const p = entry.packet;
+      if (p.inFlight) this.cc.removeFromFlight(p.size);
+      out.push(p);
+    }
+    this.#entries = [];
+    this.#head = 0;
+    this.#bare = [];
+    this.#bareHead = 0;
+    this.#bareLive = 0;
+    this.#ackElicitingOutstanding = 0;
+    this.#inFlightCount = 0;
+    this.#lossTime = undefined;
+    this.#ptoCount = 0;
+    this.#run = undefined;
+    this.#recentlyLost.clear();
+    return out;
+  }
+
+  /**
+   * A.10 DetectAndRemoveLostPackets: a packet at or below the largest acknowledged is lost once
+   * kPacketThreshold later packets are acknowledged (§6.1.1) or it was sent more than
+   * kTimeThreshold * max(smoothed_rtt, latest_rtt) ago (§6.1.2); otherwise it sets the loss time.
+   */
+  #detectAndRemoveLost(now: number): { lost: SentPacket<F>[]; persistentCongestion: boolean } {
+    this.#lossTime = undefined;
+    const lost: SentPacket<F>[] = [];
+    let persistentCongestion = false;
+    const largestAcked = this.#largestAcked;
+    if (largestAcked === undefined) return { lost, persistentCongestion };
+    const rtt = this.rtt;
+    const lossDelay = Math.max(
+      this.#timeThreshold * Math.max(rtt.latestRtt, rtt.smoothedRtt),
+      GRANULARITY,
+    );
+    // §7.6.1: (smoothed_rtt + max(4 * rttvar, kGranularity) + max_ack_delay) * threshold.
+    const pcDuration = (rtt.ptoBase() + this.#maxAckDelay) * PERSISTENT_CONGESTION_THRESHOLD;
+    const entries = this.#entries;
+    for (let i = this.#head; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const p = entry.packet;
+      if (p.pn > largestAcked) break;
+      if (entry.state === ACKED) {
+        const run = this.#run;
+        if (run !== undefined && p.pn > run.lastPn && p.pn < run.minAckedAbove) {
+          run.minAckedAbove = p.pn;
+        }
+        continue;
+      }
+      if (entry.state !== LIVE) continue;
+      // Compare as `timeSent + lossDelay <= now`, the same sum the loss time is set to, so a
+      // timer fired exactly at the loss time always finds the packet lost (no float drift).
+      const lossAt = p.timeSent + lossDelay;
+      if (lossAt <= now || largestAcked >= p.pn + this.#packetThreshold) {
+        this.#settle(entry, LOST);
+        lost.push(p);
+        if (this.#extendRun(p, pcDuration)) persistentCongestion = true;
+      } else if (this.#lossTime === undefined || lossAt < this.#lossTime) {
+        this.#lossTime = lossAt;
+      }
+    }
+    return { lost, persistentCongestion };
+  }
+
+  /**
+   * §7.6.2: persistent congestion needs two ack-eliciting packets declared lost, both sent after
+   * the first RTT sample, more than the persistent congestion duration apart, with nothing sent
+   * between them acknowledged. Losses are declared in packet-number order, so one open run is
+   * enough to find such a pair. Returns true when the run establishes persistent congestion.
+   */
+  #extendRun(p: SentPacket<F>, pcDuration: number): boolean {
+    const firstSample = this.#firstRttSampleTime;
+    if (!p.ackEliciting || firstSample === undefined || p.timeSent <= firstSample) return false;
+    const run = this.#run;
+    if (run === undefined || p.pn >= run.minAckedAbove) {
+      this.#run = { startTime: p.timeSent, lastPn: p.pn, minAckedAbove: Number.POSITIVE_INFINITY };
+      return false;
+    }
+    run.lastPn = p.pn;
+    if (p.timeSent - run.startTime > pcDuration) {
+      // Declared once; later losses start looking for a fresh period.
+      this.#run = undefined;
+      return true;
+    }
+    return false;
+  }
+
+  /** A.10 OnPacketsLost / B.8: feed the congestion controller and the stats. */
+  #onLost(lost: SentPacket<F>[], persistentCongestion: boolean, now: number): void {
+    if (lost.length === 0) return;
+    let lostBytes = 0;
+    let newestLostTime = Number.NEGATIVE_INFINITY;
+    for (const p of lost) {
+      this.#recentlyLost.insert(p.pn, p.pn + 1);
+      if (!p.inFlight) continue;
+      lostBytes += p.size;
+      if (p.timeSent > newestLostTime) newestLostTime = p.timeSent;
+    }
+    this.stats.packetsLost += lost.length;
+    this.#boundRecentlyLost();
+    // B.8: only losses of in-flight packets are a congestion signal.
+    if (lostBytes > 0) this.cc.onPacketsLost(lostBytes, newestLostTime, now);
+    if (persistentCongestion) this.cc.onPersistentCongestion();
+  }
+
+  /** A lost packet acknowledged later was a spurious loss (reordering or a late ACK). */
+  #noteSpurious(start: number, end: number): void {
+    const set = this.#recentlyLost;
+    const min = set.min;
+    const max = set.max;
+    if (min === undefined || max === undefined || start > max || end <= min) return;
+    const hits: [number, number][] = [];
+    let count = 0;
+    for (const [s, e] of set.ranges()) {
+      if (e <= start) continue;
+      if (s >= end) break;
+      const a = Math.max(s, start);
+      const b = Math.min(e, end);
+      hits.push([a, b]);
+      count += b - a;
+    }
+    for (const [a, b] of hits) set.remove(a, b);
+    this.stats.spuriousLosses = (this.stats.spuriousLosses ?? 0) + count;
+  }
+
+  #boundRecentlyLost(): void {
+    const set = this.#recentlyLost;
+    let excess = set.size - MAX_LOST_RANGES;
+    if (excess <= 0) return;
+    for (const [s] of set.ranges()) {
+      if (excess-- === 0) {
+        set.removeBelow(s);
+        return;
+      }
+    }
+  }
+
+  #settle(entry: Entry<F>, state: EntryState): void {
+    entry.state = state;
+    const p = entry.packet;
+    if (p.inFlight) this.#inFlightCount--;
+    if (p.ackEliciting) this.#ackElicitingOutstanding--;
+    else if (!p.inFlight) this.#bareLive--;
+  }
+
+  #trackBare(entry: Entry<F>): void {
+    const bare = this.#bare;
+    bare.push(entry);
+    this.#bareLive++;
+    while (this.#bareLive > MAX_BARE_TRACKED) {
+      const oldest = bare[this.#bareHead++]!;
+      if (oldest.state === LIVE) this.#settle(oldest, DROPPED);
+    }
+    while (this.#bareHead < bare.length && bare[this.#bareHead]!.state !== LIVE) this.#bareHead++;
+    if (this.#bareHead >= COMPACT_MIN && this.#bareHead * 2 > bare.length) {
+      this.#bare = bare.slice(this.#bareHead);
+      this.#bareHead = 0;
+    }
+    this.#compact();
+  }
+
+  /** Sweep settled entries off the front; occasionally reallocate so memory tracks live entries. */
+  #compact(): void {
+    const entries = this.#entries;
+    let head = this.#head;
+    while (head < entries.length && entries[head]!.state !== LIVE) head++;
+    if (head === entries.length) {
+      this.#entries = [];
+      this.#head = 0;
+    } else if (head >= COMPACT_MIN && head * 2 > entries.length) {
+      this.#entries = entries.slice(head);
+      this.#head = 0;
+    } else {
+      this.#head = head;
+    }
+  }
+
+  /** First index at or after the head whose packet number is >= pn. */
+  #lowerBound(pn: number): number {
+    const entries = this.#entries;
+    let lo = this.#head;
+    let hi = entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (entries[mid]!.packet.pn >= pn) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+}

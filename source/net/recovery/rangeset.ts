@@ -1,0 +1,193 @@
+/**
+ * A set of non-negative integers stored as sorted, disjoint, non-adjacent half-open ranges
+ * [start, end). Used for ACK ranges (packet numbers) and stream byte ranges.
+ *
+ * Representation: two parallel sorted arrays of range starts and ends. The hot paths in a
+ * transport are "append just past the end" (a new packet number or the next stream bytes) and
+ * "drop from the front" (bounding memory once ranges are acknowledged), both of which are O(1)
+ * or O(ranges) here; everything else is a binary search plus one splice.
+ */
+export class RangeSet {
+  // Invariant: starts[i] < ends[i] < starts[i + 1] (strict: adjacent ranges are always merged).
+  #starts: number[] = [];
+  #ends: number[] = [];
+
+  insert(start: number, end: number): void {
+    if (!(start < end)) return;
+    const starts = this.#starts;
+    const ends = this.#ends;
+    const n = starts.length;
+    // Fast paths: empty set, or strictly after / touching the last range.
+    if (n === 0 || start > ends[n - 1]!) {
+      starts.push(start);
+      ends.push(end);
+      return;
+    }
+    if (start >= starts[n - 1]!) {
+      if (end > ends[n - 1]!) ends[n - 1] = end;
+      return;
+    }
+    // First range that could merge: its end reaches `start` (adjacency counts, so >=).
+    const i = this.#firstEndAtLeast(start);
+    // First range that cannot merge: it starts strictly after `end`.
+    const j = this.#firstStartAbove(end);
+    if (i === j) {
+      starts.splice(i, 0, start);
+      ends.splice(i, 0, end);
+      return;
+    }
+    const newStart = Math.min(start, starts[i]!);
+    const newEnd = Math.max(end, ends[j - 1]!);
+    starts.splice(i, j - i, newStart);
+    ends.splice(i, j - i, newEnd);
+  }
+
+  remove(start: number, end: number): void {
+    if (!(start < end)) return;
+    const starts = this.#starts;
+    const ends = this.#ends;
+    // Overlapping ranges are those with end > start and start < end.
+    const i = this.#firstEndAbove(start);
+    const j = this.#firstStartAtLeast(end);
+    if (i >= j) return;
+    const keepStarts: number[] = [];
+    const keepEnds: number[] = [];
+    if (starts[i]! < start) {
+      keepStarts.push(starts[i]!);
+      keepEnds.push(start);
+    }
+    if (ends[j - 1]! > end) {
+      keepStarts.push(end);
+      keepEnds.push(ends[j - 1]!);
+    }
+    starts.splice(i, j - i, ...keepStarts);
+    ends.splice(i, j - i, ...keepEnds);
+  }
+
+  has(value: number): boolean {
+    const k = this.#lastStartAtMost(value);
+    return k >= 0 && value < this.#ends[k]!;
+  }
+
+  /** True when every integer in [start, end) is in the set (vacuously true for an empty range). */
+  containsRange(start: number, end: number): boolean {
+    if (!(start < end)) return true;
+    const k = this.#lastStartAtMost(start);
+    return k >= 0 && end <= this.#ends[k]!;
+  }
+
+  /** Number of disjoint ranges (not number of values). */
+  get size(): number {
+    return this.#starts.length;
+  }
+
+  get min(): number | undefined {
+    return this.#starts[0];
+  }
+
+  /** Largest contained value, i.e. end - 1 of the last range. */
+  get max(): number | undefined {
+    const n = this.#ends.length;
+    return n === 0 ? undefined : this.#ends[n - 1]! - 1;
+  }
+
+  /** Ascending. Do not mutate the set while iterating. */
+  *ranges(): IterableIterator<[number, number]> {
+    const starts = this.#starts;
+    const ends = this.#ends;
+    for (let k = 0; k < starts.length; k++) yield [starts[k]!, ends[k]!];
+  }
+
+  /** Descending (the order ACK frames encode ranges in). Do not mutate the set while iterating. */
+  *rangesDescending(): IterableIterator<[number, number]> {
+    const starts = this.#starts;
+    const ends = this.#ends;
+    for (let k = starts.length - 1; k >= 0; k--) yield [starts[k]!, ends[k]!];
+  }
+
+  /** First gap inside [start, end): the sub-range NOT in the set, or undefined if fully covered. */
+  firstGap(start: number, end: number): [number, number] | undefined {
+    if (!(start < end)) return undefined;
+    let cursor = start;
+    const k = this.#lastStartAtMost(start);
+    if (k >= 0 && this.#ends[k]! > start) cursor = this.#ends[k]!;
+    if (cursor >= end) return undefined;
+    // Ranges never touch, so the next range (if any) starts strictly after `cursor`.
+    const next = this.#starts[k + 1];
+    return [cursor, next === undefined ? end : Math.min(end, next)];
+  }
+
+  /** Drop everything below `value` (to bound memory). */
+  removeBelow(value: number): void {
+    const i = this.#firstEndAbove(value);
+    if (i > 0) {
+      this.#starts.splice(0, i);
+      this.#ends.splice(0, i);
+    }
+    if (this.#starts.length > 0 && this.#starts[0]! < value) this.#starts[0] = value;
+  }
+
+  clear(): void {
+    this.#starts = [];
+    this.#ends = [];
+  }
+
+  // --- binary searches (all return an index in [0, n] or -1) ---
+
+  /** Index of the last range whose start <= value, or -1. */
+  #lastStartAtMost(value: number): number {
+    return this.#firstStartAbove(value) - 1;
+  }
+
+  /** Index of the first range whose start > value. */
+  #firstStartAbove(value: number): number {
+    const a = this.#starts;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! > value) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Index of the first range whose start >= value. */
+  #firstStartAtLeast(value: number): number {
+    const a = this.#starts;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! >= value) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Index of the first range whose end >= value (it overlaps or touches `value`). */
+  #firstEndAtLeast(value: number): number {
+    const a = this.#ends;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! >= value) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Index of the first range whose end > value (it contains something >= value). */
+  #firstEndAbove(value: number): number {
+    const a = this.#ends;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! > value) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+}

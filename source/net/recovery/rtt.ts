@@ -1,0 +1,59 @@
+/**
+ * Round-trip time estimation, RFC 9002 §5. All values are milliseconds (fractional allowed).
+ */
+
+/** RFC 9002 §6.2.2 recommends 333 ms before any sample exists. */
+export const INITIAL_RTT = 333;
+/** kGranularity (§6.1.2): the timer granularity we assume; keeps PTO and loss delay above zero. */
+export const GRANULARITY = 1;
+
+export class RttEstimator {
+  /** Most recent raw sample (§5.1), 0 until the first sample. */
+  latestRtt = 0;
+  smoothedRtt: number;
+  rttVar: number;
+  /** Minimum raw sample over the connection (§5.2), 0 until the first sample (as in §A.4). */
+  minRtt = 0;
+  hasSample = false;
+
+  constructor(initialRtt: number = INITIAL_RTT) {
+    // §5.3 / §A.4: before the first sample, smoothed_rtt = kInitialRtt, rttvar = kInitialRtt / 2.
+    this.smoothedRtt = initialRtt;
+    this.rttVar = initialRtt / 2;
+  }
+
+  /**
+   * Feed one RTT sample (§5.3). `ackDelay` is the peer's reported delay already converted to ms;
+   * `maxAckDelay` is the peer's max_ack_delay. Samples that are negative or not finite (a caller
+   * bug or a clock step) are ignored rather than poisoning the estimate.
+   */
+  update(latestRtt: number, ackDelay: number, maxAckDelay: number): void {
+    if (!Number.isFinite(latestRtt) || latestRtt < 0) return;
+    this.latestRtt = latestRtt;
+    if (!this.hasSample) {
+      // §5.3: the first sample initialises everything and ignores ack delay.
+      this.hasSample = true;
+      this.minRtt = latestRtt;
+      this.smoothedRtt = latestRtt;
+      this.rttVar = latestRtt / 2;
+      return;
+    }
+    // §5.2: min_rtt uses the raw sample, never adjusted for ack delay.
+    if (latestRtt < this.minRtt) this.minRtt = latestRtt;
+    // §5.3: our handshake is separate, so the session is always "handshake confirmed" and the
+    // peer's reported delay is capped at its max_ack_delay (a peer cannot inflate it further).
+    let delay = Number.isFinite(ackDelay) && ackDelay > 0 ? ackDelay : 0;
+    if (delay > maxAckDelay) delay = Math.max(0, maxAckDelay);
+    // §5.3: subtract ack delay only if the result does not drop below min_rtt; otherwise the
+    // peer's delay report (or timer skew) would make the path look faster than it ever was.
+    const adjusted = latestRtt >= this.minRtt + delay ? latestRtt - delay : latestRtt;
+    // §5.3 / §A.7: rttvar uses the previous smoothed_rtt, so update it first.
+    this.rttVar = 0.75 * this.rttVar + 0.25 * Math.abs(this.smoothedRtt - adjusted);
+    this.smoothedRtt = 0.875 * this.smoothedRtt + 0.125 * adjusted;
+  }
+
+  /** §6.2.1: smoothed_rtt + max(4 * rttvar, kGranularity); callers add max_ack_delay. */
+  ptoBase(): number {
+    return this.smoothedRtt + Math.max(4 * this.rttVar, GRANULARITY);
+  }
+}

@@ -1,0 +1,232 @@
+import type { Addr } from './address.js';
+import { type PacketKey, TAG_LENGTH } from './crypto/cipher.js';
+import { Pacer } from './recovery/congestion.js';
+import { LossDetector } from './recovery/loss.js';
+import { RangeSet } from './recovery/rangeset.js';
+import { ReplayWindow } from './replay.js';
+import { MAX_ACK_RANGES } from './wire/frames.js';
+import { DATA_HEADER_LENGTH, MAX_DATAGRAM, writeDataHeader } from './wire/packet.js';
+
+/**
+ * One completed handshake: a pair of transport keys, one packet-number space
+ * and its loss recovery. A peer may briefly hold two sessions (simultaneous
+ * open, restart); streams live on the peer so that data survives the switch.
+ *
+ * Sans I/O: every method takes `now`; nothing here reads a clock.
+ */
+
+/** Largest frame payload of a DATA packet: datagram minus header and tag. */
+export const MAX_PAYLOAD = MAX_DATAGRAM - DATA_HEADER_LENGTH - TAG_LENGTH;
+
+/**
+ * Send keys advance by Noise REKEY (spec §11.3) every REKEY_INTERVAL packet
+ * numbers. Both sides derive the epoch from the packet number itself, so no
+ * signalling is needed and AES-GCM stays far below its per-key limit.
+ */
+export const DEFAULT_REKEY_INTERVAL = 2 ** 24;
+/** We refuse to send past this packet number: the session must be replaced. */
+export const MAX_PACKET_NUMBER = 2 ** 52;
+/** RFC 9000 §13.2.1: our max_ack_delay, advertised implicitly (both sides use it). */
+export const MAX_ACK_DELAY = 5;
+
+/** What a sent packet carried, so its data can be re-sent if it is lost. */
+export interface SentFrames {
+  /** Triples of (streamId, offset, length), one per STREAM frame. */
+  streams: number[];
+  /** Largest packet number our ACK frame in it acknowledged, or -1. */
+  ackLargest: number;
+}
+
+export interface SessionInit {
+  localIndex: number;
+  remoteIndex: number;
+  initiator: boolean;
+  /** Static key of the side that initiated, for the simultaneous-open tie-break. */
+  initiatorStatic: Buffer;
+  remoteStatic: Buffer;
+  sendKey: PacketKey;
+  recvKey: PacketKey;
+  path: Addr;
+  now: number;
+  rekeyInterval?: number;
+}
+
+export type OpenResult =
+  | { ok: true; payload: Uint8Array }
+  | { ok: false; reason: 'replay' | 'decrypt' };
+
+export class Session {
+  readonly localIndex: number;
+  readonly remoteIndex: number;
+  readonly initiator: boolean;
+  readonly initiatorStatic: Buffer;
+  readonly remoteStatic: Buffer;
+  readonly createdAt: number;
+  path: Addr;
+  /**
+   * The initiator's keys are usable at once, but it only knows the responder
+   * has them after the first authenticated packet back; until then it keeps
+   * re-sending its FINISH message (see `finish`).
+   */
+  confirmed: boolean;
+  finish: Buffer | undefined;
+  finishDeadline: number | undefined;
+  finishAttempts = 0;
+
+  private sendKey: PacketKey;
+  private sendEpoch = 0;
+  private recvKey: PacketKey;
+  private recvEpoch = 0;
+  private prevRecvKey: PacketKey | undefined;
+  private readonly rekeyInterval: number;
+  private nextPn = 0;
+
+  private readonly replay = new ReplayWindow();
+  /** Received packet numbers not yet known to be acknowledged by the peer. */
+  private readonly toAck = new RangeSet();
+  private largestReceivedAt = 0;
+  private elicitingSinceAck = 0;
+  ackDeadline: number | undefined;
+
+  readonly loss = new LossDetector<SentFrames>({ maxAckDelay: MAX_ACK_DELAY });
+  readonly pacer = new Pacer();
+  lastReceived: number;
+  lastSent: number;
+  packetsSent = 0;
+  packetsReceived = 0;
+  bytesSent = 0;
+  bytesReceived = 0;
+
+  constructor(init: SessionInit) {
+    this.localIndex = init.localIndex;
+    this.remoteIndex = init.remoteIndex;
+    this.initiator = init.initiator;
+    this.initiatorStatic = init.initiatorStatic;
+    this.remoteStatic = init.remoteStatic;
+    this.sendKey = init.sendKey;
+    this.recvKey = init.recvKey;
+    this.path = init.path;
+    this.createdAt = init.now;
+    this.lastReceived = init.now;
+    this.lastSent = init.now;
+    this.confirmed = !init.initiator;
+    this.rekeyInterval = init.rekeyInterval ?? DEFAULT_REKEY_INTERVAL;
+  }
+
+  get exhausted(): boolean {
+    return this.nextPn >= MAX_PACKET_NUMBER;
+  }
+
+  /**
+   * Authenticates and decrypts a DATA packet in place. The replay window is
+   * consulted first and moved only after authentication succeeded.
+   */
+  open(header: Uint8Array, pn: number, sealed: Uint8Array, now: number): OpenResult {
+    if (!this.replay.mayAccept(pn)) return { ok: false, reason: 'replay' };
+    const epoch = Math.floor(pn / this.rekeyInterval);
+    let key: PacketKey | undefined;
+    let advance = false;
+    if (epoch === this.recvEpoch) key = this.recvKey;
+    else if (epoch === this.recvEpoch + 1) {
+      key = this.recvKey.rekey();
+      advance = true;
+    } else if (epoch === this.recvEpoch - 1) key = this.prevRecvKey;
+    if (!key) return { ok: false, reason: 'decrypt' };
+    const payload = sealed.subarray(0, sealed.length - TAG_LENGTH);
+    if (!key.open(pn, header, sealed, payload)) return { ok: false, reason: 'decrypt' };
+    if (advance) {
+      this.prevRecvKey = this.recvKey;
+      this.recvKey = key;
+      this.recvEpoch = epoch;
+    }
+    this.replay.commit(pn);
+    this.packetsReceived++;
+    this.bytesReceived += DATA_HEADER_LENGTH + sealed.length;
+    this.lastReceived = now;
+    if (!this.confirmed) {
+      this.confirmed = true;
+      this.finish = undefined;
+      this.finishDeadline = undefined;
+    }
+    return { ok: true, payload };
+  }
+
+  /** Records a received packet for acknowledgement (RFC 9000 §13.2). */
+  onPacketReceived(pn: number, ackEliciting: boolean, now: number): void {
+    if (pn >= (this.toAck.max ?? -1)) this.largestReceivedAt = now;
+    this.toAck.insert(pn, pn + 1);
+    // Bound the ranges we remember: the oldest are the least useful.
+    while (this.toAck.size > MAX_ACK_RANGES) {
+      const oldest = this.toAck.ranges().next().value as [number, number];
+      this.toAck.remove(oldest[0], oldest[1]);
+    }
+    if (!ackEliciting) return;
+    this.elicitingSinceAck++;
+    // §13.2.2: acknowledge at least every second ack-eliciting packet; else
+    // within max_ack_delay.
+    if (this.elicitingSinceAck >= 2) this.ackDeadline = now;
+    else this.ackDeadline ??= now + MAX_ACK_DELAY;
+  }
+
+  get hasAckToSend(): boolean {
+    return this.toAck.size > 0 && this.elicitingSinceAck > 0;
+  }
+
+  ackDue(now: number): boolean {
+    return this.ackDeadline !== undefined && this.ackDeadline <= now;
+  }
+
+  /** Ranges for an ACK frame, descending, and the ack delay in microseconds. */
+  ackRanges(now: number): { ranges: [number, number][]; delayMicros: number } {
+    const ranges = [...this.toAck.rangesDescending()];
+    const delayMicros = Math.max(0, Math.round((now - this.largestReceivedAt) * 1000));
+    return { ranges, delayMicros };
+  }
+
+  onAckSent(): void {
+    this.elicitingSinceAck = 0;
+    this.ackDeadline = undefined;
+  }
+
+  /**
+   * Once the peer acknowledged a packet that carried our ACK up to `largest`,
+   * it no longer needs those ranges (RFC 9000 §13.2.4).
+   */
+  forgetAcksBelow(largest: number): void {
+    this.toAck.removeBelow(largest);
+  }
+
+  /**
+   * Seals `buf[DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength)` in
+   * place, writing the header in front and the tag behind; returns the
+   * packet number used. `buf` must have room for the tag.
+   */
+  seal(buf: Buffer, payloadLength: number, now: number): number {
+    const pn = this.nextPn++;
+    const epoch = Math.floor(pn / this.rekeyInterval);
+    while (epoch > this.sendEpoch) {
+      this.sendKey = this.sendKey.rekey();
+      this.sendEpoch++;
+    }
+    writeDataHeader(buf, this.remoteIndex, pn);
+    const header = buf.subarray(0, DATA_HEADER_LENGTH);
+    const plain = buf.subarray(DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength);
+    const out = buf.subarray(DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
+    this.sendKey.seal(pn, header, plain, out);
+    this.packetsSent++;
+    this.bytesSent += DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH;
+    this.lastSent = now;
+    return pn;
+  }
+
+  /** Deadline of this session's own timers (loss/PTO, delayed ACK, FINISH resend). */
+  deadline(): number | undefined {
+    let d = this.loss.deadline();
+    if (this.ackDeadline !== undefined && (d === undefined || this.ackDeadline < d))
+      d = this.ackDeadline;
+    if (this.finishDeadline !== undefined && (d === undefined || this.finishDeadline < d)) {
+      d = this.finishDeadline;
+    }
+    return d;
+  }
+}

@@ -1,0 +1,55 @@
+import { BadPacket } from '../errors.js';
+import { Reader } from './reader.js';
+
+/**
+ * The payload each side encrypts into its static-key-bearing Noise message
+ * (XX message 2 for the responder, message 3 for the initiator):
+ *
+ *   version:u8 identity:32 signature:64 nickLength:u8 nick:utf8
+ *
+ * `signature` is the Ed25519 identity key's signature over
+ * STATIC_BINDING_CONTEXT || the sender's Noise static public key: it binds the
+ * per-process static key to the long-term identity, as libp2p's Noise handshake
+ * does. Bytes after the nick are reserved for extensions and ignored.
+ */
+export const HELLO_VERSION = 1;
+export const MAX_NICK_BYTES = 64;
+export const STATIC_BINDING_CONTEXT = Buffer.from('srmudp-tui static key v1\0', 'latin1');
+
+export interface Hello {
+  identity: Buffer;
+  signature: Buffer;
+  nick: string;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeHello(hello: Hello): Buffer {
+  const nick = Buffer.from(hello.nick, 'utf8');
+  if (nick.length > MAX_NICK_BYTES) throw new RangeError('nick too long');
+  const out = Buffer.alloc(1 + 32 + 64 + 1 + nick.length);
+  out[0] = HELLO_VERSION;
+  out.set(hello.identity, 1);
+  out.set(hello.signature, 33);
+  out[97] = nick.length;
+  out.set(nick, 98);
+  return out;
+}
+
+export function decodeHello(payload: Uint8Array): Hello {
+  const r = new Reader(payload);
+  const version = r.u8('hello version');
+  if (version !== HELLO_VERSION)
+    throw new BadPacket('handshake', `unknown hello version ${version}`);
+  const identity = Buffer.from(r.bytes(32, 'identity key'));
+  const signature = Buffer.from(r.bytes(64, 'identity signature'));
+  const nickLength = r.u8('nick length');
+  if (nickLength > MAX_NICK_BYTES) throw new BadPacket('handshake', 'nick too long');
+  let nick: string;
+  try {
+    nick = strictUtf8.decode(r.bytes(nickLength, 'nick'));
+  } catch {
+    throw new BadPacket('handshake', 'nick is not valid UTF-8');
+  }
+  return { identity, signature, nick };
+}

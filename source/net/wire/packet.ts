@@ -1,0 +1,160 @@
+import { BadPacket } from '../errors.js';
+import { Reader, writeU32, writeU64 } from './reader.js';
+
+/**
+ * Datagram layout. Byte 0 is the wire version on every packet we send, chosen
+ * outside the ranges RFC 7983 §7 gives STUN (0-3), DTLS (20-63), TURN channels
+ * (64-79) and RTP (128-191), so one socket can demultiplex STUN from ours.
+ * Byte 1 is the packet type.
+ *
+ *   INIT    ver type sender:u32 cipher:u8 noise-msg1       (padded, see MIN_INIT_SIZE)
+ *   RESP    ver type sender:u32 receiver:u32 noise-msg2
+ *   FINISH  ver type receiver:u32 noise-msg3
+ *   DATA    ver type receiver:u32 pn:u64 aead(frames)      header = associated data
+ *   REJECT  ver type receiver:u32 reason:u8 detail:u8      cleartext, advisory only
+ *
+ * Session indices are chosen at random by their owner (as in WireGuard §5.4.2),
+ * so a peer's packets find their session even when its address changes.
+ */
+export const WIRE_VERSION = 0x51;
+
+export const PacketType = {
+  Init: 1,
+  Resp: 2,
+  Finish: 3,
+  Data: 4,
+  Reject: 5,
+} as const;
+export type PacketType = (typeof PacketType)[keyof typeof PacketType];
+
+export const DATA_HEADER_LENGTH = 14;
+export const MAX_DATAGRAM = 1200;
+/**
+ * An INIT is padded to this size so that our RESP (≈ 300 bytes) never exceeds
+ * three times what an unverified address sent us (anti-amplification, as in
+ * RFC 9000 §8.1).
+ */
+export const MIN_INIT_SIZE = 320;
+
+/** Cipher ids as carried in INIT (and in the Noise prologue). */
+export const CipherId = { 'chacha20-poly1305': 1, 'aes-256-gcm': 2 } as const;
+export type CipherIdValue = (typeof CipherId)[keyof typeof CipherId];
+
+export const RejectReason = { CipherMismatch: 1, Busy: 2 } as const;
+export type RejectReasonValue = (typeof RejectReason)[keyof typeof RejectReason];
+
+export type Packet =
+  | { type: typeof PacketType.Init; sender: number; cipher: number; noise: Uint8Array }
+  | { type: typeof PacketType.Resp; sender: number; receiver: number; noise: Uint8Array }
+  | { type: typeof PacketType.Finish; receiver: number; noise: Uint8Array }
+  | {
+      type: typeof PacketType.Data;
+      receiver: number;
+      pn: number;
+      header: Uint8Array;
+      sealed: Uint8Array;
+    }
+  | { type: typeof PacketType.Reject; receiver: number; reason: number; detail: number };
+
+/** True when the datagram looks like STUN (RFC 8489 §5: top bits 00, magic cookie). */
+export function isStun(buf: Uint8Array): boolean {
+  return (
+    buf.length >= 20 &&
+    buf[0]! < 4 &&
+    buf[4] === 0x21 &&
+    buf[5] === 0x12 &&
+    buf[6] === 0xa4 &&
+    buf[7] === 0x42
+  );
+}
+
+/** Parses the cleartext framing of one of our datagrams. Throws BadPacket. */
+export function decodePacket(buf: Uint8Array): Packet {
+  const r = new Reader(buf);
+  const version = r.u8('version');
+  if (version !== WIRE_VERSION) throw new BadPacket('version', `unknown wire version ${version}`);
+  const type = r.u8('type');
+  switch (type) {
+    case PacketType.Init: {
+      if (buf.length < MIN_INIT_SIZE) throw new BadPacket('truncated', 'INIT below minimum size');
+      const sender = r.u32('sender index');
+      const cipher = r.u8('cipher');
+      return { type, sender, cipher, noise: r.rest() };
+    }
+    case PacketType.Resp: {
+      const sender = r.u32('sender index');
+      const receiver = r.u32('receiver index');
+      return { type, sender, receiver, noise: r.rest() };
+    }
+    case PacketType.Finish: {
+      const receiver = r.u32('receiver index');
+      return { type, receiver, noise: r.rest() };
+    }
+    case PacketType.Data: {
+      const receiver = r.u32('receiver index');
+      const pn = r.u64('packet number');
+      const sealed = r.rest();
+      if (sealed.length < 16) throw new BadPacket('truncated', 'DATA shorter than its tag');
+      return { type, receiver, pn, header: buf.subarray(0, DATA_HEADER_LENGTH), sealed };
+    }
+    case PacketType.Reject: {
+      const receiver = r.u32('receiver index');
+      const reason = r.u8('reason');
+      const detail = r.u8('detail');
+      return { type, receiver, reason, detail };
+    }
+    default:
+      throw new BadPacket('unknown-type', `unknown packet type ${type}`);
+  }
+}
+
+export function encodeInit(sender: number, cipher: number, noise: Uint8Array): Buffer {
+  // Padding goes inside the Noise payload (see handshake.ts), where it is
+  // authenticated, so the packet itself is exactly header + message.
+  if (7 + noise.length < MIN_INIT_SIZE)
+    throw new RangeError('INIT noise message must be pre-padded');
+  const out = Buffer.allocUnsafe(7 + noise.length);
+  out[0] = WIRE_VERSION;
+  out[1] = PacketType.Init;
+  writeU32(out, 2, sender);
+  out[6] = cipher;
+  out.set(noise, 7);
+  return out;
+}
+
+export function encodeResp(sender: number, receiver: number, noise: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(10 + noise.length);
+  out[0] = WIRE_VERSION;
+  out[1] = PacketType.Resp;
+  writeU32(out, 2, sender);
+  writeU32(out, 6, receiver);
+  out.set(noise, 10);
+  return out;
+}
+
+export function encodeFinish(receiver: number, noise: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(6 + noise.length);
+  out[0] = WIRE_VERSION;
+  out[1] = PacketType.Finish;
+  writeU32(out, 2, receiver);
+  out.set(noise, 6);
+  return out;
+}
+
+export function encodeReject(receiver: number, reason: number, detail: number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out[0] = WIRE_VERSION;
+  out[1] = PacketType.Reject;
+  writeU32(out, 2, receiver);
+  out[6] = reason;
+  out[7] = detail;
+  return out;
+}
+
+/** Writes a DATA header into `buf[0..14)`; the caller seals the rest in place. */
+export function writeDataHeader(buf: Uint8Array, receiver: number, pn: number): void {
+  buf[0] = WIRE_VERSION;
+  buf[1] = PacketType.Data;
+  writeU32(buf, 2, receiver);
+  writeU64(buf, 6, pn);
+}

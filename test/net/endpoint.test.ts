@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { FakeNetwork } from '../support/fakenet.js';
+import { SimPeer } from '../support/simnode.js';
+
+function pair(seed = 1) {
+  const net = new FakeNetwork({ seed, conditions: { delay: 10 } });
+  const alice = new SimPeer(
+    net,
+    { address: '203.0.113.1', port: 1000 },
+    { nick: 'alice' },
+    net.rng,
+  );
+  const bob = new SimPeer(net, { address: '203.0.113.2', port: 2000 }, { nick: 'bob' }, net.rng);
+  return { net, alice, bob };
+}
+
+describe('Endpoint on a clean fake network', () => {
+  it('connects with a one-sided add; the stranger appears under its announced nick', () => {
+    const { net, alice, bob } = pair();
+    bob.add('Alice', alice);
+    expect(net.runUntilTrue(() => bob.connected('Alice') && alice.connected('bob'), 5000)).toBe(
+      true,
+    );
+    expect(alice.endpoint.peer('bob')?.pinned).toBe(false);
+    expect(bob.endpoint.peer('Alice')?.fingerprint).toBe(alice.endpoint.fingerprint);
+    expect(alice.endpoint.peer('bob')?.fingerprint).toBe(bob.endpoint.fingerprint);
+  });
+
+  it('delivers both ways and reports acknowledgement', () => {
+    const { net, alice, bob } = pair();
+    bob.add('alice', alice);
+    net.runUntilTrue(() => bob.connected('alice') && alice.connected('bob'), 5000);
+    const id = bob.send(['alice'], 'hi alice');
+    const id2 = alice.send(['bob'], 'hi bob');
+    net.run(1000);
+    expect(alice.received.map((m) => [m.nick, m.data.toString()])).toEqual([['bob', 'hi alice']]);
+    expect(bob.received.map((m) => [m.nick, m.data.toString()])).toEqual([['alice', 'hi bob']]);
+    expect(bob.delivered.get(id)).toEqual(['alice']);
+    expect(alice.delivered.get(id2)).toEqual(['bob']);
+  });
+
+  it('settles a simultaneous open on one session each way without duplicates', () => {
+    const { net, alice, bob } = pair(7);
+    alice.add('bob', bob);
+    bob.add('alice', alice);
+    for (let i = 0; i < 50; i++) {
+      alice.send(['bob'], `a${i}`);
+      bob.send(['alice'], `b${i}`);
+    }
+    net.run(10_000);
+    expect(bob.received.map((m) => m.data.toString())).toEqual(
+      Array.from({ length: 50 }, (_, i) => `a${i}`),
+    );
+    expect(alice.received.map((m) => m.data.toString())).toEqual(
+      Array.from({ length: 50 }, (_, i) => `b${i}`),
+    );
+    expect(alice.endpoint.peers().map((p) => p.nick)).toEqual(['bob']);
+    expect(bob.endpoint.peers().map((p) => p.nick)).toEqual(['alice']);
+  });
+
+  it('fragments and reassembles a 1 MiB message', () => {
+    const { net, alice, bob } = pair();
+    bob.add('alice', alice);
+    const big = net.rng.bytes(1024 * 1024);
+    bob.send(['alice'], big);
+    net.run(30_000);
+    expect(alice.received).toHaveLength(1);
+    expect(alice.received[0]!.data.equals(big)).toBe(true);
+  });
+});

@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_DATAGRAM_SIZE, NewReno, Pacer } from '../../../source/net/recovery/congestion.js';
+
+const MSS = MAX_DATAGRAM_SIZE;
+
+describe('NewReno (RFC 9002 §7, Appendix B)', () => {
+  it('starts in slow start with a 10-datagram window and gates sending on it', () => {
+    const cc = new NewReno();
+    expect(cc.congestionWindow).toBe(10 * MSS);
+    expect(cc.ssthresh).toBe(Number.POSITIVE_INFINITY);
+    expect(cc.state).toBe('slow-start');
+    for (let i = 0; i < 10; i++) {
+      expect(cc.canSend(MSS)).toBe(true);
+      cc.onPacketSent(MSS);
+    }
+    expect(cc.bytesInFlight).toBe(10 * MSS);
+    expect(cc.canSend(1)).toBe(false);
+    expect(cc.canSend(0)).toBe(true);
+  });
+
+  it('honours constructor options', () => {
+    const cc = new NewReno({
+      maxDatagramSize: 1000,
+      initialWindowPackets: 4,
+      minimumWindowPackets: 3,
+    });
+    expect(cc.congestionWindow).toBe(4000);
+    cc.onPacketSent(1000);
+    cc.onPacketsLost(1000, 0, 1);
+    expect(cc.congestionWindow).toBe(3000); // half of 4000 is below the 3-packet minimum
+  });
+
+  it('grows by the acked bytes in slow start (doubling per round trip)', () => {
+    const cc = new NewReno();
+    for (let i = 0; i < 10; i++) cc.onPacketSent(MSS);
+    for (let i = 0; i < 10; i++) cc.onPacketAcked(MSS, 0, 50);
+    expect(cc.congestionWindow).toBe(20 * MSS);
+    expect(cc.bytesInFlight).toBe(0);
+  });
+
+  it('halves on loss and enters recovery', () => {
+    const cc = new NewReno();
+    for (let i = 0; i < 10; i++) cc.onPacketSent(MSS);
+    for (let i = 0; i < 10; i++) cc.onPacketAcked(MSS, 0, 50); // cwnd 24000
+    for (let i = 0; i < 5; i++) cc.onPacketSent(MSS);
+    cc.onPacketsLost(MSS, 60, 100);
+    expect(cc.congestionWindow).toBe(10 * MSS);
+    expect(cc.ssthresh).toBe(10 * MSS);
+    expect(cc.state).toBe('recovery');
+    expect(cc.recoveryCount).toBe(1);
+    expect(cc.bytesInFlight).toBe(4 * MSS);
+  });
+
+  it('reduces once per round: losses and acks of pre-recovery packets change nothing', () => {
+    const cc = new NewReno();
+    for (let i = 0; i < 10; i++) cc.onPacketSent(MSS);
+    cc.onPacketsLost(MSS, 10, 100); // recovery starts at 100: cwnd 6000
+    expect(cc.congestionWindow).toBe(5 * MSS);
+    cc.onPacketsLost(MSS, 20, 110); // sent before 100: same congestion event
+    cc.onPacketsLost(MSS, 100, 120); // sent exactly at the start still counts as before
+    expect(cc.congestionWindow).toBe(5 * MSS);
+    expect(cc.recoveryCount).toBe(1);
+    cc.onPacketAcked(MSS, 30, 130); // sent before recovery: no growth, still recovering
+    expect(cc.congestionWindow).toBe(5 * MSS);
+    expect(cc.state).toBe('recovery');
+    cc.onPacketAcked(MSS, 101, 200); // sent during recovery: recovery ends
+    expect(cc.state).toBe('congestion-avoidance');
+    cc.onPacketsLost(MSS, 150, 210); // a new round's loss reduces again
+    expect(cc.recoveryCount).toBe(2);
+    expect(cc.congestionWindow).toBe(2.5 * MSS);
+  });
+
+  it('grows about one datagram per window of acked bytes in congestion avoidance', () => {
+    const cc = new NewReno({ initialWindowPackets: 20 });
+    for (let i = 0; i < 20; i++) cc.onPacketSent(MSS);
+    cc.onPacketsLost(MSS, 0, 10); // cwnd = ssthresh = 12000
+    cc.onPacketAcked(MSS, 11, 20); // exits recovery; counts 1200 toward CA growth
+    expect(cc.state).toBe('congestion-avoidance');
+    for (let i = 0; i < 8; i++) cc.onPacketAcked(MSS, 11, 20);
+    expect(cc.congestionWindow).toBe(10 * MSS); // 10800 of 12000 acked: not yet
+    cc.onPacketAcked(MSS, 11, 20);
+    expect(cc.congestionWindow).toBe(11 * MSS); // one full window acked: +1 MSS
+    // Over many windows, growth ≈ acked / cwnd datagrams.
+    let acked = 0;
+    while (cc.congestionWindow < 20 * MSS) {
+      cc.onPacketSent(MSS);
+      cc.onPacketAcked(MSS, 11, 20);
+      acked += MSS;
+    }
+    // Sum of windows from 11 to 19 MSS must have been acked.
+    let expected = 0;
+    for (let w = 11; w < 20; w++) expected += w * MSS;
+    expect(acked).toBe(expected);
+  });
+
+  it('does not grow while app-limited', () => {
+    const cc = new NewReno();
+    cc.setAppLimited(true);
+    cc.onPacketSent(MSS);
+    cc.onPacketAcked(MSS, 0, 10);
+    expect(cc.congestionWindow).toBe(10 * MSS);
+    expect(cc.bytesInFlight).toBe(0);
+    cc.setAppLimited(false);
+    cc.onPacketSent(MSS);
+    cc.onPacketAcked(MSS, 0, 10);
+    expect(cc.congestionWindow).toBe(11 * MSS);
+  });
+
+  it('never goes below the minimum window, and persistent congestion collapses to it', () => {
+    const cc = new NewReno();
+    for (let round = 0; round < 10; round++) {
+      cc.onPacketSent(MSS);
+      cc.onPacketsLost(MSS, round * 100 + 1, round * 100 + 2);
+    }
+    expect(cc.congestionWindow).toBe(2 * MSS);
+    expect(cc.recoveryCount).toBe(10);
+
+    const pc = new NewReno();
+    for (let i = 0; i < 10; i++) pc.onPacketSent(MSS);
+    pc.onPacketsLost(2 * MSS, 5, 10);
+    pc.onPersistentCongestion();
+    expect(pc.congestionWindow).toBe(2 * MSS);
+    expect(pc.state).not.toBe('recovery');
+    // Recovery was cleared: an ack of a packet sent before the loss grows the window again.
+    pc.onPacketAcked(MSS, 1, 20);
+    expect(pc.congestionWindow).toBe(3 * MSS);
+  });
+
+  it('removeFromFlight releases bytes and never goes negative', () => {
+    const cc = new NewReno();
+    cc.onPacketSent(MSS);
+    cc.removeFromFlight(MSS);
+    expect(cc.bytesInFlight).toBe(0);
+    cc.removeFromFlight(MSS);
+    cc.onPacketsLost(MSS, 0, 1);
+    expect(cc.bytesInFlight).toBe(0);
+  });
+});
+
+describe('Pacer (RFC 9002 §7.7)', () => {
+  it('allows a 10-datagram burst, then spaces packets at 1.25 * cwnd / srtt', () => {
+    const p = new Pacer();
+    const cwnd = 10 * MSS;
+    const srtt = 100; // rate = 1.25 * 12000 / 100 = 150 bytes/ms: one datagram per 8 ms
+    for (let i = 0; i < 10; i++) {
+      expect(p.nextSendTime(MSS, cwnd, srtt, 0)).toBe(0);
+      p.onPacketSent(MSS, cwnd, srtt, 0);
+    }
+    expect(p.nextSendTime(MSS, cwnd, srtt, 0)).toBeCloseTo(8, 9);
+    // Asking again later shortens the wait accordingly; at the answer it may go.
+    expect(p.nextSendTime(MSS, cwnd, srtt, 5)).toBeCloseTo(8, 9);
+    const t = p.nextSendTime(MSS, cwnd, srtt, 5);
+    expect(p.nextSendTime(MSS, cwnd, srtt, t)).toBe(t);
+    p.onPacketSent(MSS, cwnd, srtt, t);
+    expect(p.nextSendTime(MSS, cwnd, srtt, t)).toBeCloseTo(t + 8, 9);
+  });
+
+  it('refills to at most one burst after idle', () => {
+    const p = new Pacer();
+    const cwnd = 10 * MSS;
+    for (let i = 0; i < 10; i++) p.onPacketSent(MSS, cwnd, 100, 0);
+    // Idle for a long time: bucket refills to 10 datagrams, no more.
+    let sent = 0;
+    while (p.nextSendTime(MSS, cwnd, 100, 10_000) === 10_000 && sent < 100) {
+      p.onPacketSent(MSS, cwnd, 100, 10_000);
+      sent++;
+    }
+    expect(sent).toBe(10);
+  });
+
+  it('keeps sending as fast as the window allows when srtt is tiny (loopback)', () => {
+    const p = new Pacer();
+    const cwnd = 100 * MSS;
+    const srtt = 0.1;
+    // A sender driven by a 1 ms timer: each tick it sends while the pacer says "now".
+    let sent = 0;
+    for (let tick = 0; tick < 10; tick++) {
+      const now = tick;
+      let inTick = 0;
+      while (p.nextSendTime(MSS, cwnd, srtt, now) === now && inTick < 1000) {
+        p.onPacketSent(MSS, cwnd, srtt, now);
+        inTick++;
+      }
+      // Each tick the pacer lets through at least a full congestion window.
+      expect(inTick).toBeGreaterThanOrEqual(100);
+      sent += inTick;
+      // And when it does ask to wait, the wait is far below a timer tick.
+      expect(p.nextSendTime(MSS, cwnd, srtt, now) - now).toBeLessThan(0.01);
+    }
+    expect(sent).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('does not pace without a usable srtt or window', () => {
+    const p = new Pacer();
+    for (let i = 0; i < 50; i++) p.onPacketSent(MSS, 0, 0, 0);
+    expect(p.nextSendTime(MSS, 12_000, 0, 3)).toBe(3);
+    expect(p.nextSendTime(MSS, 0, 100, 3)).toBe(3);
+  });
+
+  it('bounds the wait by one packet at the current rate even after over-sending', () => {
+    const p = new Pacer();
+    const cwnd = 2 * MSS;
+    const srtt = 100; // 30 bytes/ms
+    for (let i = 0; i < 50; i++) p.onPacketSent(MSS, cwnd, srtt, 0); // probes ignore pacing
+    expect(p.nextSendTime(MSS, cwnd, srtt, 0)).toBeCloseTo(40, 9); // 0.4 * srtt
+  });
+});

@@ -1,0 +1,176 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RangeSet } from '../../../source/net/recovery/rangeset.js';
+
+const LIMIT = 64;
+
+type Op =
+  | { kind: 'insert'; start: number; end: number }
+  | { kind: 'remove'; start: number; end: number }
+  | { kind: 'removeBelow'; value: number }
+  | { kind: 'clear' };
+
+const bound = fc.integer({ min: 0, max: LIMIT });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({ kind: fc.constant('insert' as const), start: bound, end: bound }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('remove' as const), start: bound, end: bound }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('removeBelow' as const), value: bound }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const) }) },
+);
+
+function apply(set: RangeSet, model: Set<number>, op: Op): void {
+  switch (op.kind) {
+    case 'insert':
+      set.insert(op.start, op.end);
+      for (let v = op.start; v < op.end; v++) model.add(v);
+      break;
+    case 'remove':
+      set.remove(op.start, op.end);
+      for (let v = op.start; v < op.end; v++) model.delete(v);
+      break;
+    case 'removeBelow':
+      set.removeBelow(op.value);
+      for (const v of [...model]) if (v < op.value) model.delete(v);
+      break;
+    case 'clear':
+      set.clear();
+      model.clear();
+      break;
+  }
+}
+
+/** The ranges a correct implementation must hold: maximal runs of the model, ascending. */
+function modelRanges(model: Set<number>): [number, number][] {
+  const out: [number, number][] = [];
+  for (let v = 0; v <= LIMIT + 1; v++) {
+    if (!model.has(v)) continue;
+    const last = out[out.length - 1];
+    if (last !== undefined && last[1] === v) last[1] = v + 1;
+    else out.push([v, v + 1]);
+  }
+  return out;
+}
+
+function modelFirstGap(
+  model: Set<number>,
+  start: number,
+  end: number,
+): [number, number] | undefined {
+  let v = start;
+  while (v < end && model.has(v)) v++;
+  if (v >= end) return undefined;
+  let w = v;
+  while (w < end && !model.has(w)) w++;
+  return [v, w];
+}
+
+function checkAgainstModel(set: RangeSet, model: Set<number>, a: number, b: number): void {
+  const expected = modelRanges(model);
+  expect([...set.ranges()]).toEqual(expected);
+  expect([...set.rangesDescending()]).toEqual([...expected].reverse());
+  expect(set.size).toBe(expected.length);
+  expect(set.min).toBe(expected.length === 0 ? undefined : Math.min(...model));
+  expect(set.max).toBe(expected.length === 0 ? undefined : Math.max(...model));
+  for (let v = 0; v <= LIMIT + 1; v++) expect(set.has(v)).toBe(model.has(v));
+  const [lo, hi] = a <= b ? [a, b] : [b, a];
+  let all = true;
+  for (let v = lo; v < hi; v++) all &&= model.has(v);
+  expect(set.containsRange(lo, hi)).toBe(all);
+  expect(set.firstGap(lo, hi)).toEqual(modelFirstGap(model, lo, hi));
+}
+
+describe('RangeSet', () => {
+  it('behaves like a Set<number> under random operations (model-based)', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), bound, bound, (ops, a, b) => {
+        const set = new RangeSet();
+        const model = new Set<number>();
+        for (const op of ops) {
+          apply(set, model, op);
+          checkAgainstModel(set, model, a, b);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('merges adjacent and overlapping inserts into one range', () => {
+    const s = new RangeSet();
+    s.insert(0, 5);
+    s.insert(5, 10); // adjacent: half-open ranges touching at 5
+    expect([...s.ranges()]).toEqual([[0, 10]]);
+    s.insert(20, 30);
+    s.insert(12, 14);
+    s.insert(9, 21); // bridges everything
+    expect([...s.ranges()]).toEqual([[0, 30]]);
+  });
+
+  it('ignores empty and inverted ranges', () => {
+    const s = new RangeSet();
+    s.insert(5, 5);
+    s.insert(7, 3);
+    expect(s.size).toBe(0);
+    expect(s.min).toBeUndefined();
+    expect(s.max).toBeUndefined();
+    s.insert(0, 10);
+    s.remove(4, 4);
+    s.remove(8, 2);
+    expect([...s.ranges()]).toEqual([[0, 10]]);
+  });
+
+  it('splits a range on an interior remove', () => {
+    const s = new RangeSet();
+    s.insert(0, 10);
+    s.remove(3, 6);
+    expect([...s.ranges()]).toEqual([
+      [0, 3],
+      [6, 10],
+    ]);
+    expect(s.has(3)).toBe(false);
+    expect(s.has(6)).toBe(true);
+    expect(s.max).toBe(9);
+  });
+
+  it('reports the first gap, or undefined when covered', () => {
+    const s = new RangeSet();
+    s.insert(0, 4);
+    s.insert(6, 8);
+    expect(s.firstGap(0, 10)).toEqual([4, 6]);
+    expect(s.firstGap(6, 10)).toEqual([8, 10]);
+    expect(s.firstGap(1, 3)).toBeUndefined();
+    expect(s.firstGap(3, 3)).toBeUndefined();
+    expect(new RangeSet().firstGap(2, 5)).toEqual([2, 5]);
+    expect(s.containsRange(2, 2)).toBe(true);
+  });
+
+  it('removeBelow trims a straddling range and drops older ones', () => {
+    const s = new RangeSet();
+    s.insert(0, 3);
+    s.insert(5, 10);
+    s.insert(12, 13);
+    s.removeBelow(7);
+    expect([...s.ranges()]).toEqual([
+      [7, 10],
+      [12, 13],
+    ]);
+    s.removeBelow(100);
+    expect(s.size).toBe(0);
+  });
+
+  it('handles a long run of appends and front removals with few ranges', () => {
+    const s = new RangeSet();
+    for (let pn = 0; pn < 100_000; pn++) {
+      if (pn % 1000 !== 999) s.insert(pn, pn + 1); // one gap per thousand
+      if (pn % 5000 === 4999) s.removeBelow(pn - 2000);
+    }
+    expect(s.size).toBeLessThanOrEqual(4);
+    expect(s.max).toBe(99_998);
+    expect(s.has(99_999)).toBe(false);
+  });
+});

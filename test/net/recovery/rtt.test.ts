@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { GRANULARITY, INITIAL_RTT, RttEstimator } from '../../../source/net/recovery/rtt.js';
+
+describe('RttEstimator (RFC 9002 §5)', () => {
+  it('starts from the initial RTT with rttvar = initial / 2', () => {
+    const r = new RttEstimator();
+    expect(r.hasSample).toBe(false);
+    expect(r.smoothedRtt).toBe(INITIAL_RTT);
+    expect(r.rttVar).toBe(INITIAL_RTT / 2);
+    expect(r.ptoBase()).toBe(INITIAL_RTT + 4 * (INITIAL_RTT / 2));
+    expect(new RttEstimator(100).smoothedRtt).toBe(100);
+  });
+
+  it('follows the §5.3 formulas on a worked sequence', () => {
+    const r = new RttEstimator();
+
+    // First sample: srtt = sample, rttvar = sample / 2, min = sample; ack delay ignored.
+    r.update(100, 10, 25);
+    expect(r.hasSample).toBe(true);
+    expect([r.latestRtt, r.smoothedRtt, r.rttVar, r.minRtt]).toEqual([100, 100, 50, 100]);
+
+    // 140 >= min 100 + delay 20, so the delay is subtracted: adjusted = 120.
+    // rttvar = 3/4 * 50 + 1/4 * |100 - 120| = 42.5; srtt = 7/8 * 100 + 1/8 * 120 = 102.5.
+    r.update(140, 20, 25);
+    expect(r.rttVar).toBeCloseTo(42.5, 10);
+    expect(r.smoothedRtt).toBeCloseTo(102.5, 10);
+    expect(r.minRtt).toBe(100);
+
+    // 105 < min 100 + delay 10: subtracting would undercut min_rtt, so adjusted = 105.
+    // rttvar = 3/4 * 42.5 + 1/4 * 2.5 = 32.5; srtt = 7/8 * 102.5 + 1/8 * 105 = 102.8125.
+    r.update(105, 10, 25);
+    expect(r.rttVar).toBeCloseTo(32.5, 10);
+    expect(r.smoothedRtt).toBeCloseTo(102.8125, 10);
+
+    // A new minimum (raw sample, never delay-adjusted); the 50 ms delay is capped at 25 and
+    // still cannot be subtracted (80 < 80 + 25).
+    r.update(80, 50, 25);
+    expect(r.minRtt).toBe(80);
+    expect(r.latestRtt).toBe(80);
+    expect(r.rttVar).toBeCloseTo(0.75 * 32.5 + 0.25 * (102.8125 - 80), 10);
+    expect(r.smoothedRtt).toBeCloseTo(0.875 * 102.8125 + 0.125 * 80, 10);
+  });
+
+  it('caps the reported ack delay at max_ack_delay', () => {
+    const r = new RttEstimator();
+    r.update(50, 0, 25);
+    // Delay 100 is capped at 25: adjusted = 175, not 100.
+    r.update(200, 100, 25);
+    expect(r.smoothedRtt).toBeCloseTo(0.875 * 50 + 0.125 * 175, 10);
+    expect(r.rttVar).toBeCloseTo(0.75 * 25 + 0.25 * 125, 10);
+  });
+
+  it('keeps the PTO base at least kGranularity above srtt', () => {
+    const r = new RttEstimator();
+    r.update(0.1, 0, 25);
+    for (let i = 0; i < 50; i++) r.update(0.1, 0, 25);
+    expect(r.ptoBase()).toBeCloseTo(0.1 + GRANULARITY, 6);
+  });
+
+  it('ignores negative or non-finite samples', () => {
+    const r = new RttEstimator();
+    r.update(-5, 0, 25);
+    r.update(Number.NaN, 0, 25);
+    expect(r.hasSample).toBe(false);
+    expect(r.smoothedRtt).toBe(INITIAL_RTT);
+  });
+});

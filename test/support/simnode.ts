@@ -1,0 +1,81 @@
+import { generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
+import { Endpoint, type EndpointConfig } from '../../source/net/endpoint.js';
+import type { EndpointEvent } from '../../source/net/events.js';
+import type { Addr, FakeNetwork, SimNode } from './fakenet.js';
+import type { Rng } from './rng.js';
+
+/**
+ * An Endpoint on the fake network: collects its events so tests can assert on
+ * messages, deliveries and peer changes.
+ */
+export class SimPeer implements SimNode {
+  readonly endpoint: Endpoint;
+  readonly events: EndpointEvent[] = [];
+  readonly received: { nick: string; data: Buffer }[] = [];
+  readonly delivered = new Map<number, string[]>();
+  addr: Addr;
+
+  constructor(
+    readonly net: FakeNetwork,
+    addr: Addr,
+    config: Partial<EndpointConfig> & { nick: string; identity?: Identity },
+    rng?: Rng,
+  ) {
+    this.endpoint = new Endpoint({
+      identity: config.identity ?? generateIdentity(),
+      ...(rng ? { randomIndex: () => rng.u32() } : {}),
+      ...config,
+    });
+    this.addr = net.attach(this, addr);
+  }
+
+  handleDatagram(data: Buffer, from: Addr, now: number): void {
+    this.endpoint.handleDatagram(data, from, now);
+    this.drainEvents();
+  }
+
+  handleTimeout(now: number): void {
+    this.endpoint.handleTimeout(now);
+    this.drainEvents();
+  }
+
+  pollTransmit(): { to: Addr; data: Buffer } | undefined {
+    return this.endpoint.pollTransmit();
+  }
+
+  nextDeadline(): number | undefined {
+    return this.endpoint.nextDeadline();
+  }
+
+  private drainEvents(): void {
+    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) {
+      this.events.push(e);
+      if (e.type === 'message') this.received.push({ nick: e.nick, data: e.data });
+      if (e.type === 'delivered') {
+        const list = this.delivered.get(e.id) ?? [];
+        list.push(e.nick);
+        this.delivered.set(e.id, list);
+      }
+    }
+  }
+
+  add(nick: string, other: SimPeer): void {
+    this.endpoint.addPeer(nick, [other.addr], this.net.now);
+    this.net.poke(this.addr);
+  }
+
+  send(recipients: string[] | undefined, text: string | Uint8Array): number {
+    const data = typeof text === 'string' ? Buffer.from(text) : text;
+    const { id } = this.endpoint.sendMessage(recipients, data, this.net.now);
+    this.net.poke(this.addr);
+    return id;
+  }
+
+  connected(nick: string): boolean {
+    return this.endpoint.peer(nick)?.state.kind === 'connected';
+  }
+
+  errors(): EndpointEvent[] {
+    return this.events.filter((e) => e.type === 'error');
+  }
+}
