@@ -336,7 +336,7 @@ export class Endpoint {
 
   private forget(peer: Peer, reason: string, now: number, code: number): void {
     for (const id of peer.pendingMessageIds()) {
-      this.events.push({ type: 'undeliverable', id, nick: peer.nick, reason });
+      this.events.push({ type: 'undeliverable', id, peerId: peer.id, nick: peer.nick, reason });
     }
     peer.disconnect(reason, now, { code });
     peer.nextDialAt = undefined;

@@ -25,8 +25,8 @@ export type PeerChange =
 export type EndpointEvent =
   | { type: 'peer'; nick: string; change: PeerChange; previousNick?: string }
   | { type: 'message'; nick: string; stream: number; data: Buffer }
-  | { type: 'delivered'; id: number; nick: string }
-  | { type: 'undeliverable'; id: number; nick: string; reason: string }
+  | { type: 'delivered'; id: number; peerId: number; nick: string }
+  | { type: 'undeliverable'; id: number; peerId: number; nick: string; reason: string }
   /** A user-given name was pinned to the key that answered there (trust on first use). */
   | { type: 'pinned'; nick: string; fingerprint: string }
   | { type: 'error'; code: ErrorCode; message: string; nick?: string; address?: Addr };

@@ -338,7 +338,8 @@ export class Peer {
   }
 
   private delivered(messages: OutgoingMessage[]): void {
-    for (const m of messages) this.host.emit({ type: 'delivered', id: m.id, nick: this.nick });
+    for (const m of messages)
+      this.host.emit({ type: 'delivered', id: m.id, peerId: this.id, nick: this.nick });
   }
 
   private onStream(streamId: number, offset: number, data: Uint8Array, now: number): boolean {

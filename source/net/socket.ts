@@ -1,0 +1,710 @@
+import dgram from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { type Addr, addrKey, normalizeIp, parseHostPort } from './address.js';
+import type { CipherName } from './crypto/cipher.js';
+import {
+  generateIdentity,
+  type Identity,
+  loadOrCreateIdentity,
+  parseFingerprint,
+} from './crypto/identity.js';
+import {
+  Endpoint,
+  type EndpointStats,
+  type PeerSnapshot,
+  type PeerStats,
+  validateNick,
+} from './endpoint.js';
+import { TransportError, UsageError } from './errors.js';
+import type { EndpointEvent, PeerChange, PeerState } from './events.js';
+import { MAX_MESSAGE_SIZE } from './stream.js';
+import { TrustStore } from './truststore.js';
+
+/**
+ * The public face of the transport and the only module that touches
+ * `node:dgram`, DNS and timers: a pump that feeds the sans-I/O Endpoint and
+ * flushes what it returns once per event-loop turn, with one OS timer for the
+ * earliest deadline of all sessions.
+ */
+
+export interface BindOptions {
+  nick: string;
+  /** UDP port; 0 (default) picks a free one. */
+  port?: number;
+  /** Address to bind; default `::` (dual-stack), falling back to `0.0.0.0`. */
+  host?: string;
+  /** Peers to add at once: `{ nick: 'host:port' }`. */
+  peers?: Record<string, string>;
+  /** Identity key file (created 0600 if missing). Without it (and `identity`) the identity is ephemeral. */
+  identityPath?: string;
+  identity?: Identity;
+  /** JSON file of names pinned to keys. Without it pins live in memory only. */
+  trustStore?: string;
+  /** Per-packet cipher; both sides must choose the same. Default chacha20-poly1305. */
+  cipher?: CipherName;
+  /** Accept sessions from unknown keys (default true). */
+  acceptStrangers?: boolean;
+  /** Fingerprints to refuse. */
+  blocked?: string[];
+  /** Messages kept for receive() when no hook or listener takes them (default 10,000). */
+  receiveQueueLimit?: number;
+  /** Default send() timeout in ms (default 30,000). */
+  sendTimeout?: number;
+  /** Requested kernel receive buffer (default 4 MiB; Linux caps it at net.core.rmem_max). */
+  receiveBufferSize?: number;
+}
+
+export interface Message {
+  content: Buffer;
+  /** Nick of the sender, as this node names it. */
+  peer: string;
+  /** When we received it: ms since the epoch by our clock. */
+  timestamp: number;
+  stream: number;
+}
+
+export interface PeerInfo {
+  nick: string;
+  /** `host:port` of the current (or last known / dialed) path. */
+  address: string | undefined;
+  fingerprint: string | undefined;
+  pinned: boolean;
+  announcedNick: string | undefined;
+  state: PeerState;
+  stats: PeerStats;
+}
+
+export interface SocketStats extends EndpointStats {
+  localAddress: string;
+  fingerprint: string;
+  receiveBufferSize: number;
+  sendBufferSize: number;
+  /** Messages discarded because the receive() queue was full. */
+  queueDropped: number;
+  /** Datagrams the OS refused to send (e.g. no route). */
+  sendErrors: number;
+  uptime: number;
+}
+
+export interface SendOptions {
+  /** A nick or list of nicks; omitted = every connected peer. */
+  recipient?: string | string[];
+  /** ms to wait for every recipient's acknowledgement (default: the socket's sendTimeout). */
+  timeout?: number;
+}
+
+export interface SocketEvents {
+  message: [Message];
+  peer: [PeerInfo, PeerChange];
+  stats: [SocketStats];
+  error: [TransportError];
+}
+
+export const DEFAULT_SEND_TIMEOUT = 30_000;
+export const DEFAULT_RECEIVE_QUEUE_LIMIT = 10_000;
+export const DEFAULT_WAIT_FOR_PEER_TIMEOUT = 10_000;
+const STATS_INTERVAL = 250;
+
+interface PendingSend {
+  remaining: Map<number, string>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+type Hook = (msg: Message) => void;
+
+export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
+  readonly fingerprint: string;
+  private readonly endpoint: Endpoint;
+  private readonly socket: dgram.Socket;
+  private readonly family: 4 | 6;
+  private readonly dualStack: boolean;
+  private readonly trust: TrustStore;
+  private readonly hooks: Hook[] = [];
+  private readonly queue: Message[] = [];
+  private readonly waiters: { resolve: (m: Message | null) => void; timer?: NodeJS.Timeout }[] = [];
+  private readonly pending = new Map<number, PendingSend>();
+  private readonly peerWaiters = new Set<() => void>();
+  /** Trust-store writes in progress; close() waits for them. */
+  private readonly writes = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt: number | undefined;
+  private flushScheduled = false;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private queueDropped = 0;
+  private sendErrors = 0;
+  private readonly startedAt = performance.now();
+  /** Converts the monotonic clock the endpoint runs on to epoch milliseconds. */
+  private readonly epochOffset = Date.now() - performance.now();
+  private readonly queueLimit: number;
+  private readonly sendTimeout: number;
+
+  private constructor(
+    socket: dgram.Socket,
+    family: 4 | 6,
+    dualStack: boolean,
+    endpoint: Endpoint,
+    trust: TrustStore,
+    opts: BindOptions,
+  ) {
+    super();
+    this.socket = socket;
+    this.family = family;
+    this.dualStack = dualStack;
+    this.endpoint = endpoint;
+    this.trust = trust;
+    this.fingerprint = endpoint.fingerprint;
+    this.queueLimit = opts.receiveQueueLimit ?? DEFAULT_RECEIVE_QUEUE_LIMIT;
+    this.sendTimeout = opts.sendTimeout ?? DEFAULT_SEND_TIMEOUT;
+    socket.on('message', (data, rinfo) => this.onDatagram(data, rinfo));
+    // Errors on a UDP socket (e.g. ICMP unreachable surfacing as ECONNREFUSED)
+    // are the network's: count and carry on.
+    socket.on('error', (err) =>
+      this.reportError(new TransportError(`socket: ${err.message}`, 'socket')),
+    );
+    this.statsTimer = setInterval(() => {
+      if (this.listenerCount('stats') > 0) this.emit('stats', this.stats());
+    }, STATS_INTERVAL);
+    this.statsTimer.unref();
+  }
+
+  /**
+   * Opens a socket. Bad options are UsageErrors; a busy port is a UsageError too.
+   * (This static deliberately shadows Function.prototype.bind: the name is the
+   * original library's API.)
+   */
+  static override async bind(opts: BindOptions): Promise<MultiHolepunchSocket> {
+    validateNick(opts.nick);
+    const port = opts.port ?? 0;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new UsageError(`bad port ${String(opts.port)}: use 0-65535`);
+    }
+    if (opts.receiveQueueLimit !== undefined && !(opts.receiveQueueLimit >= 0)) {
+      throw new UsageError('receiveQueueLimit must be a non-negative number');
+    }
+    const identity =
+      opts.identity ??
+      (opts.identityPath ? await loadOrCreateIdentity(opts.identityPath) : generateIdentity());
+    const trust = opts.trustStore ? await TrustStore.load(opts.trustStore) : TrustStore.memory();
+    const blocked = (opts.blocked ?? []).map((fp) => parseFingerprint(fp));
+    const endpoint = new Endpoint({
+      identity,
+      nick: opts.nick,
+      ...(opts.cipher ? { cipher: opts.cipher } : {}),
+      ...(opts.acceptStrangers !== undefined ? { acceptStrangers: opts.acceptStrangers } : {}),
+      blocked,
+      pins: trust.entries(),
+    });
+    const { socket, family, dualStack } = await openSocket(opts.host, port);
+    try {
+      socket.setRecvBufferSize(opts.receiveBufferSize ?? 4 * 1024 * 1024);
+      socket.setSendBufferSize(4 * 1024 * 1024);
+    } catch {
+      // Some platforms refuse; the stats report what we actually got.
+    }
+    const sock = new MultiHolepunchSocket(socket, family, dualStack, endpoint, trust, opts);
+    if (opts.peers) await sock.addPeers(opts.peers);
+    return sock;
+  }
+
+  localAddress(): { address: string; port: number } {
+    const a = this.socket.address();
+    return { address: normalizeIp(a.address), port: a.port };
+  }
+
+  // ---- peers ------------------------------------------------------------------
+
+  /**
+   * Adds peers by `host:port` (hostnames are resolved) and starts connecting;
+   * does not wait. Every entry is checked before any is added.
+   */
+  async addPeers(peers: Record<string, string>): Promise<void> {
+    this.assertOpen();
+    const entries = Object.entries(peers);
+    for (const [nick, addr] of entries) {
+      validateNick(nick);
+      parseHostPort(addr);
+    }
+    const resolved = await Promise.all(
+      entries.map(async ([nick, addr]) => [nick, await this.resolve(addr)] as const),
+    );
+    this.assertOpen();
+    const now = performance.now();
+    for (const [nick, addrs] of resolved) this.endpoint.addPeer(nick, addrs, now);
+    this.pump();
+  }
+
+  private async resolve(text: string): Promise<Addr[]> {
+    const { host, port } = parseHostPort(text);
+    if (isIP(host)) return [{ address: normalizeIp(host), port }];
+    let results: { address: string; family: number }[];
+    try {
+      results = await lookup(host, {
+        all: true,
+        ...(this.dualStack ? {} : { family: this.family }),
+      });
+    } catch (err) {
+      throw new UsageError(
+        `cannot resolve "${host}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+    const addrs = results
+      .filter((r) => this.dualStack || r.family === this.family)
+      .map((r) => ({ address: normalizeIp(r.address), port }));
+    if (addrs.length === 0) {
+      throw new UsageError(
+        `"${host}" has no IPv${this.family} address for this IPv${this.family} socket`,
+      );
+    }
+    return addrs;
+  }
+
+  /** Resolves when `nick` is connected; rejects with a clear error on timeout. */
+  waitForPeer(nick: string, opts: { timeout?: number } = {}): Promise<PeerInfo> {
+    this.assertOpen();
+    const timeout = opts.timeout ?? DEFAULT_WAIT_FOR_PEER_TIMEOUT;
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const p = this.endpoint.peer(nick);
+        if (p?.state.kind === 'connected') {
+          finish();
+          resolve(this.info(p));
+          return true;
+        }
+        if (this.closed) {
+          finish();
+          reject(new TransportError('socket closed', 'closed'));
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        finish();
+        const p = this.endpoint.peer(nick);
+        const why = !p ? 'no such peer' : describeState(p.state);
+        reject(
+          new TransportError(`${nick} did not connect within ${timeout} ms (${why})`, 'timeout'),
+        );
+      }, timeout);
+      const finish = () => {
+        clearTimeout(timer);
+        this.peerWaiters.delete(checker);
+      };
+      const checker = () => {
+        check();
+      };
+      if (!check()) this.peerWaiters.add(checker);
+    });
+  }
+
+  peers(): PeerInfo[] {
+    return this.endpoint.peers().map((p) => this.info(p));
+  }
+
+  removePeer(nick: string): void {
+    this.assertOpen();
+    this.endpoint.removePeer(nick, performance.now());
+    this.pump();
+  }
+
+  /** Refuses a peer's key from now on (by nick or fingerprint). */
+  block(nickOrFingerprint: string): void {
+    this.assertOpen();
+    const fp = this.endpoint.peer(nickOrFingerprint)?.fingerprint ?? nickOrFingerprint;
+    this.endpoint.block(parseFingerprint(fp), performance.now());
+    this.pump();
+  }
+
+  unblock(fingerprint: string): void {
+    this.endpoint.unblock(parseFingerprint(fingerprint));
+  }
+
+  /** Accepts the new key of a pinned nick whose key changed (after comparing fingerprints). */
+  async trustNewKey(nick: string): Promise<void> {
+    this.assertOpen();
+    const p = this.endpoint.peer(nick);
+    if (!p) throw new UsageError(`unknown peer "${nick}"`);
+    if (p.state.kind !== 'key-mismatch') throw new UsageError(`${nick}'s key has not changed`);
+    const key = parseFingerprint(p.state.got);
+    this.endpoint.trust(nick, key, performance.now());
+    await this.trust.set(nick, key);
+    this.pump();
+  }
+
+  // ---- messages ---------------------------------------------------------------
+
+  /**
+   * Sends to the recipients and resolves when every one acknowledged. Unknown
+   * nicks reject before anything is sent; silence past `timeout` rejects,
+   * naming who did not acknowledge (delivery to them is then unknown).
+   */
+  send(content: string | Uint8Array, opts: SendOptions = {}): Promise<void> {
+    try {
+      this.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    if (data.length > MAX_MESSAGE_SIZE) {
+      return Promise.reject(
+        new UsageError(
+          `message of ${data.length} bytes exceeds the maximum of ${MAX_MESSAGE_SIZE}`,
+        ),
+      );
+    }
+    const recipients =
+      opts.recipient === undefined
+        ? undefined
+        : Array.isArray(opts.recipient)
+          ? opts.recipient
+          : [opts.recipient];
+    const timeout = opts.timeout ?? this.sendTimeout;
+    let queued: ReturnType<Endpoint['sendMessage']>;
+    try {
+      queued = this.endpoint.sendMessage(recipients, data, performance.now());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (queued.peers.length === 0) return Promise.resolve();
+    this.scheduleFlush();
+    return new Promise((resolve, reject) => {
+      const remaining = new Map(queued.peers.map((p) => [p.id, p.nick]));
+      const timer = setTimeout(() => {
+        this.pending.delete(queued.id);
+        const who = [...remaining.values()].join(', ');
+        reject(
+          new TransportError(
+            `not acknowledged within ${timeout} ms by: ${who} (delivery unknown)`,
+            'timeout',
+          ),
+        );
+      }, timeout);
+      this.pending.set(queued.id, { remaining, resolve, reject, timer });
+    });
+  }
+
+  /** The next queued message, or null after `timeout` ms (default: wait forever). */
+  receive(opts: { timeout?: number } = {}): Promise<Message | null> {
+    const next = this.queue.shift();
+    if (next) return Promise.resolve(next);
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const waiter: { resolve: (m: Message | null) => void; timer?: NodeJS.Timeout } = { resolve };
+      if (opts.timeout !== undefined) {
+        waiter.timer = setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          resolve(null);
+        }, opts.timeout);
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Runs `hook` for each incoming message; returns a function that removes it. */
+  addHook(hook: Hook): () => void {
+    this.hooks.push(hook);
+    return () => {
+      const i = this.hooks.indexOf(hook);
+      if (i >= 0) this.hooks.splice(i, 1);
+    };
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
+    for (;;) {
+      const m = await this.receive();
+      if (!m) return;
+      yield m;
+    }
+  }
+
+  stats(): SocketStats {
+    const s = this.endpoint.stats;
+    let rcv = 0;
+    let snd = 0;
+    try {
+      rcv = this.socket.getRecvBufferSize();
+      snd = this.socket.getSendBufferSize();
+    } catch {
+      // closed
+    }
+    return {
+      ...s,
+      dropped: { ...s.dropped },
+      localAddress: addrKey(this.closed ? { address: '-', port: 0 } : this.localAddress()),
+      fingerprint: this.fingerprint,
+      receiveBufferSize: rcv,
+      sendBufferSize: snd,
+      queueDropped: this.queueDropped,
+      sendErrors: this.sendErrors,
+      uptime: performance.now() - this.startedAt,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.endpoint.close(performance.now());
+    this.flushTransmits();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(
+        new TransportError(
+          `socket closed before ${[...p.remaining.values()].join(', ')} acknowledged`,
+          'closed',
+        ),
+      );
+    }
+    this.pending.clear();
+    for (const w of this.waiters.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.resolve(null);
+    }
+    for (const check of [...this.peerWaiters]) check();
+    await Promise.all([...this.writes]);
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  // ---- the pump ---------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new UsageError('socket is closed');
+  }
+
+  private onDatagram(data: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closed) return;
+    this.endpoint.handleDatagram(
+      data,
+      { address: normalizeIp(rinfo.address), port: rinfo.port },
+      performance.now(),
+    );
+    this.scheduleFlush();
+  }
+
+  /** Coalesce: everything that happened this turn goes out in one flush. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    this.flushTransmits();
+    this.drainEvents();
+    this.armTimer();
+  }
+
+  private flushTransmits(): void {
+    for (let t = this.endpoint.pollTransmit(); t; t = this.endpoint.pollTransmit()) {
+      const address =
+        this.family === 6 && this.dualStack && isIP(t.to.address) === 4
+          ? `::ffff:${t.to.address}`
+          : t.to.address;
+      this.socket.send(t.data, t.to.port, address, (err) => {
+        // Per-datagram send errors (EHOSTUNREACH, ENETUNREACH...) are the network's.
+        if (err) this.sendErrors++;
+      });
+    }
+  }
+
+  private armTimer(): void {
+    const at = this.endpoint.nextDeadline();
+    if (at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (at === undefined) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = undefined;
+        if (this.closed) return;
+        this.endpoint.handleTimeout(performance.now());
+        this.pump();
+      },
+      Math.max(0, at - performance.now()),
+    );
+  }
+
+  private drainEvents(): void {
+    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.onEvent(e);
+  }
+
+  private onEvent(e: EndpointEvent): void {
+    switch (e.type) {
+      case 'message':
+        this.deliver({
+          content: e.data,
+          peer: e.nick,
+          timestamp: Date.now(),
+          stream: e.stream,
+        });
+        return;
+      case 'delivered':
+      case 'undeliverable': {
+        const p = this.pending.get(e.id);
+        if (!p) return;
+        if (e.type === 'undeliverable') {
+          this.pending.delete(e.id);
+          clearTimeout(p.timer);
+          p.reject(
+            new TransportError(`${e.nick}: ${e.reason} before acknowledging`, 'undeliverable'),
+          );
+          return;
+        }
+        p.remaining.delete(e.peerId);
+        if (p.remaining.size === 0) {
+          this.pending.delete(e.id);
+          clearTimeout(p.timer);
+          p.resolve();
+        }
+        return;
+      }
+      case 'peer': {
+        const snap = this.endpoint.peer(e.nick);
+        if (snap) this.emit('peer', this.info(snap), e.change);
+        for (const check of [...this.peerWaiters]) check();
+        return;
+      }
+      case 'pinned': {
+        const key = parseFingerprint(e.fingerprint);
+        const write: Promise<void> = this.trust
+          .set(e.nick, key)
+          .catch((err: Error) => {
+            this.reportError(
+              new TransportError(`cannot save trust store: ${err.message}`, 'trust-store'),
+            );
+          })
+          .finally(() => this.writes.delete(write));
+        this.writes.add(write);
+        return;
+      }
+      case 'error':
+        this.reportError(new TransportError(e.message, e.code));
+        return;
+    }
+  }
+
+  /** Network-caused errors go to 'error' listeners if any; never thrown. */
+  private reportError(err: TransportError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /**
+   * Hooks and 'message' listeners take messages when present (and then they
+   * are not queued); otherwise they wait in a bounded queue for receive().
+   */
+  private deliver(msg: Message): void {
+    if (this.hooks.length > 0 || this.listenerCount('message') > 0) {
+      for (const hook of [...this.hooks]) hook(msg);
+      this.emit('message', msg);
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      if (waiter.timer) clearTimeout(waiter.timer);
+      waiter.resolve(msg);
+      return;
+    }
+    this.queue.push(msg);
+    if (this.queue.length > this.queueLimit) {
+      this.queue.shift();
+      this.queueDropped++;
+    }
+  }
+
+  private info(p: PeerSnapshot): PeerInfo {
+    return {
+      nick: p.nick,
+      address: p.address ? addrKey(p.address) : undefined,
+      fingerprint: p.fingerprint,
+      pinned: p.pinned,
+      announcedNick: p.announcedNick,
+      state:
+        p.state.kind === 'connected' || p.state.kind === 'key-mismatch' ? p.state : { ...p.state },
+      stats: {
+        ...p.stats,
+        lastSeen: p.stats.lastSeen === undefined ? undefined : p.stats.lastSeen + this.epochOffset,
+      },
+    };
+  }
+}
+
+function describeState(s: PeerState): string {
+  switch (s.kind) {
+    case 'connecting':
+      return `still connecting, ${s.attempt} attempt${s.attempt === 1 ? '' : 's'}`;
+    case 'connected':
+      return 'connected';
+    case 'unreachable':
+      return `unreachable: ${s.reason}`;
+    case 'disconnected':
+      return `disconnected: ${s.reason}`;
+    case 'key-mismatch':
+      return `key mismatch: expected ${s.expected.slice(0, 8)}, got ${s.got.slice(0, 8)}`;
+  }
+}
+
+async function openSocket(
+  host: string | undefined,
+  port: number,
+): Promise<{ socket: dgram.Socket; family: 4 | 6; dualStack: boolean }> {
+  const attempt = (type: 'udp4' | 'udp6', address: string) =>
+    new Promise<dgram.Socket>((resolve, reject) => {
+      const socket = dgram.createSocket({ type, ipv6Only: false, reuseAddr: false });
+      const onError = (err: NodeJS.ErrnoException) => {
+        socket.close();
+        reject(err);
+      };
+      socket.once('error', onError);
+      socket.bind(port, address, () => {
+        socket.off('error', onError);
+        resolve(socket);
+      });
+    });
+  const explain = (err: NodeJS.ErrnoException, address: string) => {
+    if (err.code === 'EADDRINUSE')
+      return new UsageError(`port ${port} is already in use on ${address}`);
+    if (err.code === 'EADDRNOTAVAIL')
+      return new UsageError(`cannot bind ${address}: no such local address`);
+    if (err.code === 'EACCES') return new UsageError(`no permission to bind port ${port}`);
+    return new UsageError(`cannot bind ${address}:${port}: ${err.message}`);
+  };
+  if (host !== undefined) {
+    const family = isIP(host);
+    if (family === 0) throw new UsageError(`bad bind address "${host}": give an IP address`);
+    const h = normalizeIp(host);
+    try {
+      const socket = await attempt(family === 6 ? 'udp6' : 'udp4', h);
+      return {
+        socket,
+        family: family === 6 ? 6 : 4,
+        dualStack: family === 6 && (h === '::' || h === '::0'),
+      };
+    } catch (err) {
+      throw explain(err as NodeJS.ErrnoException, h);
+    }
+  }
+  try {
+    return { socket: await attempt('udp6', '::'), family: 6, dualStack: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw explain(err as NodeJS.ErrnoException, '::');
+  }
+  try {
+    return { socket: await attempt('udp4', '0.0.0.0'), family: 4, dualStack: false };
+  } catch (err) {
+    throw explain(err as NodeJS.ErrnoException, '0.0.0.0');
+  }
+}

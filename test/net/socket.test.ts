@@ -1,0 +1,285 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateIdentity } from '../../source/net/crypto/identity.js';
+import { TransportError, UsageError } from '../../source/net/errors.js';
+import { type BindOptions, type Message, MultiHolepunchSocket } from '../../source/net/socket.js';
+
+/** Real UDP sockets, loopback only. */
+const open: MultiHolepunchSocket[] = [];
+async function bind(opts: BindOptions): Promise<MultiHolepunchSocket> {
+  const s = await MultiHolepunchSocket.bind(opts);
+  open.push(s);
+  return s;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+});
+
+function at(s: MultiHolepunchSocket): string {
+  const a = s.localAddress();
+  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+async function trio(host: string) {
+  const alice = await bind({ host, nick: 'alice' });
+  const bob = await bind({ host, nick: 'bob' });
+  const carol = await bind({ host, nick: 'carol' });
+  await bob.addPeers({ alice: at(alice) });
+  await carol.addPeers({ alice: at(alice), bob: at(bob) });
+  await bob.waitForPeer('alice', { timeout: 5000 });
+  await carol.waitForPeer('alice', { timeout: 5000 });
+  await carol.waitForPeer('bob', { timeout: 5000 });
+  await alice.waitForPeer('bob', { timeout: 5000 });
+  await alice.waitForPeer('carol', { timeout: 5000 });
+  return { alice, bob, carol };
+}
+
+for (const host of ['127.0.0.1', '::1']) {
+  describe(`MultiHolepunchSocket on ${host}`, () => {
+    it('broadcasts to every connected peer but never to itself, and unicasts to one', async () => {
+      const { alice, bob, carol } = await trio(host);
+      await alice.send('hi all');
+      const [b, c] = await Promise.all([
+        bob.receive({ timeout: 2000 }),
+        carol.receive({ timeout: 2000 }),
+      ]);
+      expect(b?.content.toString()).toBe('hi all');
+      expect(b?.peer).toBe('alice');
+      expect(c?.content.toString()).toBe('hi all');
+      expect(await alice.receive({ timeout: 200 })).toBeNull();
+
+      await alice.send(Buffer.from('hi bob'), { recipient: 'bob' });
+      expect((await bob.receive({ timeout: 2000 }))?.content.toString()).toBe('hi bob');
+      expect(await carol.receive({ timeout: 200 })).toBeNull();
+
+      await carol.send('hi you two', { recipient: ['alice', 'bob'], timeout: 5000 });
+      expect((await alice.receive({ timeout: 2000 }))?.peer).toBe('carol');
+      expect((await bob.receive({ timeout: 2000 }))?.peer).toBe('carol');
+    });
+
+    it('lists peers with fingerprints and live stats', async () => {
+      const { alice, bob, carol } = await trio(host);
+      await alice.send('x');
+      const list = alice.peers();
+      expect(list.map((p) => p.nick).sort()).toEqual(['bob', 'carol']);
+      const b = list.find((p) => p.nick === 'bob')!;
+      expect(b.fingerprint).toBe(bob.fingerprint);
+      expect(b.state.kind).toBe('connected');
+      expect(b.stats.smoothedRtt).toBeGreaterThan(0);
+      expect(b.stats.packetsSent).toBeGreaterThan(0);
+      expect(b.stats.bytesReceived).toBeGreaterThan(0);
+      expect(b.stats.path).toBe('direct');
+      expect(b.stats.lastSeen).toBeGreaterThan(Date.now() - 60_000);
+      expect(carol.peers().find((p) => p.nick === 'alice')?.pinned).toBe(true);
+      expect(alice.stats().receiveBufferSize).toBeGreaterThan(0);
+    });
+
+    it('removePeer stops traffic to that peer and rejects its pending sends', async () => {
+      const { alice, bob } = await trio(host);
+      bob.removePeer('alice');
+      expect(bob.peers().map((p) => p.nick)).toEqual(['carol']);
+      await expect(bob.send('x', { recipient: 'alice' })).rejects.toThrow(UsageError);
+      // Alice hears the CLOSE and shows bob as disconnected.
+      await expect
+        .poll(() => alice.peers().find((p) => p.nick === 'bob')?.state.kind, { timeout: 3000 })
+        .toBe('disconnected');
+    });
+  });
+}
+
+describe('MultiHolepunchSocket API', () => {
+  it('rejects an unknown recipient before sending anything', async () => {
+    const { alice, bob } = await trio('127.0.0.1');
+    await expect(alice.send('x', { recipient: ['bob', 'nobody'] })).rejects.toThrow(
+      /unknown peer: nobody/,
+    );
+    expect(await bob.receive({ timeout: 300 })).toBeNull();
+  });
+
+  it('receive() times out with null', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    const t0 = Date.now();
+    expect(await alice.receive({ timeout: 100 })).toBeNull();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(90);
+  });
+
+  it('send() to a silent peer rejects after its timeout, naming who did not acknowledge', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    const ghost = await bind({ host: '127.0.0.1', nick: 'ghost' });
+    const ghostAddr = at(ghost);
+    await ghost.close();
+    await alice.addPeers({ ghost: ghostAddr });
+    const err = await alice
+      .send('anyone?', { recipient: 'ghost', timeout: 300 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransportError);
+    expect(String(err)).toMatch(/ghost/);
+    await expect(alice.waitForPeer('ghost', { timeout: 200 })).rejects.toThrow(
+      /ghost did not connect within 200 ms/,
+    );
+  });
+
+  it('hooks and message listeners take messages instead of the receive queue', async () => {
+    const { alice, bob } = await trio('127.0.0.1');
+    const hooked: Message[] = [];
+    const remove = bob.addHook((m) => hooked.push(m));
+    await alice.send('one', { recipient: 'bob' });
+    await expect.poll(() => hooked.length).toBe(1);
+    expect(await bob.receive({ timeout: 100 })).toBeNull();
+    remove();
+    await alice.send('two', { recipient: 'bob' });
+    expect((await bob.receive({ timeout: 2000 }))?.content.toString()).toBe('two');
+    expect(hooked).toHaveLength(1);
+    expect(hooked[0]?.timestamp).toBeGreaterThan(Date.now() - 10_000);
+  });
+
+  it('async iteration yields messages in order', async () => {
+    const { alice, bob } = await trio('127.0.0.1');
+    const sent = Array.from({ length: 5 }, (_, i) => alice.send(`m${i}`, { recipient: 'bob' }));
+    const got: string[] = [];
+    for await (const m of bob) {
+      got.push(m.content.toString());
+      if (got.length === 5) break;
+    }
+    expect(got).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    await Promise.all(sent);
+  });
+
+  it('resolves hostnames', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    const bob = await bind({ host: '127.0.0.1', nick: 'bob' });
+    await bob.addPeers({ alice: `localhost:${alice.localAddress().port}` });
+    await bob.waitForPeer('alice', { timeout: 5000 });
+    await expect(bob.addPeers({ x: 'no-such-host.invalid:1' })).rejects.toThrow(/cannot resolve/);
+    await expect(bob.addPeers({ x: '127.0.0.1' })).rejects.toThrow(UsageError);
+    await expect(bob.addPeers({ 'bad nick': '127.0.0.1:1' })).rejects.toThrow(/bad nickname/);
+  });
+
+  it('shows a colliding stranger nick with a fingerprint suffix', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    const bob1 = await bind({ host: '127.0.0.1', nick: 'bob' });
+    const bob2 = await bind({ host: '127.0.0.1', nick: 'bob' });
+    await bob1.addPeers({ alice: at(alice) });
+    await bob1.waitForPeer('alice');
+    await bob2.addPeers({ alice: at(alice) });
+    await bob2.waitForPeer('alice');
+    await expect.poll(() => alice.peers().length).toBe(2);
+    const nicks = alice
+      .peers()
+      .map((p) => p.nick)
+      .sort();
+    expect(nicks[0]).toBe('bob');
+    expect(nicks[1]).toBe(`bob-${bob2.fingerprint.slice(0, 8)}`);
+    await alice.send('to the second bob', { recipient: nicks[1] });
+    expect((await bob2.receive({ timeout: 2000 }))?.content.toString()).toBe('to the second bob');
+    expect(await bob1.receive({ timeout: 200 })).toBeNull();
+  });
+
+  it('refuses a busy port with a UsageError', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    await expect(
+      MultiHolepunchSocket.bind({ host: '127.0.0.1', nick: 'x', port: alice.localAddress().port }),
+    ).rejects.toThrow(/already in use/);
+  });
+
+  it('refuses to connect when both sides chose different ciphers, saying why', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice', cipher: 'aes-256-gcm' });
+    const bob = await bind({ host: '127.0.0.1', nick: 'bob' });
+    const errors: string[] = [];
+    bob.on('error', (e) => errors.push(e.message));
+    await bob.addPeers({ alice: at(alice) });
+    await expect(bob.waitForPeer('alice', { timeout: 1000 })).rejects.toThrow(
+      /aes-256-gcm.*chacha20-poly1305/,
+    );
+    expect(errors.join('\n')).toMatch(/both sides must choose the same cipher/);
+  });
+
+  it('works with AES-256-GCM on both sides', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice', cipher: 'aes-256-gcm' });
+    const bob = await bind({ host: '127.0.0.1', nick: 'bob', cipher: 'aes-256-gcm' });
+    await bob.addPeers({ alice: at(alice) });
+    await bob.waitForPeer('alice');
+    await bob.send('gcm', { recipient: 'alice' });
+    expect((await alice.receive({ timeout: 2000 }))?.content.toString()).toBe('gcm');
+  });
+});
+
+describe('identity, trust and restarts over real sockets', () => {
+  let dir: string;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps the identity in a 0600 file and pins names in the trust store', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'srmudp-'));
+    const alice = await bind({
+      host: '127.0.0.1',
+      nick: 'alice',
+      identityPath: join(dir, 'alice.key'),
+    });
+    const bob = await bind({ host: '127.0.0.1', nick: 'bob', trustStore: join(dir, 'trust.json') });
+    if (process.platform !== 'win32')
+      expect((await stat(join(dir, 'alice.key'))).mode & 0o777).toBe(0o600);
+    await bob.addPeers({ alice: at(alice) });
+    await bob.waitForPeer('alice');
+    await expect
+      .poll(
+        async () =>
+          JSON.parse(await readFile(join(dir, 'trust.json'), 'utf8').catch(() => '{}')).pins?.alice,
+      )
+      .toBe(alice.fingerprint);
+    const key = await readFile(join(dir, 'alice.key'), 'utf8');
+    expect(key).toContain('"version": 1');
+  });
+
+  it('refuses a different key for a pinned name, saying what happened', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'srmudp-'));
+    const trustStore = join(dir, 'trust.json');
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    const port = alice.localAddress().port;
+    const bob = await bind({ host: '127.0.0.1', nick: 'bob', trustStore });
+    await bob.addPeers({ alice: at(alice) });
+    await bob.waitForPeer('alice');
+    await bob.close();
+    await alice.close();
+    // Someone else now answers at alice's address.
+    await bind({ host: '127.0.0.1', port, nick: 'alice', identity: generateIdentity() });
+    const bob2 = await bind({ host: '127.0.0.1', nick: 'bob', trustStore });
+    const errors: TransportError[] = [];
+    bob2.on('error', (e) => errors.push(e));
+    await bob2.addPeers({ alice: `127.0.0.1:${port}` });
+    await expect(bob2.waitForPeer('alice', { timeout: 1500 })).rejects.toThrow(/key mismatch/);
+    const info = bob2.peers()[0]!;
+    expect(info.state.kind).toBe('key-mismatch');
+    expect(errors.some((e) => e.code === 'key-mismatch' && /different key/.test(e.message))).toBe(
+      true,
+    );
+  });
+
+  it('a peer restarted on the same port with the same identity is talking again', async () => {
+    const identity = generateIdentity();
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    let bob = await bind({ host: '127.0.0.1', nick: 'bob', identity });
+    const port = bob.localAddress().port;
+    await bob.addPeers({ alice: at(alice) });
+    await bob.waitForPeer('alice');
+    await alice.waitForPeer('bob');
+    await bob.close();
+    open.splice(open.indexOf(bob), 1);
+    const t0 = Date.now();
+    bob = await bind({
+      host: '127.0.0.1',
+      port,
+      nick: 'bob',
+      identity,
+      peers: { alice: at(alice) },
+    });
+    await bob.waitForPeer('alice');
+    await alice.send('welcome back', { recipient: 'bob', timeout: 5000 });
+    expect((await bob.receive({ timeout: 2000 }))?.content.toString()).toBe('welcome back');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(alice.peers().map((p) => p.nick)).toEqual(['bob']);
+  });
+});
