@@ -12,6 +12,7 @@ import {
   createLocalNode,
   initiatorFinish,
   type LocalNode,
+  resetToken,
   respond,
   responderFinish,
   startInitiator,
@@ -26,6 +27,7 @@ import {
   encodeFinish,
   encodeInit,
   encodeReject,
+  encodeReset,
   encodeResp,
   isStun,
   type Packet,
@@ -108,6 +110,9 @@ const DIAL_TTL = 20_000;
 const SWEEP_INTERVAL = 1000;
 /** A retransmitted INIT is answered again at most this many times. */
 const MAX_RESP_RESENDS = 4;
+/** Stateless resets we send: a burst, refilled at this rate per second. */
+const RESET_BURST = 50;
+const RESET_RATE = 50;
 /** Most stranger records we keep (connected or recently seen). */
 const MAX_PEERS = 4096;
 
@@ -175,6 +180,10 @@ export class Endpoint {
   private readonly blocked = new Set<string>();
   private readonly sessions = new Map<number, { peer: Peer; session: Session }>();
   private readonly dials = new Map<number, Dial>();
+  /** Peers' reset tokens (hex) → our session index, to verify RESET packets in O(1). */
+  private readonly resetTokens = new Map<string, number>();
+  private resetBudget = RESET_BURST;
+  private resetBudgetAt = 0;
   private readonly responding = new Map<number, Responding>();
   private readonly respondingByOrigin = new Map<string, number>();
   private readonly transmits: Transmit[] = [];
@@ -207,7 +216,10 @@ export class Endpoint {
     this.host = {
       emit: (e) => this.events.push(e),
       transmit: (to, data) => this.transmit(to, data),
-      forgetSession: (s) => this.sessions.delete(s.localIndex),
+      forgetSession: (s) => {
+        this.sessions.delete(s.localIndex);
+        if (s.remoteResetToken) this.resetTokens.delete(s.remoteResetToken.toString('hex'));
+      },
       countDrop: (r) => this.drop(r),
     };
   }
@@ -552,6 +564,9 @@ export class Endpoint {
       case PacketType.Reject:
         this.onReject(p.receiver, p.reason, p.detail, from);
         return;
+      case PacketType.Reset:
+        this.onReset(p.token, from, now);
+        return;
     }
   }
 
@@ -566,6 +581,7 @@ export class Endpoint {
     const entry = this.sessions.get(index);
     if (!entry) {
       this.drop('unknown-session');
+      this.sendReset(index, from, now);
       return;
     }
     const { peer, session } = entry;
@@ -580,6 +596,47 @@ export class Endpoint {
       if (peer.pinned && peer.dialAddrs.length > 0) this.scheduleDial(peer, now, DIAL_BACKOFF[0]!);
     }
     this.dirty.add(peer);
+  }
+
+  /**
+   * DATA for a session we do not have: perhaps we restarted and the peer
+   * still talks to our old session. A RESET (smaller than the DATA that
+   * triggered it, and rate-limited) tells it at once instead of after the
+   * idle timeout. Its token is derived from our identity and that index, so
+   * only we can make it, even after a restart (RFC 9000 §10.3).
+   */
+  private sendReset(index: number, to: Addr, now: number): void {
+    this.resetBudget = Math.min(
+      RESET_BURST,
+      this.resetBudget + ((now - this.resetBudgetAt) * RESET_RATE) / 1000,
+    );
+    this.resetBudgetAt = now;
+    if (this.resetBudget < 1) return;
+    this.resetBudget--;
+    this.transmit(to, encodeReset(index, resetToken(this.local, index)));
+  }
+
+  private onReset(token: Uint8Array, from: Addr, now: number): void {
+    const index = this.resetTokens.get(Buffer.from(token).toString('hex'));
+    const entry = index === undefined ? undefined : this.sessions.get(index);
+    if (!entry) {
+      this.drop('unknown-session');
+      return;
+    }
+    const { peer, session } = entry;
+    peer.retireSession(session, true);
+    if (peer.connected) return;
+    peer.connectedSince = undefined;
+    peer.state = {
+      kind: 'disconnected',
+      since: now,
+      reason: 'the peer restarted (stateless reset)',
+    };
+    this.events.push({ type: 'peer', nick: peer.nick, change: 'disconnected' });
+    // Reconnect at once: where the user told us, else where the reset came from.
+    if (peer.dialAddrs.length === 0) peer.dialAddrs = [from];
+    peer.dialAttempt = 0;
+    this.dial(peer, now);
   }
 
   private onInit(sender: number, cipher: number, noise: Uint8Array, from: Addr, now: number): void {
@@ -609,13 +666,13 @@ export class Endpoint {
       }
       return;
     }
-    const { state, message } = respond(this.local, noise);
+    const index = this.newIndex();
+    const { state, message } = respond(this.local, noise, index);
     if (this.responding.size >= MAX_RESPONDING) {
       const [oldest, r] = this.responding.entries().next().value as [number, Responding];
       this.responding.delete(oldest);
       this.respondingByOrigin.delete(r.origin);
     }
-    const index = this.newIndex();
     const resp = encodeResp(index, sender, message);
     this.responding.set(index, {
       state,
@@ -647,7 +704,7 @@ export class Endpoint {
       else this.drop('unknown-session');
       return;
     }
-    const done = initiatorFinish(this.local, dial.state, noise);
+    const done = initiatorFinish(this.local, dial.state, noise, receiver);
     this.dials.delete(receiver);
     const session = new Session({
       localIndex: receiver,
@@ -782,6 +839,8 @@ export class Endpoint {
       if (!peer.key) this.pin(peer, key);
     }
     peer.announcedNick = done.hello.nick;
+    session.remoteResetToken = done.hello.resetToken;
+    this.resetTokens.set(done.hello.resetToken.toString('hex'), session.localIndex);
     const outcome = peer.adoptSession(session, done.remoteStatic, now);
     this.sessions.set(session.localIndex, { peer, session });
     peer.nextDialAt = undefined;

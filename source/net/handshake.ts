@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import { type CipherName, createPacketKey, type PacketKey } from './crypto/cipher.js';
 import { type Identity, signDetached, verifyDetached } from './crypto/identity.js';
 import { type DhKeyPair, generateDhKeyPair, HandshakeState } from './crypto/noise.js';
@@ -27,6 +28,8 @@ export interface LocalNode {
   binding: Buffer;
   nick: string;
   cipher: CipherName;
+  /** Secret behind our stateless-reset tokens; derived from the identity, so it survives restarts. */
+  resetKey: Buffer;
 }
 
 export function createLocalNode(identity: Identity, nick: string, cipher: CipherName): LocalNode {
@@ -35,7 +38,18 @@ export function createLocalNode(identity: Identity, nick: string, cipher: Cipher
     identity,
     Buffer.concat([STATIC_BINDING_CONTEXT, staticKey.publicKey]),
   );
-  return { identity, staticKey, binding, nick, cipher };
+  const resetKey = createHash('sha256')
+    .update('srmudp-tui reset key v1\0')
+    .update(identity.secretKey)
+    .digest();
+  return { identity, staticKey, binding, nick, cipher, resetKey };
+}
+
+/** The token a RESET for our session `index` must carry (RFC 9000 §10.3.2). */
+export function resetToken(local: LocalNode, index: number): Buffer {
+  const i = Buffer.allocUnsafe(4);
+  i.writeUInt32BE(index >>> 0);
+  return createHmac('sha256', local.resetKey).update(i).digest().subarray(0, 16);
 }
 
 export function cipherId(cipher: CipherName): number {
@@ -62,10 +76,11 @@ function newState(local: LocalNode, initiator: boolean): HandshakeState {
   });
 }
 
-function hello(local: LocalNode): Buffer {
+function hello(local: LocalNode, localIndex: number): Buffer {
   return encodeHello({
     identity: local.identity.publicKey,
     signature: local.binding,
+    resetToken: resetToken(local, localIndex),
     nick: local.nick,
   });
 }
@@ -83,10 +98,11 @@ export function startInitiator(local: LocalNode): { state: HandshakeState; messa
 export function respond(
   local: LocalNode,
   init: Uint8Array,
+  localIndex: number,
 ): { state: HandshakeState; message: Buffer } {
   const state = newState(local, false);
   state.readMessage(init);
-  return { state, message: state.writeMessage(hello(local)) };
+  return { state, message: state.writeMessage(hello(local, localIndex)) };
 }
 
 export interface Completed {
@@ -124,10 +140,11 @@ export function initiatorFinish(
   local: LocalNode,
   state: HandshakeState,
   resp: Uint8Array,
+  localIndex: number,
 ): Completed & { message: Buffer } {
   // The responder is verified before our own identity goes out in FINISH.
   const verified = verifiedHello(state, state.readMessage(resp));
-  const message = state.writeMessage(hello(local));
+  const message = state.writeMessage(hello(local, localIndex));
   return { ...verified, ...keys(local, state), message };
 }
 

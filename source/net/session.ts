@@ -72,6 +72,8 @@ export class Session {
   finish: Buffer | undefined;
   finishDeadline: number | undefined;
   finishAttempts = 0;
+  /** The peer's stateless-reset token for this session (from its Hello). */
+  remoteResetToken: Buffer | undefined;
 
   private sendKey: PacketKey;
   private sendEpoch = 0;

@@ -5,20 +5,25 @@ import { Reader } from './reader.js';
  * The payload each side encrypts into its static-key-bearing Noise message
  * (XX message 2 for the responder, message 3 for the initiator):
  *
- *   version:u8 identity:32 signature:64 nickLength:u8 nick:utf8
+ *   version:u8 identity:32 signature:64 resetToken:16 nickLength:u8 nick:utf8
  *
  * `signature` is the Ed25519 identity key's signature over
  * STATIC_BINDING_CONTEXT || the sender's Noise static public key: it binds the
  * per-process static key to the long-term identity, as libp2p's Noise handshake
- * does. Bytes after the nick are reserved for extensions and ignored.
+ * does. `resetToken` is the stateless-reset token for the session index the
+ * sender chose (RFC 9000 §10.3): proof, later, that a RESET really comes from
+ * this identity. Bytes after the nick are reserved for extensions and ignored.
  */
 export const HELLO_VERSION = 1;
 export const MAX_NICK_BYTES = 64;
 export const STATIC_BINDING_CONTEXT = Buffer.from('srmudp-tui static key v1\0', 'latin1');
 
+export const RESET_TOKEN_LENGTH = 16;
+
 export interface Hello {
   identity: Buffer;
   signature: Buffer;
+  resetToken: Buffer;
   nick: string;
 }
 
@@ -27,12 +32,13 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 export function encodeHello(hello: Hello): Buffer {
   const nick = Buffer.from(hello.nick, 'utf8');
   if (nick.length > MAX_NICK_BYTES) throw new RangeError('nick too long');
-  const out = Buffer.alloc(1 + 32 + 64 + 1 + nick.length);
+  const out = Buffer.alloc(1 + 32 + 64 + RESET_TOKEN_LENGTH + 1 + nick.length);
   out[0] = HELLO_VERSION;
   out.set(hello.identity, 1);
   out.set(hello.signature, 33);
-  out[97] = nick.length;
-  out.set(nick, 98);
+  out.set(hello.resetToken, 97);
+  out[113] = nick.length;
+  out.set(nick, 114);
   return out;
 }
 
@@ -43,6 +49,7 @@ export function decodeHello(payload: Uint8Array): Hello {
     throw new BadPacket('handshake', `unknown hello version ${version}`);
   const identity = Buffer.from(r.bytes(32, 'identity key'));
   const signature = Buffer.from(r.bytes(64, 'identity signature'));
+  const resetToken = Buffer.from(r.bytes(RESET_TOKEN_LENGTH, 'reset token'));
   const nickLength = r.u8('nick length');
   if (nickLength > MAX_NICK_BYTES) throw new BadPacket('handshake', 'nick too long');
   let nick: string;
@@ -51,5 +58,5 @@ export function decodeHello(payload: Uint8Array): Hello {
   } catch {
     throw new BadPacket('handshake', 'nick is not valid UTF-8');
   }
-  return { identity, signature, nick };
+  return { identity, signature, resetToken, nick };
 }

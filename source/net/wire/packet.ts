@@ -12,6 +12,7 @@ import { Reader, writeU32, writeU64 } from './reader.js';
  *   FINISH  ver type receiver:u32 noise-msg3
  *   DATA    ver type receiver:u32 pn:u64 aead(frames)      header = associated data
  *   REJECT  ver type receiver:u32 reason:u8 detail:u8      cleartext, advisory only
+ *   RESET   ver type index:u32 token:16                    stateless reset (RFC 9000 §10.3)
  *
  * Session indices are chosen at random by their owner (as in WireGuard §5.4.2),
  * so a peer's packets find their session even when its address changes.
@@ -24,6 +25,7 @@ export const PacketType = {
   Finish: 3,
   Data: 4,
   Reject: 5,
+  Reset: 6,
 } as const;
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 
@@ -54,7 +56,10 @@ export type Packet =
       header: Uint8Array;
       sealed: Uint8Array;
     }
-  | { type: typeof PacketType.Reject; receiver: number; reason: number; detail: number };
+  | { type: typeof PacketType.Reject; receiver: number; reason: number; detail: number }
+  | { type: typeof PacketType.Reset; index: number; token: Uint8Array };
+
+export const RESET_PACKET_SIZE = 22;
 
 /** True when the datagram looks like STUN (RFC 8489 §5: top bits 00, magic cookie). */
 export function isStun(buf: Uint8Array): boolean {
@@ -102,6 +107,11 @@ export function decodePacket(buf: Uint8Array): Packet {
       const reason = r.u8('reason');
       const detail = r.u8('detail');
       return { type, receiver, reason, detail };
+    }
+    case PacketType.Reset: {
+      const index = r.u32('reset index');
+      const token = r.bytes(16, 'reset token');
+      return { type, index, token };
     }
     default:
       throw new BadPacket('unknown-type', `unknown packet type ${type}`);
@@ -157,4 +167,13 @@ export function writeDataHeader(buf: Uint8Array, receiver: number, pn: number): 
   buf[1] = PacketType.Data;
   writeU32(buf, 2, receiver);
   writeU64(buf, 6, pn);
+}
+
+export function encodeReset(index: number, token: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(RESET_PACKET_SIZE);
+  out[0] = WIRE_VERSION;
+  out[1] = PacketType.Reset;
+  writeU32(out, 2, index);
+  out.set(token.subarray(0, 16), 6);
+  return out;
 }

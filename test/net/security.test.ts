@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { fingerprint, generateIdentity } from '../../source/net/crypto/identity.js';
+import { generateDhKeyPair } from '../../source/net/crypto/noise.js';
+import type { LocalNode } from '../../source/net/handshake.js';
+import { FakeNetwork } from '../support/fakenet.js';
+import { SimPeer } from '../support/simnode.js';
+
+const A = { address: '203.0.113.1', port: 1000 };
+const B = { address: '203.0.113.2', port: 2000 };
+const M = { address: '203.0.113.66', port: 6666 };
+
+describe('authentication', () => {
+  it('refuses a man in the middle that presents the real identity with its own Noise key', () => {
+    const net = new FakeNetwork({ seed: 3 });
+    const alice = new SimPeer(net, A, { nick: 'alice' }, net.rng);
+    const mallory = new SimPeer(net, M, { nick: 'alice' }, net.rng);
+    // Mallory copies alice's identity key and signature but cannot sign her
+    // own static key with alice's identity.
+    const forged: LocalNode = {
+      ...mallory.endpoint.local,
+      staticKey: generateDhKeyPair(),
+      identity: {
+        publicKey: alice.endpoint.local.identity.publicKey,
+        secretKey: mallory.endpoint.local.identity.secretKey,
+      },
+      binding: alice.endpoint.local.binding,
+    };
+    (mallory.endpoint as unknown as { local: LocalNode }).local = forged;
+    const bob = new SimPeer(net, B, { nick: 'bob' }, net.rng);
+    // Bob believes alice is at mallory's address.
+    bob.endpoint.addPeer('alice', [M], net.now);
+    net.poke(B);
+    net.run(10_000);
+    expect(bob.connected('alice')).toBe(false);
+    expect(mallory.connected('bob')).toBe(false);
+    expect(bob.endpoint.stats.dropped.handshake).toBeGreaterThan(0);
+  });
+
+  it('refuses a relaying man in the middle that runs its own handshakes both ways (pinned keys)', () => {
+    const net = new FakeNetwork({ seed: 4 });
+    const aliceId = generateIdentity();
+    const bobId = generateIdentity();
+    const alice = new SimPeer(
+      net,
+      A,
+      { nick: 'alice', identity: aliceId, pins: [['bob', bobId.publicKey]] },
+      net.rng,
+    );
+    const bob = new SimPeer(
+      net,
+      B,
+      { nick: 'bob', identity: bobId, pins: [['alice', aliceId.publicKey]] },
+      net.rng,
+    );
+    // Mallory terminates both sides with her own identity and forwards messages.
+    const mallory = new SimPeer(net, M, { nick: 'alice' }, net.rng);
+    bob.endpoint.addPeer('alice', [M], net.now);
+    net.poke(B);
+    mallory.endpoint.addPeer('realalice', [A], net.now);
+    net.poke(M);
+    net.run(10_000);
+    expect(bob.connected('alice')).toBe(false);
+    const state = bob.endpoint.peer('alice')?.state;
+    expect(state?.kind).toBe('key-mismatch');
+    if (state?.kind === 'key-mismatch') {
+      expect(state.expected).toBe(fingerprint(aliceId.publicKey));
+      expect(state.got).toBe(mallory.endpoint.fingerprint);
+    }
+    const err = bob.errors().find((e) => e.type === 'error' && e.code === 'key-mismatch');
+    expect(err && err.type === 'error' ? err.message : '').toMatch(
+      /different key.*Compare fingerprints/,
+    );
+    // Alice accepts mallory only as a stranger under a name that is not "bob".
+    expect(alice.endpoint.peer('bob')).toBeUndefined();
+    bob.send(['alice'], 'secret');
+    net.run(5000);
+    expect(mallory.received).toHaveLength(0);
+  });
+
+  it('a stranger can never take over a pinned name', () => {
+    const net = new FakeNetwork({ seed: 5 });
+    const alice = new SimPeer(net, A, { nick: 'alice' }, net.rng);
+    const bob = new SimPeer(net, B, { nick: 'bob' }, net.rng);
+    const eve = new SimPeer(net, M, { nick: 'bob' }, net.rng);
+    alice.add('bob', bob);
+    net.runUntilTrue(() => alice.connected('bob'), 5000);
+    eve.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.endpoint.peers().length === 2, 5000)).toBe(true);
+    const nicks = alice.endpoint
+      .peers()
+      .map((p) => p.nick)
+      .sort();
+    expect(nicks).toEqual(['bob', `bob-${eve.endpoint.fingerprint.slice(0, 8)}`]);
+    expect(alice.endpoint.peer('bob')?.fingerprint).toBe(bob.endpoint.fingerprint);
+  });
+
+  it('refuses strangers when asked to, and blocked keys always', () => {
+    const net = new FakeNetwork({ seed: 6 });
+    const alice = new SimPeer(net, A, { nick: 'alice', acceptStrangers: false }, net.rng);
+    const bob = new SimPeer(net, B, { nick: 'bob' }, net.rng);
+    bob.add('alice', alice);
+    net.run(5000);
+    expect(alice.endpoint.peers()).toHaveLength(0);
+    expect(alice.endpoint.stats.dropped.stranger).toBeGreaterThan(0);
+
+    const carol = new SimPeer(
+      net,
+      M,
+      { nick: 'carol', blocked: [bob.endpoint.local.identity.publicKey] },
+      net.rng,
+    );
+    bob.add('carol', carol);
+    net.run(5000);
+    expect(carol.endpoint.peers()).toHaveLength(0);
+    expect(carol.endpoint.stats.dropped.blocked).toBeGreaterThan(0);
+  });
+
+  it('drops replayed data packets and never delivers a message twice', () => {
+    const net = new FakeNetwork({ seed: 8 });
+    const alice = new SimPeer(net, A, { nick: 'alice' }, net.rng);
+    const bob = new SimPeer(net, B, { nick: 'bob' }, net.rng);
+    const recorded: Buffer[] = [];
+    net.tap = (d) => {
+      if (d.to.port === A.port) recorded.push(Buffer.from(d.data));
+      return undefined;
+    };
+    bob.add('alice', alice);
+    net.runUntilTrue(() => alice.connected('bob'), 5000);
+    bob.send(['alice'], 'once');
+    net.run(1000);
+    for (const d of recorded) net.inject(d, B, A);
+    net.run(1000);
+    expect(alice.received.map((m) => m.data.toString())).toEqual(['once']);
+    expect(alice.endpoint.stats.dropped.replay).toBeGreaterThan(0);
+  });
+
+  it('survives garbage, truncated and bit-flipped packets without a state change', () => {
+    const net = new FakeNetwork({ seed: 9 });
+    const alice = new SimPeer(net, A, { nick: 'alice' }, net.rng);
+    const bob = new SimPeer(net, B, { nick: 'bob' }, net.rng);
+    const recorded: Buffer[] = [];
+    net.tap = (d) => {
+      if (d.to.port === A.port) recorded.push(Buffer.from(d.data));
+      return undefined;
+    };
+    bob.add('alice', alice);
+    net.runUntilTrue(() => alice.connected('bob'), 5000);
+    bob.send(['alice'], 'before');
+    net.run(500);
+    for (let i = 0; i < 20_000; i++) {
+      const base = recorded[i % recorded.length]!;
+      const kind = i % 3;
+      let d: Buffer;
+      if (kind === 0) d = net.rng.bytes(1 + net.rng.int(1300));
+      else if (kind === 1) d = base.subarray(0, net.rng.int(base.length));
+      else {
+        d = Buffer.from(base);
+        const bit = net.rng.int(d.length * 8);
+        d[bit >> 3]! ^= 1 << (bit & 7);
+      }
+      net.inject(d, net.rng.chance(0.5) ? B : M, A);
+    }
+    net.run(1000);
+    bob.send(['alice'], 'after');
+    net.run(1000);
+    expect(alice.received.map((m) => m.data.toString())).toEqual(['before', 'after']);
+    expect(alice.connected('bob')).toBe(true);
+    const dropped = Object.values(alice.endpoint.stats.dropped).reduce((a, b) => a + b, 0);
+    expect(dropped).toBeGreaterThan(15_000);
+  });
+});
