@@ -590,7 +590,7 @@ export class Endpoint {
       this.drop(opened.reason);
       return;
     }
-    peer.onPayload(session, pn, opened.payload, from, now);
+    peer.onPayload(session, pn, opened.payload, from, now, opened.newest);
     if (!peer.connected && peer.state.kind === 'disconnected') {
       this.events.push({ type: 'peer', nick: peer.nick, change: 'disconnected' });
       if (peer.pinned && peer.dialAddrs.length > 0) this.scheduleDial(peer, now, DIAL_BACKOFF[0]!);

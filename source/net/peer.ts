@@ -265,7 +265,14 @@ export class Peer {
    * Handles the decrypted payload of packet `pn` on `session`. Returns false
    * when the peer closed the session.
    */
-  onPayload(session: Session, pn: number, payload: Uint8Array, from: Addr, now: number): boolean {
+  onPayload(
+    session: Session,
+    pn: number,
+    payload: Uint8Array,
+    from: Addr,
+    now: number,
+    newest = true,
+  ): boolean {
     let frames: ReturnType<typeof decodeFrames>;
     try {
       frames = decodeFrames(payload);
@@ -277,7 +284,9 @@ export class Peer {
       throw err;
     }
     this.lastSeen = now;
-    session.path = from;
+    // Follow the peer to a new address only on its newest packet, so a late,
+    // reordered packet cannot move the path back.
+    if (newest) session.path = from;
     let eliciting = false;
     for (const f of frames) {
       switch (f.type) {

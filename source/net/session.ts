@@ -52,7 +52,7 @@ export interface SessionInit {
 }
 
 export type OpenResult =
-  | { ok: true; payload: Uint8Array }
+  | { ok: true; payload: Uint8Array; newest: boolean }
   | { ok: false; reason: 'replay' | 'decrypt' };
 
 export class Session {
@@ -141,6 +141,7 @@ export class Session {
       this.recvKey = key;
       this.recvEpoch = epoch;
     }
+    const newest = pn > this.replay.highest;
     this.replay.commit(pn);
     this.packetsReceived++;
     this.bytesReceived += DATA_HEADER_LENGTH + sealed.length;
@@ -150,7 +151,7 @@ export class Session {
       this.finish = undefined;
       this.finishDeadline = undefined;
     }
-    return { ok: true, payload };
+    return { ok: true, payload, newest };
   }
 
   /** Records a received packet for acknowledgement (RFC 9000 §13.2). */

@@ -129,6 +129,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private readonly waiters: { resolve: (m: Message | null) => void; timer?: NodeJS.Timeout }[] = [];
   private readonly pending = new Map<number, PendingSend>();
   private readonly peerWaiters = new Set<() => void>();
+  /** Last PeerInfo reported per nick, so a 'removed' event can still describe the peer. */
+  private readonly lastInfo = new Map<string, PeerInfo>();
   /** Trust-store writes in progress; close() waits for them. */
   private readonly writes = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
@@ -573,7 +575,17 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       }
       case 'peer': {
         const snap = this.endpoint.peer(e.nick);
-        if (snap) this.emit('peer', this.info(snap), e.change);
+        // A removed peer is gone from the endpoint: report its last known state.
+        let info = snap ? this.info(snap) : this.lastInfo.get(e.nick);
+        if (info && !snap)
+          info = {
+            ...info,
+            state: { kind: 'disconnected', since: performance.now(), reason: 'removed' },
+          };
+        if (snap && info) this.lastInfo.set(e.nick, info);
+        else this.lastInfo.delete(e.nick);
+        if (e.previousNick) this.lastInfo.delete(e.previousNick);
+        if (info) this.emit('peer', info, e.change);
         for (const check of [...this.peerWaiters]) check();
         return;
       }
