@@ -12,10 +12,11 @@ export interface Addr {
  * one peer never appears under two spellings (DESIGN.md, pitfalls).
  */
 export function normalizeIp(ip: string): string {
-  const lower = ip.toLowerCase();
-  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7);
+  let lower = ip.toLowerCase();
   const zone = lower.indexOf('%');
-  return zone >= 0 ? lower.slice(0, zone) : lower;
+  if (zone >= 0) lower = lower.slice(0, zone);
+  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7);
+  return lower;
 }
 
 export function addrKey(a: Addr): string {

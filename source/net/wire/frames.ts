@@ -42,7 +42,7 @@ export const CloseCode = {
 export const MAX_ACK_RANGES = 64;
 const MAX_CLOSE_REASON = 256;
 
-const decoder = new TextDecoder('utf-8', { fatal: false });
+const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /** Decodes every frame of a payload. Throws BadPacket on any malformation. */
 export function decodeFrames(payload: Uint8Array): Frame[] {
@@ -87,7 +87,8 @@ function decodeAck(r: Reader): AckFrame {
   const largest = r.varint('ack largest');
   const ackDelayMicros = r.varint('ack delay');
   const count = r.varint('ack range count');
-  if (count > MAX_ACK_RANGES) throw new BadPacket('malformed', 'too many ack ranges');
+  // `count` excludes the first range.
+  if (count + 1 > MAX_ACK_RANGES) throw new BadPacket('malformed', 'too many ack ranges');
   const first = r.varint('ack first range');
   if (first > largest) throw new BadPacket('malformed', 'ack range below zero');
   const ranges: [number, number][] = [[largest - first, largest + 1]];
@@ -171,9 +172,13 @@ export function writePing(buf: Uint8Array, pos: number): number {
   return pos + 1;
 }
 
-export function closeFrameLength(reason: string): number {
-  const bytes = Buffer.byteLength(reason);
-  return 1 + varintLength(9) + varintLength(bytes) + bytes;
+function closeReasonBytes(reason: string): Buffer {
+  return Buffer.from(reason.slice(0, MAX_CLOSE_REASON), 'utf8').subarray(0, MAX_CLOSE_REASON);
+}
+
+export function closeFrameLength(code: number, reason: string): number {
+  const bytes = closeReasonBytes(reason).length;
+  return 1 + varintLength(code) + varintLength(bytes) + bytes;
 }
 
 export function writeCloseFrame(

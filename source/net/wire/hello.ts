@@ -27,7 +27,7 @@ export interface Hello {
   nick: string;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function encodeHello(hello: Hello): Buffer {
   const nick = Buffer.from(hello.nick, 'utf8');
@@ -52,9 +52,10 @@ export function decodeHello(payload: Uint8Array): Hello {
   const resetToken = Buffer.from(r.bytes(RESET_TOKEN_LENGTH, 'reset token'));
   const nickLength = r.u8('nick length');
   if (nickLength > MAX_NICK_BYTES) throw new BadPacket('handshake', 'nick too long');
+  const nickBytes = r.bytes(nickLength, 'nick');
   let nick: string;
   try {
-    nick = strictUtf8.decode(r.bytes(nickLength, 'nick'));
+    nick = strictUtf8.decode(nickBytes);
   } catch {
     throw new BadPacket('handshake', 'nick is not valid UTF-8');
   }

@@ -170,6 +170,7 @@ export function writeDataHeader(buf: Uint8Array, receiver: number, pn: number): 
 }
 
 export function encodeReset(index: number, token: Uint8Array): Buffer {
+  if (token.length !== 16) throw new RangeError('reset token must be 16 bytes');
   const out = Buffer.allocUnsafe(RESET_PACKET_SIZE);
   out[0] = WIRE_VERSION;
   out[1] = PacketType.Reset;

@@ -1,0 +1,117 @@
+import { isIP } from 'node:net';
+import { validateNick } from '../net/endpoint.js';
+import { validateProfile } from './paths.js';
+import { quoteForDisplay } from './sanitize.js';
+
+/**
+ * Checks the command line beyond what meow parses, so every mistake becomes
+ * one clear sentence (meow itself prints several lines for some and throws
+ * for others). Pure.
+ */
+
+interface FlagSpec {
+  short?: string;
+  value: boolean;
+}
+
+export const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  nick: { short: 'n', value: true },
+  port: { short: 'p', value: true },
+  host: { value: true },
+  config: { short: 'c', value: true },
+  profile: { value: true },
+  verbose: { short: 'v', value: false },
+  help: { short: 'h', value: false },
+  version: { value: false },
+};
+
+const isNegativeNumber = (s: string) => /^-\d+(\.\d+)?$/.test(s);
+
+/** The first argument that looks like a flag we do not have, as typed. */
+export function findUnknownFlag(argv: readonly string[]): string | undefined {
+  const shorts = new Map(
+    Object.entries(FLAGS)
+      .filter(([, f]) => f.short !== undefined)
+      .map(([name, f]) => [f.short!, { name, ...f }]),
+  );
+  for (const arg of argv) {
+    if (arg === '--') return undefined;
+    if (!arg.startsWith('-') || arg === '-' || isNegativeNumber(arg)) continue;
+    if (arg.startsWith('--')) {
+      const name = arg.slice(2).split('=')[0] ?? '';
+      const negated = name.startsWith('no-') ? FLAGS[name.slice(3)] : undefined;
+      if (FLAGS[name] === undefined && !(negated && !negated.value)) return `--${name}`;
+      continue;
+    }
+    // -abc: a cluster of short flags; one that takes a value ends it (-p9000).
+    for (const ch of arg.slice(1)) {
+      const spec = shorts.get(ch);
+      if (!spec) return `-${ch}`;
+      if (spec.value) break;
+    }
+  }
+  return undefined;
+}
+
+export interface RawFlags {
+  nick?: string | undefined;
+  port?: string | undefined;
+  host?: string | undefined;
+  config?: string | undefined;
+  profile?: string | undefined;
+  verbose?: boolean | undefined;
+}
+
+export interface CliOptions {
+  nick: string;
+  port: number;
+  host: string | undefined;
+  config: string | undefined;
+  profile: string | undefined;
+  verbose: boolean;
+}
+
+/** Validated options, or the one-line problem. */
+export function checkOptions(flags: RawFlags, input: readonly string[]): CliOptions | string {
+  const [extra] = input;
+  if (extra !== undefined) {
+    return `unexpected argument ${quoteForDisplay(String(extra))}: options start with - (see --help)`;
+  }
+  const nick = flags.nick;
+  if (nick === undefined || nick === '') {
+    return 'missing --nick: start with -n <your nick>, e.g. -n alice';
+  }
+  try {
+    validateNick(nick);
+  } catch {
+    return `bad --nick ${quoteForDisplay(nick)}: use 1-32 letters, digits, "_", "." or "-" (no spaces)`;
+  }
+  let port = 0;
+  if (flags.port !== undefined) {
+    if (!/^\d{1,5}$/.test(flags.port) || Number(flags.port) > 65535) {
+      return `bad --port ${quoteForDisplay(flags.port)}: use a number 0-65535 (0 picks a free port)`;
+    }
+    port = Number(flags.port);
+  }
+  if (flags.host !== undefined && isIP(flags.host) === 0) {
+    return `bad --host ${quoteForDisplay(flags.host)}: give a local IP address such as 127.0.0.1, 0.0.0.0 or ::`;
+  }
+  if (flags.config !== undefined && flags.config === '') {
+    return 'missing file after --config';
+  }
+  if (flags.profile !== undefined) {
+    try {
+      validateProfile(flags.profile);
+    } catch (err) {
+      return (err as Error).message.replace('bad profile name', 'bad --profile');
+    }
+  }
+  return {
+    nick,
+    port,
+    host: flags.host,
+    config: flags.config,
+    profile: flags.profile,
+    verbose: flags.verbose === true,
+  };
+}

@@ -1,0 +1,432 @@
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseFingerprint } from '../net/crypto/identity.js';
+import type { PeerChange } from '../net/events.js';
+import type { Message, MultiHolepunchSocket, PeerInfo } from '../net/socket.js';
+import { type Action, COMMANDS } from './commands.js';
+import { type ChatLine, describeState, formatPeerTable, formatWhois, shortFp } from './format.js';
+import { loadPeersFile, type PeerEntry, savePeersFile } from './peersfile.js';
+import { decodeChat, encodeChat } from './protocol.js';
+
+/**
+ * The chat's behaviour, independent of any screen: runs Actions against a
+ * socket and reports everything worth showing as ChatLines. The line-mode
+ * front end (and later the full-screen one) only reads input, parses it and
+ * renders the lines.
+ */
+
+/** The part of the socket the chat uses (a fake in tests). */
+export type ChatSocket = Pick<
+  MultiHolepunchSocket,
+  | 'send'
+  | 'peers'
+  | 'addPeers'
+  | 'removePeer'
+  | 'block'
+  | 'unblock'
+  | 'trustNewKey'
+  | 'close'
+  | 'on'
+  | 'off'
+  | 'fingerprint'
+>;
+
+export interface ControllerOptions {
+  /** Our own nick, for echoing what we send. */
+  nick: string;
+  /** Where lines go. */
+  print: (line: ChatLine) => void;
+  verbose?: boolean;
+  /** Relative /save and /load paths resolve against this (default: process.cwd()). */
+  cwd?: string;
+  now?: () => number;
+}
+
+/** Longest incoming message shown in full (characters); the rest is summarised. */
+export const MAX_SHOWN_CHARS = 64 * 1024;
+/** The same error from the network is shown at most once per this many ms. */
+const ERROR_REPEAT_MS = 5000;
+
+export type ExecuteResult = 'quit' | 'clear' | undefined;
+
+export class ChatController {
+  private readonly socket: ChatSocket;
+  private readonly opts: ControllerOptions;
+  private readonly now: () => number;
+  /** Fingerprints named in loaded peers files, by nick. */
+  private readonly expected = new Map<string, string>();
+  /** What /block blocked, so /unblock <nick> works after the peer is gone. */
+  private readonly blocked = new Map<string, string>();
+  /** Last state kind reported per nick, so repeats are not. */
+  private readonly reported = new Map<string, string>();
+  private readonly recentErrors = new Map<string, number>();
+  private readonly pending = new Set<Promise<void>>();
+  private closed: Promise<void> | undefined;
+
+  private readonly onMessage = (m: Message) => this.handleMessage(m);
+  private readonly onPeer = (p: PeerInfo, c: PeerChange) => this.handlePeer(p, c);
+  private readonly onError = (e: Error) => this.handleError(e);
+
+  constructor(socket: ChatSocket, opts: ControllerOptions) {
+    this.socket = socket;
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+    socket.on('message', this.onMessage);
+    socket.on('peer', this.onPeer);
+    socket.on('error', this.onError);
+  }
+
+  private system(text: string): void {
+    this.opts.print({ kind: 'system', time: this.now(), text });
+  }
+
+  private error(text: string): void {
+    this.opts.print({ kind: 'error', time: this.now(), text });
+  }
+
+  private verbose(text: string): void {
+    if (this.opts.verbose) this.system(text);
+  }
+
+  /** Nicks for tab completion. */
+  nicks(): string[] {
+    return this.socket.peers().map((p) => p.nick);
+  }
+
+  /** Remembers the fingerprints a peers file names, and adds its peers. */
+  async addEntries(entries: readonly PeerEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.socket.addPeers(Object.fromEntries(entries.map((e) => [e.nick, e.address])));
+    for (const e of entries) {
+      if (e.fingerprint) this.expected.set(e.nick, e.fingerprint);
+      else this.expected.delete(e.nick);
+    }
+  }
+
+  /** Runs one action. Never throws: failures become error lines. */
+  async execute(action: Action): Promise<ExecuteResult> {
+    try {
+      return await this.run(action);
+    } catch (err) {
+      this.error((err as Error).message);
+      return undefined;
+    }
+  }
+
+  private async run(action: Action): Promise<ExecuteResult> {
+    switch (action.type) {
+      case 'none':
+        return undefined;
+      case 'error':
+        this.error(action.message);
+        return undefined;
+      case 'help':
+        this.help();
+        return undefined;
+      case 'clear':
+        return 'clear';
+      case 'quit':
+        return 'quit';
+      case 'broadcast':
+        this.broadcast(action.text);
+        return undefined;
+      case 'msg':
+        this.privateMessage(action.nick, action.text);
+        return undefined;
+      case 'list':
+        this.list();
+        return undefined;
+      case 'whois':
+        this.whois(action.nick);
+        return undefined;
+      case 'add':
+        await this.socket.addPeers({ [action.nick]: action.address });
+        this.expected.delete(action.nick);
+        this.system(`connecting to ${action.nick} at ${action.address}`);
+        return undefined;
+      case 'remove':
+        this.requirePeer(action.nick);
+        this.socket.removePeer(action.nick);
+        this.expected.delete(action.nick);
+        return undefined;
+      case 'trust':
+        this.requirePeer(action.nick);
+        await this.socket.trustNewKey(action.nick);
+        this.expected.delete(action.nick);
+        this.system(`trusting ${action.nick}'s new key; reconnecting`);
+        return undefined;
+      case 'block':
+        this.block(action.nick);
+        return undefined;
+      case 'unblock':
+        this.unblock(action.nick);
+        return undefined;
+      case 'save':
+        await this.save(action.file);
+        return undefined;
+      case 'load':
+        await this.load(action.file);
+        return undefined;
+    }
+  }
+
+  private help(): void {
+    this.system('plain text goes to every connected peer; start it with // to send a leading /');
+    const width = Math.max(...COMMANDS.map((c) => c.usage.length));
+    for (const c of COMMANDS) this.system(`  ${c.usage.padEnd(width)}  ${c.description}`);
+  }
+
+  private requirePeer(nick: string): PeerInfo {
+    const p = this.socket.peers().find((x) => x.nick === nick);
+    if (!p) throw new Error(`unknown peer "${nick}": /list shows the peers you have`);
+    return p;
+  }
+
+  /** Keeps a send's promise for shutdown and reports how it ended. */
+  private track(send: Promise<void>, ok: () => void, fail: (err: Error) => void): void {
+    const p: Promise<void> = send
+      .then(ok, fail)
+      .catch(() => undefined)
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  private broadcast(text: string): void {
+    const connected = this.socket.peers().filter((p) => p.state.kind === 'connected');
+    if (connected.length === 0) {
+      this.error('nobody is connected: message not sent (add a peer with /add <nick> <host:port>)');
+      return;
+    }
+    this.opts.print({
+      kind: 'message',
+      time: this.now(),
+      from: this.opts.nick,
+      text,
+      private: false,
+      own: true,
+    });
+    const n = connected.length;
+    this.track(
+      this.socket.send(encodeChat({ text, private: false })),
+      () => this.verbose(`delivered to ${n} peer${n === 1 ? '' : 's'}`),
+      (err) => this.error(`not delivered: ${err.message}`),
+    );
+  }
+
+  private privateMessage(nick: string, text: string): void {
+    const peer = this.requirePeer(nick);
+    this.opts.print({
+      kind: 'message',
+      time: this.now(),
+      from: this.opts.nick,
+      text,
+      private: true,
+      own: true,
+      to: nick,
+    });
+    if (peer.state.kind !== 'connected') {
+      this.system(`${nick} is ${describeState(peer.state)}; the message waits until it connects`);
+    }
+    this.track(
+      this.socket.send(encodeChat({ text, private: true }), { recipient: nick }),
+      () => this.system(`delivered to ${nick}`),
+      (err) => this.error(`message to ${nick} failed: ${err.message}`),
+    );
+  }
+
+  private list(): void {
+    const peers = this.socket.peers();
+    if (peers.length === 0) {
+      this.system('no peers yet: /add <nick> <host:port>');
+      return;
+    }
+    for (const row of formatPeerTable(peers)) this.system(row);
+  }
+
+  private whois(nick: string): void {
+    const p = this.requirePeer(nick);
+    for (const row of formatWhois(p, this.now())) this.system(row);
+    const want = this.expected.get(nick);
+    if (want) this.system(`  expected     ${want} (from a peers file)`);
+  }
+
+  private block(target: string): void {
+    const peer = this.socket.peers().find((p) => p.nick === target);
+    const fp = peer ? peer.fingerprint : isFingerprint(target) ? target : undefined;
+    if (!fp) {
+      throw new Error(
+        peer
+          ? `cannot block ${target} yet: its key is not known (it never connected)`
+          : `unknown peer "${target}": give a nick from /list or a fingerprint`,
+      );
+    }
+    this.socket.block(fp);
+    if (peer) this.blocked.set(peer.nick, fp);
+    this.system(`blocked ${peer ? `${peer.nick} ` : ''}(key ${shortFp(fp)})`);
+  }
+
+  private unblock(target: string): void {
+    const fp = this.blocked.get(target) ?? (isFingerprint(target) ? target : undefined);
+    if (!fp) throw new Error(`"${target}" was not blocked here: give its fingerprint`);
+    this.socket.unblock(fp);
+    this.blocked.delete(target);
+    this.system(`unblocked key ${shortFp(fp)}; /add the peer again to reconnect`);
+  }
+
+  private resolvePath(file: string): string {
+    return resolve(this.opts.cwd ?? process.cwd(), file);
+  }
+
+  private async save(file: string): Promise<void> {
+    const path = this.resolvePath(file);
+    const entries: PeerEntry[] = [];
+    let skipped = 0;
+    for (const p of this.socket.peers()) {
+      if (!p.address) {
+        skipped++;
+        continue;
+      }
+      const fingerprint = p.fingerprint ?? this.expected.get(p.nick);
+      entries.push({ nick: p.nick, address: p.address, ...(fingerprint ? { fingerprint } : {}) });
+    }
+    await savePeersFile(path, entries);
+    const note = skipped > 0 ? ` (${skipped} without a known address left out)` : '';
+    this.system(`saved ${entries.length} peer${entries.length === 1 ? '' : 's'} to ${path}${note}`);
+  }
+
+  private async load(file: string): Promise<void> {
+    const path = this.resolvePath(file);
+    const entries = await loadPeersFile(path);
+    await this.addEntries(entries);
+    this.system(`loaded ${entries.length} peer${entries.length === 1 ? '' : 's'} from ${path}`);
+  }
+
+  // ---- what the network tells us ----------------------------------------------
+
+  private handleMessage(m: Message): void {
+    const payload = decodeChat(m.content);
+    let text = payload.text;
+    if (text.length > MAX_SHOWN_CHARS) {
+      text = `${text.slice(0, MAX_SHOWN_CHARS)}… (${payload.text.length - MAX_SHOWN_CHARS} more characters not shown)`;
+    }
+    this.opts.print({
+      kind: 'message',
+      time: m.timestamp,
+      from: m.peer,
+      text,
+      private: payload.private,
+      own: false,
+    });
+  }
+
+  private handlePeer(p: PeerInfo, change: PeerChange): void {
+    const last = this.reported.get(p.nick);
+    this.reported.set(p.nick, p.state.kind);
+    switch (change) {
+      case 'connected': {
+        const want = this.expected.get(p.nick);
+        if (want && p.fingerprint && want !== p.fingerprint) {
+          this.error(
+            `${p.nick} at ${p.address ?? '?'} answered with key ${p.fingerprint}, but the peers file says ${want}: disconnecting (check with them, then /add again)`,
+          );
+          this.expected.delete(p.nick);
+          try {
+            this.socket.removePeer(p.nick);
+          } catch {
+            // Already gone.
+          }
+          return;
+        }
+        const how = p.pinned ? '' : ' (it added us)';
+        this.system(
+          `${p.nick} connected from ${p.address ?? '?'}${how}, key ${shortFp(p.fingerprint)}`,
+        );
+        return;
+      }
+      case 'disconnected':
+        this.system(`${p.nick} left: ${describeState(p.state)}`);
+        return;
+      case 'removed':
+        this.reported.delete(p.nick);
+        this.system(`${p.nick} removed`);
+        return;
+      case 'restarted':
+        this.system(`${p.nick} restarted`);
+        return;
+      case 'renamed':
+        this.system(`a peer is now known as ${p.nick}`);
+        return;
+      case 'added':
+        this.verbose(`${p.nick} added (${describeState(p.state)})`);
+        return;
+      case 'state':
+        if (p.state.kind === 'key-mismatch') {
+          if (last === 'key-mismatch') return;
+          this.error(
+            `WARNING: ${p.nick}'s key changed! expected ${p.state.expected}, got ${p.state.got}. Someone may be impersonating ${p.nick}. If ${p.nick} confirms the new fingerprint, /trust ${p.nick}`,
+          );
+        } else if (p.state.kind === 'unreachable') {
+          if (last !== 'unreachable') this.error(`${p.nick} ${describeState(p.state)}`);
+        } else {
+          this.verbose(`${p.nick}: ${describeState(p.state)}`);
+        }
+        return;
+    }
+  }
+
+  private handleError(err: Error): void {
+    const code = (err as { code?: unknown }).code;
+    const text =
+      this.opts.verbose && typeof code === 'string' ? `${err.message} [${code}]` : err.message;
+    const now = performance.now();
+    const last = this.recentErrors.get(text);
+    if (last !== undefined && now - last < ERROR_REPEAT_MS) return;
+    this.recentErrors.set(text, now);
+    if (this.recentErrors.size > 100) {
+      for (const [k, t] of this.recentErrors)
+        if (now - t >= ERROR_REPEAT_MS) this.recentErrors.delete(k);
+    }
+    this.error(text);
+  }
+
+  // ---- ending -------------------------------------------------------------------
+
+  /** Sends still waiting for acknowledgement. */
+  get pendingSends(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Waits up to `graceMs` for unacknowledged sends, then closes the socket.
+   * Idempotent.
+   */
+  shutdown(graceMs = 0): Promise<void> {
+    this.closed ??= (async () => {
+      if (graceMs > 0 && this.pending.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all([...this.pending]),
+          new Promise<void>((r) => {
+            timer = setTimeout(r, graceMs);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      await this.socket.close();
+      await Promise.all([...this.pending]);
+      this.socket.off('message', this.onMessage);
+      this.socket.off('peer', this.onPeer);
+      this.socket.off('error', this.onError);
+    })();
+    return this.closed;
+  }
+}
+
+function isFingerprint(text: string): boolean {
+  try {
+    parseFingerprint(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,135 @@
+import type { PeerState } from '../net/events.js';
+import type { PeerInfo } from '../net/socket.js';
+import { sanitize } from './sanitize.js';
+
+/**
+ * Text the chat shows, independent of how it is shown (line mode now, the
+ * full-screen UI later). Every line passes through `sanitize` on its way out,
+ * so nothing a peer controls reaches the terminal raw.
+ */
+
+export type ChatLine =
+  | {
+      kind: 'message';
+      time: number;
+      /** Who wrote it (our own nick when `own`). */
+      from: string;
+      text: string;
+      private: boolean;
+      /** Written by us; `to` is the recipient of a private one. */
+      own: boolean;
+      to?: string;
+    }
+  | { kind: 'system'; time: number; text: string }
+  | { kind: 'error'; time: number; text: string };
+
+const two = (n: number) => String(n).padStart(2, '0');
+
+/** `HH:MM:SS`, local time. */
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+/** One printable line, sanitized. */
+export function formatChatLine(line: ChatLine): string {
+  const stamp = `[${formatTime(line.time)}]`;
+  switch (line.kind) {
+    case 'message': {
+      const mark = line.private ? '(private) ' : '';
+      const to = line.own && line.to !== undefined ? ` -> ${line.to}:` : '';
+      return sanitize(`${stamp} ${mark}<${line.from}>${to} ${line.text}`);
+    }
+    case 'system':
+      return sanitize(`${stamp} -- ${line.text}`);
+    case 'error':
+      return sanitize(`${stamp} !! ${line.text}`);
+  }
+}
+
+/** The first 8 characters of a fingerprint, as peers read them to each other. */
+export function shortFp(fp: string | undefined): string {
+  return fp ? fp.slice(0, 8) : '-';
+}
+
+export function describeState(s: PeerState): string {
+  switch (s.kind) {
+    case 'connecting':
+      return s.attempt > 0 ? `connecting (attempt ${s.attempt})` : 'connecting';
+    case 'connected':
+      return 'connected';
+    case 'unreachable':
+      return `unreachable: ${s.reason}`;
+    case 'disconnected':
+      return `disconnected: ${s.reason}`;
+    case 'key-mismatch':
+      return `KEY CHANGED: expected ${shortFp(s.expected)}, got ${shortFp(s.got)}`;
+  }
+}
+
+function shortState(s: PeerState): string {
+  switch (s.kind) {
+    case 'key-mismatch':
+      return 'KEY CHANGED';
+    case 'connecting':
+    case 'connected':
+    case 'unreachable':
+    case 'disconnected':
+      return s.kind;
+  }
+}
+
+export function formatRtt(ms: number | undefined): string {
+  if (ms === undefined) return '-';
+  return ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
+}
+
+export function formatLoss(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`;
+}
+
+/** /list: a header and one row per peer, columns padded to fit. */
+export function formatPeerTable(peers: readonly PeerInfo[]): string[] {
+  const rows: string[][] = [
+    ['NICK', 'ADDRESS', 'STATE', 'KEY', 'RTT ms', 'RETX', 'LOSS'],
+    ...[...peers]
+      .sort((a, b) => a.nick.localeCompare(b.nick))
+      .map((p) => [
+        p.nick,
+        p.address ?? '-',
+        shortState(p.state),
+        shortFp(p.fingerprint),
+        formatRtt(p.stats.smoothedRtt),
+        String(p.stats.retransmits),
+        formatLoss(p.stats.lossRate),
+      ]),
+  ];
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));
+  return rows.map((r) =>
+    r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col] ?? 0))).join('  '),
+  );
+}
+
+/** /whois: everything we know about one peer, a few lines. */
+export function formatWhois(p: PeerInfo, now: number = Date.now()): string[] {
+  const s = p.stats;
+  const name = p.pinned
+    ? p.announcedNick !== undefined && p.announcedNick !== p.nick
+      ? ` (calls itself ${p.announcedNick})`
+      : ''
+    : ' (named by itself)';
+  const lines = [
+    `${p.nick}${name}: ${describeState(p.state)}`,
+    `  address      ${p.address ?? '-'} (${s.path})`,
+    `  fingerprint  ${p.fingerprint ?? 'not known yet'}`,
+    `  rtt          ${formatRtt(s.smoothedRtt)} ms (min ${formatRtt(s.minRtt)} ms)`,
+    `  loss         ${formatLoss(s.lossRate)}, ${s.retransmits} retransmits, ${s.ptoCount} timeouts`,
+    `  sent         ${s.packetsSent} packets, ${s.bytesSent} bytes`,
+    `  received     ${s.packetsReceived} packets, ${s.bytesReceived} bytes`,
+  ];
+  if (s.lastSeen !== undefined) {
+    const ago = Math.max(0, Math.round((now - s.lastSeen) / 1000));
+    lines.push(`  last seen    ${formatTime(s.lastSeen)} (${ago} s ago)`);
+  }
+  return lines;
+}
