@@ -140,6 +140,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private closed = false;
   private queueDropped = 0;
   private sendErrors = 0;
+  private sendsInFlight = 0;
+  private onSendsDrained: (() => void) | undefined;
   private readonly startedAt = performance.now();
   /** Converts the monotonic clock the endpoint runs on to epoch milliseconds. */
   private readonly epochOffset = Date.now() - performance.now();
@@ -471,6 +473,16 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     }
     for (const check of [...this.peerWaiters]) check();
     await Promise.all([...this.writes]);
+    // Let the CLOSE frames leave before the socket goes (dgram sends are async).
+    if (this.sendsInFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const cap = setTimeout(resolve, 500);
+        this.onSendsDrained = () => {
+          clearTimeout(cap);
+          resolve();
+        };
+      });
+    }
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
@@ -513,9 +525,11 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         this.family === 6 && this.dualStack && isIP(t.to.address) === 4
           ? `::ffff:${t.to.address}`
           : t.to.address;
+      this.sendsInFlight++;
       this.socket.send(t.data, t.to.port, address, (err) => {
         // Per-datagram send errors (EHOSTUNREACH, ENETUNREACH...) are the network's.
         if (err) this.sendErrors++;
+        if (--this.sendsInFlight === 0) this.onSendsDrained?.();
       });
     }
   }

@@ -98,6 +98,26 @@ describe('MultiHolepunchSocket API', () => {
     expect(await bob.receive({ timeout: 300 })).toBeNull();
   });
 
+  it('close() ends sessions, wakes waiters and refuses further use', async () => {
+    const { alice, bob } = await trio('127.0.0.1');
+    const waiting = alice.receive();
+    const iterating = (async () => {
+      const seen: Message[] = [];
+      for await (const m of alice) seen.push(m);
+      return seen;
+    })();
+    await alice.close();
+    expect(await waiting).toBeNull();
+    expect(await iterating).toEqual([]);
+    await expect(alice.send('x')).rejects.toThrow(/closed/);
+    await expect(alice.addPeers({ x: '127.0.0.1:1' })).rejects.toThrow(/closed/);
+    await alice.close(); // idempotent
+    // Bob hears the CLOSE at once instead of waiting for the idle timeout.
+    await expect
+      .poll(() => bob.peers().find((p) => p.nick === 'alice')?.state.kind, { timeout: 3000 })
+      .toBe('disconnected');
+  });
+
   it('receive() times out with null', async () => {
     const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
     const t0 = Date.now();
