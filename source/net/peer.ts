@@ -481,6 +481,13 @@ export class Peer {
       this.sendPacket(s, now, mayData);
       if (probe) this.probesPending--;
     }
+    // RFC 9002 §7.8: a window we are not filling (no data, or the stream
+    // window is the limit) must not keep growing, or pacing (rate ∝ cwnd)
+    // stops meaning anything and whole windows leave in bursts.
+    const cc = s.loss.cc;
+    cc.setAppLimited(
+      !this.hasStreamData() && this.pacingDeadline === undefined && cc.canSend(MAX_DATAGRAM),
+    );
   }
 
   private sendPacket(s: Session, now: number, withData: boolean): void {

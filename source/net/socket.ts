@@ -136,6 +136,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private timer: NodeJS.Timeout | undefined;
   private timerAt: number | undefined;
   private flushScheduled = false;
+  private pumping = false;
   private statsTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private queueDropped = 0;
@@ -502,10 +503,13 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     this.scheduleFlush();
   }
 
-  /** Coalesce: everything that happened this turn goes out in one flush. */
+  /** Coalesce: everything that happened in this callback goes out in one flush. */
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.pumping) return;
     this.flushScheduled = true;
+    // Everything received or sent during this turn goes out together after
+    // the poll phase: far fewer, fuller datagrams than flushing per callback
+    // (measured: nextTick here halved bulk throughput).
     setImmediate(() => {
       this.flushScheduled = false;
       this.pump();
@@ -514,8 +518,15 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
 
   private pump(): void {
     if (this.closed) return;
+    // Events first: a hook or listener that answers at once (sends inside the
+    // callback) gets its reply into this very flush, not the next turn's.
+    this.pumping = true;
+    try {
+      this.drainEvents();
+    } finally {
+      this.pumping = false;
+    }
     this.flushTransmits();
-    this.drainEvents();
     this.armTimer();
   }
 

@@ -33,6 +33,7 @@ async function trio(host: string) {
   await carol.waitForPeer('bob', { timeout: 5000 });
   await alice.waitForPeer('bob', { timeout: 5000 });
   await alice.waitForPeer('carol', { timeout: 5000 });
+  await bob.waitForPeer('carol', { timeout: 5000 });
   return { alice, bob, carol };
 }
 
