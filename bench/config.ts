@@ -1,0 +1,68 @@
+/** Workload sizes for the two modes: `--quick` (CI smoke run, < 30 s) and full. */
+import { MiB } from './stats.js';
+
+export interface Config {
+  mode: 'quick' | 'full';
+  /** Raw dgram bulk: bytes blasted per run. */
+  rawBytes: number;
+  /** Our bulk transfer: bytes per run, as `messageSize` messages. */
+  oursBytes: number;
+  messageSize: number;
+  /** Sends awaiting their ack at most, on our bulk sender. */
+  inFlight: number;
+  /** Bulk runs per contender, alternating raw / ours so load noise hits both; median reported. */
+  bulkRepeats: number;
+  /** Wall-clock budget for one of our bulk transfers before it is reported as failed. */
+  transferBudgetMs: number;
+  /** Counted ping-pong round trips per contender, split into alternating blocks. */
+  pings: number;
+  pingBlocks: number;
+  /** Uncounted round trips before the first block. */
+  pingWarmup: number;
+  /** Fresh socket pairs for the handshake figure. */
+  pairs: number;
+  cryptoRounds: number;
+  cryptoBatch: number;
+  sendRounds: number;
+  sendBurst: number;
+  /** The whole run is abandoned (children killed, exit 1) after this long. */
+  watchdogMs: number;
+}
+
+export const QUICK: Config = {
+  mode: 'quick',
+  rawBytes: 32 * MiB,
+  oursBytes: 8 * MiB,
+  messageSize: MiB,
+  inFlight: 8,
+  bulkRepeats: 1,
+  transferBudgetMs: 8_000,
+  pings: 1_000,
+  pingBlocks: 2,
+  pingWarmup: 50,
+  pairs: 5,
+  cryptoRounds: 7,
+  cryptoBatch: 2_000,
+  sendRounds: 10,
+  sendBurst: 256,
+  watchdogMs: 60_000,
+};
+
+export const FULL: Config = {
+  mode: 'full',
+  rawBytes: 256 * MiB,
+  oursBytes: 64 * MiB,
+  messageSize: MiB,
+  inFlight: 8,
+  bulkRepeats: 3,
+  transferBudgetMs: 120_000,
+  pings: 10_000,
+  pingBlocks: 10,
+  pingWarmup: 200,
+  pairs: 20,
+  cryptoRounds: 21,
+  cryptoBatch: 5_000,
+  sendRounds: 40,
+  sendBurst: 256,
+  watchdogMs: 15 * 60_000,
+};

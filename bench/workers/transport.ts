@@ -1,0 +1,346 @@
+/**
+ * Our transport, one MultiHolepunchSocket per worker process, used only
+ * through its public API. Roles: sink (counts and checks delivered
+ * messages), source (bulk sender with a bounded number of sends awaiting
+ * their ack), echo server and pinger. Loopback (127.0.0.1) only.
+ */
+import { performance } from 'node:perf_hooks';
+import type { CipherName } from '../../source/net/crypto/cipher.js';
+import type { PeerStats } from '../../source/net/endpoint.js';
+import { type Message, MultiHolepunchSocket, type SocketStats } from '../../source/net/socket.js';
+import { serve } from '../ipc.js';
+
+const HOST = '127.0.0.1';
+
+let sock: MultiHolepunchSocket | undefined;
+let unhook: (() => void) | undefined;
+let errors: string[] = [];
+
+/** user + system CPU time of this process, µs. */
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+function socket(): MultiHolepunchSocket {
+  if (!sock) throw new Error('no socket: call open first');
+  return sock;
+}
+
+function setHook(fn: (m: Message) => void): void {
+  unhook?.();
+  unhook = socket().addHook(fn);
+}
+
+async function closeSocket(): Promise<void> {
+  unhook?.();
+  unhook = undefined;
+  const s = sock;
+  sock = undefined;
+  await s?.close();
+}
+
+/** Deterministic payload: byte j of every message is PATTERN(j), except a 4-byte index up front. */
+const pattern = (j: number): number => (j * 131 + 17) & 0xff;
+
+/**
+ * Message buffers for the bulk sender, reused once their send is acknowledged
+ * (the transport is done with them then), so the sender does not pay for
+ * allocating and faulting in a fresh megabyte per message.
+ */
+const pool: Buffer[] = [];
+function takeBuffer(size: number, index: number): Buffer {
+  let m = pool.pop();
+  if (m?.length !== size) {
+    m = Buffer.allocUnsafe(size);
+    for (let j = 0; j < size; j++) m[j] = pattern(j);
+  }
+  if (size >= 4) m.writeUInt32BE(index >>> 0, 0);
+  return m;
+}
+
+function intact(m: Buffer): boolean {
+  // 64 sampled bytes past the index keep the check cheap.
+  const step = Math.max(1, Math.floor((m.length - 4) / 64));
+  for (let j = 4; j < m.length; j += step) if (m[j] !== pattern(j)) return false;
+  return true;
+}
+
+// ---- sink -----------------------------------------------------------------------
+
+interface SinkState {
+  expectBytes: number;
+  messages: number;
+  bytes: number;
+  /** Bytes delivered after the first message (what the first→last span carried). */
+  bytesAfterFirst: number;
+  firstAt: number;
+  lastAt: number;
+  firstCpu: number;
+  lastCpu: number;
+  outOfOrder: number;
+  corrupt: number;
+  done: Promise<void>;
+  finish: () => void;
+}
+let sinkState: SinkState | undefined;
+
+export interface Report {
+  peer: PeerStats | undefined;
+  socket: SocketStats;
+  errors: string[];
+}
+
+export interface SinkReport extends Report {
+  complete: boolean;
+  messages: number;
+  bytes: number;
+  bytesAfterFirst: number;
+  spanMs: number;
+  /** Receiver CPU over the first→last delivery span, % of one core. */
+  cpuPct: number;
+  outOfOrder: number;
+  corrupt: number;
+}
+
+function report(nick?: string): Report {
+  const s = socket();
+  const peers = s.peers();
+  const p = nick ? peers.find((x) => x.nick === nick) : peers[0];
+  return { peer: p?.stats, socket: s.stats(), errors: errors.slice(0, 5) };
+}
+
+export interface PingResult {
+  rtts: number[];
+  timeouts: number;
+  sendFailures: number;
+  /** Pinger CPU time per counted round trip, µs. */
+  cpuUsPerTrip: number;
+  /** Set when the pinger gave up after MAX_CONSECUTIVE_TIMEOUTS lost trips in a row. */
+  aborted: boolean;
+}
+
+/** A pinger gives up after this many lost round trips in a row (the peer is gone or wedged). */
+const MAX_CONSECUTIVE_TIMEOUTS = 5;
+
+const api = {
+  /** Binds a fresh socket (closing the previous one). */
+  async open(a: { nick: string; cipher: CipherName }): Promise<{ port: number }> {
+    await closeSocket();
+    errors = [];
+    sock = await MultiHolepunchSocket.bind({ host: HOST, port: 0, nick: a.nick, cipher: a.cipher });
+    sock.on('error', (err) => {
+      if (errors.length < 100) errors.push(err.message);
+    });
+    return { port: sock.localAddress().port };
+  },
+
+  /** addPeers + waitForPeer; returns how long it took. */
+  async connect(a: { nick: string; port: number; timeoutMs: number }): Promise<{ ms: number }> {
+    const s = socket();
+    const t0 = performance.now();
+    await s.addPeers({ [a.nick]: `${HOST}:${a.port}` });
+    await s.waitForPeer(a.nick, { timeout: a.timeoutMs });
+    return { ms: performance.now() - t0 };
+  },
+
+  /** Starts counting delivered messages (call before the source starts). */
+  async armSink(a: { expectBytes: number }): Promise<Record<string, never>> {
+    let finish = () => {};
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const st: SinkState = {
+      expectBytes: a.expectBytes,
+      messages: 0,
+      bytes: 0,
+      bytesAfterFirst: 0,
+      firstAt: 0,
+      lastAt: 0,
+      firstCpu: 0,
+      lastCpu: 0,
+      outOfOrder: 0,
+      corrupt: 0,
+      done,
+      finish,
+    };
+    sinkState = st;
+    setHook((m) => {
+      const now = performance.now();
+      const len = m.content.length;
+      const cpu = cpuMicros();
+      if (st.messages === 0) {
+        st.firstAt = now;
+        st.firstCpu = cpu;
+      } else st.bytesAfterFirst += len;
+      st.lastAt = now;
+      st.lastCpu = cpu;
+      if (len >= 4 && m.content.readUInt32BE(0) !== st.messages) st.outOfOrder++;
+      if (!intact(m.content)) st.corrupt++;
+      st.messages++;
+      st.bytes += len;
+      if (st.bytes >= st.expectBytes) st.finish();
+    });
+    return {};
+  },
+
+  /** Waits for the armed sink to see every byte (or `timeoutMs`), then reports. */
+  async sinkDone(a: { timeoutMs: number }): Promise<SinkReport> {
+    const st = sinkState;
+    if (!st) throw new Error('sink not armed');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      st.done,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, a.timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    unhook?.();
+    unhook = undefined;
+    return {
+      ...report(),
+      complete: st.bytes >= st.expectBytes,
+      messages: st.messages,
+      bytes: st.bytes,
+      bytesAfterFirst: st.bytesAfterFirst,
+      spanMs: st.lastAt - st.firstAt,
+      cpuPct: (st.lastCpu - st.firstCpu) / 10 / (st.lastAt - st.firstAt),
+      outOfOrder: st.outOfOrder,
+      corrupt: st.corrupt,
+    };
+  },
+
+  /**
+   * Sends `messages` × `messageSize` to `to`, keeping at most `inFlight`
+   * sends awaiting their ack. Stops early (and says why) on the first failure
+   * or once `budgetMs` has passed.
+   */
+  async source(a: {
+    to: string;
+    messages: number;
+    messageSize: number;
+    inFlight: number;
+    budgetMs: number;
+  }): Promise<
+    Report & { sent: number; acked: number; ms: number; cpuPct: number; error?: string }
+  > {
+    const s = socket();
+    const pending = new Set<Promise<void>>();
+    let acked = 0;
+    let sent = 0;
+    let failure: string | undefined;
+    // Fill the pool before the clock starts.
+    const warm = Array.from({ length: a.inFlight + 1 }, () => takeBuffer(a.messageSize, 0));
+    pool.push(...warm);
+    const cpu0 = cpuMicros();
+    const t0 = performance.now();
+    for (let i = 0; i < a.messages && failure === undefined; i++) {
+      if (performance.now() - t0 > a.budgetMs) {
+        failure = `stopped after the ${a.budgetMs} ms budget`;
+        break;
+      }
+      const buf = takeBuffer(a.messageSize, i);
+      const p: Promise<void> = s
+        .send(buf, { recipient: a.to, timeout: 60_000 })
+        .then(
+          () => {
+            acked++;
+            pool.push(buf);
+          },
+          (err: Error) => {
+            failure ??= err.message;
+          },
+        )
+        .finally(() => pending.delete(p));
+      pending.add(p);
+      sent++;
+      if (pending.size >= a.inFlight) await Promise.race(pending);
+    }
+    await Promise.all(pending);
+    const ms = performance.now() - t0;
+    return {
+      ...report(a.to),
+      sent,
+      acked,
+      ms,
+      cpuPct: (cpuMicros() - cpu0) / 10 / ms,
+      ...(failure !== undefined ? { error: failure } : {}),
+    };
+  },
+
+  /** Sends every delivered message straight back to its sender. */
+  async echo(_a: Record<string, never>): Promise<Record<string, never>> {
+    const s = socket();
+    setHook((m) => {
+      s.send(m.content, { recipient: m.peer }).catch((err: Error) => {
+        if (errors.length < 100) errors.push(`echo: ${err.message}`);
+      });
+    });
+    return {};
+  },
+
+  /** One message in flight; RTT is send() → the echo delivered here (not the ack). */
+  async ping(a: {
+    to: string;
+    count: number;
+    warmup: number;
+    size: number;
+    timeoutMs: number;
+  }): Promise<PingResult & Report> {
+    const s = socket();
+    let waiting: { seq: number; resolve: (ok: boolean) => void } | undefined;
+    setHook((m) => {
+      if (waiting && m.content.length >= 4 && m.content.readUInt32BE(0) === waiting.seq) {
+        waiting.resolve(true);
+      }
+    });
+    const buf = Buffer.alloc(a.size, 0x33);
+    const rtts: number[] = [];
+    let timeouts = 0;
+    let lostInARow = 0;
+    let aborted = false;
+    let sendFailures = 0;
+    let cpu0 = cpuMicros();
+    for (let seq = 0; seq < a.warmup + a.count; seq++) {
+      if (seq === a.warmup) cpu0 = cpuMicros();
+      // A fresh buffer: the transport may still hold the previous one until acked.
+      const msg = Buffer.from(buf);
+      msg.writeUInt32BE(seq, 0);
+      let timer: NodeJS.Timeout | undefined;
+      const got = new Promise<boolean>((resolve) => {
+        waiting = { seq, resolve };
+        timer = setTimeout(() => resolve(false), a.timeoutMs);
+      });
+      const t0 = performance.now();
+      s.send(msg, { recipient: a.to, timeout: 30_000 }).catch(() => {
+        sendFailures++;
+      });
+      const ok = await got;
+      const rtt = performance.now() - t0;
+      clearTimeout(timer);
+      waiting = undefined;
+      lostInARow = ok ? 0 : lostInARow + 1;
+      if (lostInARow >= MAX_CONSECUTIVE_TIMEOUTS) {
+        aborted = true;
+        break;
+      }
+      if (seq < a.warmup) continue;
+      if (ok) rtts.push(rtt);
+      else timeouts++;
+    }
+    const cpuUsPerTrip = (cpuMicros() - cpu0) / Math.max(1, rtts.length + timeouts);
+    unhook?.();
+    unhook = undefined;
+    return { rtts, timeouts, sendFailures, cpuUsPerTrip, aborted, ...report(a.to) };
+  },
+
+  async close(_a: Record<string, never>): Promise<Record<string, never>> {
+    await closeSocket();
+    return {};
+  },
+};
+
+export type TransportApi = typeof api;
+
+serve(api, closeSocket);
