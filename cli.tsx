@@ -1,3 +1,185 @@
 #!/usr/bin/env node
-/** srmudp-tui command line entry. The full-screen chat arrives with the TUI issue. */
-console.log('srmudp-tui: the chat UI is not built yet; see readme.md');
+/**
+ * srmudp-tui command line entry: parses the flags, opens the socket and runs
+ * the line-mode chat (the full-screen UI replaces source/chat/linemode.ts later).
+ *
+ * Mistakes (bad flags, busy port, bad peers file...) print one line to stderr
+ * and exit with code 2; nothing is overwritten.
+ */
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import process from 'node:process';
+import meow from 'meow';
+import { checkOptions, findUnknownFlag } from './source/chat/cliargs.js';
+import { ChatController } from './source/chat/controller.js';
+import { createLineMode } from './source/chat/linemode.js';
+import { dataPaths, resolveDataDir } from './source/chat/paths.js';
+import { loadPeersFile, type PeerEntry } from './source/chat/peersfile.js';
+import { sanitize } from './source/chat/sanitize.js';
+import { UsageError } from './source/net/errors.js';
+import { MultiHolepunchSocket } from './source/net/socket.js';
+
+const NAME = 'srmudp-tui';
+/** Exit code for the user's mistakes. */
+const USAGE = 2;
+
+const HELP = `
+  Usage
+    $ ${NAME} -n <nick> [options]
+
+  Options
+    -n, --nick NICK      your name in the chat (required)
+    -p, --port PORT      UDP port to listen on (default 0: any free port)
+        --host ADDR      local IP address to bind (default :: for IPv4 and IPv6)
+    -c, --config FILE    peers file to load at start (write one with /save)
+        --profile NAME   a separate identity and trust store (default "default")
+    -v, --verbose        show connection details
+    -h, --help           show this help
+        --version        show the version
+
+  Files
+    The identity key and the trust store (names pinned to keys) live in
+    <config>/${NAME}/<profile>/, where <config> is $XDG_CONFIG_HOME or
+    ~/.config (%APPDATA% on Windows). $SRMUDP_HOME overrides that directory.
+
+  In the chat
+    Type a line to send it to every connected peer; /help lists the commands.
+
+  Examples
+    $ ${NAME} -n alice -p 9000
+    $ ${NAME} -n bob        then type: /add alice 192.0.2.10:9000
+`;
+
+function fail(message: string): number {
+  process.stderr.write(`${NAME}: ${sanitize(message)}\n`);
+  return USAGE;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let cli: ReturnType<typeof parse>;
+  try {
+    cli = parse(argv);
+  } catch (err) {
+    // meow throws for e.g. a flag given twice.
+    return fail(`${(err as Error).message} (see --help)`);
+  }
+  if (cli.flags.help) {
+    process.stdout.write(`${cli.help.replace(/^\n/, '')}\n`);
+    return 0;
+  }
+  if (cli.flags.version) {
+    process.stdout.write(`${cli.pkg.version ?? 'unknown'}\n`);
+    return 0;
+  }
+  const unknown = findUnknownFlag(argv);
+  if (unknown) return fail(`unknown flag ${unknown} (see --help)`);
+  const opts = checkOptions(cli.flags, cli.input);
+  if (typeof opts === 'string') return fail(opts);
+
+  let peers: PeerEntry[] = [];
+  let socket: MultiHolepunchSocket | undefined;
+  const dir = resolveDataDir({
+    env: process.env,
+    platform: process.platform,
+    home: homedir(),
+    profile: opts.profile,
+  });
+  const paths = dataPaths(dir);
+  try {
+    if (opts.config !== undefined) peers = await loadPeersFile(resolve(opts.config));
+    socket = await MultiHolepunchSocket.bind({
+      nick: opts.nick,
+      port: opts.port,
+      ...(opts.host !== undefined ? { host: opts.host } : {}),
+      identityPath: paths.identity,
+      trustStore: paths.trust,
+    });
+  } catch (err) {
+    if (err instanceof UsageError) return fail(err.message);
+    throw err;
+  }
+
+  const lineMode = createLineMode({
+    input: process.stdin,
+    output: process.stdout,
+    prompt: `${opts.nick}> `,
+  });
+  const controller = new ChatController(socket, {
+    nick: opts.nick,
+    verbose: opts.verbose,
+    print: lineMode.print,
+  });
+  const say = (text: string) => lineMode.print({ kind: 'system', time: Date.now(), text });
+
+  const local = socket.localAddress();
+  const shown = local.address.includes(':') ? `[${local.address}]` : local.address;
+  say(`${NAME} ${cli.pkg.version ?? ''}: you are ${opts.nick}`);
+  say(`listening on ${shown}:${local.port}${local.address === '::' ? ' (all addresses)' : ''}`);
+  say(`your fingerprint: ${socket.fingerprint}`);
+  say(`identity ${paths.identity}, trust store ${paths.trust}`);
+  if (process.env.SRMUDP_HOME && opts.profile !== undefined) {
+    say(`--profile ${opts.profile} is ignored: SRMUDP_HOME sets the data directory`);
+  }
+  if (peers.length > 0) {
+    try {
+      await controller.addEntries(peers);
+    } catch (err) {
+      await socket.close();
+      if (err instanceof UsageError) return fail(`peers file ${opts.config}: ${err.message}`);
+      throw err;
+    }
+    say(`loaded ${peers.length} peer${peers.length === 1 ? '' : 's'} from ${opts.config}`);
+  }
+  say('type /help for the commands; add a peer with /add <nick> <host:port>');
+
+  const mode = lineMode.start(controller);
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    mode.quit();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await mode.done;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return code;
+}
+
+function parse(argv: readonly string[]) {
+  return meow(HELP, {
+    importMeta: import.meta,
+    argv,
+    autoHelp: false,
+    autoVersion: false,
+    allowUnknownFlags: true,
+    flags: {
+      nick: { type: 'string', shortFlag: 'n' },
+      port: { type: 'string', shortFlag: 'p' },
+      host: { type: 'string' },
+      config: { type: 'string', shortFlag: 'c' },
+      profile: { type: 'string' },
+      verbose: { type: 'boolean', shortFlag: 'v' },
+      help: { type: 'boolean', shortFlag: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Whatever might still hold the event loop (a paused stdin) must not keep us.
+    setTimeout(() => process.exit(code), 1000).unref();
+  },
+  (err: unknown) => {
+    // Our bug, not the user's: say so briefly; the stack only when asked.
+    const e = err as Error;
+    process.stderr.write(`${NAME}: internal error: ${sanitize(e?.message ?? String(err))}\n`);
+    if (process.argv.includes('-v') || process.argv.includes('--verbose')) {
+      process.stderr.write(`${e?.stack ?? ''}\n`);
+    }
+    process.exit(1);
+  },
+);

@@ -96,8 +96,10 @@ export function createLineMode(opts: Omit<LineModeOptions, 'controller'>): {
       if (ending) return;
       ending = true;
       queue = queue.then(async () => {
-        await controller.shutdown(opts.graceMs ?? 5000);
+        await controller.shutdown(opts.graceMs ?? 2000);
         iface.close();
+        // Leave the terminal on a fresh line after the prompt.
+        if (tty && !outputBroken) output.write('\n');
         resolveDone(0);
       });
     };

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import {
+  describeState,
+  formatChatLine,
+  formatPeerTable,
+  formatTime,
+  formatWhois,
+} from '../../source/chat/format.js';
+import type { PeerInfo } from '../../source/net/socket.js';
+
+const FP = 'rhpvxvglnj77cxqvsswne6u3qob37r5fjkzxqh6fcnytl4mjweza';
+const at = new Date(2024, 0, 2, 3, 4, 5).getTime();
+
+function peer(over: Partial<PeerInfo> = {}): PeerInfo {
+  return {
+    nick: 'bob',
+    address: '127.0.0.1:9000',
+    fingerprint: FP,
+    pinned: true,
+    announcedNick: 'bob',
+    state: { kind: 'connected', since: 0 },
+    stats: {
+      packetsSent: 10,
+      packetsReceived: 9,
+      bytesSent: 1000,
+      bytesReceived: 900,
+      packetsLost: 1,
+      retransmits: 2,
+      ptoCount: 0,
+      smoothedRtt: 1.234,
+      minRtt: 1,
+      rttVariance: 0.1,
+      lossRate: 0.1,
+      congestionWindow: 12000,
+      bytesInFlight: 0,
+      recoveries: 0,
+      lastSeen: at,
+      path: 'direct',
+    },
+    ...over,
+  };
+}
+
+describe('formatting', () => {
+  it('timestamps are HH:MM:SS local time', () => {
+    expect(formatTime(at)).toBe('03:04:05');
+  });
+
+  it('formats incoming, private and own messages', () => {
+    const base = { kind: 'message', time: at, from: 'bob', text: 'hi', own: false } as const;
+    expect(formatChatLine({ ...base, private: false })).toBe('[03:04:05] <bob> hi');
+    expect(formatChatLine({ ...base, private: true })).toBe('[03:04:05] (private) <bob> hi');
+    expect(formatChatLine({ ...base, from: 'me', private: true, own: true, to: 'bob' })).toBe(
+      '[03:04:05] (private) <me> -> bob: hi',
+    );
+    expect(formatChatLine({ kind: 'system', time: at, text: 'x' })).toBe('[03:04:05] -- x');
+    expect(formatChatLine({ kind: 'error', time: at, text: 'x' })).toBe('[03:04:05] !! x');
+  });
+
+  it('peer text cannot inject escapes or fake a new line', () => {
+    const line = formatChatLine({
+      kind: 'message',
+      time: at,
+      from: 'bob',
+      text: 'a\n[03:04:06] <alice> fake\u001b[2J\u202e',
+      private: false,
+      own: false,
+    });
+    expect(line).toBe('[03:04:05] <bob> a\\x0a[03:04:06] <alice> fake\\x1b[2J\\u202e');
+    expect(line.split('\n')).toHaveLength(1);
+  });
+
+  it('lists peers with address, state, short key, rtt, retransmits and loss', () => {
+    const rows = formatPeerTable([
+      peer(),
+      peer({
+        nick: 'al',
+        address: undefined,
+        fingerprint: undefined,
+        state: { kind: 'connecting', since: 0, attempt: 2 },
+        stats: { ...peer().stats, smoothedRtt: undefined, retransmits: 0, lossRate: 0 },
+      }),
+    ]);
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/^NICK\s+ADDRESS\s+STATE\s+KEY\s+RTT ms\s+RETX\s+LOSS$/);
+    expect(rows[1]).toMatch(/^al\s+-\s+connecting\s+-\s+-\s+0\s+0\.0%$/);
+    expect(rows[2]).toMatch(/^bob\s+127\.0\.0\.1:9000\s+connected\s+rhpvxvgl\s+1\.2\s+2\s+10\.0%$/);
+    // Columns line up.
+    expect(rows[0]!.indexOf('STATE')).toBe(rows[2]!.indexOf('connected'));
+  });
+
+  it('describes every state', () => {
+    expect(describeState({ kind: 'connected', since: 0 })).toBe('connected');
+    expect(describeState({ kind: 'connecting', since: 0, attempt: 0 })).toBe('connecting');
+    expect(describeState({ kind: 'unreachable', since: 0, reason: 'no answer' })).toBe(
+      'unreachable: no answer',
+    );
+    expect(describeState({ kind: 'disconnected', since: 0, reason: 'closed' })).toBe(
+      'disconnected: closed',
+    );
+    expect(
+      describeState({ kind: 'key-mismatch', since: 0, expected: FP, got: 'x'.repeat(52) }),
+    ).toBe('KEY CHANGED: expected rhpvxvgl, got xxxxxxxx');
+  });
+
+  it('whois shows the full fingerprint and statistics', () => {
+    const lines = formatWhois(peer(), at + 3000);
+    expect(lines[0]).toBe('bob: connected');
+    expect(lines.join('\n')).toContain(FP);
+    expect(lines.join('\n')).toMatch(/last seen\s+03:04:05 \(3 s ago\)/);
+    expect(formatWhois(peer({ pinned: false }))[0]).toBe('bob (named by itself): connected');
+    expect(formatWhois(peer({ announcedNick: 'robert' }))[0]).toBe(
+      'bob (calls itself robert): connected',
+    );
+  });
+});

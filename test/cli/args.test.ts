@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkOptions, findUnknownFlag } from '../../source/chat/cliargs.js';
+import { dataPaths, resolveDataDir, validateProfile } from '../../source/chat/paths.js';
+import { UsageError } from '../../source/net/errors.js';
+
+describe('findUnknownFlag', () => {
+  it('accepts every flag we have, long and short, with = and clusters', () => {
+    expect(
+      findUnknownFlag([
+        '-n',
+        'alice',
+        '--port=9000',
+        '--host',
+        '::',
+        '-c',
+        'f.json',
+        '--profile',
+        'x',
+        '-v',
+        '--no-verbose',
+        '--help',
+        '--version',
+        '-h',
+        '-vn',
+        'bob',
+        '-p9000',
+      ]),
+    ).toBeUndefined();
+  });
+
+  it('names the first unknown one as typed', () => {
+    expect(findUnknownFlag(['-n', 'a', '--bogus'])).toBe('--bogus');
+    expect(findUnknownFlag(['--bogus=1'])).toBe('--bogus');
+    expect(findUnknownFlag(['-x'])).toBe('-x');
+    expect(findUnknownFlag(['-vx'])).toBe('-x');
+    expect(findUnknownFlag(['--no-nick'])).toBe('--no-nick');
+  });
+
+  it('ignores values, negative numbers and everything after --', () => {
+    expect(findUnknownFlag(['-p', '-1'])).toBeUndefined();
+    expect(findUnknownFlag(['--', '--bogus'])).toBeUndefined();
+    expect(findUnknownFlag(['plain', '-'])).toBeUndefined();
+  });
+});
+
+describe('checkOptions', () => {
+  it('returns validated options with defaults', () => {
+    expect(checkOptions({ nick: 'alice' }, [])).toEqual({
+      nick: 'alice',
+      port: 0,
+      host: undefined,
+      config: undefined,
+      profile: undefined,
+      verbose: false,
+    });
+    expect(
+      checkOptions(
+        {
+          nick: 'bob',
+          port: '9000',
+          host: '::1',
+          config: 'p.json',
+          profile: 'work',
+          verbose: true,
+        },
+        [],
+      ),
+    ).toEqual({
+      nick: 'bob',
+      port: 9000,
+      host: '::1',
+      config: 'p.json',
+      profile: 'work',
+      verbose: true,
+    });
+    expect(checkOptions({ nick: 'a', port: '65535' }, [])).toMatchObject({ port: 65535 });
+  });
+
+  it('each problem is one line naming the flag', () => {
+    const cases: [Parameters<typeof checkOptions>[0], string[], RegExp][] = [
+      [{}, [], /missing --nick/],
+      [{ nick: '' }, [], /missing --nick/],
+      [{ nick: 'a b' }, [], /bad --nick "a b"/],
+      [{ nick: 'a\u001b' }, [], /bad --nick "a\\x1b"/],
+      [{ nick: 'a', port: 'x' }, [], /bad --port "x"/],
+      [{ nick: 'a', port: '' }, [], /bad --port/],
+      [{ nick: 'a', port: '65536' }, [], /bad --port/],
+      [{ nick: 'a', port: '1.5' }, [], /bad --port/],
+      [{ nick: 'a', port: '-1' }, [], /bad --port/],
+      [{ nick: 'a', host: 'localhost' }, [], /bad --host "localhost"/],
+      [{ nick: 'a', config: '' }, [], /--config/],
+      [{ nick: 'a', profile: '../etc' }, [], /bad --profile/],
+      [{ nick: 'a' }, ['extra'], /unexpected argument "extra"/],
+    ];
+    for (const [flags, input, why] of cases) {
+      const r = checkOptions(flags, input);
+      expect(typeof r).toBe('string');
+      expect(r).toMatch(why);
+      expect(r as string).not.toContain('\n');
+    }
+  });
+});
+
+describe('data directory', () => {
+  const home = '/home/u';
+
+  it('SRMUDP_HOME overrides everything', () => {
+    expect(
+      resolveDataDir({
+        env: { SRMUDP_HOME: '/tmp/x', XDG_CONFIG_HOME: '/c' },
+        platform: 'linux',
+        home,
+      }),
+    ).toBe('/tmp/x');
+  });
+
+  it('uses $XDG_CONFIG_HOME or ~/.config on Linux and macOS', () => {
+    expect(resolveDataDir({ env: { XDG_CONFIG_HOME: '/c' }, platform: 'linux', home })).toBe(
+      join('/c', 'srmudp-tui', 'default'),
+    );
+    expect(resolveDataDir({ env: {}, platform: 'darwin', home, profile: 'work' })).toBe(
+      join(home, '.config', 'srmudp-tui', 'work'),
+    );
+    // A relative XDG_CONFIG_HOME is invalid per the spec and ignored.
+    expect(resolveDataDir({ env: { XDG_CONFIG_HOME: 'rel' }, platform: 'linux', home })).toBe(
+      join(home, '.config', 'srmudp-tui', 'default'),
+    );
+  });
+
+  it('uses %APPDATA% on Windows', () => {
+    expect(resolveDataDir({ env: { APPDATA: '/appdata' }, platform: 'win32', home })).toBe(
+      join('/appdata', 'srmudp-tui', 'default'),
+    );
+    expect(resolveDataDir({ env: {}, platform: 'win32', home })).toBe(
+      join(home, 'AppData', 'Roaming', 'srmudp-tui', 'default'),
+    );
+  });
+
+  it('puts the identity and trust store in it', () => {
+    expect(dataPaths('/d')).toEqual({
+      dir: '/d',
+      identity: join('/d', 'identity.json'),
+      trust: join('/d', 'trust.json'),
+    });
+  });
+
+  it('refuses profile names that are not plain file names', () => {
+    for (const bad of ['', '.', '..', 'a/b', 'a\\b', 'x'.repeat(65), 'a b', 'a\u0000']) {
+      expect(() => validateProfile(bad)).toThrow(UsageError);
+    }
+    expect(validateProfile('work-2.old_x')).toBe('work-2.old_x');
+  });
+});

@@ -1,0 +1,306 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+/** The real CLI in child processes, talking over 127.0.0.1 only. */
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+interface Running {
+  proc: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  waitFor: (pattern: RegExp, timeout?: number) => Promise<RegExpMatchArray>;
+  exited: Promise<number | null>;
+  send: (line: string) => void;
+}
+
+const children: ChildProcessWithoutNullStreams[] = [];
+let home: string;
+
+beforeEach(async () => {
+  home = await mkdtemp(join(tmpdir(), 'srmudp-cli-'));
+});
+
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  await rm(home, { recursive: true, force: true });
+});
+
+function start(args: string[], env: Record<string, string> = {}): Running {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli.tsx', ...args], {
+    cwd: root,
+    env: { ...process.env, SRMUDP_HOME: join(home, 'data'), ...env },
+    stdio: 'pipe',
+  });
+  children.push(proc);
+  let out = '';
+  let err = '';
+  const watchers = new Set<() => void>();
+  proc.stdout.setEncoding('utf8');
+  proc.stderr.setEncoding('utf8');
+  proc.stdout.on('data', (d: string) => {
+    out += d;
+    for (const w of [...watchers]) w();
+  });
+  proc.stderr.on('data', (d: string) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const waitFor = (pattern: RegExp, timeout = 8000) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const m = out.match(pattern);
+        if (!m) return;
+        watchers.delete(check);
+        clearTimeout(timer);
+        resolve(m);
+      };
+      const timer = setTimeout(() => {
+        watchers.delete(check);
+        reject(new Error(`timed out waiting for ${pattern}\nstdout:\n${out}\nstderr:\n${err}`));
+      }, timeout);
+      watchers.add(check);
+      check();
+    });
+  return {
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor,
+    exited,
+    send: (line) => proc.stdin.write(`${line}\n`),
+  };
+}
+
+/** Runs the CLI with no input to completion. */
+async function run(args: string[], env: Record<string, string> = {}) {
+  const r = start(args, env);
+  r.proc.stdin.end();
+  const code = await r.exited;
+  return { code, stdout: r.stdout(), stderr: r.stderr() };
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
+  const { port } = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+function expectOneLine(text: string): void {
+  expect(text.endsWith('\n')).toBe(true);
+  expect(text.trimEnd().split('\n')).toHaveLength(1);
+  expect(text).not.toMatch(/\n\s+at /); // no stack trace
+}
+
+describe('srmudp-tui command line', () => {
+  it('--help exits 0 and lists the flags', async () => {
+    const { code, stdout } = await run(['--help']);
+    expect(code).toBe(0);
+    for (const flag of ['--nick', '--port', '--config', '--verbose', '--profile', '--host']) {
+      expect(stdout).toContain(flag);
+    }
+    for (const short of ['-n,', '-p,', '-c,', '-v,']) expect(stdout).toContain(short);
+  });
+
+  it('--version prints the version', async () => {
+    const { code, stdout } = await run(['--version']);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('a missing nick is one line on stderr and exit code 2', async () => {
+    const { code, stderr, stdout } = await run([]);
+    expect(code).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toMatch(/nick/);
+    expect(stdout).toBe('');
+  });
+
+  it('bad ports, hosts, nicks and unknown flags exit 2 with one line', async () => {
+    const cases: [string[], RegExp][] = [
+      [['-n', 'alice', '-p', 'abc'], /port/],
+      [['-n', 'alice', '-p', '70000'], /port/],
+      [['-n', 'alice', '-p', '-1'], /port|flag/],
+      [['-n', 'alice', '--host', 'nowhere'], /host/],
+      [['-n', 'bad nick!'], /nick/],
+      [['-n', 'alice', '--bogus'], /--bogus/],
+      [['-n', 'alice', '--profile', '../x'], /profile/],
+      [['-n', 'alice', 'stray'], /stray/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(args)));
+    for (const [i, r] of results.entries()) {
+      expect(r.code, cases[i]![0].join(' ')).toBe(2);
+      expectOneLine(r.stderr);
+      expect(r.stderr).toMatch(cases[i]![1]);
+    }
+  });
+
+  it('a busy port exits 2 naming the port', async () => {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = s.address().port;
+      const { code, stderr } = await run([
+        '-n',
+        'alice',
+        '--host',
+        '127.0.0.1',
+        '-p',
+        String(port),
+      ]);
+      expect(code).toBe(2);
+      expectOneLine(stderr);
+      expect(stderr).toContain(String(port));
+      expect(stderr).toMatch(/in use/);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('a malformed -c file exits 2 naming the file, which is left unchanged', async () => {
+    const file = join(home, 'peers.json');
+    const body = '{"type":"srmudp-peers","version":1,"peers":[{"nick":"bob","address":"nope"}]}';
+    await writeFile(file, body);
+    const { code, stderr } = await run(['-n', 'alice', '--host', '127.0.0.1', '-c', file]);
+    expect(code).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toContain(file);
+    expect(await readFile(file, 'utf8')).toBe(body);
+
+    const missing = join(home, 'missing.json');
+    const r = await run(['-n', 'alice', '--host', '127.0.0.1', '-c', missing]);
+    expect(r.code).toBe(2);
+    expectOneLine(r.stderr);
+    expect(r.stderr).toContain(missing);
+  });
+
+  it('a malformed trust store exits 2 naming it and is not overwritten', async () => {
+    const data = join(home, 'data');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(data, { recursive: true });
+    const trust = join(data, 'trust.json');
+    await writeFile(trust, 'garbage');
+    const { code, stderr } = await run(['-n', 'alice', '--host', '127.0.0.1']);
+    expect(code).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toContain(trust);
+    expect(await readFile(trust, 'utf8')).toBe('garbage');
+  });
+
+  it('two instances on 127.0.0.1 chat through piped stdin and /quit exits 0', async () => {
+    const port = await freePort();
+    const a = start(['-n', 'alice', '--host', '127.0.0.1', '-p', String(port)], {
+      SRMUDP_HOME: join(home, 'a'),
+    });
+    const b = start(['-n', 'bob', '--host', '127.0.0.1'], { SRMUDP_HOME: join(home, 'b') });
+    await a.waitFor(new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
+    await a.waitFor(/your fingerprint: [a-z2-7]{52}/);
+    await a.waitFor(/type \/help/);
+    expect(a.stdout()).toContain(join(home, 'a', 'identity.json'));
+    expect(a.stdout()).toContain(join(home, 'a', 'trust.json'));
+    await b.waitFor(/listening on 127\.0\.0\.1:\d+/);
+
+    b.send(`/add alice 127.0.0.1:${port}`);
+    await b.waitFor(/alice connected/);
+    await a.waitFor(/bob connected/);
+
+    b.send('hello from bob');
+    a.send('hello from alice');
+    await a.waitFor(/\[\d\d:\d\d:\d\d\] <bob> hello from bob/);
+    await b.waitFor(/\[\d\d:\d\d:\d\d\] <alice> hello from alice/);
+
+    b.send('/msg alice psst \u001b]52;c;aGk=\u0007');
+    await b.waitFor(/control character/);
+    b.send('/msg alice psst');
+    await a.waitFor(/\(private\) <bob> psst/);
+    await b.waitFor(/delivered to alice/);
+
+    b.send('/list');
+    await b.waitFor(/alice\s+127\.0\.0\.1:\d+\s+connected\s+[a-z2-7]{8}\s+\S+\s+\d+\s+\d+\.\d%/);
+
+    a.send('/quit');
+    b.send('/quit');
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
+    expect(a.stderr()).toBe('');
+    expect(b.stderr()).toBe('');
+  });
+
+  it('-c loads peers (checking their fingerprints) and /save writes them back', async () => {
+    const port = await freePort();
+    const a = start(['-n', 'alice', '--host', '127.0.0.1', '-p', String(port)], {
+      SRMUDP_HOME: join(home, 'a'),
+    });
+    const fp = (await a.waitFor(/your fingerprint: ([a-z2-7]{52})/))[1]!;
+    const peers = join(home, 'peers.json');
+    await writeFile(
+      peers,
+      JSON.stringify({
+        type: 'srmudp-peers',
+        version: 1,
+        peers: [{ nick: 'alice', address: `127.0.0.1:${port}`, fingerprint: fp }],
+      }),
+    );
+    const b = start(['-n', 'bob', '--host', '127.0.0.1', '-c', peers], {
+      SRMUDP_HOME: join(home, 'b'),
+    });
+    await b.waitFor(/loaded 1 peer from/);
+    await b.waitFor(/alice connected from 127\.0\.0\.1:\d+, key [a-z2-7]{8}/);
+    const out = join(home, 'saved.json');
+    b.send(`/save ${out}`);
+    await b.waitFor(/saved 1 peer to/);
+    expect(JSON.parse(await readFile(out, 'utf8'))).toEqual({
+      type: 'srmudp-peers',
+      version: 1,
+      peers: [{ nick: 'alice', address: `127.0.0.1:${port}`, fingerprint: fp }],
+    });
+    b.send('/quit');
+    a.proc.stdin.end();
+    expect(await b.exited).toBe(0);
+    expect(await a.exited).toBe(0);
+  });
+
+  it('a peer answering with another key than the -c file names is dropped', async () => {
+    const port = await freePort();
+    const a = start(['-n', 'alice', '--host', '127.0.0.1', '-p', String(port)], {
+      SRMUDP_HOME: join(home, 'a'),
+    });
+    await a.waitFor(/your fingerprint/);
+    const peers = join(home, 'peers.json');
+    await writeFile(
+      peers,
+      JSON.stringify({
+        type: 'srmudp-peers',
+        version: 1,
+        peers: [{ nick: 'alice', address: `127.0.0.1:${port}`, fingerprint: 'a'.repeat(52) }],
+      }),
+    );
+    const b = start(['-n', 'bob', '--host', '127.0.0.1', '-c', peers], {
+      SRMUDP_HOME: join(home, 'b'),
+    });
+    await b.waitFor(/but the peers file says a{52}: disconnecting/);
+    b.send('/list');
+    await b.waitFor(/no peers yet/);
+    b.proc.stdin.end();
+    a.proc.stdin.end();
+    expect(await b.exited).toBe(0);
+    expect(await a.exited).toBe(0);
+  });
+
+  it('ends cleanly (exit 0) when stdin closes', async () => {
+    const r = start(['-n', 'alice', '--host', '127.0.0.1']);
+    await r.waitFor(/listening on/);
+    r.send('/help');
+    r.proc.stdin.end();
+    expect(await r.exited).toBe(0);
+    expect(r.stdout()).toContain('/add <nick> <host:port>');
+  });
+});
