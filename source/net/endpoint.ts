@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Addr, addrKey, sameAddr } from './address.js';
+import { CookieJar, TokenBucket } from './cookies.js';
 import type { CipherName } from './crypto/cipher.js';
 import { fingerprint, type Identity, shortFingerprint } from './crypto/identity.js';
 import type { HandshakeState } from './crypto/noise.js';
@@ -24,6 +25,7 @@ import { TimerHeap } from './timerheap.js';
 import { CloseCode } from './wire/frames.js';
 import {
   decodePacket,
+  encodeCookie,
   encodeFinish,
   encodeInit,
   encodeReject,
@@ -110,6 +112,15 @@ const DIAL_TTL = 20_000;
 const SWEEP_INTERVAL = 1000;
 /** A retransmitted INIT is answered again at most this many times. */
 const MAX_RESP_RESENDS = 4;
+/** Handshakes a second we answer without asking for a cookie (after a burst). */
+const INIT_RATE = 200;
+const INIT_BURST = 200;
+/** Half-open handshakes per source IP, and in all, before cookies are demanded. */
+const MAX_RESPONDING_PER_IP = 8;
+const LOAD_HALF_OPEN = MAX_RESPONDING / 4;
+/** Cookies we hold for servers that asked us for one. */
+const MAX_COOKIES = 1024;
+const COOKIE_TTL = 110_000;
 /** Stateless resets we send: a burst, refilled at this rate per second. */
 const RESET_BURST = 50;
 const RESET_RATE = 50;
@@ -121,6 +132,9 @@ interface Dial {
   state: HandshakeState;
   to: Addr;
   sentAt: number;
+  /** The Noise message, kept to resend the INIT once with a cookie. */
+  message: Buffer;
+  cookieRetried: boolean;
 }
 
 interface Responding {
@@ -182,6 +196,12 @@ export class Endpoint {
   private readonly dials = new Map<number, Dial>();
   /** Peers' reset tokens (hex) → our session index, to verify RESET packets in O(1). */
   private readonly resetTokens = new Map<string, number>();
+  private readonly cookieJar = new CookieJar();
+  private readonly initBucket = new TokenBucket(INIT_RATE, INIT_BURST);
+  /** Cookies servers gave us, by their address. */
+  private readonly cookies = new Map<string, { cookie: Buffer; at: number }>();
+  private readonly respondingPerIp = new Map<string, number>();
+  private readonly reportedMismatch = new Set<string>();
   private resetBudget = RESET_BURST;
   private resetBudgetAt = 0;
   private readonly responding = new Map<number, Responding>();
@@ -431,7 +451,13 @@ export class Endpoint {
     this.dials.clear();
     this.responding.clear();
     this.respondingByOrigin.clear();
+    this.respondingPerIp.clear();
     this.nextSweep = undefined;
+  }
+
+  /** Half-open handshakes held (bounded; see MAX_RESPONDING). */
+  get halfOpenCount(): number {
+    return this.responding.size;
   }
 
   peers(): PeerSnapshot[] {
@@ -505,8 +531,7 @@ export class Endpoint {
   private sweep(now: number): void {
     for (const [index, r] of this.responding) {
       if (now - r.createdAt < RESPONDING_TTL) break; // insertion order = age order
-      this.responding.delete(index);
-      this.respondingByOrigin.delete(r.origin);
+      this.forgetResponding(index);
     }
     for (const [index, d] of this.dials) if (now - d.sentAt >= DIAL_TTL) this.dials.delete(index);
     this.nextSweep = this.responding.size + this.dials.size > 0 ? now + SWEEP_INTERVAL : undefined;
@@ -538,8 +563,10 @@ export class Endpoint {
     for (const to of peer.dialAddrs) {
       const index = this.newIndex();
       const { state, message } = startInitiator(this.local);
-      this.dials.set(index, { peer, state, to, sentAt: now });
-      this.transmit(to, encodeInit(index, cipherId(this.local.cipher), message));
+      this.dials.set(index, { peer, state, to, sentAt: now, message, cookieRetried: false });
+      const jar = this.cookies.get(addrKey(to));
+      const cookie = jar && now - jar.at < COOKIE_TTL ? jar.cookie : undefined;
+      this.transmit(to, encodeInit(index, cipherId(this.local.cipher), message, cookie));
     }
     const delay = DIAL_BACKOFF[peer.dialAttempt - 1] ?? DIAL_RETRY;
     peer.nextDialAt = now + delay;
@@ -553,7 +580,10 @@ export class Endpoint {
         this.onData(p.receiver, p.pn, p.header, p.sealed, from, now);
         return;
       case PacketType.Init:
-        this.onInit(p.sender, p.cipher, p.noise, from, now);
+        this.onInit(p.sender, p.cipher, p.cookie, p.noise, from, now);
+        return;
+      case PacketType.Cookie:
+        this.onCookie(p.receiver, p.cookie, from, now);
         return;
       case PacketType.Resp:
         this.onResp(p.sender, p.receiver, p.noise, from, now);
@@ -639,19 +669,31 @@ export class Endpoint {
     this.dial(peer, now);
   }
 
-  private onInit(sender: number, cipher: number, noise: Uint8Array, from: Addr, now: number): void {
+  private onInit(
+    sender: number,
+    cipher: number,
+    cookie: Uint8Array,
+    noise: Uint8Array,
+    from: Addr,
+    now: number,
+  ): void {
     const theirs = cipherFromId(cipher);
     if (theirs !== this.local.cipher) {
       this.transmit(
         from,
         encodeReject(sender, RejectReason.CipherMismatch, cipherId(this.local.cipher)),
       );
-      this.events.push({
-        type: 'error',
-        code: 'cipher-mismatch',
-        message: `${addrKey(from)} offered ${theirs ?? `unknown cipher ${cipher}`}, but this node uses ${this.local.cipher}`,
-        address: from,
-      });
+      // Reported once per address: a flood of such INITs must not flood events.
+      const key = addrKey(from);
+      if (!this.reportedMismatch.has(key) && this.reportedMismatch.size < 256) {
+        this.reportedMismatch.add(key);
+        this.events.push({
+          type: 'error',
+          code: 'cipher-mismatch',
+          message: `${key} offered ${theirs ?? `unknown cipher ${cipher}`}, but this node uses ${this.local.cipher}`,
+          address: from,
+        });
+      }
       this.drop('handshake');
       return;
     }
@@ -666,12 +708,26 @@ export class Endpoint {
       }
       return;
     }
+    const perIp = this.respondingPerIp.get(from.address) ?? 0;
+    const underLoad =
+      this.responding.size >= LOAD_HALF_OPEN ||
+      perIp >= MAX_RESPONDING_PER_IP ||
+      !this.initBucket.take(now);
+    if (underLoad && !this.cookieJar.verify(cookie, from, now)) {
+      // Stateless: 22 bytes back for 320 in, and nothing remembered.
+      this.transmit(from, encodeCookie(sender, this.cookieJar.make(from, now)));
+      this.drop('rate-limited');
+      return;
+    }
+    if (perIp >= MAX_RESPONDING_PER_IP) {
+      this.drop('rate-limited');
+      return;
+    }
     const index = this.newIndex();
     const { state, message } = respond(this.local, noise, index);
     if (this.responding.size >= MAX_RESPONDING) {
-      const [oldest, r] = this.responding.entries().next().value as [number, Responding];
-      this.responding.delete(oldest);
-      this.respondingByOrigin.delete(r.origin);
+      const [oldest] = this.responding.keys();
+      this.forgetResponding(oldest!);
     }
     const resp = encodeResp(index, sender, message);
     this.responding.set(index, {
@@ -684,8 +740,36 @@ export class Endpoint {
       origin,
     });
     this.respondingByOrigin.set(origin, index);
+    this.respondingPerIp.set(from.address, perIp + 1);
     this.armSweep(now);
     this.transmit(from, resp);
+  }
+
+  private forgetResponding(index: number): void {
+    const r = this.responding.get(index);
+    if (!r) return;
+    this.responding.delete(index);
+    this.respondingByOrigin.delete(r.origin);
+    const n = (this.respondingPerIp.get(r.from.address) ?? 1) - 1;
+    if (n > 0) this.respondingPerIp.set(r.from.address, n);
+    else this.respondingPerIp.delete(r.from.address);
+  }
+
+  /** The server is under load and wants proof of our address: resend once with its cookie. */
+  private onCookie(receiver: number, cookie: Uint8Array, from: Addr, now: number): void {
+    const dial = this.dials.get(receiver);
+    if (!dial || dial.cookieRetried || !sameAddr(dial.to, from)) {
+      this.drop('unknown-session');
+      return;
+    }
+    dial.cookieRetried = true;
+    const key = addrKey(from);
+    if (!this.cookies.has(key) && this.cookies.size >= MAX_COOKIES) {
+      const [oldest] = this.cookies.keys();
+      this.cookies.delete(oldest!);
+    }
+    this.cookies.set(key, { cookie: Buffer.from(cookie), at: now });
+    this.transmit(from, encodeInit(receiver, cipherId(this.local.cipher), dial.message, cookie));
   }
 
   private onResp(
@@ -738,8 +822,7 @@ export class Endpoint {
       return;
     }
     const done = responderFinish(this.local, r.state, noise);
-    this.responding.delete(receiver);
-    this.respondingByOrigin.delete(r.origin);
+    this.forgetResponding(receiver);
     const session = new Session({
       localIndex: receiver,
       remoteIndex: r.remoteIndex,

@@ -4,7 +4,7 @@ import { type Identity, signDetached, verifyDetached } from './crypto/identity.j
 import { type DhKeyPair, generateDhKeyPair, HandshakeState } from './crypto/noise.js';
 import { BadPacket } from './errors.js';
 import { decodeHello, encodeHello, type Hello, STATIC_BINDING_CONTEXT } from './wire/hello.js';
-import { CipherId, MIN_INIT_SIZE } from './wire/packet.js';
+import { CipherId, INIT_HEADER_LENGTH, MIN_INIT_SIZE } from './wire/packet.js';
 
 /**
  * The Noise XX handshake as we use it (Noise rev 34 §7.5):
@@ -85,8 +85,8 @@ function hello(local: LocalNode, localIndex: number): Buffer {
   });
 }
 
-/** INIT header is 7 bytes and the ephemeral key 32; the rest is padding. */
-const INIT_PADDING = MIN_INIT_SIZE - 7 - 32;
+/** INIT header (with cookie) and the ephemeral key come first; the rest is padding. */
+const INIT_PADDING = MIN_INIT_SIZE - INIT_HEADER_LENGTH - 32;
 
 export function startInitiator(local: LocalNode): { state: HandshakeState; message: Buffer } {
   const state = newState(local, true);

@@ -7,12 +7,18 @@ import { Reader, writeU32, writeU64 } from './reader.js';
  * (64-79) and RTP (128-191), so one socket can demultiplex STUN from ours.
  * Byte 1 is the packet type.
  *
- *   INIT    ver type sender:u32 cipher:u8 noise-msg1       (padded, see MIN_INIT_SIZE)
+ *   INIT    ver type sender:u32 cipher:u8 cookie:16 noise-msg1   (padded, see MIN_INIT_SIZE)
  *   RESP    ver type sender:u32 receiver:u32 noise-msg2
  *   FINISH  ver type receiver:u32 noise-msg3
  *   DATA    ver type receiver:u32 pn:u64 aead(frames)      header = associated data
  *   REJECT  ver type receiver:u32 reason:u8 detail:u8      cleartext, advisory only
  *   RESET   ver type index:u32 token:16                    stateless reset (RFC 9000 §10.3)
+ *   COOKIE  ver type receiver:u32 cookie:16                under load: prove your address first
+ *
+ * The INIT cookie is all zeros unless the responder asked for one: under a
+ * handshake flood it answers INITs without a valid cookie with a tiny COOKIE
+ * (a MAC of the source address) and keeps no state, as WireGuard's cookie
+ * reply (§5.4.7) and QUIC's Retry (RFC 9000 §8.1.2) do.
  *
  * Session indices are chosen at random by their owner (as in WireGuard §5.4.2),
  * so a peer's packets find their session even when its address changes.
@@ -26,7 +32,11 @@ export const PacketType = {
   Data: 4,
   Reject: 5,
   Reset: 6,
+  Cookie: 7,
 } as const;
+
+export const COOKIE_LENGTH = 16;
+export const INIT_HEADER_LENGTH = 7 + COOKIE_LENGTH;
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 
 export const DATA_HEADER_LENGTH = 14;
@@ -46,7 +56,13 @@ export const RejectReason = { CipherMismatch: 1, Busy: 2 } as const;
 export type RejectReasonValue = (typeof RejectReason)[keyof typeof RejectReason];
 
 export type Packet =
-  | { type: typeof PacketType.Init; sender: number; cipher: number; noise: Uint8Array }
+  | {
+      type: typeof PacketType.Init;
+      sender: number;
+      cipher: number;
+      cookie: Uint8Array;
+      noise: Uint8Array;
+    }
   | { type: typeof PacketType.Resp; sender: number; receiver: number; noise: Uint8Array }
   | { type: typeof PacketType.Finish; receiver: number; noise: Uint8Array }
   | {
@@ -57,7 +73,8 @@ export type Packet =
       sealed: Uint8Array;
     }
   | { type: typeof PacketType.Reject; receiver: number; reason: number; detail: number }
-  | { type: typeof PacketType.Reset; index: number; token: Uint8Array };
+  | { type: typeof PacketType.Reset; index: number; token: Uint8Array }
+  | { type: typeof PacketType.Cookie; receiver: number; cookie: Uint8Array };
 
 export const RESET_PACKET_SIZE = 22;
 
@@ -84,7 +101,8 @@ export function decodePacket(buf: Uint8Array): Packet {
       if (buf.length < MIN_INIT_SIZE) throw new BadPacket('truncated', 'INIT below minimum size');
       const sender = r.u32('sender index');
       const cipher = r.u8('cipher');
-      return { type, sender, cipher, noise: r.rest() };
+      const cookie = r.bytes(COOKIE_LENGTH, 'cookie');
+      return { type, sender, cipher, cookie, noise: r.rest() };
     }
     case PacketType.Resp: {
       const sender = r.u32('sender index');
@@ -108,6 +126,11 @@ export function decodePacket(buf: Uint8Array): Packet {
       const detail = r.u8('detail');
       return { type, receiver, reason, detail };
     }
+    case PacketType.Cookie: {
+      const receiver = r.u32('cookie receiver');
+      const cookie = r.bytes(COOKIE_LENGTH, 'cookie');
+      return { type, receiver, cookie };
+    }
     case PacketType.Reset: {
       const index = r.u32('reset index');
       const token = r.bytes(16, 'reset token');
@@ -118,17 +141,33 @@ export function decodePacket(buf: Uint8Array): Packet {
   }
 }
 
-export function encodeInit(sender: number, cipher: number, noise: Uint8Array): Buffer {
+export function encodeInit(
+  sender: number,
+  cipher: number,
+  noise: Uint8Array,
+  cookie?: Uint8Array,
+): Buffer {
   // Padding goes inside the Noise payload (see handshake.ts), where it is
   // authenticated, so the packet itself is exactly header + message.
-  if (7 + noise.length < MIN_INIT_SIZE)
+  if (INIT_HEADER_LENGTH + noise.length < MIN_INIT_SIZE)
     throw new RangeError('INIT noise message must be pre-padded');
-  const out = Buffer.allocUnsafe(7 + noise.length);
+  const out = Buffer.alloc(INIT_HEADER_LENGTH + noise.length);
   out[0] = WIRE_VERSION;
   out[1] = PacketType.Init;
   writeU32(out, 2, sender);
   out[6] = cipher;
-  out.set(noise, 7);
+  if (cookie) out.set(cookie.subarray(0, COOKIE_LENGTH), 7);
+  out.set(noise, INIT_HEADER_LENGTH);
+  return out;
+}
+
+export function encodeCookie(receiver: number, cookie: Uint8Array): Buffer {
+  if (cookie.length !== COOKIE_LENGTH) throw new RangeError('cookie must be 16 bytes');
+  const out = Buffer.allocUnsafe(6 + COOKIE_LENGTH);
+  out[0] = WIRE_VERSION;
+  out[1] = PacketType.Cookie;
+  writeU32(out, 2, receiver);
+  out.set(cookie, 6);
   return out;
 }
 

@@ -3,13 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { BadPacket, type DropReason } from '../../../source/net/errors.js';
 import {
   CipherId,
+  COOKIE_LENGTH,
   DATA_HEADER_LENGTH,
   decodePacket,
+  encodeCookie,
   encodeFinish,
   encodeInit,
   encodeReject,
   encodeReset,
   encodeResp,
+  INIT_HEADER_LENGTH,
   isStun,
   MIN_INIT_SIZE,
   type Packet,
@@ -84,7 +87,7 @@ const pn = fc.oneof(
 const byte = fc.integer({ min: 0, max: 255 });
 const noise = fc.uint8Array({ maxLength: 200, size: 'max' });
 const initNoise = fc.uint8Array({
-  minLength: MIN_INIT_SIZE - 7,
+  minLength: MIN_INIT_SIZE - INIT_HEADER_LENGTH,
   maxLength: MIN_INIT_SIZE + 100,
   size: 'max',
 });
@@ -93,10 +96,17 @@ type Case = { bytes: Buffer; expected: Packet; fixedHeader: number };
 
 /** Every packet type with its encoding, expected decode and the length of its fixed part. */
 const packetCase: fc.Arbitrary<Case> = fc.oneof(
-  fc.tuple(index, byte, initNoise).map(([sender, cipher, n]) => ({
-    bytes: encodeInit(sender, cipher, n),
-    expected: { type: PacketType.Init, sender, cipher, noise: n } as Packet,
-    fixedHeader: MIN_INIT_SIZE,
+  fc
+    .tuple(index, byte, initNoise, fc.uint8Array({ minLength: 16, maxLength: 16 }))
+    .map(([sender, cipher, n, cookie]) => ({
+      bytes: encodeInit(sender, cipher, n, cookie),
+      expected: { type: PacketType.Init, sender, cipher, cookie, noise: n } as Packet,
+      fixedHeader: MIN_INIT_SIZE,
+    })),
+  fc.tuple(index, fc.uint8Array({ minLength: 16, maxLength: 16 })).map(([receiver, cookie]) => ({
+    bytes: encodeCookie(receiver, cookie),
+    expected: { type: PacketType.Cookie, receiver, cookie } as Packet,
+    fixedHeader: 6 + COOKIE_LENGTH,
   })),
   fc.tuple(index, index, noise).map(([sender, receiver, n]) => ({
     bytes: encodeResp(sender, receiver, n),
@@ -151,6 +161,7 @@ function expectedTruncation(c: Case, cut: number): Packet | undefined {
       return { ...p, sealed: tail };
     case PacketType.Reject:
     case PacketType.Reset:
+    case PacketType.Cookie:
       // Fixed size: only the whole packet decodes.
       return cut === c.bytes.length ? p : undefined;
   }
@@ -166,6 +177,7 @@ function tailOf(p: Packet): Uint8Array {
       return p.sealed;
     case PacketType.Reject:
     case PacketType.Reset:
+    case PacketType.Cookie:
       return new Uint8Array(0);
   }
 }
@@ -197,8 +209,8 @@ describe('packet round trip', () => {
     expect(Array.from(p.sealed)).toEqual(Array.from(sealed));
   });
 
-  it('INIT carries a cipher id and keeps the exact noise bytes', () => {
-    const n = new Uint8Array(MIN_INIT_SIZE - 7).fill(7);
+  it('INIT carries a cipher id, a zero cookie by default, and keeps the exact noise bytes', () => {
+    const n = new Uint8Array(MIN_INIT_SIZE - INIT_HEADER_LENGTH).fill(7);
     const bytes = encodeInit(42, CipherId['aes-256-gcm'], n);
     expect(bytes.length).toBe(MIN_INIT_SIZE);
     const p = decodePacket(bytes);
@@ -206,12 +218,15 @@ describe('packet round trip', () => {
       type: PacketType.Init,
       sender: 42,
       cipher: 2,
+      cookie: Array.from(new Uint8Array(16)),
       noise: Array.from(n),
     });
   });
 
   it('encodeInit refuses a noise message that is not pre-padded', () => {
-    expect(() => encodeInit(1, 1, new Uint8Array(MIN_INIT_SIZE - 8))).toThrow(RangeError);
+    expect(() => encodeInit(1, 1, new Uint8Array(MIN_INIT_SIZE - INIT_HEADER_LENGTH - 1))).toThrow(
+      RangeError,
+    );
   });
 
   it('RESET is exactly RESET_PACKET_SIZE bytes and round-trips index and token', () => {
@@ -267,7 +282,7 @@ describe('packet truncation', () => {
   });
 
   it('INIT below MIN_INIT_SIZE is BadPacket even with a complete header', () => {
-    const full = encodeInit(1, 1, new Uint8Array(MIN_INIT_SIZE - 7));
+    const full = encodeInit(1, 1, new Uint8Array(MIN_INIT_SIZE - INIT_HEADER_LENGTH));
     expectBadPacket(() => decodePacket(full.subarray(0, MIN_INIT_SIZE - 1)), 'truncated');
     expectBadPacket(() => decodePacket(full.subarray(0, 7)), 'truncated');
     expect(decodePacket(full).type).toBe(PacketType.Init);
@@ -305,7 +320,7 @@ describe('packet demultiplexing', () => {
   });
 
   it('rejects unknown packet types with reason "unknown-type"', () => {
-    for (const type of [0, 7, 8, 0x51, 0xff]) {
+    for (const type of [0, 8, 9, 0x51, 0xff]) {
       const bytes = new Uint8Array(400);
       bytes[0] = WIRE_VERSION;
       bytes[1] = type;
