@@ -124,6 +124,8 @@ const COOKIE_TTL = 110_000;
 /** Stateless resets we send: a burst, refilled at this rate per second. */
 const RESET_BURST = 50;
 const RESET_RATE = 50;
+/** Reassembly memory all peers together may hold in us. */
+const TOTAL_REASSEMBLY_LIMIT = 256 * 1024 * 1024;
 /** Most stranger records we keep (connected or recently seen). */
 const MAX_PEERS = 4096;
 
@@ -203,6 +205,7 @@ export class Endpoint {
   private readonly respondingPerIp = new Map<string, number>();
   private readonly reportedMismatch = new Set<string>();
   private resetBudget = RESET_BURST;
+  private reassemblyBytes = 0;
   private resetBudgetAt = 0;
   private readonly responding = new Map<number, Responding>();
   private readonly respondingByOrigin = new Map<string, number>();
@@ -241,6 +244,10 @@ export class Endpoint {
         if (s.remoteResetToken) this.resetTokens.delete(s.remoteResetToken.toString('hex'));
       },
       countDrop: (r) => this.drop(r),
+      reserveReassembly: (delta) => {
+        this.reassemblyBytes += delta;
+        return this.reassemblyBytes <= TOTAL_REASSEMBLY_LIMIT;
+      },
     };
   }
 
@@ -453,6 +460,29 @@ export class Endpoint {
     this.respondingByOrigin.clear();
     this.respondingPerIp.clear();
     this.nextSweep = undefined;
+  }
+
+  /** Bytes queued for a peer and not yet acknowledged (0 for an unknown nick). */
+  queuedBytes(nick: string): number {
+    return this.byNick.get(nick)?.unacknowledgedBytes ?? 0;
+  }
+
+  /** Unacknowledged bytes queued for all peers together. */
+  totalQueuedBytes(): number {
+    let n = 0;
+    for (const p of this.byNick.values()) n += p.unacknowledgedBytes;
+    return n;
+  }
+
+  connectedNicks(): string[] {
+    const out: string[] = [];
+    for (const p of this.byNick.values()) if (p.connected) out.push(p.nick);
+    return out;
+  }
+
+  /** Reassembly memory held for all peers. */
+  get reassemblyBytesHeld(): number {
+    return this.reassemblyBytes;
   }
 
   /** Half-open handshakes held (bounded; see MAX_RESPONDING). */

@@ -24,7 +24,13 @@ export const IDLE_TIMEOUT = 45_000;
 /** Window in which a second session from the same peer instance counts as simultaneous open. */
 export const SIMULTANEOUS_OPEN_WINDOW = 5_000;
 /** Most streams a peer may open towards us. */
-export const MAX_STREAMS = 16;
+export const MAX_STREAMS = 4;
+/**
+ * Reassembly memory one peer may hold in us (out-of-order data and partial
+ * messages, all streams); a well-behaved sender stays within SEND_WINDOW per
+ * stream. Beyond it the peer is violating the protocol and is cut off.
+ */
+export const PEER_REASSEMBLY_LIMIT = 16 * 1024 * 1024;
 
 /** What a peer needs from the endpoint that owns it. */
 export interface PeerHost {
@@ -33,6 +39,8 @@ export interface PeerHost {
   /** A session was dropped; the endpoint forgets its index. */
   forgetSession(session: Session): void;
   countDrop(reason: BadPacket['reason']): void;
+  /** Accounts reassembly memory across all peers; false when the global cap is exceeded. */
+  reserveReassembly(delta: number): boolean;
 }
 
 export interface PeerTotals {
@@ -62,6 +70,8 @@ export class Peer {
 
   private sendStreams = new Map<number, SendStream>();
   private recvStreams = new Map<number, RecvStream>();
+  /** Bytes held across recvStreams (reported to the host's global account). */
+  private reassemblyBytes = 0;
   private probesPending = 0;
   private pingRequested = false;
   private pacingDeadline: number | undefined;
@@ -213,10 +223,17 @@ export class Peer {
   private restartStreams(): void {
     const old = [...this.sendStreams.values()];
     this.sendStreams = new Map();
-    this.recvStreams = new Map();
+    this.releaseReassembly();
     for (const s of old) {
       for (const m of s.pendingMessages()) this.queueMessage(m.id, s.id, m.data);
     }
+  }
+
+  /** Drops every receive stream and returns its memory to the global account. */
+  private releaseReassembly(): void {
+    this.recvStreams = new Map();
+    this.host.reserveReassembly(-this.reassemblyBytes);
+    this.reassemblyBytes = 0;
   }
 
   private markConnected(now: number): void {
@@ -248,6 +265,9 @@ export class Peer {
     for (const s of this.sessions()) this.retireSession(s, true);
     this.connectedSince = undefined;
     this.state = { kind: 'disconnected', since: now, reason };
+    // The next session may come from a new instance; a half-received message
+    // from this one can never complete.
+    this.releaseReassembly();
   }
 
   private sendClose(s: Session, code: number, reason: string, now: number): void {
@@ -362,11 +382,22 @@ export class Peer {
       this.recvStreams.set(streamId, stream);
     }
     let messages: Buffer[];
+    const before = stream.bufferedBytes;
     try {
       messages = stream.onData(offset, data);
     } catch (err) {
       if (!(err instanceof BadPacket)) throw err;
       this.protocolViolation(err.message, now);
+      return false;
+    }
+    const delta = stream.bufferedBytes - before;
+    this.reassemblyBytes += delta;
+    const globalOk = this.host.reserveReassembly(delta);
+    if (this.reassemblyBytes > PEER_REASSEMBLY_LIMIT || !globalOk) {
+      this.protocolViolation(
+        globalOk ? 'reassembly limit exceeded' : 'node-wide reassembly limit exceeded',
+        now,
+      );
       return false;
     }
     for (const data of messages) {

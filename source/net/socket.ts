@@ -107,6 +107,9 @@ export const DEFAULT_SEND_TIMEOUT = 30_000;
 export const DEFAULT_RECEIVE_QUEUE_LIMIT = 10_000;
 export const DEFAULT_WAIT_FOR_PEER_TIMEOUT = 10_000;
 const STATS_INTERVAL = 250;
+/** Unacknowledged bytes per peer, and in all, beyond which send() waits. */
+export const MAX_QUEUED_PER_PEER = 16 * 1024 * 1024;
+export const MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 
 interface PendingSend {
   remaining: Map<number, string>;
@@ -133,6 +136,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private readonly lastInfo = new Map<string, PeerInfo>();
   /** Trust-store writes in progress; close() waits for them. */
   private readonly writes = new Set<Promise<void>>();
+  /** Sends waiting for queue room; woken after every pump. */
+  private roomWaiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private timerAt: number | undefined;
   private flushScheduled = false;
@@ -348,18 +353,12 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
    * nicks reject before anything is sent; silence past `timeout` rejects,
    * naming who did not acknowledge (delivery to them is then unknown).
    */
-  send(content: string | Uint8Array, opts: SendOptions = {}): Promise<void> {
-    try {
-      this.assertOpen();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  async send(content: string | Uint8Array, opts: SendOptions = {}): Promise<void> {
+    this.assertOpen();
     const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     if (data.length > MAX_MESSAGE_SIZE) {
-      return Promise.reject(
-        new UsageError(
-          `message of ${data.length} bytes exceeds the maximum of ${MAX_MESSAGE_SIZE}`,
-        ),
+      throw new UsageError(
+        `message of ${data.length} bytes exceeds the maximum of ${MAX_MESSAGE_SIZE}`,
       );
     }
     const recipients =
@@ -368,29 +367,78 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         : Array.isArray(opts.recipient)
           ? opts.recipient
           : [opts.recipient];
-    const timeout = opts.timeout ?? this.sendTimeout;
-    let queued: ReturnType<Endpoint['sendMessage']>;
-    try {
-      queued = this.endpoint.sendMessage(recipients, data, performance.now());
-    } catch (err) {
-      return Promise.reject(err);
+    const unknown = (recipients ?? []).filter((n) => !this.endpoint.peer(n));
+    if (unknown.length > 0) {
+      throw new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
     }
-    if (queued.peers.length === 0) return Promise.resolve();
+    const timeout = opts.timeout ?? this.sendTimeout;
+    const deadline = performance.now() + timeout;
+    const queued = await this.queueWhenRoom(recipients, data, deadline);
+    if (queued.peers.length === 0) return;
     this.scheduleFlush();
     return new Promise((resolve, reject) => {
       const remaining = new Map(queued.peers.map((p) => [p.id, p.nick]));
-      const timer = setTimeout(() => {
-        this.pending.delete(queued.id);
-        const who = [...remaining.values()].join(', ');
-        reject(
-          new TransportError(
-            `not acknowledged within ${timeout} ms by: ${who} (delivery unknown)`,
-            'timeout',
-          ),
-        );
-      }, timeout);
+      const timer = setTimeout(
+        () => {
+          this.pending.delete(queued.id);
+          const who = [...remaining.values()].join(', ');
+          reject(
+            new TransportError(
+              `not acknowledged within ${timeout} ms by: ${who} (delivery unknown)`,
+              'timeout',
+            ),
+          );
+        },
+        Math.max(0, deadline - performance.now()),
+      );
       this.pending.set(queued.id, { remaining, resolve, reject, timer });
     });
+  }
+
+  /**
+   * Backpressure: a send waits while a recipient already has
+   * MAX_QUEUED_PER_PEER bytes unacknowledged (or all peers together
+   * MAX_QUEUED_TOTAL), so a fast writer cannot grow our memory without bound.
+   */
+  private async queueWhenRoom(
+    recipients: string[] | undefined,
+    data: Uint8Array,
+    deadline: number,
+  ): Promise<ReturnType<Endpoint['sendMessage']>> {
+    for (;;) {
+      this.assertOpen();
+      // Check and enqueue in one synchronous step: concurrent senders must
+      // not all see room that only one of them may take.
+      if (this.hasRoom(recipients, data.length)) {
+        return this.endpoint.sendMessage(recipients, data, performance.now());
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new TransportError(
+          'send queue full: peers are not acknowledging fast enough',
+          'backpressure',
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, left);
+        function wake() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.roomWaiters.push(wake);
+      });
+    }
+  }
+
+  private hasRoom(recipients: string[] | undefined, size: number): boolean {
+    const nicks = recipients ?? this.endpoint.connectedNicks();
+    const total = this.endpoint.totalQueuedBytes();
+    if (total > 0 && total + size * nicks.length > MAX_QUEUED_TOTAL) return false;
+    for (const n of nicks) {
+      const q = this.endpoint.queuedBytes(n);
+      if (q > 0 && q + size > MAX_QUEUED_PER_PEER) return false;
+    }
+    return true;
   }
 
   /** The next queued message, or null after `timeout` ms (default: wait forever). */
@@ -473,6 +521,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       w.resolve(null);
     }
     for (const check of [...this.peerWaiters]) check();
+    for (const wake of this.roomWaiters.splice(0)) wake();
     await Promise.all([...this.writes]);
     // Let the CLOSE frames leave before the socket goes (dgram sends are async).
     if (this.sendsInFlight > 0) {
@@ -528,6 +577,11 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     }
     this.flushTransmits();
     this.armTimer();
+    if (this.roomWaiters.length > 0) {
+      const waiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const wake of waiters) wake();
+    }
   }
 
   private flushTransmits(): void {
