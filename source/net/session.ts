@@ -26,6 +26,11 @@ export const MAX_PAYLOAD = MAX_DATAGRAM - DATA_HEADER_LENGTH - TAG_LENGTH;
 export const DEFAULT_REKEY_INTERVAL = 2 ** 24;
 /** We refuse to send past this packet number: the session must be replaced. */
 export const MAX_PACKET_NUMBER = 2 ** 52;
+/**
+ * Longest wait between probes while nothing is acknowledged: a probe is one
+ * small packet, and this bounds how long after a blackout ends we notice.
+ */
+export const MAX_PTO = 1000;
 /** RFC 9000 §13.2.1: our max_ack_delay, advertised implicitly (both sides use it). */
 export const MAX_ACK_DELAY = 5;
 
@@ -90,7 +95,7 @@ export class Session {
   private elicitingSinceAck = 0;
   ackDeadline: number | undefined;
 
-  readonly loss = new LossDetector<SentFrames>({ maxAckDelay: MAX_ACK_DELAY });
+  readonly loss = new LossDetector<SentFrames>({ maxAckDelay: MAX_ACK_DELAY, maxPto: MAX_PTO });
   readonly pacer = new Pacer();
   lastReceived: number;
   lastSent: number;

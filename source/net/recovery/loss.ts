@@ -102,6 +102,7 @@ export class LossDetector<F> {
   #largestSent = -1;
   #largestAcked: number | undefined;
   #ptoCount = 0;
+  readonly #maxPto: number;
   /** loss_time (A.3): when the earliest pending packet crosses the time threshold. */
   #lossTime: number | undefined;
   #timeOfLastAckEliciting = 0;
@@ -119,8 +120,11 @@ export class LossDetector<F> {
       packetThreshold?: number;
       timeThreshold?: number;
       cc?: NewReno;
+      /** Upper bound on one backed-off PTO interval, ms (default: none). */
+      maxPto?: number;
     } = {},
   ) {
+    this.#maxPto = opts.maxPto ?? Number.POSITIVE_INFINITY;
     // RFC 9000 §18.2: max_ack_delay defaults to 25 ms.
     this.#maxAckDelay = opts.maxAckDelay ?? 25;
     // §6.1.1 kPacketThreshold = 3; §6.1.2 kTimeThreshold = 9/8.
@@ -253,7 +257,10 @@ export class LossDetector<F> {
     if (this.#ackElicitingOutstanding === 0) return undefined;
     const backoff = 2 ** Math.min(this.#ptoCount, MAX_BACKOFF_EXPONENT);
     // §6.2.1: max_ack_delay is included (and backed off) for the application data space.
-    return this.#timeOfLastAckEliciting + (this.rtt.ptoBase() + this.#maxAckDelay) * backoff;
+    // The cap is ours, not RFC 9002's: after a long blackout the next probe
+    // must not be many seconds away, or recovery lags the network by that much.
+    const interval = Math.min((this.rtt.ptoBase() + this.#maxAckDelay) * backoff, this.#maxPto);
+    return this.#timeOfLastAckEliciting + interval;
   }
 
   /** A.9. Does nothing if called before `deadline()`. */
