@@ -99,6 +99,10 @@ export interface EndpointStats {
   bytesIn: number;
   bytesOut: number;
   dropped: DropCounts;
+  /** Handshake-layer packets (INIT, RESP, FINISH, COOKIE, RESET, REJECT) accepted for processing. */
+  handshakePackets: number;
+  /** STUN messages seen on the socket (answered by the STUN layer, when there is one). */
+  stun: number;
 }
 
 /** Handshake attempts back off 0.5, 1, 2, 4, 8 s, then every 15 s. */
@@ -187,7 +191,10 @@ export class Endpoint {
     bytesIn: 0,
     bytesOut: 0,
     dropped: emptyDrops(),
+    handshakePackets: 0,
+    stun: 0,
   };
+  private dropTotal = 0;
   acceptStrangers: boolean;
 
   private readonly byNick = new Map<string, Peer>();
@@ -259,6 +266,7 @@ export class Endpoint {
     this.stats.bytesIn += data.length;
     if (isStun(data)) {
       // STUN shares the socket (RFC 7983); the STUN client is a later layer.
+      this.stats.stun++;
       return;
     }
     let packet: Packet;
@@ -271,6 +279,7 @@ export class Endpoint {
       }
       throw err;
     }
+    const droppedBefore = this.dropTotal;
     try {
       this.dispatch(packet, from, now);
     } catch (err) {
@@ -280,6 +289,10 @@ export class Endpoint {
       }
       throw err;
     }
+    // Every datagram is accounted for: dropped by reason, authenticated data
+    // (per-peer packetsReceived), or a handshake-layer packet.
+    if (packet.type !== PacketType.Data && this.dropTotal === droppedBefore)
+      this.stats.handshakePackets++;
   }
 
   handleTimeout(now: number): void {
@@ -529,6 +542,7 @@ export class Endpoint {
 
   private drop(reason: DropReason): void {
     this.stats.dropped[reason]++;
+    this.dropTotal++;
   }
 
   private transmit(to: Addr, data: Buffer): void {

@@ -20,6 +20,8 @@ export class UdpProxy {
   readonly rng: Rng;
   blackout = false;
   impairment: Impairment;
+  /** Sees every datagram the proxy receives, before impairment (for recording). */
+  tap: ((data: Buffer, towardsTarget: boolean) => void) | undefined;
   stats = { forwarded: 0, dropped: 0, duplicated: 0 };
   private readonly front = dgram.createSocket('udp4');
   private readonly upstreams = new Map<string, dgram.Socket>();
@@ -62,6 +64,7 @@ export class UdpProxy {
       this.upstreams.set(key, up);
     }
     const sock = up;
+    this.tap?.(msg, true);
     this.impair(msg, (d) => sock.send(d, this.target.port, this.target.address));
   }
 
@@ -70,6 +73,7 @@ export class UdpProxy {
     up.bind(0, '127.0.0.1');
     up.on('message', (msg) => {
       // Only the target may answer through a mapping.
+      this.tap?.(msg, false);
       this.impair(msg, (d) => this.front.send(d, client.port, client.address));
     });
     up.on('error', () => {});
