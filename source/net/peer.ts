@@ -1,4 +1,5 @@
-import type { Addr } from './address.js';
+import { randomBytes } from 'node:crypto';
+import { type Addr, sameAddr } from './address.js';
 import { TAG_LENGTH } from './crypto/cipher.js';
 import { BadPacket } from './errors.js';
 import type { EndpointEvent, PeerState } from './events.js';
@@ -9,9 +10,11 @@ import {
   ackFrameLength,
   CloseCode,
   decodeFrames,
+  PATH_DATA_LENGTH,
   streamHeaderLength,
   writeAckFrame,
   writeCloseFrame,
+  writePathFrame,
   writePing,
   writeStreamFrame,
 } from './wire/frames.js';
@@ -23,6 +26,8 @@ export const KEEPALIVE_INTERVAL = 15_000;
 export const IDLE_TIMEOUT = 45_000;
 /** Window in which a second session from the same peer instance counts as simultaneous open. */
 export const SIMULTANEOUS_OPEN_WINDOW = 5_000;
+/** PATH_CHALLENGEs sent to a new address before giving up on it. */
+export const PATH_CHALLENGE_TRIES = 3;
 /** Most streams a peer may open towards us. */
 export const MAX_STREAMS = 4;
 /**
@@ -304,9 +309,15 @@ export class Peer {
       throw err;
     }
     this.lastSeen = now;
-    // Follow the peer to a new address only on its newest packet, so a late,
-    // reordered packet cannot move the path back.
-    if (newest) session.path = from;
+    // A new address on the newest packet starts path validation (a late,
+    // reordered packet never does); the path moves only when it answers.
+    if (
+      newest &&
+      !sameAddr(from, session.path) &&
+      !(session.probe && sameAddr(session.probe.addr, from))
+    ) {
+      session.probe = { addr: from, data: randomBytes(PATH_DATA_LENGTH), tries: 0, deadline: now };
+    }
     let eliciting = false;
     for (const f of frames) {
       switch (f.type) {
@@ -319,6 +330,23 @@ export class Peer {
         case 'stream':
           eliciting = true;
           if (!this.onStream(f.streamId, f.offset, f.data, now)) return false;
+          break;
+        case 'path-challenge':
+          eliciting = true;
+          // Bounded: at most a few owed responses, each the size of the challenge packet.
+          if (session.pathResponses.length < 4) {
+            session.pathResponses.push({ to: from, data: Buffer.from(f.data) });
+          }
+          break;
+        case 'path-response':
+          if (
+            session.probe &&
+            sameAddr(session.probe.addr, from) &&
+            session.probe.data.equals(f.data)
+          ) {
+            session.path = from;
+            session.probe = undefined;
+          }
           break;
         case 'close':
           this.host.emit({ type: 'peer', nick: this.nick, change: 'state' });
@@ -490,6 +518,7 @@ export class Peer {
       if (s.hasAckToSend && s.ackDue(now)) this.sendPacket(s, now, false);
     const s = this.current;
     if (!s) return;
+    this.sendPathFrames(s, now);
     this.pacingDeadline = undefined;
     for (let guard = 0; guard < 10_000; guard++) {
       const probe = this.probesPending > 0;
@@ -519,6 +548,31 @@ export class Peer {
     cc.setAppLimited(
       !this.hasStreamData() && this.pacingDeadline === undefined && cc.canSend(MAX_DATAGRAM),
     );
+  }
+
+  /** PATH_RESPONSEs we owe and a due PATH_CHALLENGE, each in its own small packet. */
+  private sendPathFrames(s: Session, now: number): void {
+    for (const r of s.pathResponses.splice(0)) this.sendControl(s, now, r.to, true, r.data);
+    const probe = s.probe;
+    if (!probe || probe.deadline > now) return;
+    if (probe.tries >= PATH_CHALLENGE_TRIES) {
+      // Never answered: stay where we are (RFC 9000 §8.2.4).
+      s.probe = undefined;
+      return;
+    }
+    probe.tries++;
+    probe.deadline = now + Math.max(3 * s.loss.rtt.smoothedRtt, 100) * 2 ** (probe.tries - 1);
+    this.sendControl(s, now, probe.addr, false, probe.data);
+  }
+
+  private sendControl(s: Session, now: number, to: Addr, response: boolean, data: Buffer): void {
+    const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
+    const pos = writePathFrame(buf, DATA_HEADER_LENGTH, response, data);
+    const payloadLength = pos - DATA_HEADER_LENGTH;
+    s.seal(buf, payloadLength, now);
+    // Not tracked for loss: a lost challenge is simply sent again, a lost
+    // response is re-solicited by the next challenge.
+    this.host.transmit(to, buf.subarray(0, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH));
   }
 
   private sendPacket(s: Session, now: number, withData: boolean): void {

@@ -77,6 +77,14 @@ export class Session {
   finish: Buffer | undefined;
   finishDeadline: number | undefined;
   finishAttempts = 0;
+  /**
+   * Path validation in progress (RFC 9000 §8.2): an authenticated packet came
+   * from a new address, and we only move there once it echoes our challenge,
+   * so nobody can point our traffic at an address that never answered.
+   */
+  probe: { addr: Addr; data: Buffer; tries: number; deadline: number } | undefined;
+  /** PATH_RESPONSEs owed, each to the address its challenge came from. */
+  readonly pathResponses: { to: Addr; data: Buffer }[] = [];
   /** The peer's stateless-reset token for this session (from its Hello). */
   remoteResetToken: Buffer | undefined;
 
@@ -235,6 +243,7 @@ export class Session {
     if (this.finishDeadline !== undefined && (d === undefined || this.finishDeadline < d)) {
       d = this.finishDeadline;
     }
+    if (this.probe && (d === undefined || this.probe.deadline < d)) d = this.probe.deadline;
     return d;
   }
 }

@@ -112,3 +112,51 @@ describe('session lifecycle on the virtual clock', () => {
     expect(bob.endpoint.peer('alice')?.state.kind).toBe('disconnected');
   });
 });
+
+describe('path validation (RFC 9000 §8.2)', () => {
+  it('follows a peer to a new address only after it answers a challenge there', () => {
+    const { net, alice, bob } = connectedPair(41);
+    // An attacker replays one of bob's packets from a forged source address:
+    // it is a replay, so nothing happens at all.
+    const victim = { address: '198.51.100.9', port: 9 };
+    let captured: Buffer | undefined;
+    net.tap = (d) => {
+      if (d.to.port === A.port && !captured && d.data[1] === 4) captured = Buffer.from(d.data);
+      return undefined;
+    };
+    bob.send(['alice'], 'x');
+    net.run(500);
+    net.tap = undefined;
+    expect(captured).toBeDefined();
+    net.inject(captured!, victim, A);
+    net.run(1000);
+    expect(alice.endpoint.peer('bob')?.address).toEqual(B);
+    expect(alice.endpoint.stats.dropped.replay).toBeGreaterThan(0);
+  });
+
+  it('sends at most a few challenges to an address that never answers, then stays put', () => {
+    const { net, alice, bob } = connectedPair(42);
+    const silent = { address: '198.51.100.10', port: 10 };
+    // Rewrite bob's next packets (as an on-path attacker could) to come from `silent`.
+    let rewrites = 0;
+    const sentToSilent: Buffer[] = [];
+    net.tap = (d) => {
+      if (d.to.address === silent.address) sentToSilent.push(d.data);
+      if (d.to.port === A.port && d.from.port === B.port && rewrites < 1) {
+        rewrites++;
+        net.inject(Buffer.from(d.data), silent, A);
+        return null;
+      }
+      return undefined;
+    };
+    bob.send(['alice'], 'hello');
+    net.run(10_000);
+    expect(alice.received.map((m) => m.data.toString())).toEqual(['hello']);
+    expect(sentToSilent.length).toBeGreaterThan(0);
+    expect(sentToSilent.length).toBeLessThanOrEqual(3);
+    expect(alice.endpoint.peer('bob')?.address).toEqual(B);
+    bob.send(['alice'], 'still fine');
+    net.run(2000);
+    expect(alice.received).toHaveLength(2);
+  });
+});

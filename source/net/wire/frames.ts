@@ -9,11 +9,21 @@ import { Reader, varintLength, writeVarint } from './reader.js';
  *   ACK     0x02 largest ackDelayMicros rangeCount firstRange (gap length)*   (§19.3)
  *   STREAM  0x03 streamId offset length data                                    (§19.8)
  *   CLOSE   0x04 code reasonLength reason(utf8)                                 (§19.19)
+ *   PATH_CHALLENGE 0x05 data:8 / PATH_RESPONSE 0x06 data:8                       (§19.17-18)
  *
  * A stream carries messages as [varint length][bytes]; the stream offset gives
  * order and duplicate suppression, exactly as QUIC's STREAM frames do.
  */
-export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Stream: 3, Close: 4 } as const;
+export const FrameType = {
+  Padding: 0,
+  Ping: 1,
+  Ack: 2,
+  Stream: 3,
+  Close: 4,
+  PathChallenge: 5,
+  PathResponse: 6,
+} as const;
+export const PATH_DATA_LENGTH = 8;
 
 export type AckFrame = {
   type: 'ack';
@@ -26,7 +36,9 @@ export type Frame =
   | { type: 'ping' }
   | AckFrame
   | StreamFrame
-  | { type: 'close'; code: number; reason: string };
+  | { type: 'close'; code: number; reason: string }
+  | { type: 'path-challenge'; data: Uint8Array }
+  | { type: 'path-response'; data: Uint8Array };
 
 export const CloseCode = {
   Normal: 0,
@@ -69,6 +81,12 @@ export function decodeFrames(payload: Uint8Array): Frame[] {
         frames.push({ type: 'stream', streamId, offset, data: r.bytes(length, 'stream data') });
         break;
       }
+      case FrameType.PathChallenge:
+        frames.push({ type: 'path-challenge', data: r.bytes(PATH_DATA_LENGTH, 'path challenge') });
+        break;
+      case FrameType.PathResponse:
+        frames.push({ type: 'path-response', data: r.bytes(PATH_DATA_LENGTH, 'path response') });
+        break;
       case FrameType.Close: {
         const code = r.varint('close code');
         const len = r.varint('close reason length');
@@ -196,4 +214,16 @@ export function writeCloseFrame(
   pos = writeVarint(buf, pos, bytes.length);
   buf.set(bytes, pos);
   return pos + bytes.length;
+}
+
+/** PATH_CHALLENGE or PATH_RESPONSE with its 8 bytes. */
+export function writePathFrame(
+  buf: Uint8Array,
+  pos: number,
+  response: boolean,
+  data: Uint8Array,
+): number {
+  buf[pos++] = response ? FrameType.PathResponse : FrameType.PathChallenge;
+  buf.set(data.subarray(0, PATH_DATA_LENGTH), pos);
+  return pos + PATH_DATA_LENGTH;
 }

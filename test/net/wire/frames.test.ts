@@ -9,9 +9,11 @@ import {
   type Frame,
   FrameType,
   MAX_ACK_RANGES,
+  PATH_DATA_LENGTH,
   streamHeaderLength,
   writeAckFrame,
   writeCloseFrame,
+  writePathFrame,
   writePing,
   writeStreamFrame,
 } from '../../../source/net/wire/frames.js';
@@ -92,12 +94,19 @@ const closeFrame = fc
   .tuple(fc.constantFrom(...Object.values(CloseCode)), closeReason)
   .map(([code, reason]): Frame => ({ type: 'close', code, reason }));
 
+const pathFrame = fc
+  .tuple(fc.boolean(), fc.uint8Array({ minLength: 8, maxLength: 8 }))
+  .map(
+    ([response, data]): Frame => ({ type: response ? 'path-response' : 'path-challenge', data }),
+  );
+
 const spec: fc.Arbitrary<Spec> = fc.oneof(
   fc.constant<Spec>({ type: 'ping' }),
   fc.constant<Spec>({ type: 'padding' }),
   ackFrame,
   streamFrame,
   closeFrame,
+  pathFrame,
 );
 
 function specLength(s: Spec): number {
@@ -111,6 +120,9 @@ function specLength(s: Spec): number {
       return streamHeaderLength(s.streamId, s.offset, s.data.length) + s.data.length;
     case 'close':
       return closeFrameLength(s.code, s.reason);
+    case 'path-challenge':
+    case 'path-response':
+      return 1 + PATH_DATA_LENGTH;
   }
 }
 
@@ -137,6 +149,10 @@ function writeAll(specs: Spec[]): { payload: Uint8Array; ends: number[] } {
         break;
       case 'close':
         pos = writeCloseFrame(buf, pos, s.code, s.reason);
+        break;
+      case 'path-challenge':
+      case 'path-response':
+        pos = writePathFrame(buf, pos, s.type === 'path-response', s.data);
         break;
     }
     // The length helpers predict exactly what the writers write (checked cheaply here).
@@ -364,7 +380,7 @@ describe('frame validation', () => {
   });
 
   it('rejects unknown frame types', () => {
-    for (const type of [5, 6, 0x1c, 0xff]) {
+    for (const type of [7, 8, 0x1c, 0xff]) {
       expectBadPacket(() => decodeFrames(Uint8Array.of(FrameType.Ping, type)), 'malformed');
     }
   });
