@@ -56,6 +56,8 @@ export interface EndpointConfig {
   blocked?: Iterable<Uint8Array>;
   /** Known name → key pins (from a trust store). */
   pins?: Iterable<[string, Uint8Array]>;
+  /** Most peer records kept (default MAX_PEERS); old disconnected strangers make room. */
+  maxPeers?: number;
   /** For tests: Noise REKEY interval in packets. */
   rekeyInterval?: number;
   /** For deterministic tests: source of random session indices. */
@@ -131,7 +133,7 @@ const RESET_RATE = 50;
 /** Reassembly memory all peers together may hold in us. */
 const TOTAL_REASSEMBLY_LIMIT = 256 * 1024 * 1024;
 /** Most stranger records we keep (connected or recently seen). */
-const MAX_PEERS = 4096;
+export const MAX_PEERS = 4096;
 
 interface Dial {
   peer: Peer;
@@ -227,6 +229,7 @@ export class Endpoint {
   private nextSweep: number | undefined;
   private lastNow = 0;
   private readonly rekeyInterval: number | undefined;
+  private readonly maxPeers: number;
   private readonly randomIndex: () => number;
   private readonly host: PeerHost;
 
@@ -242,6 +245,7 @@ export class Endpoint {
     for (const k of config.blocked ?? []) this.blocked.add(Buffer.from(k).toString('hex'));
     for (const [nick, key] of config.pins ?? []) this.pins.set(nick, Buffer.from(key));
     this.rekeyInterval = config.rekeyInterval;
+    this.maxPeers = config.maxPeers ?? MAX_PEERS;
     this.randomIndex = config.randomIndex ?? (() => randomBytes(4).readUInt32BE(0));
     this.host = {
       emit: (e) => this.events.push(e),
@@ -948,7 +952,10 @@ export class Endpoint {
     } else {
       peer = this.byKey.get(hex) ?? this.unkeyedAt(from);
       if (!peer) {
-        if (!this.acceptStrangers || this.byNick.size >= MAX_PEERS) {
+        if (
+          !this.acceptStrangers ||
+          (this.byNick.size >= this.maxPeers && !this.evictStranger(now))
+        ) {
           this.drop('stranger');
           return undefined;
         }
@@ -1033,6 +1040,21 @@ export class Endpoint {
   private setKey(peer: Peer, key: Buffer): void {
     peer.key = key;
     this.byKey.set(key.toString('hex'), peer);
+  }
+
+  /**
+   * Makes room for a new stranger by forgetting the one disconnected the
+   * longest (never a pinned peer, never one with messages still queued).
+   */
+  private evictStranger(now: number): boolean {
+    let victim: Peer | undefined;
+    for (const p of this.byNick.values()) {
+      if (p.pinned || p.connected || p.unacknowledgedBytes > 0) continue;
+      if (!victim || p.state.since < victim.state.since) victim = p;
+    }
+    if (!victim) return false;
+    this.forget(victim, 'evicted to make room for a new peer', now, CloseCode.Normal);
+    return true;
   }
 
   /** A user-added record with no key yet, dialed at exactly this address. */

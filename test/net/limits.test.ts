@@ -74,3 +74,44 @@ describe('resource limits', () => {
     expect(alice.endpoint.reassemblyBytesHeld).toBe(0);
   });
 });
+
+describe('peer table limit', () => {
+  it('makes room for a new stranger by forgetting the longest-disconnected one, and refuses when all are live', () => {
+    const net = new FakeNetwork({ seed: 33 });
+    const alice = new SimPeer(
+      net,
+      { address: '203.0.113.1', port: 1 },
+      { nick: 'alice', maxPeers: 3 },
+      net.rng,
+    );
+    const strangers = Array.from(
+      { length: 5 },
+      (_, i) =>
+        new SimPeer(
+          net,
+          { address: `203.0.113.${10 + i}`, port: 10 + i },
+          { nick: `s${i}` },
+          net.rng,
+        ),
+    );
+    for (const s of strangers.slice(0, 3)) s.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.endpoint.peers().length === 3, 5000)).toBe(true);
+    // s0 leaves politely; s3 arrives and takes its place.
+    strangers[0]!.endpoint.removePeer('alice', net.now);
+    net.poke(strangers[0]!.addr);
+    net.run(1000);
+    strangers[3]!.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.connected('s3'), 5000)).toBe(true);
+    expect(
+      alice.endpoint
+        .peers()
+        .map((p) => p.nick)
+        .sort(),
+    ).toEqual(['s1', 's2', 's3']);
+    // Everyone is connected now: s4 is refused.
+    strangers[4]!.add('alice', alice);
+    net.run(5000);
+    expect(alice.endpoint.peer('s4')).toBeUndefined();
+    expect(alice.endpoint.stats.dropped.stranger).toBeGreaterThan(0);
+  });
+});
