@@ -511,6 +511,10 @@ export class Endpoint {
     return [...this.byNick.values()].map((p) => this.snapshot(p));
   }
 
+  hasPeer(nick: string): boolean {
+    return this.byNick.has(nick);
+  }
+
   peer(nick: string): PeerSnapshot | undefined {
     const p = this.byNick.get(nick);
     return p && this.snapshot(p);

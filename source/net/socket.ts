@@ -367,7 +367,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         : Array.isArray(opts.recipient)
           ? opts.recipient
           : [opts.recipient];
-    const unknown = (recipients ?? []).filter((n) => !this.endpoint.peer(n));
+    const unknown = (recipients ?? []).filter((n) => !this.endpoint.hasPeer(n));
     if (unknown.length > 0) {
       throw new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
     }
