@@ -18,11 +18,18 @@ import {
   responderFinish,
   startInitiator,
 } from './handshake.js';
-import { Peer, type PeerHost, type PeerTotals } from './peer.js';
+import {
+  CONTROL_STREAM,
+  decodeIntroduction,
+  encodeIntroduction,
+  type Introduction,
+} from './introduce.js';
+import { closePacket, Peer, type PeerHost, type PeerTotals } from './peer.js';
 import { Session } from './session.js';
 import { MAX_MESSAGE_SIZE } from './stream.js';
 import { TimerHeap } from './timerheap.js';
 import { CloseCode } from './wire/frames.js';
+import { HelloFlag } from './wire/hello.js';
 import {
   decodePacket,
   encodeCookie,
@@ -56,6 +63,13 @@ export interface EndpointConfig {
   blocked?: Iterable<Uint8Array>;
   /** Known name → key pins (from a trust store). */
   pins?: Iterable<[string, Uint8Array]>;
+  /**
+   * Introduce connected peers to each other so that joining one member of a
+   * chat connects you to the mesh (default true). Off: we neither introduce
+   * nor accept introductions, and our Hello asks peers not to introduce us
+   * (introductions reveal an address to the whole mesh).
+   */
+  introductions?: boolean;
   /** Most peer records kept (default MAX_PEERS); old disconnected strangers make room. */
   maxPeers?: number;
   /** For tests: Noise REKEY interval in packets. */
@@ -130,6 +144,9 @@ const COOKIE_TTL = 110_000;
 /** Stateless resets we send: a burst, refilled at this rate per second. */
 const RESET_BURST = 50;
 const RESET_RATE = 50;
+/** Punches towards an introduced address before giving up on it (bounded reflection). */
+const INTRO_DIAL_ATTEMPTS = 5;
+const INTRO_RATE_PER_MINUTE = 32;
 /** Reassembly memory all peers together may hold in us. */
 const TOTAL_REASSEMBLY_LIMIT = 256 * 1024 * 1024;
 /** Most stranger records we keep (connected or recently seen). */
@@ -230,15 +247,22 @@ export class Endpoint {
   private lastNow = 0;
   private readonly rekeyInterval: number | undefined;
   private readonly maxPeers: number;
+  private readonly introductions: boolean;
+  /** Introductions each peer may send us: a burst, then a slow refill. */
+  private readonly introBudgets = new WeakMap<Peer, TokenBucket>();
+  /** Keys the user removed: introductions about them are ignored. */
+  private readonly removedKeys = new Set<string>();
   private readonly randomIndex: () => number;
   private readonly host: PeerHost;
 
   constructor(config: EndpointConfig) {
     validateNick(config.nick);
+    this.introductions = config.introductions ?? true;
     this.local = createLocalNode(
       config.identity,
       config.nick,
       config.cipher ?? 'chacha20-poly1305',
+      this.introductions ? 0 : HelloFlag.NoIntroductions,
     );
     this.fingerprint = fingerprint(config.identity.publicKey);
     this.acceptStrangers = config.acceptStrangers ?? true;
@@ -248,7 +272,11 @@ export class Endpoint {
     this.maxPeers = config.maxPeers ?? MAX_PEERS;
     this.randomIndex = config.randomIndex ?? (() => randomBytes(4).readUInt32BE(0));
     this.host = {
-      emit: (e) => this.events.push(e),
+      emit: (e) => {
+        // The control stream is ours, not the application's.
+        if (e.type === 'message' && e.stream === CONTROL_STREAM) this.onControl(e.nick, e.data);
+        else this.events.push(e);
+      },
       transmit: (to, data) => this.transmit(to, data),
       forgetSession: (s) => {
         this.sessions.delete(s.localIndex);
@@ -387,6 +415,12 @@ export class Endpoint {
     this.lastNow = now;
     const peer = this.byNick.get(nick);
     if (!peer) throw new UsageError(`unknown peer "${nick}"`);
+    // Someone else's introduction must not bring back a peer the user removed.
+    if (peer.key) {
+      if (this.removedKeys.size >= 1024)
+        this.removedKeys.delete(this.removedKeys.values().next().value!);
+      this.removedKeys.add(peer.key.toString('hex'));
+    }
     this.forget(peer, 'removed', now, CloseCode.Normal);
   }
 
@@ -600,6 +634,17 @@ export class Endpoint {
       peer.nextDialAt = undefined;
       return;
     }
+    if (peer.maxDialAttempts !== undefined && peer.dialAttempt >= peer.maxDialAttempts) {
+      // An introduced address that never answered: stop, and say why.
+      peer.nextDialAt = undefined;
+      peer.state = {
+        kind: 'unreachable',
+        since: now,
+        reason: `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); both sides may be behind NATs that need a relay`,
+      };
+      this.events.push({ type: 'peer', nick: peer.nick, change: 'state' });
+      return;
+    }
     peer.dialAttempt++;
     if (peer.state.kind === 'connecting') peer.state = { ...peer.state, attempt: peer.dialAttempt };
     if (peer.dialAttempt === ATTEMPTS_BEFORE_UNREACHABLE && peer.state.kind === 'connecting') {
@@ -675,7 +720,11 @@ export class Endpoint {
     peer.onPayload(session, pn, opened.payload, from, now, opened.newest);
     if (!peer.connected && peer.state.kind === 'disconnected') {
       this.events.push({ type: 'peer', nick: peer.nick, change: 'disconnected' });
-      if (peer.pinned && peer.dialAddrs.length > 0) this.scheduleDial(peer, now, DIAL_BACKOFF[0]!);
+      if (peer.pinned && peer.dialAddrs.length > 0) {
+        // Refused outright: ask again only slowly.
+        const refused = peer.state.reason.includes('not accepted');
+        this.scheduleDial(peer, now, refused ? DIAL_RETRY : DIAL_BACKOFF[0]!);
+      }
     }
     this.dirty.add(peer);
   }
@@ -947,12 +996,21 @@ export class Endpoint {
     }
     if (this.blocked.has(hex)) {
       this.drop('blocked');
+      this.transmit(from, closePacket(session, CloseCode.Blocked, 'not accepted', now));
       return undefined;
     }
     let peer: Peer | undefined;
     if (dialed) {
       peer = this.bindDialed(dialed, key, from, now);
-      if (!peer) return undefined;
+      if (!peer) {
+        // A key we refuse: end its side of the session too.
+        this.transmit(
+          from,
+          closePacket(session, CloseCode.NotAccepted, 'not accepted: key mismatch', now),
+        );
+        return undefined;
+      }
+      if (dialed.pinned) this.removedKeys.delete(hex);
     } else {
       peer = this.byKey.get(hex) ?? this.unkeyedAt(from);
       if (!peer) {
@@ -961,6 +1019,8 @@ export class Endpoint {
           (this.byNick.size >= this.maxPeers && !this.evictStranger(now))
         ) {
           this.drop('stranger');
+          // Tell it, so it does not believe it is connected.
+          this.transmit(from, closePacket(session, CloseCode.NotAccepted, 'not accepted', now));
           return undefined;
         }
         peer = new Peer(
@@ -977,6 +1037,7 @@ export class Endpoint {
       if (!peer.key) this.pin(peer, key);
     }
     peer.announcedNick = done.hello.nick;
+    peer.introducible = ((done.hello.flags ?? 0) & HelloFlag.NoIntroductions) === 0;
     session.remoteResetToken = done.hello.resetToken;
     this.resetTokens.set(done.hello.resetToken.toString('hex'), session.localIndex);
     const outcome = peer.adoptSession(session, done.remoteStatic, now);
@@ -984,6 +1045,8 @@ export class Endpoint {
     peer.nextDialAt = undefined;
     peer.dialAttempt = 0;
     if (outcome !== 'extra') this.events.push({ type: 'peer', nick: peer.nick, change: outcome });
+    peer.maxDialAttempts = undefined;
+    if (outcome !== 'extra') this.introduceAround(peer);
     this.dirty.add(peer);
     return peer;
   }
@@ -1053,12 +1116,108 @@ export class Endpoint {
   private evictStranger(now: number): boolean {
     let victim: Peer | undefined;
     for (const p of this.byNick.values()) {
-      if (p.pinned || p.connected || p.unacknowledgedBytes > 0) continue;
+      if (p.pinned || p.connected || p.hasQueuedMessages) continue;
       if (!victim || p.state.since < victim.state.since) victim = p;
     }
     if (!victim) return false;
     this.forget(victim, 'evicted to make room for a new peer', now, CloseCode.Normal);
     return true;
+  }
+
+  /** Tells a newly connected peer about every other connected peer, and them about it. */
+  private introduceAround(peer: Peer): void {
+    if (!this.introductions || !peer.introducible) return;
+    const about = (p: Peer): Introduction | undefined =>
+      p.key && p.current
+        ? { identity: p.key, nick: p.announcedNick ?? p.nick, addrs: [p.current.path] }
+        : undefined;
+    const intro = about(peer);
+    if (!intro) return;
+    for (const other of this.byNick.values()) {
+      if (other === peer || !other.connected || !other.introducible) continue;
+      const otherIntro = about(other);
+      if (!otherIntro) continue;
+      peer.queueMessage(this.nextMessageId++, CONTROL_STREAM, encodeIntroduction(otherIntro));
+      other.queueMessage(this.nextMessageId++, CONTROL_STREAM, encodeIntroduction(intro));
+      this.dirty.add(other);
+    }
+    this.dirty.add(peer);
+  }
+
+  /** A control message from a connected peer (only introductions so far). */
+  private onControl(fromNick: string, data: Buffer): void {
+    const from = this.byNick.get(fromNick);
+    if (!from || !this.introductions) return;
+    let budget = this.introBudgets.get(from);
+    if (!budget) {
+      budget = new TokenBucket(INTRO_RATE_PER_MINUTE / 60, INTRO_RATE_PER_MINUTE);
+      this.introBudgets.set(from, budget);
+    }
+    if (!budget.take(this.lastNow)) {
+      this.drop('rate-limited');
+      return;
+    }
+    let intro: Introduction;
+    try {
+      intro = decodeIntroduction(data);
+    } catch (err) {
+      if (!(err instanceof BadPacket)) throw err;
+      this.drop('protocol');
+      return;
+    }
+    this.onIntroduction(from, intro, this.lastNow);
+  }
+
+  /**
+   * Punch towards an introduced peer: a record keyed to the introduced
+   * identity (so nobody else can answer for it), a handful of attempts, and
+   * then a reason in its state. The introduced peer is told about us at the
+   * same time and punches back, which opens both NATs.
+   */
+  private onIntroduction(from: Peer, intro: Introduction, now: number): void {
+    const hex = intro.identity.toString('hex');
+    if (intro.identity.equals(this.local.identity.publicKey) || this.blocked.has(hex)) return;
+    if (intro.addrs.length === 0 || this.removedKeys.has(hex)) return;
+    let peer = this.byKey.get(hex);
+    if (peer?.connected) return;
+    // A peer that closed its session with us said goodbye; a third party's
+    // mention is no reason to call it back.
+    if (peer?.state.kind === 'disconnected' && peer.state.reason.startsWith('closed by peer'))
+      return;
+    if (!peer) {
+      // A name the user gave, still dialing one of these addresses: punch
+      // from that record. Its key comes only from its own handshake; an
+      // introduction never pins a key to a user's name.
+      const named = intro.addrs.map((a) => this.unkeyedAt(a)).find((p) => p !== undefined);
+      if (named) {
+        named.dialAttempt = 0;
+        this.dial(named, now);
+        return;
+      }
+      if (!this.acceptStrangers) return;
+      if (this.byNick.size >= this.maxPeers && !this.evictStranger(now)) return;
+      peer = new Peer(
+        this.nextPeerId++,
+        this.strangerNick(intro.nick, intro.identity),
+        false,
+        [],
+        now,
+        this.host,
+      );
+      this.byNick.set(peer.nick, peer);
+      this.setKey(peer, intro.identity);
+      this.events.push({ type: 'peer', nick: peer.nick, change: 'added' });
+    }
+    for (const a of intro.addrs)
+      if (!peer.dialAddrs.some((b) => sameAddr(a, b))) peer.dialAddrs.push(a);
+    peer.dialAddrs = peer.dialAddrs.slice(-4);
+    if (!peer.pinned) {
+      peer.introducedBy = from.nick;
+      peer.maxDialAttempts = INTRO_DIAL_ATTEMPTS;
+    }
+    peer.state = { kind: 'connecting', since: now, attempt: 0 };
+    peer.dialAttempt = 0;
+    this.dial(peer, now);
   }
 
   /** A user-added record with no key yet, dialed at exactly this address. */

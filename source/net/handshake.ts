@@ -30,9 +30,16 @@ export interface LocalNode {
   cipher: CipherName;
   /** Secret behind our stateless-reset tokens; derived from the identity, so it survives restarts. */
   resetKey: Buffer;
+  /** Hello flags (see HelloFlag). */
+  flags: number;
 }
 
-export function createLocalNode(identity: Identity, nick: string, cipher: CipherName): LocalNode {
+export function createLocalNode(
+  identity: Identity,
+  nick: string,
+  cipher: CipherName,
+  flags = 0,
+): LocalNode {
   const staticKey = generateDhKeyPair();
   const binding = signDetached(
     identity,
@@ -42,7 +49,7 @@ export function createLocalNode(identity: Identity, nick: string, cipher: Cipher
     .update('srmudp-tui reset key v1\0')
     .update(identity.secretKey)
     .digest();
-  return { identity, staticKey, binding, nick, cipher, resetKey };
+  return { identity, staticKey, binding, nick, cipher, resetKey, flags };
 }
 
 /** The token a RESET for our session `index` must carry (RFC 9000 §10.3.2). */
@@ -82,6 +89,7 @@ function hello(local: LocalNode, localIndex: number): Buffer {
     signature: local.binding,
     resetToken: resetToken(local, localIndex),
     nick: local.nick,
+    flags: local.flags,
   });
 }
 

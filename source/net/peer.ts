@@ -3,6 +3,7 @@ import { type Addr, sameAddr } from './address.js';
 import { TAG_LENGTH } from './crypto/cipher.js';
 import { BadPacket } from './errors.js';
 import type { EndpointEvent, PeerState } from './events.js';
+import { CONTROL_STREAM } from './introduce.js';
 import type { SentPacket } from './recovery/loss.js';
 import { MAX_PAYLOAD, type SentFrames, type Session } from './session.js';
 import { type OutgoingMessage, RecvStream, SendStream } from './stream.js';
@@ -84,6 +85,12 @@ export class Peer {
   /** Counters of sessions already retired, so stats survive a session switch. */
   private retired: PeerTotals = emptyTotals();
   lastSeen: number | undefined;
+  /** The peer lets us introduce it to others (its Hello did not opt out). */
+  introducible = false;
+  /** Set when we learned of this peer through an introduction (nick of the introducer). */
+  introducedBy: string | undefined;
+  /** Dial attempts before giving up for good (introduced peers); undefined = keep retrying. */
+  maxDialAttempts: number | undefined;
   /** Dial schedule (owned by the endpoint): attempts so far and when the next goes. */
   dialAttempt = 0;
   nextDialAt: number | undefined;
@@ -276,12 +283,15 @@ export class Peer {
   }
 
   private sendClose(s: Session, code: number, reason: string, now: number): void {
-    const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
-    let pos = DATA_HEADER_LENGTH;
-    pos = writeCloseFrame(buf, pos, code, reason);
-    const len = pos - DATA_HEADER_LENGTH;
-    s.seal(buf, len, now);
-    this.host.transmit(s.path, buf.subarray(0, DATA_HEADER_LENGTH + len + TAG_LENGTH));
+    this.host.transmit(s.path, closePacket(s, code, reason, now));
+  }
+
+  /** True when application messages (not control traffic) wait for acknowledgement. */
+  get hasQueuedMessages(): boolean {
+    for (const s of this.sendStreams.values()) {
+      if (s.id !== CONTROL_STREAM && s.unacknowledged > 0) return true;
+    }
+    return false;
   }
 
   // ---- receiving ----------------------------------------------------------
@@ -639,6 +649,15 @@ export class Peer {
     }
     return t;
   }
+}
+
+/** An authenticated CLOSE on `s`: how we end a session we will not keep. */
+export function closePacket(s: Session, code: number, reason: string, now: number): Buffer {
+  const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
+  const pos = writeCloseFrame(buf, DATA_HEADER_LENGTH, code, reason);
+  const len = pos - DATA_HEADER_LENGTH;
+  s.seal(buf, len, now);
+  return buf.subarray(0, DATA_HEADER_LENGTH + len + TAG_LENGTH);
 }
 
 /**

@@ -52,8 +52,9 @@ describe('authentication', () => {
       { nick: 'bob', identity: bobId, pins: [['alice', aliceId.publicKey]] },
       net.rng,
     );
-    // Mallory terminates both sides with her own identity and forwards messages.
-    const mallory = new SimPeer(net, M, { nick: 'alice' }, net.rng);
+    // Mallory terminates both sides with her own identity and forwards
+    // messages (she would not introduce her victims to each other).
+    const mallory = new SimPeer(net, M, { nick: 'alice', introductions: false }, net.rng);
     bob.endpoint.addPeer('alice', [M], net.now);
     net.poke(B);
     mallory.endpoint.addPeer('realalice', [A], net.now);

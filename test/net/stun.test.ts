@@ -167,6 +167,10 @@ describe('STUN codec: encoding and round trips', () => {
       ['1:0:0:2:0:0:0:3', '1:0:0:2::3'],
       ['1:0:2:3:4:5:6:7', '1:0:2:3:4:5:6:7'],
       ['::ffff:198.18.0.9', '198.18.0.9'],
+      ['::', '::'],
+      ['2001:db8::', '2001:db8::'],
+      ['fe80::1:0:0:0:2', 'fe80:0:0:1::2'],
+      ['2001:DB8:0:0:1::1', '2001:db8::1:0:0:1'],
     ];
     for (const [input, printed] of cases) {
       const m = decodeStunMessage(encodeBindingResponse(id, { address: input, port: 9 }));

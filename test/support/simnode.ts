@@ -1,7 +1,7 @@
 import { generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
 import { Endpoint, type EndpointConfig } from '../../source/net/endpoint.js';
 import type { EndpointEvent } from '../../source/net/events.js';
-import type { Addr, FakeNetwork, SimNode } from './fakenet.js';
+import type { Addr, FakeNetwork, NatOptions, SimNode } from './fakenet.js';
 import type { Rng } from './rng.js';
 
 /**
@@ -20,13 +20,14 @@ export class SimPeer implements SimNode {
     addr: Addr,
     config: Partial<EndpointConfig> & { nick: string; identity?: Identity },
     rng?: Rng,
+    nat?: NatOptions,
   ) {
     this.endpoint = new Endpoint({
       identity: config.identity ?? generateIdentity(),
       ...(rng ? { randomIndex: () => rng.u32() } : {}),
       ...config,
     });
-    this.addr = net.attach(this, addr);
+    this.addr = net.attach(this, addr, nat ? { nat } : undefined);
   }
 
   handleDatagram(data: Buffer, from: Addr, now: number): void {

@@ -65,7 +65,8 @@ describe('hello', () => {
     fc.assert(
       fc.property(hello, (h) => {
         const bytes = encodeHello(h);
-        expect(bytes.length).toBe(NICK_LENGTH_AT + 1 + Buffer.byteLength(h.nick));
+        // ... nick, then the flags byte.
+        expect(bytes.length).toBe(NICK_LENGTH_AT + 1 + Buffer.byteLength(h.nick) + 1);
         expect(bytes[NICK_LENGTH_AT]).toBe(Buffer.byteLength(h.nick));
         expect(bytes[0]).toBe(HELLO_VERSION);
         const back = decodeHello(bytes);
@@ -73,9 +74,16 @@ describe('hello', () => {
         expect(back.signature.equals(h.signature)).toBe(true);
         expect(back.resetToken.equals(h.resetToken)).toBe(true);
         expect(back.nick).toBe(h.nick);
+        expect(back.flags).toBe(0);
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('carries the no-introductions flag, and reads a Hello without flags as 0', () => {
+    const withFlag = encodeHello({ ...sample('bob'), flags: 1 });
+    expect(decodeHello(withFlag).flags).toBe(1);
+    expect(decodeHello(withFlag.subarray(0, withFlag.length - 1)).flags).toBe(0);
   });
 
   it('decoded keys are copies, not views of the payload', () => {
@@ -112,7 +120,8 @@ describe('hello', () => {
     fc.assert(
       fc.property(hello, (h) => {
         const bytes = encodeHello(h);
-        for (let cut = 0; cut < bytes.length; cut++) {
+        // The trailing flags byte is optional (older Hellos end at the nick).
+        for (let cut = 0; cut < bytes.length - 1; cut++) {
           const cutShort = () => decodeHello(bytes.subarray(0, cut));
           let caught: unknown;
           try {
@@ -136,7 +145,7 @@ describe('hello', () => {
     // the UTF-8 decoder, so the Reader's BadPacket('truncated') is replaced by
     // BadPacket('handshake', 'nick is not valid UTF-8') and counted under the wrong reason.
     const bytes = encodeHello(sample('bob'));
-    const bad = expectBadPacket(() => decodeHello(bytes.subarray(0, bytes.length - 1)));
+    const bad = expectBadPacket(() => decodeHello(bytes.subarray(0, bytes.length - 2)));
     expect(bad.message).not.toContain('UTF-8');
     expect(bad.reason).toBe('truncated');
   });

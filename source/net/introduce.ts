@@ -1,0 +1,105 @@
+import { isIP } from 'node:net';
+import { type Addr, normalizeIp } from './address.js';
+import { BadPacket } from './errors.js';
+import { Reader } from './wire/reader.js';
+
+/**
+ * Introductions travel as messages on the reserved control stream, inside the
+ * encrypted session (so only a connected peer can make one):
+ *
+ *   version:u8 type:u8(1 = introduce) identity:32 nickLength:u8 nick
+ *   count:u8 (family:u8(4|6) ip:4|16 port:u16){count}
+ *
+ * "Bob introduces Carol to Alice": Alice learns Carol's key, nick and the
+ * address Bob sees her at, and both punch towards each other at once.
+ */
+export const CONTROL_STREAM = 1;
+const CONTROL_VERSION = 1;
+const INTRODUCE = 1;
+export const MAX_INTRODUCED_ADDRS = 4;
+
+export interface Introduction {
+  identity: Buffer;
+  nick: string;
+  addrs: Addr[];
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export function encodeIntroduction(intro: Introduction): Buffer {
+  const nick = Buffer.from(intro.nick, 'utf8').subarray(0, 64);
+  const addrs = intro.addrs.slice(0, MAX_INTRODUCED_ADDRS);
+  const parts: Buffer[] = [
+    Buffer.from([CONTROL_VERSION, INTRODUCE]),
+    intro.identity,
+    Buffer.from([nick.length]),
+    nick,
+    Buffer.from([addrs.length]),
+  ];
+  for (const a of addrs) {
+    const v6 = isIP(a.address) === 6;
+    const ip = v6 ? ipv6Bytes(a.address) : Buffer.from(a.address.split('.').map(Number));
+    const port = Buffer.allocUnsafe(2);
+    port.writeUInt16BE(a.port);
+    parts.push(Buffer.from([v6 ? 6 : 4]), ip, port);
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeIntroduction(data: Uint8Array): Introduction {
+  const r = new Reader(data);
+  if (r.u8('control version') !== CONTROL_VERSION)
+    throw new BadPacket('protocol', 'unknown control version');
+  if (r.u8('control type') !== INTRODUCE)
+    throw new BadPacket('protocol', 'unknown control message');
+  const identity = Buffer.from(r.bytes(32, 'introduced identity'));
+  const nickLength = r.u8('nick length');
+  if (nickLength > 64) throw new BadPacket('protocol', 'nick too long');
+  let nick: string;
+  const nickBytes = r.bytes(nickLength, 'nick');
+  try {
+    nick = utf8.decode(nickBytes);
+  } catch {
+    throw new BadPacket('protocol', 'nick is not valid UTF-8');
+  }
+  const count = r.u8('address count');
+  if (count > MAX_INTRODUCED_ADDRS) throw new BadPacket('protocol', 'too many addresses');
+  const addrs: Addr[] = [];
+  for (let i = 0; i < count; i++) {
+    const family = r.u8('address family');
+    let address: string;
+    if (family === 4) address = [...r.bytes(4, 'ipv4')].join('.');
+    else if (family === 6) address = ipv6Text(r.bytes(16, 'ipv6'));
+    else throw new BadPacket('protocol', 'bad address family');
+    const hi = r.u8('port');
+    const port = hi * 256 + r.u8('port');
+    if (port === 0) throw new BadPacket('protocol', 'port 0');
+    addrs.push({ address: normalizeIp(address), port });
+  }
+  return { identity, nick, addrs };
+}
+
+/** RFC 5952 canonical text, as the WHATWG URL parser serialises IPv6 hosts. */
+function canonicalV6(text: string): string {
+  return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+}
+
+function ipv6Bytes(text: string): Buffer {
+  const canonical = canonicalV6(text);
+  const [head = '', tail = ''] = canonical.split('::');
+  const part = (s: string) => (s ? s.split(':') : []);
+  const h = part(head);
+  const t = part(tail);
+  const groups = canonical.includes('::')
+    ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t]
+    : h;
+  const out = Buffer.alloc(16);
+  for (const [i, g] of groups.entries()) out.writeUInt16BE(Number.parseInt(g, 16), i * 2);
+  return out;
+}
+
+function ipv6Text(b: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
+  return canonicalV6(groups.join(':'));
+}
