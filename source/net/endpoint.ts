@@ -383,10 +383,11 @@ export class Endpoint {
    * Adds (or re-addresses) a peer under a name the user chose. The name is
    * pinned to whatever key answers there first (or to a key already pinned).
    */
-  addPeer(nick: string, addrs: Addr[], now: number): void {
+  addPeer(nick: string, addrs: Addr[], now: number, expectedKey?: Uint8Array): void {
     this.lastNow = now;
     validateNick(nick);
     if (addrs.length === 0) throw new UsageError(`no address for ${nick}`);
+    if (expectedKey) this.pinFromInvite(nick, Buffer.from(expectedKey));
     let peer = this.byNick.get(nick);
     if (!peer) {
       const pinnedKey = this.pins.get(nick);
@@ -409,6 +410,27 @@ export class Endpoint {
       this.dial(peer, now);
     }
     this.dirty.add(peer);
+  }
+
+  /**
+   * An invite code names the key to expect: pin it, unless the name is
+   * already pinned to another key (that is reported, never silently taken).
+   */
+  private pinFromInvite(nick: string, key: Buffer): void {
+    const pinned = this.pins.get(nick) ?? this.byNick.get(nick)?.key;
+    if (pinned && !pinned.equals(key)) {
+      throw new UsageError(
+        `${nick} is pinned to key ${shortFingerprint(pinned)}, but the invite code carries ${shortFingerprint(key)}: if the key really changed, remove ${nick} first`,
+      );
+    }
+    const keyed = this.byKey.get(key.toString('hex'));
+    if (keyed && keyed.nick !== nick && keyed.pinned) {
+      throw new UsageError(`the key in that invite code is already known as ${keyed.nick}`);
+    }
+    if (!pinned) {
+      this.pins.set(nick, key);
+      this.events.push({ type: 'pinned', nick, fingerprint: fingerprint(key) });
+    }
   }
 
   removePeer(nick: string, now: number): void {

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type Addr, addrKey, normalizeIp, parseHostPort } from './address.js';
 import type { CipherName } from './crypto/cipher.js';
@@ -20,6 +21,7 @@ import {
 } from './endpoint.js';
 import { TransportError, UsageError } from './errors.js';
 import type { EndpointEvent, PeerChange, PeerState } from './events.js';
+import { decodeInvite, encodeInvite, isInviteCode } from './invite.js';
 import { MAX_MESSAGE_SIZE } from './stream.js';
 import { TrustStore } from './truststore.js';
 
@@ -49,6 +51,12 @@ export interface BindOptions {
   acceptStrangers?: boolean;
   /** Fingerprints to refuse. */
   blocked?: string[];
+  /**
+   * Introduce connected peers to each other, and accept introductions, so
+   * joining one member connects you to the mesh (default true). Off keeps
+   * your address from being passed around the mesh.
+   */
+  introductions?: boolean;
   /** Messages kept for receive() when no hook or listener takes them (default 10,000). */
   receiveQueueLimit?: number;
   /** Default send() timeout in ms (default 30,000). */
@@ -207,6 +215,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       nick: opts.nick,
       ...(opts.cipher ? { cipher: opts.cipher } : {}),
       ...(opts.acceptStrangers !== undefined ? { acceptStrangers: opts.acceptStrangers } : {}),
+      ...(opts.introductions !== undefined ? { introductions: opts.introductions } : {}),
       blocked,
       pins: trust.entries(),
     });
@@ -238,14 +247,21 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     const entries = Object.entries(peers);
     for (const [nick, addr] of entries) {
       validateNick(nick);
-      parseHostPort(addr);
+      if (isInviteCode(addr)) decodeInvite(addr);
+      else parseHostPort(addr);
     }
     const resolved = await Promise.all(
-      entries.map(async ([nick, addr]) => [nick, await this.resolve(addr)] as const),
+      entries.map(async ([nick, addr]) => {
+        if (isInviteCode(addr)) {
+          const invite = decodeInvite(addr);
+          return { nick, addrs: invite.addrs, key: invite.identity };
+        }
+        return { nick, addrs: await this.resolve(addr), key: undefined };
+      }),
     );
     this.assertOpen();
     const now = performance.now();
-    for (const [nick, addrs] of resolved) this.endpoint.addPeer(nick, addrs, now);
+    for (const { nick, addrs, key } of resolved) this.endpoint.addPeer(nick, addrs, now, key);
     this.pump();
   }
 
@@ -272,6 +288,25 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       );
     }
     return addrs;
+  }
+
+  /**
+   * A copy-pasteable code with our nick, identity key and candidate
+   * addresses (the bound address, or every local interface address when
+   * bound to a wildcard). `addPeers({ name: code })` on the other side
+   * connects and pins our key.
+   */
+  invite(): string {
+    const { address, port } = this.localAddress();
+    const wildcard = address === '::' || address === '0.0.0.0';
+    const addrs = wildcard
+      ? localCandidates(port, this.family === 6 && this.dualStack)
+      : [{ address, port }];
+    return encodeInvite({
+      identity: this.endpoint.local.identity.publicKey,
+      nick: this.endpoint.local.nick,
+      addrs,
+    });
   }
 
   /** Resolves when `nick` is connected; rejects with a clear error on timeout. */
@@ -730,6 +765,19 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       },
     };
   }
+}
+
+/** Interface addresses a peer might reach us at, global ones first (at most 4). */
+function localCandidates(port: number, includeV6: boolean): Addr[] {
+  const all: Addr[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) {
+      if (i.family === 'IPv6' && (!includeV6 || i.address.startsWith('fe80'))) continue;
+      all.push({ address: normalizeIp(i.address), port });
+    }
+  }
+  const loopback = (a: Addr) => a.address === '::1' || a.address.startsWith('127.');
+  return [...all.filter((a) => !loopback(a)), ...all.filter(loopback)].slice(0, 4);
 }
 
 function describeState(s: PeerState): string {

@@ -304,3 +304,34 @@ describe('identity, trust and restarts over real sockets', () => {
     expect(alice.peers().map((p) => p.nick)).toEqual(['bob']);
   });
 });
+
+describe('invite codes', () => {
+  it('connects with a code and pins the key it carries', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    const bob = await bind({ host: '127.0.0.1', nick: 'bob' });
+    const code = alice.invite();
+    expect(code).toMatch(/^srmudp1:[A-Za-z0-9_-]+$/);
+    await bob.addPeers({ alice: code });
+    const info = bob.peers()[0]!;
+    expect(info.fingerprint).toBe(alice.fingerprint); // pinned before any packet
+    await bob.waitForPeer('alice');
+    await bob.send('via invite', { recipient: 'alice' });
+    expect((await alice.receive({ timeout: 2000 }))?.content.toString()).toBe('via invite');
+  });
+
+  it('refuses an impostor at the invited address, and bad codes clearly', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    const code = alice.invite();
+    const port = alice.localAddress().port;
+    await alice.close();
+    await bind({ host: '127.0.0.1', port, nick: 'alice' }); // a different identity
+    const bob = await bind({ host: '127.0.0.1', nick: 'bob' });
+    await bob.addPeers({ alice: code });
+    await expect(bob.waitForPeer('alice', { timeout: 1500 })).rejects.toThrow(/key mismatch/);
+    await expect(bob.addPeers({ x: 'srmudp1:!!' })).rejects.toThrow(/bad invite code/);
+    await expect(bob.addPeers({ y: `${code.slice(0, 20)}` })).rejects.toThrow(/bad invite code/);
+    await expect(
+      bob.addPeers({ alice: (await bind({ host: '127.0.0.1', nick: 'z' })).invite() }),
+    ).rejects.toThrow(/pinned to key/);
+  });
+});
