@@ -654,7 +654,17 @@ export class Peer {
 /** An authenticated CLOSE on `s`: how we end a session we will not keep. */
 export function closePacket(s: Session, code: number, reason: string, now: number): Buffer {
   const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
-  const pos = writeCloseFrame(buf, DATA_HEADER_LENGTH, code, reason);
+  let pos = DATA_HEADER_LENGTH;
+  // Acknowledge what we received first (RFC 9000 §10.2.3 lets a closing
+  // packet carry ACKs): a message that arrived just before we closed is
+  // then known to be delivered instead of timing out at its sender.
+  if (s.hasAckToSend) {
+    let { ranges, delayMicros } = s.ackRanges(now);
+    ranges = ranges.slice(0, 16);
+    pos = writeAckFrame(buf, pos, ranges, delayMicros);
+    s.onAckSent();
+  }
+  pos = writeCloseFrame(buf, pos, code, reason);
   const len = pos - DATA_HEADER_LENGTH;
   s.seal(buf, len, now);
   return buf.subarray(0, DATA_HEADER_LENGTH + len + TAG_LENGTH);

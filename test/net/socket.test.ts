@@ -119,6 +119,18 @@ describe('MultiHolepunchSocket API', () => {
       .toBe('disconnected');
   });
 
+  it('a message received just before the receiver closes is acknowledged by its CLOSE', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
+    const bob = await bind({ host: '127.0.0.1', nick: 'bob' });
+    await bob.addPeers({ alice: at(alice) });
+    await bob.waitForPeer('alice');
+    alice.addHook(() => {
+      void alice.close();
+    });
+    // Resolves (instead of rejecting at its timeout) only if acknowledged.
+    await expect(bob.send('last words', { recipient: 'alice', timeout: 4000 })).resolves.toBeUndefined();
+  });
+
   it('receive() times out with null', async () => {
     const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
     const t0 = Date.now();
