@@ -27,6 +27,7 @@ import {
 import { closePacket, Peer, type PeerHost, type PeerTotals } from './peer.js';
 import { Session } from './session.js';
 import { MAX_MESSAGE_SIZE } from './stream.js';
+import { StunClient, type StunClientOptions, type StunSummary } from './stun.js';
 import { TimerHeap } from './timerheap.js';
 import { CloseCode } from './wire/frames.js';
 import { HelloFlag } from './wire/hello.js';
@@ -224,6 +225,7 @@ export class Endpoint {
   private readonly dials = new Map<number, Dial>();
   /** Peers' reset tokens (hex) → our session index, to verify RESET packets in O(1). */
   private readonly resetTokens = new Map<string, number>();
+  private stun: StunClient | undefined;
   private readonly cookieJar = new CookieJar();
   private readonly initBucket = new TokenBucket(INIT_RATE, INIT_BURST);
   /** Cookies servers gave us, by their address. */
@@ -297,8 +299,9 @@ export class Endpoint {
     this.stats.datagramsIn++;
     this.stats.bytesIn += data.length;
     if (isStun(data)) {
-      // STUN shares the socket (RFC 7983); the STUN client is a later layer.
+      // STUN shares the socket (RFC 7983 §7): answers to our Binding requests.
       this.stats.stun++;
+      if (this.stun?.handleResponse(data, from, now) === 'answered') this.drainStun();
       return;
     }
     let packet: Packet;
@@ -339,11 +342,22 @@ export class Endpoint {
       this.dirty.add(peer);
     }
     if (this.nextSweep !== undefined && this.nextSweep <= now) this.sweep(now);
+    const stunAt = this.stun?.nextDeadline();
+    if (stunAt !== undefined && stunAt <= now) {
+      this.stun!.handleTimeout(now);
+      this.drainStun();
+    }
     this.flushDirty(now);
   }
 
   pollTransmit(): Transmit | undefined {
     this.flushDirty(this.lastNow);
+    const stun = this.stun?.pollTransmit();
+    if (stun) {
+      this.stats.datagramsOut++;
+      this.stats.bytesOut += stun.data.length;
+      return stun;
+    }
     if (this.transmitHead >= this.transmits.length) {
       if (this.transmitHead > 0) {
         this.transmits.length = 0;
@@ -371,10 +385,58 @@ export class Endpoint {
 
   nextDeadline(): number | undefined {
     this.flushDirty(this.lastNow);
-    const t = this.timers.peekTime();
-    const s = this.nextSweep;
-    if (t === undefined) return s;
-    return s === undefined || t < s ? t : s;
+    let d = this.timers.peekTime();
+    for (const t of [this.nextSweep, this.stun?.nextDeadline()]) {
+      if (t !== undefined && (d === undefined || t < d)) d = t;
+    }
+    return d;
+  }
+
+  /**
+   * Asks STUN servers (RFC 8489 Binding) for our public address, from the
+   * same socket as the peer traffic so the mapping is the one peers see.
+   * Two or more servers also tell a symmetric NAT from a cone one.
+   */
+  startStun(servers: Addr[], now: number, opts: StunClientOptions = {}): void {
+    this.lastNow = now;
+    this.stun = new StunClient(opts);
+    this.stun.start(servers, now);
+  }
+
+  /** What STUN has told us so far (undefined before any STUN round). */
+  stunSummary(): StunSummary | undefined {
+    return this.stun?.summary();
+  }
+
+  private drainStun(): void {
+    const stun = this.stun;
+    if (!stun) return;
+    let changed = false;
+    for (let r = stun.pollResult(); r; r = stun.pollResult()) {
+      changed = true;
+      if (r.kind !== 'mapped') {
+        const why =
+          r.kind === 'timeout'
+            ? `no answer after ${r.transmits} tries`
+            : r.kind === 'error'
+              ? `error ${r.code} ${r.reason}`
+              : r.reason;
+        this.events.push({
+          type: 'error',
+          code: 'stun',
+          message: `STUN server ${addrKey(r.server)}: ${why}`,
+          address: r.server,
+        });
+      }
+    }
+    if (!changed) return;
+    const sum = stun.summary();
+    this.events.push({
+      type: 'stun',
+      publicAddress: sum.mapped,
+      mapping: sum.behaviour,
+      done: sum.done,
+    });
   }
 
   // ---- commands ---------------------------------------------------------------
@@ -662,7 +724,10 @@ export class Endpoint {
       peer.state = {
         kind: 'unreachable',
         since: now,
-        reason: `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); both sides may be behind NATs that need a relay`,
+        reason:
+          this.stun?.summary().behaviour === 'endpoint-dependent'
+            ? `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); this node is behind a symmetric NAT (STUN): a relay is needed`
+            : `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); both sides may be behind NATs that need a relay`,
       };
       this.events.push({ type: 'peer', nick: peer.nick, change: 'state' });
       return;

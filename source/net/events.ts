@@ -29,7 +29,12 @@ export type EndpointEvent =
   | { type: 'undeliverable'; id: number; peerId: number; nick: string; reason: string }
   /** A user-given name was pinned to the key that answered there (trust on first use). */
   | { type: 'pinned'; nick: string; fingerprint: string }
-  | { type: 'error'; code: ErrorCode; message: string; nick?: string; address?: Addr };
+  | { type: 'error'; code: ErrorCode; message: string; nick?: string; address?: Addr }
+  /** A STUN round finished a transaction: our public address and NAT mapping as known so far. */
+  | { type: 'stun'; publicAddress: Addr | undefined; mapping: NatMapping; done: boolean };
+
+/** How our NAT maps us, from STUN (RFC 4787 terms). */
+export type NatMapping = 'endpoint-independent' | 'endpoint-dependent' | 'unknown';
 
 export type ErrorCode =
   | 'key-mismatch'
@@ -38,4 +43,5 @@ export type ErrorCode =
   | 'stranger-refused'
   | 'blocked'
   | 'protocol'
-  | 'unreachable';
+  | 'unreachable'
+  | 'stun';

@@ -20,7 +20,7 @@ import {
   validateNick,
 } from './endpoint.js';
 import { TransportError, UsageError } from './errors.js';
-import type { EndpointEvent, PeerChange, PeerState } from './events.js';
+import type { EndpointEvent, NatMapping, PeerChange, PeerState } from './events.js';
 import { decodeInvite, encodeInvite, isInviteCode } from './invite.js';
 import { MAX_MESSAGE_SIZE } from './stream.js';
 import { TrustStore } from './truststore.js';
@@ -57,6 +57,14 @@ export interface BindOptions {
    * your address from being passed around the mesh.
    */
   introductions?: boolean;
+  /**
+   * STUN servers (`host:port`) to ask for our public address from this very
+   * socket. Default: none — the library never contacts a server you did not
+   * name. Two or more also tell whether our NAT is symmetric.
+   */
+  stun?: string[];
+  /** STUN retransmission timeout in ms (RFC 8489 default 500). */
+  stunRto?: number;
   /** Messages kept for receive() when no hook or listener takes them (default 10,000). */
   receiveQueueLimit?: number;
   /** Default send() timeout in ms (default 30,000). */
@@ -94,6 +102,9 @@ export interface SocketStats extends EndpointStats {
   queueDropped: number;
   /** Datagrams the OS refused to send (e.g. no route). */
   sendErrors: number;
+  /** From STUN, when asked (see BindOptions.stun). */
+  publicAddress: string | undefined;
+  natMapping: NatMapping;
   uptime: number;
 }
 
@@ -104,7 +115,17 @@ export interface SendOptions {
   timeout?: number;
 }
 
+export interface StunInfo {
+  /** Our address as the STUN servers saw it (`host:port`), once known. */
+  publicAddress: string | undefined;
+  /** 'endpoint-dependent' means a symmetric NAT: direct punching will mostly fail. */
+  mapping: NatMapping;
+  /** Every server has answered or timed out. */
+  done: boolean;
+}
+
 export interface SocketEvents {
+  stun: [StunInfo];
   message: [Message];
   peer: [PeerInfo, PeerChange];
   stats: [SocketStats];
@@ -227,8 +248,33 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       // Some platforms refuse; the stats report what we actually got.
     }
     const sock = new MultiHolepunchSocket(socket, family, dualStack, endpoint, trust, opts);
-    if (opts.peers) await sock.addPeers(opts.peers);
+    try {
+      if (opts.stun && opts.stun.length > 0) await sock.startStun(opts.stun, opts.stunRto);
+      if (opts.peers) await sock.addPeers(opts.peers);
+    } catch (err) {
+      await sock.close();
+      throw err;
+    }
     return sock;
+  }
+
+  /** Starts a STUN round (see BindOptions.stun); results arrive as 'stun' events. */
+  async startStun(servers: string[], rto?: number): Promise<void> {
+    this.assertOpen();
+    const addrs = (await Promise.all(servers.map((s) => this.resolve(s)))).map((list) => list[0]!);
+    this.endpoint.startStun(addrs, performance.now(), rto ? { rto } : {});
+    this.pump();
+  }
+
+  /** Our public address as STUN reported it, and how our NAT maps us. */
+  stunInfo(): StunInfo | undefined {
+    const sum = this.endpoint.stunSummary();
+    if (!sum) return undefined;
+    return {
+      publicAddress: sum.mapped ? addrKey(sum.mapped) : undefined,
+      mapping: sum.behaviour,
+      done: sum.done,
+    };
   }
 
   localAddress(): { address: string; port: number } {
@@ -530,6 +576,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       sendBufferSize: snd,
       queueDropped: this.queueDropped,
       sendErrors: this.sendErrors,
+      publicAddress: this.stunInfo()?.publicAddress,
+      natMapping: this.stunInfo()?.mapping ?? 'unknown',
       uptime: performance.now() - this.startedAt,
     };
   }
@@ -718,6 +766,13 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       }
       case 'error':
         this.reportError(new TransportError(e.message, e.code));
+        return;
+      case 'stun':
+        this.emit('stun', {
+          publicAddress: e.publicAddress ? addrKey(e.publicAddress) : undefined,
+          mapping: e.mapping,
+          done: e.done,
+        });
         return;
     }
   }

@@ -128,7 +128,9 @@ describe('MultiHolepunchSocket API', () => {
       void alice.close();
     });
     // Resolves (instead of rejecting at its timeout) only if acknowledged.
-    await expect(bob.send('last words', { recipient: 'alice', timeout: 4000 })).resolves.toBeUndefined();
+    await expect(
+      bob.send('last words', { recipient: 'alice', timeout: 4000 }),
+    ).resolves.toBeUndefined();
   });
 
   it('receive() times out with null', async () => {

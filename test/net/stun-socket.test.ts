@@ -1,0 +1,89 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MultiHolepunchSocket, type StunInfo } from '../../source/net/socket.js';
+import { decodeStunMessage, encodeBindingResponse } from '../../source/net/stun.js';
+
+/** A minimal STUN server on 127.0.0.1 that answers Binding requests (or stays silent). */
+async function stunServer(
+  silent = false,
+): Promise<{ address: string; close: () => Promise<void>; seen: number }> {
+  const sock = dgram.createSocket('udp4');
+  const state = { seen: 0 };
+  sock.on('message', (msg, rinfo) => {
+    state.seen++;
+    if (silent) return;
+    const req = decodeStunMessage(msg);
+    sock.send(
+      encodeBindingResponse(req.transactionId, { address: rinfo.address, port: rinfo.port }),
+      rinfo.port,
+      rinfo.address,
+    );
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  return {
+    address: `127.0.0.1:${sock.address().port}`,
+    close: () => new Promise<void>((r) => sock.close(() => r())),
+    get seen() {
+      return state.seen;
+    },
+  };
+}
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+describe('STUN on the shared socket', () => {
+  it('learns the public address from two servers on the peer socket and puts it in the invite', async () => {
+    const s1 = await stunServer();
+    const s2 = await stunServer();
+    cleanup.push(s1.close, s2.close);
+    const events: StunInfo[] = [];
+    const alice = await MultiHolepunchSocket.bind({
+      host: '127.0.0.1',
+      nick: 'alice',
+      stun: [s1.address, s2.address],
+    });
+    cleanup.push(() => alice.close());
+    alice.on('stun', (e) => events.push(e));
+    await expect.poll(() => alice.stunInfo()?.done, { timeout: 3000 }).toBe(true);
+    const own = `127.0.0.1:${alice.localAddress().port}`;
+    expect(alice.stunInfo()).toEqual({
+      publicAddress: own,
+      mapping: 'endpoint-independent',
+      done: true,
+    });
+    expect(alice.stats().publicAddress).toBe(own);
+    expect(alice.stats().stun).toBeGreaterThanOrEqual(2);
+    // Peer traffic on the same socket is unaffected.
+    const bob = await MultiHolepunchSocket.bind({ host: '127.0.0.1', nick: 'bob' });
+    cleanup.push(() => bob.close());
+    await bob.addPeers({ alice: alice.invite() });
+    await bob.waitForPeer('alice');
+  });
+
+  it('reports a silent server as an error, never fatally', async () => {
+    const silent = await stunServer(true);
+    cleanup.push(silent.close);
+    const alice = await MultiHolepunchSocket.bind({
+      host: '127.0.0.1',
+      nick: 'alice',
+      stun: [silent.address],
+      stunRto: 20,
+    });
+    cleanup.push(() => alice.close());
+    const errors: string[] = [];
+    alice.on('error', (e) => errors.push(e.message));
+    await expect.poll(() => alice.stunInfo()?.done, { timeout: 5000 }).toBe(true);
+    expect(alice.stunInfo()?.publicAddress).toBeUndefined();
+    expect(errors.join('\n')).toMatch(/STUN server 127\.0\.0\.1:\d+: no answer after 7 tries/);
+    expect(silent.seen).toBe(7);
+  });
+
+  it('names a bad STUN server address as a usage error', async () => {
+    await expect(
+      MultiHolepunchSocket.bind({ host: '127.0.0.1', nick: 'x', stun: ['nonsense'] }),
+    ).rejects.toThrow(/bad address/);
+  });
+});
