@@ -848,7 +848,7 @@ export class Endpoint {
     peer.state = {
       kind: 'disconnected',
       since: now,
-      reason: 'the peer restarted (stateless reset)',
+      reason: 'the peer no longer has this session (stateless reset: it restarted or dropped it)',
     };
     this.events.push({ type: 'peer', nick: peer.nick, change: 'disconnected' });
     // Reconnect at once: where the user told us, else where the reset came from.

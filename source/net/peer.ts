@@ -321,14 +321,13 @@ export class Peer {
     this.lastSeen = now;
     // A new address on the newest packet starts path validation (a late,
     // reordered packet never does); the path moves only when it answers.
-    if (
-      newest &&
-      !sameAddr(from, session.path) &&
-      !(session.probe && sameAddr(session.probe.addr, from))
-    ) {
+    // One probe at a time: a replayed packet from yet another address must
+    // not keep restarting the validation of a genuine move.
+    if (newest && !sameAddr(from, session.path) && !session.probe) {
       session.probe = { addr: from, data: randomBytes(PATH_DATA_LENGTH), tries: 0, deadline: now };
     }
     let eliciting = false;
+    let carriedData = false;
     for (const f of frames) {
       switch (f.type) {
         case 'ping':
@@ -339,6 +338,7 @@ export class Peer {
           break;
         case 'stream':
           eliciting = true;
+          carriedData = true;
           if (!this.onStream(f.streamId, f.offset, f.data, now)) return false;
           break;
         case 'path-challenge':
@@ -364,7 +364,7 @@ export class Peer {
           return false;
       }
     }
-    session.onPacketReceived(pn, eliciting, now);
+    session.onPacketReceived(pn, eliciting, now, carriedData);
     // Data arriving on the session the tie-break prefers moves us onto it, so
     // both sides converge after a simultaneous open.
     if (eliciting && session !== this.current && this.current && wins(session, this.current)) {

@@ -168,7 +168,7 @@ export class Session {
   }
 
   /** Records a received packet for acknowledgement (RFC 9000 §13.2). */
-  onPacketReceived(pn: number, ackEliciting: boolean, now: number): void {
+  onPacketReceived(pn: number, ackEliciting: boolean, now: number, carriedData = false): void {
     if (pn >= (this.toAck.max ?? -1)) this.largestReceivedAt = now;
     this.toAck.insert(pn, pn + 1);
     // Bound the ranges we remember: the oldest are the least useful.
@@ -179,8 +179,11 @@ export class Session {
     if (!ackEliciting) return;
     this.elicitingSinceAck++;
     // §13.2.2: acknowledge at least every second ack-eliciting packet; else
-    // within max_ack_delay.
-    if (this.elicitingSinceAck >= 2) this.ackDeadline = now;
+    // within max_ack_delay. Data is acknowledged at the next flush: the
+    // socket flushes once per event-loop turn, so a burst still gets one ACK,
+    // while a lone chat message is confirmed (and its RTT sampled) without
+    // the delay.
+    if (this.elicitingSinceAck >= 2 || carriedData) this.ackDeadline = now;
     else this.ackDeadline ??= now + MAX_ACK_DELAY;
   }
 

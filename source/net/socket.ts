@@ -742,7 +742,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         if (info && !snap)
           info = {
             ...info,
-            state: { kind: 'disconnected', since: performance.now(), reason: 'removed' },
+            state: { kind: 'disconnected', since: Date.now(), reason: 'removed' },
           };
         if (snap && info) this.lastInfo.set(e.nick, info);
         else this.lastInfo.delete(e.nick);
@@ -812,8 +812,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       fingerprint: p.fingerprint,
       pinned: p.pinned,
       announcedNick: p.announcedNick,
-      state:
-        p.state.kind === 'connected' || p.state.kind === 'key-mismatch' ? p.state : { ...p.state },
+      // The endpoint runs on a monotonic clock; users get epoch milliseconds.
+      state: { ...p.state, since: p.state.since + this.epochOffset },
       stats: {
         ...p.stats,
         lastSeen: p.stats.lastSeen === undefined ? undefined : p.stats.lastSeen + this.epochOffset,

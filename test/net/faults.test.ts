@@ -28,6 +28,8 @@ async function pairThroughProxy(impairment: Impairment) {
   cleanup.push(() => bob.close());
   await bob.addPeers({ alice: proxy.address });
   await bob.waitForPeer('alice', { timeout: 20_000 });
+  // Both sides: the initiator is up one FINISH before the responder is.
+  await alice.waitForPeer('bob', { timeout: 20_000 });
   return { alice, bob, proxy };
 }
 
@@ -84,7 +86,9 @@ describe.sequential('faults over real UDP (impairment proxy)', () => {
     );
     expect(await doomed).toMatch(/not acknowledged within 1000 ms by: alice/);
     await new Promise((r) => setTimeout(r, 9_000));
+    // The session survives the silence on both sides.
     expect(bob.peers()[0]!.state.kind).toBe('connected');
+    expect(alice.peers()[0]!.state.kind).toBe('connected');
     proxy.blackout = false;
     await Promise.all(queued);
     await until(() => got.length === 11, 5_000, 'queued messages');
