@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * srmudp-tui command line entry: parses the flags, opens the socket and runs
- * the line-mode chat (the full-screen UI replaces source/chat/linemode.ts later).
+ * the full-screen chat in a terminal, or the line-mode chat when stdin or
+ * stdout is not a terminal (pipes, scripts).
  *
  * Mistakes (bad flags, busy port, bad peers file...) print one line to stderr
  * and exit with code 2; nothing is overwritten.
@@ -12,12 +13,17 @@ import process from 'node:process';
 import meow from 'meow';
 import { checkOptions, findUnknownFlag } from './source/chat/cliargs.js';
 import { ChatController } from './source/chat/controller.js';
+import type { ChatLine } from './source/chat/format.js';
+import { KnownPeers } from './source/chat/knownpeers.js';
 import { createLineMode } from './source/chat/linemode.js';
 import { dataPaths, resolveDataDir } from './source/chat/paths.js';
 import { loadPeersFile, type PeerEntry } from './source/chat/peersfile.js';
+import { initialState } from './source/chat/reducer.js';
 import { sanitize } from './source/chat/sanitize.js';
+import { createChatStore } from './source/chat/store.js';
 import { UsageError } from './source/net/errors.js';
 import { MultiHolepunchSocket } from './source/net/socket.js';
+import { runTui } from './source/ui/run.js';
 
 const NAME = 'srmudp-tui';
 /** Exit code for the user's mistakes. */
@@ -34,16 +40,20 @@ const HELP = `
     -c, --config FILE    peers file to load at start (write one with /save)
         --profile NAME   a separate identity and trust store (default "default")
     -v, --verbose        show connection details
+        --no-bell        do not ring the terminal bell when your nick is mentioned
     -h, --help           show this help
         --version        show the version
 
   Files
-    The identity key and the trust store (names pinned to keys) live in
+    The identity key, the trust store (names pinned to keys) and the known
+    peers (reconnected at start) live in
     <config>/${NAME}/<profile>/, where <config> is $XDG_CONFIG_HOME or
     ~/.config (%APPDATA% on Windows). $SRMUDP_HOME overrides that directory.
 
   In the chat
     Type a line to send it to every connected peer; /help lists the commands.
+    In a terminal the chat is full screen; with piped input it reads lines.
+    NO_COLOR=1 turns colours off.
 
   Examples
     $ ${NAME} -n alice -p 9000
@@ -77,6 +87,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (typeof opts === 'string') return fail(opts);
 
   let peers: PeerEntry[] = [];
+  let known: KnownPeers;
   let socket: MultiHolepunchSocket | undefined;
   const dir = resolveDataDir({
     env: process.env,
@@ -85,7 +96,11 @@ async function main(argv: readonly string[]): Promise<number> {
     profile: opts.profile,
   });
   const paths = dataPaths(dir);
+  // The full-screen UI needs a terminal on both ends; piped input keeps the
+  // line mode, so scripts can drive the chat (and see plain lines).
+  const fullScreen = process.stdin.isTTY === true && process.stdout.isTTY === true;
   try {
+    known = KnownPeers.open(paths.known);
     if (opts.config !== undefined) peers = await loadPeersFile(resolve(opts.config));
     socket = await MultiHolepunchSocket.bind({
       nick: opts.nick,
@@ -99,26 +114,46 @@ async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
 
-  const lineMode = createLineMode({
-    input: process.stdin,
-    output: process.stdout,
-    prompt: `${opts.nick}> `,
-  });
+  const color = fullScreen && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
+  const store = createChatStore(initialState(opts.nick, !opts.noBell));
+  const lineMode = fullScreen
+    ? undefined
+    : createLineMode({ input: process.stdin, output: process.stdout, prompt: `${opts.nick}> ` });
+  const print = lineMode
+    ? lineMode.print
+    : (line: ChatLine) => store.dispatch({ type: 'line', line });
   const controller = new ChatController(socket, {
     nick: opts.nick,
     verbose: opts.verbose,
-    print: lineMode.print,
+    print,
+    pinnedFingerprint: (nick) => known.fingerprint(nick),
+    ...(fullScreen
+      ? {
+          onDelivery: (id, state, detail) =>
+            store.dispatch({ type: 'delivery', id, state, ...(detail ? { detail } : {}) }),
+        }
+      : {}),
   });
-  const say = (text: string) => lineMode.print({ kind: 'system', time: Date.now(), text });
+  const say = (text: string) => print({ kind: 'system', time: Date.now(), text });
+  const unfollow = known.follow(socket);
 
   const local = socket.localAddress();
   const shown = local.address.includes(':') ? `[${local.address}]` : local.address;
   say(`${NAME} ${cli.pkg.version ?? ''}: you are ${opts.nick}`);
   say(`listening on ${shown}:${local.port}${local.address === '::' ? ' (all addresses)' : ''}`);
   say(`your fingerprint: ${socket.fingerprint}`);
-  say(`identity ${paths.identity}, trust store ${paths.trust}`);
+  say(`identity ${paths.identity}, trust store ${paths.trust}, known peers ${known.path}`);
   if (process.env.SRMUDP_HOME && opts.profile !== undefined) {
     say(`--profile ${opts.profile} is ignored: SRMUDP_HOME sets the data directory`);
+  }
+  const remembered = known.entries().filter((e) => !peers.some((p) => p.nick === e.nick));
+  if (remembered.length > 0) {
+    await controller
+      .addEntries(remembered)
+      .catch((err: Error) => say(`reconnecting: ${err.message}`));
+    say(
+      `reconnecting to ${remembered.length} known peer${remembered.length === 1 ? '' : 's'}: ${remembered.map((e) => e.nick).join(', ')}`,
+    );
   }
   if (peers.length > 0) {
     try {
@@ -132,7 +167,17 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   say('type /help for the commands; add a peer with /add <nick> <host:port>');
 
-  const mode = lineMode.start(controller);
+  const mode = lineMode
+    ? lineMode.start(controller)
+    : runTui({
+        nick: opts.nick,
+        store,
+        controller,
+        transport: socket,
+        color,
+        name: NAME,
+        verbose: opts.verbose,
+      });
   let signals = 0;
   const onSignal = () => {
     signals++;
@@ -142,6 +187,7 @@ async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const code = await mode.done;
+  unfollow();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   return code;
@@ -161,6 +207,7 @@ function parse(argv: readonly string[]) {
       config: { type: 'string', shortFlag: 'c' },
       profile: { type: 'string' },
       verbose: { type: 'boolean', shortFlag: 'v' },
+      bell: { type: 'boolean', default: true },
       help: { type: 'boolean', shortFlag: 'h' },
       version: { type: 'boolean' },
     },

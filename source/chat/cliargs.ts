@@ -21,6 +21,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   config: { short: 'c', value: true },
   profile: { value: true },
   verbose: { short: 'v', value: false },
+  bell: { value: false },
   help: { short: 'h', value: false },
   version: { value: false },
 };
@@ -60,6 +61,7 @@ export interface RawFlags {
   config?: string | undefined;
   profile?: string | undefined;
   verbose?: boolean | undefined;
+  bell?: boolean | undefined;
 }
 
 export interface CliOptions {
@@ -69,6 +71,8 @@ export interface CliOptions {
   config: string | undefined;
   profile: string | undefined;
   verbose: boolean;
+  /** --no-bell */
+  noBell: boolean;
 }
 
 /** Validated options, or the one-line problem. */
@@ -113,5 +117,6 @@ export function checkOptions(flags: RawFlags, input: readonly string[]): CliOpti
     config: flags.config,
     profile: flags.profile,
     verbose: flags.verbose === true,
+    noBell: flags.bell === false,
   };
 }

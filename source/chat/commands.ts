@@ -31,6 +31,8 @@ export type Action =
   /** `nick` is a nick blocked earlier or a fingerprint. */
   | { type: 'unblock'; nick: string }
   | { type: 'clear' }
+  /** Switches the terminal bell for mentions on or off (full-screen UI). */
+  | { type: 'bell' }
   | { type: 'none' }
   | { type: 'error'; message: string };
 
@@ -61,7 +63,7 @@ interface CommandBase {
 
 export type CommandInfo = CommandBase &
   (
-    | { readonly name: 'help' | 'list' | 'clear' | 'quit'; readonly args: 'none' }
+    | { readonly name: 'help' | 'list' | 'clear' | 'quit' | 'bell'; readonly args: 'none' }
     | { readonly name: 'remove' | 'whois' | 'trust'; readonly args: 'nick' }
     | { readonly name: 'block' | 'unblock'; readonly args: 'nick-or-fingerprint' }
     | { readonly name: 'add'; readonly args: 'nick-address' }
@@ -152,6 +154,13 @@ export const COMMANDS: readonly CommandInfo[] = [
     aliases: [],
     usage: '/clear',
     description: 'clear the screen',
+    args: 'none',
+  },
+  {
+    name: 'bell',
+    aliases: [],
+    usage: '/bell',
+    description: 'switch the terminal bell for mentions of your nick on or off',
     args: 'none',
   },
   {

@@ -4,7 +4,14 @@ import { parseFingerprint } from '../net/crypto/identity.js';
 import type { PeerChange } from '../net/events.js';
 import type { Message, MultiHolepunchSocket, PeerInfo } from '../net/socket.js';
 import { type Action, COMMANDS } from './commands.js';
-import { type ChatLine, describeState, formatPeerTable, formatWhois, shortFp } from './format.js';
+import {
+  type ChatLine,
+  describeState,
+  formatPeerTable,
+  formatTime,
+  formatWhois,
+  shortFp,
+} from './format.js';
 import { loadPeersFile, type PeerEntry, savePeersFile } from './peersfile.js';
 import { decodeChat, encodeChat } from './protocol.js';
 
@@ -40,6 +47,16 @@ export interface ControllerOptions {
   /** Relative /save and /load paths resolve against this (default: process.cwd()). */
   cwd?: string;
   now?: () => number;
+  /**
+   * How each own message ended, by the `id` on its ChatLine. When given, the
+   * "delivered" system lines are left out: the screen marks the message itself.
+   */
+  onDelivery?: (id: number, state: 'delivered' | 'failed', detail?: string) => void;
+  /**
+   * The fingerprint already pinned for a nick (the known-peers store). A peers
+   * file naming another one is reported and the pinned key kept.
+   */
+  pinnedFingerprint?: (nick: string) => string | undefined;
 }
 
 /** Longest incoming message shown in full (characters); the rest is summarised. */
@@ -47,7 +64,7 @@ export const MAX_SHOWN_CHARS = 64 * 1024;
 /** The same error from the network is shown at most once per this many ms. */
 const ERROR_REPEAT_MS = 5000;
 
-export type ExecuteResult = 'quit' | 'clear' | undefined;
+export type ExecuteResult = 'quit' | 'clear' | 'bell' | undefined;
 
 export class ChatController {
   private readonly socket: ChatSocket;
@@ -60,8 +77,11 @@ export class ChatController {
   /** Last state kind reported per nick, so repeats are not. */
   private readonly reported = new Map<string, string>();
   private readonly recentErrors = new Map<string, number>();
+  /** When each peer last connected, by our clock (the transport's is monotonic). */
+  private readonly connectedAt = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
   private closed: Promise<void> | undefined;
+  private nextId = 1;
 
   private readonly onMessage = (m: Message) => this.handleMessage(m);
   private readonly onPeer = (p: PeerInfo, c: PeerChange) => this.handlePeer(p, c);
@@ -98,7 +118,14 @@ export class ChatController {
     if (entries.length === 0) return;
     await this.socket.addPeers(Object.fromEntries(entries.map((e) => [e.nick, e.address])));
     for (const e of entries) {
-      if (e.fingerprint) this.expected.set(e.nick, e.fingerprint);
+      const pinned = this.opts.pinnedFingerprint?.(e.nick);
+      if (pinned && e.fingerprint && pinned !== e.fingerprint) {
+        // Never take a key from a file over one we already trust: say so and keep ours.
+        this.error(
+          `the peers file names key ${e.fingerprint} for ${e.nick}, but ${pinned} is pinned: keeping the pinned key (compare fingerprints, then /trust ${e.nick} if it really changed)`,
+        );
+        this.expected.set(e.nick, pinned);
+      } else if (e.fingerprint) this.expected.set(e.nick, e.fingerprint);
       else this.expected.delete(e.nick);
     }
   }
@@ -125,6 +152,8 @@ export class ChatController {
         return undefined;
       case 'clear':
         return 'clear';
+      case 'bell':
+        return 'bell';
       case 'quit':
         return 'quit';
       case 'broadcast':
@@ -197,8 +226,10 @@ export class ChatController {
       this.error('nobody is connected: message not sent (add a peer with /add <nick> <host:port>)');
       return;
     }
+    const id = this.nextId++;
     this.opts.print({
       kind: 'message',
+      id,
       time: this.now(),
       from: this.opts.nick,
       text,
@@ -206,17 +237,24 @@ export class ChatController {
       own: true,
     });
     const n = connected.length;
+    const done = this.opts.onDelivery;
     this.track(
       this.socket.send(encodeChat({ text, private: false })),
-      () => this.verbose(`delivered to ${n} peer${n === 1 ? '' : 's'}`),
-      (err) => this.error(`not delivered: ${err.message}`),
+      () =>
+        done ? done(id, 'delivered') : this.verbose(`delivered to ${n} peer${n === 1 ? '' : 's'}`),
+      (err) => {
+        done?.(id, 'failed', err.message);
+        this.error(`not delivered: ${err.message}`);
+      },
     );
   }
 
   private privateMessage(nick: string, text: string): void {
     const peer = this.requirePeer(nick);
+    const id = this.nextId++;
     this.opts.print({
       kind: 'message',
+      id,
       time: this.now(),
       from: this.opts.nick,
       text,
@@ -227,10 +265,14 @@ export class ChatController {
     if (peer.state.kind !== 'connected') {
       this.system(`${nick} is ${describeState(peer.state)}; the message waits until it connects`);
     }
+    const done = this.opts.onDelivery;
     this.track(
       this.socket.send(encodeChat({ text, private: true }), { recipient: nick }),
-      () => this.system(`delivered to ${nick}`),
-      (err) => this.error(`message to ${nick} failed: ${err.message}`),
+      () => (done ? done(id, 'delivered') : this.system(`delivered to ${nick}`)),
+      (err) => {
+        done?.(id, 'failed', err.message);
+        this.error(`message to ${nick} failed: ${err.message}`);
+      },
     );
   }
 
@@ -246,6 +288,10 @@ export class ChatController {
   private whois(nick: string): void {
     const p = this.requirePeer(nick);
     for (const row of formatWhois(p, this.now())) this.system(row);
+    const since = this.connectedAt.get(nick);
+    if (since !== undefined && p.state.kind === 'connected') {
+      this.system(`  connected    since ${formatTime(since)}`);
+    }
     const want = this.expected.get(nick);
     if (want) this.system(`  expected     ${want} (from a peers file)`);
   }
@@ -324,6 +370,7 @@ export class ChatController {
     this.reported.set(p.nick, p.state.kind);
     switch (change) {
       case 'connected': {
+        this.connectedAt.set(p.nick, this.now());
         const want = this.expected.get(p.nick);
         if (want && p.fingerprint && want !== p.fingerprint) {
           this.error(
@@ -348,6 +395,7 @@ export class ChatController {
         return;
       case 'removed':
         this.reported.delete(p.nick);
+        this.connectedAt.delete(p.nick);
         this.system(`${p.nick} removed`);
         return;
       case 'restarted':

@@ -11,6 +11,8 @@ import { sanitize } from './sanitize.js';
 export type ChatLine =
   | {
       kind: 'message';
+      /** Set on our own messages, to match their delivery report. */
+      id?: number;
       time: number;
       /** Who wrote it (our own nick when `own`). */
       from: string;

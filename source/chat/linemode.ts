@@ -7,8 +7,8 @@ import { type ChatLine, formatChatLine } from './format.js';
 /**
  * The plain line-mode front end: reads lines (a terminal with history and tab
  * completion, or any pipe), runs them through the controller one at a time,
- * and prints its lines. The full-screen UI will replace this module; the
- * controller, parser and formatting stay.
+ * and prints its lines. The chat runs this when stdin or stdout is not a
+ * terminal (scripts, pipes); in a terminal it is full screen (source/ui).
  */
 
 export interface LineModeOptions {
@@ -116,7 +116,13 @@ export function createLineMode(opts: Omit<LineModeOptions, 'controller'>): {
         const result = await controller.execute(parseCommand(line));
         justEntered = false;
         if (result === 'quit') end();
-        else if (result === 'clear' && tty) {
+        else if (result === 'bell') {
+          print({
+            kind: 'system',
+            time: Date.now(),
+            text: 'line mode rings no bell (the full-screen chat does)',
+          });
+        } else if (result === 'clear' && tty) {
           cursorTo(output, 0, 0);
           output.write('\x1b[2J\x1b[3J');
           cursorTo(output, 0, 0);

@@ -53,8 +53,15 @@ export interface DataPaths {
   dir: string;
   identity: string;
   trust: string;
+  /** Known peers (conf store), reconnected at start. */
+  known: string;
 }
 
 export function dataPaths(dir: string): DataPaths {
-  return { dir, identity: join(dir, 'identity.json'), trust: join(dir, 'trust.json') };
+  return {
+    dir,
+    identity: join(dir, 'identity.json'),
+    trust: join(dir, 'trust.json'),
+    known: join(dir, 'known-peers.json'),
+  };
 }

@@ -267,6 +267,7 @@ describe('COMMANDS', () => {
     expect(names.sort()).toEqual(
       [
         'add',
+        'bell',
         'block',
         'clear',
         'help',

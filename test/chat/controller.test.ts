@@ -188,6 +188,13 @@ describe('ChatController', () => {
     expect(text()).toMatch(/!! cannot resolve/);
   });
 
+  it('/whois says since when a peer is connected, by our clock', async () => {
+    socket.list = [info('bob')];
+    socket.emit('peer', info('bob'), 'connected');
+    await run('/whois bob');
+    expect(text()).toMatch(/connected\s+since \d\d:\d\d:\d\d/);
+  });
+
   it('reports joins, leaves and key changes', () => {
     socket.emit('peer', info('bob', { pinned: false }), 'connected');
     socket.emit(
@@ -229,6 +236,45 @@ describe('ChatController', () => {
     expect(text()).toMatch(/but the peers file says/);
     await run('/load missing.json');
     expect(text()).toMatch(/missing\.json does not exist/);
+  });
+
+  it('reports a peers-file key that differs from a pinned one and keeps the pinned key', async () => {
+    chat = new ChatController(socket as unknown as ChatSocket, {
+      nick: 'alice',
+      print: (l) => lines.push(l),
+      cwd: dir,
+      pinnedFingerprint: (nick) => (nick === 'bob' ? FP_BOB : undefined),
+    });
+    await chat.addEntries([{ nick: 'bob', address: '127.0.0.1:9000', fingerprint: FP_EVE }]);
+    expect(text()).toContain(
+      `names key ${FP_EVE} for bob, but ${FP_BOB} is pinned: keeping the pinned key`,
+    );
+    // bob answering with the pinned key is fine; eve's key would be dropped.
+    socket.emit('peer', info('bob'), 'connected');
+    expect(socket.removed).toEqual([]);
+  });
+
+  it('reports each own message’s delivery by id when asked to', async () => {
+    const reports: [number, string, string | undefined][] = [];
+    chat = new ChatController(socket as unknown as ChatSocket, {
+      nick: 'alice',
+      print: (l) => lines.push(l),
+      cwd: dir,
+      onDelivery: (id, state, detail) => reports.push([id, state, detail]),
+    });
+    socket.list = [info('bob')];
+    await run('hello');
+    await run('/msg bob psst');
+    const ids = lines.flatMap((l) => (l.kind === 'message' && l.id !== undefined ? [l.id] : []));
+    expect(ids).toHaveLength(2);
+    socket.sent[1]!.settle();
+    socket.sent[0]!.settle(new TransportError('timed out', 'timeout'));
+    await flush();
+    expect(reports).toEqual([
+      [ids[1], 'delivered', undefined],
+      [ids[0], 'failed', 'timed out'],
+    ]);
+    expect(text()).not.toMatch(/delivered to bob/);
   });
 
   it('saves the peer list it can (with fingerprints) and loads it back', async () => {

@@ -53,6 +53,7 @@ describe('checkOptions', () => {
       config: undefined,
       profile: undefined,
       verbose: false,
+      noBell: false,
     });
     expect(
       checkOptions(
@@ -63,6 +64,7 @@ describe('checkOptions', () => {
           config: 'p.json',
           profile: 'work',
           verbose: true,
+          bell: false,
         },
         [],
       ),
@@ -73,6 +75,7 @@ describe('checkOptions', () => {
       config: 'p.json',
       profile: 'work',
       verbose: true,
+      noBell: true,
     });
     expect(checkOptions({ nick: 'a', port: '65535' }, [])).toMatchObject({ port: 65535 });
   });
@@ -142,6 +145,7 @@ describe('data directory', () => {
       dir: '/d',
       identity: join('/d', 'identity.json'),
       trust: join('/d', 'trust.json'),
+      known: join('/d', 'known-peers.json'),
     });
   });
 

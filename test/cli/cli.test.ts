@@ -195,6 +195,21 @@ describe('srmudp-tui command line', () => {
     expect(await readFile(trust, 'utf8')).toBe('garbage');
   });
 
+  it('a malformed known-peers store exits 2 naming it and is not overwritten', async () => {
+    const data = join(home, 'data');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(data, { recursive: true });
+    const known = join(data, 'known-peers.json');
+    for (const content of ['{"version":1,', '[]']) {
+      await writeFile(known, content);
+      const { code, stderr } = await run(['-n', 'alice', '--host', '127.0.0.1']);
+      expect(code).toBe(2);
+      expectOneLine(stderr);
+      expect(stderr).toContain(`malformed known-peers store ${known}`);
+      expect(await readFile(known, 'utf8')).toBe(content);
+    }
+  });
+
   it('two instances on 127.0.0.1 chat through piped stdin and /quit exits 0', async () => {
     const port = await freePort();
     const a = start(['-n', 'alice', '--host', '127.0.0.1', '-p', String(port)], {

@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import Conf from 'conf';
+import { validateNick } from '../net/endpoint.js';
+import { UsageError } from '../net/errors.js';
+import type { PeerChange } from '../net/events.js';
+import type { MultiHolepunchSocket, PeerInfo } from '../net/socket.js';
+import type { PeerEntry } from './peersfile.js';
+
+/**
+ * The peers this profile knows (nick, last address, pinned fingerprint),
+ * kept through `conf` in <data dir>/known-peers.json so the chat reconnects
+ * to them at the next start. Only peers we named ourselves (/add, a peers
+ * file) are kept; a stranger who added us is not.
+ *
+ * A malformed file is never rewritten: opening it throws a UsageError that
+ * names it, and the chat stops before touching it.
+ */
+
+export const KNOWN_PEERS_VERSION = 1;
+
+interface KnownPeer {
+  address: string;
+  fingerprint?: string;
+}
+
+interface Shape {
+  version: number;
+  peers: Record<string, KnownPeer>;
+}
+
+export class KnownPeers {
+  readonly path: string;
+  private readonly conf: Conf<Shape>;
+
+  private constructor(conf: Conf<Shape>) {
+    this.conf = conf;
+    this.path = conf.path;
+  }
+
+  /** Opens (not creating until something is stored) `<dir>/<file>`. */
+  static open(path: string): KnownPeers {
+    // Checked here, before conf reads it: conf would take e.g. `[]` as an empty
+    // store and write over it at the next change.
+    let raw: string | undefined;
+    try {
+      raw = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new UsageError(`cannot read known-peers store ${path}: ${(err as Error).message}`);
+      }
+    }
+    if (raw !== undefined) {
+      let problem: string | undefined;
+      try {
+        problem = check(JSON.parse(raw));
+      } catch (err) {
+        problem = `not JSON (${(err as Error).message.split('\n')[0]})`;
+      }
+      if (problem) {
+        throw new UsageError(
+          `malformed known-peers store ${path}: ${problem} (fix or remove the file)`,
+        );
+      }
+    }
+    const name = basename(path).replace(/\.json$/, '');
+    let conf: Conf<Shape>;
+    try {
+      conf = new Conf<Shape>({
+        cwd: dirname(path),
+        configName: name,
+        projectName: 'srmudp-tui',
+        clearInvalidConfig: false,
+        // Our own check below says what is wrong; no migrations, no watching.
+        watch: false,
+      });
+    } catch (err) {
+      throw new UsageError(
+        `malformed known-peers store ${path}: ${(err as Error).message.split('\n')[0]} (fix or remove the file)`,
+      );
+    }
+    const problem = check(conf.store);
+    if (problem)
+      throw new UsageError(
+        `malformed known-peers store ${conf.path}: ${problem} (fix or remove the file)`,
+      );
+    return new KnownPeers(conf);
+  }
+
+  entries(): PeerEntry[] {
+    const peers = this.conf.get('peers') ?? {};
+    return Object.entries(peers).map(([nick, p]) => ({
+      nick,
+      address: p.address,
+      ...(p.fingerprint ? { fingerprint: p.fingerprint } : {}),
+    }));
+  }
+
+  fingerprint(nick: string): string | undefined {
+    return this.conf.get('peers')?.[nick]?.fingerprint;
+  }
+
+  remember(p: PeerInfo): void {
+    if (!p.pinned || !p.address) return;
+    const old = this.conf.get('peers')?.[p.nick];
+    const fingerprint = p.fingerprint ?? old?.fingerprint;
+    if (old && old.address === p.address && old.fingerprint === fingerprint) return;
+    this.conf.set('version', KNOWN_PEERS_VERSION);
+    this.conf.set(`peers.${escapeKey(p.nick)}`, {
+      address: p.address,
+      ...(fingerprint ? { fingerprint } : {}),
+    });
+  }
+
+  forget(nick: string): void {
+    if (this.conf.get('peers')?.[nick] === undefined) return;
+    this.conf.delete(`peers.${escapeKey(nick)}`);
+  }
+
+  /** Keeps the store in step with the socket; returns the unsubscribe. */
+  follow(socket: Pick<MultiHolepunchSocket, 'on' | 'off'>): () => void {
+    const onPeer = (p: PeerInfo, change: PeerChange) => {
+      try {
+        if (change === 'removed') this.forget(p.nick);
+        else if (change === 'connected') this.remember(p);
+      } catch {
+        // A read-only disk must not end the chat; the store just stays behind.
+      }
+    };
+    socket.on('peer', onPeer);
+    return () => socket.off('peer', onPeer);
+  }
+}
+
+/** Conf reads dotted paths; a nick may contain dots. */
+const escapeKey = (nick: string) => nick.replaceAll('.', '\\.');
+
+function check(store: unknown): string | undefined {
+  if (typeof store !== 'object' || store === null || Array.isArray(store))
+    return 'not a JSON object';
+  const s = store as Record<string, unknown>;
+  if (Object.keys(s).length === 0) return undefined;
+  if (s.version !== KNOWN_PEERS_VERSION) return `unknown version ${JSON.stringify(s.version)}`;
+  if (typeof s.peers !== 'object' || s.peers === null || Array.isArray(s.peers)) {
+    return '"peers" is not an object';
+  }
+  for (const [nick, p] of Object.entries(s.peers as Record<string, unknown>)) {
+    try {
+      validateNick(nick);
+    } catch {
+      return `bad nick ${JSON.stringify(nick).slice(0, 40)}`;
+    }
+    const e = p as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || typeof e.address !== 'string')
+      return `peer ${nick} has no address`;
+    if (e.fingerprint !== undefined && typeof e.fingerprint !== 'string')
+      return `peer ${nick} has a bad fingerprint`;
+  }
+  return undefined;
+}

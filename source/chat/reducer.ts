@@ -1,0 +1,161 @@
+import type { PeerState } from '../net/events.js';
+import type { PeerInfo, SocketStats } from '../net/socket.js';
+import type { ChatLine } from './format.js';
+
+/**
+ * The one reducer of the full-screen chat: every transport event, controller
+ * line and scroll key becomes a ChatEvent, and this pure function folds it
+ * into the state the panes render. No I/O, no clock (times come in events).
+ */
+
+export type Delivery = 'sending' | 'delivered' | 'failed';
+
+export interface UiLine {
+  /** Stable React key. */
+  key: number;
+  line: ChatLine;
+  /** Own messages only. */
+  delivery?: Delivery;
+  /** Why it failed, for a failed one. */
+  detail?: string;
+  /** Someone else's message naming our nick. */
+  mention: boolean;
+}
+
+export interface PeerView {
+  info: PeerInfo;
+  /**
+   * Wall-clock ms when we first saw the peer in its current kind of state.
+   * (The transport's `state.since` is on a monotonic clock, not a time of day.)
+   */
+  since: number;
+}
+
+export interface ChatState {
+  nick: string;
+  lines: UiLine[];
+  nextKey: number;
+  /** Lines scrolled back from the newest; 0 follows new lines. */
+  scroll: number;
+  /** Lines that arrived while scrolled back. */
+  unseen: number;
+  peers: PeerView[];
+  stats: SocketStats | undefined;
+  bell: boolean;
+  /** Bumped on each mention while the bell is on: the screen rings on change. */
+  rings: number;
+}
+
+export type ChatEvent =
+  | { type: 'line'; line: ChatLine }
+  | { type: 'delivery'; id: number; state: 'delivered' | 'failed'; detail?: string }
+  | { type: 'peers'; peers: readonly PeerInfo[]; now: number }
+  | { type: 'stats'; stats: SocketStats }
+  /** Positive scrolls back (older), negative forward. */
+  | { type: 'scroll'; by: number }
+  | { type: 'follow' }
+  | { type: 'clear' }
+  | { type: 'bell'; on: boolean };
+
+/** Lines kept; older ones fall off the top. */
+export const MAX_LINES = 5000;
+
+export function initialState(nick: string, bell = true): ChatState {
+  return {
+    nick,
+    lines: [],
+    nextKey: 1,
+    scroll: 0,
+    unseen: 0,
+    peers: [],
+    stats: undefined,
+    bell,
+    rings: 0,
+  };
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** True when `text` names `nick` as a whole word, any case. */
+export function mentions(text: string, nick: string): boolean {
+  if (nick === '') return false;
+  return new RegExp(
+    `(^|[^\\p{L}\\p{N}_.-])@?${escapeRegExp(nick)}($|[^\\p{L}\\p{N}_-])`,
+    'iu',
+  ).test(text);
+}
+
+function stateKey(s: PeerState): string {
+  return s.kind === 'connecting' ? 'connecting' : s.kind;
+}
+
+export function reduce(state: ChatState, ev: ChatEvent): ChatState {
+  switch (ev.type) {
+    case 'line': {
+      const { line } = ev;
+      const mention = line.kind === 'message' && !line.own && mentions(line.text, state.nick);
+      const ui: UiLine = {
+        key: state.nextKey,
+        line,
+        mention,
+        ...(line.kind === 'message' && line.own && line.id !== undefined
+          ? { delivery: 'sending' as const }
+          : {}),
+      };
+      const lines =
+        state.lines.length >= MAX_LINES
+          ? [...state.lines.slice(state.lines.length - MAX_LINES + 1), ui]
+          : [...state.lines, ui];
+      // Scrolled back, the view stays on the same lines as new ones arrive.
+      const scrolled = state.scroll > 0;
+      return {
+        ...state,
+        lines,
+        nextKey: state.nextKey + 1,
+        scroll: scrolled ? Math.min(state.scroll + 1, lines.length - 1) : 0,
+        unseen: scrolled ? state.unseen + 1 : 0,
+        rings: mention && state.bell ? state.rings + 1 : state.rings,
+      };
+    }
+    case 'delivery': {
+      const i = state.lines.findLastIndex(
+        (l) => l.line.kind === 'message' && l.line.own && l.line.id === ev.id,
+      );
+      const old = state.lines[i];
+      if (!old) return state;
+      const lines = [...state.lines];
+      lines[i] = {
+        ...old,
+        delivery: ev.state,
+        ...(ev.detail !== undefined ? { detail: ev.detail } : {}),
+      };
+      return { ...state, lines };
+    }
+    case 'peers': {
+      const before = new Map(state.peers.map((p) => [p.info.nick, p]));
+      const peers = [...ev.peers]
+        .sort((a, b) => a.nick.localeCompare(b.nick))
+        .map((info): PeerView => {
+          const old = before.get(info.nick);
+          const same = old && stateKey(old.info.state) === stateKey(info.state);
+          return { info, since: same ? old.since : ev.now };
+        });
+      return { ...state, peers };
+    }
+    case 'stats':
+      return { ...state, stats: ev.stats };
+    case 'scroll': {
+      const max = Math.max(0, state.lines.length - 1);
+      const scroll = Math.max(0, Math.min(max, state.scroll + ev.by));
+      if (scroll === state.scroll) return state;
+      return { ...state, scroll, unseen: scroll === 0 ? 0 : state.unseen };
+    }
+    case 'follow':
+      // Unchanged state is the same object, so the store skips a render.
+      return state.scroll === 0 && state.unseen === 0 ? state : { ...state, scroll: 0, unseen: 0 };
+    case 'clear':
+      return { ...state, lines: [], scroll: 0, unseen: 0 };
+    case 'bell':
+      return state.bell === ev.on ? state : { ...state, bell: ev.on };
+  }
+}

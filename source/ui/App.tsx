@@ -1,0 +1,171 @@
+import { Box, useInput, useStdout } from 'ink';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { completeCommand, parseCommand } from '../chat/commands.js';
+import type { ChatController } from '../chat/controller.js';
+import type { ChatStore } from '../chat/store.js';
+import { useChatState } from './hooks/useChatState.js';
+import { useInputHistory } from './hooks/useInputHistory.js';
+import { useTerminalSize } from './hooks/useTerminalSize.js';
+import { type TransportView, useTransport } from './hooks/useTransport.js';
+import { InputLine } from './InputLine.js';
+import { EMPTY, edit, insert, type Line } from './lineedit.js';
+import { Messages } from './Messages.js';
+import { Peers } from './Peers.js';
+import { Stats } from './Stats.js';
+import { StatusBar } from './StatusBar.js';
+import { hue } from './theme.js';
+
+/**
+ * The full-screen chat: wires the store, the transport and the keyboard to
+ * the props-only panes. Typing lives in local state, so keystrokes render at
+ * once, while network-driven renders come at most at the store's throttle.
+ */
+
+export interface AppProps {
+  nick: string;
+  store: ChatStore;
+  controller: Pick<ChatController, 'execute' | 'nicks'>;
+  transport: TransportView;
+  color: boolean;
+  /** Called once, when the user quits (/quit, Ctrl+C). */
+  onQuit: () => void;
+}
+
+const MAX_PEER_ROWS = 6;
+
+function commonPrefix(xs: readonly string[]): string {
+  if (xs.length === 0) return '';
+  let p = xs[0]!;
+  for (const x of xs) while (!x.startsWith(p)) p = p.slice(0, -1);
+  return p;
+}
+
+export function App({ nick, store, controller, transport, color, onQuit }: AppProps) {
+  const state = useChatState(store);
+  useTransport(transport, store);
+  const { columns, rows } = useTerminalSize();
+  const { stdout } = useStdout();
+  const history = useInputHistory();
+  // The line being typed lives in a ref: every keypress edits the latest
+  // text, even when several arrive before React renders again.
+  const line = useRef<Line>(EMPTY);
+  const [shown, setShown] = useState<Line>(EMPTY);
+  const [hint, setHint] = useState('');
+  const queue = useRef<Promise<void>>(Promise.resolve());
+  const quitting = useRef(false);
+
+  // The bell for a mention, straight to the terminal: BEL moves no cursor, and
+  // Ink's own write() would clear and redraw the whole screen around it.
+  const rang = useRef(state.rings);
+  useEffect(() => {
+    if (state.rings !== rang.current) stdout.write('\x07');
+    rang.current = state.rings;
+  }, [state.rings, stdout]);
+
+  const quit = useCallback(() => {
+    if (quitting.current) return;
+    quitting.current = true;
+    onQuit();
+  }, [onQuit]);
+
+  const setLine = (next: Line) => {
+    line.current = next;
+    setShown(next);
+  };
+
+  const submit = (text: string) => {
+    history.push(text);
+    setLine(EMPTY);
+    setHint('');
+    if (text.trim() !== '') store.dispatch({ type: 'follow' });
+    const action = parseCommand(text);
+    queue.current = queue.current.then(async () => {
+      if (quitting.current) return;
+      const result = await controller.execute(action);
+      if (result === 'quit') quit();
+      else if (result === 'clear') store.dispatch({ type: 'clear' });
+      else if (result === 'bell') {
+        const on = !store.getState().bell;
+        store.dispatch({ type: 'bell', on });
+        store.dispatch({
+          type: 'line',
+          line: {
+            kind: 'system',
+            time: Date.now(),
+            text: `bell for mentions ${on ? 'on' : 'off'}`,
+          },
+        });
+      }
+    });
+  };
+
+  const complete = () => {
+    const text = line.current.value;
+    const found = completeCommand(text, controller.nicks());
+    const common = found.length === 1 ? found[0]! : commonPrefix(found);
+    if (common.length > text.length) setLine({ value: common, cursor: common.length });
+    setHint(found.length > 1 ? found.map((f) => f.trim()).join('  ') : '');
+  };
+
+  const peerRows =
+    Math.min(state.peers.length, MAX_PEER_ROWS) + (state.peers.length > MAX_PEER_ROWS ? 1 : 0);
+  const peersHeight = 2 + (state.peers.length === 0 ? 1 : 1 + peerRows);
+  const statsHeight = 4;
+  // The prompt and a long input wrap; the last row stays free, since Ink
+  // redraws the whole screen (flickering) when its output fills the terminal.
+  const inputRows = Math.ceil((nick.length + 3 + shown.value.length) / Math.max(1, columns));
+  const inputHeight = (hint ? 1 : 0) + inputRows;
+  const messagesHeight = Math.max(3, rows - 1 - peersHeight - statsHeight - inputHeight - 1);
+  const inner = Math.max(10, columns - 2);
+  const page = Math.max(1, messagesHeight - 3);
+
+  useInput((input, key) => {
+    if (key.ctrl && input === 'c') return quit();
+    // A chunk of several characters (a paste, or keys sent faster than we
+    // read) may hold line ends and Tabs: run its lines, complete at its Tab.
+    if (input.length > 1 && /[\r\n\t]/.test(input) && !key.return) {
+      const parts = input.split(/\r\n|\r|\n/);
+      const last = parts.pop() ?? '';
+      for (const part of parts) submit(insert(line.current, part.replaceAll('\t', ' ')).value);
+      setLine(insert(line.current, last.replaceAll('\t', '')));
+      if (last.includes('\t')) complete();
+      return;
+    }
+    const result = edit(line.current, input, key);
+    if (result.kind === 'edit') {
+      if (hint && result.line.value !== line.current.value) setHint('');
+      setLine(result.line);
+    } else if (result.kind === 'submit') submit(result.text);
+    else if (key.pageUp) store.dispatch({ type: 'scroll', by: page });
+    else if (key.pageDown) store.dispatch({ type: 'scroll', by: -page });
+    else if (key.end) store.dispatch({ type: 'follow' });
+    else if (key.upArrow || key.downArrow) {
+      const next = history.move(key.upArrow ? -1 : 1, line.current.value);
+      if (next !== undefined) setLine({ value: next, cursor: next.length });
+    } else if (key.tab) complete();
+  });
+
+  const border = hue(color, 'gray');
+  return (
+    <Box flexDirection="column" width={columns} height={rows - 1}>
+      <Box borderStyle="round" borderColor={border} flexDirection="column" height={messagesHeight}>
+        <Messages
+          lines={state.lines}
+          scroll={state.scroll}
+          unseen={state.unseen}
+          height={messagesHeight - 2}
+          width={inner}
+          color={color}
+        />
+      </Box>
+      <Box borderStyle="round" borderColor={border} flexDirection="column" height={peersHeight}>
+        <Peers peers={state.peers} width={inner} color={color} maxRows={MAX_PEER_ROWS} />
+      </Box>
+      <Box borderStyle="round" borderColor={border} flexDirection="column" height={statsHeight}>
+        <Stats nick={nick} stats={state.stats} width={inner} color={color} />
+      </Box>
+      <InputLine nick={nick} line={shown} hint={hint} />
+      <StatusBar bell={state.bell} width={columns} />
+    </Box>
+  );
+}

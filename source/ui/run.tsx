@@ -1,0 +1,114 @@
+import { render } from 'ink';
+import type { ChatController } from '../chat/controller.js';
+import { sanitize } from '../chat/sanitize.js';
+import type { ChatStore } from '../chat/store.js';
+import { App } from './App.js';
+import type { TransportView } from './hooks/useTransport.js';
+
+/**
+ * Runs the full-screen chat on the alternate screen, and puts the terminal
+ * back however we leave: /quit, Ctrl+C, a signal, or a crash (the 'exit'
+ * hook runs even then, synchronously).
+ */
+
+const ENTER_ALT = '\x1b[?1049h\x1b[H\x1b[2J';
+/** Leave the alternate screen and show the cursor again. */
+export const LEAVE_ALT = '\x1b[?25h\x1b[?1049l';
+
+export interface TuiOptions {
+  nick: string;
+  store: ChatStore;
+  controller: Pick<ChatController, 'execute' | 'nicks' | 'shutdown'>;
+  transport: TransportView;
+  color: boolean;
+  stdout?: NodeJS.WriteStream;
+  stdin?: NodeJS.ReadStream;
+  /** How long /quit waits for unacknowledged sends (ms). */
+  graceMs?: number;
+  /** For the one-line crash report. */
+  name?: string;
+  /** Print the stack on a crash, too. */
+  verbose?: boolean;
+}
+
+export interface Tui {
+  /** Resolves with the exit code once the screen is restored and the socket closed. */
+  done: Promise<number>;
+  /** Ends the chat as /quit does (e.g. on SIGTERM). */
+  quit(): void;
+}
+
+export function runTui(opts: TuiOptions): Tui {
+  const stdout = opts.stdout ?? process.stdout;
+  const stdin = opts.stdin ?? process.stdin;
+  let onScreen = true;
+  const restore = () => {
+    if (!onScreen) return;
+    onScreen = false;
+    try {
+      stdout.write(LEAVE_ALT);
+    } catch {
+      // A closed terminal: nothing left to restore.
+    }
+  };
+  // A crash must not leave the terminal on the alternate screen with the error
+  // message hidden there: restore first, then say what happened, then exit.
+  const crash = (err: unknown) => {
+    // Ink first: unmounting writes its last frame, which must land on the
+    // alternate screen, not over the message below.
+    try {
+      instance.unmount();
+    } catch {
+      // Already gone.
+    }
+    restore();
+    const e = err as Error | undefined;
+    process.stderr.write(
+      `${opts.name ?? 'srmudp-tui'}: internal error: ${sanitize(e?.message ?? String(err))}\n`,
+    );
+    if (opts.verbose) process.stderr.write(`${sanitize(e?.stack ?? '')}\n`);
+    process.exit(1);
+  };
+  process.on('exit', restore);
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  stdout.write(ENTER_ALT);
+
+  let resolveDone: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
+  let ending = false;
+  const quit = () => {
+    if (ending) return;
+    ending = true;
+    void (async () => {
+      try {
+        await opts.controller.shutdown(opts.graceMs ?? 2000);
+      } finally {
+        opts.store.close();
+        instance.unmount();
+        restore();
+        process.off('exit', restore);
+        process.off('uncaughtException', crash);
+        process.off('unhandledRejection', crash);
+        resolveDone(0);
+      }
+    })();
+  };
+
+  const instance = render(
+    <App
+      nick={opts.nick}
+      store={opts.store}
+      controller={opts.controller}
+      transport={opts.transport}
+      color={opts.color}
+      onQuit={quit}
+    />,
+    { stdout, stdin, exitOnCtrlC: false, patchConsole: true, maxFps: 30 },
+  );
+  // Ink ends the app itself on an error thrown while rendering: a crash too.
+  instance.waitUntilExit().catch(crash);
+  return { done, quit };
+}

@@ -1,0 +1,61 @@
+/**
+ * Colours for the panes. Every pane takes `color: boolean` (false under
+ * NO_COLOR) and must still say everything in text without colour: marks and
+ * words carry the meaning, colour only helps.
+ */
+
+/** Nick colours: never red (errors) or grey (system lines). */
+const NICK_COLORS = [
+  'cyan',
+  'green',
+  'yellow',
+  'magenta',
+  'blue',
+  'greenBright',
+  'cyanBright',
+  'magentaBright',
+] as const;
+
+export type NickColor = (typeof NICK_COLORS)[number];
+
+/** The same nick gets the same colour in every run and on every machine. */
+export function nickColor(nick: string): NickColor {
+  // FNV-1a: small, stable, spreads similar nicks apart.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < nick.length; i++) {
+    h ^= nick.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return NICK_COLORS[h % NICK_COLORS.length]!;
+}
+
+/** `c` when colour is on, else nothing (Ink then uses the terminal's default). */
+export const hue = <T extends string>(color: boolean, c: T): T | undefined =>
+  color ? c : undefined;
+
+/** 1.2 kB style sizes. */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+/** h:mm:ss */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
+}
+
+/** Cuts to `width` columns (by characters), marking the cut with …. */
+export function clip(text: string, width: number): string {
+  if (width <= 0) return '';
+  if (text.length <= width) return text;
+  return `${text.slice(0, Math.max(0, width - 1))}…`;
+}

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import type { ChatLine } from '../../source/chat/format.js';
+import {
+  type ChatState,
+  initialState,
+  MAX_LINES,
+  mentions,
+  reduce,
+} from '../../source/chat/reducer.js';
+import { peer, socketStats } from '../ui/fixtures.js';
+
+const msg = (
+  text: string,
+  over: Partial<Extract<ChatLine, { kind: 'message' }>> = {},
+): ChatLine => ({
+  kind: 'message',
+  time: 0,
+  from: 'bob',
+  text,
+  private: false,
+  own: false,
+  ...over,
+});
+const sys = (text: string): ChatLine => ({ kind: 'system', time: 0, text });
+
+const feed = (state: ChatState, lines: ChatLine[]) =>
+  lines.reduce((s, line) => reduce(s, { type: 'line', line }), state);
+
+describe('reduce', () => {
+  it('appends lines with stable, increasing keys', () => {
+    const s = feed(initialState('alice'), [sys('a'), sys('b')]);
+    expect(s.lines.map((l) => l.key)).toEqual([1, 2]);
+    expect(s.lines.map((l) => l.line.kind === 'system' && l.line.text)).toEqual(['a', 'b']);
+  });
+
+  it('keeps at most MAX_LINES, dropping the oldest', () => {
+    let s = initialState('alice');
+    for (let i = 0; i < MAX_LINES + 10; i++) s = reduce(s, { type: 'line', line: sys(String(i)) });
+    expect(s.lines).toHaveLength(MAX_LINES);
+    expect(s.lines[0]!.line).toMatchObject({ text: '10' });
+  });
+
+  it('tracks an own message from sending to delivered or failed, by id', () => {
+    let s = feed(initialState('alice'), [
+      msg('one', { own: true, id: 1, from: 'alice' }),
+      msg('two', { own: true, id: 2, from: 'alice' }),
+      msg('theirs'),
+    ]);
+    expect(s.lines.map((l) => l.delivery)).toEqual(['sending', 'sending', undefined]);
+    s = reduce(s, { type: 'delivery', id: 2, state: 'delivered' });
+    s = reduce(s, { type: 'delivery', id: 1, state: 'failed', detail: 'timed out' });
+    expect(s.lines.map((l) => l.delivery)).toEqual(['failed', 'delivered', undefined]);
+    expect(s.lines[0]!.detail).toBe('timed out');
+    // An unknown id (e.g. cleared away) changes nothing.
+    expect(reduce(s, { type: 'delivery', id: 99, state: 'delivered' })).toBe(s);
+  });
+
+  it('marks mentions of our nick in others’ messages and rings while the bell is on', () => {
+    let s = feed(initialState('alice'), [
+      msg('hi Alice!'),
+      msg('malice aforethought'),
+      msg('alice', { own: true, from: 'alice' }),
+    ]);
+    expect(s.lines.map((l) => l.mention)).toEqual([true, false, false]);
+    expect(s.rings).toBe(1);
+    s = reduce(s, { type: 'bell', on: false });
+    s = feed(s, [msg('@alice again')]);
+    expect(s.lines.at(-1)!.mention).toBe(true);
+    expect(s.rings).toBe(1);
+  });
+
+  it('mentions: whole words only, any case, nicks with dots', () => {
+    expect(mentions('ping a.b', 'a.b')).toBe(true);
+    expect(mentions('ping axb', 'a.b')).toBe(false);
+    expect(mentions('BOB: hi', 'bob')).toBe(true);
+    expect(mentions('bobby', 'bob')).toBe(false);
+  });
+
+  it('scrolls back within bounds, holds the view as lines arrive, and End follows again', () => {
+    let s = feed(
+      initialState('alice'),
+      Array.from({ length: 20 }, (_, i) => sys(String(i))),
+    );
+    s = reduce(s, { type: 'scroll', by: 5 });
+    expect(s.scroll).toBe(5);
+    s = feed(s, [sys('new1'), sys('new2')]);
+    expect(s.scroll).toBe(7);
+    expect(s.unseen).toBe(2);
+    s = reduce(s, { type: 'scroll', by: 1000 });
+    expect(s.scroll).toBe(s.lines.length - 1);
+    s = reduce(s, { type: 'scroll', by: -5000 });
+    expect(s).toMatchObject({ scroll: 0, unseen: 0 });
+    s = reduce(reduce(s, { type: 'scroll', by: 3 }), { type: 'follow' });
+    expect(s).toMatchObject({ scroll: 0, unseen: 0 });
+  });
+
+  it('clear empties the messages but keeps peers and stats', () => {
+    let s = feed(initialState('alice'), [sys('x')]);
+    s = reduce(s, { type: 'peers', peers: [peer('bob')], now: 5 });
+    s = reduce(s, { type: 'stats', stats: socketStats() });
+    s = reduce(s, { type: 'clear' });
+    expect(s.lines).toEqual([]);
+    expect(s.peers).toHaveLength(1);
+    expect(s.stats).toBeDefined();
+  });
+
+  it('sorts peers and remembers the wall time each entered its kind of state', () => {
+    let s = reduce(initialState('alice'), {
+      type: 'peers',
+      peers: [peer('zed'), peer('bob', { state: { kind: 'connecting', since: 0, attempt: 0 } })],
+      now: 1000,
+    });
+    expect(s.peers.map((p) => [p.info.nick, p.since])).toEqual([
+      ['bob', 1000],
+      ['zed', 1000],
+    ]);
+    // Another connecting attempt is the same kind of state: the time stays.
+    s = reduce(s, {
+      type: 'peers',
+      peers: [peer('zed'), peer('bob', { state: { kind: 'connecting', since: 0, attempt: 3 } })],
+      now: 2000,
+    });
+    expect(s.peers[0]!.since).toBe(1000);
+    s = reduce(s, {
+      type: 'peers',
+      peers: [
+        peer('zed'),
+        peer('bob', { state: { kind: 'unreachable', since: 0, reason: 'no answer' } }),
+      ],
+      now: 3000,
+    });
+    expect(s.peers.map((p) => p.since)).toEqual([3000, 1000]);
+  });
+});

@@ -1,0 +1,218 @@
+import { EventEmitter } from 'node:events';
+import { render } from 'ink-testing-library';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Action } from '../../source/chat/commands.js';
+import type { ExecuteResult } from '../../source/chat/controller.js';
+import { initialState } from '../../source/chat/reducer.js';
+import { type ChatStore, createChatStore } from '../../source/chat/store.js';
+import type { PeerInfo } from '../../source/net/socket.js';
+import { App } from '../../source/ui/App.js';
+import type { TransportView } from '../../source/ui/hooks/useTransport.js';
+import { HOSTILE, inert, peer, socketStats } from './fixtures.js';
+
+/** The App with a fake transport and controller, driven through its stdin. */
+
+class FakeTransport extends EventEmitter {
+  list: PeerInfo[] = [peer('bob'), peer('bella')];
+  peers() {
+    return this.list;
+  }
+  stats() {
+    return socketStats();
+  }
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+const mounted: { unmount: () => void; store: ChatStore }[] = [];
+afterEach(() => {
+  for (const m of mounted.splice(0)) {
+    m.unmount();
+    m.store.close();
+  }
+});
+
+function setup(results: Partial<Record<Action['type'], ExecuteResult>> = {}) {
+  const store = createChatStore(initialState('alice'), 0);
+  const transport = new FakeTransport();
+  const actions: Action[] = [];
+  const controller = {
+    execute: vi.fn(async (a: Action) => {
+      actions.push(a);
+      return results[a.type];
+    }),
+    nicks: () => transport.list.map((p) => p.nick),
+  };
+  const onQuit = vi.fn();
+  const r = render(
+    <App
+      nick="alice"
+      store={store}
+      controller={controller}
+      transport={transport as unknown as TransportView}
+      color={false}
+      onQuit={onQuit}
+    />,
+  );
+  mounted.push({ unmount: r.unmount, store });
+  const frame = () => r.lastFrame() ?? '';
+  const type = async (keys: string) => {
+    r.stdin.write(keys);
+    await new Promise((res) => setTimeout(res, 20));
+  };
+  return { store, transport, actions, onQuit, frame, type, stdin: r.stdin, stdout: r.stdout };
+}
+
+describe('App', () => {
+  it('shows the panes with the transport’s peers and stats', async () => {
+    const { frame } = setup();
+    await until(() => frame().includes('bella'), 'peers shown');
+    expect(frame()).toContain('you: alice at 127.0.0.1:47001');
+    expect(frame()).toMatch(/bob\s+127\.0\.0\.1:9000/);
+    expect(frame()).toContain('alice> ');
+  });
+
+  it('updates the peers’ live stats on every stats tick', async () => {
+    const { frame, transport } = setup();
+    await until(() => /bob\s+127\.0\.0\.1:9000\s+\w+\s+1\.3\s/.test(frame()), 'first rtt');
+    transport.list = [peer('bob', {}, { smoothedRtt: 42, retransmits: 7 })];
+    transport.emit('stats', socketStats({ datagramsIn: 999 }));
+    await until(() => /bob\s+127\.0\.0\.1:9000\s+\w+\s+42\s+0\.5\s+7\s/.test(frame()), 'new rtt');
+    expect(frame()).toContain('in 999 pkts');
+  });
+
+  it('sends a typed line as a parsed action and clears the input', async () => {
+    const { frame, type, actions } = setup();
+    await type('hello bob');
+    await until(() => frame().includes('alice> hello bob'), 'typed text shown');
+    await type('\r');
+    await until(() => actions.length === 1, 'action run');
+    expect(actions[0]).toEqual({ type: 'broadcast', text: 'hello bob' });
+    expect(frame()).not.toContain('alice> hello bob');
+  });
+
+  it('loses no keystroke that arrives before the screen re-renders', async () => {
+    const { actions, stdin } = setup();
+    for (const ch of 'fast typing') stdin.write(ch);
+    stdin.write('\x7f'); // Backspace
+    stdin.write('\r');
+    await until(() => actions.length === 1, 'action run');
+    expect(actions[0]).toEqual({ type: 'broadcast', text: 'fast typin' });
+  });
+
+  it('submits every line of a pasted chunk', async () => {
+    const { type, actions } = setup();
+    await type('/list\r/help\rhal');
+    await until(() => actions.length === 2, 'two actions');
+    expect(actions.map((a) => a.type)).toEqual(['list', 'help']);
+  });
+
+  it('completes commands and nicks with Tab, listing ambiguous ones', async () => {
+    const { frame, type } = setup();
+    await type('/ms');
+    await type('\t');
+    await until(() => /alice> \/msg\s*$/m.test(frame()), 'command completed');
+    await type('b');
+    await type('\t');
+    await until(() => frame().includes('/msg bella  /msg bob'), 'candidates listed');
+    await type('o');
+    await type('\t');
+    await until(() => /alice> \/msg bob\s*$/m.test(frame()), 'nick completed');
+  });
+
+  it('recalls earlier lines with Up and Down', async () => {
+    const { frame, type } = setup();
+    await type('first');
+    await type('\r');
+    await type('second');
+    await type('\r');
+    await type('draft');
+    await type('\x1b[A');
+    await until(() => frame().includes('alice> second'), 'up once');
+    await type('\x1b[A');
+    await until(() => frame().includes('alice> first'), 'up twice');
+    await type('\x1b[B');
+    await type('\x1b[B');
+    await until(() => frame().includes('alice> draft'), 'back to the draft');
+  });
+
+  it('scrolls with PageUp, and End follows again', async () => {
+    const { frame, type, store } = setup();
+    for (let i = 0; i < 100; i++) {
+      store.dispatch({ type: 'line', line: { kind: 'system', time: 0, text: `line ${i}` } });
+    }
+    await until(() => frame().includes('line 99'), 'lines shown');
+    await type('\x1b[5~');
+    await until(() => frame().includes('scrolled back'), 'scrolled');
+    expect(frame()).not.toContain('line 99');
+    await type('\x1b[F');
+    await until(
+      () => frame().includes('line 99') && !frame().includes('scrolled back'),
+      'following',
+    );
+  });
+
+  it('quits on Ctrl+C and on /quit', async () => {
+    const a = setup();
+    await a.type('\x03');
+    expect(a.onQuit).toHaveBeenCalledTimes(1);
+    const b = setup({ quit: 'quit' });
+    await b.type('/quit');
+    await b.type('\r');
+    await until(() => b.onQuit.mock.calls.length === 1, 'quit');
+  });
+
+  it('/clear empties the messages and /bell switches the bell', async () => {
+    const { frame, type, store } = setup({ clear: 'clear', bell: 'bell' });
+    store.dispatch({ type: 'line', line: { kind: 'system', time: 0, text: 'old line' } });
+    await until(() => frame().includes('old line'), 'line shown');
+    await type('/clear');
+    await type('\r');
+    await until(() => !frame().includes('old line'), 'cleared');
+    await type('/bell');
+    await type('\r');
+    await until(() => frame().includes('/bell off'), 'bell off');
+    expect(store.getState().bell).toBe(false);
+  });
+
+  it('rings the bell for a mention of our nick, unless switched off', async () => {
+    const { store, stdout, type } = setup({ bell: 'bell' });
+    const bells = () => stdout.frames.filter((f) => f === '\x07').length;
+    const mention = (text: string) =>
+      store.dispatch({
+        type: 'line',
+        line: { kind: 'message', time: 0, from: 'bob', text, private: false, own: false },
+      });
+    mention('alice, are you there?');
+    await until(() => bells() === 1, 'bell');
+    mention('no mention here');
+    await type('/bell');
+    await type('\r');
+    await until(() => !store.getState().bell, 'bell off');
+    mention('alice again');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(bells()).toBe(1);
+  });
+
+  it('keeps hostile peer text inert on the whole screen', async () => {
+    const { frame, store, transport } = setup();
+    for (const text of Object.values(HOSTILE)) {
+      store.dispatch({
+        type: 'line',
+        line: { kind: 'message', time: 0, from: 'bob', text, private: false, own: false },
+      });
+    }
+    transport.list = [
+      peer('bob', { state: { kind: 'disconnected', since: 0, reason: HOSTILE.DEL! } }),
+    ];
+    transport.emit('peer', transport.list[0], 'state');
+    await until(() => frame().includes('k\\x7fl'), 'hostile lines shown');
+    expect(inert(frame())).toBe(true);
+  });
+});
