@@ -41,6 +41,9 @@ const HELP = `
         --profile NAME   a separate identity and trust store (default "default")
     -v, --verbose        show connection details
         --no-bell        do not ring the terminal bell when your nick is mentioned
+        --stun HOST:PORT a STUN server to learn your public address (repeatable;
+                         "none" to ask none; default: public servers by name;
+                         $SRMUDP_STUN takes "none" or a comma-separated list)
     -h, --help           show this help
         --version        show the version
 
@@ -83,7 +86,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const unknown = findUnknownFlag(argv);
   if (unknown) return fail(`unknown flag ${unknown} (see --help)`);
-  const opts = checkOptions(cli.flags, cli.input);
+  const opts = checkOptions(cli.flags, cli.input, { SRMUDP_STUN: process.env.SRMUDP_STUN });
   if (typeof opts === 'string') return fail(opts);
 
   let peers: PeerEntry[] = [];
@@ -143,6 +146,20 @@ async function main(argv: readonly string[]): Promise<number> {
   say(`listening on ${shown}:${local.port}${local.address === '::' ? ' (all addresses)' : ''}`);
   say(`your fingerprint: ${socket.fingerprint}`);
   say(`identity ${paths.identity}, trust store ${paths.trust}, known peers ${known.path}`);
+  // STUN runs on the chat's own socket; its answer (or silence) is reported,
+  // never fatal.
+  socket.on('stun', (info) => {
+    if (info.publicAddress) {
+      const nat =
+        info.mapping === 'endpoint-dependent'
+          ? ' (symmetric NAT: direct connections need the other side to be reachable)'
+          : '';
+      say(`public address ${info.publicAddress}${nat}`);
+    } else if (info.done) say('STUN: no public address learned');
+  });
+  if (opts.stun.length > 0) {
+    socket.startStun(opts.stun).catch((err: Error) => say(`STUN: ${err.message}`));
+  }
   if (process.env.SRMUDP_HOME && opts.profile !== undefined) {
     say(`--profile ${opts.profile} is ignored: SRMUDP_HOME sets the data directory`);
   }
@@ -208,6 +225,7 @@ function parse(argv: readonly string[]) {
       profile: { type: 'string' },
       verbose: { type: 'boolean', shortFlag: 'v' },
       bell: { type: 'boolean', default: true },
+      stun: { type: 'string', isMultiple: true },
       help: { type: 'boolean', shortFlag: 'h' },
       version: { type: 'boolean' },
     },

@@ -8,6 +8,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // No test may contact the default public STUN servers: every process the
+    // tests start inherits this (tests that want STUN name the lab's server).
+    env: { SRMUDP_STUN: 'none' },
     maxWorkers: 2,
   },
 });

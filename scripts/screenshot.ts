@@ -209,7 +209,7 @@ async function main(): Promise<void> {
           '--host',
           '127.0.0.1',
         ],
-        { SRMUDP_HOME: join(home, nick), TERM: 'xterm-256color' },
+        { SRMUDP_HOME: join(home, nick), SRMUDP_STUN: 'none', TERM: 'xterm-256color' },
         { columns: COLUMNS, rows: ROWS },
       );
     const [alice, bob] = await Promise.all([start('alice'), start('bob')]);

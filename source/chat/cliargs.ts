@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parseHostPort } from '../net/address.js';
 import { validateNick } from '../net/endpoint.js';
 import { validateProfile } from './paths.js';
 import { quoteForDisplay } from './sanitize.js';
@@ -22,6 +23,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   profile: { value: true },
   verbose: { short: 'v', value: false },
   bell: { value: false },
+  stun: { value: true },
   help: { short: 'h', value: false },
   version: { value: false },
 };
@@ -62,6 +64,7 @@ export interface RawFlags {
   profile?: string | undefined;
   verbose?: boolean | undefined;
   bell?: boolean | undefined;
+  stun?: string[] | undefined;
 }
 
 export interface CliOptions {
@@ -73,10 +76,43 @@ export interface CliOptions {
   verbose: boolean;
   /** --no-bell */
   noBell: boolean;
+  /** STUN servers to ask for our public address (empty: none). */
+  stun: string[];
+}
+
+/**
+ * Well-known public STUN servers, by name (never hard-coded IP addresses).
+ * The chat asks them by default; the library never does unless told.
+ */
+export const DEFAULT_STUN_SERVERS = ['stun.l.google.com:19302', 'stun.cloudflare.com:3478'];
+
+/** --stun (repeatable, or `none`), else $SRMUDP_STUN (`none` or a comma list), else the defaults. */
+function stunServers(
+  flag: readonly string[] | undefined,
+  env: string | undefined,
+): string[] | string {
+  const given =
+    flag && flag.length > 0 ? [...flag] : env !== undefined ? env.split(',') : undefined;
+  if (given === undefined) return [...DEFAULT_STUN_SERVERS];
+  const list = given.map((x) => x.trim()).filter((x) => x !== '');
+  if (list.includes('none'))
+    return list.length === 1 ? [] : 'bad --stun: "none" cannot be combined with servers';
+  for (const server of list) {
+    try {
+      parseHostPort(server);
+    } catch {
+      return `bad --stun ${quoteForDisplay(server)}: use host:port (e.g. stun.example.org:3478) or none`;
+    }
+  }
+  return list;
 }
 
 /** Validated options, or the one-line problem. */
-export function checkOptions(flags: RawFlags, input: readonly string[]): CliOptions | string {
+export function checkOptions(
+  flags: RawFlags,
+  input: readonly string[],
+  env: { SRMUDP_STUN?: string | undefined } = {},
+): CliOptions | string {
   const [extra] = input;
   if (extra !== undefined) {
     return `unexpected argument ${quoteForDisplay(String(extra))}: options start with - (see --help)`;
@@ -110,9 +146,12 @@ export function checkOptions(flags: RawFlags, input: readonly string[]): CliOpti
       return (err as Error).message.replace('bad profile name', 'bad --profile');
     }
   }
+  const stun = stunServers(flags.stun, env.SRMUDP_STUN);
+  if (typeof stun === 'string') return stun;
   return {
     nick,
     port,
+    stun,
     host: flags.host,
     config: flags.config,
     profile: flags.profile,

@@ -18,7 +18,10 @@ export function totalDropped(s: SocketStats): number {
 
 export function Stats({ nick, stats, width, color }: StatsProps) {
   if (!stats) return <Text dimColor>starting…</Text>;
-  const who = `you: ${sanitize(nick)} at ${stats.localAddress}   key ${stats.fingerprint}`;
+  // The public address appears once STUN has answered (fixtures may lack it).
+  const nat = stats.natMapping === 'endpoint-dependent' ? ' (symmetric NAT)' : '';
+  const pub = stats.publicAddress ? `   public ${stats.publicAddress}${nat}` : '';
+  const who = `you: ${sanitize(nick)} at ${stats.localAddress}${pub}   key ${stats.fingerprint}`;
   const totals =
     `in ${stats.datagramsIn} pkts ${formatBytes(stats.bytesIn)}   ` +
     `out ${stats.datagramsOut} pkts ${formatBytes(stats.bytesOut)}   ` +

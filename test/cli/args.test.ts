@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkOptions, findUnknownFlag } from '../../source/chat/cliargs.js';
+import { checkOptions, DEFAULT_STUN_SERVERS, findUnknownFlag } from '../../source/chat/cliargs.js';
 import { dataPaths, resolveDataDir, validateProfile } from '../../source/chat/paths.js';
 import { UsageError } from '../../source/net/errors.js';
 
@@ -54,6 +54,7 @@ describe('checkOptions', () => {
       profile: undefined,
       verbose: false,
       noBell: false,
+      stun: DEFAULT_STUN_SERVERS,
     });
     expect(
       checkOptions(
@@ -65,6 +66,7 @@ describe('checkOptions', () => {
           profile: 'work',
           verbose: true,
           bell: false,
+          stun: ['198.18.0.2:3478'],
         },
         [],
       ),
@@ -76,6 +78,7 @@ describe('checkOptions', () => {
       profile: 'work',
       verbose: true,
       noBell: true,
+      stun: ['198.18.0.2:3478'],
     });
     expect(checkOptions({ nick: 'a', port: '65535' }, [])).toMatchObject({ port: 65535 });
   });
@@ -154,5 +157,39 @@ describe('data directory', () => {
       expect(() => validateProfile(bad)).toThrow(UsageError);
     }
     expect(validateProfile('work-2.old_x')).toBe('work-2.old_x');
+  });
+});
+
+describe('--stun and $SRMUDP_STUN', () => {
+  const base = { nick: 'alice' };
+  const stunOf = (flags: Record<string, unknown>, env: { SRMUDP_STUN?: string } = {}) => {
+    const r = checkOptions({ ...base, ...flags }, [], env);
+    return typeof r === 'string' ? r : r.stun;
+  };
+
+  it('defaults to public servers named by host name, never IP literals', () => {
+    const list = stunOf({});
+    expect(list).toEqual(DEFAULT_STUN_SERVERS);
+    for (const s of DEFAULT_STUN_SERVERS) expect(s).toMatch(/^[a-z][a-z0-9.-]+:\d+$/);
+  });
+
+  it('takes repeated --stun, "none", or the environment', () => {
+    expect(stunOf({ stun: ['198.18.0.2:3478', 'stun.example.org:3478'] })).toEqual([
+      '198.18.0.2:3478',
+      'stun.example.org:3478',
+    ]);
+    expect(stunOf({ stun: ['none'] })).toEqual([]);
+    expect(stunOf({}, { SRMUDP_STUN: 'none' })).toEqual([]);
+    expect(stunOf({}, { SRMUDP_STUN: '198.18.0.2:3478, 198.18.0.3:3478' })).toEqual([
+      '198.18.0.2:3478',
+      '198.18.0.3:3478',
+    ]);
+    // The flag wins over the environment.
+    expect(stunOf({ stun: ['a.example:1'] }, { SRMUDP_STUN: 'none' })).toEqual(['a.example:1']);
+  });
+
+  it('refuses a bad server in one line', () => {
+    expect(stunOf({ stun: ['nohost'] })).toMatch(/^bad --stun "nohost": use host:port/);
+    expect(stunOf({ stun: ['none', 'a.example:1'] })).toMatch(/cannot be combined/);
   });
 });

@@ -41,7 +41,7 @@ describe.skipIf(!bin)('full-screen chat in a real terminal', () => {
         '--host',
         '127.0.0.1',
       ],
-      { SRMUDP_HOME: join(home, nick), TERM: 'xterm-256color', ...env },
+      { SRMUDP_HOME: join(home, nick), SRMUDP_STUN: 'none', TERM: 'xterm-256color', ...env },
     );
 
   it('alice, bob and carol chat; /msg reaches only its recipient; /save and /load; /quit restores', async () => {

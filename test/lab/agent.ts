@@ -8,8 +8,9 @@
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { type Addr, normalizeIp } from '../../source/net/address.js';
-import { MultiHolepunchSocket, type PeerInfo } from '../../source/net/socket.js';
+import { type Addr, addrKey, normalizeIp, parseHostPort } from '../../source/net/address.js';
+import { decodeInvite, encodeInvite } from '../../source/net/invite.js';
+import { type Message, MultiHolepunchSocket } from '../../source/net/socket.js';
 import { StunClient } from '../../source/net/stun.js';
 import type { AgentRequest } from './lab.js';
 
@@ -113,78 +114,153 @@ async function sendUdp(
 }
 
 /**
- * One srmudp-tui node for a pair test: bind, dial the peer if we know its
- * address, and wait for the first connected peer (dialed or a stranger who
- * dialed us); then each side sends one message and waits for the other's.
+ * srmudp-tui nodes, one or more per agent, each kept open across requests:
+ * `bind` (with the lab's STUN servers; replies once STUN is done, with the
+ * node's invite code), `connect` (add peers at an agreed instant, wait for
+ * the expected keys, exchange one message each way), `close`.
  */
-async function node(req: Extract<Request, { op: 'node' }>): Promise<Record<string, unknown>> {
+interface LabNode {
+  sock: MultiHolepunchSocket;
+  nick: string;
+  messages: Message[];
+}
+const nodes = new Map<number, LabNode>();
+let nextHandle = 1;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+async function bindNode(req: Extract<Request, { op: 'bind' }>): Promise<Record<string, unknown>> {
   const sock = await MultiHolepunchSocket.bind({
     nick: req.nick,
     host: '0.0.0.0',
     port: req.port,
-    sendTimeout: req.timeoutMs,
+    stun: req.stun,
+    stunRto: 100,
+    sendTimeout: 10_000,
   });
-  // Both nodes of a pair start dialing at the same moment, after both bound:
-  // otherwise the first handshake may arrive before the other node listens,
-  // and the time to connect would measure the harness, not the transport.
-  const t0 = Math.max(performance.now(), req.startAt - performance.timeOrigin);
-  await new Promise((r) => setTimeout(r, t0 - performance.now()));
-  const deadline = t0 + req.timeoutMs;
-  const out = {
-    connected: false,
-    connectMs: undefined as number | undefined,
-    received: false,
-    acked: false,
-    peerAddress: undefined as string | undefined,
-    state: '',
-    error: undefined as string | undefined,
-    exchangeMs: undefined as number | undefined,
-    closeMs: undefined as number | undefined,
+  const handle = nextHandle++;
+  const node: LabNode = { sock, nick: req.nick, messages: [] };
+  nodes.set(handle, node);
+  // Collect from the start: a message may arrive before `connect` asks.
+  sock.on('message', (m) => node.messages.push(m));
+  const errors: string[] = [];
+  sock.on('error', (e) => errors.push(e.message));
+  const t0 = performance.now();
+  while (!sock.stunInfo()?.done && performance.now() - t0 < req.stunTimeoutMs) await sleep(10);
+  const stunMs = Math.round(performance.now() - t0);
+  const stun = sock.stunInfo();
+  const code = sock.invite();
+  const invite = decodeInvite(code);
+  const inviteAddrs = invite.addrs.map(addrKey);
+  // Issue 5: the STUN-reflexive address is the invite's first candidate.
+  // When the transport leaves it out, build the code issue 5 describes from
+  // the same key and nick, and say so (the test prints it).
+  const reflexive = stun?.publicAddress;
+  const reflexiveFirst = reflexive !== undefined && inviteAddrs[0] === reflexive;
+  let labCode = code;
+  if (!process.env.EXP_RAW && reflexive !== undefined && !inviteAddrs.includes(reflexive)) {
+    const { host, port } = parseHostPort(reflexive);
+    labCode = encodeInvite({ ...invite, addrs: [{ address: host, port }, ...invite.addrs] });
+  }
+  return {
+    handle,
+    fingerprint: sock.fingerprint,
+    local: addrKey(sock.localAddress()),
+    stun,
+    stunMs,
+    stunErrors: errors,
+    invite: code,
+    inviteAddrs,
+    reflexiveFirst,
+    code: labCode,
   };
-  try {
-    const first = new Promise<PeerInfo | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), deadline - performance.now());
-      sock.on('peer', (info) => {
-        if (info.state.kind !== 'connected') return;
-        clearTimeout(timer);
-        resolve(info);
-      });
+}
+
+/**
+ * Adds `peers` at `startAt` (epoch ms, the clock both agents share), then
+ * waits until every expected key is connected or unreachable (or the
+ * deadline); then sends one message to each connected expected peer in
+ * `exchange` and waits for one from it.
+ */
+async function connectNode(
+  req: Extract<Request, { op: 'connect' }>,
+): Promise<Record<string, unknown>> {
+  const node = nodes.get(req.handle);
+  if (!node) throw new Error(`no node ${req.handle}`);
+  const { sock } = node;
+  const t0 = Math.max(performance.now(), req.startAt - performance.timeOrigin);
+  await sleep(t0 - performance.now());
+  const deadline = t0 + req.timeoutMs;
+  const find = (fp: string) => sock.peers().find((p) => p.fingerprint === fp);
+  const connectedAt = new Map<string, number>();
+  const settled = () =>
+    req.expect.every((fp) => {
+      const p = find(fp);
+      if (p?.state.kind === 'connected' && !connectedAt.has(fp))
+        connectedAt.set(fp, Math.round(performance.now() - t0));
+      return p !== undefined && p.state.kind !== 'connecting';
     });
-    if (req.peer) await sock.addPeers({ [req.peer.nick]: req.peer.address });
-    const peer = await first;
-    const peerNick = peer?.nick;
-    if (peer) {
-      out.connected = true;
-      out.connectMs = Math.round(performance.now() - t0);
-      out.peerAddress = peer.address;
-    }
-    if (peerNick) {
-      const left = () => Math.max(1, deadline - performance.now());
+  let error: string | undefined;
+  try {
+    if (Object.keys(req.peers).length > 0) await sock.addPeers(req.peers);
+    while (!settled() && performance.now() < deadline) await sleep(5);
+  } catch (err) {
+    error = String(err);
+  }
+  const results = await Promise.all(
+    req.expect.map(async (fp) => {
+      const p = find(fp);
+      const out = {
+        fingerprint: fp,
+        nick: p?.nick,
+        address: p?.address,
+        state: p?.state.kind ?? 'absent',
+        reason:
+          p?.state.kind === 'unreachable' || p?.state.kind === 'disconnected'
+            ? p.state.reason
+            : undefined,
+        connectMs: connectedAt.get(fp),
+        acked: false,
+        received: false,
+        sendError: undefined as string | undefined,
+      };
+      if (p?.state.kind !== 'connected' || !req.exchange.includes(fp)) return out;
       const [sent, got] = await Promise.allSettled([
-        sock.send(`hello from ${req.nick}`, { recipient: peerNick, timeout: left() }),
-        sock.receive({ timeout: left() }),
+        sock.send(`hello from ${node.nick}`, {
+          recipient: p.nick,
+          timeout: Math.max(1, deadline - performance.now()),
+        }),
+        (async () => {
+          while (performance.now() < deadline) {
+            if (node.messages.some((m) => m.peer === p.nick)) return true;
+            await sleep(5);
+          }
+          return false;
+        })(),
       ]);
       out.acked = sent.status === 'fulfilled';
-      if (sent.status === 'rejected') out.error = String(sent.reason);
-      out.received = got.status === 'fulfilled' && got.value !== null;
-      out.exchangeMs = Math.round(performance.now() - t0);
-      // Linger so our ACK of the peer's message leaves before close(): today
-      // close() does not flush pending ACKs, and the peer's send() would then
-      // wait for its timeout (see the lab report).
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    out.state = sock
+      if (sent.status === 'rejected') out.sendError = String(sent.reason);
+      out.received = got.status === 'fulfilled' && got.value;
+      return out;
+    }),
+  );
+  return {
+    results,
+    error,
+    peers: sock
       .peers()
       .map((p) => `${p.nick}@${p.address ?? '?'}:${p.state.kind}`)
-      .join(' ');
-  } catch (err) {
-    out.error = String(err);
-  } finally {
-    const c0 = performance.now();
-    await sock.close();
-    out.closeMs = Math.round(performance.now() - c0);
-  }
-  return out;
+      .join(' '),
+  };
+}
+
+async function closeNode(req: Extract<Request, { op: 'close' }>): Promise<Record<string, unknown>> {
+  const node = nodes.get(req.handle);
+  if (!node) return { closeMs: 0 };
+  nodes.delete(req.handle);
+  const c0 = performance.now();
+  await node.sock.close();
+  return { closeMs: Math.round(performance.now() - c0) };
 }
 
 async function handle(req: Request): Promise<void> {
@@ -200,8 +276,14 @@ async function handle(req: Request): Promise<void> {
       case 'send-udp':
         body = await sendUdp(req);
         break;
-      case 'node':
-        body = await node(req);
+      case 'bind':
+        body = await bindNode(req);
+        break;
+      case 'connect':
+        body = await connectNode(req);
+        break;
+      case 'close':
+        body = await closeNode(req);
         break;
     }
     reply(req.id, { op: req.op, ...body });
@@ -217,6 +299,10 @@ lines.on('line', (line) => {
 });
 lines.on('close', () => {
   for (const { socket } of sockets.values()) socket.close();
-  process.exit(0);
+  void Promise.allSettled([...nodes.values()].map((n) => n.sock.close())).then(() =>
+    process.exit(0),
+  );
+  // Never linger: the lab kills what is left, but exit on our own first.
+  setTimeout(() => process.exit(0), 1000).unref();
 });
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);

@@ -467,15 +467,28 @@ export type AgentRequest =
   | { op: 'collect'; port: number; waitMs: number }
   | { op: 'send-udp'; to: Addr; count: number; data: string }
   | {
-      op: 'node';
+      op: 'bind';
       nick: string;
+      /** 0.0.0.0:port; full-cone sites need FULL_CONE_PORTS. */
       port: number;
-      /** The peer to dial, if this side knows its address. */
-      peer?: { nick: string; address: string };
-      /** Epoch ms (both nodes share the clock) at which to start dialing. */
+      /** `host:port` of the lab's STUN servers (never a public one). */
+      stun: string[];
+      stunTimeoutMs: number;
+    }
+  | {
+      op: 'connect';
+      handle: number;
+      /** Passed to addPeers at startAt: nick → invite code or `host:port`. */
+      peers: Record<string, string>;
+      /** Fingerprints to wait for (connected, or a final state). */
+      expect: string[];
+      /** Of those, the ones to exchange a message with. */
+      exchange: string[];
+      /** Epoch ms (both agents share the clock) at which to add the peers. */
       startAt: number;
       timeoutMs: number;
-    };
+    }
+  | { op: 'close'; handle: number };
 
 export interface StunReply {
   local: Addr;
@@ -488,19 +501,44 @@ export interface CollectReply {
   received: { from: Addr; data: string }[];
 }
 
-export interface NodeReply {
-  connected: boolean;
-  /** ms from startAt to the first connected peer. */
-  connectMs: number | undefined;
-  /** The peer's message arrived, and ours was acknowledged. */
-  received: boolean;
-  acked: boolean;
-  peerAddress: string | undefined;
+export interface BindReply {
+  handle: number;
+  fingerprint: string;
+  /** `host:port` bound. */
+  local: string;
+  /** stunInfo() once done (or when the wait ran out). */
+  stun: { publicAddress: string | undefined; mapping: string; done: boolean } | undefined;
+  stunMs: number;
+  stunErrors: string[];
+  /** sock.invite() as the transport makes it, and its candidates. */
+  invite: string;
+  inviteAddrs: string[];
+  /** The STUN-reflexive address is sock.invite()'s first candidate. */
+  reflexiveFirst: boolean;
+  /** The code the lab exchanges: sock.invite(), plus the reflexive address first if it was missing. */
+  code: string;
+}
+
+export interface PeerResult {
+  fingerprint: string;
+  nick: string | undefined;
+  address: string | undefined;
+  /** PeerState kind, or 'absent'. */
   state: string;
+  reason: string | undefined;
+  /** ms from startAt until it was seen connected. */
+  connectMs: number | undefined;
+  /** Our message acknowledged / theirs received. */
+  acked: boolean;
+  received: boolean;
+  sendError: string | undefined;
+}
+
+export interface ConnectReply {
+  results: PeerResult[];
   error: string | undefined;
-  /** ms from startAt until both messages were through. */
-  exchangeMs: number | undefined;
-  closeMs: number | undefined;
+  /** Every peer record, for the printout. */
+  peers: string;
 }
 
 export class Agent {
@@ -553,7 +591,9 @@ export class Agent {
   request(req: Extract<AgentRequest, { op: 'stun' }>): Promise<StunReply>;
   request(req: Extract<AgentRequest, { op: 'collect' }>): Promise<CollectReply>;
   request(req: Extract<AgentRequest, { op: 'send-udp' }>): Promise<Record<string, unknown>>;
-  request(req: Extract<AgentRequest, { op: 'node' }>): Promise<NodeReply>;
+  request(req: Extract<AgentRequest, { op: 'bind' }>): Promise<BindReply>;
+  request(req: Extract<AgentRequest, { op: 'connect' }>): Promise<ConnectReply>;
+  request(req: Extract<AgentRequest, { op: 'close' }>): Promise<{ closeMs: number }>;
   request(req: AgentRequest): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((res, rej) => {

@@ -3,10 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Addr } from '../../source/net/address.js';
 import {
   type Agent,
+  type BindReply,
+  type ConnectReply,
   Lab,
   labUnavailableReason,
   NAT_KINDS,
   type NatKind,
+  type PeerResult,
   removeStaleNamespaces,
   type Site,
   STUN_SERVERS,
@@ -32,7 +35,18 @@ const SITE_OF: Record<NatKind, string> = {
   symmetric: 'sym',
 };
 
-const PAIR_TIMEOUT_MS = 6000;
+/**
+ * A pair that can connect does so in well under a second; one that cannot
+ * turns 'unreachable' (with its reason) after the 6th dial, 15.5 s in.
+ */
+const PAIR_TIMEOUT_MS = 18_000;
+const INTRO_TIMEOUT_MS = 8000;
+/** Matrix B: alice's and carol's sites (bob is pub1). */
+const INTRO_PAIRS = [
+  ['prc1', 'prc2'],
+  ['fc1', 'prc1'],
+] as const;
+const STUN_ADDRS = STUN_SERVERS.map((a) => `${a.address}:${a.port}`);
 
 // One failing test (not a failing hook) so CI's pass/fail count shows it.
 if (unavailable !== undefined && required) {
@@ -106,105 +120,257 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
     });
   });
 
-  it('pair matrix: today’s transport between every pair of NAT kinds', async () => {
-    type Outcome = { ok: boolean; ms: number | undefined; how: string; note: string };
-    type Cell = { a: NatKind; b: NatKind; known: Outcome | undefined; guess: Outcome | undefined };
-    let nextPort = 40000;
+  // ---- issue 5's flow with the real transport --------------------------------
 
-    /** Alice at A and Bob at B; each dials the other when given an address. */
-    const runPair = async (
-      siteA: Site,
-      siteB: Site,
-      address: (site: Site, port: number) => string | undefined,
-    ): Promise<Outcome | undefined> => {
-      // A fresh port per run: no conntrack entry of an earlier pair can help or hurt.
-      const port = nextPort++;
-      const addrA = address(siteA, port);
-      const addrB = address(siteB, port);
-      if (!addrA && !addrB) return undefined;
-      // Agents take a moment to bind; both start dialing at this instant.
-      const startAt = Date.now() + 150;
-      const [ra, rb] = await Promise.all([
-        agent(siteA.name).request({
-          op: 'node',
-          nick: 'alice',
-          port,
-          ...(addrB ? { peer: { nick: 'bob', address: addrB } } : {}),
-          startAt,
-          timeoutMs: PAIR_TIMEOUT_MS,
-        }),
-        agent(siteB.name).request({
-          op: 'node',
-          nick: 'bob',
-          port,
-          ...(addrA ? { peer: { nick: 'alice', address: addrA } } : {}),
-          startAt,
-          timeoutMs: PAIR_TIMEOUT_MS,
-        }),
-      ]);
-      const ok = ra.connected && rb.connected && ra.received && rb.received && ra.acked && rb.acked;
-      const ms =
-        ra.connectMs !== undefined && rb.connectMs !== undefined
-          ? Math.max(ra.connectMs, rb.connectMs)
-          : undefined;
-      const how = addrA && addrB ? 'both dial' : addrA ? 'B dials A' : 'A dials B';
-      const note = `A: ${ra.state || 'no peer'}${ra.error ? ` (${ra.error})` : ''} | B: ${rb.state || 'no peer'}${rb.error ? ` (${rb.error})` : ''}`;
-      return { ok, ms, how, note };
+  /** Ports for nodes: inside the full-cone range, below the lab self-test's 409xx. */
+  let nextPort = 40000;
+  const problems: string[] = [];
+
+  /** Binds a node with the lab's STUN servers and checks what STUN told it (item 1). */
+  const bindNode = async (siteName: string, nick: string): Promise<Bound> => {
+    const site = lab!.site(siteName);
+    const reply = await agent(siteName).request({
+      op: 'bind',
+      nick,
+      port: process.env.EXP_SAMEPORT && nick === 'bob' ? nextPort - 1 : nextPort++,
+      stun: STUN_ADDRS,
+      stunTimeoutMs: 4000,
+    });
+    return { site, nick, reply };
+  };
+  const closeNodes = async (bound: Bound[]): Promise<void> => {
+    await Promise.allSettled(
+      bound.map((b) => agent(b.site.name).request({ op: 'close', handle: b.reply.handle })),
+    );
+  };
+  const stunProblems = (b: Bound): string[] => {
+    const out: string[] = [];
+    const s = b.reply.stun;
+    const where = `${b.nick} at ${b.site.name} (${b.site.kind})`;
+    if (!s?.done) out.push(`${where}: STUN not done after ${b.reply.stunMs} ms`);
+    const expected = b.site.kind === 'symmetric' ? 'endpoint-dependent' : 'endpoint-independent';
+    if (s?.mapping !== expected) out.push(`${where}: mapping ${s?.mapping}, expected ${expected}`);
+    const ip = s?.publicAddress?.split(':')[0];
+    if (ip !== b.site.publicIp)
+      out.push(`${where}: public address ${s?.publicAddress}, expected ${b.site.publicIp}:*`);
+    return out;
+  };
+  const hostOf = (addr: string | undefined) => addr?.replace(/:\d+$/, '');
+  const inviteGap = new Set<string>();
+  const noteInvite = (b: Bound) => {
+    if (b.reply.stun?.publicAddress && !b.reply.reflexiveFirst)
+      inviteGap.add(
+        `${b.site.kind}: sock.invite() candidates [${b.reply.inviteAddrs.join(', ')}], STUN said ${b.reply.stun.publicAddress}`,
+      );
+  };
+
+  it('STUN on the peer socket: each node learns its public address and NAT mapping', async () => {
+    const bound: Bound[] = [];
+    try {
+      for (const s of lab!.sites) bound.push(await bindNode(s.name, `n-${s.name}`));
+      console.log(
+        [
+          'STUN on the shared peer socket (lab servers 198.18.0.2/.3:3478):',
+          ...bound.map(
+            (b) =>
+              `  ${b.site.name.padEnd(5)} ${b.site.kind.padEnd(16)} bound ${b.reply.local.padEnd(16)} public ${String(b.reply.stun?.publicAddress).padEnd(20)} ${b.reply.stun?.mapping} (${b.reply.stunMs} ms)`,
+          ),
+        ].join('\n'),
+      );
+      expect(bound.flatMap(stunProblems)).toEqual([]);
+    } finally {
+      await closeNodes(bound);
+    }
+  });
+
+  it('matrix A: both sides add the other’s invite code at once', async () => {
+    type PairOutcome = {
+      a: NatKind;
+      b: NatKind;
+      ok: boolean;
+      ms: number | undefined;
+      detail: string;
+      reasons: (string | undefined)[];
+      states: string[];
     };
-
-    // What this step may use: public addresses and the full-cone's static mapping.
-    const known = (site: Site, port: number): string | undefined =>
-      site.kind === 'public' || site.kind === 'full-cone' ? `${site.publicIp}:${port}` : undefined;
-    // Informational only: a port-restricted gateway (Linux masquerade) keeps the
-    // source port when it can, so gateway:port is a good guess of its mapping.
-    // Symmetric NATs allow no such guess. STUN on the shared socket replaces this.
-    const guessed = (site: Site, port: number): string | undefined =>
-      site.kind === 'port-restricted' ? `${site.publicIp}:${port}` : known(site, port);
-
-    const cells: Cell[] = [];
-    for (const a of NAT_KINDS) {
-      for (const b of NAT_KINDS) {
-        const siteA = lab!.site(`${SITE_OF[a]}1`);
-        const siteB = lab!.site(`${SITE_OF[b]}2`);
-        const k = await runPair(siteA, siteB, known);
-        const g = k ? undefined : await runPair(siteA, siteB, guessed);
-        cells.push({ a, b, known: k, guess: g });
+    const outcomes: PairOutcome[] = [];
+    for (const [i, a] of NAT_KINDS.entries()) {
+      for (const b of NAT_KINDS.slice(i)) {
+        const bound: Bound[] = [];
+        try {
+          bound.push(await bindNode(`${SITE_OF[a]}1`, 'alice'));
+          bound.push(await bindNode(`${SITE_OF[b]}2`, 'bob'));
+          const [A, B] = bound as [Bound, Bound];
+          problems.push(...stunProblems(A), ...stunProblems(B));
+          noteInvite(A);
+          noteInvite(B);
+          const startAt = Date.now() + 100;
+          const [ra, rb] = await Promise.all([
+            agent(A.site.name).request({
+              op: 'connect',
+              handle: A.reply.handle,
+              peers: { bob: B.reply.code },
+              expect: [B.reply.fingerprint],
+              exchange: [B.reply.fingerprint],
+              startAt,
+              timeoutMs: PAIR_TIMEOUT_MS,
+            }),
+            agent(B.site.name).request({
+              op: 'connect',
+              handle: B.reply.handle,
+              peers: { alice: A.reply.code },
+              expect: [A.reply.fingerprint],
+              exchange: [A.reply.fingerprint],
+              startAt,
+              timeoutMs: PAIR_TIMEOUT_MS,
+            }),
+          ]);
+          const pa = ra.results[0]!;
+          const pb = rb.results[0]!;
+          const ok = [pa, pb].every((p) => p.state === 'connected' && p.acked && p.received);
+          // Direct: each sees the other at the other's public (gateway) address.
+          const direct =
+            hostOf(pa.address) === B.site.publicIp && hostOf(pb.address) === A.site.publicIp;
+          const ms =
+            pa.connectMs !== undefined && pb.connectMs !== undefined
+              ? Math.max(pa.connectMs, pb.connectMs)
+              : undefined;
+          const side = (who: string, p: PeerResult, r: ConnectReply) =>
+            `${who}: ${p.state}${p.reason ? ` (“${p.reason}”)` : ''} via ${p.address ?? '?'}${p.sendError ? `; send: ${p.sendError}` : ''}${r.error ? `; ${r.error}` : ''}`;
+          outcomes.push({
+            a,
+            b,
+            ok: ok && direct,
+            ms,
+            detail: `${side('alice', pa, ra)} | ${side('bob', pb, rb)}`,
+            reasons: [pa.reason, pb.reason],
+            states: [pa.state, pb.state],
+          });
+        } finally {
+          await closeNodes(bound);
+        }
       }
     }
 
-    const label = (c: Cell): string => {
-      const show = (o: Outcome) => (o.ok ? `direct ${o.ms} ms` : 'failed');
-      if (c.known) return show(c.known);
-      return c.guess ? `n/a; guess: ${show(c.guess)}` : 'n/a (no address)';
-    };
-    const width = 27;
+    const find = (a: NatKind, b: NatKind) =>
+      outcomes.find((o) => (o.a === a && o.b === b) || (o.a === b && o.b === a))!;
+    const width = 24;
+    const cell = (o: PairOutcome) =>
+      o.ok
+        ? `direct ${o.ms} ms`
+        : `failed${o.states.every((s) => s === 'unreachable') ? ' (reason)' : ''}`;
     const lines = [
-      'NAT pair matrix, today’s transport (row: A = alice at <kind>1, column: B = bob at <kind>2).',
-      'Each side dials the other when it knows the address (public, or the full-cone static mapping).',
-      '"n/a; guess:" = neither is known; tried with the port-restricted gateway’s port-preserving guess.',
+      'Matrix A: invite codes exchanged through the test, both sides addPeers(code) at the same instant.',
+      '(row: alice at <kind>1, column: bob at <kind>2; symmetric: unordered pairs, each run once)',
       ['A \\ B'.padEnd(18), ...NAT_KINDS.map((k) => k.padEnd(width))].join(''),
       ...NAT_KINDS.map((a) =>
-        [
-          a.padEnd(18),
-          ...NAT_KINDS.map((b) => label(cells.find((x) => x.a === a && x.b === b)!).padEnd(width)),
-        ].join(''),
+        [a.padEnd(18), ...NAT_KINDS.map((b) => cell(find(a, b)).padEnd(width))].join(''),
       ),
-      ...cells.flatMap((c) =>
-        [c.known, c.guess]
-          .filter((o): o is Outcome => o !== undefined && !o.ok)
-          .map((o) => `  ${c.a} / ${c.b} (${o.how}): ${o.note}`),
-      ),
+      'Not asserted: symmetric ↔ port-restricted and symmetric ↔ symmetric (many-port probing is',
+      'not implemented yet, and symmetric ↔ symmetric needs a relay); a failure must say why in words.',
+      ...outcomes.filter((o) => !o.ok).map((o) => `  ${o.a} / ${o.b}: ${o.detail}`),
+      ...(inviteGap.size > 0
+        ? [
+            'NOTE (transport gap): sock.invite() did not put the STUN-reflexive address first; the lab',
+            'prepended it to the code it exchanges (same key and nick), as issue 5 specifies:',
+            ...[...inviteGap].map((g) => `  ${g}`),
+          ]
+        : []),
     ];
     console.log(lines.join('\n'));
 
-    // What today's transport must do: any pair with a public or full-cone side connects.
-    const mustConnect = cells.filter((c) =>
-      [c.a, c.b].some((kind) => kind === 'public' || kind === 'full-cone'),
+    expect(problems).toEqual([]);
+    const mustConnect = outcomes.filter(
+      (o) =>
+        [o.a, o.b].some((k) => k === 'public' || k === 'full-cone') ||
+        (o.a === 'port-restricted' && o.b === 'port-restricted'),
     );
+    expect(mustConnect.filter((o) => !o.ok).map((o) => `${o.a} / ${o.b}: ${o.detail}`)).toEqual([]);
+    // A failed pair says why, in words, in the peer's state.
+    for (const o of outcomes.filter((x) => !x.ok)) {
+      for (const [i, state] of o.states.entries()) {
+        if (state === 'connected') continue;
+        expect(state, `${o.a} / ${o.b}`).toBe('unreachable');
+        expect(o.reasons[i], `${o.a} / ${o.b}`).toMatch(/[a-z]+ [a-z]+ [a-z]+/i);
+      }
+    }
+  }, 250_000);
+
+  it('matrix B: two NATed nodes that only add a public node meet through its introductions', async () => {
+    type IntroOutcome = { x: Site; y: Site; ok: boolean; ms: number | undefined; detail: string };
+    const outcomes: IntroOutcome[] = [];
+    for (const [xName, yName] of INTRO_PAIRS) {
+      const bound: Bound[] = [];
+      try {
+        const bob = await bindNode('pub1', 'bob');
+        bound.push(bob);
+        const X = await bindNode(xName, 'alice');
+        bound.push(X);
+        const Y = await bindNode(yName, 'carol');
+        bound.push(Y);
+        problems.push(...stunProblems(X), ...stunProblems(Y));
+        const bobAddr = `${bob.site.publicIp}:${bob.reply.local.split(':')[1]}`;
+        const startAt = Date.now() + 100;
+        const [rx, ry] = await Promise.all([
+          agent(X.site.name).request({
+            op: 'connect',
+            handle: X.reply.handle,
+            peers: { bob: bobAddr },
+            expect: [bob.reply.fingerprint, Y.reply.fingerprint],
+            exchange: [Y.reply.fingerprint],
+            startAt,
+            timeoutMs: INTRO_TIMEOUT_MS,
+          }),
+          agent(Y.site.name).request({
+            op: 'connect',
+            handle: Y.reply.handle,
+            peers: { bob: bobAddr },
+            expect: [bob.reply.fingerprint, X.reply.fingerprint],
+            exchange: [X.reply.fingerprint],
+            startAt,
+            timeoutMs: INTRO_TIMEOUT_MS,
+          }),
+        ]);
+        const xy = rx.results[1]!;
+        const yx = ry.results[1]!;
+        const ok =
+          rx.results[0]?.state === 'connected' &&
+          ry.results[0]?.state === 'connected' &&
+          [xy, yx].every((p) => p.state === 'connected' && p.acked && p.received) &&
+          hostOf(xy.address) === Y.site.publicIp &&
+          hostOf(yx.address) === X.site.publicIp;
+        const ms =
+          xy.connectMs !== undefined && yx.connectMs !== undefined
+            ? Math.max(xy.connectMs, yx.connectMs)
+            : undefined;
+        outcomes.push({
+          x: X.site,
+          y: Y.site,
+          ok,
+          ms,
+          detail: `alice: ${rx.peers}${xy.reason ? ` (“${xy.reason}”)` : ''} | carol: ${ry.peers}${yx.reason ? ` (“${yx.reason}”)` : ''}`,
+        });
+      } finally {
+        await closeNodes(bound);
+      }
+    }
+    const lines = [
+      'Matrix B: introductions. bob is public (pub1); alice and carol only add bob’s address.',
+      ...outcomes.map(
+        (o) =>
+          `  alice ${o.x.kind} (${o.x.name}) ↔ carol ${o.y.kind} (${o.y.name}): ${o.ok ? `direct ${o.ms} ms` : 'failed'}  ${o.detail}`,
+      ),
+    ];
+    console.log(lines.join('\n'));
+    expect(problems).toEqual([]);
     expect(
-      mustConnect
-        .filter((c) => !c.known?.ok)
-        .map((c) => `${c.a} / ${c.b}: ${c.known?.note ?? 'not attempted'}`),
+      outcomes.filter((o) => !o.ok).map((o) => `${o.x.name} / ${o.y.name}: ${o.detail}`),
     ).toEqual([]);
-  }, 110_000);
+  }, 40_000);
 });
+
+interface Bound {
+  site: Site;
+  nick: string;
+  reply: BindReply;
+}

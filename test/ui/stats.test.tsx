@@ -14,6 +14,21 @@ describe('Stats pane', () => {
     expect(out).toContain('in 120 pkts 14 kB   out 118 pkts 14 kB   bad dropped 6   up 0:01:23');
   });
 
+  it('shows the public address once STUN has told it, and a symmetric NAT', () => {
+    const { lastFrame } = render(
+      <Stats
+        nick="alice"
+        stats={socketStats({
+          publicAddress: '198.51.100.7:40000',
+          natMapping: 'endpoint-dependent',
+        })}
+        width={160}
+        color={false}
+      />,
+    );
+    expect(lastFrame()).toContain('public 198.51.100.7:40000 (symmetric NAT)');
+  });
+
   it('waits for the first stats', () => {
     const { lastFrame } = render(
       <Stats nick="alice" stats={undefined} width={120} color={false} />,
