@@ -1,6 +1,7 @@
 import { parseHostPort } from '../net/address.js';
 import { parseFingerprint } from '../net/crypto/identity.js';
 import { validateNick } from '../net/endpoint.js';
+import { decodeInvite, isInviteCode } from '../net/invite.js';
 import { isUnsafeChar, quoteForDisplay } from './sanitize.js';
 
 /**
@@ -18,7 +19,12 @@ export type Action =
   | { type: 'broadcast'; text: string }
   | { type: 'help' }
   | { type: 'list' }
+  /** `address` is host:port or an invite code (srmudp1:…). */
   | { type: 'add'; nick: string; address: string }
+  /** Show our invite code. */
+  | { type: 'invite' }
+  /** Connect with an invite code under the nick it carries. */
+  | { type: 'join'; code: string }
   | { type: 'remove'; nick: string }
   | { type: 'msg'; nick: string; text: string }
   | { type: 'save'; file: string }
@@ -63,7 +69,11 @@ interface CommandBase {
 
 export type CommandInfo = CommandBase &
   (
-    | { readonly name: 'help' | 'list' | 'clear' | 'quit' | 'bell'; readonly args: 'none' }
+    | {
+        readonly name: 'help' | 'list' | 'clear' | 'quit' | 'bell' | 'invite';
+        readonly args: 'none';
+      }
+    | { readonly name: 'join'; readonly args: 'code' }
     | { readonly name: 'remove' | 'whois' | 'trust'; readonly args: 'nick' }
     | { readonly name: 'block' | 'unblock'; readonly args: 'nick-or-fingerprint' }
     | { readonly name: 'add'; readonly args: 'nick-address' }
@@ -92,6 +102,20 @@ export const COMMANDS: readonly CommandInfo[] = [
     usage: '/add <nick> <host:port>',
     description: 'connect to a peer and call it <nick>',
     args: 'nick-address',
+  },
+  {
+    name: 'invite',
+    aliases: [],
+    usage: '/invite',
+    description: 'show a code others can paste to reach you (/join or /add <nick> <code>)',
+    args: 'none',
+  },
+  {
+    name: 'join',
+    aliases: [],
+    usage: '/join <code>',
+    description: "connect with someone's invite code, under the nick it carries",
+    args: 'code',
   },
   {
     name: 'remove',
@@ -320,9 +344,20 @@ function parseArgs(cmd: CommandInfo, rest: string): Action {
       if (args.length !== 2 || nick === undefined || address === undefined) return usage;
       const badNick = checkNick(nick);
       if (badNick) return error(badNick);
+      if (isInviteCode(address)) {
+        const bad = checkInvite(address);
+        return bad ? error(bad) : { type: 'add', nick, address };
+      }
       const badAddress = checkAddress(address);
       if (badAddress) return error(badAddress);
       return { type: 'add', nick, address };
+    }
+    case 'code': {
+      const args = words(rest);
+      const [code] = args;
+      if (args.length !== 1 || code === undefined) return usage;
+      const bad = checkInvite(code);
+      return bad ? error(bad) : { type: 'join', code };
     }
     case 'nick-text': {
       const { word: nick, rest: body } = firstWord(rest);
@@ -389,4 +424,14 @@ export function completeCommand(prefix: string, nicks: readonly string[]): strin
   const before = m[1] ?? '';
   const partial = m[2] ?? '';
   return uniq(matchNicks(partial).map((n) => `${before}${n}`));
+}
+
+/** The problem with an invite code, or undefined when it decodes. */
+function checkInvite(code: string): string | undefined {
+  try {
+    decodeInvite(code);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseFingerprint } from '../net/crypto/identity.js';
+import { validateNick } from '../net/endpoint.js';
 import type { PeerChange } from '../net/events.js';
+import { decodeInvite, isInviteCode } from '../net/invite.js';
 import type { Message, MultiHolepunchSocket, PeerInfo } from '../net/socket.js';
 import { type Action, COMMANDS } from './commands.js';
 import {
@@ -36,6 +38,7 @@ export type ChatSocket = Pick<
   | 'on'
   | 'off'
   | 'fingerprint'
+  | 'invite'
 >;
 
 export interface ControllerOptions {
@@ -168,11 +171,32 @@ export class ChatController {
       case 'whois':
         this.whois(action.nick);
         return undefined;
-      case 'add':
+      case 'add': {
         await this.socket.addPeers({ [action.nick]: action.address });
         this.expected.delete(action.nick);
-        this.system(`connecting to ${action.nick} at ${action.address}`);
+        const where = isInviteCode(action.address)
+          ? 'with an invite code (key pinned from it)'
+          : `at ${action.address}`;
+        this.system(`connecting to ${action.nick} ${where}`);
         return undefined;
+      }
+      case 'invite':
+        this.system('your invite code (give it to someone; they type /join <code>):');
+        this.system(this.socket.invite());
+        return undefined;
+      case 'join': {
+        const nick = decodeInvite(action.code).nick;
+        try {
+          validateNick(nick);
+        } catch {
+          this.error(`the code's nick is not usable here: use /add <nick> <code>`);
+          return undefined;
+        }
+        await this.socket.addPeers({ [nick]: action.code });
+        this.expected.delete(nick);
+        this.system(`connecting to ${nick} with an invite code (key pinned from it)`);
+        return undefined;
+      }
       case 'remove':
         this.requirePeer(action.nick);
         this.socket.removePeer(action.nick);

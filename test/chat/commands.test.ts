@@ -7,6 +7,7 @@ import {
   MAX_INPUT_BYTES,
   parseCommand,
 } from '../../source/chat/commands.js';
+import { encodeInvite } from '../../source/net/invite.js';
 
 /** Any C0/C1 control or DEL (checked by code, independently of the code under test). */
 function hasControl(text: string): boolean {
@@ -271,6 +272,8 @@ describe('COMMANDS', () => {
         'block',
         'clear',
         'help',
+        'invite',
+        'join',
         'list',
         'load',
         'msg',
@@ -295,12 +298,20 @@ describe('COMMANDS', () => {
         .replace('<nick>', 'bob')
         .replace('<host:port>', '127.0.0.1:9000')
         .replace('<text>', 'hello')
-        .replace('<file>', 'peers.json');
+        .replace('<file>', 'peers.json')
+        .replace('<code>', INVITE);
     for (const c of COMMANDS) {
       const a = parseCommand(fill(c.usage));
       expect(a.type).toBe(c.name);
     }
   });
+});
+
+/** A well-formed invite code (key, nick "alice", one address). */
+const INVITE = encodeInvite({
+  identity: Buffer.alloc(32, 1),
+  nick: 'alice',
+  addrs: [{ address: '127.0.0.1', port: 9000 }],
 });
 
 describe('completeCommand', () => {
