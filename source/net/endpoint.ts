@@ -735,7 +735,14 @@ export class Endpoint {
     peer.dialAttempt++;
     if (peer.state.kind === 'connecting') peer.state = { ...peer.state, attempt: peer.dialAttempt };
     if (peer.dialAttempt === ATTEMPTS_BEFORE_UNREACHABLE && peer.state.kind === 'connecting') {
-      peer.state = { kind: 'unreachable', since: now, reason: 'no answer from any address' };
+      const symmetric = this.stun?.summary().behaviour === 'endpoint-dependent';
+      peer.state = {
+        kind: 'unreachable',
+        since: now,
+        reason: symmetric
+          ? 'no answer from any address; this node is behind a symmetric NAT (STUN), so the other side must be reachable or a relay is needed'
+          : 'no answer from any address',
+      };
       this.events.push({ type: 'peer', nick: peer.nick, change: 'state' });
       this.events.push({
         type: 'error',
@@ -1064,21 +1071,26 @@ export class Endpoint {
     const key = done.hello.identity;
     const hex = key.toString('hex');
     if (key.equals(this.local.identity.publicKey)) {
+      // One of the candidates is this very node (e.g. a loopback address in
+      // an invite): drop that candidate only; the others may be the peer.
       if (dialed) {
-        dialed.state = {
-          kind: 'unreachable',
-          since: now,
-          reason: 'that address is this node itself',
-        };
-        dialed.nextDialAt = undefined;
-        this.events.push({ type: 'peer', nick: dialed.nick, change: 'state' });
+        dialed.dialAddrs = dialed.dialAddrs.filter((a) => !sameAddr(a, from));
+        if (dialed.dialAddrs.length === 0 && !dialed.connected) {
+          dialed.state = {
+            kind: 'unreachable',
+            since: now,
+            reason: 'that address is this node itself',
+          };
+          dialed.nextDialAt = undefined;
+          this.events.push({ type: 'peer', nick: dialed.nick, change: 'state' });
+          this.events.push({
+            type: 'error',
+            code: 'self-connect',
+            message: `${addrKey(from)} is this node itself`,
+            address: from,
+          });
+        }
       }
-      this.events.push({
-        type: 'error',
-        code: 'self-connect',
-        message: `${addrKey(from)} is this node itself`,
-        address: from,
-      });
       return undefined;
     }
     if (this.blocked.has(hex)) {

@@ -345,9 +345,14 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   invite(): string {
     const { address, port } = this.localAddress();
     const wildcard = address === '::' || address === '0.0.0.0';
-    const addrs = wildcard
+    const local = wildcard
       ? localCandidates(port, this.family === 6 && this.dualStack)
       : [{ address, port }];
+    // The STUN-reflexive address first: it is the one a peer elsewhere can reach.
+    const mapped = this.endpoint.stunSummary()?.mapped;
+    const addrs = mapped
+      ? [mapped, ...local.filter((a) => addrKey(a) !== addrKey(mapped))].slice(0, 4)
+      : local;
     return encodeInvite({
       identity: this.endpoint.local.identity.publicKey,
       nick: this.endpoint.local.nick,

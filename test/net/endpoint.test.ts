@@ -58,6 +58,16 @@ describe('Endpoint on a clean fake network', () => {
     expect(bob.endpoint.peers().map((p) => p.nick)).toEqual(['alice']);
   });
 
+  it('a candidate that turns out to be this node itself is dropped; the others still connect', () => {
+    const { net, alice, bob } = pair(9);
+    bob.endpoint.addPeer('alice', [bob.addr, alice.addr], net.now);
+    net.poke(bob.addr);
+    expect(net.runUntilTrue(() => bob.connected('alice'), 5000)).toBe(true);
+    net.run(5000);
+    expect(bob.endpoint.peer('alice')?.state.kind).toBe('connected');
+    expect(bob.errors()).toEqual([]);
+  });
+
   it('fragments and reassembles a 1 MiB message', () => {
     const { net, alice, bob } = pair();
     bob.add('alice', alice);

@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeInvite } from '../../source/net/invite.js';
 import { MultiHolepunchSocket, type StunInfo } from '../../source/net/socket.js';
 import { decodeStunMessage, encodeBindingResponse } from '../../source/net/stun.js';
 
@@ -61,6 +62,35 @@ describe('STUN on the shared socket', () => {
     cleanup.push(() => bob.close());
     await bob.addPeers({ alice: alice.invite() });
     await bob.waitForPeer('alice');
+  });
+
+  it('puts the STUN-reflexive address first in the invite code of a wildcard-bound socket', async () => {
+    // A server that reports a public mapping, as one across a NAT would.
+    const sock = dgram.createSocket('udp4');
+    sock.on('message', (msg, rinfo) => {
+      const req = decodeStunMessage(msg);
+      sock.send(
+        encodeBindingResponse(req.transactionId, { address: '198.51.100.1', port: 4444 }),
+        rinfo.port,
+        rinfo.address,
+      );
+    });
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => sock.close(() => r())));
+    // Bound to every interface, but only ever talks to the server on 127.0.0.1.
+    const alice = await MultiHolepunchSocket.bind({
+      host: '0.0.0.0',
+      nick: 'alice',
+      stun: [`127.0.0.1:${sock.address().port}`],
+    });
+    cleanup.push(() => alice.close());
+    await expect.poll(() => alice.stunInfo()?.done, { timeout: 3000 }).toBe(true);
+    const invite = decodeInvite(alice.invite());
+    expect(invite.addrs[0]).toEqual({ address: '198.51.100.1', port: 4444 });
+    expect(invite.addrs.length).toBeGreaterThan(1);
+    expect(invite.addrs.every((a) => a.port === 4444 || a.port === alice.localAddress().port)).toBe(
+      true,
+    );
   });
 
   it('reports a silent server as an error, never fatally', async () => {
