@@ -2,8 +2,10 @@
  * A lab node: runs inside one network namespace (`ip netns exec <ns> node
  * --import tsx test/lab/agent.ts`) and does what the test asks, one JSON
  * request per stdin line, one JSON reply per stdout line (same `id`). It exits
- * when stdin closes. Never reaches outside the lab: it only sends to
- * addresses the test names.
+ * when stdin closes. Never reaches outside the lab: its namespace has only
+ * lab interfaces, and it sends only to addresses the test names, candidates
+ * in lab invite codes (STUN-reflexive, 10.x and 127.0.0.1) and addresses
+ * peers introduce (their lab addresses). STUN goes only to the lab's servers.
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -158,7 +160,7 @@ async function bindNode(req: Extract<Request, { op: 'bind' }>): Promise<Record<s
   const reflexive = stun?.publicAddress;
   const reflexiveFirst = reflexive !== undefined && inviteAddrs[0] === reflexive;
   let labCode = code;
-  if (!process.env.EXP_RAW && reflexive !== undefined && !inviteAddrs.includes(reflexive)) {
+  if (reflexive !== undefined && !inviteAddrs.includes(reflexive)) {
     const { host, port } = parseHostPort(reflexive);
     labCode = encodeInvite({ ...invite, addrs: [{ address: host, port }, ...invite.addrs] });
   }

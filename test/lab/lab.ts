@@ -371,6 +371,8 @@ export class Lab {
     const child = spawn('ip', ['netns', 'exec', ns, ...argv], {
       cwd: REPO_ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
+      // The library asks no STUN server unless bind({ stun }) names one (the
+      // agents name the lab's); this keeps the app's public defaults off too.
       env: { ...process.env, SRMUDP_STUN: 'none' },
     });
     this.children.add(child);
@@ -596,8 +598,16 @@ export class Agent {
   request(req: Extract<AgentRequest, { op: 'close' }>): Promise<{ closeMs: number }>;
   request(req: AgentRequest): Promise<unknown> {
     const id = this.nextId++;
+    // No request takes this long (a pair's connect is at most ~20 s): a hung
+    // agent fails the test with its name instead of running into the timeout.
+    const limit = req.op === 'connect' ? req.timeoutMs + 15_000 : 15_000;
     return new Promise((res, rej) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        rej(new Error(`agent ${this.site.name}: no reply to ${req.op} within ${limit} ms`));
+      }, limit);
       this.waiting.set(id, (reply) => {
+        clearTimeout(timer);
         if (typeof reply.fatal === 'string') rej(new Error(reply.fatal));
         else res(reply);
       });

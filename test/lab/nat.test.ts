@@ -40,12 +40,16 @@ const SITE_OF: Record<NatKind, string> = {
  * turns 'unreachable' (with its reason) after the 6th dial, 15.5 s in.
  */
 const PAIR_TIMEOUT_MS = 18_000;
-const INTRO_TIMEOUT_MS = 8000;
-/** Matrix B: alice's and carol's sites (bob is pub1). */
-const INTRO_PAIRS = [
-  ['prc1', 'prc2'],
-  ['fc1', 'prc1'],
-] as const;
+/**
+ * Matrix B: alice's and carol's sites (bob is pub1). Asserted rows connect
+ * within a second; the symmetric row is recorded only, and an introduced
+ * peer gives up (with a reason) after 5 punches, 15.5 s in.
+ */
+const INTRO_PAIRS: readonly { x: string; y: string; asserted: boolean; timeoutMs: number }[] = [
+  { x: 'prc1', y: 'prc2', asserted: true, timeoutMs: 8000 },
+  { x: 'fc1', y: 'prc1', asserted: true, timeoutMs: 8000 },
+  { x: 'sym1', y: 'prc2', asserted: false, timeoutMs: 18_000 },
+];
 const STUN_ADDRS = STUN_SERVERS.map((a) => `${a.address}:${a.port}`);
 
 // One failing test (not a failing hook) so CI's pass/fail count shows it.
@@ -122,9 +126,15 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
 
   // ---- issue 5's flow with the real transport --------------------------------
 
-  /** Ports for nodes: inside the full-cone range, below the lab self-test's 409xx. */
+  /**
+   * Ports for nodes: inside the full-cone range, below the lab self-test's
+   * 409xx; a fresh one per node, so no conntrack entry of an earlier pair
+   * helps or hurts. Never the same port on both sides of a pair: sock.invite()
+   * lists 127.0.0.1:<port>, and with equal ports a node's dial to that
+   * candidate reaches itself, which today marks the whole peer 'unreachable:
+   * that address is this node itself' (see the lab report).
+   */
   let nextPort = 40000;
-  const problems: string[] = [];
 
   /** Binds a node with the lab's STUN servers and checks what STUN told it (item 1). */
   const bindNode = async (siteName: string, nick: string): Promise<Bound> => {
@@ -132,7 +142,7 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
     const reply = await agent(siteName).request({
       op: 'bind',
       nick,
-      port: process.env.EXP_SAMEPORT && nick === 'bob' ? nextPort - 1 : nextPort++,
+      port: nextPort++,
       stun: STUN_ADDRS,
       stunTimeoutMs: 4000,
     });
@@ -156,11 +166,13 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
     return out;
   };
   const hostOf = (addr: string | undefined) => addr?.replace(/:\d+$/, '');
-  const inviteGap = new Set<string>();
+  /** One example per NAT kind of an invite without the reflexive address first. */
+  const inviteGap = new Map<NatKind, string>();
   const noteInvite = (b: Bound) => {
-    if (b.reply.stun?.publicAddress && !b.reply.reflexiveFirst)
-      inviteGap.add(
-        `${b.site.kind}: sock.invite() candidates [${b.reply.inviteAddrs.join(', ')}], STUN said ${b.reply.stun.publicAddress}`,
+    if (b.reply.stun?.publicAddress && !b.reply.reflexiveFirst && !inviteGap.has(b.site.kind))
+      inviteGap.set(
+        b.site.kind,
+        `${b.site.kind} (${b.site.name}): sock.invite() candidates [${b.reply.inviteAddrs.join(', ')}], STUN said ${b.reply.stun.publicAddress}`,
       );
   };
 
@@ -173,7 +185,7 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
           'STUN on the shared peer socket (lab servers 198.18.0.2/.3:3478):',
           ...bound.map(
             (b) =>
-              `  ${b.site.name.padEnd(5)} ${b.site.kind.padEnd(16)} bound ${b.reply.local.padEnd(16)} public ${String(b.reply.stun?.publicAddress).padEnd(20)} ${b.reply.stun?.mapping} (${b.reply.stunMs} ms)`,
+              `  ${b.site.name.padEnd(5)} ${b.site.kind.padEnd(16)} bound ${b.reply.local.padEnd(16)} public ${String(b.reply.stun?.publicAddress).padEnd(20)} ${b.reply.stun?.mapping} (${b.reply.stunMs} ms)${b.reply.stunErrors.length > 0 ? ` errors: ${b.reply.stunErrors.join('; ')}` : ''}`,
           ),
         ].join('\n'),
       );
@@ -184,6 +196,7 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
   });
 
   it('matrix A: both sides add the other’s invite code at once', async () => {
+    const problems: string[] = [];
     type PairOutcome = {
       a: NatKind;
       b: NatKind;
@@ -273,7 +286,7 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
         ? [
             'NOTE (transport gap): sock.invite() did not put the STUN-reflexive address first; the lab',
             'prepended it to the code it exchanges (same key and nick), as issue 5 specifies:',
-            ...[...inviteGap].map((g) => `  ${g}`),
+            ...[...inviteGap.values()].map((g) => `  ${g}`),
           ]
         : []),
     ];
@@ -294,12 +307,22 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
         expect(o.reasons[i], `${o.a} / ${o.b}`).toMatch(/[a-z]+ [a-z]+ [a-z]+/i);
       }
     }
-  }, 250_000);
+  }, 80_000);
 
   it('matrix B: two NATed nodes that only add a public node meet through its introductions', async () => {
-    type IntroOutcome = { x: Site; y: Site; ok: boolean; ms: number | undefined; detail: string };
+    const problems: string[] = [];
+    type IntroOutcome = {
+      x: Site;
+      y: Site;
+      asserted: boolean;
+      ok: boolean;
+      ms: number | undefined;
+      detail: string;
+      /** Each side's record of the other, when not connected: state and reason. */
+      unconnected: { state: string; reason: string | undefined }[];
+    };
     const outcomes: IntroOutcome[] = [];
-    for (const [xName, yName] of INTRO_PAIRS) {
+    for (const { x: xName, y: yName, asserted, timeoutMs } of INTRO_PAIRS) {
       const bound: Bound[] = [];
       try {
         const bob = await bindNode('pub1', 'bob');
@@ -319,7 +342,7 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
             expect: [bob.reply.fingerprint, Y.reply.fingerprint],
             exchange: [Y.reply.fingerprint],
             startAt,
-            timeoutMs: INTRO_TIMEOUT_MS,
+            timeoutMs,
           }),
           agent(Y.site.name).request({
             op: 'connect',
@@ -328,7 +351,7 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
             expect: [bob.reply.fingerprint, X.reply.fingerprint],
             exchange: [X.reply.fingerprint],
             startAt,
-            timeoutMs: INTRO_TIMEOUT_MS,
+            timeoutMs,
           }),
         ]);
         const xy = rx.results[1]!;
@@ -346,7 +369,11 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
         outcomes.push({
           x: X.site,
           y: Y.site,
+          asserted,
           ok,
+          unconnected: [xy, yx]
+            .filter((p) => p.state !== 'connected')
+            .map((p) => ({ state: p.state, reason: p.reason })),
           ms,
           detail: `alice: ${rx.peers}${xy.reason ? ` (“${xy.reason}”)` : ''} | carol: ${ry.peers}${yx.reason ? ` (“${yx.reason}”)` : ''}`,
         });
@@ -355,18 +382,28 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
       }
     }
     const lines = [
-      'Matrix B: introductions. bob is public (pub1); alice and carol only add bob’s address.',
+      'Matrix B: introductions. bob is public (pub1); alice and carol only add bob’s address',
+      'and must meet directly (each sees the other at the other gateway’s public address).',
       ...outcomes.map(
         (o) =>
-          `  alice ${o.x.kind} (${o.x.name}) ↔ carol ${o.y.kind} (${o.y.name}): ${o.ok ? `direct ${o.ms} ms` : 'failed'}  ${o.detail}`,
+          `  alice ${o.x.kind} (${o.x.name}) ↔ carol ${o.y.kind} (${o.y.name}): ${o.ok ? `direct ${o.ms} ms` : 'failed'}${o.asserted ? '' : ' [not asserted: many-port probing is not implemented yet]'}\n    ${o.detail}`,
       ),
     ];
     console.log(lines.join('\n'));
     expect(problems).toEqual([]);
     expect(
-      outcomes.filter((o) => !o.ok).map((o) => `${o.x.name} / ${o.y.name}: ${o.detail}`),
+      outcomes
+        .filter((o) => o.asserted && !o.ok)
+        .map((o) => `${o.x.name} / ${o.y.name}: ${o.detail}`),
     ).toEqual([]);
-  }, 40_000);
+    // A pair that did not meet says why, in words, on both sides.
+    for (const o of outcomes.filter((x) => !x.ok)) {
+      for (const u of o.unconnected) {
+        expect(u.state, `${o.x.name} / ${o.y.name}`).toBe('unreachable');
+        expect(u.reason, `${o.x.name} / ${o.y.name}`).toMatch(/[a-z]+ [a-z]+ [a-z]+/i);
+      }
+    }
+  }, 50_000);
 });
 
 interface Bound {
