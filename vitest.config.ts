@@ -8,6 +8,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // One file at a time: the network-heavy files (real UDP under loss, the
+    // fuzzer, the NAT lab, real terminals) would otherwise compete for the
+    // two cores and turn timing into flakiness.
+    fileParallelism: false,
     // No test may contact the default public STUN servers: every process the
     // tests start inherits this (tests that want STUN name the lab's server).
     env: { SRMUDP_STUN: 'none' },

@@ -50,9 +50,9 @@ describe.skipIf(!bin)('full-screen chat in a real terminal', () => {
       start('bob'),
       start('carol', { NO_COLOR: '1' }),
     ]);
-    const port = (await alice.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 15_000))[1]!;
-    await bob.waitFor(/type \/help/, 15_000);
-    await carol.waitFor(/type \/help/, 15_000);
+    const port = (await alice.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 45_000))[1]!;
+    await bob.waitFor(/type \/help/, 45_000);
+    await carol.waitFor(/type \/help/, 45_000);
     expect(await alice.format('#{alternate_on}')).toBe('1');
 
     // Bob adds Alice: both see each other in Peers with an RTT.
@@ -108,7 +108,7 @@ describe.skipIf(!bin)('full-screen chat in a real terminal', () => {
 
     // Bob's known peers persist: started again, he reconnects to Alice by himself.
     const bob2 = await start('bob', {}, 'bob2');
-    await bob2.waitFor(/reconnecting to 1 known peer: alice/, 15_000);
+    await bob2.waitFor(/reconnecting to 1 known peer: alice/, 45_000);
     await bob2.waitFor(rttRow('alice'));
     await quit(bob2);
     await quit(alice);
@@ -116,7 +116,7 @@ describe.skipIf(!bin)('full-screen chat in a real terminal', () => {
     await carol.keys('C-c');
     expect(await carol.exited()).toBe(0);
     expect(await carol.format('#{alternate_on}')).toBe('0');
-  }, 40_000);
+  }, 120_000);
 
   it('a crash, inside React or out, restores the terminal and shows the error', async () => {
     const fixture = join(root, 'test', 'e2e', 'fixtures', 'crash.tsx');
@@ -135,7 +135,7 @@ describe.skipIf(!bin)('full-screen chat in a real terminal', () => {
       expect(await pane.exited()).toBe(1);
       expect(await pane.format('#{alternate_on}')).toBe('0');
     }
-  }, 30_000);
+  }, 60_000);
 });
 
 /** How many SGR colour parameters (foreground or background) a captured screen holds. */
