@@ -7,6 +7,8 @@
  * Mistakes (bad flags, busy port, bad peers file...) print one line to stderr
  * and exit with code 2; nothing is overwritten.
  */
+// Must stay the first import: see the module.
+import './source/ui/interactive.js';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import process from 'node:process';
