@@ -25,6 +25,7 @@ import {
   type Introduction,
 } from './introduce.js';
 import { closePacket, Peer, type PeerHost, type PeerTotals } from './peer.js';
+import { Fifo } from './queue.js';
 import { Session } from './session.js';
 import { MAX_MESSAGE_SIZE } from './stream.js';
 import { StunClient, type StunClientOptions, type StunSummary } from './stun.js';
@@ -237,10 +238,8 @@ export class Endpoint {
   private resetBudgetAt = 0;
   private readonly responding = new Map<number, Responding>();
   private readonly respondingByOrigin = new Map<string, number>();
-  private readonly transmits: Transmit[] = [];
-  private transmitHead = 0;
-  private readonly events: EndpointEvent[] = [];
-  private eventHead = 0;
+  private readonly transmits = new Fifo<Transmit>();
+  private readonly events = new Fifo<EndpointEvent>();
   private readonly timers = new TimerHeap<Peer>();
   private readonly dirty = new Set<Peer>();
   private nextPeerId = 1;
@@ -358,29 +357,11 @@ export class Endpoint {
       this.stats.bytesOut += stun.data.length;
       return stun;
     }
-    if (this.transmitHead >= this.transmits.length) {
-      if (this.transmitHead > 0) {
-        this.transmits.length = 0;
-        this.transmitHead = 0;
-      }
-      return undefined;
-    }
-    const t = this.transmits[this.transmitHead]!;
-    this.transmits[this.transmitHead++] = undefined as unknown as Transmit;
-    return t;
+    return this.transmits.shift();
   }
 
   pollEvent(): EndpointEvent | undefined {
-    if (this.eventHead >= this.events.length) {
-      if (this.eventHead > 0) {
-        this.events.length = 0;
-        this.eventHead = 0;
-      }
-      return undefined;
-    }
-    const e = this.events[this.eventHead]!;
-    this.events[this.eventHead++] = undefined as unknown as EndpointEvent;
-    return e;
+    return this.events.shift();
   }
 
   nextDeadline(): number | undefined {

@@ -18,19 +18,7 @@ import {
   writeStreamFrame,
 } from '../../../source/net/wire/frames.js';
 import { varintLength, writeVarint } from '../../../source/net/wire/reader.js';
-
-function expectBadPacket(fn: () => unknown, reason?: DropReason): BadPacket {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(BadPacket);
-  const bad = caught as BadPacket;
-  if (reason !== undefined) expect(bad.reason).toBe(reason);
-  return bad;
-}
+import { expectBadPacket } from '../../support/badpacket.js';
 
 /** What `fn` threw: a BadPacket's reason, 'none', or 'other'. Cheap enough for hot loops. */
 function outcome(fn: () => unknown): DropReason | 'none' | 'other' {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BadPacket, type DropReason } from '../../../source/net/errors.js';
+import { BadPacket } from '../../../source/net/errors.js';
 import {
   decodeHello,
   encodeHello,
@@ -9,19 +9,7 @@ import {
   MAX_NICK_BYTES,
   RESET_TOKEN_LENGTH,
 } from '../../../source/net/wire/hello.js';
-
-function expectBadPacket(fn: () => unknown, reason?: DropReason): BadPacket {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(BadPacket);
-  const bad = caught as BadPacket;
-  if (reason !== undefined) expect(bad.reason).toBe(reason);
-  return bad;
-}
+import { expectBadPacket } from '../../support/badpacket.js';
 
 const key32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b));
 const sig64 = fc.uint8Array({ minLength: 64, maxLength: 64 }).map((b) => Buffer.from(b));

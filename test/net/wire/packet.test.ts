@@ -22,21 +22,9 @@ import {
   WIRE_VERSION,
   writeDataHeader,
 } from '../../../source/net/wire/packet.js';
+import { expectBadPacket } from '../../support/badpacket.js';
 
 const TAG = 16;
-
-function expectBadPacket(fn: () => unknown, reason?: DropReason): BadPacket {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(BadPacket);
-  const bad = caught as BadPacket;
-  if (reason !== undefined) expect(bad.reason).toBe(reason);
-  return bad;
-}
 
 function encodeData(receiver: number, pn: number, sealed: Uint8Array): Buffer {
   const out = Buffer.alloc(DATA_HEADER_LENGTH + sealed.length);

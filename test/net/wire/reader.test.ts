@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BadPacket, type DropReason } from '../../../source/net/errors.js';
+import { BadPacket } from '../../../source/net/errors.js';
 import {
   Reader,
   varintLength,
@@ -8,21 +8,9 @@ import {
   writeU64,
   writeVarint,
 } from '../../../source/net/wire/reader.js';
+import { expectBadPacket } from '../../support/badpacket.js';
 
 /** Runs `fn`, asserting it throws a BadPacket (with `reason`, when given). */
-function expectBadPacket(fn: () => unknown, reason?: DropReason): BadPacket {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(BadPacket);
-  const bad = caught as BadPacket;
-  if (reason !== undefined) expect(bad.reason).toBe(reason);
-  return bad;
-}
-
 function hex(text: string): Uint8Array {
   return Uint8Array.from(Buffer.from(text, 'hex'));
 }

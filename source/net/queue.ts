@@ -1,0 +1,30 @@
+/**
+ * A FIFO with O(1) amortised push and shift: a head index into an array that
+ * is reset whenever it drains, instead of Array.prototype.shift, which moves
+ * every element and would make draining n items O(n²).
+ */
+export class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) {
+      if (this.head > 0) {
+        this.items = [];
+        this.head = 0;
+      }
+      return undefined;
+    }
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    return item;
+  }
+}

@@ -1,0 +1,16 @@
+import { expect } from 'vitest';
+import { BadPacket, type DropReason } from '../../source/net/errors.js';
+
+/** Runs `fn`, asserts it threw a BadPacket (with `reason`, if given) and returns it. */
+export function expectBadPacket(fn: () => unknown, reason?: DropReason): BadPacket {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(BadPacket);
+  const bad = caught as BadPacket;
+  if (reason !== undefined) expect(bad.reason).toBe(reason);
+  return bad;
+}
