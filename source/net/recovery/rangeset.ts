@@ -141,53 +141,34 @@ export class RangeSet {
 
   /** Index of the first range whose start > value. */
   #firstStartAbove(value: number): number {
-    const a = this.#starts;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! > value) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    return firstIndex(this.#starts, value, true);
   }
 
   /** Index of the first range whose start >= value. */
   #firstStartAtLeast(value: number): number {
-    const a = this.#starts;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! >= value) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    return firstIndex(this.#starts, value, false);
   }
 
   /** Index of the first range whose end >= value (it overlaps or touches `value`). */
   #firstEndAtLeast(value: number): number {
-    const a = this.#ends;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! >= value) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    return firstIndex(this.#ends, value, false);
   }
 
   /** Index of the first range whose end > value (it contains something >= value). */
   #firstEndAbove(value: number): number {
-    const a = this.#ends;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! > value) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    return firstIndex(this.#ends, value, true);
   }
+}
+
+/** Binary search in a sorted array: the first index whose element is > value (strict) or >= value. */
+function firstIndex(a: readonly number[], value: number, strict: boolean): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = a[mid]!;
+    if (strict ? x > value : x >= value) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
