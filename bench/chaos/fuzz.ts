@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { DropCounts } from '../../source/net/endpoint.js';
 import { MultiHolepunchSocket } from '../../source/net/socket.js';
 import { PacketType, WIRE_VERSION } from '../../source/net/wire/packet.js';
+import { HOSTILE_KINDS, hostileDatagram } from '../../test/support/hostile.js';
 import { Rng } from '../../test/support/rng.js';
 import { UdpProxy } from '../../test/support/udpproxy.js';
 import { kernelUdp } from '../figures.js';
@@ -117,23 +118,7 @@ export async function fuzz(
   const chat: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
     const base = recorded[rng.int(recorded.length)]!;
-    let d: Buffer;
-    switch (i % 4) {
-      case 0:
-        d = rng.bytes(1 + rng.int(1400));
-        break;
-      case 1:
-        d = base.subarray(0, rng.int(base.length));
-        break;
-      case 2: {
-        d = Buffer.from(base);
-        const bit = rng.int(d.length * 8);
-        d[bit >> 3]! ^= 1 << (bit & 7);
-        break;
-      }
-      default:
-        d = base; // a replay
-    }
+    const d = hostileDatagram(rng, base, HOSTILE_KINDS[i % 4]!);
     attackBytes += d.length;
     attackers[i % attackers.length]!.send(d, port, '127.0.0.1');
     if (i % 64 === 63) {

@@ -7,9 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { addrKey } from '../../source/net/address.js';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
 import { Endpoint } from '../../source/net/endpoint.js';
-import { cipherId, createLocalNode, startInitiator } from '../../source/net/handshake.js';
-import { encodeInit } from '../../source/net/wire/packet.js';
 import { FakeNetwork } from '../../test/support/fakenet.js';
+import { initTemplate } from '../../test/support/hostile.js';
 import { Rng } from '../../test/support/rng.js';
 import { SimPeer } from '../../test/support/simnode.js';
 import { count, type ScenarioResult, Tally } from './report.js';
@@ -122,12 +121,6 @@ export function chaosMesh(seed: number, perDirection: number): ScenarioResult {
 // ---- handshake flood ------------------------------------------------------------------
 
 /** A valid-looking INIT (a real Noise message 1) with a chosen sender index. */
-function initTemplate(): (sender: number) => Buffer {
-  const attacker = createLocalNode(generateIdentity(), 'mallory', 'chacha20-poly1305');
-  const { message } = startInitiator(attacker);
-  return (sender) => encodeInit(sender, cipherId('chacha20-poly1305'), message);
-}
-
 export interface MemorySample {
   rss: number;
   heapUsed: number;

@@ -2,18 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { addrKey } from '../../source/net/address.js';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
 import { Endpoint } from '../../source/net/endpoint.js';
-import { cipherId, createLocalNode, startInitiator } from '../../source/net/handshake.js';
-import { encodeInit } from '../../source/net/wire/packet.js';
 import { FakeNetwork } from '../support/fakenet.js';
+import { initTemplate } from '../support/hostile.js';
 import { Rng } from '../support/rng.js';
 import { SimPeer } from '../support/simnode.js';
-
-/** A valid-looking INIT (a real Noise message 1) with a chosen sender index. */
-function initTemplate(): (sender: number) => Buffer {
-  const attacker = createLocalNode(generateIdentity(), 'mallory', 'chacha20-poly1305');
-  const { message } = startInitiator(attacker);
-  return (sender) => encodeInit(sender, cipherId('chacha20-poly1305'), message);
-}
 
 describe('handshake flood', () => {
   it('100,000 INITs from many addresses: bounded state, never more than 3x bytes back to an unverified address', () => {

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Message, MultiHolepunchSocket } from '../../source/net/socket.js';
+import { HOSTILE_KINDS, hostileDatagram } from '../support/hostile.js';
 import { Rng } from '../support/rng.js';
 import { UdpProxy } from '../support/udpproxy.js';
 
@@ -52,23 +53,7 @@ describe('fuzzing a live socket', () => {
     const chat: Promise<void>[] = [];
     for (let i = 0; i < TOTAL; i++) {
       const base = recorded[rng.int(recorded.length)]!;
-      let d: Buffer;
-      switch (i % 4) {
-        case 0:
-          d = rng.bytes(1 + rng.int(1400));
-          break;
-        case 1:
-          d = base.subarray(0, rng.int(base.length));
-          break;
-        case 2: {
-          d = Buffer.from(base);
-          const bit = rng.int(d.length * 8);
-          d[bit >> 3]! ^= 1 << (bit & 7);
-          break;
-        }
-        default:
-          d = base; // a replay
-      }
+      const d = hostileDatagram(rng, base, HOSTILE_KINDS[i % 4]!);
       attackers[i % attackers.length]!.send(d, port, '127.0.0.1');
       if (i % 64 === 63) {
         // Yield so the victim reads, and keep the chat going meanwhile.

@@ -3,6 +3,7 @@ import { fingerprint, generateIdentity } from '../../source/net/crypto/identity.
 import { generateDhKeyPair } from '../../source/net/crypto/noise.js';
 import type { LocalNode } from '../../source/net/handshake.js';
 import { FakeNetwork } from '../support/fakenet.js';
+import { HOSTILE_KINDS, hostileDatagram } from '../support/hostile.js';
 import { SimPeer } from '../support/simnode.js';
 
 const A = { address: '203.0.113.1', port: 1000 };
@@ -150,15 +151,7 @@ describe('authentication', () => {
     net.run(500);
     for (let i = 0; i < 20_000; i++) {
       const base = recorded[i % recorded.length]!;
-      const kind = i % 3;
-      let d: Buffer;
-      if (kind === 0) d = net.rng.bytes(1 + net.rng.int(1300));
-      else if (kind === 1) d = base.subarray(0, net.rng.int(base.length));
-      else {
-        d = Buffer.from(base);
-        const bit = net.rng.int(d.length * 8);
-        d[bit >> 3]! ^= 1 << (bit & 7);
-      }
+      const d = hostileDatagram(net.rng, base, HOSTILE_KINDS[i % 3]!);
       net.inject(d, net.rng.chance(0.5) ? B : M, A);
     }
     net.run(1000);
