@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { serve } from '../ipc.js';
+import { cpuMicros, PingLoop, type PingResult } from './pingloop.js';
 
 const HOST = '127.0.0.1';
 const sockets = new Set<dgram.Socket>();
@@ -64,12 +65,6 @@ const emptySink = (): SinkCounters => ({
 });
 let sink = emptySink();
 
-/** user + system CPU time of this process, µs. */
-function cpuMicros(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
-
 export interface SinkResult extends SinkCounters {
   /** lastAt - firstAt, ms. */
   spanMs: number;
@@ -78,18 +73,6 @@ export interface SinkResult extends SinkCounters {
 }
 
 // ---- ping -----------------------------------------------------------------------
-
-export interface PingResult {
-  rtts: number[];
-  timeouts: number;
-  /** Pinger CPU time per counted round trip, µs. */
-  cpuUsPerTrip: number;
-  /** Set when the pinger gave up after MAX_CONSECUTIVE_TIMEOUTS lost trips in a row. */
-  aborted: boolean;
-}
-
-/** A pinger gives up after this many lost round trips in a row (the peer is gone or wedged). */
-const MAX_CONSECUTIVE_TIMEOUTS = 5;
 
 const api = {
   /** Binds the sink; counting starts at once. */
@@ -225,41 +208,16 @@ const api = {
   }): Promise<PingResult> {
     const sock = await open();
     const buf = Buffer.alloc(a.size, 0x33);
-    let waiting: { seq: number; resolve: (ok: boolean) => void } | undefined;
+    const loop = new PingLoop();
     sock.on('message', (msg) => {
-      if (waiting && msg.length >= 4 && msg.readUInt32BE(0) === waiting.seq) waiting.resolve(true);
+      if (msg.length >= 4) loop.onReply(msg.readUInt32BE(0));
     });
-    const rtts: number[] = [];
-    let timeouts = 0;
-    let lostInARow = 0;
-    let aborted = false;
-    let cpu0 = cpuMicros();
-    for (let seq = 0; seq < a.warmup + a.count; seq++) {
-      if (seq === a.warmup) cpu0 = cpuMicros();
+    const result = await loop.run(a, (seq) => {
       buf.writeUInt32BE(seq, 0);
-      let timer: NodeJS.Timeout | undefined;
-      const got = new Promise<boolean>((resolve) => {
-        waiting = { seq, resolve };
-        timer = setTimeout(() => resolve(false), a.timeoutMs);
-      });
-      const t0 = performance.now();
       sock.send(buf, a.port, HOST);
-      const ok = await got;
-      const rtt = performance.now() - t0;
-      clearTimeout(timer);
-      waiting = undefined;
-      lostInARow = ok ? 0 : lostInARow + 1;
-      if (lostInARow >= MAX_CONSECUTIVE_TIMEOUTS) {
-        aborted = true;
-        break;
-      }
-      if (seq < a.warmup) continue;
-      if (ok) rtts.push(rtt);
-      else timeouts++;
-    }
-    const cpuUsPerTrip = (cpuMicros() - cpu0) / Math.max(1, rtts.length + timeouts);
+    });
     await closeSocket(sock);
-    return { rtts, timeouts, cpuUsPerTrip, aborted };
+    return result;
   },
 
   /** Closes every socket this worker opened. */

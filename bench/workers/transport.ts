@@ -9,18 +9,13 @@ import type { CipherName } from '../../source/net/crypto/cipher.js';
 import type { PeerStats } from '../../source/net/endpoint.js';
 import { type Message, MultiHolepunchSocket, type SocketStats } from '../../source/net/socket.js';
 import { serve } from '../ipc.js';
+import { cpuMicros, PingLoop, type PingResult } from './pingloop.js';
 
 const HOST = '127.0.0.1';
 
 let sock: MultiHolepunchSocket | undefined;
 let unhook: (() => void) | undefined;
 let errors: string[] = [];
-
-/** user + system CPU time of this process, µs. */
-function cpuMicros(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
 
 function socket(): MultiHolepunchSocket {
   if (!sock) throw new Error('no socket: call open first');
@@ -110,18 +105,9 @@ function report(nick?: string): Report {
   return { peer: p?.stats, socket: s.stats(), errors: errors.slice(0, 5) };
 }
 
-export interface PingResult {
-  rtts: number[];
-  timeouts: number;
+export interface TransportPingResult extends PingResult {
   sendFailures: number;
-  /** Pinger CPU time per counted round trip, µs. */
-  cpuUsPerTrip: number;
-  /** Set when the pinger gave up after MAX_CONSECUTIVE_TIMEOUTS lost trips in a row. */
-  aborted: boolean;
 }
-
-/** A pinger gives up after this many lost round trips in a row (the peer is gone or wedged). */
-const MAX_CONSECUTIVE_TIMEOUTS = 5;
 
 const api = {
   /** Binds a fresh socket (closing the previous one). */
@@ -287,52 +273,25 @@ const api = {
     warmup: number;
     size: number;
     timeoutMs: number;
-  }): Promise<PingResult & Report> {
+  }): Promise<TransportPingResult & Report> {
     const s = socket();
-    let waiting: { seq: number; resolve: (ok: boolean) => void } | undefined;
+    const loop = new PingLoop();
     setHook((m) => {
-      if (waiting && m.content.length >= 4 && m.content.readUInt32BE(0) === waiting.seq) {
-        waiting.resolve(true);
-      }
+      if (m.content.length >= 4) loop.onReply(m.content.readUInt32BE(0));
     });
     const buf = Buffer.alloc(a.size, 0x33);
-    const rtts: number[] = [];
-    let timeouts = 0;
-    let lostInARow = 0;
-    let aborted = false;
     let sendFailures = 0;
-    let cpu0 = cpuMicros();
-    for (let seq = 0; seq < a.warmup + a.count; seq++) {
-      if (seq === a.warmup) cpu0 = cpuMicros();
+    const result = await loop.run(a, (seq) => {
       // A fresh buffer: the transport may still hold the previous one until acked.
       const msg = Buffer.from(buf);
       msg.writeUInt32BE(seq, 0);
-      let timer: NodeJS.Timeout | undefined;
-      const got = new Promise<boolean>((resolve) => {
-        waiting = { seq, resolve };
-        timer = setTimeout(() => resolve(false), a.timeoutMs);
-      });
-      const t0 = performance.now();
       s.send(msg, { recipient: a.to, timeout: 30_000 }).catch(() => {
         sendFailures++;
       });
-      const ok = await got;
-      const rtt = performance.now() - t0;
-      clearTimeout(timer);
-      waiting = undefined;
-      lostInARow = ok ? 0 : lostInARow + 1;
-      if (lostInARow >= MAX_CONSECUTIVE_TIMEOUTS) {
-        aborted = true;
-        break;
-      }
-      if (seq < a.warmup) continue;
-      if (ok) rtts.push(rtt);
-      else timeouts++;
-    }
-    const cpuUsPerTrip = (cpuMicros() - cpu0) / Math.max(1, rtts.length + timeouts);
+    });
     unhook?.();
     unhook = undefined;
-    return { rtts, timeouts, sendFailures, cpuUsPerTrip, aborted, ...report(a.to) };
+    return { ...result, sendFailures, ...report(a.to) };
   },
 
   async close(_a: Record<string, never>): Promise<Record<string, never>> {
