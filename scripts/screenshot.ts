@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Resvg } from '@resvg/resvg-js';
-import { findTmux, Tmux } from '../test/e2e/tmux.js';
+import { chatArgv, chatEnv, findTmux, Tmux } from '../test/e2e/tmux.js';
 
 const MONO_FONTS = [
   '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf',
@@ -197,21 +197,7 @@ async function main(): Promise<void> {
   const home = await mkdtemp(join(tmpdir(), 'srmudp-shot-'));
   try {
     const start = (nick: string) =>
-      tmux.start(
-        nick,
-        [
-          process.execPath,
-          '--import',
-          'tsx',
-          join(root, 'cli.tsx'),
-          '-n',
-          nick,
-          '--host',
-          '127.0.0.1',
-        ],
-        { SRMUDP_HOME: join(home, nick), SRMUDP_STUN: 'none', TERM: 'xterm-256color' },
-        { columns: COLUMNS, rows: ROWS },
-      );
+      tmux.start(nick, chatArgv(root, nick), chatEnv(home, nick), { columns: COLUMNS, rows: ROWS });
     const [alice, bob] = await Promise.all([start('alice'), start('bob')]);
     const port = (await alice.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 20_000))[1]!;
     await bob.waitFor(/type \/help/, 20_000);

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 /**
@@ -135,4 +136,23 @@ export class Tmux {
   async kill(): Promise<void> {
     await this.tmux('kill-server').catch(() => undefined);
   }
+}
+
+/** The command line of one chat instance on 127.0.0.1 (as the e2e test and the screenshot run it). */
+export function chatArgv(root: string, nick: string): string[] {
+  return [
+    process.execPath,
+    '--import',
+    'tsx',
+    join(root, 'cli.tsx'),
+    '-n',
+    nick,
+    '--host',
+    '127.0.0.1',
+  ];
+}
+
+/** Its environment: its own data directory, no STUN servers, a colour terminal. */
+export function chatEnv(home: string, nick: string): Record<string, string> {
+  return { SRMUDP_HOME: join(home, nick), SRMUDP_STUN: 'none', TERM: 'xterm-256color' };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findTmux, type Pane, Tmux } from './tmux.js';
+import { chatArgv, chatEnv, findTmux, type Pane, Tmux } from './tmux.js';
 
 /**
  * The real full-screen chat in real terminals (tmux), three instances on
@@ -29,20 +29,7 @@ describe.skipIf(!bin)('full-screen chat in a real terminal', () => {
   });
 
   const start = (nick: string, env: Record<string, string> = {}, session = nick) =>
-    tmux.start(
-      session,
-      [
-        process.execPath,
-        '--import',
-        'tsx',
-        join(root, 'cli.tsx'),
-        '-n',
-        nick,
-        '--host',
-        '127.0.0.1',
-      ],
-      { SRMUDP_HOME: join(home, nick), SRMUDP_STUN: 'none', TERM: 'xterm-256color', ...env },
-    );
+    tmux.start(session, chatArgv(root, nick), { ...chatEnv(home, nick), ...env });
 
   it('alice, bob and carol chat; /msg reaches only its recipient; /save and /load; /quit restores', async () => {
     const [alice, bob, carol] = await Promise.all([
