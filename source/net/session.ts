@@ -33,6 +33,8 @@ export const MAX_PACKET_NUMBER = 2 ** 52;
 export const MAX_PTO = 1000;
 /** RFC 9000 §13.2.1: our max_ack_delay, advertised implicitly (both sides use it). */
 export const MAX_ACK_DELAY = 5;
+/** How long an ACK for a lone packet of stream data waits for a reply to ride on, ms. */
+export const DATA_ACK_DELAY = 1;
 
 /** What a sent packet carried, so its data can be re-sent if it is lost. */
 export interface SentFrames {
@@ -179,12 +181,15 @@ export class Session {
     if (!ackEliciting) return;
     this.elicitingSinceAck++;
     // §13.2.2: acknowledge at least every second ack-eliciting packet; else
-    // within max_ack_delay. Data is acknowledged at the next flush: the
-    // socket flushes once per event-loop turn, so a burst still gets one ACK,
-    // while a lone chat message is confirmed (and its RTT sampled) without
-    // the delay.
-    if (this.elicitingSinceAck >= 2 || carriedData) this.ackDeadline = now;
-    else this.ackDeadline ??= now + MAX_ACK_DELAY;
+    // within max_ack_delay. A lone packet of data waits only DATA_ACK_DELAY:
+    // long enough that an answer the application writes in the next turn
+    // (a reply, an echo) carries the ACK instead of a datagram of its own,
+    // short enough that a chat message is confirmed at once.
+    if (this.elicitingSinceAck >= 2) this.ackDeadline = now;
+    else {
+      const by = now + (carriedData ? DATA_ACK_DELAY : MAX_ACK_DELAY);
+      if (this.ackDeadline === undefined || by < this.ackDeadline) this.ackDeadline = by;
+    }
   }
 
   get hasAckToSend(): boolean {

@@ -689,7 +689,10 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
 
   private armTimer(): void {
     const at = this.endpoint.nextDeadline();
-    if (at === this.timerAt) return;
+    // Lazy: a timer already due no later than needed stays; waking early is
+    // one cheap handleTimeout, while re-arming on every pump (the deadline
+    // moves with each packet) costs a clearTimeout + setTimeout per turn.
+    if (this.timerAt !== undefined && (at === undefined || this.timerAt <= at)) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = at;
