@@ -144,7 +144,9 @@ interface PendingSend {
   remaining: Map<number, string>;
   resolve: () => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** performance.now() past which the send rejects with 'timeout'. */
+  deadline: number;
+  timeout: number;
 }
 
 type Hook = (msg: Message) => void;
@@ -168,6 +170,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   /** Sends waiting for queue room; woken after every pump. */
   private roomWaiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private sendTimer: NodeJS.Timeout | undefined;
+  private sendTimerAt: number | undefined;
   private timerAt: number | undefined;
   private flushScheduled = false;
   private pumping = false;
@@ -459,26 +463,54 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     }
     const timeout = opts.timeout ?? this.sendTimeout;
     const deadline = performance.now() + timeout;
-    const queued = await this.queueWhenRoom(recipients, data, deadline);
+    // With room (the usual case) the message is queued in this call, not a
+    // promise hop later, so a send made inside a hook joins this turn's flush.
+    const queued = this.hasRoom(recipients, data.length)
+      ? this.endpoint.sendMessage(recipients, data, performance.now())
+      : await this.queueWhenRoom(recipients, data, deadline);
     if (queued.peers.length === 0) return;
     this.scheduleFlush();
     return new Promise((resolve, reject) => {
       const remaining = new Map(queued.peers.map((p) => [p.id, p.nick]));
-      const timer = setTimeout(
-        () => {
-          this.pending.delete(queued.id);
-          const who = [...remaining.values()].join(', ');
-          reject(
-            new TransportError(
-              `not acknowledged within ${timeout} ms by: ${who} (delivery unknown)`,
-              'timeout',
-            ),
-          );
-        },
-        Math.max(0, deadline - performance.now()),
-      );
-      this.pending.set(queued.id, { remaining, resolve, reject, timer });
+      this.pending.set(queued.id, { remaining, resolve, reject, deadline, timeout });
+      this.armSendTimer(deadline);
     });
+  }
+
+  /**
+   * One timer for every pending send, due at the earliest deadline (armed
+   * lazily: a send acknowledged in time costs no timer of its own).
+   */
+  private armSendTimer(deadline: number): void {
+    if (this.sendTimerAt !== undefined && this.sendTimerAt <= deadline) return;
+    if (this.sendTimer) clearTimeout(this.sendTimer);
+    this.sendTimerAt = deadline;
+    this.sendTimer = setTimeout(
+      () => this.expireSends(),
+      Math.max(0, deadline - performance.now()),
+    );
+  }
+
+  private expireSends(): void {
+    this.sendTimer = undefined;
+    this.sendTimerAt = undefined;
+    const now = performance.now();
+    let next: number | undefined;
+    for (const [id, p] of this.pending) {
+      if (p.deadline > now) {
+        if (next === undefined || p.deadline < next) next = p.deadline;
+        continue;
+      }
+      this.pending.delete(id);
+      const who = [...p.remaining.values()].join(', ');
+      p.reject(
+        new TransportError(
+          `not acknowledged within ${p.timeout} ms by: ${who} (delivery unknown)`,
+          'timeout',
+        ),
+      );
+    }
+    if (next !== undefined) this.armSendTimer(next);
   }
 
   /**
@@ -594,8 +626,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.sendTimer) clearTimeout(this.sendTimer);
     for (const [, p] of this.pending) {
-      clearTimeout(p.timer);
       p.reject(
         new TransportError(
           `socket closed before ${[...p.remaining.values()].join(', ')} acknowledged`,
@@ -729,7 +761,6 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         if (!p) return;
         if (e.type === 'undeliverable') {
           this.pending.delete(e.id);
-          clearTimeout(p.timer);
           p.reject(
             new TransportError(`${e.nick}: ${e.reason} before acknowledging`, 'undeliverable'),
           );
@@ -738,7 +769,6 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         p.remaining.delete(e.peerId);
         if (p.remaining.size === 0) {
           this.pending.delete(e.id);
-          clearTimeout(p.timer);
           p.resolve();
         }
         return;
