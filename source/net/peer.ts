@@ -459,20 +459,16 @@ export class Peer {
 
   /** Earliest time this peer needs `onTimeout`. */
   deadline(): number | undefined {
-    let d: number | undefined;
-    const take = (t: number | undefined) => {
-      if (t !== undefined && (d === undefined || t < d)) d = t;
-    };
-    for (const s of this.sessions()) {
-      take(s.deadline());
-      take(s.lastReceived + IDLE_TIMEOUT);
-    }
-    take(this.nextDialAt);
+    // Called for every dirty peer on every flush: no closures, no arrays.
+    let d = this.nextDialAt;
     const cur = this.current;
     if (cur) {
-      take(cur.lastSent + KEEPALIVE_INTERVAL);
-      if (this.pacingDeadline !== undefined && this.hasStreamData()) take(this.pacingDeadline);
+      d = earliest(d, sessionDeadline(cur));
+      d = earliest(d, cur.lastSent + KEEPALIVE_INTERVAL);
+      if (this.pacingDeadline !== undefined && this.hasStreamData())
+        d = earliest(d, this.pacingDeadline);
     }
+    for (const s of this.others) d = earliest(d, sessionDeadline(s));
     return d;
   }
 
@@ -649,6 +645,15 @@ export class Peer {
     }
     return t;
   }
+}
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || (b !== undefined && b < a) ? b : a;
+}
+
+/** A session's own timers, or the moment its silence ends it. */
+function sessionDeadline(s: Session): number | undefined {
+  return earliest(s.deadline(), s.lastReceived + IDLE_TIMEOUT);
 }
 
 /** An authenticated CLOSE on `s`: how we end a session we will not keep. */

@@ -89,9 +89,9 @@ export class SendStream {
         this.lost.remove(first[0], first[1]);
         continue;
       }
-      const piece = this.slice(gap[0], Math.min(gap[1], gap[0] + maxBytes));
-      this.lost.remove(first[0], piece.offset + piece.data.length);
-      return { ...piece, retransmit: true };
+      const data = this.slice(gap[0], Math.min(gap[1], gap[0] + maxBytes));
+      this.lost.remove(first[0], gap[0] + data.length);
+      return { offset: gap[0], data, retransmit: true };
     }
     if (!this.canSendNew()) return undefined;
     const limit = Math.min(
@@ -99,13 +99,14 @@ export class SendStream {
       this.ackedPrefix + SEND_WINDOW,
       this.sendOffset + maxBytes,
     );
-    const piece = this.slice(this.sendOffset, limit);
-    this.sendOffset = piece.offset + piece.data.length;
-    return { ...piece, retransmit: false };
+    const offset = this.sendOffset;
+    const data = this.slice(offset, limit);
+    this.sendOffset = offset + data.length;
+    return { offset, data, retransmit: false };
   }
 
   /** A view of [start, end) clipped to the segment holding `start`. */
-  private slice(start: number, end: number): { offset: number; data: Uint8Array } {
+  private slice(start: number, end: number): Uint8Array {
     let lo = this.segHead;
     let hi = this.segments.length - 1;
     while (lo < hi) {
@@ -116,7 +117,7 @@ export class SendStream {
     const seg = this.segments[lo]!;
     const from = start - seg.start;
     const to = Math.min(end - seg.start, seg.data.length);
-    return { offset: start, data: seg.data.subarray(from, to) };
+    return seg.data.subarray(from, to);
   }
 
   onLost(offset: number, length: number): void {
@@ -200,6 +201,15 @@ export class RecvStream {
       throw new BadPacket('protocol', 'stream data beyond the receive window');
     }
     if (end <= this.contiguousEnd || data.length === 0) return [];
+    if (offset <= this.contiguousEnd && this.pieces.size === 0) {
+      // In order with nothing pending (the usual case): straight to `ready`.
+      // `received` only tracks bytes above contiguousEnd, so it is empty here.
+      const copy = Buffer.from(data.subarray(this.contiguousEnd - offset));
+      this.ready.push(copy);
+      this.readyBytes += copy.length;
+      this.contiguousEnd = end;
+      return this.parseMessages();
+    }
     let from = Math.max(offset, this.contiguousEnd);
     // Store only bytes not seen before, so pieces never overlap.
     while (from < end) {
