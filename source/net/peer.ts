@@ -520,10 +520,13 @@ export class Peer {
 
   /** Builds and hands to the host every packet that may go now. */
   flush(now: number): void {
-    for (const s of this.others)
+    for (const s of this.others) {
       if (s.hasAckToSend && s.ackDue(now)) this.sendPacket(s, now, false);
+      s.ackHeldForReply = false;
+    }
     const s = this.current;
     if (!s) return;
+
     this.sendPathFrames(s, now);
     this.pacingDeadline = undefined;
     for (let guard = 0; guard < 10_000; guard++) {
@@ -547,6 +550,8 @@ export class Peer {
       this.sendPacket(s, now, mayData);
       if (probe) this.probesPending--;
     }
+    // A held ACK skips this flush only: it is due at the next one.
+    s.ackHeldForReply = false;
     // RFC 9002 §7.8: a window we are not filling (no data, or the stream
     // window is the limit) must not keep growing, or pacing (rate ∝ cwnd)
     // stops meaning anything and whole windows leave in bursts.

@@ -33,8 +33,6 @@ export const MAX_PACKET_NUMBER = 2 ** 52;
 export const MAX_PTO = 1000;
 /** RFC 9000 §13.2.1: our max_ack_delay, advertised implicitly (both sides use it). */
 export const MAX_ACK_DELAY = 5;
-/** How long an ACK for a lone packet of stream data waits for a reply to ride on, ms. */
-export const DATA_ACK_DELAY = 1;
 
 /** What a sent packet carried, so its data can be re-sent if it is lost. */
 export interface SentFrames {
@@ -104,6 +102,12 @@ export class Session {
   private largestReceivedAt = 0;
   private elicitingSinceAck = 0;
   ackDeadline: number | undefined;
+  /**
+   * The ACK for a lone packet of data skips the flush of the turn it arrived
+   * in: a reply the application writes then (a promise hop later) leaves in
+   * the next turn's flush and carries it, instead of an ACK-only datagram.
+   */
+  ackHeldForReply = false;
 
   readonly loss = new LossDetector<SentFrames>({ maxAckDelay: MAX_ACK_DELAY, maxPto: MAX_PTO });
   readonly pacer = new Pacer();
@@ -181,15 +185,16 @@ export class Session {
     if (!ackEliciting) return;
     this.elicitingSinceAck++;
     // §13.2.2: acknowledge at least every second ack-eliciting packet; else
-    // within max_ack_delay. A lone packet of data waits only DATA_ACK_DELAY:
-    // long enough that an answer the application writes in the next turn
-    // (a reply, an echo) carries the ACK instead of a datagram of its own,
-    // short enough that a chat message is confirmed at once.
-    if (this.elicitingSinceAck >= 2) this.ackDeadline = now;
-    else {
-      const by = now + (carriedData ? DATA_ACK_DELAY : MAX_ACK_DELAY);
-      if (this.ackDeadline === undefined || by < this.ackDeadline) this.ackDeadline = by;
-    }
+    // within max_ack_delay. A lone packet of data is acknowledged one
+    // event-loop turn later (see ackHeldForReply): a chat message is still
+    // confirmed at once, and a reply written in that turn carries the ACK.
+    if (this.elicitingSinceAck >= 2) {
+      this.ackDeadline = now;
+      this.ackHeldForReply = false;
+    } else if (carriedData) {
+      this.ackDeadline = now;
+      this.ackHeldForReply = true;
+    } else this.ackDeadline ??= now + MAX_ACK_DELAY;
   }
 
   get hasAckToSend(): boolean {
@@ -197,7 +202,7 @@ export class Session {
   }
 
   ackDue(now: number): boolean {
-    return this.ackDeadline !== undefined && this.ackDeadline <= now;
+    return this.ackDeadline !== undefined && this.ackDeadline <= now && !this.ackHeldForReply;
   }
 
   /** Ranges for an ACK frame, descending, and the ack delay in microseconds. */
@@ -210,6 +215,7 @@ export class Session {
   onAckSent(): void {
     this.elicitingSinceAck = 0;
     this.ackDeadline = undefined;
+    this.ackHeldForReply = false;
   }
 
   /**

@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { type LookupOneOptions, lookup as dnsLookup } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
@@ -136,6 +137,8 @@ export const DEFAULT_SEND_TIMEOUT = 30_000;
 export const DEFAULT_RECEIVE_QUEUE_LIMIT = 10_000;
 export const DEFAULT_WAIT_FOR_PEER_TIMEOUT = 10_000;
 const STATS_INTERVAL = 250;
+/** Turns in a row run at once for an already-due deadline before falling back to a timer. */
+const MAX_DUE_TURNS = 4;
 /** Unacknowledged bytes per peer, and in all, beyond which send() waits. */
 export const MAX_QUEUED_PER_PEER = 16 * 1024 * 1024;
 export const MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
@@ -174,6 +177,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private sendTimerAt: number | undefined;
   private timerAt: number | undefined;
   private flushScheduled = false;
+  /** Consecutive turns run at once because a deadline was already due. */
+  private dueTurns = 0;
   private pumping = false;
   private statsTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -681,6 +686,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     // (measured: nextTick here halved bulk throughput).
     setImmediate(() => {
       this.flushScheduled = false;
+      if (this.closed) return;
+      if (this.dueTurns > 0) this.endpoint.handleTimeout(performance.now());
       this.pump();
     });
   }
@@ -721,6 +728,15 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
 
   private armTimer(): void {
     const at = this.endpoint.nextDeadline();
+    // Already due (an ACK held for one turn, see Session.ackHeldForReply):
+    // run it next turn rather than on a timer that fires >= 1 ms late. A few
+    // turns in a row at most, so a deadline that stays due cannot spin us.
+    if (at !== undefined && at <= performance.now() && this.dueTurns < MAX_DUE_TURNS) {
+      this.dueTurns++;
+      this.scheduleFlush();
+      return;
+    }
+    this.dueTurns = 0;
     // Lazy: a timer already due no later than needed stays; waking early is
     // one cheap handleTimeout, while re-arming on every pump (the deadline
     // moves with each packet) costs a clearTimeout + setTimeout per turn.
@@ -888,13 +904,34 @@ function describeState(s: PeerState): string {
   }
 }
 
+/**
+ * dgram resolves every destination through `lookup`, and dns.lookup answers
+ * even an IP literal a process.nextTick later. We only ever send to
+ * literals: answering at once lets send() reach the kernel in the call,
+ * without a tick and a closure per datagram.
+ */
+function literalLookup(
+  hostname: string,
+  options: LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options, callback);
+}
+
 async function openSocket(
   host: string | undefined,
   port: number,
 ): Promise<{ socket: dgram.Socket; family: 4 | 6; dualStack: boolean }> {
   const attempt = (type: 'udp4' | 'udp6', address: string) =>
     new Promise<dgram.Socket>((resolve, reject) => {
-      const socket = dgram.createSocket({ type, ipv6Only: false, reuseAddr: false });
+      const socket = dgram.createSocket({
+        type,
+        ipv6Only: false,
+        reuseAddr: false,
+        lookup: literalLookup,
+      });
       const onError = (err: NodeJS.ErrnoException) => {
         socket.close();
         reject(err);
