@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { type Addr, addrKey, sameAddr } from './address.js';
+import { Birthday, birthdayRole, probeToken, type SocketCommand } from './birthday.js';
 import { CookieJar, TokenBucket } from './cookies.js';
 import type { CipherName } from './crypto/cipher.js';
 import { fingerprint, type Identity, shortFingerprint } from './crypto/identity.js';
 import type { HandshakeState } from './crypto/noise.js';
 import { BadPacket, type DropReason, UsageError } from './errors.js';
-import type { EndpointEvent, PeerState } from './events.js';
+import type { EndpointEvent, NatMapping, PeerState } from './events.js';
 import {
   type Completed,
   cipherFromId,
@@ -83,6 +84,8 @@ export interface EndpointConfig {
 export interface Transmit {
   to: Addr;
   data: Buffer;
+  /** An extra (probing) socket to send from, opened by a SocketCommand; undefined = the main socket. */
+  via?: number;
 }
 
 export interface PeerStats extends PeerTotals {
@@ -255,6 +258,14 @@ export class Endpoint {
   private readonly removedKeys = new Set<string>();
   private readonly randomIndex: () => number;
   private readonly host: PeerHost;
+  /** Many-port probing toward symmetric NATs (birthday.ts). */
+  private readonly birthday = new Birthday((t) => {
+    this.stats.datagramsOut++;
+    this.stats.bytesOut += t.data.length;
+    this.transmits.push(t);
+  });
+  /** Peers' NAT mapping (from invite codes, introductions, Hellos) and address to probe, by key hex. */
+  private readonly remoteNat = new Map<string, { mapping: NatMapping; addr: Addr | undefined }>();
 
   constructor(config: EndpointConfig) {
     validateNick(config.nick);
@@ -293,7 +304,8 @@ export class Endpoint {
 
   // ---- the sans-I/O surface -------------------------------------------------
 
-  handleDatagram(data: Buffer, from: Addr, now: number): void {
+  /** `via`: the extra (probing) socket it arrived on, if not the main one. */
+  handleDatagram(data: Buffer, from: Addr, now: number, via?: number): void {
     this.lastNow = now;
     this.stats.datagramsIn++;
     this.stats.bytesIn += data.length;
@@ -315,7 +327,8 @@ export class Endpoint {
     }
     const droppedBefore = this.dropTotal;
     try {
-      this.dispatch(packet, from, now);
+      if (packet.type === PacketType.Probe) this.onProbe(packet.kind, packet.token, from, via, now);
+      else this.dispatch(packet, from, now);
     } catch (err) {
       if (err instanceof BadPacket) {
         this.drop(err.reason);
@@ -341,6 +354,9 @@ export class Endpoint {
       this.dirty.add(peer);
     }
     if (this.nextSweep !== undefined && this.nextSweep <= now) this.sweep(now);
+    const birthdayAt = this.birthday.nextDeadline();
+    if (birthdayAt !== undefined && birthdayAt <= now)
+      this.birthday.handleTimeout(now, (key) => this.byKey.get(key)?.connected === true);
     const stunAt = this.stun?.nextDeadline();
     if (stunAt !== undefined && stunAt <= now) {
       this.stun!.handleTimeout(now);
@@ -357,7 +373,18 @@ export class Endpoint {
       this.stats.bytesOut += stun.data.length;
       return stun;
     }
-    return this.transmits.shift();
+    const t = this.transmits.shift();
+    // A peer reached through many-port probing: its datagrams leave from the winning socket.
+    if (t && t.via === undefined && this.birthday.hasRoutes) {
+      const via = this.birthday.routeFor(t.to);
+      if (via !== undefined) t.via = via;
+    }
+    return t;
+  }
+
+  /** Extra sockets to open or close (many-port probing); the socket layer drains these before transmits. */
+  pollCommand(): SocketCommand | undefined {
+    return this.birthday.pollCommand();
   }
 
   pollEvent(): EndpointEvent | undefined {
@@ -367,7 +394,7 @@ export class Endpoint {
   nextDeadline(): number | undefined {
     this.flushDirty(this.lastNow);
     let d = this.timers.peekTime();
-    for (const t of [this.nextSweep, this.stun?.nextDeadline()]) {
+    for (const t of [this.nextSweep, this.stun?.nextDeadline(), this.birthday.nextDeadline()]) {
       if (t !== undefined && (d === undefined || t < d)) d = t;
     }
     return d;
@@ -412,6 +439,15 @@ export class Endpoint {
     }
     if (!changed) return;
     const sum = stun.summary();
+    // Our Hello tells peers how our NAT maps us, so introducers can pass it on.
+    const natBits =
+      sum.behaviour === 'endpoint-independent'
+        ? HelloFlag.NatIndependent
+        : sum.behaviour === 'endpoint-dependent'
+          ? HelloFlag.NatDependent
+          : 0;
+    this.local.flags =
+      (this.local.flags & ~(HelloFlag.NatIndependent | HelloFlag.NatDependent)) | natBits;
     this.events.push({
       type: 'stun',
       publicAddress: sum.mapped,
@@ -426,11 +462,23 @@ export class Endpoint {
    * Adds (or re-addresses) a peer under a name the user chose. The name is
    * pinned to whatever key answers there first (or to a key already pinned).
    */
-  addPeer(nick: string, addrs: Addr[], now: number, expectedKey?: Uint8Array): void {
+  addPeer(
+    nick: string,
+    addrs: Addr[],
+    now: number,
+    expectedKey?: Uint8Array,
+    /** From an invite code: how the peer's NAT maps it (its first address is then the reflexive one). */
+    nat?: NatMapping,
+  ): void {
     this.lastNow = now;
     validateNick(nick);
     if (addrs.length === 0) throw new UsageError(`no address for ${nick}`);
     if (expectedKey) this.pinFromInvite(nick, Buffer.from(expectedKey));
+    if (expectedKey && nat && nat !== 'unknown') {
+      const hex = Buffer.from(expectedKey).toString('hex');
+      this.remoteNat.set(hex, { mapping: nat, addr: addrs[0] });
+      this.birthday.reset(hex);
+    }
     let peer = this.byNick.get(nick);
     if (!peer) {
       const pinnedKey = this.pins.get(nick);
@@ -496,7 +544,11 @@ export class Endpoint {
     peer.disconnect(reason, now, { code });
     peer.nextDialAt = undefined;
     this.byNick.delete(peer.nick);
-    if (peer.key) this.byKey.delete(peer.key.toString('hex'));
+    if (peer.key) {
+      this.byKey.delete(peer.key.toString('hex'));
+      this.birthday.end(peer.key.toString('hex'));
+      this.remoteNat.delete(peer.key.toString('hex'));
+    }
     for (const [index, dial] of this.dials) if (dial.peer === peer) this.dials.delete(index);
     this.timers.set(peer, undefined);
     this.dirty.delete(peer);
@@ -576,6 +628,7 @@ export class Endpoint {
     this.respondingByOrigin.clear();
     this.respondingPerIp.clear();
     this.nextSweep = undefined;
+    this.birthday.closeAll();
   }
 
   /** Bytes queued for a peer and not yet acknowledged (0 for an unknown nick). */
@@ -705,8 +758,9 @@ export class Endpoint {
       peer.state = {
         kind: 'unreachable',
         since: now,
-        reason:
-          this.stun?.summary().behaviour === 'endpoint-dependent'
+        reason: this.natFailure(peer)
+          ? `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); ${this.natFailure(peer)}`
+          : this.stun?.summary().behaviour === 'endpoint-dependent'
             ? `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); this node is behind a symmetric NAT (STUN): a relay is needed`
             : `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); both sides may be behind NATs that need a relay`,
       };
@@ -717,12 +771,15 @@ export class Endpoint {
     if (peer.state.kind === 'connecting') peer.state = { ...peer.state, attempt: peer.dialAttempt };
     if (peer.dialAttempt === ATTEMPTS_BEFORE_UNREACHABLE && peer.state.kind === 'connecting') {
       const symmetric = this.stun?.summary().behaviour === 'endpoint-dependent';
+      const natWhy = this.natFailure(peer);
       peer.state = {
         kind: 'unreachable',
         since: now,
-        reason: symmetric
-          ? 'no answer from any address; this node is behind a symmetric NAT (STUN), so the other side must be reachable or a relay is needed'
-          : 'no answer from any address',
+        reason: natWhy
+          ? `no answer from any address; ${natWhy}`
+          : symmetric
+            ? 'no answer from any address; this node is behind a symmetric NAT (STUN), so the other side must be reachable or a relay is needed'
+            : 'no answer from any address',
       };
       this.events.push({ type: 'peer', nick: peer.nick, change: 'state' });
       this.events.push({
@@ -732,6 +789,7 @@ export class Endpoint {
         nick: peer.nick,
       });
     }
+    this.considerBirthday(peer, now);
     for (const to of peer.dialAddrs) {
       const index = this.newIndex();
       const { state, message } = startInitiator(this.local);
@@ -1118,6 +1176,10 @@ export class Endpoint {
     }
     peer.announcedNick = done.hello.nick;
     peer.introducible = ((done.hello.flags ?? 0) & HelloFlag.NoIntroductions) === 0;
+    const theirNat = natFromFlags(done.hello.flags ?? 0);
+    if (theirNat !== 'unknown')
+      this.remoteNat.set(hex, { mapping: theirNat, addr: this.remoteNat.get(hex)?.addr ?? from });
+    this.birthday.connected(hex, now);
     session.remoteResetToken = done.hello.resetToken;
     this.resetTokens.set(done.hello.resetToken.toString('hex'), session.localIndex);
     const outcome = peer.adoptSession(session, done.remoteStatic, now);
@@ -1209,7 +1271,12 @@ export class Endpoint {
     if (!this.introductions || !peer.introducible) return;
     const about = (p: Peer): Introduction | undefined =>
       p.key && p.current
-        ? { identity: p.key, nick: p.announcedNick ?? p.nick, addrs: [p.current.path] }
+        ? {
+            identity: p.key,
+            nick: p.announcedNick ?? p.nick,
+            addrs: [p.current.path],
+            nat: this.remoteNat.get(p.key.toString('hex'))?.mapping ?? 'unknown',
+          }
         : undefined;
     const intro = about(peer);
     if (!intro) return;
@@ -1288,6 +1355,10 @@ export class Endpoint {
       this.setKey(peer, intro.identity);
       this.events.push({ type: 'peer', nick: peer.nick, change: 'added' });
     }
+    if (intro.nat && intro.nat !== 'unknown') {
+      this.remoteNat.set(hex, { mapping: intro.nat, addr: intro.addrs[0] });
+      this.birthday.reset(hex);
+    }
     for (const a of intro.addrs)
       if (!peer.dialAddrs.some((b) => sameAddr(a, b))) peer.dialAddrs.push(a);
     peer.dialAddrs = peer.dialAddrs.slice(-4);
@@ -1296,6 +1367,56 @@ export class Endpoint {
       peer.maxDialAttempts = INTRO_DIAL_ATTEMPTS;
     }
     peer.state = { kind: 'connecting', since: now, attempt: 0 };
+    peer.dialAttempt = 0;
+    this.dial(peer, now);
+  }
+
+  // ---- many-port probing (birthday.ts) ----------------------------------------
+
+  /** Starts many-port probing toward `peer` when one side's NAT is symmetric and the other's is not. */
+  private considerBirthday(peer: Peer, now: number): void {
+    if (!peer.key || peer.connected) return;
+    const hex = peer.key.toString('hex');
+    const theirs = this.remoteNat.get(hex);
+    if (!theirs?.addr) return;
+    const role = birthdayRole(this.stun?.summary().behaviour ?? 'unknown', theirs.mapping);
+    if (!role) return;
+    const token = probeToken(this.local.identity.publicKey, peer.key);
+    this.birthday.start(hex, role, token, theirs.addr, now);
+  }
+
+  /** What the NATs on both sides make of a failed dial, in words (undefined: nothing known). */
+  private natFailure(peer: Peer): string | undefined {
+    if (!peer.key) return undefined;
+    const hex = peer.key.toString('hex');
+    const ours = this.stun?.summary().behaviour;
+    if (ours === 'endpoint-dependent' && this.remoteNat.get(hex)?.mapping === 'endpoint-dependent')
+      return 'both sides are behind symmetric NATs: a relay is needed';
+    const failed = this.birthday.failure(hex);
+    return failed ? `${failed}: a relay is needed` : undefined;
+  }
+
+  /** A PROBE: a hit means a path through a symmetric NAT is open: dial through it now. */
+  private onProbe(
+    kind: number,
+    token: Uint8Array,
+    from: Addr,
+    via: number | undefined,
+    now: number,
+  ): void {
+    const r = this.birthday.onProbe(kind, token, from, via, now);
+    if (r === 'drop') {
+      this.drop('unknown-session');
+      return;
+    }
+    if (r === 'ok') return;
+    const peer = this.byKey.get(r.key);
+    if (!peer || peer.connected || peer.state.kind === 'key-mismatch') return;
+    peer.dialAddrs = [r.addr, ...peer.dialAddrs.filter((a) => !sameAddr(a, r.addr))].slice(0, 4);
+    if (peer.state.kind !== 'connecting') {
+      peer.state = { kind: 'connecting', since: now, attempt: 0 };
+      this.events.push({ type: 'peer', nick: peer.nick, change: 'state' });
+    }
     peer.dialAttempt = 0;
     this.dial(peer, now);
   }
@@ -1333,4 +1454,10 @@ export class Endpoint {
     if (!this.byNick.has(suffixed)) return suffixed;
     return `${base}-${fingerprint(key).slice(0, 20)}`;
   }
+}
+
+function natFromFlags(flags: number): NatMapping {
+  if (flags & HelloFlag.NatDependent) return 'endpoint-dependent';
+  if (flags & HelloFlag.NatIndependent) return 'endpoint-independent';
+  return 'unknown';
 }

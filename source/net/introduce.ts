@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { type Addr, normalizeIp } from './address.js';
 import { BadPacket } from './errors.js';
+import type { NatMapping } from './events.js';
 import { Reader } from './wire/reader.js';
 
 /**
@@ -8,7 +9,13 @@ import { Reader } from './wire/reader.js';
  * encrypted session (so only a connected peer can make one):
  *
  *   version:u8 type:u8(1 = introduce) identity:32 nickLength:u8 nick
- *   count:u8 (family:u8(4|6) ip:4|16 port:u16){count}
+ *   count:u8 (family:u8(4|6) ip:4|16 port:u16){count} [nat:u8]
+ *
+ * `nat` (added later; absent means unknown) is how the introduced node's NAT
+ * maps it, from its own STUN: 0 unknown, 1 endpoint-independent (cone or no
+ * NAT), 2 endpoint-dependent (symmetric). When it is known in an invite code,
+ * the first address is the STUN-reflexive one. Decoders before it ignore the
+ * trailing byte; later bytes are reserved and ignored.
  *
  * "Bob introduces Carol to Alice": Alice learns Carol's key, nick and the
  * address Bob sees her at, and both punch towards each other at once.
@@ -22,7 +29,11 @@ export interface Introduction {
   identity: Buffer;
   nick: string;
   addrs: Addr[];
+  /** The introduced node's NAT mapping behaviour (from its STUN); undefined = unknown. */
+  nat?: NatMapping;
 }
+
+const NAT_CODES: readonly NatMapping[] = ['unknown', 'endpoint-independent', 'endpoint-dependent'];
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -43,6 +54,8 @@ export function encodeIntroduction(intro: Introduction): Buffer {
     port.writeUInt16BE(a.port);
     parts.push(Buffer.from([v6 ? 6 : 4]), ip, port);
   }
+  if (intro.nat !== undefined && intro.nat !== 'unknown')
+    parts.push(Buffer.from([NAT_CODES.indexOf(intro.nat)]));
   return Buffer.concat(parts);
 }
 
@@ -76,7 +89,10 @@ export function decodeIntroduction(data: Uint8Array): Introduction {
     if (port === 0) throw new BadPacket('protocol', 'port 0');
     addrs.push({ address: normalizeIp(address), port });
   }
-  return { identity, nick, addrs };
+  if (r.remaining === 0) return { identity, nick, addrs };
+  const nat = NAT_CODES[r.u8('nat mapping')];
+  if (nat === undefined) throw new BadPacket('protocol', 'bad nat mapping');
+  return nat === 'unknown' ? { identity, nick, addrs } : { identity, nick, addrs, nat };
 }
 
 /** RFC 5952 canonical text, as the WHATWG URL parser serialises IPv6 hosts. */

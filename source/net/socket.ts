@@ -1,11 +1,12 @@
 import dgram from 'node:dgram';
-import { type LookupOneOptions, lookup as dnsLookup } from 'node:dns';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type Addr, addrKey, normalizeIp, parseHostPort } from './address.js';
+import type { SocketCommand } from './birthday.js';
 import type { CipherName } from './crypto/cipher.js';
 import {
   generateIdentity,
@@ -158,6 +159,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   readonly fingerprint: string;
   private readonly endpoint: Endpoint;
   private readonly socket: dgram.Socket;
+  /** Extra sockets the endpoint asked for (many-port probing), by its ids. */
+  private readonly probeSockets = new Map<number, dgram.Socket>();
   private readonly family: 4 | 6;
   private readonly dualStack: boolean;
   private readonly trust: TrustStore;
@@ -309,14 +312,15 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       entries.map(async ([nick, addr]) => {
         if (isInviteCode(addr)) {
           const invite = decodeInvite(addr);
-          return { nick, addrs: invite.addrs, key: invite.identity };
+          return { nick, addrs: invite.addrs, key: invite.identity, nat: invite.nat };
         }
-        return { nick, addrs: await this.resolve(addr), key: undefined };
+        return { nick, addrs: await this.resolve(addr), key: undefined, nat: undefined };
       }),
     );
     this.assertOpen();
     const now = performance.now();
-    for (const { nick, addrs, key } of resolved) this.endpoint.addPeer(nick, addrs, now, key);
+    for (const { nick, addrs, key, nat } of resolved)
+      this.endpoint.addPeer(nick, addrs, now, key, nat);
     this.pump();
   }
 
@@ -358,7 +362,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       ? localCandidates(port, this.family === 6 && this.dualStack)
       : [{ address, port }];
     // The STUN-reflexive address first: it is the one a peer elsewhere can reach.
-    const mapped = this.endpoint.stunSummary()?.mapped;
+    const summary = this.endpoint.stunSummary();
+    const mapped = summary?.mapped;
     const addrs = mapped
       ? [mapped, ...local.filter((a) => addrKey(a) !== addrKey(mapped))].slice(0, 4)
       : local;
@@ -366,6 +371,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       identity: this.endpoint.local.identity.publicKey,
       nick: this.endpoint.local.nick,
       addrs,
+      // How our NAT maps us, so a peer can tell when many-port probing is needed.
+      ...(mapped && summary ? { nat: summary.behaviour } : {}),
     });
   }
 
@@ -658,6 +665,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         };
       });
     }
+    for (const id of [...this.probeSockets.keys()]) this.closeProbeSocket(id);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
@@ -712,11 +720,22 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   }
 
   private flushTransmits(): void {
+    for (let c = this.endpoint.pollCommand(); c; c = this.endpoint.pollCommand()) this.onCommand(c);
     for (let t = this.endpoint.pollTransmit(); t; t = this.endpoint.pollTransmit()) {
       const address =
         this.family === 6 && this.dualStack && isIP(t.to.address) === 4
           ? `::ffff:${t.to.address}`
           : t.to.address;
+      if (t.via !== undefined) {
+        // A probing socket: not waited for at close (it may close with sends queued).
+        const probe = this.probeSockets.get(t.via);
+        if (probe)
+          probe.send(t.data, t.to.port, address, (err) => {
+            if (err) this.sendErrors++;
+          });
+        else this.sendErrors++;
+        continue;
+      }
       this.sendsInFlight++;
       this.socket.send(t.data, t.to.port, address, (err) => {
         // Per-datagram send errors (EHOSTUNREACH, ENETUNREACH...) are the network's.
@@ -724,6 +743,58 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         if (--this.sendsInFlight === 0) this.onSendsDrained?.();
       });
     }
+  }
+
+  /**
+   * Many-port probing: open or close the extra sockets the endpoint asked
+   * for. Each is bound to a fresh port on the main socket's address family,
+   * and what it receives goes to the endpoint tagged with its id.
+   */
+  private onCommand(c: SocketCommand): void {
+    if (c.kind === 'close') {
+      for (const id of c.ids) this.closeProbeSocket(id);
+      return;
+    }
+    if (this.closed) return;
+    const type = this.family === 6 ? 'udp6' : 'udp4';
+    const host = this.family === 6 && this.dualStack ? '::' : this.localAddress().address;
+    for (const id of c.ids) {
+      const s = dgram.createSocket({ type, ipv6Only: false });
+      s.on('error', () => {
+        // A probing socket that cannot bind or send only lowers the odds.
+        this.sendErrors++;
+        this.closeProbeSocket(id);
+      });
+      s.on('message', (data, rinfo) => {
+        if (this.closed) return;
+        this.endpoint.handleDatagram(
+          data,
+          { address: normalizeIp(rinfo.address), port: rinfo.port },
+          performance.now(),
+          id,
+        );
+        this.scheduleFlush();
+      });
+      // Sends before the bind completes are queued by dgram.
+      s.bind(0, host);
+      this.probeSockets.set(id, s);
+    }
+  }
+
+  private closeProbeSocket(id: number): void {
+    const s = this.probeSockets.get(id);
+    if (!s) return;
+    this.probeSockets.delete(id);
+    try {
+      s.close();
+    } catch {
+      // already closed after an error
+    }
+  }
+
+  /** Extra (probing) sockets open now: 0 except while many-port probing runs or holds a path. */
+  get probeSocketCount(): number {
+    return this.probeSockets.size;
   }
 
   private armTimer(): void {

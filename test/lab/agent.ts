@@ -249,6 +249,7 @@ async function connectNode(
   return {
     results,
     error,
+    probeSockets: sock.probeSocketCount,
     peers: sock
       .peers()
       .map((p) => `${p.nick}@${p.address ?? '?'}:${p.state.kind}`)

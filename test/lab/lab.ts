@@ -541,6 +541,8 @@ export interface ConnectReply {
   error: string | undefined;
   /** Every peer record, for the printout. */
   peers: string;
+  /** Extra (many-port probing) sockets the node holds once the exchange is done. */
+  probeSockets: number;
 }
 
 export class Agent {

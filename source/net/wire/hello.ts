@@ -13,8 +13,10 @@ import { Reader } from './reader.js';
  * does. `resetToken` is the stateless-reset token for the session index the
  * sender chose (RFC 9000 §10.3): proof, later, that a RESET really comes from
  * this identity. `flags` bit 0 asks peers not to introduce us to others (our
- * address stays private); a Hello without it means 0. Later bytes are
- * reserved for extensions and ignored.
+ * address stays private); bits 1 and 2 say how our NAT maps us, as our STUN
+ * found (1: endpoint-independent, 2: endpoint-dependent, neither: unknown), so
+ * an introducer can tell the peers it introduces (birthday.ts); a Hello
+ * without flags means 0. Later bytes are reserved for extensions and ignored.
  */
 export const HELLO_VERSION = 1;
 export const MAX_NICK_BYTES = 64;
@@ -22,7 +24,7 @@ export const STATIC_BINDING_CONTEXT = Buffer.from('srmudp-tui static key v1\0', 
 
 export const RESET_TOKEN_LENGTH = 16;
 
-export const HelloFlag = { NoIntroductions: 1 } as const;
+export const HelloFlag = { NoIntroductions: 1, NatIndependent: 2, NatDependent: 4 } as const;
 
 export interface Hello {
   identity: Buffer;

@@ -14,6 +14,7 @@ import { Reader, writeU32, writeU64 } from './reader.js';
  *   REJECT  ver type receiver:u32 reason:u8 detail:u8      cleartext, advisory only
  *   RESET   ver type index:u32 token:16                    stateless reset (RFC 9000 §10.3)
  *   COOKIE  ver type receiver:u32 cookie:16                under load: prove your address first
+ *   PROBE   ver type kind:u8 token:16                      many-port NAT probing (birthday.ts)
  *
  * The INIT cookie is all zeros unless the responder asked for one: under a
  * handshake flood it answers INITs without a valid cookie with a tiny COOKIE
@@ -33,6 +34,7 @@ export const PacketType = {
   Reject: 5,
   Reset: 6,
   Cookie: 7,
+  Probe: 8,
 } as const;
 
 export const COOKIE_LENGTH = 16;
@@ -74,7 +76,11 @@ export type Packet =
     }
   | { type: typeof PacketType.Reject; receiver: number; reason: number; detail: number }
   | { type: typeof PacketType.Reset; index: number; token: Uint8Array }
-  | { type: typeof PacketType.Cookie; receiver: number; cookie: Uint8Array };
+  | { type: typeof PacketType.Cookie; receiver: number; cookie: Uint8Array }
+  | { type: typeof PacketType.Probe; kind: number; token: Uint8Array };
+
+export const PROBE_TOKEN_LENGTH = 16;
+export const PROBE_PACKET_SIZE = 3 + PROBE_TOKEN_LENGTH;
 
 export const RESET_PACKET_SIZE = 22;
 
@@ -135,6 +141,11 @@ export function decodePacket(buf: Uint8Array): Packet {
       const index = r.u32('reset index');
       const token = r.bytes(16, 'reset token');
       return { type, index, token };
+    }
+    case PacketType.Probe: {
+      const kind = r.u8('probe kind');
+      const token = r.bytes(PROBE_TOKEN_LENGTH, 'probe token');
+      return { type, kind, token };
     }
     default:
       throw new BadPacket('unknown-type', `unknown packet type ${type}`);
@@ -215,5 +226,16 @@ export function encodeReset(index: number, token: Uint8Array): Buffer {
   out[1] = PacketType.Reset;
   writeU32(out, 2, index);
   out.set(token.subarray(0, 16), 6);
+  return out;
+}
+
+/** A NAT probe (birthday.ts): 19 bytes, cleartext; the token says which dial it belongs to. */
+export function encodeProbe(kind: number, token: Uint8Array): Buffer {
+  if (token.length !== PROBE_TOKEN_LENGTH) throw new RangeError('probe token must be 16 bytes');
+  const out = Buffer.allocUnsafe(PROBE_PACKET_SIZE);
+  out[0] = WIRE_VERSION;
+  out[1] = PacketType.Probe;
+  out[2] = kind;
+  out.set(token, 3);
   return out;
 }

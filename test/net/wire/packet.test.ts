@@ -9,6 +9,7 @@ import {
   encodeCookie,
   encodeFinish,
   encodeInit,
+  encodeProbe,
   encodeReject,
   encodeReset,
   encodeResp,
@@ -17,6 +18,7 @@ import {
   MIN_INIT_SIZE,
   type Packet,
   PacketType,
+  PROBE_PACKET_SIZE,
   RESET_PACKET_SIZE,
   RejectReason,
   WIRE_VERSION,
@@ -132,6 +134,11 @@ const packetCase: fc.Arbitrary<Case> = fc.oneof(
     expected: { type: PacketType.Reset, index: i, token } as Packet,
     fixedHeader: RESET_PACKET_SIZE,
   })),
+  fc.tuple(byte, fc.uint8Array({ minLength: 16, maxLength: 16 })).map(([kind, token]) => ({
+    bytes: encodeProbe(kind, token),
+    expected: { type: PacketType.Probe, kind, token } as Packet,
+    fixedHeader: PROBE_PACKET_SIZE,
+  })),
 );
 
 /** What decoding a truncation of `c` to `cut` bytes must yield, if it may succeed. */
@@ -150,6 +157,7 @@ function expectedTruncation(c: Case, cut: number): Packet | undefined {
     case PacketType.Reject:
     case PacketType.Reset:
     case PacketType.Cookie:
+    case PacketType.Probe:
       // Fixed size: only the whole packet decodes.
       return cut === c.bytes.length ? p : undefined;
   }
@@ -166,6 +174,7 @@ function tailOf(p: Packet): Uint8Array {
     case PacketType.Reject:
     case PacketType.Reset:
     case PacketType.Cookie:
+    case PacketType.Probe:
       return new Uint8Array(0);
   }
 }
@@ -308,7 +317,7 @@ describe('packet demultiplexing', () => {
   });
 
   it('rejects unknown packet types with reason "unknown-type"', () => {
-    for (const type of [0, 8, 9, 0x51, 0xff]) {
+    for (const type of [0, 9, 10, 0x51, 0xff]) {
       const bytes = new Uint8Array(400);
       bytes[0] = WIRE_VERSION;
       bytes[1] = type;
