@@ -25,6 +25,7 @@ import { sanitize } from './source/chat/sanitize.js';
 import { createChatStore } from './source/chat/store.js';
 import { UsageError } from './source/net/errors.js';
 import { MultiHolepunchSocket } from './source/net/socket.js';
+import { startDebugStats } from './source/ui/debugstats.js';
 import { runTui } from './source/ui/run.js';
 
 const NAME = 'srmudp-tui';
@@ -186,6 +187,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   say('type /help for the commands; add a peer with /add <nick> <host:port>');
 
+  // Opt-in diagnostics for bench/tui.ts (see source/ui/debugstats.ts).
+  const onRender = startDebugStats(process.env.SRMUDP_DEBUG_ELD);
   const mode = lineMode
     ? lineMode.start(controller)
     : runTui({
@@ -196,6 +199,7 @@ async function main(argv: readonly string[]): Promise<number> {
         color,
         name: NAME,
         verbose: opts.verbose,
+        ...(onRender ? { onRender } : {}),
       });
   let signals = 0;
   const onSignal = () => {

@@ -5,7 +5,16 @@ import { type ChatEvent, type ChatState, reduce } from './reducer.js';
  * (cheap), but subscribers hear about it at most once per `throttleMs`, so a
  * flood of messages or stats cannot re-render the screen more often than that
  * and starve the keyboard.
+ *
+ * Even the first change after a quiet spell is shown only `SETTLE_MS` later:
+ * the transport acknowledges what just arrived an event-loop turn or a few
+ * ms later (source/net/session.ts), and a render that starts first holds
+ * that ACK for the whole render — measured with bench/tui.ts, a 10-20 ms
+ * render showed up as the peer's RTT.
  */
+
+/** Shortest wait before subscribers hear of a change, ms (never more than the throttle). */
+export const SETTLE_MS = 10;
 
 export interface ChatStore {
   getState(): ChatState;
@@ -35,7 +44,7 @@ export function createChatStore(initial: ChatState, throttleMs = 50): ChatStore 
       if (next === state || closed) return;
       state = next;
       if (timer) return;
-      const wait = Math.max(0, last + throttleMs - performance.now());
+      const wait = Math.max(Math.min(SETTLE_MS, throttleMs), last + throttleMs - performance.now());
       timer = setTimeout(notify, wait);
     },
     subscribe(listener) {

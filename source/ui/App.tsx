@@ -1,5 +1,5 @@
 import { Box, useInput, useStdout } from 'ink';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useRef, useState } from 'react';
 import { completeCommand, parseCommand } from '../chat/commands.js';
 import type { ChatController } from '../chat/controller.js';
 import type { ChatStore } from '../chat/store.js';
@@ -32,6 +32,12 @@ export interface AppProps {
 }
 
 const MAX_PEER_ROWS = 6;
+
+// The panes re-render only when their own props change: a keystroke then
+// costs React the input line alone (Ink still draws the whole frame).
+const MessagesPane = memo(Messages);
+const PeersPane = memo(Peers);
+const StatsPane = memo(Stats);
 
 function commonPrefix(xs: readonly string[]): string {
   if (xs.length === 0) return '';
@@ -149,7 +155,7 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   return (
     <Box flexDirection="column" width={columns} height={rows - 1}>
       <Box borderStyle="round" borderColor={border} flexDirection="column" height={messagesHeight}>
-        <Messages
+        <MessagesPane
           lines={state.lines}
           scroll={state.scroll}
           unseen={state.unseen}
@@ -159,10 +165,10 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
         />
       </Box>
       <Box borderStyle="round" borderColor={border} flexDirection="column" height={peersHeight}>
-        <Peers peers={state.peers} width={inner} color={color} maxRows={MAX_PEER_ROWS} />
+        <PeersPane peers={state.peers} width={inner} color={color} maxRows={MAX_PEER_ROWS} />
       </Box>
       <Box borderStyle="round" borderColor={border} flexDirection="column" height={statsHeight}>
-        <Stats nick={nick} stats={state.stats} width={inner} color={color} />
+        <StatsPane nick={nick} stats={state.stats} width={inner} color={color} />
       </Box>
       <InputLine nick={nick} line={shown} hint={hint} />
       <StatusBar bell={state.bell} width={columns} />
