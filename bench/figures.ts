@@ -7,7 +7,9 @@ import type { CipherName } from '../source/net/crypto/cipher.js';
 import type { Config } from './config.js';
 import type { Worker } from './ipc.js';
 import { formatNumber, MiB, mbPerSecond } from './stats.js';
+import type { TlsPem } from './tlscert.js';
 import type { DgramApi } from './workers/dgram.js';
+import type { StreamKind, StreamSinkReport, StreamStats, StreamsApi } from './workers/streams.js';
 import type { SinkReport, TransportApi } from './workers/transport.js';
 
 export const DATAGRAM = 1200;
@@ -194,6 +196,107 @@ export async function oursBulk(
   };
 }
 
+// ---- stream baselines (udx-native, secret-stream over udx, node:tls over TCP) ------
+
+export type { StreamKind } from './workers/streams.js';
+
+export const STREAM_NAMES: Record<StreamKind, string> = {
+  udx: 'udx-native stream',
+  secret: 'secret-stream/udx',
+  tls: 'node:tls 1.3/TCP',
+};
+
+/** A worker pair for the stream baselines, with the certificate TLS needs (if any). */
+export interface StreamPair {
+  tx: Worker<StreamsApi>;
+  rx: Worker<StreamsApi>;
+  pem: TlsPem | undefined;
+}
+
+/** Sets up connection `conn` of `kind` from tx (dialer, initiator) to rx (listener). */
+async function connectStreams(
+  kind: StreamKind,
+  conn: string,
+  s: StreamPair,
+  timeoutMs: number,
+): Promise<{ tx: StreamStats; rx: StreamStats }> {
+  const { tx, rx } = s;
+  if (kind === 'tls') {
+    if (!s.pem) throw new Error('no TLS certificate');
+    const { port } = await rx.call('open', { conn, kind, listener: true, pem: s.pem });
+    await tx.call('open', { conn, kind, listener: false });
+    await tx.call('link', { conn, port, id: 0, initiator: true, pem: s.pem });
+  } else {
+    const l = await rx.call('open', { conn, kind, listener: true });
+    const d = await tx.call('open', { conn, kind, listener: false });
+    await rx.call('link', { conn, port: d.port, id: d.id, initiator: false });
+    await tx.call('link', { conn, port: l.port, id: l.id, initiator: true });
+  }
+  const [txStats, rxStats] = await Promise.all([
+    tx.call('ready', { conn, timeoutMs }),
+    rx.call('ready', { conn, timeoutMs }),
+  ]);
+  return { tx: txStats, rx: rxStats };
+}
+
+export interface StreamBulk {
+  kind: StreamKind;
+  /** Bytes delivered after the first chunk over the first→last delivery span. */
+  mbps: number;
+  /** Bytes over the sender's time to the last ack (udx, secret) or kernel hand-off (tls). */
+  senderMbps: number;
+  sink: Omit<StreamSinkReport, 'errors'>;
+  source: { ms: number; cpuPct: number; stats: StreamStats };
+  kernel: KernelUdp | undefined;
+}
+
+/** `cfg.oursBytes` as `cfg.messageSize` writes from tx to rx over a fresh connection. */
+export async function streamBulk(
+  cfg: Config,
+  s: StreamPair,
+  kind: StreamKind,
+): Promise<StreamBulk> {
+  const conn = `bulk-${kind}`;
+  const { tx, rx } = s;
+  try {
+    await connectStreams(kind, conn, s, 10_000);
+    await rx.call('armSink', { conn, expectBytes: cfg.oursBytes });
+    const before = kernelUdp();
+    const sourceCall = tx.call(
+      'source',
+      { conn, bytes: cfg.oursBytes, chunk: cfg.messageSize, budgetMs: cfg.transferBudgetMs },
+      cfg.transferBudgetMs + 30_000,
+    );
+    sourceCall.catch(() => {}); // awaited below
+    const sink = await rx.call(
+      'sinkDone',
+      { conn, timeoutMs: cfg.transferBudgetMs },
+      cfg.transferBudgetMs + 30_000,
+    );
+    // An incomplete transfer: closing the sender makes its pending writes fail so it returns now.
+    if (!sink.complete) await tx.call('close', { conn });
+    const source = await sourceCall;
+    const kernel = kind === 'tls' ? undefined : kernelDelta(before);
+    if (!sink.complete) {
+      throw new Error(
+        `only ${formatNumber(sink.bytes / MiB)} of ${cfg.oursBytes / MiB} MiB arrived within ` +
+          `${cfg.transferBudgetMs} ms (${source.error ?? sink.errors[0] ?? 'no error reported'})`,
+      );
+    }
+    const { errors: _e, ...sinkRest } = sink;
+    return {
+      kind,
+      mbps: mbPerSecond(sink.bytesAfterFirst, sink.spanMs),
+      senderMbps: mbPerSecond(cfg.oursBytes, source.ms),
+      sink: sinkRest,
+      source: { ms: source.ms, cpuPct: source.cpuPct, stats: source.stats },
+      kernel,
+    };
+  } finally {
+    await Promise.all([tx.call('close', { conn }), rx.call('close', { conn })]);
+  }
+}
+
 // ---- latency --------------------------------------------------------------------
 
 export interface LatencyRun {
@@ -207,15 +310,42 @@ export interface LatencyRun {
   sendFailures?: number;
 }
 
+/** A stream baseline's ping-pong: its round trips, or why it could not be measured. */
+export type StreamLatency = { run: LatencyRun; stats: StreamStats } | { error: string };
+
 /**
- * Raw and ours ping-pong in alternating blocks (raw, ours, raw, ours...) so
- * that load from anything else on the host lands on both alike.
+ * Raw, ours and the stream baselines ping-pong in alternating blocks (raw,
+ * ours, secret, tls, raw, ours...) so that load from anything else on the
+ * host lands on all alike. Raw or ours failing fails the whole figure; a
+ * stream baseline failing only drops that baseline (its error is returned).
  */
 export async function latency(
   cfg: Config,
   d: { tx: Worker<DgramApi>; rx: Worker<DgramApi> },
   t: { tx: Worker<TransportApi>; rx: Worker<TransportApi> },
-): Promise<{ raw: LatencyRun; ours: LatencyRun }> {
+  streams: { pair: StreamPair; kinds: readonly StreamKind[] },
+): Promise<{ raw: LatencyRun; ours: LatencyRun; streams: Map<StreamKind, StreamLatency> }> {
+  const { tx: stx, rx: srx } = streams.pair;
+  const live = new Map<StreamKind, { run: LatencyRun; stats: StreamStats }>();
+  const dead = new Map<StreamKind, string>();
+  const conn = (k: StreamKind) => `ping-${k}`;
+  const drop = async (k: StreamKind, err: unknown): Promise<void> => {
+    live.delete(k);
+    dead.set(k, (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '');
+    await Promise.all([
+      stx.call('close', { conn: conn(k) }),
+      srx.call('close', { conn: conn(k) }),
+    ]).catch(() => {});
+  };
+  for (const k of streams.kinds) {
+    try {
+      await connectStreams(k, conn(k), streams.pair, 10_000);
+      await srx.call('echo', { conn: conn(k) });
+      live.set(k, { run: { rtts: [], timeouts: 0, cpuUsPerTrip: 0 }, stats: {} });
+    } catch (err) {
+      await drop(k, err);
+    }
+  }
   const { port: rawPort } = await d.rx.call('echo', {});
   const { port } = await t.rx.call('open', { nick: 'echo', cipher: 'chacha20-poly1305' });
   await t.rx.call('echo', {});
@@ -257,11 +387,45 @@ export async function latency(
       // Peer totals are cumulative over the session: the last block's are the run's.
       ours.retransmits = o.peer?.retransmits ?? 0;
       ours.ptoCount = o.peer?.ptoCount ?? 0;
+      for (const [k, st] of [...live]) {
+        try {
+          const r = await stx.call(
+            'ping',
+            { conn: conn(k), count, warmup, size: PING_SIZE, timeoutMs: 2000 },
+            300_000,
+          );
+          if (r.aborted) {
+            throw new Error(`round trips kept timing out (${r.errors[0] ?? 'no error reported'})`);
+          }
+          st.run.rtts.push(...r.rtts);
+          st.run.timeouts += r.timeouts;
+          st.run.cpuUsPerTrip += r.cpuUsPerTrip * count;
+          st.stats = r.stats;
+        } catch (err) {
+          await drop(k, err);
+        }
+      }
     }
   } finally {
-    await Promise.all([t.tx.call('close', {}), t.rx.call('close', {}), d.rx.call('reset', {})]);
+    await Promise.all([
+      t.tx.call('close', {}),
+      t.rx.call('close', {}),
+      d.rx.call('reset', {}),
+      ...[...live.keys()].flatMap((k) => [
+        stx.call('close', { conn: conn(k) }),
+        srx.call('close', { conn: conn(k) }),
+      ]),
+    ]);
   }
   raw.cpuUsPerTrip /= trips;
   ours.cpuUsPerTrip /= trips;
-  return { raw, ours };
+  const out = new Map<StreamKind, StreamLatency>();
+  for (const k of streams.kinds) {
+    const st = live.get(k);
+    if (st) {
+      st.run.cpuUsPerTrip /= trips;
+      out.set(k, st);
+    } else out.set(k, { error: dead.get(k) ?? 'not measured' });
+  }
+  return { raw, ours, streams: out };
 }

@@ -7,6 +7,9 @@
  *
  * Two-process figures fork workers (bench/workers/*.ts) under tsx so sender
  * and receiver have their own event loops; this process only coordinates.
+ * Baselines: raw node:dgram, a udx-native stream, @hyperswarm/secret-stream
+ * over udx-native, and node:tls 1.3 over TCP (with a throwaway certificate
+ * from openssl; skipped, not failed, when openssl is missing).
  */
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +21,7 @@ import { type Config, FULL, QUICK } from './config.js';
 import {
   DATAGRAM,
   type KernelUdp,
+  type LatencyRun,
   latency,
   type OursBulk,
   oursBulk,
@@ -25,9 +29,21 @@ import {
   pct,
   type RawBulkRun,
   rawBulk,
+  STREAM_NAMES,
+  type StreamBulk,
+  type StreamKind,
+  type StreamPair,
+  streamBulk,
 } from './figures.js';
-import { oursFirstMessage, rawFirstDatagram } from './handshake.js';
+import {
+  oursFirstMessage,
+  rawFirstDatagram,
+  secretFirstByte,
+  tlsClientContext,
+  tlsFirstByte,
+} from './handshake.js';
 import { killAll, launch } from './ipc.js';
+import { measureScale, SCALE_FULL, SCALE_QUICK, scaleRows } from './scale.js';
 import {
   formatNumber,
   MiB,
@@ -38,7 +54,10 @@ import {
   statusRow,
   summarize,
 } from './stats.js';
+import { makeTlsCert, OpensslMissing, TLS_CERT_KIND, type TlsPem } from './tlscert.js';
+import { measureTuiLatency, TUI_FULL, TUI_QUICK, tuiRows } from './tui.js';
 import type { DgramApi } from './workers/dgram.js';
+import type { StreamsApi } from './workers/streams.js';
 import type { TransportApi } from './workers/transport.js';
 
 const argv = process.argv.slice(2);
@@ -52,6 +71,11 @@ const asJson = argv.includes('--json');
 const config: Config = quick ? QUICK : FULL;
 
 const CIPHERS = ['chacha20-poly1305', 'aes-256-gcm'] as const satisfies readonly CipherName[];
+/** Ours beside the stream baselines: the transport's default cipher. */
+const OURS_VS_STREAMS: CipherName = 'chacha20-poly1305';
+const STREAM_KINDS = ['udx', 'secret', 'tls'] as const satisfies readonly StreamKind[];
+/** ours / baseline targets from issue #7 (shown in the notes, never enforced). */
+const TARGET: Partial<Record<StreamKind, string>> = { udx: '>= 1.0x', secret: '>= 1.3x' };
 
 const workerFile = (name: string): string =>
   fileURLToPath(new URL(`./workers/${name}.ts`, import.meta.url));
@@ -77,11 +101,26 @@ function kernelNote(k: KernelUdp | undefined): string {
   return k ? `kernel rcvbuf drops ${k.rcvbufErrors}` : '';
 }
 
+/** What each stream baseline is, for its bulk row's note. */
+function streamWhat(kind: StreamKind, chunk: number): string {
+  const writes = `${chunk >= MiB ? `${chunk / MiB} MiB` : `${chunk} B`} writes`;
+  switch (kind) {
+    case 'udx':
+      return `udx-native 1.21 stream, no encryption, ${writes}`;
+    case 'secret':
+      return `@hyperswarm/secret-stream 6.9 (Noise XX + XChaCha20-Poly1305 secretstream) over a framed udx-native stream as hyperdht makes it, ${writes}`;
+    case 'tls':
+      return `node:tls TLS 1.3 over TCP, ${TLS_CERT_KIND}, TCP_NODELAY, ${writes}`;
+  }
+}
+
 // ---- orchestration --------------------------------------------------------------
 
 const rows: Row[] = [];
 const details: Record<string, unknown> = {};
 const failures: string[] = [];
+/** Baselines left out on purpose (e.g. no openssl for the TLS certificate); not failures. */
+const skipped: string[] = [];
 
 function fail(what: string, err: unknown): string {
   const msg = errorText(err);
@@ -93,10 +132,9 @@ function fail(what: string, err: unknown): string {
 async function main(): Promise<void> {
   const reps = config.bulkRepeats > 1 ? `, median of ${config.bulkRepeats} alternating runs` : '';
   const G1 = `1. Bulk throughput, 2 processes (MB/s at receiver, first->last delivery${reps})`;
-  const G2 = `2. Latency, ${PING_SIZE} B ping-pong, 2 processes, ${config.pings} round trips each, raw/ours alternating in ${config.pingBlocks} blocks`;
-  const G3 = `3. Handshake -> first delivered message, IN-PROCESS (both sockets in this process), ${config.pairs} fresh pairs`;
+  const G2 = `2. Latency, ${PING_SIZE} B ping-pong, 2 processes, ${config.pings} round trips each, all contenders alternating in ${config.pingBlocks} blocks`;
+  const G3 = `3. Handshake -> first delivered message, IN-PROCESS (both ends in this process, for ours and every baseline), ${config.pairs} fresh pairs each, alternating`;
   const G4 = `4. Ceiling per full packet (${MAX_PAYLOAD} B payload in a 1200 B datagram; crypto in-process)`;
-  const G5 = '5. Other transports';
 
   // 4a. Crypto first, in this process while it is otherwise idle.
   const crypto = new Map<CipherName, CryptoCost>();
@@ -110,13 +148,33 @@ async function main(): Promise<void> {
   }
   details.crypto = Object.fromEntries(crypto);
 
+  // The TLS baseline needs a certificate: a throwaway one from openssl.
+  let pem: TlsPem | undefined;
+  const kinds: StreamKind[] = [...STREAM_KINDS];
+  let tlsSkip: string | undefined;
+  try {
+    pem = makeTlsCert();
+  } catch (err) {
+    kinds.splice(kinds.indexOf('tls'), 1);
+    if (err instanceof OpensslMissing) {
+      tlsSkip = `SKIPPED: ${err.message}`;
+      skipped.push(`node:tls baselines: ${err.message}`);
+      progress(`skipping node:tls: ${err.message}`);
+    } else tlsSkip = `FAILED: ${fail('TLS certificate', err)}`;
+  }
+
   progress('starting workers');
-  const [dA, dB, tA, tB] = await Promise.all([
+  const [dA, dB, tA, tB, sA, sB] = await Promise.all([
     launch<DgramApi>('dgram-a', workerFile('dgram')),
     launch<DgramApi>('dgram-b', workerFile('dgram')),
     launch<TransportApi>('ours-a', workerFile('transport')),
     launch<TransportApi>('ours-b', workerFile('transport')),
+    launch<StreamsApi>('streams-a', workerFile('streams')),
+    launch<StreamsApi>('streams-b', workerFile('streams')),
   ]);
+  const streams: StreamPair = { tx: sA, rx: sB, pem };
+  const streamRuns = new Map<StreamKind, StreamBulk[]>(kinds.map((k) => [k, []]));
+  const streamError = new Map<StreamKind, string>();
   const rawRuns: RawBulkRun[] = [];
   const rawAll: RawBulkRun[][] = [];
   let rawError: string | undefined;
@@ -144,9 +202,19 @@ async function main(): Promise<void> {
           bulkError.set(c, fail(`ours bulk ${c}`, err));
         }
       }
+      for (const k of kinds) {
+        if (streamError.has(k)) continue;
+        progress(`${STREAM_NAMES[k]} bulk: ${config.oursBytes / MiB} MiB${of}`);
+        try {
+          streamRuns.get(k)?.push(await streamBulk(config, streams, k));
+        } catch (err) {
+          streamError.set(k, fail(`${STREAM_NAMES[k]} bulk`, err));
+        }
+      }
     }
     details.rawBulk = rawAll;
     details.oursBulk = Object.fromEntries(bulk);
+    details.streamBulk = Object.fromEntries(streamRuns);
 
     // 4b. One dgram send.
     progress('dgram send cost');
@@ -165,15 +233,35 @@ async function main(): Promise<void> {
     }
 
     // 2. Latency.
-    progress(`ping-pong: ${config.pings} round trips each, raw and ours alternating`);
+    const pingKinds = kinds.filter((k) => k !== 'udx');
+    progress(
+      `ping-pong: ${config.pings} round trips each, raw, ours, ${pingKinds.join(', ')} alternating`,
+    );
     const latNames = ['RTT p50', 'RTT p90', 'RTT p99', 'RTT max', 'pinger CPU per round trip'];
     try {
-      const { raw, ours } = await latency(config, { tx: dA, rx: dB }, { tx: tA, rx: tB });
+      const res = await latency(
+        config,
+        { tx: dA, rx: dB },
+        { tx: tA, rx: tB },
+        { pair: streams, kinds: pingKinds },
+      );
+      const { raw, ours } = res;
       const r = summarize(raw.rtts);
       const o = summarize(ours.rtts);
+      const brief = (run: LatencyRun) => ({
+        summary: summarize(run.rtts),
+        timeouts: run.timeouts,
+        cpuUsPerTrip: run.cpuUsPerTrip,
+      });
       details.latency = {
-        raw: { summary: r, timeouts: raw.timeouts, cpuUsPerTrip: raw.cpuUsPerTrip },
+        raw: brief(raw),
         ours: { ...ours, rtts: undefined, summary: o },
+        ...Object.fromEntries(
+          [...res.streams].map(([k, v]) => [
+            k,
+            'error' in v ? v : { ...brief(v.run), stats: v.stats },
+          ]),
+        ),
       };
       const note =
         `raw: ${raw.timeouts} lost; ours: ${ours.timeouts} timeouts, ${ours.retransmits ?? 0} retransmits ` +
@@ -202,13 +290,41 @@ async function main(): Promise<void> {
           'user+system time of the pinging process',
         ),
       );
+      for (const [k, v] of res.streams) {
+        const name = STREAM_NAMES[k];
+        if ('error' in v) {
+          const msg = fail(`${name} latency`, v.error);
+          rows.push(statusRow(G2, `RTT p50/p99/max vs ${name}`, 'ms', `FAILED: ${msg}`));
+          continue;
+        }
+        const s = summarize(v.run.rtts);
+        const st = v.stats;
+        const what =
+          k === 'tls'
+            ? `${name}: ${st.protocol ?? '?'} ${st.cipher ?? ''}, TCP_NODELAY both ends`
+            : `${name}: udx mtu ${st.mtu ?? '?'}`;
+        rows.push(
+          row(
+            G2,
+            'RTT p50',
+            'ms',
+            o.p50,
+            name,
+            s.p50,
+            `${what}; ${v.run.timeouts} lost; pinger CPU ${formatNumber(v.run.cpuUsPerTrip)} µs/trip`,
+          ),
+          row(G2, 'RTT p99', 'ms', o.p99, name, s.p99),
+          row(G2, 'RTT max', 'ms', o.max, name, s.max),
+        );
+      }
+      if (tlsSkip) rows.push(statusRow(G2, `RTT vs ${STREAM_NAMES.tls}`, 'ms', tlsSkip));
     } catch (err) {
       const msg = fail('latency', err);
       for (const n of latNames)
         rows.push(statusRow(G2, n, n.startsWith('RTT') ? 'ms' : 'µs', `FAILED: ${msg}`));
     }
   } finally {
-    await Promise.all([dA.stop(), dB.stop(), tA.stop(), tB.stop()]);
+    await Promise.all([dA.stop(), dB.stop(), tA.stop(), tB.stop(), sA.stop(), sB.stop()]);
   }
 
   // 1. rows (built after the loop so they come first in the table).
@@ -255,34 +371,137 @@ async function main(): Promise<void> {
       row(G1, name, 'MB/s', ours.mid, 'raw dgram', raw?.mid, notes.filter(Boolean).join('; ')),
     );
   }
+  // Ours (default cipher, same runs as above) beside each stream baseline.
+  const oursRuns = bulk.get(OURS_VS_STREAMS) ?? [];
+  const oursMid = oursRuns.length > 0 ? spread(oursRuns, (r) => r.mbps).mid : undefined;
+  const oursName = `ours ${OURS_VS_STREAMS} (runs above)`;
+  for (const k of STREAM_KINDS) {
+    const name = STREAM_NAMES[k];
+    if (k === 'tls' && tlsSkip) {
+      bulkRows.push(statusRow(G1, `${oursName} vs ${name}`, 'MB/s', tlsSkip));
+      continue;
+    }
+    const runs = streamRuns.get(k) ?? [];
+    const err = streamError.get(k);
+    if (runs.length === 0) {
+      bulkRows.push(statusRow(G1, `${oursName} vs ${name}`, 'MB/s', `FAILED: ${err ?? 'no run'}`));
+      continue;
+    }
+    const base = spread(runs, (r) => r.mbps);
+    const last = runs[runs.length - 1]!;
+    const st = last.source.stats;
+    const transport =
+      k === 'tls'
+        ? `${st.protocol ?? '?'} ${st.cipher ?? ''}; TCP gets kernel segmentation (64 KiB segments on loopback, ` +
+          'one syscall per many KB) that no per-datagram transport in Node has: context, not a target'
+        : `udx mtu ${st.mtu ?? '?'} at the end (libudx starts at 1200 and probes up; 1.21 has no ` +
+          `MTU/packet-size setting), avg datagram ${formatNumber(st.avgDatagram)} B vs our 1200 B; ` +
+          `${st.retransmits ?? 0} retransmits, ${st.rtoCount ?? 0} RTOs; ` +
+          `4 MiB socket buffers asked for as ours does (rx SO_RCVBUF reads ` +
+          `${formatNumber((last.sink.stats.recvBuffer ?? Number.NaN) / MiB)} MiB)` +
+          (last.sink.stats.droppedByKernel !== undefined
+            ? `, ${last.sink.stats.droppedByKernel} dropped by kernel at rx`
+            : '');
+    const notes = [
+      streamWhat(k, config.messageSize),
+      TARGET[k] ? `target ours/base ${TARGET[k]}` : '',
+      base.range ? `range ${base.range}` : '',
+      transport,
+      `CPU tx ${formatNumber(last.source.cpuPct)}% rx ${formatNumber(last.sink.cpuPct)}%`,
+      kernelNote(last.kernel),
+      `sender-side ${formatNumber(spread(runs, (r) => r.senderMbps).mid)} MB/s`,
+      err ? `a later run FAILED: ${err}` : '',
+    ];
+    bulkRows.push(
+      row(G1, oursName, 'MB/s', oursMid, name, base.mid, notes.filter(Boolean).join('; ')),
+    );
+  }
   rows.unshift(...bulkRows);
 
-  // 3. Handshake, in-process, ours and raw alternating.
-  progress(`handshake: ${config.pairs} fresh pairs (in-process)`);
+  // 3. Handshake, in-process, ours / raw / secret-stream / tls alternating.
+  progress(`handshake: ${config.pairs} fresh pairs each (in-process)`);
+  const HS = 'addPeers -> first message p50';
   try {
     const ours: number[] = [];
     const base: number[] = [];
+    const secret: number[] = [];
+    const tlsTimes: number[] = [];
+    let secretError: string | undefined;
+    let tlsError: string | undefined;
+    const tlsClient = pem ? tlsClientContext(pem) : undefined;
     for (let i = 0; i < config.pairs; i++) {
       ours.push(await oursFirstMessage(10_000));
       base.push(await rawFirstDatagram(5_000));
+      if (secretError === undefined) {
+        try {
+          secret.push(await secretFirstByte(10_000));
+        } catch (err) {
+          secretError = fail(`${STREAM_NAMES.secret} handshake`, err);
+        }
+      }
+      if (pem && tlsClient && tlsError === undefined) {
+        try {
+          tlsTimes.push(await tlsFirstByte(pem, tlsClient, 10_000));
+        } catch (err) {
+          tlsError = fail(`${STREAM_NAMES.tls} handshake`, err);
+        }
+      }
     }
     const o = summarize(ours);
     const b = summarize(base);
-    details.handshake = { ours: o, raw: b };
+    const sec = summarize(secret);
+    const t = summarize(tlsTimes);
+    details.handshake = {
+      ours: o,
+      raw: b,
+      secret: secretError ? { error: secretError } : sec,
+      tls: tlsError || !pem ? { error: tlsError ?? tlsSkip } : t,
+    };
     rows.push(
       row(
         G3,
-        'addPeers -> first message p50',
+        HS,
         'ms',
         o.p50,
         'raw 1st datagram',
         b.p50,
-        `ours min ${formatNumber(o.min)} / max ${formatNumber(o.max)} ms; raw max ${formatNumber(b.max)} ms`,
+        `ours min ${formatNumber(o.min)} / max ${formatNumber(o.max)} ms; raw max ${formatNumber(b.max)} ms; ` +
+          'identities made up front, sockets bound before the clock starts (same for every baseline)',
       ),
+    );
+    rows.push(
+      secretError
+        ? statusRow(G3, `${HS} vs ${STREAM_NAMES.secret}`, 'ms', `FAILED: ${secretError}`)
+        : row(
+            G3,
+            HS,
+            'ms',
+            o.p50,
+            STREAM_NAMES.secret,
+            sec.p50,
+            'baseline: two udx streams connected -> Noise XX (key pairs made up front) -> first byte ' +
+              `delivered at the responder; min ${formatNumber(sec.min)} / max ${formatNumber(sec.max)} ms`,
+          ),
+    );
+    rows.push(
+      !pem
+        ? statusRow(G3, `${HS} vs ${STREAM_NAMES.tls}`, 'ms', tlsSkip ?? 'no certificate')
+        : tlsError
+          ? statusRow(G3, `${HS} vs ${STREAM_NAMES.tls}`, 'ms', `FAILED: ${tlsError}`)
+          : row(
+              G3,
+              HS,
+              'ms',
+              o.p50,
+              STREAM_NAMES.tls,
+              t.p50,
+              'baseline: tls.connect to a fresh listening server -> TCP + full TLS 1.3 handshake ' +
+                `(no resumption) -> first byte at the server; min ${formatNumber(t.min)} / max ${formatNumber(t.max)} ms`,
+            ),
     );
   } catch (err) {
     const msg = fail('handshake', err);
-    rows.push(statusRow(G3, 'addPeers -> first message p50', 'ms', `FAILED: ${msg}`));
+    rows.push(statusRow(G3, HS, 'ms', `FAILED: ${msg}`));
   }
 
   // 4. Ceiling rows.
@@ -331,8 +550,31 @@ async function main(): Promise<void> {
     );
   }
 
-  rows.push(statusRow(G5, 'udx-native', 'MB/s', 'not measured yet (later issue)'));
-  rows.push(statusRow(G5, '@hyperswarm/secret-stream', 'MB/s', 'not measured yet (later issue)'));
+  // 5. Scale: many peers on one hub socket.
+  const scaleConfig = quick ? SCALE_QUICK : SCALE_FULL;
+  progress(`scale: ${scaleConfig.peers} peers on one hub socket`);
+  try {
+    const r = await measureScale(scaleConfig, progress);
+    details.scale = r;
+    rows.push(...scaleRows(r).map((x) => ({ ...x, group: `5. ${x.group}` })));
+  } catch (err) {
+    const msg = fail('scale', err);
+    rows.push(
+      statusRow('5. Scale', `${scaleConfig.peers} peers on one socket`, '', `FAILED: ${msg}`),
+    );
+  }
+
+  // 6. The chat's keystroke -> screen latency through a pseudo-terminal.
+  const tuiConfig = quick ? TUI_QUICK : TUI_FULL;
+  progress(`tui: keystroke -> screen in a pty, idle and at ${tuiConfig.floodRate} msgs/s`);
+  try {
+    const r = await measureTuiLatency(tuiConfig, progress);
+    details.tui = r;
+    rows.push(...tuiRows(r).map((x) => ({ ...x, group: `6. ${x.group}` })));
+  } catch (err) {
+    const msg = fail('tui', err);
+    rows.push(statusRow('6. TUI', 'keystroke -> screen', 'ms', `FAILED: ${msg}`));
+  }
 }
 
 // ---- entry ----------------------------------------------------------------------
@@ -381,6 +623,7 @@ if (asJson) {
     config,
     rows,
     failures,
+    skipped,
     details,
   };
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
@@ -392,6 +635,9 @@ if (asJson) {
   process.stdout.write(`${head}\n\n${renderTable(rows)}\n`);
   if (failures.length > 0) {
     process.stdout.write(`\nnot measured:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
+  }
+  if (skipped.length > 0) {
+    process.stdout.write(`\nskipped:\n${skipped.map((f) => `  - ${f}`).join('\n')}\n`);
   }
 }
 
