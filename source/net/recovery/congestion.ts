@@ -10,6 +10,12 @@ export const MAX_DATAGRAM_SIZE = 1200;
 /** kLossReductionFactor (§7.3.2, B.1). */
 const LOSS_REDUCTION_FACTOR = 0.5;
 
+/** RFC 9406 §4.3: HyStart++ constants (ms, samples). */
+const MIN_RTT_THRESH = 4;
+const MAX_RTT_THRESH = 16;
+const MIN_RTT_DIVISOR = 8;
+const N_RTT_SAMPLE = 8;
+
 export class NewReno {
   congestionWindow: number;
   bytesInFlight = 0;
@@ -31,6 +37,13 @@ export class NewReno {
   #appLimited = false;
   /** Bytes acknowledged in congestion avoidance since the window last grew (§7.3.3). */
   #avoidanceAcked = 0;
+  /** Times HyStart++ ended the initial slow start on rising delay (for stats). */
+  slowStartDelayExits = 0;
+  /** HyStart++ rounds (RFC 9406 §4.2): a round ends when a packet sent after it began is acked. */
+  #roundStart = Number.NEGATIVE_INFINITY;
+  #lastRoundMinRtt = Number.POSITIVE_INFINITY;
+  #currentRoundMinRtt = Number.POSITIVE_INFINITY;
+  #rttSamples = 0;
 
   constructor(
     opts: {
@@ -59,6 +72,33 @@ export class NewReno {
   /** B.4: only packets that count as in flight (ack-eliciting or padding) are passed here. */
   onPacketSent(bytes: number): void {
     this.bytesInFlight += bytes;
+  }
+
+  /**
+   * RFC 9406 (HyStart++), during the initial slow start only: a new RTT sample, from an ACK
+   * whose largest newly acknowledged packet was sent at `largestAckedSent`. When a round's
+   * minimum RTT rises by a clamped eighth over the previous round's, a queue is building
+   * (on a fast path, in the receiver's socket buffer, which then drops whole bursts): leave
+   * slow start before the losses do it. Simplified: no Conservative Slow Start phase (§4.2
+   * CSS) — congestion avoidance follows directly, which only grows more cautiously.
+   */
+  onRttSample(latestRtt: number, largestAckedSent: number, now: number): void {
+    if (this.ssthresh !== Number.POSITIVE_INFINITY || this.#inRecovery) return;
+    if (largestAckedSent > this.#roundStart) {
+      this.#lastRoundMinRtt = this.#currentRoundMinRtt;
+      this.#currentRoundMinRtt = Number.POSITIVE_INFINITY;
+      this.#rttSamples = 0;
+      this.#roundStart = now;
+    }
+    if (latestRtt < this.#currentRoundMinRtt) this.#currentRoundMinRtt = latestRtt;
+    this.#rttSamples++;
+    const last = this.#lastRoundMinRtt;
+    if (this.#rttSamples < N_RTT_SAMPLE || last === Number.POSITIVE_INFINITY) return;
+    const thresh = Math.min(MAX_RTT_THRESH, Math.max(MIN_RTT_THRESH, last / MIN_RTT_DIVISOR));
+    if (this.#currentRoundMinRtt >= last + thresh) {
+      this.ssthresh = this.congestionWindow;
+      this.slowStartDelayExits++;
+    }
   }
 
   /** B.5: an in-flight packet was acknowledged. */

@@ -227,6 +227,7 @@ export class LossDetector<F> {
     const newest = acked[acked.length - 1]!;
     if (newest.pn === largestInFrame && acked.some((p) => p.ackEliciting)) {
       this.rtt.update(now - newest.timeSent, ackDelay, this.#maxAckDelay);
+      this.cc.onRttSample(now - newest.timeSent, newest.timeSent, now);
       if (this.#firstRttSampleTime === undefined && this.rtt.hasSample) {
         this.#firstRttSampleTime = now;
       }

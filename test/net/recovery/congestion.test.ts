@@ -205,3 +205,55 @@ describe('Pacer (RFC 9002 §7.7)', () => {
     expect(p.nextSendTime(MSS, cwnd, srtt, 0)).toBeCloseTo(40, 9); // 0.4 * srtt
   });
 });
+
+describe('HyStart++ slow-start exit (RFC 9406, without CSS)', () => {
+  /**
+   * One round of RTT samples starting at `at`: the first acks a packet sent
+   * after the previous round began (opening this round), the rest ack
+   * packets sent before this one began. Returns the next round's start.
+   */
+  function round(cc: NewReno, at: number, rtts: number[]): number {
+    rtts.forEach((rtt, i) => {
+      cc.onRttSample(rtt, i === 0 ? at + 0.5 : at, at + 1 + i);
+    });
+    return at + rtts.length + 2;
+  }
+
+  it('leaves slow start when the minimum RTT of a round rises by the clamped threshold', () => {
+    const cc = new NewReno();
+    let t = round(cc, 0, Array(8).fill(1));
+    cc.onPacketSent(MSS);
+    cc.onPacketAcked(MSS, t - 0.5, t);
+    const window = cc.congestionWindow;
+    expect(cc.state).toBe('slow-start');
+    // After 1 ms the threshold clamps to 4 ms: 4.9 ms stays under it; 9 ms after 4.9 ms does not.
+    t = round(cc, t, Array(8).fill(4.9));
+    expect(cc.ssthresh).toBe(Number.POSITIVE_INFINITY);
+    t = round(cc, t, Array(8).fill(9));
+    expect(cc.slowStartDelayExits).toBe(1);
+    expect(cc.ssthresh).toBe(cc.congestionWindow);
+    expect(cc.congestionWindow).toBe(window);
+    expect(cc.state).toBe('congestion-avoidance');
+  });
+
+  it('needs N_RTT_SAMPLE samples in the round and ignores a steady or noisy path', () => {
+    const cc = new NewReno();
+    let t = round(cc, 0, Array(8).fill(20));
+    t = round(cc, t, Array(7).fill(40)); // only 7 samples: no decision
+    expect(cc.ssthresh).toBe(Number.POSITIVE_INFINITY);
+    for (let r = 0; r < 20; r++) t = round(cc, t, [30, 22, 25, 20, 28, 21, 24, 26]);
+    expect(cc.state).toBe('slow-start');
+    expect(cc.slowStartDelayExits).toBe(0);
+  });
+
+  it('applies only to the initial slow start', () => {
+    const cc = new NewReno();
+    cc.onPacketSent(MSS);
+    cc.onPacketsLost(MSS, 1, 2);
+    const ssthresh = cc.ssthresh;
+    let t = round(cc, 10, Array(8).fill(1));
+    t = round(cc, t, Array(8).fill(50));
+    expect(cc.ssthresh).toBe(ssthresh);
+    expect(cc.slowStartDelayExits).toBe(0);
+  });
+});
