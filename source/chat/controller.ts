@@ -4,7 +4,7 @@ import { parseFingerprint } from '../net/crypto/identity.js';
 import { validateNick } from '../net/endpoint.js';
 import type { PeerChange } from '../net/events.js';
 import { decodeInvite, isInviteCode } from '../net/invite.js';
-import type { Message, MultiHolepunchSocket, PeerInfo } from '../net/socket.js';
+import type { Message, MultiHolepunchSocket, PeerInfo, StunInfo } from '../net/socket.js';
 import { type Action, COMMANDS } from './commands.js';
 import {
   type ChatLine,
@@ -39,6 +39,7 @@ export type ChatSocket = Pick<
   | 'off'
   | 'fingerprint'
   | 'invite'
+  | 'stunInfo'
 >;
 
 export interface ControllerOptions {
@@ -66,6 +67,8 @@ export interface ControllerOptions {
 export const MAX_SHOWN_CHARS = 64 * 1024;
 /** The same error from the network is shown at most once per this many ms. */
 const ERROR_REPEAT_MS = 5000;
+/** Longest /invite waits for a STUN round still in progress, ms. */
+export const INVITE_STUN_WAIT_MS = 3000;
 
 export type ExecuteResult = 'quit' | 'clear' | 'bell' | undefined;
 
@@ -109,6 +112,30 @@ export class ChatController {
 
   private verbose(text: string): void {
     if (this.opts.verbose) this.system(text);
+  }
+
+  /**
+   * A code made while STUN is still asking would lack our public address and
+   * our NAT's kind (which decides whether many-port probing is needed), so
+   * /invite waits for STUN a little first — never long: a code with local
+   * addresses is still useful on a LAN.
+   */
+  private async stunSettled(ms: number): Promise<void> {
+    const info = this.socket.stunInfo();
+    if (!info || info.done) return;
+    this.system('asking STUN for your public address first...');
+    await new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.socket.off('stun', onStun);
+        resolve();
+      };
+      const onStun = (s: StunInfo) => {
+        if (s.done) finish();
+      };
+      const timer = setTimeout(finish, ms);
+      this.socket.on('stun', onStun);
+    });
   }
 
   /** Nicks for tab completion. */
@@ -181,6 +208,7 @@ export class ChatController {
         return undefined;
       }
       case 'invite':
+        await this.stunSettled(INVITE_STUN_WAIT_MS);
         this.system('your invite code (give it to someone; they type /join <code>):');
         this.system(this.socket.invite());
         return undefined;

@@ -10,7 +10,7 @@ import { type ChatLine, formatChatLine } from '../../source/chat/format.js';
 import { createLineMode } from '../../source/chat/linemode.js';
 import { decodeChat, encodeChat } from '../../source/chat/protocol.js';
 import { TransportError, UsageError } from '../../source/net/errors.js';
-import type { PeerInfo, SendOptions, SocketEvents } from '../../source/net/socket.js';
+import type { PeerInfo, SendOptions, SocketEvents, StunInfo } from '../../source/net/socket.js';
 
 const FP_BOB = 'rhpvxvglnj77cxqvsswne6u3qob37r5fjkzxqh6fcnytl4mjweza';
 const FP_EVE = 'hoedrikisoul3m6khpwsumlphenbfvvnw5gvu6gityzcxqzy4daq';
@@ -56,6 +56,8 @@ class FakeSocket extends EventEmitter<SocketEvents> {
   unblocked: string[] = [];
   trusted: string[] = [];
   closed = false;
+  stun: StunInfo | undefined;
+  invitesMade = 0;
 
   send(content: string | Uint8Array, opts?: SendOptions): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -89,6 +91,13 @@ class FakeSocket extends EventEmitter<SocketEvents> {
   async trustNewKey(nick: string): Promise<void> {
     this.trusted.push(nick);
   }
+  stunInfo(): StunInfo | undefined {
+    return this.stun;
+  }
+  invite(): string {
+    this.invitesMade++;
+    return `srmudp1:code-${this.stun?.publicAddress ?? 'local'}`;
+  }
   async close(): Promise<void> {
     this.closed = true;
     for (const s of this.sent) s.settle(new TransportError('socket closed', 'closed'));
@@ -118,6 +127,31 @@ afterEach(async () => {
 });
 
 describe('ChatController', () => {
+  it('/invite shows the code at once without STUN, and waits for a STUN round in progress', async () => {
+    await run('/invite');
+    expect(text()).toContain('srmudp1:code-local');
+    expect(text()).not.toContain('asking STUN');
+    lines.length = 0;
+    socket.stun = { publicAddress: undefined, mapping: 'unknown', done: false };
+    const pending = run('/invite');
+    await flush();
+    expect(text()).toContain('asking STUN for your public address first');
+    expect(socket.invitesMade).toBe(1);
+    socket.stun = {
+      publicAddress: '203.0.113.7:4000',
+      mapping: 'endpoint-independent',
+      done: false,
+    };
+    socket.emit('stun', socket.stun);
+    await flush();
+    expect(socket.invitesMade).toBe(1); // not done yet
+    socket.stun = { ...socket.stun, done: true };
+    socket.emit('stun', socket.stun);
+    await pending;
+    expect(text()).toContain('srmudp1:code-203.0.113.7:4000');
+    expect(socket.listenerCount('stun')).toBe(0);
+  });
+
   it('broadcasts to connected peers, echoing our line; refuses when nobody is connected', async () => {
     await run('hello');
     expect(socket.sent).toHaveLength(0);
