@@ -365,7 +365,14 @@ export class Endpoint {
     this.flushDirty(now);
   }
 
-  pollTransmit(): Transmit | undefined {
+  /**
+   * The next datagram to send. Pass `now` when the caller is about to send
+   * (the socket's flush): packets assembled here are stamped with it, and an
+   * RTT sample must start when the datagram leaves, not when the message was
+   * queued (in the chat, a render can run in between).
+   */
+  pollTransmit(now?: number): Transmit | undefined {
+    if (now !== undefined && now > this.lastNow) this.lastNow = now;
     this.flushDirty(this.lastNow);
     const stun = this.stun?.pollTransmit();
     if (stun) {

@@ -721,7 +721,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
 
   private flushTransmits(): void {
     for (let c = this.endpoint.pollCommand(); c; c = this.endpoint.pollCommand()) this.onCommand(c);
-    for (let t = this.endpoint.pollTransmit(); t; t = this.endpoint.pollTransmit()) {
+    const now = performance.now();
+    for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
       const address =
         this.family === 6 && this.dualStack && isIP(t.to.address) === 4
           ? `::ffff:${t.to.address}`

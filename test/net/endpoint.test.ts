@@ -39,6 +39,28 @@ describe('Endpoint on a clean fake network', () => {
     expect(alice.delivered.get(id2)).toEqual(['bob']);
   });
 
+  it('stamps a packet when it is polled to be sent, so a busy sender does not inflate RTT', () => {
+    const { net, alice, bob } = pair();
+    bob.add('alice', alice);
+    net.runUntilTrue(() => bob.connected('alice') && alice.connected('bob'), 5000);
+    net.run(1000);
+    const before = bob.endpoint.peer('alice')!.stats.smoothedRtt!;
+    // Queued at t, sent 100 ms later (the socket's loop was busy, e.g. rendering).
+    const t = net.now;
+    bob.endpoint.sendMessage(['alice'], Buffer.from('late'), t);
+    const data = bob.endpoint.pollTransmit(t + 100);
+    expect(data).toBeDefined();
+    alice.endpoint.handleDatagram(data!.data, bob.addr, t + 100.1);
+    expect(alice.endpoint.pollTransmit(t + 100.1)).toBeUndefined(); // the ACK waits a turn
+    alice.endpoint.handleTimeout(t + 100.2);
+    const ack = alice.endpoint.pollTransmit(t + 100.2);
+    expect(ack).toBeDefined();
+    bob.endpoint.handleDatagram(ack!.data, alice.addr, t + 100.3);
+    // One 100 ms sample would move srtt by 12.5 ms; the real one is 0.3 ms.
+    const after = bob.endpoint.peer('alice')!.stats.smoothedRtt!;
+    expect(Math.abs(after - before)).toBeLessThan(3);
+  });
+
   it('settles a simultaneous open on one session each way without duplicates', () => {
     const { net, alice, bob } = pair(7);
     alice.add('bob', bob);
