@@ -404,7 +404,7 @@ export class Peer {
     this.requeue(result.lost);
   }
 
-  private delivered(messages: OutgoingMessage[]): void {
+  private delivered(messages: readonly OutgoingMessage[]): void {
     for (const m of messages)
       this.host.emit({ type: 'delivered', id: m.id, peerId: this.id, nick: this.nick });
   }

@@ -145,7 +145,8 @@ export const MAX_QUEUED_PER_PEER = 16 * 1024 * 1024;
 export const MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 
 interface PendingSend {
-  remaining: Map<number, string>;
+  /** Recipients (endpoint peer id, nick) that have not acknowledged yet. */
+  remaining: { id: number; nick: string }[];
   resolve: () => void;
   reject: (err: Error) => void;
   /** performance.now() past which the send rejects with 'timeout'. */
@@ -483,8 +484,13 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     if (queued.peers.length === 0) return;
     this.scheduleFlush();
     return new Promise((resolve, reject) => {
-      const remaining = new Map(queued.peers.map((p) => [p.id, p.nick]));
-      this.pending.set(queued.id, { remaining, resolve, reject, deadline, timeout });
+      this.pending.set(queued.id, {
+        remaining: queued.peers,
+        resolve,
+        reject,
+        deadline,
+        timeout,
+      });
       this.armSendTimer(deadline);
     });
   }
@@ -514,7 +520,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         continue;
       }
       this.pending.delete(id);
-      const who = [...p.remaining.values()].join(', ');
+      const who = p.remaining.map((r) => r.nick).join(', ');
       p.reject(
         new TransportError(
           `not acknowledged within ${p.timeout} ms by: ${who} (delivery unknown)`,
@@ -642,7 +648,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     for (const [, p] of this.pending) {
       p.reject(
         new TransportError(
-          `socket closed before ${[...p.remaining.values()].join(', ')} acknowledged`,
+          `socket closed before ${p.remaining.map((r) => r.nick).join(', ')} acknowledged`,
           'closed',
         ),
       );
@@ -692,13 +698,16 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     // Everything received or sent during this turn goes out together after
     // the poll phase: far fewer, fuller datagrams than flushing per callback
     // (measured: nextTick here halved bulk throughput).
-    setImmediate(() => {
-      this.flushScheduled = false;
-      if (this.closed) return;
-      if (this.dueTurns > 0) this.endpoint.handleTimeout(performance.now());
-      this.pump();
-    });
+    setImmediate(this.flushTurn);
   }
+
+  /** scheduleFlush's callback, made once (not a closure per turn). */
+  private readonly flushTurn = (): void => {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    if (this.dueTurns > 0) this.endpoint.handleTimeout(performance.now());
+    this.pump();
+  };
 
   private pump(): void {
     if (this.closed) return;
@@ -854,8 +863,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
           );
           return;
         }
-        p.remaining.delete(e.peerId);
-        if (p.remaining.size === 0) {
+        const at = p.remaining.findIndex((r) => r.id === e.peerId);
+        if (at >= 0) p.remaining.splice(at, 1);
+        if (p.remaining.length === 0) {
           this.pending.delete(e.id);
           p.resolve();
         }

@@ -32,6 +32,9 @@ export interface OutgoingMessage {
   data: Uint8Array;
 }
 
+/** onAcked's answer when no message completed (most acks): shared, never mutated. */
+const NOTHING_DONE: readonly OutgoingMessage[] = Object.freeze([]);
+
 export class SendStream {
   private readonly segments: Segment[] = [];
   private segHead = 0;
@@ -83,14 +86,15 @@ export class SendStream {
     maxBytes: number,
   ): { offset: number; data: Uint8Array; retransmit: boolean } | undefined {
     while (this.lost.size > 0) {
-      const first = this.lost.ranges().next().value as [number, number];
-      const gap = this.acked.firstGap(first[0], first[1]);
+      const lostStart = this.lost.min!;
+      const lostEnd = this.lost.firstEnd!;
+      const gap = this.acked.firstGap(lostStart, lostEnd);
       if (!gap) {
-        this.lost.remove(first[0], first[1]);
+        this.lost.remove(lostStart, lostEnd);
         continue;
       }
       const data = this.slice(gap[0], Math.min(gap[1], gap[0] + maxBytes));
-      this.lost.remove(first[0], gap[0] + data.length);
+      this.lost.remove(lostStart, gap[0] + data.length);
       return { offset: gap[0], data, retransmit: true };
     }
     if (!this.canSendNew()) return undefined;
@@ -126,14 +130,20 @@ export class SendStream {
   }
 
   /** Records an acknowledgement; returns the messages it completed, oldest first. */
-  onAcked(offset: number, length: number): OutgoingMessage[] {
-    if (offset + length <= this.ackedPrefix) return [];
-    this.acked.insert(offset, offset + length);
-    const first = this.acked.ranges().next().value as [number, number] | undefined;
-    if (!first || first[0] > this.ackedPrefix) return [];
-    this.ackedPrefix = first[1];
-    this.acked.removeBelow(this.ackedPrefix);
-    this.lost.removeBelow(this.ackedPrefix);
+  onAcked(offset: number, length: number): readonly OutgoingMessage[] {
+    if (offset + length <= this.ackedPrefix) return NOTHING_DONE;
+    if (offset <= this.ackedPrefix && this.acked.size === 0) {
+      // In order, nothing acknowledged out of order above (the usual case):
+      // the prefix just moves; the range set is not touched.
+      this.ackedPrefix = offset + length;
+    } else {
+      this.acked.insert(offset, offset + length);
+      const firstStart = this.acked.min;
+      if (firstStart === undefined || firstStart > this.ackedPrefix) return NOTHING_DONE;
+      this.ackedPrefix = this.acked.firstEnd!;
+      this.acked.removeBelow(this.ackedPrefix);
+    }
+    if (this.lost.size > 0) this.lost.removeBelow(this.ackedPrefix);
     this.releaseSegments();
     const done: OutgoingMessage[] = [];
     while (

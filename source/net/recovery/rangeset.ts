@@ -50,18 +50,37 @@ export class RangeSet {
     const i = this.#firstEndAbove(start);
     const j = this.#firstStartAtLeast(end);
     if (i >= j) return;
-    const keepStarts: number[] = [];
-    const keepEnds: number[] = [];
-    if (starts[i]! < start) {
-      keepStarts.push(starts[i]!);
-      keepEnds.push(start);
+    // What survives: the part of range i below `start`, the part of range j-1 above `end`.
+    const headStart = starts[i]!;
+    const tailEnd = ends[j - 1]!;
+    const keepHead = headStart < start;
+    const keepTail = tailEnd > end;
+    if (j - i === 1 && keepHead !== keepTail) {
+      // One range trimmed at one side (the common case): no reshaping at all.
+      if (keepHead) ends[i] = start;
+      else starts[i] = end;
+      return;
     }
-    if (ends[j - 1]! > end) {
-      keepStarts.push(end);
-      keepEnds.push(ends[j - 1]!);
+    let k = i;
+    if (keepHead) {
+      starts[k] = headStart;
+      ends[k] = start;
+      k++;
     }
-    starts.splice(i, j - i, ...keepStarts);
-    ends.splice(i, j - i, ...keepEnds);
+    if (keepTail) {
+      if (k < j) {
+        starts[k] = end;
+        ends[k] = tailEnd;
+      } else {
+        // Both sides of one range survive: it splits in two.
+        starts.splice(k, 0, end);
+        ends.splice(k, 0, tailEnd);
+        return;
+      }
+      k++;
+    }
+    dropRange(starts, k, j);
+    dropRange(ends, k, j);
   }
 
   has(value: number): boolean {
@@ -83,6 +102,11 @@ export class RangeSet {
 
   get min(): number | undefined {
     return this.#starts[0];
+  }
+
+  /** End (exclusive) of the lowest range: with `min`, the first range without a tuple. */
+  get firstEnd(): number | undefined {
+    return this.#ends[0];
   }
 
   /** Largest contained value, i.e. end - 1 of the last range. */
@@ -121,8 +145,8 @@ export class RangeSet {
   removeBelow(value: number): void {
     const i = this.#firstEndAbove(value);
     if (i > 0) {
-      this.#starts.splice(0, i);
-      this.#ends.splice(0, i);
+      dropRange(this.#starts, 0, i);
+      dropRange(this.#ends, 0, i);
     }
     if (this.#starts.length > 0 && this.#starts[0]! < value) this.#starts[0] = value;
   }
@@ -158,6 +182,14 @@ export class RangeSet {
   #firstEndAbove(value: number): number {
     return firstIndex(this.#ends, value, true);
   }
+}
+
+/** Removes a[from..to) in place; unlike splice, allocates no array of removed elements. */
+function dropRange(a: number[], from: number, to: number): void {
+  const n = a.length;
+  if (from >= to) return;
+  for (let k = to; k < n; k++) a[k - to + from] = a[k]!;
+  a.length = n - (to - from);
 }
 
 /** Binary search in a sorted array: the first index whose element is > value (strict) or >= value. */

@@ -77,6 +77,7 @@ function checkAgainstModel(set: RangeSet, model: Set<number>, a: number, b: numb
   expect(set.size).toBe(expected.length);
   expect(set.min).toBe(expected.length === 0 ? undefined : Math.min(...model));
   expect(set.max).toBe(expected.length === 0 ? undefined : Math.max(...model));
+  expect(set.firstEnd).toBe(expected[0]?.[1]);
   for (let v = 0; v <= LIMIT + 1; v++) expect(set.has(v)).toBe(model.has(v));
   const [lo, hi] = a <= b ? [a, b] : [b, a];
   let all = true;
@@ -96,7 +97,7 @@ describe('RangeSet', () => {
           checkAgainstModel(set, model, a, b);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 
