@@ -1,6 +1,7 @@
 /** Public library entry: `import { MultiHolepunchSocket } from 'srmudp-tui'`. */
 
 export { parseHostPort } from './net/address.js';
+export type { ProbingStats } from './net/birthday.js';
 export type { CipherName } from './net/crypto/cipher.js';
 export { fingerprint, shortFingerprint } from './net/crypto/identity.js';
 export type { PeerStats } from './net/endpoint.js';

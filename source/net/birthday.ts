@@ -124,6 +124,21 @@ interface Attempt {
   lastConnected: number;
 }
 
+/** What many-port probing has done since the endpoint started (the socket's stats). */
+export interface ProbingStats {
+  /** Hard side: probes sent from probing sockets. */
+  probesSent: number;
+  /** Easy side: sprays sent to random ports of a symmetric NAT. */
+  spraysSent: number;
+  /** Probing sockets open (or being opened) now. */
+  socketsOpen: number;
+  attemptsStarted: number;
+  /** A probe got through and the peer's session came up. */
+  attemptsSucceeded: number;
+  /** Gave up: no probe got through in time, or no handshake over the path one opened. */
+  attemptsFailed: number;
+}
+
 /** The probe token for two identities (order-free, so both sides derive the same). */
 export function probeToken(a: Uint8Array, b: Uint8Array): Buffer {
   const [lo, hi] = Buffer.compare(Buffer.from(a), Buffer.from(b)) <= 0 ? [a, b] : [b, a];
@@ -152,8 +167,18 @@ export class Birthday {
   private nextCheck: number | undefined;
   /** When recent spray rounds started (EASY_STARTS_PER_MINUTE). */
   private easyStarts: number[] = [];
-  /** Probes sent in all (sprays and hard-side probes), for stats and tests. */
-  probesSent = 0;
+  /**
+   * Counters for stats(). An attempt that ends any other way (its peer
+   * connected by a plain punch first, was removed, the endpoint closed) is
+   * started but neither succeeded nor failed.
+   */
+  private readonly counts = {
+    probesSent: 0,
+    spraysSent: 0,
+    attemptsStarted: 0,
+    attemptsSucceeded: 0,
+    attemptsFailed: 0,
+  };
 
   constructor(
     private readonly send: (t: ProbeTransmit) => void,
@@ -210,6 +235,7 @@ export class Birthday {
     }
     this.attempts.set(key, a);
     this.byToken.set(a.token.toString('hex'), a);
+    this.counts.attemptsStarted++;
     return true;
   }
 
@@ -282,6 +308,7 @@ export class Birthday {
   connected(key: string, now: number): void {
     const a = this.attempts.get(key);
     if (!a || a.state === 'connected') return;
+    if (a.hitAt !== undefined && a.state !== 'failed') this.counts.attemptsSucceeded++;
     a.state = 'connected';
     a.next = undefined;
     a.lastConnected = now;
@@ -314,6 +341,10 @@ export class Birthday {
   /** Extra sockets open (or being opened) now. */
   get openSockets(): number {
     return this.bySocket.size;
+  }
+
+  stats(): ProbingStats {
+    return { ...this.counts, socketsOpen: this.bySocket.size };
   }
 
   pollCommand(): SocketCommand | undefined {
@@ -356,7 +387,7 @@ export class Birthday {
     }
     const end = Math.min(a.cursor + PROBES_PER_TICK, a.sockets.length);
     for (; a.cursor < end; a.cursor++) {
-      this.probesSent++;
+      this.counts.probesSent++;
       this.send({ to: a.target, data: a.data.probe, via: a.sockets[a.cursor]! });
     }
     if (a.cursor >= a.sockets.length) {
@@ -377,7 +408,7 @@ export class Birthday {
         port = LOW_PORT + Math.floor(this.random() * PORT_SPAN);
       a.ports.add(port);
       a.sprayed++;
-      this.probesSent++;
+      this.counts.spraysSent++;
       this.send({ to: { address: a.target.address, port }, data: a.data.spray });
     }
     a.next = a.sprayed >= SPRAY_MAX ? now + SPRAY_GRACE : now + SPRAY_INTERVAL;
@@ -390,6 +421,7 @@ export class Birthday {
   }
 
   private fail(a: Attempt, now: number): void {
+    this.counts.attemptsFailed++;
     a.state = 'failed';
     a.next = undefined;
     a.endedAt = now;

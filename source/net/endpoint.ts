@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { type Addr, addrKey, sameAddr } from './address.js';
-import { Birthday, birthdayRole, probeToken, type SocketCommand } from './birthday.js';
+import {
+  Birthday,
+  birthdayRole,
+  type ProbingStats,
+  probeToken,
+  type SocketCommand,
+} from './birthday.js';
 import { CookieJar, TokenBucket } from './cookies.js';
 import type { CipherName } from './crypto/cipher.js';
 import { fingerprint, type Identity, shortFingerprint } from './crypto/identity.js';
@@ -21,8 +27,10 @@ import {
 } from './handshake.js';
 import {
   CONTROL_STREAM,
-  decodeIntroduction,
+  type ControlMessage,
+  decodeControl,
   encodeIntroduction,
+  encodeNatMapping,
   type Introduction,
 } from './introduce.js';
 import { closePacket, Peer, type PeerHost, type PeerTotals } from './peer.js';
@@ -175,6 +183,8 @@ interface Responding {
   createdAt: number;
   resends: number;
   origin: string;
+  /** Our Hello flags in the RESP (so we know which NAT mapping that peer was told). */
+  helloFlags: number;
 }
 
 const NICK_PATTERN = /^[\p{L}\p{N}_.-]{1,32}$/u;
@@ -266,6 +276,8 @@ export class Endpoint {
   });
   /** Peers' NAT mapping (from invite codes, introductions, Hellos) and address to probe, by key hex. */
   private readonly remoteNat = new Map<string, { mapping: NatMapping; addr: Addr | undefined }>();
+  /** The NAT mapping each connected peer last heard from us (Hello flags or a control message). */
+  private readonly natTold = new WeakMap<Peer, NatMapping>();
 
   constructor(config: EndpointConfig) {
     validateNick(config.nick);
@@ -423,6 +435,11 @@ export class Endpoint {
     return this.stun?.summary();
   }
 
+  /** Many-port probing's counters (birthday.ts). */
+  probingStats(): ProbingStats {
+    return this.birthday.stats();
+  }
+
   private drainStun(): void {
     const stun = this.stun;
     if (!stun) return;
@@ -446,6 +463,7 @@ export class Endpoint {
     }
     if (!changed) return;
     const sum = stun.summary();
+    const before = natFromFlags(this.local.flags);
     // Our Hello tells peers how our NAT maps us, so introducers can pass it on.
     const natBits =
       sum.behaviour === 'endpoint-independent'
@@ -455,6 +473,10 @@ export class Endpoint {
           : 0;
     this.local.flags =
       (this.local.flags & ~(HelloFlag.NatIndependent | HelloFlag.NatDependent)) | natBits;
+    // Peers that connected before this was known heard "unknown" (or an older
+    // answer) in our Hello: tell them now, once per change.
+    if (sum.behaviour !== before)
+      for (const p of this.byNick.values()) if (p.connected) this.tellNat(p, undefined);
     this.events.push({
       type: 'stun',
       publicAddress: sum.mapped,
@@ -979,6 +1001,7 @@ export class Endpoint {
       createdAt: now,
       resends: 0,
       origin,
+      helloFlags: this.local.flags,
     });
     this.respondingByOrigin.set(origin, index);
     this.respondingPerIp.set(from.address, perIp + 1);
@@ -1048,7 +1071,8 @@ export class Endpoint {
     session.finish = encodeFinish(sender, done.message);
     session.finishDeadline = now + Math.max(3 * session.loss.rtt.smoothedRtt, 100);
     this.transmit(from, session.finish);
-    this.established(session, done, dial.peer, from, now);
+    // initiatorFinish wrote our Hello just now, with the current flags.
+    this.established(session, done, dial.peer, from, now, this.local.flags);
   }
 
   private onFinish(receiver: number, noise: Uint8Array, from: Addr, now: number): void {
@@ -1077,7 +1101,7 @@ export class Endpoint {
       ...(this.rekeyInterval ? { rekeyInterval: this.rekeyInterval } : {}),
     });
     session.loss.rtt.update(Math.max(now - r.createdAt, 0.01), 0, 0);
-    const peer = this.established(session, done, undefined, from, now);
+    const peer = this.established(session, done, undefined, from, now, r.helloFlags);
     // Confirm at once, so the initiator stops re-sending FINISH.
     peer?.requestPing();
   }
@@ -1113,6 +1137,8 @@ export class Endpoint {
     dialed: Peer | undefined,
     from: Addr,
     now: number,
+    /** The flags of the Hello we sent in this handshake. */
+    sentFlags: number,
   ): Peer | undefined {
     const key = done.hello.identity;
     const hex = key.toString('hex');
@@ -1196,6 +1222,7 @@ export class Endpoint {
     if (outcome !== 'extra') this.events.push({ type: 'peer', nick: peer.nick, change: outcome });
     peer.maxDialAttempts = undefined;
     if (outcome !== 'extra') this.introduceAround(peer);
+    this.tellNat(peer, natFromFlags(sentFlags));
     this.dirty.add(peer);
     return peer;
   }
@@ -1298,10 +1325,44 @@ export class Endpoint {
     this.dirty.add(peer);
   }
 
-  /** A control message from a connected peer (only introductions so far). */
+  /**
+   * Tells a connected peer our NAT mapping on the control stream, unless it
+   * already has it: `hello` is what the Hello of a session just established
+   * said (undefined otherwise). At most one message per change per peer.
+   */
+  private tellNat(peer: Peer, hello: NatMapping | undefined): void {
+    const ours = natFromFlags(this.local.flags);
+    // A Hello without NAT bits leaves what the peer knew from us unchanged (see onNatMapping).
+    const heard = hello !== undefined && hello !== 'unknown' ? hello : this.natTold.get(peer);
+    if ((heard ?? 'unknown') !== ours) {
+      peer.queueMessage(this.nextMessageId++, CONTROL_STREAM, encodeNatMapping(ours));
+      this.dirty.add(peer);
+    }
+    this.natTold.set(peer, ours);
+  }
+
+  /** A control message from a connected peer. */
   private onControl(fromNick: string, data: Buffer): void {
     const from = this.byNick.get(fromNick);
-    if (!from || !this.introductions) return;
+    if (!from) return;
+    let msg: ControlMessage;
+    try {
+      msg = decodeControl(data);
+    } catch (err) {
+      if (!(err instanceof BadPacket)) throw err;
+      this.drop('protocol');
+      return;
+    }
+    if (msg.type === 'unknown') {
+      // A later version's message: ignore it, keep the session.
+      this.drop('unknown-type');
+      return;
+    }
+    if (msg.type === 'nat-mapping') {
+      this.onNatMapping(from, msg.nat);
+      return;
+    }
+    if (!this.introductions) return;
     let budget = this.introBudgets.get(from);
     if (!budget) {
       budget = new TokenBucket(INTRO_RATE_PER_MINUTE / 60, INTRO_RATE_PER_MINUTE);
@@ -1311,15 +1372,20 @@ export class Endpoint {
       this.drop('rate-limited');
       return;
     }
-    let intro: Introduction;
-    try {
-      intro = decodeIntroduction(data);
-    } catch (err) {
-      if (!(err instanceof BadPacket)) throw err;
-      this.drop('protocol');
-      return;
-    }
-    this.onIntroduction(from, intro, this.lastNow);
+    this.onIntroduction(from, msg.intro, this.lastNow);
+  }
+
+  /**
+   * A connected peer's NAT mapping, learned after its Hello: recorded as the
+   * Hello flags would have been, so our introductions pass it on. Only a
+   * field changes, however often a peer repeats it.
+   */
+  private onNatMapping(from: Peer, nat: NatMapping): void {
+    if (!from.key || !from.connected) return;
+    const hex = from.key.toString('hex');
+    const known = this.remoteNat.get(hex);
+    if (nat === 'unknown' && !known) return;
+    this.remoteNat.set(hex, { mapping: nat, addr: known?.addr ?? from.current?.path });
   }
 
   /**

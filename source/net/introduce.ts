@@ -19,10 +19,22 @@ import { Reader } from './wire/reader.js';
  *
  * "Bob introduces Carol to Alice": Alice learns Carol's key, nick and the
  * address Bob sees her at, and both punch towards each other at once.
+ *
+ *   version:u8 type:u8(2 = nat mapping) nat:u8
+ *
+ * A node whose STUN result arrives (or changes) after a peer connected tells
+ * that peer its mapping this way (codes as above); the peer stores it as if
+ * it had come in our Hello flags (wire/hello.ts), so it can pass it on in
+ * later introductions. Later bytes are reserved and ignored.
+ *
+ * A message of a type (or version) this node does not know is ignored (and
+ * counted), never fatal to the session: that is what lets later versions
+ * add types without breaking older nodes.
  */
 export const CONTROL_STREAM = 1;
 const CONTROL_VERSION = 1;
 const INTRODUCE = 1;
+const NAT_MAPPING = 2;
 export const MAX_INTRODUCED_ADDRS = 4;
 
 export interface Introduction {
@@ -32,6 +44,13 @@ export interface Introduction {
   /** The introduced node's NAT mapping behaviour (from its STUN); undefined = unknown. */
   nat?: NatMapping;
 }
+
+/** One control-stream message, as decodeControl reads it. */
+export type ControlMessage =
+  | { type: 'introduce'; intro: Introduction }
+  | { type: 'nat-mapping'; nat: NatMapping }
+  /** A version or type we do not know: to be ignored (and counted). */
+  | { type: 'unknown'; version: number; code: number };
 
 const NAT_CODES: readonly NatMapping[] = ['unknown', 'endpoint-independent', 'endpoint-dependent'];
 
@@ -59,12 +78,39 @@ export function encodeIntroduction(intro: Introduction): Buffer {
   return Buffer.concat(parts);
 }
 
+/** Our NAT mapping, for peers that connected before STUN told us (or before it changed). */
+export function encodeNatMapping(nat: NatMapping): Buffer {
+  return Buffer.from([CONTROL_VERSION, NAT_MAPPING, NAT_CODES.indexOf(nat)]);
+}
+
+/** Any control message. Throws BadPacket (only) for a malformed one of a known type. */
+export function decodeControl(data: Uint8Array): ControlMessage {
+  const r = new Reader(data);
+  const version = r.u8('control version');
+  const code = r.u8('control type');
+  if (version !== CONTROL_VERSION) return { type: 'unknown', version, code };
+  if (code === INTRODUCE) return { type: 'introduce', intro: introductionBody(r) };
+  if (code === NAT_MAPPING) return { type: 'nat-mapping', nat: natCode(r) };
+  return { type: 'unknown', version, code };
+}
+
+/** An introduction only (invite codes carry one): anything else is a BadPacket. */
 export function decodeIntroduction(data: Uint8Array): Introduction {
   const r = new Reader(data);
   if (r.u8('control version') !== CONTROL_VERSION)
     throw new BadPacket('protocol', 'unknown control version');
   if (r.u8('control type') !== INTRODUCE)
     throw new BadPacket('protocol', 'unknown control message');
+  return introductionBody(r);
+}
+
+function natCode(r: Reader): NatMapping {
+  const nat = NAT_CODES[r.u8('nat mapping')];
+  if (nat === undefined) throw new BadPacket('protocol', 'bad nat mapping');
+  return nat;
+}
+
+function introductionBody(r: Reader): Introduction {
   const identity = Buffer.from(r.bytes(32, 'introduced identity'));
   const nickLength = r.u8('nick length');
   if (nickLength > 64) throw new BadPacket('protocol', 'nick too long');
@@ -90,8 +136,7 @@ export function decodeIntroduction(data: Uint8Array): Introduction {
     addrs.push({ address: normalizeIp(address), port });
   }
   if (r.remaining === 0) return { identity, nick, addrs };
-  const nat = NAT_CODES[r.u8('nat mapping')];
-  if (nat === undefined) throw new BadPacket('protocol', 'bad nat mapping');
+  const nat = natCode(r);
   return nat === 'unknown' ? { identity, nick, addrs } : { identity, nick, addrs, nat };
 }
 

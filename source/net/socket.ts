@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type Addr, addrKey, normalizeIp, parseHostPort } from './address.js';
-import type { SocketCommand } from './birthday.js';
+import type { ProbingStats, SocketCommand } from './birthday.js';
 import type { CipherName } from './crypto/cipher.js';
 import {
   generateIdentity,
@@ -107,6 +107,8 @@ export interface SocketStats extends EndpointStats {
   /** From STUN, when asked (see BindOptions.stun). */
   publicAddress: string | undefined;
   natMapping: NatMapping;
+  /** Many-port probing (toward symmetric NATs): all zero unless it ever ran. */
+  probing: ProbingStats;
   uptime: number;
 }
 
@@ -633,6 +635,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       sendErrors: this.sendErrors,
       publicAddress: this.stunInfo()?.publicAddress,
       natMapping: this.stunInfo()?.mapping ?? 'unknown',
+      probing: this.endpoint.probingStats(),
       uptime: performance.now() - this.startedAt,
     };
   }

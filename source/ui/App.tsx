@@ -11,7 +11,7 @@ import { InputLine } from './InputLine.js';
 import { EMPTY, edit, insert, type Line } from './lineedit.js';
 import { Messages } from './Messages.js';
 import { Peers } from './Peers.js';
-import { Stats } from './Stats.js';
+import { probingSummary, Stats } from './Stats.js';
 import { StatusBar } from './StatusBar.js';
 import { hue } from './theme.js';
 
@@ -116,7 +116,8 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   const peerRows =
     Math.min(state.peers.length, MAX_PEER_ROWS) + (state.peers.length > MAX_PEER_ROWS ? 1 : 0);
   const peersHeight = 2 + (state.peers.length === 0 ? 1 : 1 + peerRows);
-  const statsHeight = 4;
+  // One more row while many-port probing has something to show.
+  const statsHeight = state.stats && probingSummary(state.stats) ? 5 : 4;
   // The prompt and a long input wrap; the last row stays free, since Ink
   // redraws the whole screen (flickering) when its output fills the terminal.
   const inputRows = Math.ceil((nick.length + 3 + shown.value.length) / Math.max(1, columns));

@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import { sanitize } from '../chat/sanitize.js';
+import type { ProbingStats } from '../net/birthday.js';
 import type { SocketStats } from '../net/socket.js';
 import { clip, formatBytes, formatDuration, hue } from './theme.js';
 
@@ -16,6 +17,27 @@ export function totalDropped(s: SocketStats): number {
   return Object.values(s.dropped).reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Many-port probing in one line ("probing: 2 attempts, 1 ok, 256 sockets
+ * open, …"), or undefined while it has never run: most users never see it.
+ */
+export function probingSummary(s: SocketStats): string | undefined {
+  // Fixtures (and stats from before it existed) may lack it.
+  const p: Partial<ProbingStats> = s.probing ?? {};
+  const parts: string[] = [];
+  const add = (n: number | undefined, what: string) => {
+    if (n) parts.push(`${n} ${what}`);
+  };
+  const attempts = p.attemptsStarted ?? 0;
+  add(attempts, attempts === 1 ? 'attempt' : 'attempts');
+  add(p.attemptsSucceeded, 'ok');
+  add(p.attemptsFailed, 'failed');
+  add(p.socketsOpen, 'sockets open');
+  add(p.probesSent, 'probes');
+  add(p.spraysSent, 'sprays');
+  return parts.length > 0 ? `probing: ${parts.join(', ')}` : undefined;
+}
+
 export function Stats({ nick, stats, width, color }: StatsProps) {
   if (!stats) return <Text dimColor>starting…</Text>;
   // The public address appears once STUN has answered (fixtures may lack it).
@@ -26,12 +48,14 @@ export function Stats({ nick, stats, width, color }: StatsProps) {
     `in ${stats.datagramsIn} pkts ${formatBytes(stats.bytesIn)}   ` +
     `out ${stats.datagramsOut} pkts ${formatBytes(stats.bytesOut)}   ` +
     `bad dropped ${totalDropped(stats)}   up ${formatDuration(stats.uptime)}`;
+  const probing = probingSummary(stats);
   return (
     <Box flexDirection="column">
       <Text color={hue(color, 'cyan')} wrap="truncate-end">
         {clip(who, width)}
       </Text>
       <Text wrap="truncate-end">{clip(totals, width)}</Text>
+      {probing ? <Text wrap="truncate-end">{clip(probing, width)}</Text> : null}
     </Box>
   );
 }

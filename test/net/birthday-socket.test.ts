@@ -94,6 +94,14 @@ describe('many-port probing on real sockets', () => {
     expect(carol.probeSocketCount).toBe(PROBE_SOCKETS);
     await expect.poll(() => probesFrom.size, { timeout: 3000 }).toBe(PROBE_SOCKETS);
     expect(probesFrom.has(carol.localAddress().port)).toBe(false);
+    // The socket's stats show it (the chat's Stats pane reads these).
+    expect(carol.stats().probing).toMatchObject({
+      attemptsStarted: 1,
+      attemptsSucceeded: 0,
+      socketsOpen: PROBE_SOCKETS,
+      spraysSent: 0,
+    });
+    expect(carol.stats().probing.probesSent).toBeGreaterThanOrEqual(PROBE_SOCKETS);
     await carol.close();
     expect(carol.probeSocketCount).toBe(0);
   });

@@ -13,7 +13,13 @@ import { generateIdentity, type Identity } from '../../source/net/crypto/identit
 import { Endpoint, type Transmit } from '../../source/net/endpoint.js';
 import { BadPacket } from '../../source/net/errors.js';
 import type { EndpointEvent } from '../../source/net/events.js';
-import { decodeIntroduction, encodeIntroduction } from '../../source/net/introduce.js';
+import {
+  CONTROL_STREAM,
+  decodeControl,
+  decodeIntroduction,
+  encodeIntroduction,
+  encodeNatMapping,
+} from '../../source/net/introduce.js';
 import { decodeInvite, encodeInvite } from '../../source/net/invite.js';
 import { decodeStunMessage, encodeBindingResponse } from '../../source/net/stun.js';
 import { encodeProbe, PacketType, WIRE_VERSION } from '../../source/net/wire/packet.js';
@@ -409,11 +415,20 @@ describe('the Birthday core', () => {
     expect(b.start('k2', 'hard', Buffer.alloc(16, 2), target, 0)).toBe(true);
     expect(b.start('k3', 'hard', Buffer.alloc(16, 3), target, 0)).toBe(false);
     expect(b.openSockets).toBe(2 * PROBE_SOCKETS);
+    expect(b.stats()).toMatchObject({ attemptsStarted: 2, socketsOpen: 2 * PROBE_SOCKETS });
     for (let now = 0; now <= HARD_TTL + 100; now += 10) {
       const d = b.nextDeadline();
       if (d !== undefined && d <= now) b.handleTimeout(now, () => false);
     }
     expect(b.openSockets).toBe(0);
+    expect(b.stats()).toEqual({
+      probesSent: sent.length,
+      spraysSent: 0,
+      socketsOpen: 0,
+      attemptsStarted: 2,
+      attemptsSucceeded: 0,
+      attemptsFailed: 2,
+    });
     expect(b.state('k1')).toBe('failed');
     expect(b.failure('k1')).toMatch(/many-port probing/);
     // Every socket probed, a bounded number of times.
@@ -462,6 +477,7 @@ describe('the Birthday core', () => {
     expect(sent.at(-1)!.data[2]).toBe(ProbeKind.Ack);
     expect(b.onProbe(ProbeKind.Spray, token, easy, ids[3]!, 110)).toBe('ok');
     b.connected('k', 200);
+    expect(b.stats()).toMatchObject({ attemptsStarted: 1, attemptsSucceeded: 1, socketsOpen: 1 });
     drain();
     expect(commands.at(-1)).toEqual({ kind: 'close', ids: ids.filter((id) => id !== winner) });
     expect(b.openSockets).toBe(1);
@@ -483,6 +499,12 @@ describe('the Birthday core', () => {
     }
     expect(b.state('j')).toBe('failed');
     expect(b.failure('j')).toMatch(/opened a path .* no handshake/);
+    expect(b.stats()).toMatchObject({
+      attemptsStarted: 2,
+      attemptsSucceeded: 1,
+      attemptsFailed: 1,
+      socketsOpen: 0,
+    });
   });
 });
 
@@ -510,10 +532,136 @@ describe('NAT mapping in invite codes and introductions', () => {
     );
   });
 
+  it('a nat-mapping control message round-trips; truncated or bad ones are BadPackets only', () => {
+    for (const nat of ['unknown', 'endpoint-independent', 'endpoint-dependent'] as const) {
+      const bytes = encodeNatMapping(nat);
+      expect(bytes.length).toBe(3);
+      expect(decodeControl(bytes)).toEqual({ type: 'nat-mapping', nat });
+      // Later bytes are reserved and ignored.
+      expect(decodeControl(Buffer.concat([bytes, Buffer.from([1, 2])]))).toEqual({
+        type: 'nat-mapping',
+        nat,
+      });
+      for (let cut = 0; cut < bytes.length; cut++)
+        expect(() => decodeControl(bytes.subarray(0, cut))).toThrow(BadPacket);
+      // Never mistaken for an introduction (invite codes decode only those).
+      expect(() => decodeIntroduction(bytes)).toThrow(BadPacket);
+    }
+    for (const bad of [3, 9, 255])
+      expect(() => decodeControl(Buffer.from([1, 2, bad]))).toThrow(BadPacket);
+    const withNat = encodeIntroduction({ ...intro, nat: 'endpoint-dependent' });
+    expect(decodeControl(withNat)).toEqual({
+      type: 'introduce',
+      intro: { ...intro, nat: 'endpoint-dependent' },
+    });
+  });
+
+  it('an unknown control type or version decodes as unknown, not as an error', () => {
+    expect(decodeControl(Buffer.from([1, 99]))).toEqual({ type: 'unknown', version: 1, code: 99 });
+    expect(decodeControl(Buffer.from([1, 0, 5, 5]))).toEqual({
+      type: 'unknown',
+      version: 1,
+      code: 0,
+    });
+    expect(decodeControl(Buffer.from([2, 1, 0]))).toEqual({ type: 'unknown', version: 2, code: 1 });
+  });
+
   it('rejects a bad mapping code with BadPacket only', () => {
     const old = encodeIntroduction(intro);
     for (const bad of [3, 7, 255]) {
       expect(() => decodeIntroduction(Buffer.concat([old, Buffer.from([bad])]))).toThrow(BadPacket);
     }
+  });
+});
+
+describe('a NAT mapping STUN finds after connecting', () => {
+  /** Alice is behind a symmetric NAT but learns so only after joining bob (public); carol is port-restricted. */
+  function lateWorld(seed: number) {
+    const net = new FakeNetwork({ seed, conditions: { delay: 15, jitter: 4 } });
+    for (const s of STUN_SERVERS) net.attach(new StunServer(), s);
+    const alice = new Node(net, { address: '10.0.1.2', port: 5000 }, 'alice', {
+      kind: 'symmetric',
+      publicAddress: '198.51.100.1',
+    });
+    const bob = new Node(net, { address: '203.0.113.2', port: 6000 }, 'bob');
+    const carol = new Node(net, { address: '10.0.3.2', port: 7000 }, 'carol', {
+      kind: 'port-restricted',
+      publicAddress: '198.51.100.3',
+    });
+    bob.startStun();
+    carol.startStun();
+    alice.endpoint.addPeer('bob', [bob.addr], net.now);
+    net.poke(alice.addr);
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 5000)).toBe(
+      true,
+    );
+    expect(alice.endpoint.stunSummary()).toBeUndefined();
+    return { net, alice, bob, carol };
+  }
+
+  it('is told to connected peers once, so a later introduction starts many-port probing, which connects', () => {
+    for (let seed = 300; seed < 303; seed++) {
+      const { net, alice, bob, carol } = lateWorld(seed);
+      // Bob records what alice tells him on the control stream.
+      const heard: string[] = [];
+      const ep = bob.endpoint as unknown as { onNatMapping(p: unknown, nat: string): void };
+      const original = ep.onNatMapping.bind(bob.endpoint);
+      ep.onNatMapping = (p, nat) => {
+        heard.push(nat);
+        original(p, nat);
+      };
+      alice.startStun();
+      expect(net.runUntilTrue(() => !!alice.endpoint.stunSummary()?.done, 5000)).toBe(true);
+      expect(alice.endpoint.stunSummary()?.behaviour).toBe('endpoint-dependent');
+      net.run(500);
+      expect(heard).toEqual(['endpoint-dependent']);
+
+      // Carol joins bob; bob introduces alice (symmetric) and carol (port-restricted).
+      carol.endpoint.addPeer('bob', [bob.addr], net.now);
+      net.poke(carol.addr);
+      expect(
+        net.runUntilTrue(() => alice.connected('carol') && carol.connected('alice'), 20_000),
+      ).toBe(true);
+      expect(alice.maxOpen).toBe(PROBE_SOCKETS);
+      expect(carol.endpoint.peer('alice')?.address?.address).toBe('198.51.100.1');
+      net.run(100);
+      expect(alice.sockets.size).toBe(1);
+      expect(alice.endpoint.probingStats()).toMatchObject({
+        attemptsStarted: 1,
+        attemptsSucceeded: 1,
+        attemptsFailed: 0,
+        socketsOpen: 1,
+        spraysSent: 0,
+      });
+      expect(alice.endpoint.probingStats().probesSent).toBeGreaterThanOrEqual(PROBE_SOCKETS);
+      const c = carol.endpoint.probingStats();
+      expect(c).toMatchObject({ attemptsStarted: 1, attemptsSucceeded: 1, socketsOpen: 0 });
+      expect(c.spraysSent).toBeGreaterThan(0);
+      // Nothing is repeated later, and bob heard it only once.
+      net.run(5000);
+      expect(heard).toEqual(['endpoint-dependent']);
+    }
+  });
+
+  it('an unknown control message or a repeated mapping only counts or updates: the session stays', () => {
+    const { net, alice, bob } = lateWorld(310);
+    const before = { ...bob.endpoint.stats.dropped };
+    const send = (bytes: number[]) =>
+      alice.endpoint.sendMessage(['bob'], Buffer.from(bytes), net.now, CONTROL_STREAM);
+    send([1, 99, 1, 2, 3]); // a later type
+    send([2, 1]); // a later version
+    send([1, 2]); // a truncated nat mapping
+    for (let i = 0; i < 200; i++) send([...encodeNatMapping('endpoint-independent')]);
+    net.poke(alice.addr);
+    net.run(2000);
+    expect(bob.endpoint.stats.dropped['unknown-type'] - before['unknown-type']).toBe(2);
+    expect(bob.endpoint.stats.dropped.protocol - before.protocol).toBe(1);
+    expect(bob.connected('alice')).toBe(true);
+    expect(alice.connected('bob')).toBe(true);
+    // Nothing of it reaches the application; chat still flows.
+    expect(bob.received).toEqual([]);
+    alice.send('bob', 'still here');
+    expect(net.runUntilTrue(() => bob.received.length === 1, 2000)).toBe(true);
+    expect(bob.endpoint.probingStats().attemptsStarted).toBe(0);
   });
 });

@@ -29,6 +29,57 @@ describe('Stats pane', () => {
     expect(lastFrame()).toContain('public 198.51.100.7:40000 (symmetric NAT)');
   });
 
+  it('summarises many-port probing only once it has run', () => {
+    const zero = {
+      probesSent: 0,
+      spraysSent: 0,
+      socketsOpen: 0,
+      attemptsStarted: 0,
+      attemptsSucceeded: 0,
+      attemptsFailed: 0,
+    };
+    const idle = render(
+      <Stats nick="alice" stats={socketStats({ probing: zero })} width={120} color={false} />,
+    );
+    expect(idle.lastFrame()).not.toContain('probing');
+    // Older stats (and fixtures) without the field show nothing either.
+    const none = render(<Stats nick="alice" stats={socketStats()} width={120} color={false} />);
+    expect(none.lastFrame()).not.toContain('probing');
+    expect((none.lastFrame() ?? '').split('\n')).toHaveLength(2);
+    const busy = render(
+      <Stats
+        nick="alice"
+        stats={socketStats({
+          probing: {
+            ...zero,
+            attemptsStarted: 2,
+            attemptsSucceeded: 1,
+            socketsOpen: 256,
+            probesSent: 512,
+          },
+        })}
+        width={120}
+        color={false}
+      />,
+    );
+    const lines = (busy.lastFrame() ?? '').split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe('probing: 2 attempts, 1 ok, 256 sockets open, 512 probes');
+    const failed = render(
+      <Stats
+        nick="alice"
+        stats={socketStats({
+          probing: { ...zero, attemptsStarted: 1, attemptsFailed: 1, spraysSent: 2048 },
+        })}
+        width={40}
+        color={false}
+      />,
+    );
+    for (const line of (failed.lastFrame() ?? '').split('\n'))
+      expect(line.length).toBeLessThanOrEqual(40);
+    expect(failed.lastFrame()).toContain('probing: 1 attempt, 1 failed');
+  });
+
   it('waits for the first stats', () => {
     const { lastFrame } = render(
       <Stats nick="alice" stats={undefined} width={120} color={false} />,
