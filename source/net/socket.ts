@@ -750,13 +750,16 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         continue;
       }
       this.sendsInFlight++;
-      this.socket.send(t.data, t.to.port, address, (err) => {
-        // Per-datagram send errors (EHOSTUNREACH, ENETUNREACH...) are the network's.
-        if (err) this.sendErrors++;
-        if (--this.sendsInFlight === 0) this.onSendsDrained?.();
-      });
+      this.socket.send(t.data, t.to.port, address, this.onSent);
     }
   }
+
+  /** Every main-socket send's callback, made once (not a closure per datagram). */
+  private readonly onSent = (err: Error | null): void => {
+    // Per-datagram send errors (EHOSTUNREACH, ENETUNREACH...) are the network's.
+    if (err) this.sendErrors++;
+    if (--this.sendsInFlight === 0) this.onSendsDrained?.();
+  };
 
   /**
    * Many-port probing: open or close the extra sockets the endpoint asked
