@@ -630,10 +630,17 @@ export class Endpoint {
     if (recipients === undefined) {
       targets = [...this.byNick.values()].filter((p) => p.connected);
     } else {
-      const unknown = recipients.filter((n) => !this.byNick.has(n));
-      if (unknown.length > 0)
-        throw new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
-      targets = [...new Set(recipients)].map((n) => this.byNick.get(n)!);
+      const only = recipients.length === 1 ? this.byNick.get(recipients[0]!) : undefined;
+      if (only)
+        targets = [only]; // the common unicast: no filter, Set or map
+      else {
+        const unknown = recipients.filter((n) => !this.byNick.has(n));
+        if (unknown.length > 0)
+          throw new UsageError(
+            `unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+          );
+        targets = [...new Set(recipients)].map((n) => this.byNick.get(n)!);
+      }
     }
     const id = this.nextMessageId++;
     for (const peer of targets) {

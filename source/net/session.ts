@@ -207,7 +207,7 @@ export class Session {
 
   /** Ranges for an ACK frame, descending, and the ack delay in microseconds. */
   ackRanges(now: number): { ranges: [number, number][]; delayMicros: number } {
-    const ranges = [...this.toAck.rangesDescending()];
+    const ranges = this.toAck.toArrayDescending();
     const delayMicros = Math.max(0, Math.round((now - this.largestReceivedAt) * 1000));
     return { ranges, delayMicros };
   }

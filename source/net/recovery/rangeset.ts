@@ -122,6 +122,15 @@ export class RangeSet {
     for (let k = 0; k < starts.length; k++) yield [starts[k]!, ends[k]!];
   }
 
+  /** The ranges, highest first, as a new array (what an ACK frame encodes; no iterator). */
+  toArrayDescending(): [number, number][] {
+    const starts = this.#starts;
+    const ends = this.#ends;
+    const out: [number, number][] = new Array(starts.length);
+    for (let k = starts.length - 1, i = 0; k >= 0; k--, i++) out[i] = [starts[k]!, ends[k]!];
+    return out;
+  }
+
   /** Descending (the order ACK frames encode ranges in). Do not mutate the set while iterating. */
   *rangesDescending(): IterableIterator<[number, number]> {
     const starts = this.#starts;

@@ -74,6 +74,7 @@ function checkAgainstModel(set: RangeSet, model: Set<number>, a: number, b: numb
   const expected = modelRanges(model);
   expect([...set.ranges()]).toEqual(expected);
   expect([...set.rangesDescending()]).toEqual([...expected].reverse());
+  expect(set.toArrayDescending()).toEqual([...expected].reverse());
   expect(set.size).toBe(expected.length);
   expect(set.min).toBe(expected.length === 0 ? undefined : Math.min(...model));
   expect(set.max).toBe(expected.length === 0 ? undefined : Math.max(...model));
