@@ -50,6 +50,19 @@ export function mbPerSecond(bytes: number, ms: number): number {
 
 export const MiB = 1024 * 1024;
 
+/**
+ * Reservoir sampling (Vitter's algorithm R): keeps `sample` a uniform sample
+ * of at most `max` of the `seen` values offered so far (`seen` counts this one).
+ */
+export function addToReservoir(sample: number[], seen: number, value: number, max: number): void {
+  if (sample.length < max) {
+    sample.push(value);
+    return;
+  }
+  const j = Math.floor(Math.random() * seen);
+  if (j < max) sample[j] = value;
+}
+
 /** About three significant digits, without exponent notation. */
 export function formatNumber(v: number | undefined): string {
   if (v === undefined || !Number.isFinite(v)) return '-';

@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { MultiHolepunchSocket } from '../../source/net/socket.js';
 import { serve } from '../ipc.js';
+import { addToReservoir } from '../stats.js';
 import { cpuMicros } from './pingloop.js';
 
 const HOST = '127.0.0.1';
@@ -132,13 +133,8 @@ const api = {
         () => {
           st.acked++;
           const ms = performance.now() - t;
-          // Reservoir sample: a uniform sample of every ack time.
-          st.seen++;
-          if (st.ackMs.length < MAX_SAMPLES) st.ackMs.push(ms);
-          else {
-            const j = Math.floor(Math.random() * st.seen);
-            if (j < MAX_SAMPLES) st.ackMs[j] = ms;
-          }
+          // A uniform sample of every ack time.
+          addToReservoir(st.ackMs, ++st.seen, ms, MAX_SAMPLES);
         },
         (err: Error) => {
           st.failed++;

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { encodeChat } from '../../source/chat/protocol.js';
 import { MultiHolepunchSocket } from '../../source/net/socket.js';
 import { serve } from '../ipc.js';
+import { addToReservoir } from '../stats.js';
 
 const HOST = '127.0.0.1';
 /** Sends awaiting their ack at most; beyond it the flood waits (the chat is not keeping up). */
@@ -116,13 +117,7 @@ const api = {
       s.send(encodeChat({ text, private: false }), { recipient: target, timeout: 60_000 }).then(
         () => {
           f.acked++;
-          f.seen++;
-          const ms = performance.now() - t;
-          if (f.ackMs.length < MAX_SAMPLES) f.ackMs.push(ms);
-          else {
-            const j = Math.floor(Math.random() * f.seen);
-            if (j < MAX_SAMPLES) f.ackMs[j] = ms;
-          }
+          addToReservoir(f.ackMs, ++f.seen, performance.now() - t, MAX_SAMPLES);
         },
         (err: Error) => {
           f.failed++;
