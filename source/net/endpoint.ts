@@ -87,6 +87,8 @@ export interface EndpointConfig {
   rekeyInterval?: number;
   /** For deterministic tests: source of random session indices. */
   randomIndex?: () => number;
+  /** For deterministic tests: uniform in [0, 1), which ports many-port probing sprays. */
+  randomUnit?: () => number;
 }
 
 export interface Transmit {
@@ -269,11 +271,7 @@ export class Endpoint {
   private readonly randomIndex: () => number;
   private readonly host: PeerHost;
   /** Many-port probing toward symmetric NATs (birthday.ts). */
-  private readonly birthday = new Birthday((t) => {
-    this.stats.datagramsOut++;
-    this.stats.bytesOut += t.data.length;
-    this.transmits.push(t);
-  });
+  private readonly birthday: Birthday;
   /** Peers' NAT mapping (from invite codes, introductions, Hellos) and address to probe, by key hex. */
   private readonly remoteNat = new Map<string, { mapping: NatMapping; addr: Addr | undefined }>();
   /** The NAT mapping each connected peer last heard from us (Hello flags or a control message). */
@@ -295,6 +293,11 @@ export class Endpoint {
     this.rekeyInterval = config.rekeyInterval;
     this.maxPeers = config.maxPeers ?? MAX_PEERS;
     this.randomIndex = config.randomIndex ?? (() => randomBytes(4).readUInt32BE(0));
+    this.birthday = new Birthday((t) => {
+      this.stats.datagramsOut++;
+      this.stats.bytesOut += t.data.length;
+      this.transmits.push(t);
+    }, config.randomUnit);
     this.host = {
       emit: (e) => {
         // The control stream is ours, not the application's.

@@ -101,6 +101,7 @@ class Node implements SimNode {
       identity: this.identity,
       nick,
       randomIndex: () => rng.u32(),
+      randomUnit: () => rng.next(),
     });
     this.addr = net.attach(this, addr, nat ? { nat } : undefined);
   }
@@ -232,6 +233,7 @@ describe('many-port probing: symmetric ↔ port-restricted', () => {
   it('connects by invite codes over many seeds, through one winning probing socket', () => {
     const times: number[] = [];
     let failures = 0;
+    let viaMain = 0;
     for (let seed = 100; seed < 120; seed++) {
       const { net, alice, bob } = world(seed, 'symmetric', 'port-restricted');
       const t0 = net.now;
@@ -248,7 +250,12 @@ describe('many-port probing: symmetric ↔ port-restricted', () => {
       expect(bob.endpoint.peer('alice')?.address?.address).toBe('198.51.100.1');
       expect(alice.maxOpen).toBe(PROBE_SOCKETS);
       net.run(100);
-      expect(alice.sockets.size).toBe(1);
+      // Through one of her 256 probing sockets, which alone stays open. Now and
+      // then (1 chance in 257 per hit; spray ports come from Math.random) a spray
+      // lands on the mapping of alice's main socket itself: the session is then
+      // on the main socket and every probing socket closes.
+      expect(alice.sockets.size).toBeLessThanOrEqual(1);
+      if (alice.sockets.size === 0) viaMain++;
       expect(bob.maxOpen).toBe(0);
       alice.send('bob', 'hi bob');
       bob.send('alice', 'hi alice');
@@ -270,7 +277,7 @@ describe('many-port probing: symmetric ↔ port-restricted', () => {
     expect(failures).toBe(0);
     const mean = times.reduce((a, b) => a + b, 0) / times.length;
     console.log(
-      `fakenet: symmetric ↔ port-restricted by invite: ${times.length}/20 connected, mean ${Math.round(mean)} ms, max ${Math.max(...times)} ms`,
+      `fakenet: symmetric ↔ port-restricted by invite: ${times.length}/20 connected (${viaMain} on the main socket), mean ${Math.round(mean)} ms, max ${Math.max(...times)} ms`,
     );
   });
 

@@ -24,7 +24,7 @@ export class SimPeer implements SimNode {
   ) {
     this.endpoint = new Endpoint({
       identity: config.identity ?? generateIdentity(),
-      ...(rng ? { randomIndex: () => rng.u32() } : {}),
+      ...(rng ? { randomIndex: () => rng.u32(), randomUnit: () => rng.next() } : {}),
       ...config,
     });
     this.addr = net.attach(this, addr, nat ? { nat } : undefined);
