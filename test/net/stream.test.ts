@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BadPacket } from '../../source/net/errors.js';
 import {
   MAX_MESSAGE_SIZE,
   type OutgoingMessage,
@@ -10,18 +9,10 @@ import {
   SendStream,
 } from '../../source/net/stream.js';
 import { varintLength, writeVarint } from '../../source/net/wire/reader.js';
+import { expectBadPacket } from '../support/badpacket.js';
 import { Rng } from '../support/rng.js';
 
-function expectProtocol(fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(BadPacket);
-  expect((caught as BadPacket).reason).toBe('protocol');
-}
+const expectProtocol = (fn: () => unknown) => expectBadPacket(fn, 'protocol');
 
 /** A cheap assertion for the simulation's hot paths (vitest's expect costs microseconds). */
 function ok(condition: boolean, message: string): void {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../source/net/address.js';
-import { BadPacket, type DropReason } from '../../source/net/errors.js';
 import {
   crc32,
   decodeStunMessage,
@@ -17,6 +16,7 @@ import {
   type StunResult,
   StunType,
 } from '../../source/net/stun.js';
+import { outcome } from '../support/badpacket.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -43,15 +43,6 @@ const RFC5769_IPV6_RESPONSE = hex(`
   00200014 0002a147 0113a9fa a5d3f179 bc25f4b5 bed2b9d9
   00080014 a382954e 4be67bf1 1784c97c 8292c275 bfe3ed41
   80280004 c8fb0b4c`);
-
-function outcome(fn: () => unknown): DropReason | 'none' | 'other' {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return err instanceof BadPacket ? err.reason : 'other';
-  }
-}
 
 describe('STUN codec: RFC 5769 test vectors', () => {
   it('decodes the sample request (class, attributes, fingerprint)', () => {

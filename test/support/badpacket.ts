@@ -14,3 +14,13 @@ export function expectBadPacket(fn: () => unknown, reason?: DropReason): BadPack
   if (reason !== undefined) expect(bad.reason).toBe(reason);
   return bad;
 }
+
+/** What `fn` threw: a BadPacket's reason, 'none', or 'other'. Cheap enough for hot loops. */
+export function outcome(fn: () => unknown): DropReason | 'none' | 'other' {
+  try {
+    fn();
+    return 'none';
+  } catch (err) {
+    return err instanceof BadPacket ? err.reason : 'other';
+  }
+}

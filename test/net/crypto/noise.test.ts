@@ -10,7 +10,8 @@ import {
   type NoisePattern,
   protocolName,
 } from '../../../source/net/crypto/noise.js';
-import { BadPacket, UsageError } from '../../../source/net/errors.js';
+import { UsageError } from '../../../source/net/errors.js';
+import { expectBadPacket } from '../../support/badpacket.js';
 
 interface Vector {
   protocol_name: string;
@@ -202,16 +203,8 @@ function xxPair(opts: { cipherB?: CipherName; prologueB?: string } = {}) {
   return { init, resp };
 }
 
-function expectBadPacket(fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(BadPacket);
-  expect((caught as BadPacket).reason).toBe('handshake');
-}
+/** Every malformed handshake message is the network's fault: BadPacket('handshake'). */
+const expectHandshakeError = (fn: () => unknown) => expectBadPacket(fn, 'handshake');
 
 describe('HandshakeState rejects bad input', () => {
   it('rejects every single-byte flip of XX message 2 and still accepts the real one', () => {
@@ -222,10 +215,10 @@ describe('HandshakeState rejects bad input', () => {
     for (let i = 0; i < msg2.length; i++) {
       const bad = Buffer.from(msg2);
       bad[i]! ^= 0x01;
-      expectBadPacket(() => init.readMessage(bad));
+      expectHandshakeError(() => init.readMessage(bad));
       const bad2 = Buffer.from(msg2);
       bad2[i]! ^= 0x80;
-      expectBadPacket(() => init.readMessage(bad2));
+      expectHandshakeError(() => init.readMessage(bad2));
     }
     // Failed reads roll back completely.
     expect(init.handshakeHash).toEqual(hashBefore);
@@ -238,11 +231,12 @@ describe('HandshakeState rejects bad input', () => {
   it('rejects truncated messages', () => {
     const { init, resp } = xxPair();
     const msg1 = init.writeMessage(new Uint8Array(0));
-    for (const len of [0, 1, 31]) expectBadPacket(() => resp.readMessage(msg1.subarray(0, len)));
+    for (const len of [0, 1, 31])
+      expectHandshakeError(() => resp.readMessage(msg1.subarray(0, len)));
     resp.readMessage(msg1);
     const msg2 = resp.writeMessage(Buffer.from('payload'));
     for (const len of [0, 31, 32, 47, 64, 79, 80, msg2.length - 1]) {
-      expectBadPacket(() => init.readMessage(msg2.subarray(0, len)));
+      expectHandshakeError(() => init.readMessage(msg2.subarray(0, len)));
     }
     expect(init.readMessage(msg2).toString()).toBe('payload');
   });
@@ -250,28 +244,28 @@ describe('HandshakeState rejects bad input', () => {
   it('enforces turn order', () => {
     const { init, resp } = xxPair();
     expect(() => resp.writeMessage(new Uint8Array(0))).toThrow(UsageError);
-    expectBadPacket(() => init.readMessage(Buffer.alloc(32, 9)));
+    expectHandshakeError(() => init.readMessage(Buffer.alloc(32, 9)));
     const msg1 = init.writeMessage(new Uint8Array(0));
     expect(() => init.writeMessage(new Uint8Array(0))).toThrow(UsageError);
     resp.readMessage(msg1);
-    expectBadPacket(() => resp.readMessage(msg1));
+    expectHandshakeError(() => resp.readMessage(msg1));
     init.readMessage(resp.writeMessage(new Uint8Array(0)));
     resp.readMessage(init.writeMessage(new Uint8Array(0)));
     expect(init.isComplete && resp.isComplete).toBe(true);
     expect(() => init.writeMessage(new Uint8Array(0))).toThrow(UsageError);
-    expectBadPacket(() => resp.readMessage(Buffer.alloc(64)));
+    expectHandshakeError(() => resp.readMessage(Buffer.alloc(64)));
   });
 
   it('fails at the first encrypted payload on a prologue mismatch', () => {
     const { init, resp } = xxPair({ prologueB: 'other' });
     resp.readMessage(init.writeMessage(Buffer.from('clear'))); // no key yet: not detectable
-    expectBadPacket(() => init.readMessage(resp.writeMessage(Buffer.from('x'))));
+    expectHandshakeError(() => init.readMessage(resp.writeMessage(Buffer.from('x'))));
   });
 
   it('fails at the first encrypted payload on a cipher mismatch', () => {
     const { init, resp } = xxPair({ cipherB: 'aes-256-gcm' });
     resp.readMessage(init.writeMessage(Buffer.from('clear')));
-    expectBadPacket(() => init.readMessage(resp.writeMessage(Buffer.from('x'))));
+    expectHandshakeError(() => init.readMessage(resp.writeMessage(Buffer.from('x'))));
   });
 
   it('rejects low-order ephemeral keys', () => {
@@ -303,7 +297,7 @@ describe('HandshakeState rejects bad input', () => {
           cipher: 'chacha20-poly1305',
           prologue: new Uint8Array(0),
         });
-        expectBadPacket(() => resp.readMessage(key));
+        expectHandshakeError(() => resp.readMessage(key));
       }
     }
     expect(isLowOrderPoint(generateDhKeyPair().publicKey)).toBe(false);

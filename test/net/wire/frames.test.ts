@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BadPacket, type DropReason } from '../../../source/net/errors.js';
+import { BadPacket } from '../../../source/net/errors.js';
 import {
   ackFrameLength,
   CloseCode,
@@ -18,17 +18,7 @@ import {
   writeStreamFrame,
 } from '../../../source/net/wire/frames.js';
 import { varintLength, writeVarint } from '../../../source/net/wire/reader.js';
-import { expectBadPacket } from '../../support/badpacket.js';
-
-/** What `fn` threw: a BadPacket's reason, 'none', or 'other'. Cheap enough for hot loops. */
-function outcome(fn: () => unknown): DropReason | 'none' | 'other' {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return err instanceof BadPacket ? err.reason : 'other';
-  }
-}
+import { expectBadPacket, outcome } from '../../support/badpacket.js';
 
 /** A frame to write; `padding` is written as a 0x00 byte and decodes to nothing. */
 type Spec = Frame | { type: 'padding' };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BadPacket, type DropReason } from '../../../source/net/errors.js';
+import { BadPacket } from '../../../source/net/errors.js';
 import {
   CipherId,
   COOKIE_LENGTH,
@@ -24,7 +24,7 @@ import {
   WIRE_VERSION,
   writeDataHeader,
 } from '../../../source/net/wire/packet.js';
-import { expectBadPacket } from '../../support/badpacket.js';
+import { expectBadPacket, outcome } from '../../support/badpacket.js';
 
 const TAG = 16;
 
@@ -33,16 +33,6 @@ function encodeData(receiver: number, pn: number, sealed: Uint8Array): Buffer {
   writeDataHeader(out, receiver, pn);
   out.set(sealed, DATA_HEADER_LENGTH);
   return out;
-}
-
-/** What `fn` threw: a BadPacket's reason, 'none', or 'other'. Cheap enough for hot loops. */
-function outcome(fn: () => unknown): DropReason | 'none' | 'other' {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return err instanceof BadPacket ? err.reason : 'other';
-  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
