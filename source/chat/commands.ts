@@ -250,7 +250,8 @@ function checkNick(nick: string): string | undefined {
   }
 }
 
-function isFingerprint(text: string): boolean {
+/** True when `text` parses as a key fingerprint (so a nick-or-fingerprint argument is the latter). */
+export function isFingerprint(text: string): boolean {
   try {
     parseFingerprint(text);
     return true;

@@ -1,11 +1,10 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseFingerprint } from '../net/crypto/identity.js';
 import { validateNick } from '../net/endpoint.js';
 import type { PeerChange } from '../net/events.js';
 import { decodeInvite, isInviteCode } from '../net/invite.js';
 import type { Message, MultiHolepunchSocket, PeerInfo, StunInfo } from '../net/socket.js';
-import { type Action, COMMANDS } from './commands.js';
+import { type Action, COMMANDS, isFingerprint } from './commands.js';
 import {
   type ChatLine,
   describeState,
@@ -519,14 +518,5 @@ export class ChatController {
       this.socket.off('error', this.onError);
     })();
     return this.closed;
-  }
-}
-
-function isFingerprint(text: string): boolean {
-  try {
-    parseFingerprint(text);
-    return true;
-  } catch {
-    return false;
   }
 }
