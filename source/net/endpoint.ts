@@ -1064,11 +1064,29 @@ export class Endpoint {
     }
     const done = initiatorFinish(this.local, dial.state, noise, receiver);
     this.dials.delete(receiver);
+    const session = this.newSession(done, receiver, sender, true, from, now, dial.sentAt);
+    session.finish = encodeFinish(sender, done.message);
+    session.finishDeadline = now + Math.max(3 * session.loss.rtt.smoothedRtt, 100);
+    this.transmit(from, session.finish);
+    // initiatorFinish wrote our Hello just now, with the current flags.
+    this.established(session, done, dial.peer, from, now, this.local.flags);
+  }
+
+  /** A session from a completed handshake, begun (our INIT sent, or theirs received) at `startedAt`. */
+  private newSession(
+    done: Completed,
+    localIndex: number,
+    remoteIndex: number,
+    initiator: boolean,
+    from: Addr,
+    now: number,
+    startedAt: number,
+  ): Session {
     const session = new Session({
-      localIndex: receiver,
-      remoteIndex: sender,
-      initiator: true,
-      initiatorStatic: this.local.staticKey.publicKey,
+      localIndex,
+      remoteIndex,
+      initiator,
+      initiatorStatic: initiator ? this.local.staticKey.publicKey : done.remoteStatic,
       remoteStatic: done.remoteStatic,
       sendKey: done.sendKey,
       recvKey: done.recvKey,
@@ -1077,12 +1095,8 @@ export class Endpoint {
       ...(this.rekeyInterval ? { rekeyInterval: this.rekeyInterval } : {}),
     });
     // The handshake round trip is a genuine RTT sample (RFC 9002 §5.1 allows any).
-    session.loss.rtt.update(Math.max(now - dial.sentAt, 0.01), 0, 0);
-    session.finish = encodeFinish(sender, done.message);
-    session.finishDeadline = now + Math.max(3 * session.loss.rtt.smoothedRtt, 100);
-    this.transmit(from, session.finish);
-    // initiatorFinish wrote our Hello just now, with the current flags.
-    this.established(session, done, dial.peer, from, now, this.local.flags);
+    session.loss.rtt.update(Math.max(now - startedAt, 0.01), 0, 0);
+    return session;
   }
 
   private onFinish(receiver: number, noise: Uint8Array, from: Addr, now: number): void {
@@ -1098,19 +1112,7 @@ export class Endpoint {
     }
     const done = responderFinish(this.local, r.state, noise);
     this.forgetResponding(receiver);
-    const session = new Session({
-      localIndex: receiver,
-      remoteIndex: r.remoteIndex,
-      initiator: false,
-      initiatorStatic: done.remoteStatic,
-      remoteStatic: done.remoteStatic,
-      sendKey: done.sendKey,
-      recvKey: done.recvKey,
-      path: from,
-      now,
-      ...(this.rekeyInterval ? { rekeyInterval: this.rekeyInterval } : {}),
-    });
-    session.loss.rtt.update(Math.max(now - r.createdAt, 0.01), 0, 0);
+    const session = this.newSession(done, receiver, r.remoteIndex, false, from, now, r.createdAt);
     const peer = this.established(session, done, undefined, from, now, r.helloFlags);
     // Confirm at once, so the initiator stops re-sending FINISH.
     peer?.requestPing();
