@@ -151,14 +151,21 @@ async function main(argv: readonly string[]): Promise<number> {
   say(`identity ${paths.identity}, trust store ${paths.trust}, known peers ${known.path}`);
   // STUN runs on the chat's own socket; its answer (or silence) is reported,
   // never fatal.
+  // Said once the answer is settled (every server heard, or the NAT kind
+  // known), and again only if it changes: one event arrives per server.
+  let stunSaid = '';
   socket.on('stun', (info) => {
-    if (info.publicAddress) {
-      const nat =
-        info.mapping === 'endpoint-dependent'
-          ? ' (symmetric NAT: direct connections need the other side to be reachable)'
-          : '';
-      say(`public address ${info.publicAddress}${nat}`);
-    } else if (info.done) say('STUN: no public address learned');
+    if (!info.done && info.mapping === 'unknown') return;
+    const nat =
+      info.mapping === 'endpoint-dependent'
+        ? ' (symmetric NAT: a peer behind another symmetric NAT would need a relay, which this version lacks)'
+        : '';
+    const line = info.publicAddress
+      ? `public address ${info.publicAddress}${nat}`
+      : 'STUN: no public address learned';
+    if (line === stunSaid) return;
+    stunSaid = line;
+    say(line);
   });
   if (opts.stun.length > 0) {
     socket.startStun(opts.stun).catch((err: Error) => say(`STUN: ${err.message}`));

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stunServer } from '../support/stunserver.js';
 
 /** The real CLI in child processes, talking over 127.0.0.1 only. */
 
@@ -308,6 +309,32 @@ describe('srmudp-tui command line', () => {
     a.proc.stdin.end();
     expect(await b.exited).toBe(0);
     expect(await a.exited).toBe(0);
+  });
+
+  it('says the public address once, when STUN has settled', async () => {
+    const s1 = await stunServer();
+    const s2 = await stunServer();
+    try {
+      const a = start([
+        '-n',
+        'alice',
+        '--host',
+        '127.0.0.1',
+        '--stun',
+        s1.address,
+        '--stun',
+        s2.address,
+      ]);
+      await a.waitFor(/public address 127\.0\.0\.1:\d+/);
+      a.send('/quit');
+      expect(await a.exited).toBe(0);
+      // Two servers answer (two 'stun' events); both saw one mapping: a cone NAT, one line.
+      expect(a.stdout().match(/public address/g)).toHaveLength(1);
+      expect(a.stdout()).not.toContain('symmetric');
+    } finally {
+      await s1.close();
+      await s2.close();
+    }
   });
 
   it('ends cleanly (exit 0) when stdin closes', async () => {
