@@ -10,26 +10,18 @@ import { Endpoint } from '../../source/net/endpoint.js';
 import { FakeNetwork } from '../../test/support/fakenet.js';
 import { initTemplate } from '../../test/support/hostile.js';
 import { Rng } from '../../test/support/rng.js';
-import { SimPeer } from '../../test/support/simnode.js';
+import { MESH_CONDITIONS, simMesh, simPair } from '../../test/support/simnode.js';
 import { count, type ScenarioResult, Tally } from './report.js';
 
 // ---- 3-peer mesh over a hostile fake network ----------------------------------------
-
-export const MESH_CONDITIONS = { loss: 0.3, duplicate: 0.05, delay: 20, jitter: 20, reorder: 0.02 };
 
 /** As test/net/chaos.test.ts: every pair, `perDirection` messages each way, in bursts. */
 export function chaosMesh(seed: number, perDirection: number): ScenarioResult {
   const scenario = '3-peer mesh, 30% loss, 5% dup, jitter (virtual clock)';
   const net = new FakeNetwork({ seed, conditions: { ...MESH_CONDITIONS } });
   const names = ['alice', 'bob', 'carol'] as const;
-  const nodes = names.map(
-    (nick, i) =>
-      new SimPeer(net, { address: `203.0.113.${i + 1}`, port: 4000 + i }, { nick }, net.rng),
-  );
-  const [alice, bob, carol] = nodes as [SimPeer, SimPeer, SimPeer];
-  alice.add('bob', bob);
-  bob.add('carol', carol);
-  carol.add('alice', alice);
+  const nodes = simMesh(net);
+  const [_alice, _bob, _carol] = nodes;
   const tally = new Tally();
   const pairs = names.flatMap((from) =>
     names.filter((to) => to !== from).map((to) => [from, to] as const),
@@ -293,13 +285,7 @@ export function floodWithRealPeer(
 ): { result: ScenarioResult; figures: FloodPeerFigures } {
   const realStart = performance.now();
   const net = new FakeNetwork({ seed, conditions: { delay: 5 } });
-  const alice = new SimPeer(
-    net,
-    { address: '203.0.113.1', port: 1000 },
-    { nick: 'alice' },
-    net.rng,
-  );
-  const bob = new SimPeer(net, { address: '203.0.113.2', port: 2000 }, { nick: 'bob' }, net.rng);
+  const { alice, bob } = simPair(net);
   const init = initTemplate();
   for (let i = 0; i < inits; i++) {
     const from = {

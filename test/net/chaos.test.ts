@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeNetwork } from '../support/fakenet.js';
-import { SimPeer } from '../support/simnode.js';
+import { MESH_CONDITIONS, simMesh } from '../support/simnode.js';
 
 /**
  * The protocol on a virtual clock over a hostile network: 30% loss, 5%
@@ -12,19 +12,10 @@ describe('chaos: 3 peers over a lossy, duplicating, reordering network', () => {
   const PER_DIRECTION = 10_000;
 
   it(`delivers ${PER_DIRECTION} messages each way between every pair exactly once, in order (seed ${seed})`, () => {
-    const net = new FakeNetwork({
-      seed,
-      conditions: { loss: 0.3, duplicate: 0.05, delay: 20, jitter: 20, reorder: 0.02 },
-    });
+    const net = new FakeNetwork({ seed, conditions: { ...MESH_CONDITIONS } });
     const names = ['alice', 'bob', 'carol'] as const;
-    const nodes = names.map(
-      (nick, i) =>
-        new SimPeer(net, { address: `203.0.113.${i + 1}`, port: 4000 + i }, { nick }, net.rng),
-    );
-    const [alice, bob, carol] = nodes as [SimPeer, SimPeer, SimPeer];
-    alice.add('bob', bob);
-    bob.add('carol', carol);
-    carol.add('alice', alice);
+    const nodes = simMesh(net);
+    const [_alice, _bob, _carol] = nodes;
     const allUp = () =>
       nodes.every(
         (n) => n.endpoint.peers().filter((p) => p.state.kind === 'connected').length === 2,

@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { FakeNetwork } from '../support/fakenet.js';
-import { SimPeer } from '../support/simnode.js';
+import { simPair } from '../support/simnode.js';
 
 function pair(seed = 1) {
   const net = new FakeNetwork({ seed, conditions: { delay: 10 } });
-  const alice = new SimPeer(
-    net,
-    { address: '203.0.113.1', port: 1000 },
-    { nick: 'alice' },
-    net.rng,
-  );
-  const bob = new SimPeer(net, { address: '203.0.113.2', port: 2000 }, { nick: 'bob' }, net.rng);
+  const { alice, bob } = simPair(net);
   return { net, alice, bob };
 }
 

@@ -5,7 +5,7 @@ import { Endpoint } from '../../source/net/endpoint.js';
 import { FakeNetwork } from '../support/fakenet.js';
 import { initTemplate } from '../support/hostile.js';
 import { Rng } from '../support/rng.js';
-import { SimPeer } from '../support/simnode.js';
+import { simPair } from '../support/simnode.js';
 
 describe('handshake flood', () => {
   it('100,000 INITs from many addresses: bounded state, never more than 3x bytes back to an unverified address', () => {
@@ -44,13 +44,7 @@ describe('handshake flood', () => {
 
   it('a real peer still connects (with a cookie) while the flood goes on', () => {
     const net = new FakeNetwork({ seed: 21, conditions: { delay: 5 } });
-    const alice = new SimPeer(
-      net,
-      { address: '203.0.113.1', port: 1000 },
-      { nick: 'alice' },
-      net.rng,
-    );
-    const bob = new SimPeer(net, { address: '203.0.113.2', port: 2000 }, { nick: 'bob' }, net.rng);
+    const { alice, bob } = simPair(net);
     const init = initTemplate();
     // 100,000 INITs spread over 10 s of virtual time from spoofed addresses.
     for (let i = 0; i < 100_000; i++) {
@@ -73,13 +67,7 @@ describe('handshake flood', () => {
 
   it('answers a normal handshake without a cookie round trip when not under load', () => {
     const net = new FakeNetwork({ seed: 22 });
-    const alice = new SimPeer(
-      net,
-      { address: '203.0.113.1', port: 1000 },
-      { nick: 'alice' },
-      net.rng,
-    );
-    const bob = new SimPeer(net, { address: '203.0.113.2', port: 2000 }, { nick: 'bob' }, net.rng);
+    const { alice, bob } = simPair(net);
     bob.add('alice', alice);
     expect(net.runUntilTrue(() => alice.connected('bob'), 5000)).toBe(true);
     expect(alice.endpoint.stats.dropped['rate-limited']).toBe(0);

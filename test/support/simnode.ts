@@ -80,3 +80,31 @@ export class SimPeer implements SimNode {
     return this.events.filter((e) => e.type === 'error');
   }
 }
+
+/** alice at 203.0.113.1:1000 and bob at 203.0.113.2:2000 on `net`, seeded by its RNG. */
+export function simPair(net: FakeNetwork): { alice: SimPeer; bob: SimPeer } {
+  const alice = new SimPeer(
+    net,
+    { address: '203.0.113.1', port: 1000 },
+    { nick: 'alice' },
+    net.rng,
+  );
+  const bob = new SimPeer(net, { address: '203.0.113.2', port: 2000 }, { nick: 'bob' }, net.rng);
+  return { alice, bob };
+}
+
+/** The chaos mesh's conditions: 30 % loss, 5 % duplication, 20 ± 20 ms, some reordering. */
+export const MESH_CONDITIONS = { loss: 0.3, duplicate: 0.05, delay: 20, jitter: 20, reorder: 0.02 };
+
+/** alice, bob and carol at 203.0.113.1-3, each adding the next (a ring: every pair meets). */
+export function simMesh(net: FakeNetwork): [SimPeer, SimPeer, SimPeer] {
+  const nodes = (['alice', 'bob', 'carol'] as const).map(
+    (nick, i) =>
+      new SimPeer(net, { address: `203.0.113.${i + 1}`, port: 4000 + i }, { nick }, net.rng),
+  );
+  const [alice, bob, carol] = nodes as [SimPeer, SimPeer, SimPeer];
+  alice.add('bob', bob);
+  bob.add('carol', carol);
+  carol.add('alice', alice);
+  return [alice, bob, carol];
+}
