@@ -16,19 +16,10 @@ import SecretStream from '@hyperswarm/secret-stream';
 import UDX from 'udx-native';
 import { generateIdentity } from '../source/net/crypto/identity.js';
 import { MultiHolepunchSocket } from '../source/net/socket.js';
+import { within } from './stats.js';
 import type { TlsPem } from './tlscert.js';
 
 const HOST = '127.0.0.1';
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** ms from `addPeers` on the dialer to the first message delivered at the listener. */
 export async function oursFirstMessage(timeoutMs: number): Promise<number> {

@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import SecretStream from '@hyperswarm/secret-stream';
 import UDX from 'udx-native';
 import { serve } from '../ipc.js';
+import { within } from '../stats.js';
 import { cpuMicros, PingLoop, type PingResult } from './pingloop.js';
 
 const HOST = '127.0.0.1';
@@ -89,16 +90,6 @@ function drained(s: Duplex): Promise<void> {
     s.once('drain', onDrain);
     s.once('close', onClose);
   });
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** Transport counters for the notes. */
