@@ -7,6 +7,7 @@ import { CONTROL_STREAM } from './introduce.js';
 import type { SentPacket } from './recovery/loss.js';
 import { MAX_PAYLOAD, type SentFrames, type Session } from './session.js';
 import { type OutgoingMessage, RecvStream, SendStream } from './stream.js';
+import { earliest } from './timerheap.js';
 import {
   ackFrameLength,
   CloseCode,
@@ -650,10 +651,6 @@ export class Peer {
     }
     return t;
   }
-}
-
-function earliest(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined || (b !== undefined && b < a) ? b : a;
 }
 
 /** A session's own timers, or the moment its silence ends it. */

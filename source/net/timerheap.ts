@@ -110,3 +110,8 @@ export class TimerHeap<T extends object> {
     h[i] = e;
   }
 }
+
+/** The earlier of two optional deadlines (no array, no closure: used on every flush). */
+export function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || (b !== undefined && b < a) ? b : a;
+}
