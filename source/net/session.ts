@@ -179,8 +179,7 @@ export class Session {
     this.toAck.insert(pn, pn + 1);
     // Bound the ranges we remember: the oldest are the least useful.
     while (this.toAck.size > MAX_ACK_RANGES) {
-      const oldest = this.toAck.ranges().next().value as [number, number];
-      this.toAck.remove(oldest[0], oldest[1]);
+      this.toAck.remove(this.toAck.min!, this.toAck.firstEnd!);
     }
     if (!ackEliciting) return;
     this.elicitingSinceAck++;

@@ -131,13 +131,6 @@ export class RangeSet {
     return out;
   }
 
-  /** Descending (the order ACK frames encode ranges in). Do not mutate the set while iterating. */
-  *rangesDescending(): IterableIterator<[number, number]> {
-    const starts = this.#starts;
-    const ends = this.#ends;
-    for (let k = starts.length - 1; k >= 0; k--) yield [starts[k]!, ends[k]!];
-  }
-
   /** First gap inside [start, end): the sub-range NOT in the set, or undefined if fully covered. */
   firstGap(start: number, end: number): [number, number] | undefined {
     if (!(start < end)) return undefined;
