@@ -126,6 +126,7 @@ export function formatWhois(p: PeerInfo, now: number = Date.now()): string[] {
     `  fingerprint  ${p.fingerprint ?? 'not known yet'}`,
     `  rtt          ${formatRtt(s.smoothedRtt)} ms (min ${formatRtt(s.minRtt)} ms)`,
     `  loss         ${formatLoss(s.lossRate)}, ${s.retransmits} retransmits, ${s.ptoCount} timeouts`,
+    `  datagrams    ${s.mtu !== undefined ? `up to ${s.mtu} bytes (path MTU)` : '-'}`,
     `  sent         ${s.packetsSent} packets, ${s.bytesSent} bytes`,
     `  received     ${s.packetsReceived} packets, ${s.bytesReceived} bytes`,
   ];

@@ -35,6 +35,7 @@ import {
 } from './introduce.js';
 import { closePacket, Peer, type PeerHost, type PeerTotals } from './peer.js';
 import { Fifo } from './queue.js';
+import { BASE_PLPMTU, MAX_PLPMTU } from './recovery/pmtu.js';
 import { Session } from './session.js';
 import { MAX_MESSAGE_SIZE } from './stream.js';
 import { StunClient, type StunClientOptions, type StunSummary } from './stun.js';
@@ -83,6 +84,12 @@ export interface EndpointConfig {
   introductions?: boolean;
   /** Most peer records kept (default MAX_PEERS); old disconnected strangers make room. */
   maxPeers?: number;
+  /**
+   * Largest datagram path-MTU discovery may use, in [1200, 1452] (default
+   * 1452). Sessions start at 1200 bytes and probe upward (recovery/pmtu.ts);
+   * 1200 turns the search off.
+   */
+  maxDatagramSize?: number;
   /** For tests: Noise REKEY interval in packets. */
   rekeyInterval?: number;
   /** For deterministic tests: source of random session indices. */
@@ -106,6 +113,8 @@ export interface PeerStats extends PeerTotals {
   congestionWindow: number | undefined;
   bytesInFlight: number;
   recoveries: number;
+  /** Datagram size in use on the current session's path (1200 until a larger probe is acked). */
+  mtu: number | undefined;
   lastSeen: number | undefined;
   path: 'direct' | 'none';
 }
@@ -262,6 +271,7 @@ export class Endpoint {
   private nextSweep: number | undefined;
   private lastNow = 0;
   private readonly rekeyInterval: number | undefined;
+  private readonly maxDatagram: number;
   private readonly maxPeers: number;
   private readonly introductions: boolean;
   /** Introductions each peer may send us: a burst, then a slow refill. */
@@ -291,6 +301,7 @@ export class Endpoint {
     for (const k of config.blocked ?? []) this.blocked.add(Buffer.from(k).toString('hex'));
     for (const [nick, key] of config.pins ?? []) this.pins.set(nick, Buffer.from(key));
     this.rekeyInterval = config.rekeyInterval;
+    this.maxDatagram = validMaxDatagram(config.maxDatagramSize);
     this.maxPeers = config.maxPeers ?? MAX_PEERS;
     this.randomIndex = config.randomIndex ?? (() => randomBytes(4).readUInt32BE(0));
     this.birthday = new Birthday((t) => {
@@ -730,6 +741,7 @@ export class Endpoint {
         congestionWindow: s?.loss.cc.congestionWindow,
         bytesInFlight: s?.loss.cc.bytesInFlight ?? 0,
         recoveries: s?.loss.cc.recoveryCount ?? 0,
+        mtu: s?.pmtu.size,
         lastSeen: p.lastSeen,
         path: s ? 'direct' : 'none',
       },
@@ -1092,6 +1104,7 @@ export class Endpoint {
       path: from,
       now,
       ...(this.rekeyInterval ? { rekeyInterval: this.rekeyInterval } : {}),
+      maxDatagram: this.maxDatagram,
     });
     // The handshake round trip is a genuine RTT sample (RFC 9002 §5.1 allows any).
     session.loss.rtt.update(Math.max(now - startedAt, 0.01), 0, 0);
@@ -1544,4 +1557,14 @@ function natFromFlags(flags: number): NatMapping {
   if (flags & HelloFlag.NatDependent) return 'endpoint-dependent';
   if (flags & HelloFlag.NatIndependent) return 'endpoint-independent';
   return 'unknown';
+}
+
+function validMaxDatagram(size: number | undefined): number {
+  if (size === undefined) return MAX_PLPMTU;
+  if (!Number.isInteger(size) || size < BASE_PLPMTU || size > MAX_PLPMTU) {
+    throw new UsageError(
+      `maxDatagramSize must be a whole number of bytes from ${BASE_PLPMTU} to ${MAX_PLPMTU}, not ${size}`,
+    );
+  }
+  return size;
 }

@@ -5,7 +5,7 @@ import { BadPacket } from './errors.js';
 import type { EndpointEvent, PeerState } from './events.js';
 import { CONTROL_STREAM } from './introduce.js';
 import type { SentPacket } from './recovery/loss.js';
-import { MAX_PAYLOAD, type SentFrames, type Session } from './session.js';
+import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from './session.js';
 import { type OutgoingMessage, RecvStream, SendStream } from './stream.js';
 import { earliest } from './timerheap.js';
 import {
@@ -224,6 +224,12 @@ export class Peer {
     }
   }
 
+  /** Declared lost on `s`: data goes again, a lost MTU probe narrows the search. */
+  private onLost(s: Session, packets: SentPacket<SentFrames>[], now: number): void {
+    for (const p of packets) if (p.pmtuProbe) s.pmtu.onProbeLost(p.size, now);
+    this.requeue(packets);
+  }
+
   private requeue(packets: SentPacket<SentFrames>[]): void {
     for (const p of packets) this.requeueFrames(p.frames);
   }
@@ -357,6 +363,7 @@ export class Peer {
           ) {
             session.path = from;
             session.probe = undefined;
+            session.pmtu.reset();
           }
           break;
         case 'close':
@@ -394,6 +401,7 @@ export class Peer {
   private onAck(session: Session, ranges: [number, number][], ackDelay: number, now: number): void {
     const result = session.loss.onAck(ranges, ackDelay, now);
     for (const p of result.acked) {
+      if (p.pmtuProbe) session.pmtu.onProbeAcked(p.size, now);
       const t = p.frames.streams;
       for (let i = 0; i < t.length; i += 3) {
         const stream = this.sendStreams.get(t[i]!);
@@ -402,7 +410,7 @@ export class Peer {
       }
       if (p.frames.ackLargest >= 0) session.forgetAcksBelow(p.frames.ackLargest + 1);
     }
-    this.requeue(result.lost);
+    this.onLost(session, result.lost, now);
   }
 
   private delivered(messages: readonly OutgoingMessage[]): void {
@@ -485,7 +493,8 @@ export class Peer {
       const lossDeadline = s.loss.deadline();
       if (lossDeadline !== undefined && lossDeadline <= now) {
         const r = s.loss.onTimeout(now);
-        this.requeue(r.lost);
+        this.onLost(s, r.lost, now);
+        if (r.probes > 0) s.pmtu.onPto(s.loss.ptoCount, now);
         if (r.probes > 0 && s === this.current) {
           this.probesPending = Math.max(this.probesPending, r.probes);
           // A probe should carry data if there is any (RFC 9002 §6.2.4).
@@ -529,15 +538,17 @@ export class Peer {
     if (!s) return;
 
     this.sendPathFrames(s, now);
+    this.sendMtuProbe(s, now);
     this.pacingDeadline = undefined;
+    const size = s.pmtu.size;
     for (let guard = 0; guard < 10_000; guard++) {
       const probe = this.probesPending > 0;
       let mayData = false;
       if (this.hasStreamData()) {
         if (probe) mayData = true;
-        else if (s.loss.cc.canSend(MAX_DATAGRAM)) {
+        else if (s.loss.cc.canSend(size)) {
           const at = s.pacer.nextSendTime(
-            MAX_DATAGRAM,
+            size,
             s.loss.cc.congestionWindow,
             s.loss.rtt.smoothedRtt,
             now,
@@ -558,8 +569,34 @@ export class Peer {
     // stops meaning anything and whole windows leave in bursts.
     const cc = s.loss.cc;
     cc.setAppLimited(
-      !this.hasStreamData() && this.pacingDeadline === undefined && cc.canSend(MAX_DATAGRAM),
+      !this.hasStreamData() && this.pacingDeadline === undefined && cc.canSend(size),
     );
+  }
+
+  /**
+   * A due path-MTU probe (RFC 8899 §4.1, as RFC 9000 §14.3): a PING padded
+   * to the size being tried, on a confirmed session, when the window has
+   * room for it. Its ack or loss reaches `s.pmtu` from onAck / onTimeout.
+   */
+  private sendMtuProbe(s: Session, now: number): void {
+    if (!s.confirmed) return;
+    const size = s.pmtu.probeSize(now);
+    if (size === undefined || !s.loss.cc.canSend(size)) return;
+    const buf = Buffer.alloc(size);
+    const payloadLength = payloadRoom(size);
+    writePing(buf, DATA_HEADER_LENGTH); // the rest of the payload is PADDING (zeros)
+    const pn = s.seal(buf, payloadLength, now);
+    s.pmtu.onProbeSent(size);
+    s.loss.onPacketSent({
+      pn,
+      timeSent: now,
+      size,
+      ackEliciting: true,
+      inFlight: true,
+      pmtuProbe: true,
+      frames: { streams: [], ackLargest: -1 },
+    });
+    this.host.transmit(s.path, buf);
   }
 
   /** PATH_RESPONSEs we owe and a due PATH_CHALLENGE, each in its own small packet. */
@@ -590,9 +627,10 @@ export class Peer {
   private sendPacket(s: Session, now: number, withData: boolean): void {
     // Small allocations come from Node's buffer pool; the frames are written
     // straight into the datagram and sealed in place.
-    const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
+    const mtu = s.pmtu.size;
+    const buf = Buffer.allocUnsafe(mtu);
     let pos = DATA_HEADER_LENGTH;
-    const end = DATA_HEADER_LENGTH + MAX_PAYLOAD;
+    const end = DATA_HEADER_LENGTH + payloadRoom(mtu);
     const frames: SentFrames = { streams: [], ackLargest: -1 };
     let eliciting = false;
     if (s.hasAckToSend) {

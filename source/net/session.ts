@@ -2,6 +2,7 @@ import type { Addr } from './address.js';
 import { type PacketKey, TAG_LENGTH } from './crypto/cipher.js';
 import { Pacer } from './recovery/congestion.js';
 import { LossDetector } from './recovery/loss.js';
+import { BASE_PLPMTU, PathMtu } from './recovery/pmtu.js';
 import { RangeSet } from './recovery/rangeset.js';
 import { ReplayWindow } from './replay.js';
 import { MAX_ACK_RANGES } from './wire/frames.js';
@@ -15,8 +16,10 @@ import { DATA_HEADER_LENGTH, MAX_DATAGRAM, writeDataHeader } from './wire/packet
  * Sans I/O: every method takes `now`; nothing here reads a clock.
  */
 
-/** Largest frame payload of a DATA packet: datagram minus header and tag. */
-export const MAX_PAYLOAD = MAX_DATAGRAM - DATA_HEADER_LENGTH - TAG_LENGTH;
+/** Frame payload of a DATA packet: datagram minus header and tag. */
+export const payloadRoom = (datagram: number): number => datagram - DATA_HEADER_LENGTH - TAG_LENGTH;
+/** Frame payload of a full DATA packet at the base size every path carries. */
+export const MAX_PAYLOAD = payloadRoom(MAX_DATAGRAM);
 
 /**
  * Send keys advance by Noise REKEY (spec §11.3) every REKEY_INTERVAL packet
@@ -54,6 +57,8 @@ export interface SessionInit {
   path: Addr;
   now: number;
   rekeyInterval?: number;
+  /** Largest datagram path-MTU discovery may find (default BASE_PLPMTU: no search). */
+  maxDatagram?: number;
 }
 
 export type OpenResult =
@@ -111,6 +116,8 @@ export class Session {
 
   readonly loss = new LossDetector<SentFrames>({ maxAckDelay: MAX_ACK_DELAY, maxPto: MAX_PTO });
   readonly pacer = new Pacer();
+  /** The datagram size this path carries (RFC 8899); data packets fill `pmtu.size`. */
+  readonly pmtu: PathMtu;
   lastReceived: number;
   lastSent: number;
   packetsSent = 0;
@@ -132,6 +139,7 @@ export class Session {
     this.lastSent = init.now;
     this.confirmed = !init.initiator;
     this.rekeyInterval = init.rekeyInterval ?? DEFAULT_REKEY_INTERVAL;
+    this.pmtu = new PathMtu(init.maxDatagram ?? BASE_PLPMTU);
   }
 
   get exhausted(): boolean {

@@ -73,6 +73,11 @@ export interface BindOptions {
   sendTimeout?: number;
   /** Requested kernel receive buffer (default 4 MiB; Linux caps it at net.core.rmem_max). */
   receiveBufferSize?: number;
+  /**
+   * Largest datagram path-MTU discovery may use, 1200-1452 bytes (default
+   * 1452). Each session starts at 1200 and probes up; 1200 turns probing off.
+   */
+  maxDatagramSize?: number;
 }
 
 export interface Message {
@@ -252,6 +257,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       ...(opts.cipher ? { cipher: opts.cipher } : {}),
       ...(opts.acceptStrangers !== undefined ? { acceptStrangers: opts.acceptStrangers } : {}),
       ...(opts.introductions !== undefined ? { introductions: opts.introductions } : {}),
+      ...(opts.maxDatagramSize !== undefined ? { maxDatagramSize: opts.maxDatagramSize } : {}),
       blocked,
       pins: trust.entries(),
     });

@@ -38,6 +38,7 @@ function info(nick: string, over: Partial<PeerInfo> = {}): PeerInfo {
       congestionWindow: undefined,
       bytesInFlight: 0,
       recoveries: 0,
+      mtu: undefined,
       lastSeen: undefined,
       path: 'direct',
     },

@@ -34,6 +34,7 @@ function peer(over: Partial<PeerInfo> = {}): PeerInfo {
       congestionWindow: 12000,
       bytesInFlight: 0,
       recoveries: 0,
+      mtu: 1452,
       lastSeen: at,
       path: 'direct',
     },
@@ -108,6 +109,7 @@ describe('formatting', () => {
     expect(lines[0]).toBe('bob: connected');
     expect(lines.join('\n')).toContain(FP);
     expect(lines.join('\n')).toMatch(/last seen\s+03:04:05 \(3 s ago\)/);
+    expect(lines.join('\n')).toMatch(/datagrams\s+up to 1452 bytes \(path MTU\)/);
     expect(formatWhois(peer({ pinned: false }))[0]).toBe('bob (named by itself): connected');
     expect(formatWhois(peer({ announcedNick: 'robert' }))[0]).toBe(
       'bob (calls itself robert): connected',

@@ -21,6 +21,12 @@ export interface SentPacket<F> {
   size: number;
   ackEliciting: boolean;
   inFlight: boolean;
+  /**
+   * A path-MTU probe (pmtu.ts): in flight like any packet, but its loss says
+   * the path is too narrow, not congested (RFC 9000 §14.4), so it neither
+   * shrinks the window nor counts toward persistent congestion or loss stats.
+   */
+  pmtuProbe?: boolean;
   frames: F;
 }
 
@@ -358,7 +364,7 @@ export class LossDetector<F> {
       if (lossAt <= now || largestAcked >= p.pn + this.#packetThreshold) {
         this.#settle(entry, LOST);
         lost.push(p);
-        if (this.#extendRun(p, pcDuration)) persistentCongestion = true;
+        if (!p.pmtuProbe && this.#extendRun(p, pcDuration)) persistentCongestion = true;
       } else if (this.#lossTime === undefined || lossAt < this.#lossTime) {
         this.#lossTime = lossAt;
       }
@@ -394,13 +400,19 @@ export class LossDetector<F> {
     if (lost.length === 0) return;
     let lostBytes = 0;
     let newestLostTime = Number.NEGATIVE_INFINITY;
+    let counted = 0;
     for (const p of lost) {
+      if (p.pmtuProbe) {
+        if (p.inFlight) this.cc.removeFromFlight(p.size);
+        continue;
+      }
+      counted++;
       this.#recentlyLost.insert(p.pn, p.pn + 1);
       if (!p.inFlight) continue;
       lostBytes += p.size;
       if (p.timeSent > newestLostTime) newestLostTime = p.timeSent;
     }
-    this.stats.packetsLost += lost.length;
+    this.stats.packetsLost += counted;
     this.#boundRecentlyLost();
     // B.8: only losses of in-flight packets are a congestion signal.
     if (lostBytes > 0) this.cc.onPacketsLost(lostBytes, newestLostTime, now);

@@ -276,6 +276,29 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     expect(r.acked[r.acked.length - 1]?.pn).toBe(4999);
   });
 
+  it('a lost path-MTU probe leaves flight without shrinking the window or counting as loss', () => {
+    const ld = new LossDetector<string>();
+    ld.onPacketSent(pkt(0, 0));
+    ld.onAck([[0, 1]], 0, 10); // an RTT sample, so persistent congestion could be found
+    const cwnd = ld.cc.congestionWindow;
+    ld.onPacketSent(pkt(1, 20, { pmtuProbe: true, size: 1452 }));
+    for (let pn = 2; pn < 6; pn++) ld.onPacketSent(pkt(pn, 20 + pn));
+    expect(ld.cc.bytesInFlight).toBe(1452 + 4 * MSS);
+    const r = ld.onAck([[2, 6]], 0, 40);
+    expect(pns(r.lost)).toEqual([1]);
+    expect(r.lost[0]?.pmtuProbe).toBe(true);
+    expect(ld.cc.bytesInFlight).toBe(0);
+    expect(ld.cc.congestionWindow).toBeGreaterThanOrEqual(cwnd);
+    expect(ld.cc.state).not.toBe('recovery');
+    expect(ld.stats.packetsLost).toBe(0);
+    // The same loss of an ordinary packet is a congestion event.
+    ld.onPacketSent(pkt(6, 50));
+    for (let pn = 7; pn < 10; pn++) ld.onPacketSent(pkt(pn, 50 + pn));
+    ld.onAck([[7, 10]], 0, 70);
+    expect(ld.stats.packetsLost).toBe(1);
+    expect(ld.cc.state).toBe('recovery');
+  });
+
   it('uses the cc instance it is given', () => {
     const cc = new NewReno({ initialWindowPackets: 4 });
     const ld = new LossDetector<string>({ cc });
