@@ -129,6 +129,8 @@ export async function rawBulk(
 
 export interface OursBulk {
   cipher: CipherName;
+  /** Path-MTU discovery's ceiling for this run (1200: discovery off, every datagram ≤ 1200 B). */
+  maxDatagram: number;
   /** Bytes delivered after the first message over the first→last delivery span. */
   mbps: number;
   senderMbps: number;
@@ -143,9 +145,10 @@ export async function oursBulk(
   tx: Worker<TransportApi>,
   rx: Worker<TransportApi>,
   cipher: CipherName,
+  maxDatagram = DATAGRAM,
 ): Promise<OursBulk> {
-  const { port } = await rx.call('open', { nick: 'sink', cipher });
-  await tx.call('open', { nick: 'source', cipher });
+  const { port } = await rx.call('open', { nick: 'sink', cipher, maxDatagram });
+  await tx.call('open', { nick: 'source', cipher, maxDatagram });
   const { ms: connectMs } = await tx.call('connect', { nick: 'sink', port, timeoutMs: 10_000 });
   await rx.call('armSink', { expectBytes: cfg.oursBytes });
   const before = kernelUdp();
@@ -187,6 +190,7 @@ export async function oursBulk(
   const { errors: _e2, ...sourceRest } = source;
   return {
     cipher,
+    maxDatagram,
     mbps: mbPerSecond(sink.bytesAfterFirst, sink.spanMs),
     senderMbps: mbPerSecond(source.acked * cfg.messageSize, source.ms),
     connectMs,

@@ -15,6 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { CipherName } from '../source/net/crypto/cipher.js';
+import { MAX_PLPMTU } from '../source/net/recovery/pmtu.js';
 import { MAX_PAYLOAD } from '../source/net/session.js';
 import { type CryptoCost, measureCrypto } from './ceiling.js';
 import { type Config, FULL, QUICK } from './config.js';
@@ -114,6 +115,40 @@ function streamWhat(kind: StreamKind, chunk: number): string {
   }
 }
 
+/**
+ * Issue #7 asks for the bulk targets at 1200-byte datagrams and, separately,
+ * what path-MTU discovery adds on loopback: ours with discovery on (to 1452 B,
+ * its ceiling), beside raw dgram at 1200 B, with the ratios to the udx-based
+ * baselines (which probe to 1500 on loopback) in the note.
+ */
+function pmtudRow(
+  group: string,
+  runs: readonly OursBulk[],
+  err: string | undefined,
+  raw: number | undefined,
+  streams: ReadonlyMap<StreamKind, readonly StreamBulk[]>,
+): Row {
+  const name = `ours ${OURS_VS_STREAMS}, path MTU discovery (to ${MAX_PLPMTU} B)`;
+  if (runs.length === 0) return statusRow(group, name, 'MB/s', `FAILED: ${err ?? 'no run'}`);
+  const ours = spread(runs, (r) => r.mbps);
+  const last = runs[runs.length - 1]!;
+  const vs = (['udx', 'secret'] as const).flatMap((k) => {
+    const b = streams.get(k) ?? [];
+    if (b.length === 0) return [];
+    const mid = spread(b, (r) => r.mbps).mid;
+    return [`${formatNumber(ours.mid / mid)}x ${STREAM_NAMES[k]} (${formatNumber(mid)} MB/s)`];
+  });
+  const notes = [
+    `same transfer with discovery on: datagrams up to ${last.source.peer?.mtu ?? '?'} B at the end (raw stays at ${DATAGRAM} B)`,
+    ours.range ? `ours range ${ours.range}` : '',
+    vs.length > 0 ? `vs the udx baselines at their ~1470 B: ${vs.join(', ')}` : '',
+    `CPU tx ${formatNumber(last.source.cpuPct)}% rx ${formatNumber(last.sink.cpuPct)}%`,
+    kernelNote(last.kernel),
+    err ? `a later run FAILED: ${err}` : '',
+  ];
+  return row(group, name, 'MB/s', ours.mid, 'raw dgram', raw, notes.filter(Boolean).join('; '));
+}
+
 // ---- orchestration --------------------------------------------------------------
 
 const rows: Row[] = [];
@@ -180,6 +215,8 @@ async function main(): Promise<void> {
   let rawError: string | undefined;
   const bulk = new Map<CipherName, OursBulk[]>(CIPHERS.map((c) => [c, []]));
   const bulkError = new Map<CipherName, string>();
+  const pmtudRuns: OursBulk[] = [];
+  let pmtudError: string | undefined;
   let sendUs: number | undefined;
   try {
     // 1. Bulk: raw, ours chacha, ours aes, repeated.
@@ -202,6 +239,14 @@ async function main(): Promise<void> {
           bulkError.set(c, fail(`ours bulk ${c}`, err));
         }
       }
+      if (pmtudError === undefined) {
+        progress(`ours bulk (${OURS_VS_STREAMS}, path MTU discovery to ${MAX_PLPMTU} B)${of}`);
+        try {
+          pmtudRuns.push(await oursBulk(config, tA, tB, OURS_VS_STREAMS, MAX_PLPMTU));
+        } catch (err) {
+          pmtudError = fail('ours bulk with path MTU discovery', err);
+        }
+      }
       for (const k of kinds) {
         if (streamError.has(k)) continue;
         progress(`${STREAM_NAMES[k]} bulk: ${config.oursBytes / MiB} MiB${of}`);
@@ -214,6 +259,7 @@ async function main(): Promise<void> {
     }
     details.rawBulk = rawAll;
     details.oursBulk = Object.fromEntries(bulk);
+    details.oursBulkPmtud = pmtudRuns;
     details.streamBulk = Object.fromEntries(streamRuns);
 
     // 4b. One dgram send.
@@ -371,6 +417,7 @@ async function main(): Promise<void> {
       row(G1, name, 'MB/s', ours.mid, 'raw dgram', raw?.mid, notes.filter(Boolean).join('; ')),
     );
   }
+  bulkRows.push(pmtudRow(G1, pmtudRuns, pmtudError, raw?.mid, streamRuns));
   // Ours (default cipher, same runs as above) beside each stream baseline.
   const oursRuns = bulk.get(OURS_VS_STREAMS) ?? [];
   const oursMid = oursRuns.length > 0 ? spread(oursRuns, (r) => r.mbps).mid : undefined;

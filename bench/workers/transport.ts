@@ -111,10 +111,21 @@ export interface TransportPingResult extends PingResult {
 
 const api = {
   /** Binds a fresh socket (closing the previous one). */
-  async open(a: { nick: string; cipher: CipherName }): Promise<{ port: number }> {
+  async open(a: {
+    nick: string;
+    cipher: CipherName;
+    /** Path-MTU discovery's ceiling (1200 = off); default the library's. */
+    maxDatagram?: number;
+  }): Promise<{ port: number }> {
     await closeSocket();
     errors = [];
-    sock = await MultiHolepunchSocket.bind({ host: HOST, port: 0, nick: a.nick, cipher: a.cipher });
+    sock = await MultiHolepunchSocket.bind({
+      host: HOST,
+      port: 0,
+      nick: a.nick,
+      cipher: a.cipher,
+      ...(a.maxDatagram !== undefined ? { maxDatagramSize: a.maxDatagram } : {}),
+    });
     sock.on('error', (err) => {
       if (errors.length < 100) errors.push(err.message);
     });
