@@ -20,7 +20,7 @@ import {
   writePing,
   writeStreamFrame,
 } from './wire/frames.js';
-import { DATA_HEADER_LENGTH, MAX_DATAGRAM } from './wire/packet.js';
+import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM } from './wire/packet.js';
 
 /** Send a PING when we have sent nothing for this long: holds NAT mappings (DESIGN.md). */
 export const KEEPALIVE_INTERVAL = 15_000;
@@ -628,7 +628,7 @@ export class Peer {
     // Small allocations come from Node's buffer pool; the frames are written
     // straight into the datagram and sealed in place.
     const mtu = s.pmtu.size;
-    const buf = Buffer.allocUnsafe(mtu);
+    const buf = allocPacket(mtu);
     let pos = DATA_HEADER_LENGTH;
     const end = DATA_HEADER_LENGTH + payloadRoom(mtu);
     const frames: SentFrames = { streams: [], ackLargest: -1 };

@@ -182,6 +182,17 @@ export class SendStream {
   }
 }
 
+/**
+ * Stream data arrives as a view into its (decrypted) datagram, which nobody
+ * writes to again. A view that covers at least half of its buffer is kept as
+ * it is — one copy fewer per packet on bulk transfers; a smaller one is
+ * copied, so a peer sending tiny frames cannot make us hold whole datagrams
+ * for a few bytes each (what we keep is at most twice what we account for).
+ */
+function keepOrCopy(data: Uint8Array): Uint8Array {
+  return data.buffer.byteLength <= 2 * data.length ? data : Buffer.from(data);
+}
+
 export class RecvStream {
   private readonly received = new RangeSet();
   private readonly pieces = new Map<number, Uint8Array>();
@@ -214,7 +225,7 @@ export class RecvStream {
     if (offset <= this.contiguousEnd && this.pieces.size === 0) {
       // In order with nothing pending (the usual case): straight to `ready`.
       // `received` only tracks bytes above contiguousEnd, so it is empty here.
-      const copy = Buffer.from(data.subarray(this.contiguousEnd - offset));
+      const copy = keepOrCopy(data.subarray(this.contiguousEnd - offset));
       this.ready.push(copy);
       this.readyBytes += copy.length;
       this.contiguousEnd = end;
@@ -225,7 +236,7 @@ export class RecvStream {
     while (from < end) {
       const gap = this.received.firstGap(from, end);
       if (!gap) break;
-      const copy = Buffer.from(data.subarray(gap[0] - offset, gap[1] - offset));
+      const copy = keepOrCopy(data.subarray(gap[0] - offset, gap[1] - offset));
       this.pieces.set(gap[0], copy);
       this.buffered += copy.length;
       this.received.insert(gap[0], gap[1]);

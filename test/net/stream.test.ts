@@ -449,6 +449,25 @@ describe('RecvStream', () => {
     expectProtocol(() => r.onData(Number.MAX_SAFE_INTEGER - 10, Uint8Array.of(1)));
   });
 
+  it('keeps a view of a mostly-data datagram but copies a few bytes out of a large one', () => {
+    // A full packet: the message is handed out as a view of the datagram, no copy.
+    const msg = new Uint8Array(1000).fill(9);
+    const full = framed([msg]);
+    const datagram = new Uint8Array(full.length + 30);
+    datagram.set(full, 30);
+    const [whole] = new RecvStream(1).onData(0, datagram.subarray(30));
+    expect(whole?.buffer).toBe(datagram.buffer);
+    // A few bytes in a big datagram are copied: a peer cannot make us keep
+    // 1200 bytes per byte it sends, and nothing aliases its buffer.
+    const small = framed([Uint8Array.of(1, 2, 3, 4)]);
+    const big = new Uint8Array(1200);
+    big.set(small, 600);
+    const [m] = new RecvStream(2).onData(0, big.subarray(600, 600 + small.length));
+    expect(m?.buffer).not.toBe(big.buffer);
+    big.fill(0);
+    expect([...(m ?? [])]).toEqual([1, 2, 3, 4]);
+  });
+
   it('slides the window as messages are consumed', () => {
     const r = new RecvStream(1);
     const msg = new Uint8Array(1000).fill(5);
