@@ -8,6 +8,13 @@ export interface Config {
   /** Our bulk transfer and the stream baselines': bytes per run, as `messageSize` messages / writes. */
   oursBytes: number;
   messageSize: number;
+  /**
+   * One untimed transfer of this size per bulk contender first, in the same
+   * worker processes, so the timed runs measure steady state rather than V8
+   * compiling the code (a cold 64 MiB run of ours spends about a tenth of its
+   * receiver's CPU in the optimizing compiler).
+   */
+  warmupBytes: number;
   /** Sends awaiting their ack at most, on our bulk sender. */
   inFlight: number;
   /** Bulk runs per contender, alternating raw / ours so load noise hits both; median reported. */
@@ -33,6 +40,7 @@ export const QUICK: Config = {
   mode: 'quick',
   rawBytes: 32 * MiB,
   oursBytes: 8 * MiB,
+  warmupBytes: 4 * MiB,
   messageSize: MiB,
   inFlight: 8,
   bulkRepeats: 1,
@@ -52,6 +60,7 @@ export const FULL: Config = {
   mode: 'full',
   rawBytes: 256 * MiB,
   oursBytes: 64 * MiB,
+  warmupBytes: 16 * MiB,
   messageSize: MiB,
   inFlight: 8,
   bulkRepeats: 3,
