@@ -225,6 +225,9 @@ async function connectNode(
         acked: false,
         received: false,
         sendError: undefined as string | undefined,
+        bulkAcked: undefined as boolean | undefined,
+        bulkReceived: undefined as boolean | undefined,
+        mtu: p?.stats.mtu,
       };
       if (p?.state.kind !== 'connected' || !req.exchange.includes(fp)) return out;
       const [sent, got] = await Promise.allSettled([
@@ -243,6 +246,8 @@ async function connectNode(
       out.acked = sent.status === 'fulfilled';
       if (sent.status === 'rejected') out.sendError = String(sent.reason);
       out.received = got.status === 'fulfilled' && got.value;
+      if (req.bulk) Object.assign(out, await exchangeBulk(node, p.nick, req.bulk, deadline));
+      out.mtu = find(fp)?.stats.mtu;
       return out;
     }),
   );
@@ -254,6 +259,37 @@ async function connectNode(
       .peers()
       .map((p) => `${p.nick}@${p.address ?? '?'}:${p.state.kind}`)
       .join(' '),
+  };
+}
+
+/** `bulk.messages` of `bulk.bytes` to `nick`, one at a time, and as many from it. */
+async function exchangeBulk(
+  node: LabNode,
+  nick: string,
+  bulk: { messages: number; bytes: number },
+  deadline: number,
+): Promise<{ bulkAcked: boolean; bulkReceived: boolean; sendError?: string }> {
+  const body = Buffer.alloc(bulk.bytes, 0x5a);
+  let bulkAcked = true;
+  let sendError: string | undefined;
+  for (let i = 0; i < bulk.messages && bulkAcked; i++) {
+    try {
+      await node.sock.send(body, {
+        recipient: nick,
+        timeout: Math.max(1, deadline - performance.now()),
+      });
+    } catch (err) {
+      bulkAcked = false;
+      sendError = String(err);
+    }
+  }
+  const theirs = () =>
+    node.messages.filter((m) => m.peer === nick && m.content.equals(body)).length;
+  while (theirs() < bulk.messages && performance.now() < deadline) await sleep(5);
+  return {
+    bulkAcked,
+    bulkReceived: theirs() >= bulk.messages,
+    ...(sendError ? { sendError } : {}),
   };
 }
 

@@ -486,6 +486,8 @@ export type AgentRequest =
       expect: string[];
       /** Of those, the ones to exchange a message with. */
       exchange: string[];
+      /** Then this many messages of `bytes` each way with them, one at a time. */
+      bulk?: { messages: number; bytes: number };
       /** Epoch ms (both agents share the clock) at which to add the peers. */
       startAt: number;
       timeoutMs: number;
@@ -534,6 +536,11 @@ export interface PeerResult {
   acked: boolean;
   received: boolean;
   sendError: string | undefined;
+  /** The bulk messages, when asked for: all acknowledged / all of theirs received. */
+  bulkAcked?: boolean;
+  bulkReceived?: boolean;
+  /** Datagram size the session uses at the end (path-MTU discovery), bytes. */
+  mtu: number | undefined;
 }
 
 export interface ConnectReply {
