@@ -47,6 +47,10 @@ const HELP = `
         --stun HOST:PORT a STUN server to learn your public address (repeatable;
                          "none" to ask none; default: public servers by name;
                          $SRMUDP_STUN takes "none" or a comma-separated list)
+        --max-datagram BYTES
+                         largest UDP datagram, 1200-1452 (default 1452:
+                         sessions start at 1200 and probe the path for more;
+                         1200 turns that off, e.g. behind a VPN that fragments)
     -h, --help           show this help
         --version        show the version
 
@@ -112,6 +116,7 @@ async function main(argv: readonly string[]): Promise<number> {
       nick: opts.nick,
       port: opts.port,
       ...(opts.host !== undefined ? { host: opts.host } : {}),
+      ...(opts.maxDatagram !== undefined ? { maxDatagramSize: opts.maxDatagram } : {}),
       identityPath: paths.identity,
       trustStore: paths.trust,
     });
@@ -239,6 +244,7 @@ function parse(argv: readonly string[]) {
       verbose: { type: 'boolean', shortFlag: 'v' },
       bell: { type: 'boolean', default: true },
       stun: { type: 'string', isMultiple: true },
+      maxDatagram: { type: 'string' },
       help: { type: 'boolean', shortFlag: 'h' },
       version: { type: 'boolean' },
     },

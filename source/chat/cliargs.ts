@@ -24,6 +24,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   verbose: { short: 'v', value: false },
   bell: { value: false },
   stun: { value: true },
+  'max-datagram': { value: true },
   help: { short: 'h', value: false },
   version: { value: false },
 };
@@ -65,6 +66,7 @@ export interface RawFlags {
   verbose?: boolean | undefined;
   bell?: boolean | undefined;
   stun?: string[] | undefined;
+  maxDatagram?: string | undefined;
 }
 
 export interface CliOptions {
@@ -78,6 +80,8 @@ export interface CliOptions {
   noBell: boolean;
   /** STUN servers to ask for our public address (empty: none). */
   stun: string[];
+  /** --max-datagram: path-MTU discovery's ceiling in bytes (undefined: the library's, 1452). */
+  maxDatagram: number | undefined;
 }
 
 /**
@@ -148,6 +152,13 @@ export function checkOptions(
   }
   const stun = stunServers(flags.stun, env.SRMUDP_STUN);
   if (typeof stun === 'string') return stun;
+  let maxDatagram: number | undefined;
+  if (flags.maxDatagram !== undefined) {
+    maxDatagram = Number(flags.maxDatagram);
+    if (!/^\d{4}$/.test(flags.maxDatagram) || maxDatagram < 1200 || maxDatagram > 1452) {
+      return `bad --max-datagram ${quoteForDisplay(flags.maxDatagram)}: use a number of bytes from 1200 to 1452 (1200 turns path-MTU discovery off)`;
+    }
+  }
   return {
     nick,
     port,
@@ -157,5 +168,6 @@ export function checkOptions(
     profile: flags.profile,
     verbose: flags.verbose === true,
     noBell: flags.bell === false,
+    maxDatagram,
   };
 }

@@ -55,6 +55,7 @@ describe('checkOptions', () => {
       verbose: false,
       noBell: false,
       stun: DEFAULT_STUN_SERVERS,
+      maxDatagram: undefined,
     });
     expect(
       checkOptions(
@@ -67,6 +68,7 @@ describe('checkOptions', () => {
           verbose: true,
           bell: false,
           stun: ['198.18.0.2:3478'],
+          maxDatagram: '1200',
         },
         [],
       ),
@@ -79,6 +81,7 @@ describe('checkOptions', () => {
       verbose: true,
       noBell: true,
       stun: ['198.18.0.2:3478'],
+      maxDatagram: 1200,
     });
     expect(checkOptions({ nick: 'a', port: '65535' }, [])).toMatchObject({ port: 65535 });
   });
@@ -97,6 +100,14 @@ describe('checkOptions', () => {
       [{ nick: 'a', host: 'localhost' }, [], /bad --host "localhost"/],
       [{ nick: 'a', config: '' }, [], /--config/],
       [{ nick: 'a', profile: '../etc' }, [], /bad --profile/],
+      [
+        { nick: 'a', maxDatagram: '1500' },
+        [],
+        /bad --max-datagram "1500": use a number of bytes from 1200 to 1452/,
+      ],
+      [{ nick: 'a', maxDatagram: '1199' }, [], /bad --max-datagram/],
+      [{ nick: 'a', maxDatagram: '1300.5' }, [], /bad --max-datagram/],
+      [{ nick: 'a', maxDatagram: '' }, [], /bad --max-datagram/],
       [{ nick: 'a' }, ['extra'], /unexpected argument "extra"/],
     ];
     for (const [flags, input, why] of cases) {
