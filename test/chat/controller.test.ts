@@ -11,39 +11,32 @@ import { createLineMode } from '../../source/chat/linemode.js';
 import { decodeChat, encodeChat } from '../../source/chat/protocol.js';
 import { TransportError, UsageError } from '../../source/net/errors.js';
 import type { PeerInfo, SendOptions, SocketEvents, StunInfo } from '../../source/net/socket.js';
+import { peer } from '../ui/fixtures.js';
 
 const FP_BOB = 'rhpvxvglnj77cxqvsswne6u3qob37r5fjkzxqh6fcnytl4mjweza';
 const FP_EVE = 'hoedrikisoul3m6khpwsumlphenbfvvnw5gvu6gityzcxqzy4daq';
 
+/** A peer as a freshly added one looks (no traffic yet). */
 function info(nick: string, over: Partial<PeerInfo> = {}): PeerInfo {
-  return {
+  return peer(
     nick,
-    address: '127.0.0.1:9000',
-    fingerprint: FP_BOB,
-    pinned: true,
-    announcedNick: nick,
-    state: { kind: 'connected', since: 0 },
-    stats: {
+    { fingerprint: FP_BOB, state: { kind: 'connected', since: 0 }, ...over },
+    {
       packetsSent: 0,
       packetsReceived: 0,
       bytesSent: 0,
       bytesReceived: 0,
       packetsLost: 0,
       retransmits: 0,
-      ptoCount: 0,
       smoothedRtt: undefined,
       minRtt: undefined,
       rttVariance: undefined,
       lossRate: 0,
       congestionWindow: undefined,
-      bytesInFlight: 0,
-      recoveries: 0,
       mtu: undefined,
       lastSeen: undefined,
-      path: 'direct',
     },
-    ...over,
-  };
+  );
 }
 
 /** Just enough of MultiHolepunchSocket, recording what the chat asks of it. */

@@ -7,39 +7,18 @@ import {
   formatWhois,
 } from '../../source/chat/format.js';
 import type { PeerInfo } from '../../source/net/socket.js';
+import { peer } from '../ui/fixtures.js';
 
 const FP = 'rhpvxvglnj77cxqvsswne6u3qob37r5fjkzxqh6fcnytl4mjweza';
 const at = new Date(2024, 0, 2, 3, 4, 5).getTime();
 
-function peer(over: Partial<PeerInfo> = {}): PeerInfo {
-  return {
-    nick: 'bob',
-    address: '127.0.0.1:9000',
-    fingerprint: FP,
-    pinned: true,
-    announcedNick: 'bob',
-    state: { kind: 'connected', since: 0 },
-    stats: {
-      packetsSent: 10,
-      packetsReceived: 9,
-      bytesSent: 1000,
-      bytesReceived: 900,
-      packetsLost: 1,
-      retransmits: 2,
-      ptoCount: 0,
-      smoothedRtt: 1.234,
-      minRtt: 1,
-      rttVariance: 0.1,
-      lossRate: 0.1,
-      congestionWindow: 12000,
-      bytesInFlight: 0,
-      recoveries: 0,
-      mtu: 1452,
-      lastSeen: at,
-      path: 'direct',
-    },
-    ...over,
-  };
+/** bob as the table and /whois tests expect him (stats overrides second). */
+function bob(over: Partial<PeerInfo> = {}, stats: Partial<PeerInfo['stats']> = {}): PeerInfo {
+  return peer(
+    'bob',
+    { fingerprint: FP, state: { kind: 'connected', since: 0 }, ...over },
+    { smoothedRtt: 1.234, minRtt: 1, lossRate: 0.1, lastSeen: at, ...stats },
+  );
 }
 
 describe('formatting', () => {
@@ -73,14 +52,16 @@ describe('formatting', () => {
 
   it('lists peers with address, state, short key, rtt, retransmits and loss', () => {
     const rows = formatPeerTable([
-      peer(),
-      peer({
-        nick: 'al',
-        address: undefined,
-        fingerprint: undefined,
-        state: { kind: 'connecting', since: 0, attempt: 2 },
-        stats: { ...peer().stats, smoothedRtt: undefined, retransmits: 0, lossRate: 0 },
-      }),
+      bob(),
+      bob(
+        {
+          nick: 'al',
+          address: undefined,
+          fingerprint: undefined,
+          state: { kind: 'connecting', since: 0, attempt: 2 },
+        },
+        { smoothedRtt: undefined, retransmits: 0, lossRate: 0 },
+      ),
     ]);
     expect(rows).toHaveLength(3);
     expect(rows[0]).toMatch(/^NICK\s+ADDRESS\s+STATE\s+KEY\s+RTT ms\s+RETX\s+LOSS$/);
@@ -105,13 +86,13 @@ describe('formatting', () => {
   });
 
   it('whois shows the full fingerprint and statistics', () => {
-    const lines = formatWhois(peer(), at + 3000);
+    const lines = formatWhois(bob(), at + 3000);
     expect(lines[0]).toBe('bob: connected');
     expect(lines.join('\n')).toContain(FP);
     expect(lines.join('\n')).toMatch(/last seen\s+03:04:05 \(3 s ago\)/);
     expect(lines.join('\n')).toMatch(/datagrams\s+up to 1452 bytes \(path MTU\)/);
-    expect(formatWhois(peer({ pinned: false }))[0]).toBe('bob (named by itself): connected');
-    expect(formatWhois(peer({ announcedNick: 'robert' }))[0]).toBe(
+    expect(formatWhois(bob({ pinned: false }))[0]).toBe('bob (named by itself): connected');
+    expect(formatWhois(bob({ announcedNick: 'robert' }))[0]).toBe(
       'bob (calls itself robert): connected',
     );
   });

@@ -1,7 +1,7 @@
 import type { PeerState } from '../../source/net/events.js';
 import type { PeerInfo, SocketStats } from '../../source/net/socket.js';
 
-/** Plain data for the panes, as the transport reports it. */
+/** Plain data for the panes and the chat, as the transport reports it. */
 
 export const FP_ALICE = 'rifscdkkk36owu3anqizq3sclmeco7a6vvawxkyfg5p74itegl4q';
 export const FP_BOB = 'o4omc4sfghbnrgzdrhp7xp4r4lrqzgadppi3ql4sfn72o3eqvpxq';
@@ -35,11 +35,12 @@ export function peer(
       congestionWindow: 12000,
       bytesInFlight: 0,
       recoveries: 0,
+      mtu: 1452,
       lastSeen: 0,
       path: 'direct',
       ...stats,
-    } as PeerInfo['stats'],
-  } as PeerInfo;
+    },
+  };
 }
 
 export function socketStats(over: Partial<SocketStats> = {}): SocketStats {
