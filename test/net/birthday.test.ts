@@ -10,9 +10,8 @@ import {
   SPRAY_MAX,
 } from '../../source/net/birthday.js';
 import { generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
-import { Endpoint, type Transmit } from '../../source/net/endpoint.js';
+import type { Transmit } from '../../source/net/endpoint.js';
 import { BadPacket } from '../../source/net/errors.js';
-import type { EndpointEvent } from '../../source/net/events.js';
 import {
   CONTROL_STREAM,
   decodeControl,
@@ -24,6 +23,7 @@ import { decodeInvite, encodeInvite } from '../../source/net/invite.js';
 import { decodeStunMessage, encodeBindingResponse } from '../../source/net/stun.js';
 import { encodeProbe, PacketType, WIRE_VERSION } from '../../source/net/wire/packet.js';
 import { type Addr, FakeNetwork, type NatOptions, type SimNode } from '../support/fakenet.js';
+import { SimPeer } from '../support/simnode.js';
 
 /**
  * Many-port ("birthday") probing on the virtual clock: a fake STUN server on
@@ -78,47 +78,28 @@ class ProbeSocket implements SimNode {
   }
 }
 
-class Node implements SimNode {
-  readonly endpoint: Endpoint;
+/** A SimPeer whose probing sockets are fake-network attachments of their own. */
+class Node extends SimPeer {
   readonly identity: Identity;
-  readonly events: EndpointEvent[] = [];
-  readonly received: { nick: string; data: Buffer }[] = [];
   readonly sockets = new Map<number, ProbeSocket>();
   readonly opened = new Set<number>();
   readonly closed = new Set<number>();
   maxOpen = 0;
-  addr: Addr;
 
   constructor(
-    readonly net: FakeNetwork,
+    net: FakeNetwork,
     addr: Addr,
     nick: string,
     readonly nat?: NatOptions,
   ) {
-    this.identity = generateIdentity();
-    const rng = net.rng;
-    this.endpoint = new Endpoint({
-      identity: this.identity,
-      nick,
-      randomIndex: () => rng.u32(),
-      randomUnit: () => rng.next(),
-    });
-    this.addr = net.attach(this, addr, nat ? { nat } : undefined);
+    const identity = generateIdentity();
+    super(net, addr, { nick, identity }, net.rng, nat);
+    this.identity = identity;
   }
 
   startStun(): void {
     this.endpoint.startStun(STUN_SERVERS, this.net.now, { rto: 100 });
     this.net.poke(this.addr);
-  }
-
-  handleDatagram(data: Buffer, from: Addr, now: number): void {
-    this.endpoint.handleDatagram(data, from, now);
-    this.drainEvents();
-  }
-
-  handleTimeout(now: number): void {
-    this.endpoint.handleTimeout(now);
-    this.drainEvents();
   }
 
   /** After a probing socket fed the endpoint: collect what it wants sent. */
@@ -127,7 +108,7 @@ class Node implements SimNode {
     this.net.poke(this.addr);
   }
 
-  pollTransmit(): { to: Addr; data: Buffer } | undefined {
+  override pollTransmit(): { to: Addr; data: Buffer } | undefined {
     for (let c = this.endpoint.pollCommand(); c; c = this.endpoint.pollCommand()) this.command(c);
     for (;;) {
       const t = this.endpoint.pollTransmit();
@@ -137,10 +118,6 @@ class Node implements SimNode {
       s.queue.push(t);
       this.net.poke(s.addr);
     }
-  }
-
-  nextDeadline(): number | undefined {
-    return this.endpoint.nextDeadline();
   }
 
   private command(c: SocketCommand): void {
@@ -162,13 +139,6 @@ class Node implements SimNode {
     this.maxOpen = Math.max(this.maxOpen, this.sockets.size);
   }
 
-  private drainEvents(): void {
-    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) {
-      this.events.push(e);
-      if (e.type === 'message') this.received.push({ nick: e.nick, data: e.data });
-    }
-  }
-
   /** What a peer needs from our invite code: key, reflexive address first, NAT mapping. */
   invite(): { key: Buffer; addrs: Addr[]; nat: 'endpoint-independent' | 'endpoint-dependent' } {
     const s = this.endpoint.stunSummary();
@@ -183,17 +153,8 @@ class Node implements SimNode {
     this.net.poke(this.addr);
   }
 
-  send(nick: string, text: string): void {
-    this.endpoint.sendMessage([nick], Buffer.from(text), this.net.now);
-    this.net.poke(this.addr);
-  }
-
   state(nick: string) {
     return this.endpoint.peer(nick)?.state;
-  }
-
-  connected(nick: string): boolean {
-    return this.state(nick)?.kind === 'connected';
   }
 }
 
@@ -257,15 +218,15 @@ describe('many-port probing: symmetric ↔ port-restricted', () => {
       expect(alice.sockets.size).toBeLessThanOrEqual(1);
       if (alice.sockets.size === 0) viaMain++;
       expect(bob.maxOpen).toBe(0);
-      alice.send('bob', 'hi bob');
-      bob.send('alice', 'hi alice');
+      alice.send(['bob'], 'hi bob');
+      bob.send(['alice'], 'hi alice');
       expect(
         net.runUntilTrue(() => alice.received.length > 0 && bob.received.length > 0, 5000),
       ).toBe(true);
       // Keepalive holds the winning mapping: still connected a minute later.
       net.run(60_000);
       expect(alice.connected('bob') && bob.connected('alice')).toBe(true);
-      alice.send('bob', 'still there?');
+      alice.send(['bob'], 'still there?');
       expect(net.runUntilTrue(() => bob.received.length > 1, 5000)).toBe(true);
       // Removing the peer releases the last probing socket.
       alice.endpoint.removePeer('bob', net.now);
@@ -667,7 +628,7 @@ describe('a NAT mapping STUN finds after connecting', () => {
     expect(alice.connected('bob')).toBe(true);
     // Nothing of it reaches the application; chat still flows.
     expect(bob.received).toEqual([]);
-    alice.send('bob', 'still here');
+    alice.send(['bob'], 'still here');
     expect(net.runUntilTrue(() => bob.received.length === 1, 2000)).toBe(true);
     expect(bob.endpoint.probingStats().attemptsStarted).toBe(0);
   });

@@ -48,7 +48,7 @@ export class SimPeer implements SimNode {
     return this.endpoint.nextDeadline();
   }
 
-  private drainEvents(): void {
+  protected drainEvents(): void {
     for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) {
       this.events.push(e);
       if (e.type === 'message') this.received.push({ nick: e.nick, data: e.data });
