@@ -32,6 +32,7 @@ import {
   renderTable,
   row,
   type Summary,
+  sleep,
   statusRow,
   summarize,
 } from './stats.js';
@@ -148,8 +149,6 @@ export interface ScaleResult {
 
 const workerFile = (name: string): string =>
   fileURLToPath(new URL(`./workers/${name}.ts`, import.meta.url));
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cpuPct(a: HubSample, b: HubSample): { total: number; user: number; sys: number } {
   const wall = b.at - a.at;

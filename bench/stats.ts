@@ -1,6 +1,6 @@
 /**
- * Percentiles, unit helpers and the one text table the benchmark prints.
- * Nothing here measures anything; it only summarises and formats.
+ * Percentiles, unit helpers, the one text table the benchmark prints, and
+ * small waiting helpers. Nothing here measures anything.
  */
 
 export interface Summary {
@@ -179,6 +179,15 @@ export function renderTable(rows: readonly Row[]): string {
     out.push(line(cells));
   });
   return out.join('\n');
+}
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/** Polls `done` every `step` ms until it is true or `ms` have passed (a drain: never throws). */
+export async function waitUntil(done: () => boolean, ms: number, step = 20): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!done() && performance.now() < deadline) await sleep(step);
 }
 
 /** `p`, or a rejection naming `what` once `ms` have passed. */

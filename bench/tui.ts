@@ -33,7 +33,16 @@ import { fileURLToPath } from 'node:url';
 import { type IPty, spawn } from 'node-pty';
 import type { DebugStatsFile } from '../source/ui/debugstats.js';
 import { killAll, launch, type Worker } from './ipc.js';
-import { formatNumber, type Row, renderTable, row, type Summary, summarize } from './stats.js';
+import {
+  formatNumber,
+  type Row,
+  renderTable,
+  row,
+  type Summary,
+  sleep,
+  summarize,
+  waitUntil,
+} from './stats.js';
 import type { FloodResult, PeerRtt, TuiPeerApi } from './workers/tui-peer.js';
 
 export interface TuiConfig {
@@ -115,8 +124,6 @@ const NICK = 'Bench';
 const PREFIX = '~qzx';
 /** Typed keys; the flood's messages hold none of them. */
 const KEYS = 'abcdefghijklmnoprstuvwyABCDEFGHIJKLMNOPRSTUVWY';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function freeUdpPort(): Promise<number> {
   const s = createSocket('udp4');
@@ -244,8 +251,7 @@ async function stopChat(chat: Chat): Promise<DebugStatsFile | undefined> {
   const { screen } = chat;
   if (!screen.exited) {
     screen.pty.kill('SIGTERM');
-    const deadline = performance.now() + 8000;
-    while (!screen.exited && performance.now() < deadline) await sleep(50);
+    await waitUntil(() => screen.exited !== undefined, 8000, 50);
     if (!screen.exited) screen.pty.kill('SIGKILL');
   }
   let stats: DebugStatsFile | undefined;

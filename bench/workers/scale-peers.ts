@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { MultiHolepunchSocket } from '../../source/net/socket.js';
 import { serve } from '../ipc.js';
-import { addToReservoir } from '../stats.js';
+import { addToReservoir, waitUntil } from '../stats.js';
 import { cpuMicros } from './pingloop.js';
 
 const HOST = '127.0.0.1';
@@ -163,10 +163,7 @@ const api = {
     const cpu = cpuMicros() - st.cpu0;
     for (const t of timers) clearTimeout(t);
     timers.clear();
-    const deadline = performance.now() + a.drainMs;
-    while (st.acked + st.failed < st.sent && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitUntil(() => st.acked + st.failed >= st.sent, a.drainMs);
     return {
       sent: st.sent,
       acked: st.acked,

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { encodeChat } from '../../source/chat/protocol.js';
 import { MultiHolepunchSocket } from '../../source/net/socket.js';
 import { serve } from '../ipc.js';
-import { addToReservoir } from '../stats.js';
+import { addToReservoir, waitUntil } from '../stats.js';
 
 const HOST = '127.0.0.1';
 /** Sends awaiting their ack at most; beyond it the flood waits (the chat is not keeping up). */
@@ -139,10 +139,7 @@ const api = {
     f.stop();
     flood = undefined;
     const ms = performance.now() - f.t0;
-    const deadline = performance.now() + a.drainMs;
-    while (f.acked + f.failed < f.sent && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitUntil(() => f.acked + f.failed >= f.sent, a.drainMs);
     return {
       sent: f.sent,
       acked: f.acked,
