@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseHostPort } from '../net/address.js';
 import { validateNick } from '../net/endpoint.js';
+import { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from '../net/recovery/pmtu.js';
 import { validateProfile } from './paths.js';
 import { quoteForDisplay } from './sanitize.js';
 
@@ -155,8 +156,8 @@ export function checkOptions(
   let maxDatagram: number | undefined;
   if (flags.maxDatagram !== undefined) {
     maxDatagram = Number(flags.maxDatagram);
-    if (!/^\d{4}$/.test(flags.maxDatagram) || maxDatagram < 1200 || maxDatagram > 1452) {
-      return `bad --max-datagram ${quoteForDisplay(flags.maxDatagram)}: use a number of bytes from 1200 to 1452 (1200 turns path-MTU discovery off)`;
+    if (!/^\d{4}$/.test(flags.maxDatagram) || !isValidMaxDatagram(maxDatagram)) {
+      return `bad --max-datagram ${quoteForDisplay(flags.maxDatagram)}: use a number of bytes from ${BASE_PLPMTU} to ${MAX_PLPMTU} (${BASE_PLPMTU} turns path-MTU discovery off)`;
     }
   }
   return {

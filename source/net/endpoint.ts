@@ -35,7 +35,7 @@ import {
 } from './introduce.js';
 import { closePacket, Peer, type PeerHost, type PeerTotals } from './peer.js';
 import { Fifo } from './queue.js';
-import { BASE_PLPMTU, MAX_PLPMTU } from './recovery/pmtu.js';
+import { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from './recovery/pmtu.js';
 import { Session } from './session.js';
 import { MAX_MESSAGE_SIZE } from './stream.js';
 import { StunClient, type StunClientOptions, type StunSummary } from './stun.js';
@@ -1561,7 +1561,7 @@ function natFromFlags(flags: number): NatMapping {
 
 function validMaxDatagram(size: number | undefined): number {
   if (size === undefined) return MAX_PLPMTU;
-  if (!Number.isInteger(size) || size < BASE_PLPMTU || size > MAX_PLPMTU) {
+  if (!isValidMaxDatagram(size)) {
     throw new UsageError(
       `maxDatagramSize must be a whole number of bytes from ${BASE_PLPMTU} to ${MAX_PLPMTU}, not ${size}`,
     );

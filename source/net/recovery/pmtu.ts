@@ -9,12 +9,14 @@
  * Sans I/O: the session asks `probeSize(now)` when it may send, reports
  * acknowledgement or loss of the probe, and packs data up to `size`.
  */
+import { MAX_DATAGRAM } from '../wire/packet.js';
 
 /**
  * RFC 8899 §5.1.2 BASE_PLPMTU: QUIC's minimum (RFC 9000 §14), which every
- * path that carries QUIC carries. Sessions start here.
+ * path that carries QUIC carries, and the size every other packet of ours
+ * keeps to. Sessions start here.
  */
-export const BASE_PLPMTU = 1200;
+export const BASE_PLPMTU = MAX_DATAGRAM;
 /**
  * The largest size we search up to: a 1500-byte Ethernet MTU less the IPv6
  * (40) and UDP (8) headers, so one figure fits IPv4 and IPv6. Larger sizes
@@ -23,6 +25,10 @@ export const BASE_PLPMTU = 1200;
  * may arrive in IP fragments and succeed anyway, so we do not go there.
  */
 export const MAX_PLPMTU = 1452;
+/** A ceiling for the search that a session (and the user) may choose. */
+export function isValidMaxDatagram(size: number): boolean {
+  return Number.isInteger(size) && size >= BASE_PLPMTU && size <= MAX_PLPMTU;
+}
 /** RFC 8899 §5.1.2 MAX_PROBES: a size is given up after this many lost probes. */
 const MAX_PROBES = 3;
 /** The search stops once the bounds are this close (RFC 8899 §5.3.2 leaves the step open). */
@@ -58,12 +64,10 @@ export class PathMtu {
   #size = BASE_PLPMTU;
   #state: SearchState;
   #blackHoles = 0;
-  /** Times a probe was acknowledged / lost, and fall-backs to the base size (for stats). */
-  readonly stats = { probesAcked: 0, probesLost: 0, blackHoles: 0 };
 
   /** `max` is the largest datagram this session may use; BASE_PLPMTU disables the search. */
   constructor(max: number = MAX_PLPMTU) {
-    if (!Number.isInteger(max) || max < BASE_PLPMTU || max > MAX_PLPMTU) {
+    if (!isValidMaxDatagram(max)) {
       throw new RangeError(
         `max datagram size must be an integer in [${BASE_PLPMTU}, ${MAX_PLPMTU}]`,
       );
@@ -75,6 +79,11 @@ export class PathMtu {
   /** The datagram size to pack data into: the largest one confirmed on this path. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Fall-backs to the base size on this path (they lengthen the wait before the next search). */
+  get blackHoles(): number {
+    return this.#blackHoles;
   }
 
   get state(): SearchState['kind'] {
@@ -97,7 +106,6 @@ export class PathMtu {
 
   /** A probe of `size` was acknowledged: the path carries it. */
   onProbeAcked(size: number, now: number): void {
-    this.stats.probesAcked++;
     const st = this.#state;
     // A late ack of a size already settled (or from before a fall-back) changes nothing.
     if (st.kind !== 'searching' || size <= st.lo || size > st.hi) return;
@@ -108,7 +116,6 @@ export class PathMtu {
 
   /** A probe of `size` was declared lost (not a congestion signal: RFC 9000 §14.4). */
   onProbeLost(size: number, now: number): void {
-    this.stats.probesLost++;
     const st = this.#state;
     if (st.kind !== 'searching' || st.probe !== size) return;
     st.inFlight = false;
@@ -124,7 +131,6 @@ export class PathMtu {
   onPto(ptoCount: number, now: number): boolean {
     if (ptoCount < BLACK_HOLE_PTOS || this.#size <= BASE_PLPMTU) return false;
     this.#size = BASE_PLPMTU;
-    this.stats.blackHoles++;
     const wait = Math.min(BLACK_HOLE_RETRY * 2 ** this.#blackHoles, PMTU_RAISE_TIMER);
     this.#blackHoles++;
     this.#state = { kind: 'waiting', until: now + wait };

@@ -77,7 +77,7 @@ describe('PathMtu (DPLPMTUD, RFC 8899)', () => {
     expect(m.size).toBe(MAX_PLPMTU);
     expect(m.onPto(BLACK_HOLE_PTOS, 100)).toBe(true);
     expect(m.size).toBe(BASE_PLPMTU);
-    expect(m.stats.blackHoles).toBe(1);
+    expect(m.blackHoles).toBe(1);
     expect(m.probeSize(100)).toBeUndefined();
     expect(m.probeSize(1100)).toBe(MAX_PLPMTU);
     // The path now carries 1300: the search finds it. A second black hole waits longer.
