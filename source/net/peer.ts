@@ -625,8 +625,8 @@ export class Peer {
   }
 
   private sendPacket(s: Session, now: number, withData: boolean): void {
-    // Small allocations come from Node's buffer pool; the frames are written
-    // straight into the datagram and sealed in place.
+    // The datagram comes from a slab (allocPacket); the frames are written
+    // straight into it and sealed in place.
     const mtu = s.pmtu.size;
     const buf = allocPacket(mtu);
     let pos = DATA_HEADER_LENGTH;

@@ -51,11 +51,11 @@ export const MAX_DATAGRAM = 1200;
  * ours keeps it, so a slab is freed once the last of its packets is sent.
  */
 const SLAB_SIZE = 64 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slab: Buffer | undefined;
 let slabUsed = 0;
 
 export function allocPacket(size: number): Buffer {
-  if (slabUsed + size > SLAB_SIZE) {
+  if (slab === undefined || slabUsed + size > SLAB_SIZE) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabUsed = 0;
   }
