@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { MultiHolepunchSocket } from '../source/net/socket.js';
+import { median } from './stats.js';
 
 const HOST = '127.0.0.1';
 const PING = Buffer.alloc(1024, 1);
@@ -161,7 +162,6 @@ function analyse(p: Trace, e: Trace, raw: boolean): string[] {
     };
     return { rtt: end - s, legs, gc: overlaps(p.gc, s, end) || overlaps(e.gc, s, end) };
   });
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN;
   const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
   const legLine = (set: typeof rows) =>
     LEGS.map((k) => `${k} ${us(median(set.map((r) => r.legs[k])))}`).join(', ');
