@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { MAX_PAYLOAD } from '../source/net/core/conn/session.js';
 import { type CipherName, createPacketKey, TAG_LENGTH } from '../source/net/crypto/cipher.js';
-import { MAX_PAYLOAD } from '../source/net/session.js';
 import { DATA_HEADER_LENGTH } from '../source/net/wire/packet.js';
 import { median } from './stats.js';
 

@@ -14,7 +14,7 @@
  * Seeds: CHAOS_SEED (mesh) and SRMUDP_FAULT_SEED (proxy), as in the tests.
  */
 import { performance } from 'node:perf_hooks';
-import { MAX_MESSAGE_SIZE } from '../source/net/stream.js';
+import { MAX_MESSAGE_SIZE } from '../source/net/core/conn/stream.js';
 import { blackout, lossyLink, rebinding, restart } from './chaos/faults.js';
 import { type FuzzFigures, fuzz } from './chaos/fuzz.js';
 import {

@@ -15,7 +15,7 @@ import tls from 'node:tls';
 import SecretStream from '@hyperswarm/secret-stream';
 import UDX from 'udx-native';
 import { generateIdentity } from '../source/net/crypto/identity.js';
-import { MultiHolepunchSocket } from '../source/net/socket.js';
+import { MultiHolepunchSocket } from '../source/net/shell/socket.js';
 import { within } from './stats.js';
 import type { TlsPem } from './tlscert.js';
 

@@ -14,9 +14,9 @@
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { MAX_PAYLOAD } from '../source/net/core/conn/session.js';
 import type { CipherName } from '../source/net/crypto/cipher.js';
 import { MAX_PLPMTU } from '../source/net/recovery/pmtu.js';
-import { MAX_PAYLOAD } from '../source/net/session.js';
 import { type CryptoCost, measureCrypto } from './ceiling.js';
 import { type Config, FULL, QUICK } from './config.js';
 import {

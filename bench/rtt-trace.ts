@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { MultiHolepunchSocket } from '../source/net/socket.js';
+import { MultiHolepunchSocket } from '../source/net/shell/socket.js';
 import { median } from './stats.js';
 
 const HOST = '127.0.0.1';

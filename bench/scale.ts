@@ -23,7 +23,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KEEPALIVE_INTERVAL } from '../source/net/peer.js';
+import { KEEPALIVE_INTERVAL } from '../source/net/core/peers/peer.js';
 import { killAll, launch, type Worker } from './ipc.js';
 import {
   formatNumber,

@@ -1,12 +1,13 @@
 /** Public library entry: `import { MultiHolepunchSocket } from 'srmudp-tui'`. */
 
-export { parseHostPort } from './net/address.js';
-export type { ProbingStats } from './net/birthday.js';
+export { parseHostPort } from './net/core/address.js';
+export { MAX_MESSAGE_SIZE } from './net/core/conn/stream.js';
+export type { PeerStats } from './net/core/endpoint.js';
+export { BadPacket, TransportError, UsageError } from './net/core/errors.js';
+export type { PeerChange, PeerState } from './net/core/events.js';
 export type { CipherName } from './net/crypto/cipher.js';
 export { fingerprint, shortFingerprint } from './net/crypto/identity.js';
-export type { PeerStats } from './net/endpoint.js';
-export { BadPacket, TransportError, UsageError } from './net/errors.js';
-export type { PeerChange, PeerState } from './net/events.js';
+export type { ProbingStats } from './net/nat/birthday.js';
 export {
   type BindOptions,
   DEFAULT_RECEIVE_QUEUE_LIMIT,
@@ -17,5 +18,4 @@ export {
   type SendOptions,
   type SocketEvents,
   type SocketStats,
-} from './net/socket.js';
-export { MAX_MESSAGE_SIZE } from './net/stream.js';
+} from './net/shell/socket.js';

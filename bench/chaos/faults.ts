@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
-import { type Message, MultiHolepunchSocket } from '../../source/net/socket.js';
+import { type Message, MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { type Impairment, UdpProxy } from '../../test/support/udpproxy.js';
 import { bytes, contentKey, count, errorText, ms, type ScenarioResult, Tally } from './report.js';
 import { type Scope, sleep, until } from './scope.js';

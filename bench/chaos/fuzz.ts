@@ -6,8 +6,8 @@
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import type { DropCounts } from '../../source/net/endpoint.js';
-import { MultiHolepunchSocket } from '../../source/net/socket.js';
+import type { DropCounts } from '../../source/net/core/endpoint.js';
+import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { PacketType, WIRE_VERSION } from '../../source/net/wire/packet.js';
 import { HOSTILE_KINDS, hostileDatagram } from '../../test/support/hostile.js';
 import { Rng } from '../../test/support/rng.js';

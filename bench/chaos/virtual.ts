@@ -4,9 +4,9 @@
  * endpoint. Both mirror tests in test/net/ but measure instead of asserting.
  */
 import { performance } from 'node:perf_hooks';
-import { addrKey } from '../../source/net/address.js';
+import { addrKey } from '../../source/net/core/address.js';
+import { Endpoint } from '../../source/net/core/endpoint.js';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
-import { Endpoint } from '../../source/net/endpoint.js';
 import { FakeNetwork } from '../../test/support/fakenet.js';
 import { initTemplate } from '../../test/support/hostile.js';
 import { Rng } from '../../test/support/rng.js';

@@ -13,7 +13,7 @@ import { Session } from 'node:inspector/promises';
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { MultiHolepunchSocket } from '../../source/net/socket.js';
+import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { serve } from '../ipc.js';
 
 const HOST = '127.0.0.1';

@@ -7,7 +7,7 @@
  * send → acknowledged time.
  */
 import { performance } from 'node:perf_hooks';
-import { MultiHolepunchSocket } from '../../source/net/socket.js';
+import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { serve } from '../ipc.js';
 import { addToReservoir, waitUntil } from '../stats.js';
 import { cpuMicros } from './pingloop.js';

@@ -5,9 +5,13 @@
  * their ack), echo server and pinger. Loopback (127.0.0.1) only.
  */
 import { performance } from 'node:perf_hooks';
+import type { PeerStats } from '../../source/net/core/endpoint.js';
 import type { CipherName } from '../../source/net/crypto/cipher.js';
-import type { PeerStats } from '../../source/net/endpoint.js';
-import { type Message, MultiHolepunchSocket, type SocketStats } from '../../source/net/socket.js';
+import {
+  type Message,
+  MultiHolepunchSocket,
+  type SocketStats,
+} from '../../source/net/shell/socket.js';
 import { serve } from '../ipc.js';
 import { cpuMicros, PingLoop, type PingResult } from './pingloop.js';
 

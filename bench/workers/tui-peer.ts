@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { encodeChat } from '../../source/chat/protocol.js';
-import { MultiHolepunchSocket } from '../../source/net/socket.js';
+import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { serve } from '../ipc.js';
 import { addToReservoir, waitUntil } from '../stats.js';
 

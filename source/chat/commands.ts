@@ -1,7 +1,7 @@
-import { parseHostPort } from '../net/address.js';
+import { parseHostPort } from '../net/core/address.js';
+import { validateNick } from '../net/core/endpoint.js';
 import { parseFingerprint } from '../net/crypto/identity.js';
-import { validateNick } from '../net/endpoint.js';
-import { decodeInvite, isInviteCode } from '../net/invite.js';
+import { decodeInvite, isInviteCode } from '../net/nat/invite.js';
 import { isUnsafeChar, quoteForDisplay } from './sanitize.js';
 
 /**

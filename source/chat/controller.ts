@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { validateNick } from '../net/endpoint.js';
-import type { PeerChange } from '../net/events.js';
-import { decodeInvite, isInviteCode } from '../net/invite.js';
-import type { Message, MultiHolepunchSocket, PeerInfo, StunInfo } from '../net/socket.js';
+import { validateNick } from '../net/core/endpoint.js';
+import type { PeerChange } from '../net/core/events.js';
+import { decodeInvite, isInviteCode } from '../net/nat/invite.js';
+import type { Message, MultiHolepunchSocket, PeerInfo, StunInfo } from '../net/shell/socket.js';
 import { type Action, COMMANDS, isFingerprint } from './commands.js';
 import {
   type ChatLine,

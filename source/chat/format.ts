@@ -1,5 +1,5 @@
-import type { PeerState } from '../net/events.js';
-import type { PeerInfo } from '../net/socket.js';
+import type { PeerState } from '../net/core/events.js';
+import type { PeerInfo } from '../net/shell/socket.js';
 import { sanitize } from './sanitize.js';
 
 /**

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Conf from 'conf';
-import { validateNick } from '../net/endpoint.js';
-import { UsageError } from '../net/errors.js';
-import type { PeerChange } from '../net/events.js';
-import type { MultiHolepunchSocket, PeerInfo } from '../net/socket.js';
+import { validateNick } from '../net/core/endpoint.js';
+import { UsageError } from '../net/core/errors.js';
+import type { PeerChange } from '../net/core/events.js';
+import type { MultiHolepunchSocket, PeerInfo } from '../net/shell/socket.js';
 import type { PeerEntry } from './peersfile.js';
 
 /**

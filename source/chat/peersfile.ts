@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parseHostPort } from '../net/address.js';
+import { parseHostPort } from '../net/core/address.js';
+import { validateNick } from '../net/core/endpoint.js';
+import { UsageError } from '../net/core/errors.js';
 import { fingerprint, parseFingerprint } from '../net/crypto/identity.js';
-import { validateNick } from '../net/endpoint.js';
-import { UsageError } from '../net/errors.js';
 import { quoteForDisplay } from './sanitize.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { PeerState } from '../net/events.js';
-import type { PeerInfo, SocketStats } from '../net/socket.js';
+import type { PeerState } from '../net/core/events.js';
+import type { PeerInfo, SocketStats } from '../net/shell/socket.js';
 import type { ChatLine } from './format.js';
 
 /**

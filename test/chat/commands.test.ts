@@ -7,7 +7,7 @@ import {
   MAX_INPUT_BYTES,
   parseCommand,
 } from '../../source/chat/commands.js';
-import { encodeInvite } from '../../source/net/invite.js';
+import { encodeInvite } from '../../source/net/nat/invite.js';
 
 /** Any C0/C1 control or DEL (checked by code, independently of the code under test). */
 function hasControl(text: string): boolean {

@@ -9,8 +9,13 @@ import { ChatController, type ChatSocket } from '../../source/chat/controller.js
 import { type ChatLine, formatChatLine } from '../../source/chat/format.js';
 import { createLineMode } from '../../source/chat/linemode.js';
 import { decodeChat, encodeChat } from '../../source/chat/protocol.js';
-import { TransportError, UsageError } from '../../source/net/errors.js';
-import type { PeerInfo, SendOptions, SocketEvents, StunInfo } from '../../source/net/socket.js';
+import { TransportError, UsageError } from '../../source/net/core/errors.js';
+import type {
+  PeerInfo,
+  SendOptions,
+  SocketEvents,
+  StunInfo,
+} from '../../source/net/shell/socket.js';
 import { peer } from '../ui/fixtures.js';
 
 const FP_BOB = 'rhpvxvglnj77cxqvsswne6u3qob37r5fjkzxqh6fcnytl4mjweza';

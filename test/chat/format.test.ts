@@ -6,7 +6,7 @@ import {
   formatTime,
   formatWhois,
 } from '../../source/chat/format.js';
-import type { PeerInfo } from '../../source/net/socket.js';
+import type { PeerInfo } from '../../source/net/shell/socket.js';
 import { peer } from '../ui/fixtures.js';
 
 const FP = 'rhpvxvglnj77cxqvsswne6u3qob37r5fjkzxqh6fcnytl4mjweza';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseCommand } from '../../source/chat/commands.js';
 import { ChatController } from '../../source/chat/controller.js';
 import { type ChatLine, formatChatLine } from '../../source/chat/format.js';
-import { MultiHolepunchSocket } from '../../source/net/socket.js';
+import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 
 const open: MultiHolepunchSocket[] = [];
 afterEach(async () => {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KnownPeers } from '../../source/chat/knownpeers.js';
-import { UsageError } from '../../source/net/errors.js';
-import type { MultiHolepunchSocket } from '../../source/net/socket.js';
+import { UsageError } from '../../source/net/core/errors.js';
+import type { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { FP_ALICE, FP_BOB, peer } from '../ui/fixtures.js';
 
 let dir: string;

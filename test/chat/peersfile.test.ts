@@ -9,7 +9,7 @@ import {
   type PeerEntry,
   savePeersFile,
 } from '../../source/chat/peersfile.js';
-import { UsageError } from '../../source/net/errors.js';
+import { UsageError } from '../../source/net/core/errors.js';
 
 /** Any C0/C1 control or DEL (checked by code, independently of the code under test). */
 function hasControl(text: string): boolean {

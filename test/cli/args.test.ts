@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkOptions, DEFAULT_STUN_SERVERS, findUnknownFlag } from '../../source/chat/cliargs.js';
 import { dataPaths, resolveDataDir, validateProfile } from '../../source/chat/paths.js';
-import { UsageError } from '../../source/net/errors.js';
+import { UsageError } from '../../source/net/core/errors.js';
 
 describe('findUnknownFlag', () => {
   it('accepts every flag we have, long and short, with = and clusters', () => {

@@ -10,10 +10,10 @@
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { type Addr, addrKey, normalizeIp, parseHostPort } from '../../source/net/address.js';
-import { decodeInvite, encodeInvite } from '../../source/net/invite.js';
-import { type Message, MultiHolepunchSocket } from '../../source/net/socket.js';
-import { StunClient } from '../../source/net/stun.js';
+import { type Addr, addrKey, normalizeIp, parseHostPort } from '../../source/net/core/address.js';
+import { decodeInvite, encodeInvite } from '../../source/net/nat/invite.js';
+import { StunClient } from '../../source/net/nat/stun.js';
+import { type Message, MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import type { AgentRequest } from './lab.js';
 
 type Request = AgentRequest & { id: number };

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Addr } from '../../source/net/address.js';
+import type { Addr } from '../../source/net/core/address.js';
 
 /**
  * The NAT lab: Linux network namespaces joined by veth pairs, built and torn

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Addr } from '../../source/net/address.js';
+import type { Addr } from '../../source/net/core/address.js';
 import {
   type Agent,
   type BindReply,

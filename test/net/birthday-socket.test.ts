@@ -1,10 +1,10 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROBE_SOCKETS } from '../../source/net/birthday.js';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
-import { decodeInvite, encodeInvite } from '../../source/net/invite.js';
-import { MultiHolepunchSocket } from '../../source/net/socket.js';
-import { decodeStunMessage, encodeBindingResponse } from '../../source/net/stun.js';
+import { PROBE_SOCKETS } from '../../source/net/nat/birthday.js';
+import { decodeInvite, encodeInvite } from '../../source/net/nat/invite.js';
+import { decodeStunMessage, encodeBindingResponse } from '../../source/net/nat/stun.js';
+import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { PacketType, PROBE_PACKET_SIZE } from '../../source/net/wire/packet.js';
 
 /**

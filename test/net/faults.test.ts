@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
-import { type Message, MultiHolepunchSocket } from '../../source/net/socket.js';
+import { type Message, MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { type Impairment, UdpProxy } from '../support/udpproxy.js';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { addrKey } from '../../source/net/address.js';
+import { addrKey } from '../../source/net/core/address.js';
+import { Endpoint } from '../../source/net/core/endpoint.js';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
-import { Endpoint } from '../../source/net/endpoint.js';
 import { FakeNetwork } from '../support/fakenet.js';
 import { initTemplate } from '../support/hostile.js';
 import { Rng } from '../support/rng.js';

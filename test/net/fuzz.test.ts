@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Message, MultiHolepunchSocket } from '../../source/net/socket.js';
+import { type Message, MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { HOSTILE_KINDS, hostileDatagram } from '../support/hostile.js';
 import { Rng } from '../support/rng.js';
 import { UdpProxy } from '../support/udpproxy.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BadPacket } from '../../source/net/errors.js';
-import { decodeIntroduction, encodeIntroduction } from '../../source/net/introduce.js';
+import { BadPacket } from '../../source/net/core/errors.js';
+import { decodeIntroduction, encodeIntroduction } from '../../source/net/nat/introduce.js';
 import { FakeNetwork, type NatKind } from '../support/fakenet.js';
 import { SimPeer } from '../support/simnode.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PEER_REASSEMBLY_LIMIT } from '../../source/net/peer.js';
-import { MAX_QUEUED_PER_PEER, MultiHolepunchSocket } from '../../source/net/socket.js';
+import { PEER_REASSEMBLY_LIMIT } from '../../source/net/core/peers/peer.js';
+import { MAX_QUEUED_PER_PEER, MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { FakeNetwork } from '../support/fakenet.js';
 import { SimPeer } from '../support/simnode.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { Endpoint } from '../../source/net/core/endpoint.js';
+import { UsageError } from '../../source/net/core/errors.js';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
-import { Endpoint } from '../../source/net/endpoint.js';
-import { UsageError } from '../../source/net/errors.js';
 import { BASE_PLPMTU, MAX_PLPMTU } from '../../source/net/recovery/pmtu.js';
 import { FakeNetwork, type LinkConditions } from '../support/fakenet.js';
 import { SimPeer, simPair } from '../support/simnode.js';

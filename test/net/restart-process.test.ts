@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Message, MultiHolepunchSocket } from '../../source/net/socket.js';
+import { type Message, MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'peer-process.ts');
 const children: ChildProcess[] = [];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { LocalNode } from '../../source/net/core/handshake/handshake.js';
 import { fingerprint, generateIdentity } from '../../source/net/crypto/identity.js';
 import { generateDhKeyPair } from '../../source/net/crypto/noise.js';
-import type { LocalNode } from '../../source/net/handshake.js';
 import { FakeNetwork } from '../support/fakenet.js';
 import { HOSTILE_KINDS, hostileDatagram } from '../support/hostile.js';
 import { SimPeer } from '../support/simnode.js';

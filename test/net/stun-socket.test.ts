@@ -1,8 +1,8 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeInvite } from '../../source/net/invite.js';
-import { MultiHolepunchSocket, type StunInfo } from '../../source/net/socket.js';
-import { decodeStunMessage, encodeBindingResponse } from '../../source/net/stun.js';
+import { decodeInvite } from '../../source/net/nat/invite.js';
+import { decodeStunMessage, encodeBindingResponse } from '../../source/net/nat/stun.js';
+import { MultiHolepunchSocket, type StunInfo } from '../../source/net/shell/socket.js';
 import { stunServer } from '../support/stunserver.js';
 
 const cleanup: (() => Promise<void>)[] = [];

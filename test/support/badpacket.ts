@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { BadPacket, type DropReason } from '../../source/net/errors.js';
+import { BadPacket, type DropReason } from '../../source/net/core/errors.js';
 
 /** Runs `fn`, asserts it threw a BadPacket (with `reason`, if given) and returns it. */
 export function expectBadPacket(fn: () => unknown, reason?: DropReason): BadPacket {

@@ -1,5 +1,9 @@
+import {
+  cipherId,
+  createLocalNode,
+  startInitiator,
+} from '../../source/net/core/handshake/handshake.js';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
-import { cipherId, createLocalNode, startInitiator } from '../../source/net/handshake.js';
 import { encodeInit } from '../../source/net/wire/packet.js';
 import type { Rng } from './rng.js';
 

@@ -1,6 +1,6 @@
+import { Endpoint, type EndpointConfig } from '../../source/net/core/endpoint.js';
+import type { EndpointEvent } from '../../source/net/core/events.js';
 import { generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
-import { Endpoint, type EndpointConfig } from '../../source/net/endpoint.js';
-import type { EndpointEvent } from '../../source/net/events.js';
 import type { Addr, FakeNetwork, NatOptions, SimNode } from './fakenet.js';
 import type { Rng } from './rng.js';
 

@@ -5,7 +5,7 @@ import type { Action } from '../../source/chat/commands.js';
 import type { ExecuteResult } from '../../source/chat/controller.js';
 import { initialState } from '../../source/chat/reducer.js';
 import { type ChatStore, createChatStore } from '../../source/chat/store.js';
-import type { PeerInfo } from '../../source/net/socket.js';
+import type { PeerInfo } from '../../source/net/shell/socket.js';
 import { App } from '../../source/ui/App.js';
 import type { TransportView } from '../../source/ui/hooks/useTransport.js';
 import { HOSTILE, inert, peer, socketStats } from './fixtures.js';

@@ -1,5 +1,5 @@
-import type { PeerState } from '../../source/net/events.js';
-import type { PeerInfo, SocketStats } from '../../source/net/socket.js';
+import type { PeerState } from '../../source/net/core/events.js';
+import type { PeerInfo, SocketStats } from '../../source/net/shell/socket.js';
 
 /** Plain data for the panes and the chat, as the transport reports it. */
 

@@ -13,7 +13,7 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import sodium from 'sodium-native';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 
 export type CipherName = 'chacha20-poly1305' | 'aes-256-gcm';
 export const CIPHER_NAMES: readonly CipherName[] = ['chacha20-poly1305', 'aes-256-gcm'];

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sodium from 'sodium-native';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 
 export interface Identity {
   readonly publicKey: Buffer /* 32 */;

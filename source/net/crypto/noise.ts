@@ -14,7 +14,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import sodium from 'sodium-native';
-import { BadPacket, UsageError } from '../errors.js';
+import { BadPacket, UsageError } from '../core/errors.js';
 import {
   type CipherName,
   createPacketKey,

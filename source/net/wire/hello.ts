@@ -1,4 +1,4 @@
-import { BadPacket } from '../errors.js';
+import { BadPacket } from '../core/errors.js';
 import { Reader } from './reader.js';
 
 /**

@@ -1,4 +1,4 @@
-import { BadPacket } from '../errors.js';
+import { BadPacket } from '../core/errors.js';
 
 /**
  * A bounds-checked cursor over hostile bytes. Every read either returns a value

@@ -1,6 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../../source/net/core/errors.js';
 import {
   CIPHER_NAMES,
   type CipherName,
@@ -8,7 +9,6 @@ import {
   KEY_LENGTH,
   TAG_LENGTH,
 } from '../../../source/net/crypto/cipher.js';
-import { UsageError } from '../../../source/net/errors.js';
 
 /** Independent reference: OpenSSL through node:crypto with a hand-built 96-bit IV. */
 function reference(

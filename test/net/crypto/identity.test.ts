@@ -2,6 +2,7 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UsageError } from '../../../source/net/core/errors.js';
 import {
   fingerprint,
   generateIdentity,
@@ -12,7 +13,6 @@ import {
   signDetached,
   verifyDetached,
 } from '../../../source/net/crypto/identity.js';
-import { UsageError } from '../../../source/net/errors.js';
 
 const posix = process.platform !== 'win32';
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import sodium from 'sodium-native';
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../../source/net/core/errors.js';
 import { type CipherName, createPacketKey } from '../../../source/net/crypto/cipher.js';
 import {
   dhKeyPairFromSecret,
@@ -10,7 +11,6 @@ import {
   type NoisePattern,
   protocolName,
 } from '../../../source/net/crypto/noise.js';
-import { UsageError } from '../../../source/net/errors.js';
 import { expectBadPacket } from '../../support/badpacket.js';
 
 interface Vector {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BadPacket } from '../../../source/net/errors.js';
+import { BadPacket } from '../../../source/net/core/errors.js';
 import {
   ackFrameLength,
   CloseCode,

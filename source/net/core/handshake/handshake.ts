@@ -1,10 +1,10 @@
 import { createHash, createHmac } from 'node:crypto';
-import { type CipherName, createPacketKey, type PacketKey } from './crypto/cipher.js';
-import { type Identity, signDetached, verifyDetached } from './crypto/identity.js';
-import { type DhKeyPair, generateDhKeyPair, HandshakeState } from './crypto/noise.js';
-import { BadPacket } from './errors.js';
-import { decodeHello, encodeHello, type Hello, STATIC_BINDING_CONTEXT } from './wire/hello.js';
-import { CipherId, INIT_HEADER_LENGTH, MIN_INIT_SIZE } from './wire/packet.js';
+import { type CipherName, createPacketKey, type PacketKey } from '../../crypto/cipher.js';
+import { type Identity, signDetached, verifyDetached } from '../../crypto/identity.js';
+import { type DhKeyPair, generateDhKeyPair, HandshakeState } from '../../crypto/noise.js';
+import { decodeHello, encodeHello, type Hello, STATIC_BINDING_CONTEXT } from '../../wire/hello.js';
+import { CipherId, INIT_HEADER_LENGTH, MIN_INIT_SIZE } from '../../wire/packet.js';
+import { BadPacket } from '../errors.js';
 
 /**
  * The Noise XX handshake as we use it (Noise rev 34 §7.5):

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { Transmit } from '../../../source/net/core/endpoint.js';
+import { BadPacket } from '../../../source/net/core/errors.js';
+import { generateIdentity, type Identity } from '../../../source/net/crypto/identity.js';
 import {
   Birthday,
   birthdayRole,
@@ -8,22 +11,19 @@ import {
   probeToken,
   type SocketCommand,
   SPRAY_MAX,
-} from '../../source/net/birthday.js';
-import { generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
-import type { Transmit } from '../../source/net/endpoint.js';
-import { BadPacket } from '../../source/net/errors.js';
+} from '../../../source/net/nat/birthday.js';
 import {
   CONTROL_STREAM,
   decodeControl,
   decodeIntroduction,
   encodeIntroduction,
   encodeNatMapping,
-} from '../../source/net/introduce.js';
-import { decodeInvite, encodeInvite } from '../../source/net/invite.js';
-import { decodeStunMessage, encodeBindingResponse } from '../../source/net/stun.js';
-import { encodeProbe, PacketType, WIRE_VERSION } from '../../source/net/wire/packet.js';
-import { type Addr, FakeNetwork, type NatOptions, type SimNode } from '../support/fakenet.js';
-import { SimPeer } from '../support/simnode.js';
+} from '../../../source/net/nat/introduce.js';
+import { decodeInvite, encodeInvite } from '../../../source/net/nat/invite.js';
+import { decodeStunMessage, encodeBindingResponse } from '../../../source/net/nat/stun.js';
+import { encodeProbe, PacketType, WIRE_VERSION } from '../../../source/net/wire/packet.js';
+import { type Addr, FakeNetwork, type NatOptions, type SimNode } from '../../support/fakenet.js';
+import { SimPeer } from '../../support/simnode.js';
 
 /**
  * Many-port ("birthday") probing on the virtual clock: a fake STUN server on

@@ -1,6 +1,6 @@
-import { BadPacket } from './errors.js';
-import { RangeSet } from './recovery/rangeset.js';
-import { varintLength, writeVarint } from './wire/reader.js';
+import { RangeSet } from '../../recovery/rangeset.js';
+import { varintLength, writeVarint } from '../../wire/reader.js';
+import { BadPacket } from '../errors.js';
 
 /**
  * Reliable ordered streams, after RFC 9000 §2-§4: a stream is a byte sequence

@@ -7,10 +7,10 @@ import {
   RecvStream,
   SEND_WINDOW,
   SendStream,
-} from '../../source/net/stream.js';
-import { varintLength, writeVarint } from '../../source/net/wire/reader.js';
-import { expectBadPacket } from '../support/badpacket.js';
-import { Rng } from '../support/rng.js';
+} from '../../../../source/net/core/conn/stream.js';
+import { varintLength, writeVarint } from '../../../../source/net/wire/reader.js';
+import { expectBadPacket } from '../../../support/badpacket.js';
+import { Rng } from '../../../support/rng.js';
 
 const expectProtocol = (fn: () => unknown) => expectBadPacket(fn, 'protocol');
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REPLAY_WINDOW, ReplayWindow } from '../../source/net/replay.js';
+import { REPLAY_WINDOW, ReplayWindow } from '../../../../source/net/core/conn/replay.js';
 
 /** The specification: each pn once, and nothing REPLAY_WINDOW or more below the highest. */
 class Model {

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
-import { type Addr, normalizeIp } from './address.js';
-import { BadPacket } from './errors.js';
-import type { NatMapping } from './events.js';
-import { Reader } from './wire/reader.js';
+import { type Addr, normalizeIp } from '../core/address.js';
+import { BadPacket } from '../core/errors.js';
+import type { NatMapping } from '../core/events.js';
+import { Reader } from '../wire/reader.js';
 
 /**
  * Introductions travel as messages on the reserved control stream, inside the

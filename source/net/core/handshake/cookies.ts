@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type Addr, addrKey } from './address.js';
-import { COOKIE_LENGTH } from './wire/packet.js';
+import { COOKIE_LENGTH } from '../../wire/packet.js';
+import { type Addr, addrKey } from '../address.js';
 
 /**
  * Handshake-flood defence, after WireGuard §5.4.7 and QUIC Retry (RFC 9000

@@ -5,27 +5,27 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type Addr, addrKey, normalizeIp, parseHostPort } from './address.js';
-import type { ProbingStats, SocketCommand } from './birthday.js';
-import type { CipherName } from './crypto/cipher.js';
-import {
-  generateIdentity,
-  type Identity,
-  loadOrCreateIdentity,
-  parseFingerprint,
-} from './crypto/identity.js';
+import { type Addr, addrKey, normalizeIp, parseHostPort } from '../core/address.js';
+import { MAX_MESSAGE_SIZE } from '../core/conn/stream.js';
 import {
   Endpoint,
   type EndpointStats,
   type PeerSnapshot,
   type PeerStats,
   validateNick,
-} from './endpoint.js';
-import { TransportError, UsageError } from './errors.js';
-import type { EndpointEvent, NatMapping, PeerChange, PeerState } from './events.js';
-import { decodeInvite, encodeInvite, isInviteCode } from './invite.js';
-import { MAX_MESSAGE_SIZE } from './stream.js';
-import { TrustStore } from './truststore.js';
+} from '../core/endpoint.js';
+import { TransportError, UsageError } from '../core/errors.js';
+import type { EndpointEvent, NatMapping, PeerChange, PeerState } from '../core/events.js';
+import type { CipherName } from '../crypto/cipher.js';
+import {
+  generateIdentity,
+  type Identity,
+  loadOrCreateIdentity,
+  parseFingerprint,
+} from '../crypto/identity.js';
+import type { ProbingStats, SocketCommand } from '../nat/birthday.js';
+import { decodeInvite, encodeInvite, isInviteCode } from '../nat/invite.js';
+import { TrustStore } from '../store/truststore.js';
 
 /**
  * The public face of the transport and the only module that touches

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Addr } from '../../source/net/address.js';
+import type { Addr } from '../../../source/net/core/address.js';
 import {
   crc32,
   decodeStunMessage,
@@ -15,8 +15,8 @@ import {
   StunClient,
   type StunResult,
   StunType,
-} from '../../source/net/stun.js';
-import { outcome } from '../support/badpacket.js';
+} from '../../../source/net/nat/stun.js';
+import { outcome } from '../../support/badpacket.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

@@ -1,4 +1,4 @@
-import { BadPacket, UsageError } from './errors.js';
+import { BadPacket, UsageError } from '../core/errors.js';
 import { decodeIntroduction, encodeIntroduction, type Introduction } from './introduce.js';
 
 /**

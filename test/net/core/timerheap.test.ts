@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TimerHeap } from '../../source/net/timerheap.js';
-import { Rng } from '../support/rng.js';
+import { TimerHeap } from '../../../source/net/core/timerheap.js';
+import { Rng } from '../../support/rng.js';
 
 interface Owner {
   name: number;

@@ -1,30 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { type Addr, addrKey, sameAddr } from './address.js';
+import type { CipherName } from '../crypto/cipher.js';
+import { fingerprint, type Identity, shortFingerprint } from '../crypto/identity.js';
+import type { HandshakeState } from '../crypto/noise.js';
 import {
   Birthday,
   birthdayRole,
   type ProbingStats,
   probeToken,
   type SocketCommand,
-} from './birthday.js';
-import { CookieJar, TokenBucket } from './cookies.js';
-import type { CipherName } from './crypto/cipher.js';
-import { fingerprint, type Identity, shortFingerprint } from './crypto/identity.js';
-import type { HandshakeState } from './crypto/noise.js';
-import { BadPacket, type DropReason, UsageError } from './errors.js';
-import type { EndpointEvent, NatMapping, PeerState } from './events.js';
-import {
-  type Completed,
-  cipherFromId,
-  cipherId,
-  createLocalNode,
-  initiatorFinish,
-  type LocalNode,
-  resetToken,
-  respond,
-  responderFinish,
-  startInitiator,
-} from './handshake.js';
+} from '../nat/birthday.js';
 import {
   CONTROL_STREAM,
   type ControlMessage,
@@ -32,16 +16,11 @@ import {
   encodeIntroduction,
   encodeNatMapping,
   type Introduction,
-} from './introduce.js';
-import { closePacket, Peer, type PeerHost, type PeerTotals } from './peer.js';
-import { Fifo } from './queue.js';
-import { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from './recovery/pmtu.js';
-import { Session } from './session.js';
-import { MAX_MESSAGE_SIZE } from './stream.js';
-import { StunClient, type StunClientOptions, type StunSummary } from './stun.js';
-import { earliest, TimerHeap } from './timerheap.js';
-import { CloseCode } from './wire/frames.js';
-import { HelloFlag } from './wire/hello.js';
+} from '../nat/introduce.js';
+import { StunClient, type StunClientOptions, type StunSummary } from '../nat/stun.js';
+import { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from '../recovery/pmtu.js';
+import { CloseCode } from '../wire/frames.js';
+import { HelloFlag } from '../wire/hello.js';
 import {
   decodePacket,
   encodeCookie,
@@ -54,7 +33,28 @@ import {
   type Packet,
   PacketType,
   RejectReason,
-} from './wire/packet.js';
+} from '../wire/packet.js';
+import { type Addr, addrKey, sameAddr } from './address.js';
+import { Session } from './conn/session.js';
+import { MAX_MESSAGE_SIZE } from './conn/stream.js';
+import { BadPacket, type DropReason, UsageError } from './errors.js';
+import type { EndpointEvent, NatMapping, PeerState } from './events.js';
+import { CookieJar, TokenBucket } from './handshake/cookies.js';
+import {
+  type Completed,
+  cipherFromId,
+  cipherId,
+  createLocalNode,
+  initiatorFinish,
+  type LocalNode,
+  resetToken,
+  respond,
+  responderFinish,
+  startInitiator,
+} from './handshake/handshake.js';
+import { closePacket, Peer, type PeerHost, type PeerTotals } from './peers/peer.js';
+import { Fifo } from './queue.js';
+import { earliest, TimerHeap } from './timerheap.js';
 
 /**
  * The sans-I/O heart of the transport: demultiplexes datagrams to sessions

@@ -2,9 +2,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../source/net/crypto/identity.js';
-import { TransportError, UsageError } from '../../source/net/errors.js';
-import { type BindOptions, type Message, MultiHolepunchSocket } from '../../source/net/socket.js';
+import { TransportError, UsageError } from '../../../source/net/core/errors.js';
+import { generateIdentity } from '../../../source/net/crypto/identity.js';
+import {
+  type BindOptions,
+  type Message,
+  MultiHolepunchSocket,
+} from '../../../source/net/shell/socket.js';
 
 /** Real UDP sockets, loopback only. */
 const open: MultiHolepunchSocket[] = [];

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fingerprint, generateIdentity } from '../../source/net/crypto/identity.js';
-import { UsageError } from '../../source/net/errors.js';
-import { TrustStore } from '../../source/net/truststore.js';
+import { UsageError } from '../../../source/net/core/errors.js';
+import { fingerprint, generateIdentity } from '../../../source/net/crypto/identity.js';
+import { TrustStore } from '../../../source/net/store/truststore.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { type Addr, sameAddr } from './address.js';
-import { TAG_LENGTH } from './crypto/cipher.js';
-import { BadPacket } from './errors.js';
-import type { EndpointEvent, PeerState } from './events.js';
-import { CONTROL_STREAM } from './introduce.js';
-import type { SentPacket } from './recovery/loss.js';
-import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from './session.js';
-import { type OutgoingMessage, RecvStream, SendStream } from './stream.js';
-import { earliest } from './timerheap.js';
+import { TAG_LENGTH } from '../../crypto/cipher.js';
+import { CONTROL_STREAM } from '../../nat/introduce.js';
+import type { SentPacket } from '../../recovery/loss.js';
 import {
   ackFrameLength,
   CloseCode,
@@ -19,8 +13,14 @@ import {
   writePathFrame,
   writePing,
   writeStreamFrame,
-} from './wire/frames.js';
-import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM } from './wire/packet.js';
+} from '../../wire/frames.js';
+import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM } from '../../wire/packet.js';
+import { type Addr, sameAddr } from '../address.js';
+import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
+import { type OutgoingMessage, RecvStream, SendStream } from '../conn/stream.js';
+import { BadPacket } from '../errors.js';
+import type { EndpointEvent, PeerState } from '../events.js';
+import { earliest } from '../timerheap.js';
 
 /** Send a PING when we have sent nothing for this long: holds NAT mappings (DESIGN.md). */
 export const KEEPALIVE_INTERVAL = 15_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addrKey, normalizeIp, parseHostPort, sameAddr } from '../../source/net/address.js';
-import { UsageError } from '../../source/net/errors.js';
+import { addrKey, normalizeIp, parseHostPort, sameAddr } from '../../../source/net/core/address.js';
+import { UsageError } from '../../../source/net/core/errors.js';
 
 describe('parseHostPort', () => {
   it.each([

@@ -1,12 +1,12 @@
-import type { Addr } from './address.js';
-import { type PacketKey, TAG_LENGTH } from './crypto/cipher.js';
-import { Pacer } from './recovery/congestion.js';
-import { LossDetector } from './recovery/loss.js';
-import { BASE_PLPMTU, PathMtu } from './recovery/pmtu.js';
-import { RangeSet } from './recovery/rangeset.js';
+import { type PacketKey, TAG_LENGTH } from '../../crypto/cipher.js';
+import { Pacer } from '../../recovery/congestion.js';
+import { LossDetector } from '../../recovery/loss.js';
+import { BASE_PLPMTU, PathMtu } from '../../recovery/pmtu.js';
+import { RangeSet } from '../../recovery/rangeset.js';
+import { MAX_ACK_RANGES } from '../../wire/frames.js';
+import { DATA_HEADER_LENGTH, MAX_DATAGRAM, writeDataHeader } from '../../wire/packet.js';
+import type { Addr } from '../address.js';
 import { ReplayWindow } from './replay.js';
-import { MAX_ACK_RANGES } from './wire/frames.js';
-import { DATA_HEADER_LENGTH, MAX_DATAGRAM, writeDataHeader } from './wire/packet.js';
 
 /**
  * One completed handshake: a pair of transport keys, one packet-number space

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fingerprint, parseFingerprint } from './crypto/identity.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../core/errors.js';
+import { fingerprint, parseFingerprint } from '../crypto/identity.js';
 
 /**
  * Names pinned to keys (trust on first use), persisted as

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { type Addr, addrKey, normalizeIp } from './address.js';
-import { BadPacket, UsageError } from './errors.js';
+import { type Addr, addrKey, normalizeIp } from '../core/address.js';
+import { BadPacket, UsageError } from '../core/errors.js';
 
 /**
  * STUN (RFC 8489), only what a peer needs to learn its public address: the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeNetwork } from '../support/fakenet.js';
-import { simPair } from '../support/simnode.js';
+import { FakeNetwork } from '../../support/fakenet.js';
+import { simPair } from '../../support/simnode.js';
 
 function pair(seed = 1) {
   const net = new FakeNetwork({ seed, conditions: { delay: 10 } });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { type Addr, addrKey } from './address.js';
-import type { NatMapping } from './events.js';
-import { Fifo } from './queue.js';
-import { encodeProbe, PROBE_TOKEN_LENGTH } from './wire/packet.js';
+import { type Addr, addrKey } from '../core/address.js';
+import type { NatMapping } from '../core/events.js';
+import { Fifo } from '../core/queue.js';
+import { encodeProbe, PROBE_TOKEN_LENGTH } from '../wire/packet.js';
 
 /**
  * Many-port ("birthday") probing, for a symmetric NAT on one side and a cone
