@@ -176,7 +176,9 @@ describe('ChatController', () => {
     await flush();
     expect(text()).toMatch(/delivered to bob/);
     await run('/msg bob again');
-    socket.sent[1]!.settle(new TransportError('bob: removed before acknowledging', 'x'));
+    socket.sent[1]!.settle(
+      new TransportError('bob: removed before acknowledging', 'undeliverable'),
+    );
     await flush();
     expect(text()).toMatch(/message to bob failed: bob: removed/);
     await run('/msg carol hi');
@@ -232,7 +234,14 @@ describe('ChatController', () => {
     socket.emit('peer', info('bob', { pinned: false }), 'connected');
     socket.emit(
       'peer',
-      info('bob', { state: { kind: 'disconnected', since: 0, reason: 'closed by peer' } }),
+      info('bob', {
+        state: {
+          kind: 'disconnected',
+          since: 0,
+          reason: 'closed by peer',
+          cause: { kind: 'remote', code: 0 },
+        },
+      }),
       'disconnected',
     );
     const mismatch = info('bob', {

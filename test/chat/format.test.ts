@@ -77,9 +77,14 @@ describe('formatting', () => {
     expect(describeState({ kind: 'unreachable', since: 0, reason: 'no answer' })).toBe(
       'unreachable: no answer',
     );
-    expect(describeState({ kind: 'disconnected', since: 0, reason: 'closed' })).toBe(
-      'disconnected: closed',
-    );
+    expect(
+      describeState({
+        kind: 'disconnected',
+        since: 0,
+        reason: 'closed',
+        cause: { kind: 'remote', code: 0 },
+      }),
+    ).toBe('disconnected: closed');
     expect(
       describeState({ kind: 'key-mismatch', since: 0, expected: FP, got: 'x'.repeat(52) }),
     ).toBe('KEY CHANGED: expected rhpvxvgl, got xxxxxxxx');

@@ -61,7 +61,7 @@ export class SimPeer implements SimNode {
   }
 
   add(nick: string, other: SimPeer): void {
-    this.endpoint.addPeer(nick, [other.addr], this.net.now);
+    this.endpoint.addPeer(nick, { addrs: [other.addr] }, this.net.now);
     this.net.poke(this.addr);
   }
 

@@ -209,7 +209,14 @@ describe('App', () => {
       });
     }
     transport.list = [
-      peer('bob', { state: { kind: 'disconnected', since: 0, reason: HOSTILE.DEL! } }),
+      peer('bob', {
+        state: {
+          kind: 'disconnected',
+          since: 0,
+          reason: HOSTILE.DEL!,
+          cause: { kind: 'remote', code: 0 },
+        },
+      }),
     ];
     transport.emit('peer', transport.list[0], 'state');
     await until(() => frame().includes('k\\x7fl'), 'hostile lines shown');

@@ -38,9 +38,16 @@ describe('Peers pane', () => {
     expect(
       stateWords(p({ kind: 'unreachable', since: 0, reason: 'no answer from any address' })),
     ).toBe('unreachable since 12:03: no answer from any address');
-    expect(stateWords(p({ kind: 'disconnected', since: 0, reason: 'peer closed' }))).toBe(
-      'disconnected at 12:03: peer closed',
-    );
+    expect(
+      stateWords(
+        p({
+          kind: 'disconnected',
+          since: 0,
+          reason: 'peer closed',
+          cause: { kind: 'remote', code: 0 },
+        }),
+      ),
+    ).toBe('disconnected at 12:03: peer closed');
     expect(stateWords(p({ kind: 'key-mismatch', since: 0, expected: FP_ALICE, got: FP_BOB }))).toBe(
       'KEY MISMATCH since 12:03: got o4omc4sf, pinned rifscdkk (/whois, /trust)',
     );
@@ -74,7 +81,16 @@ describe('Peers pane', () => {
   it('renders hostile nicks and reasons inert', () => {
     for (const text of Object.values(HOSTILE)) {
       const out = frame([
-        view(peer(text, { state: { kind: 'disconnected', since: 0, reason: text } })),
+        view(
+          peer(text, {
+            state: {
+              kind: 'disconnected',
+              since: 0,
+              reason: text,
+              cause: { kind: 'remote', code: 0 },
+            },
+          }),
+        ),
       ]);
       expect(inert(out)).toBe(true);
     }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CipherName } from '../crypto/cipher.js';
-import { fingerprint, type Identity, shortFingerprint } from '../crypto/identity.js';
-import type { HandshakeState } from '../crypto/noise.js';
+import { fingerprint, type Identity } from '../crypto/identity.js';
 import {
   Birthday,
   birthdayRole,
@@ -17,52 +16,39 @@ import {
   encodeNatMapping,
   type Introduction,
 } from '../nat/introduce.js';
+import { IntroductionPolicy } from '../nat/introductions.js';
 import { StunClient, type StunClientOptions, type StunSummary } from '../nat/stun.js';
 import { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from '../recovery/pmtu.js';
 import { CloseCode } from '../wire/frames.js';
 import { HelloFlag } from '../wire/hello.js';
-import {
-  decodePacket,
-  encodeCookie,
-  encodeFinish,
-  encodeInit,
-  encodeReject,
-  encodeReset,
-  encodeResp,
-  isStun,
-  type Packet,
-  PacketType,
-  RejectReason,
-} from '../wire/packet.js';
-import { type Addr, addrKey, sameAddr } from './address.js';
-import { Session } from './conn/session.js';
+import { decodePacket, isStun, type Packet, PacketType } from '../wire/packet.js';
+import { type Addr, addrKey } from './address.js';
 import { MAX_MESSAGE_SIZE } from './conn/stream.js';
 import { BadPacket, type DropReason, UsageError } from './errors.js';
-import type { EndpointEvent, NatMapping, PeerState } from './events.js';
-import { CookieJar, TokenBucket } from './handshake/cookies.js';
-import {
-  type Completed,
-  cipherFromId,
-  cipherId,
-  createLocalNode,
-  initiatorFinish,
-  type LocalNode,
-  resetToken,
-  respond,
-  responderFinish,
-  startInitiator,
-} from './handshake/handshake.js';
-import { closePacket, Peer, type PeerHost, type PeerTotals } from './peers/peer.js';
+import type { EndpointEvent, NatMapping } from './events.js';
+import { createLocalNode, type LocalNode } from './handshake/handshake.js';
+import { type Established, Handshakes } from './handshake/handshakes.js';
+import { validateNick } from './names.js';
+import { Dialer } from './peers/dialer.js';
+import type { Peer, PeerHost } from './peers/peer.js';
+import { MAX_PEERS, PeerRegistry } from './peers/registry.js';
 import { Fifo } from './queue.js';
+import { type EndpointStats, emptyEndpointStats, type PeerSnapshot, snapshot } from './stats.js';
 import { earliest, TimerHeap } from './timerheap.js';
 
+export { validateNick } from './names.js';
+export { MAX_PEERS } from './peers/registry.js';
+export type { DropCounts, EndpointStats, PeerSnapshot, PeerStats } from './stats.js';
+
 /**
- * The sans-I/O heart of the transport: demultiplexes datagrams to sessions
- * (by our session index, so a peer that changes address is still found),
- * runs handshakes, owns peers and their names, and reports events. It never
- * reads a clock, opens a socket or sets a timer: callers pass `now` (ms, any
- * monotonic origin), drain `pollTransmit()` / `pollEvent()` and call
- * `handleTimeout()` at `nextDeadline()`.
+ * The sans-I/O heart of the transport (quinn-proto's `Endpoint`): it
+ * demultiplexes datagrams, owns the peer registry and reports events. It
+ * never reads a clock, opens a socket or sets a timer: callers pass `now`
+ * (ms, any monotonic origin), drain `pollTransmit()` / `pollEvent()` and
+ * call `handleTimeout()` at `nextDeadline()`. The rooms it delegates to:
+ * handshake/ (both sides of Noise XX, cookies, resets), peers/ (records,
+ * trust, dialing), conn/ (sessions and streams), ../nat (STUN, probing,
+ * introductions).
  */
 
 export interface EndpointConfig {
@@ -90,8 +76,12 @@ export interface EndpointConfig {
    * 1200 turns the search off.
    */
   maxDatagramSize?: number;
+  /** This host's addresses: what a third party may point us at is judged against them (nat/targets.ts). */
+  localAddresses?: readonly string[];
   /** For tests: Noise REKEY interval in packets. */
   rekeyInterval?: number;
+  /** The one source of randomness the core uses (secrets, challenges); default: the system CSPRNG. */
+  random?: (n: number) => Buffer;
   /** For deterministic tests: source of random session indices. */
   randomIndex?: () => number;
   /** For deterministic tests: uniform in [0, 1), which ports many-port probing sprays. */
@@ -105,181 +95,40 @@ export interface Transmit {
   via?: number;
 }
 
-export interface PeerStats extends PeerTotals {
-  smoothedRtt: number | undefined;
-  minRtt: number | undefined;
-  rttVariance: number | undefined;
-  lossRate: number;
-  congestionWindow: number | undefined;
-  bytesInFlight: number;
-  recoveries: number;
-  /** Datagram size in use on the current session's path (1200 until a larger probe is acked). */
-  mtu: number | undefined;
-  lastSeen: number | undefined;
-  path: 'direct' | 'none';
+/** What the user tells us about a peer: where it is, and optionally which key it must have. */
+export interface PeerSpec {
+  addrs: Addr[];
+  /** The identity it must prove (an invite code's or a fingerprint the user gave). */
+  key?: Uint8Array | undefined;
+  /** From an invite code: how the peer's NAT maps it (its first address is then the reflexive one). */
+  nat?: NatMapping | undefined;
 }
 
-export interface PeerSnapshot {
-  id: number;
-  nick: string;
-  /** The user chose this name (addPeers); otherwise it is the peer's announced nick. */
-  pinned: boolean;
-  announcedNick: string | undefined;
-  address: Addr | undefined;
-  fingerprint: string | undefined;
-  state: PeerState;
-  stats: PeerStats;
-}
-
-export type DropCounts = Record<DropReason, number>;
-
-export interface EndpointStats {
-  datagramsIn: number;
-  datagramsOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  dropped: DropCounts;
-  /** Handshake-layer packets (INIT, RESP, FINISH, COOKIE, RESET, REJECT) accepted for processing. */
-  handshakePackets: number;
-  /** STUN messages seen on the socket (answered by the STUN layer, when there is one). */
-  stun: number;
-}
-
-/** Handshake attempts back off 0.5, 1, 2, 4, 8 s, then every 15 s. */
-const DIAL_BACKOFF = [500, 1000, 2000, 4000, 8000];
-const DIAL_RETRY = 15_000;
-const ATTEMPTS_BEFORE_UNREACHABLE = DIAL_BACKOFF.length + 1;
-/** Half-open handshakes we keep, and how long (bounded state under floods). */
-const MAX_RESPONDING = 1024;
-const RESPONDING_TTL = 10_000;
-const DIAL_TTL = 20_000;
-const SWEEP_INTERVAL = 1000;
-/** A retransmitted INIT is answered again at most this many times. */
-const MAX_RESP_RESENDS = 4;
-/** Handshakes a second we answer without asking for a cookie (after a burst). */
-const INIT_RATE = 200;
-const INIT_BURST = 200;
-/** Half-open handshakes per source IP, and in all, before cookies are demanded. */
-const MAX_RESPONDING_PER_IP = 8;
-const LOAD_HALF_OPEN = MAX_RESPONDING / 4;
-/** Cookies we hold for servers that asked us for one. */
-const MAX_COOKIES = 1024;
-const COOKIE_TTL = 110_000;
-/** Stateless resets we send: a burst, refilled at this rate per second. */
-const RESET_BURST = 50;
-const RESET_RATE = 50;
-/** Punches towards an introduced address before giving up on it (bounded reflection). */
-const INTRO_DIAL_ATTEMPTS = 5;
-const INTRO_RATE_PER_MINUTE = 32;
 /** Reassembly memory all peers together may hold in us. */
 const TOTAL_REASSEMBLY_LIMIT = 256 * 1024 * 1024;
-/** Most stranger records we keep (connected or recently seen). */
-export const MAX_PEERS = 4096;
-
-interface Dial {
-  peer: Peer;
-  state: HandshakeState;
-  to: Addr;
-  sentAt: number;
-  /** The Noise message, kept to resend the INIT once with a cookie. */
-  message: Buffer;
-  cookieRetried: boolean;
-}
-
-interface Responding {
-  state: HandshakeState;
-  remoteIndex: number;
-  from: Addr;
-  resp: Buffer;
-  createdAt: number;
-  resends: number;
-  origin: string;
-  /** Our Hello flags in the RESP (so we know which NAT mapping that peer was told). */
-  helloFlags: number;
-}
-
-const NICK_PATTERN = /^[\p{L}\p{N}_.-]{1,32}$/u;
-
-/** Nicks name peers in commands (`/msg bob hi`): letters, digits, `_ . -`, 1-32 long. */
-export function validateNick(nick: string): string {
-  if (!NICK_PATTERN.test(nick)) {
-    throw new UsageError(
-      `bad nickname "${nick}": use 1-32 letters, digits, "_", "." or "-" (no spaces)`,
-    );
-  }
-  return nick;
-}
-
-function emptyDrops(): DropCounts {
-  return {
-    truncated: 0,
-    malformed: 0,
-    version: 0,
-    'unknown-type': 0,
-    'unknown-session': 0,
-    decrypt: 0,
-    replay: 0,
-    handshake: 0,
-    'rate-limited': 0,
-    blocked: 0,
-    stranger: 0,
-    protocol: 0,
-  };
-}
+const SWEEP_INTERVAL = 1000;
 
 export class Endpoint {
   readonly local: LocalNode;
   readonly fingerprint: string;
-  readonly stats: EndpointStats = {
-    datagramsIn: 0,
-    datagramsOut: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    dropped: emptyDrops(),
-    handshakePackets: 0,
-    stun: 0,
-  };
+  readonly stats: EndpointStats = emptyEndpointStats();
   private dropTotal = 0;
   acceptStrangers: boolean;
 
-  private readonly byNick = new Map<string, Peer>();
-  private readonly byKey = new Map<string, Peer>();
-  private readonly pins = new Map<string, Buffer>();
-  private readonly blocked = new Set<string>();
-  private readonly sessions = new Map<number, { peer: Peer; session: Session }>();
-  private readonly dials = new Map<number, Dial>();
-  /** Peers' reset tokens (hex) → our session index, to verify RESET packets in O(1). */
-  private readonly resetTokens = new Map<string, number>();
+  private readonly registry: PeerRegistry;
+  private readonly handshakes: Handshakes;
+  private readonly dialer: Dialer;
   private stun: StunClient | undefined;
-  private readonly cookieJar = new CookieJar();
-  private readonly initBucket = new TokenBucket(INIT_RATE, INIT_BURST);
-  /** Cookies servers gave us, by their address. */
-  private readonly cookies = new Map<string, { cookie: Buffer; at: number }>();
-  private readonly respondingPerIp = new Map<string, number>();
-  private readonly reportedMismatch = new Set<string>();
-  private resetBudget = RESET_BURST;
   private reassemblyBytes = 0;
-  private resetBudgetAt = 0;
-  private readonly responding = new Map<number, Responding>();
-  private readonly respondingByOrigin = new Map<string, number>();
   private readonly transmits = new Fifo<Transmit>();
   private readonly events = new Fifo<EndpointEvent>();
   private readonly timers = new TimerHeap<Peer>();
   private readonly dirty = new Set<Peer>();
-  private nextPeerId = 1;
   private nextMessageId = 1;
   private nextSweep: number | undefined;
   private lastNow = 0;
-  private readonly rekeyInterval: number | undefined;
-  private readonly maxDatagram: number;
-  private readonly maxPeers: number;
   private readonly introductions: boolean;
-  /** Introductions each peer may send us: a burst, then a slow refill. */
-  private readonly introBudgets = new WeakMap<Peer, TokenBucket>();
-  /** Keys the user removed: introductions about them are ignored. */
-  private readonly removedKeys = new Set<string>();
-  private readonly randomIndex: () => number;
-  private readonly host: PeerHost;
+  private readonly introPolicy = new IntroductionPolicy();
   /** Many-port probing toward symmetric NATs (birthday.ts). */
   private readonly birthday: Birthday;
   /** Peers' NAT mapping (from invite codes, introductions, Hellos) and address to probe, by key hex. */
@@ -298,34 +147,64 @@ export class Endpoint {
     );
     this.fingerprint = fingerprint(config.identity.publicKey);
     this.acceptStrangers = config.acceptStrangers ?? true;
-    for (const k of config.blocked ?? []) this.blocked.add(Buffer.from(k).toString('hex'));
-    for (const [nick, key] of config.pins ?? []) this.pins.set(nick, Buffer.from(key));
-    this.rekeyInterval = config.rekeyInterval;
-    this.maxDatagram = validMaxDatagram(config.maxDatagramSize);
-    this.maxPeers = config.maxPeers ?? MAX_PEERS;
-    this.randomIndex = config.randomIndex ?? (() => randomBytes(4).readUInt32BE(0));
-    this.birthday = new Birthday((t) => {
-      this.stats.datagramsOut++;
-      this.stats.bytesOut += t.data.length;
-      this.transmits.push(t);
-    }, config.randomUnit);
-    this.host = {
+    const random = config.random ?? randomBytes;
+    const randomIndex = config.randomIndex ?? (() => random(4).readUInt32BE(0));
+    this.introPolicy.setLocalAddresses(config.localAddresses ?? []);
+    this.birthday = new Birthday(
+      (t) => {
+        this.stats.datagramsOut++;
+        this.stats.bytesOut += t.data.length;
+        this.transmits.push(t);
+      },
+      config.randomUnit ?? (() => random(4).readUInt32BE(0) / 2 ** 32),
+    );
+    const host: PeerHost = {
       emit: (e) => {
         // The control stream is ours, not the application's.
         if (e.type === 'message' && e.stream === CONTROL_STREAM) this.onControl(e.nick, e.data);
         else this.events.push(e);
       },
       transmit: (to, data) => this.transmit(to, data),
-      forgetSession: (s) => {
-        this.sessions.delete(s.localIndex);
-        if (s.remoteResetToken) this.resetTokens.delete(s.remoteResetToken.toString('hex'));
-      },
+      forgetSession: (s) => this.handshakes.forgetSession(s),
       countDrop: (r) => this.drop(r),
       reserveReassembly: (delta) => {
         this.reassemblyBytes += delta;
         return this.reassemblyBytes <= TOTAL_REASSEMBLY_LIMIT;
       },
+      random,
     };
+    this.registry = new PeerRegistry(
+      host,
+      (e) => this.events.push(e),
+      config.maxPeers ?? MAX_PEERS,
+      config.pins,
+      config.blocked,
+    );
+    this.handshakes = new Handshakes({
+      local: this.local,
+      random,
+      randomIndex,
+      rekeyInterval: config.rekeyInterval,
+      maxDatagram: validMaxDatagram(config.maxDatagramSize),
+      transmit: (to, data) => this.transmit(to, data),
+      drop: (r) => this.drop(r),
+      emit: (e) => this.events.push(e),
+      established: (e) => this.established(e),
+      reset: (peer, path, now) => this.onReset(peer, path, now),
+      touched: (peer) => this.dirty.add(peer),
+    });
+    this.dialer = new Dialer({
+      handshakes: this.handshakes,
+      policy: this.introPolicy,
+      emit: (e) => this.events.push(e),
+      natFailure: (peer) => this.natFailure(peer),
+      ourMapping: () => this.stun?.summary().behaviour ?? 'unknown',
+      beforeDial: (peer, now) => this.considerBirthday(peer, now),
+      touched: (peer) => {
+        this.dirty.add(peer);
+        this.armSweep(this.lastNow);
+      },
+    });
   }
 
   // ---- the sans-I/O surface -------------------------------------------------
@@ -354,7 +233,11 @@ export class Endpoint {
     const droppedBefore = this.dropTotal;
     try {
       if (packet.type === PacketType.Probe) this.onProbe(packet.kind, packet.token, from, via, now);
-      else this.dispatch(packet, from, now);
+      else if (packet.type === PacketType.Data) this.onData(packet, from, now);
+      else {
+        this.handshakes.handle(packet, from, now);
+        this.armSweep(now);
+      }
     } catch (err) {
       if (err instanceof BadPacket) {
         this.drop(err.reason);
@@ -371,18 +254,21 @@ export class Endpoint {
   handleTimeout(now: number): void {
     this.lastNow = now;
     for (const peer of this.timers.popDue(now)) {
-      const died = peer.onTimeout(now);
-      if (died !== undefined) {
-        this.events.push({ type: 'peer', nick: peer.nick, change: 'disconnected' });
-        if (peer.pinned && peer.dialAddrs.length > 0) this.scheduleDial(peer, now, 0);
+      if (peer.onTimeout(now) && peer.pinned && peer.dialing.hasGiven) {
+        // Its last session died of silence: look for it again at once.
+        peer.dialing.restart();
+        peer.dialing.schedule(now, 0);
       }
-      if (peer.nextDialAt !== undefined && peer.nextDialAt <= now) this.dial(peer, now);
+      const due = peer.dialing.nextAt;
+      if (due !== undefined && due <= now) this.dialer.dial(peer, now);
       this.dirty.add(peer);
     }
-    if (this.nextSweep !== undefined && this.nextSweep <= now) this.sweep(now);
+    if (this.nextSweep !== undefined && this.nextSweep <= now) {
+      this.nextSweep = this.handshakes.sweep(now) ? now + SWEEP_INTERVAL : undefined;
+    }
     const birthdayAt = this.birthday.nextDeadline();
     if (birthdayAt !== undefined && birthdayAt <= now)
-      this.birthday.handleTimeout(now, (key) => this.byKey.get(key)?.connected === true);
+      this.birthday.handleTimeout(now, (key) => this.registry.withKey(key)?.connected === true);
     const stunAt = this.stun?.nextDeadline();
     if (stunAt !== undefined && stunAt <= now) {
       this.stun!.handleTimeout(now);
@@ -453,6 +339,19 @@ export class Endpoint {
     return this.birthday.stats();
   }
 
+  /** Third-party dials and targets refused by the introduction policy. */
+  introductionStats(): { refusedDials: number; refusedTargets: number } {
+    return {
+      refusedDials: this.introPolicy.refusedDials,
+      refusedTargets: this.introPolicy.refusedTargets,
+    };
+  }
+
+  /** This host's addresses (the shell learns them from the OS). */
+  setLocalAddresses(addresses: readonly string[]): void {
+    this.introPolicy.setLocalAddresses(addresses);
+  }
+
   private drainStun(): void {
     const stun = this.stun;
     if (!stun) return;
@@ -489,7 +388,7 @@ export class Endpoint {
     // Peers that connected before this was known heard "unknown" (or an older
     // answer) in our Hello: tell them now, once per change.
     if (sum.behaviour !== before)
-      for (const p of this.byNick.values()) if (p.connected) this.tellNat(p, undefined);
+      for (const p of this.registry.values()) if (p.connected) this.tellNat(p, undefined);
     this.events.push({
       type: 'stun',
       publicAddress: sum.mapped,
@@ -501,81 +400,77 @@ export class Endpoint {
   // ---- commands ---------------------------------------------------------------
 
   /**
-   * Adds (or re-addresses) a peer under a name the user chose. The name is
-   * pinned to whatever key answers there first (or to a key already pinned).
+   * Adds (or re-addresses) a peer under a name the user chose. With a key
+   * (an invite code or a fingerprint), only that key is accepted there;
+   * without one, the name is pinned to whatever key answers at these
+   * addresses first (or to a key already pinned). Every check runs before
+   * anything changes.
    */
-  addPeer(
-    nick: string,
-    addrs: Addr[],
-    now: number,
-    expectedKey?: Uint8Array,
-    /** From an invite code: how the peer's NAT maps it (its first address is then the reflexive one). */
-    nat?: NatMapping,
-  ): void {
+  addPeer(nick: string, spec: PeerSpec, now: number): void {
     this.lastNow = now;
     validateNick(nick);
-    if (addrs.length === 0) throw new UsageError(`no address for ${nick}`);
-    if (expectedKey) this.pinFromInvite(nick, Buffer.from(expectedKey));
-    if (expectedKey && nat && nat !== 'unknown') {
-      const hex = Buffer.from(expectedKey).toString('hex');
-      this.remoteNat.set(hex, { mapping: nat, addr: addrs[0] });
-      this.birthday.reset(hex);
+    if (spec.addrs.length === 0) throw new UsageError(`no address for ${nick}`);
+    const key = spec.key ? Buffer.from(spec.key) : undefined;
+    if (key) this.checkExpectedKey(nick, key);
+    let peer = this.registry.get(nick);
+    if (peer && !peer.pinned && !(key && peer.key?.equals(key))) {
+      // A stranger announced this name first: it keeps its session under another name.
+      this.registry.moveStrangerAside(nick);
+      peer = undefined;
     }
-    let peer = this.byNick.get(nick);
     if (!peer) {
-      const pinnedKey = this.pins.get(nick);
-      const known = pinnedKey ? this.byKey.get(pinnedKey.toString('hex')) : undefined;
-      if (known) {
-        this.rename(known, nick);
+      const pinnedKey = key ?? this.registry.pinnedKey(nick);
+      const known = pinnedKey ? this.registry.withKey(pinnedKey) : undefined;
+      if (known && !known.pinned) {
+        // The stranger is the very key the user means: it takes the name.
+        this.registry.rename(known, nick);
         peer = known;
       } else {
-        peer = new Peer(this.nextPeerId++, nick, true, addrs, now, this.host);
-        if (pinnedKey) this.setKey(peer, pinnedKey);
-        this.byNick.set(nick, peer);
+        peer = this.registry.create(nick, true, [], now);
+        if (pinnedKey) this.registry.setKey(peer, pinnedKey);
       }
-      this.events.push({ type: 'peer', nick, change: 'added' });
     }
     peer.pinned = true;
-    peer.dialAddrs = addrs;
-    if (!peer.connected && peer.state.kind !== 'key-mismatch') {
-      peer.state = { kind: 'connecting', since: now, attempt: 0 };
-      peer.dialAttempt = 0;
-      this.dial(peer, now);
+    if (key) {
+      this.registry.pinName(nick, key);
+      this.registry.unmarkRemoved(key);
+      if (spec.nat && spec.nat !== 'unknown') {
+        const hex = key.toString('hex');
+        this.remoteNat.set(hex, { mapping: spec.nat, addr: spec.addrs[0] });
+        this.birthday.reset(hex);
+      }
     }
+    peer.dialing.setGiven(spec.addrs);
+    if (!peer.connected) this.dialer.start(peer, now);
     this.dirty.add(peer);
   }
 
   /**
-   * An invite code names the key to expect: pin it, unless the name is
-   * already pinned to another key (that is reported, never silently taken).
+   * A key the user expects for `nick` must agree with what is pinned, and
+   * must not already belong to another of the user's names.
    */
-  private pinFromInvite(nick: string, key: Buffer): void {
-    const pinned = this.pins.get(nick) ?? this.byNick.get(nick)?.key;
+  private checkExpectedKey(nick: string, key: Buffer): void {
+    const named = this.registry.get(nick);
+    const pinned =
+      this.registry.pinnedKey(nick) ?? (named?.pinned ? named.key : undefined) ?? undefined;
     if (pinned && !pinned.equals(key)) {
       throw new UsageError(
-        `${nick} is pinned to key ${shortFingerprint(pinned)}, but the invite code carries ${shortFingerprint(key)}: if the key really changed, remove ${nick} first`,
+        `${nick} is pinned to key ${fingerprint(pinned)}, but you gave ${fingerprint(key)}: if the key really changed, remove ${nick} first`,
       );
     }
-    const keyed = this.byKey.get(key.toString('hex'));
+    const keyed = this.registry.withKey(key);
     if (keyed && keyed.nick !== nick && keyed.pinned) {
-      throw new UsageError(`the key in that invite code is already known as ${keyed.nick}`);
-    }
-    if (!pinned) {
-      this.pins.set(nick, key);
-      this.events.push({ type: 'pinned', nick, fingerprint: fingerprint(key) });
+      throw new UsageError(`the key ${fingerprint(key)} is already known as ${keyed.nick}`);
     }
   }
 
   removePeer(nick: string, now: number): void {
     this.lastNow = now;
-    const peer = this.byNick.get(nick);
+    const peer = this.registry.get(nick);
     if (!peer) throw new UsageError(`unknown peer "${nick}"`);
     // Someone else's introduction must not bring back a peer the user removed.
-    if (peer.key) {
-      if (this.removedKeys.size >= 1024)
-        this.removedKeys.delete(this.removedKeys.values().next().value!);
-      this.removedKeys.add(peer.key.toString('hex'));
-    }
+    if (peer.key) this.registry.markRemoved(peer.key);
+    this.registry.unpin(nick);
     this.forget(peer, 'removed', now, CloseCode.Normal);
   }
 
@@ -583,43 +478,46 @@ export class Endpoint {
     for (const id of peer.pendingMessageIds()) {
       this.events.push({ type: 'undeliverable', id, peerId: peer.id, nick: peer.nick, reason });
     }
-    peer.disconnect(reason, now, { code });
-    peer.nextDialAt = undefined;
-    this.byNick.delete(peer.nick);
+    peer.disconnect(reason, code, now, 'removed');
+    peer.dialing.stop();
+    this.registry.delete(peer);
     if (peer.key) {
-      this.byKey.delete(peer.key.toString('hex'));
       this.birthday.end(peer.key.toString('hex'));
       this.remoteNat.delete(peer.key.toString('hex'));
     }
-    for (const [index, dial] of this.dials) if (dial.peer === peer) this.dials.delete(index);
+    this.handshakes.forgetPeer(peer);
     this.timers.set(peer, undefined);
     this.dirty.delete(peer);
-    this.events.push({ type: 'peer', nick: peer.nick, change: 'removed' });
   }
 
   /** Refuses this key from now on; a connected peer with it is dropped. */
   block(key: Uint8Array, now: number): void {
-    const hex = Buffer.from(key).toString('hex');
-    this.blocked.add(hex);
-    const peer = this.byKey.get(hex);
+    this.registry.block(key);
+    const peer = this.registry.withKey(key);
     if (peer) this.forget(peer, 'blocked', now, CloseCode.Blocked);
   }
 
   unblock(key: Uint8Array): void {
-    this.blocked.delete(Buffer.from(key).toString('hex'));
+    this.registry.unblock(key);
+  }
+
+  isBlocked(key: Uint8Array): boolean {
+    return this.registry.isBlocked(key);
+  }
+
+  /** The key pinned for a name (trust store or first use), if any. */
+  pinnedKey(nick: string): Buffer | undefined {
+    return this.registry.pinnedKey(nick);
   }
 
   /** Accepts a changed key for a pinned name (after the user compared fingerprints). */
   trust(nick: string, key: Uint8Array, now: number): void {
-    const peer = this.byNick.get(nick);
+    const peer = this.registry.get(nick);
     if (!peer) throw new UsageError(`unknown peer "${nick}"`);
-    this.pins.set(nick, Buffer.from(key));
-    if (peer.key) this.byKey.delete(peer.key.toString('hex'));
-    peer.key = undefined;
-    this.setKey(peer, Buffer.from(key));
-    peer.state = { kind: 'connecting', since: now, attempt: 0 };
-    peer.dialAttempt = 0;
-    this.dial(peer, now);
+    const k = Buffer.from(key);
+    this.registry.pinName(nick, k);
+    this.registry.setKey(peer, k);
+    this.dialer.start(peer, now);
     this.dirty.add(peer);
   }
 
@@ -641,18 +539,18 @@ export class Endpoint {
     }
     let targets: Peer[];
     if (recipients === undefined) {
-      targets = [...this.byNick.values()].filter((p) => p.connected);
+      targets = [...this.registry.values()].filter((p) => p.connected);
     } else {
-      const only = recipients.length === 1 ? this.byNick.get(recipients[0]!) : undefined;
+      const only = recipients.length === 1 ? this.registry.get(recipients[0]!) : undefined;
       if (only)
         targets = [only]; // the common unicast: no filter, Set or map
       else {
-        const unknown = recipients.filter((n) => !this.byNick.has(n));
+        const unknown = recipients.filter((n) => !this.registry.has(n));
         if (unknown.length > 0)
           throw new UsageError(
             `unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
           );
-        targets = [...new Set(recipients)].map((n) => this.byNick.get(n)!);
+        targets = [...new Set(recipients)].map((n) => this.registry.get(n)!);
       }
     }
     const id = this.nextMessageId++;
@@ -666,35 +564,32 @@ export class Endpoint {
   /** Closes every session politely (CLOSE frames go out with the next poll). */
   close(now: number): void {
     this.lastNow = now;
-    for (const peer of this.byNick.values()) {
-      peer.disconnect('closed', now, { code: CloseCode.Normal });
-      peer.nextDialAt = undefined;
+    for (const peer of this.registry.values()) {
+      if (peer.connected) peer.disconnect('closed', CloseCode.Normal, now);
+      peer.dialing.stop();
       this.timers.set(peer, undefined);
     }
     this.dirty.clear();
-    this.dials.clear();
-    this.responding.clear();
-    this.respondingByOrigin.clear();
-    this.respondingPerIp.clear();
+    this.handshakes.clear();
     this.nextSweep = undefined;
     this.birthday.closeAll();
   }
 
   /** Bytes queued for a peer and not yet acknowledged (0 for an unknown nick). */
   queuedBytes(nick: string): number {
-    return this.byNick.get(nick)?.unacknowledgedBytes ?? 0;
+    return this.registry.get(nick)?.unacknowledgedBytes ?? 0;
   }
 
   /** Unacknowledged bytes queued for all peers together. */
   totalQueuedBytes(): number {
     let n = 0;
-    for (const p of this.byNick.values()) n += p.unacknowledgedBytes;
+    for (const p of this.registry.values()) n += p.unacknowledgedBytes;
     return n;
   }
 
   connectedNicks(): string[] {
     const out: string[] = [];
-    for (const p of this.byNick.values()) if (p.connected) out.push(p.nick);
+    for (const p of this.registry.values()) if (p.connected) out.push(p.nick);
     return out;
   }
 
@@ -705,47 +600,20 @@ export class Endpoint {
 
   /** Half-open handshakes held (bounded; see MAX_RESPONDING). */
   get halfOpenCount(): number {
-    return this.responding.size;
+    return this.handshakes.halfOpen;
   }
 
   peers(): PeerSnapshot[] {
-    return [...this.byNick.values()].map((p) => this.snapshot(p));
+    return [...this.registry.values()].map(snapshot);
   }
 
   hasPeer(nick: string): boolean {
-    return this.byNick.has(nick);
+    return this.registry.has(nick);
   }
 
   peer(nick: string): PeerSnapshot | undefined {
-    const p = this.byNick.get(nick);
-    return p && this.snapshot(p);
-  }
-
-  private snapshot(p: Peer): PeerSnapshot {
-    const s = p.current;
-    const totals = p.totals();
-    return {
-      id: p.id,
-      nick: p.nick,
-      pinned: p.pinned,
-      announcedNick: p.announcedNick,
-      address: p.address,
-      fingerprint: p.key ? fingerprint(p.key) : undefined,
-      state: p.state,
-      stats: {
-        ...totals,
-        smoothedRtt: s?.loss.rtt.hasSample ? s.loss.rtt.smoothedRtt : undefined,
-        minRtt: s?.loss.rtt.hasSample ? s.loss.rtt.minRtt : undefined,
-        rttVariance: s?.loss.rtt.hasSample ? s.loss.rtt.rttVar : undefined,
-        lossRate: totals.packetsSent > 0 ? totals.packetsLost / totals.packetsSent : 0,
-        congestionWindow: s?.loss.cc.congestionWindow,
-        bytesInFlight: s?.loss.cc.bytesInFlight ?? 0,
-        recoveries: s?.loss.cc.recoveryCount ?? 0,
-        mtu: s?.pmtu.size,
-        lastSeen: p.lastSeen,
-        path: s ? 'direct' : 'none',
-      },
-    };
+    const p = this.registry.get(nick);
+    return p && snapshot(p);
   }
 
   // ---- internals ------------------------------------------------------------
@@ -770,428 +638,69 @@ export class Endpoint {
     this.dirty.clear();
   }
 
-  private newIndex(): number {
-    for (;;) {
-      const i = this.randomIndex() >>> 0;
-      if (!this.sessions.has(i) && !this.dials.has(i) && !this.responding.has(i)) return i;
-    }
-  }
-
   private armSweep(now: number): void {
-    this.nextSweep ??= now + SWEEP_INTERVAL;
-  }
-
-  /** Expires half-open handshakes and old dial attempts. */
-  private sweep(now: number): void {
-    for (const [index, r] of this.responding) {
-      if (now - r.createdAt < RESPONDING_TTL) break; // insertion order = age order
-      this.forgetResponding(index);
-    }
-    for (const [index, d] of this.dials) if (now - d.sentAt >= DIAL_TTL) this.dials.delete(index);
-    this.nextSweep = this.responding.size + this.dials.size > 0 ? now + SWEEP_INTERVAL : undefined;
-  }
-
-  private scheduleDial(peer: Peer, now: number, delay: number): void {
-    peer.nextDialAt = now + delay;
-    this.dirty.add(peer);
-  }
-
-  /** Sends a fresh INIT to every address we know for the peer. */
-  private dial(peer: Peer, now: number): void {
-    if (peer.connected || peer.dialAddrs.length === 0) {
-      peer.nextDialAt = undefined;
-      return;
-    }
-    if (peer.maxDialAttempts !== undefined && peer.dialAttempt >= peer.maxDialAttempts) {
-      // An introduced address that never answered: stop, and say why.
-      peer.nextDialAt = undefined;
-      peer.state = {
-        kind: 'unreachable',
-        since: now,
-        reason: this.natFailure(peer)
-          ? `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); ${this.natFailure(peer)}`
-          : this.stun?.summary().behaviour === 'endpoint-dependent'
-            ? `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); this node is behind a symmetric NAT (STUN): a relay is needed`
-            : `no answer from any candidate (introduced by ${peer.introducedBy ?? 'a peer'}); both sides may be behind NATs that need a relay`,
-      };
-      this.events.push({ type: 'peer', nick: peer.nick, change: 'state' });
-      return;
-    }
-    peer.dialAttempt++;
-    if (peer.state.kind === 'connecting') peer.state = { ...peer.state, attempt: peer.dialAttempt };
-    if (peer.dialAttempt === ATTEMPTS_BEFORE_UNREACHABLE && peer.state.kind === 'connecting') {
-      const symmetric = this.stun?.summary().behaviour === 'endpoint-dependent';
-      const natWhy = this.natFailure(peer);
-      peer.state = {
-        kind: 'unreachable',
-        since: now,
-        reason: natWhy
-          ? `no answer from any address; ${natWhy}`
-          : symmetric
-            ? 'no answer from any address; this node is behind a symmetric NAT (STUN), so the other side must be reachable or a relay is needed'
-            : 'no answer from any address',
-      };
-      this.events.push({ type: 'peer', nick: peer.nick, change: 'state' });
-      this.events.push({
-        type: 'error',
-        code: 'unreachable',
-        message: `${peer.nick}: no answer from ${peer.dialAddrs.map(addrKey).join(', ')}; still trying every ${DIAL_RETRY / 1000} s`,
-        nick: peer.nick,
-      });
-    }
-    this.considerBirthday(peer, now);
-    for (const to of peer.dialAddrs) {
-      const index = this.newIndex();
-      const { state, message } = startInitiator(this.local);
-      this.dials.set(index, { peer, state, to, sentAt: now, message, cookieRetried: false });
-      const jar = this.cookies.get(addrKey(to));
-      const cookie = jar && now - jar.at < COOKIE_TTL ? jar.cookie : undefined;
-      this.transmit(to, encodeInit(index, cipherId(this.local.cipher), message, cookie));
-    }
-    const delay = DIAL_BACKOFF[peer.dialAttempt - 1] ?? DIAL_RETRY;
-    peer.nextDialAt = now + delay;
-    this.armSweep(now);
-    this.dirty.add(peer);
-  }
-
-  private dispatch(p: Packet, from: Addr, now: number): void {
-    switch (p.type) {
-      case PacketType.Data:
-        this.onData(p.receiver, p.pn, p.header, p.sealed, from, now);
-        return;
-      case PacketType.Init:
-        this.onInit(p.sender, p.cipher, p.cookie, p.noise, from, now);
-        return;
-      case PacketType.Cookie:
-        this.onCookie(p.receiver, p.cookie, from, now);
-        return;
-      case PacketType.Resp:
-        this.onResp(p.sender, p.receiver, p.noise, from, now);
-        return;
-      case PacketType.Finish:
-        this.onFinish(p.receiver, p.noise, from, now);
-        return;
-      case PacketType.Reject:
-        this.onReject(p.receiver, p.reason, p.detail, from);
-        return;
-      case PacketType.Reset:
-        this.onReset(p.token, from, now);
-        return;
-    }
+    if (this.handshakes.pending > 0) this.nextSweep ??= now + SWEEP_INTERVAL;
   }
 
   private onData(
-    index: number,
-    pn: number,
-    header: Uint8Array,
-    sealed: Uint8Array,
+    p: Extract<Packet, { type: typeof PacketType.Data }>,
     from: Addr,
     now: number,
   ): void {
-    const entry = this.sessions.get(index);
+    const entry = this.handshakes.session(p.receiver);
     if (!entry) {
       this.drop('unknown-session');
-      this.sendReset(index, from, now);
+      this.handshakes.answerUnknownIndex(p.receiver, from, now);
       return;
     }
     const { peer, session } = entry;
-    const opened = session.open(header, pn, sealed, now);
+    const opened = session.open(p.header, p.pn, p.sealed, now);
     if (!opened.ok) {
       this.drop(opened.reason);
       return;
     }
-    peer.onPayload(session, pn, opened.payload, from, now, opened.newest);
-    if (!peer.connected && peer.state.kind === 'disconnected') {
-      this.events.push({ type: 'peer', nick: peer.nick, change: 'disconnected' });
-      if (peer.pinned && peer.dialAddrs.length > 0) {
-        // Refused outright: ask again only slowly.
-        const refused = peer.state.reason.includes('not accepted');
-        this.scheduleDial(peer, now, refused ? DIAL_RETRY : DIAL_BACKOFF[0]!);
-      }
+    const open = peer.onPayload(session, p.pn, opened.payload, from, now, opened.newest);
+    if (!open && !peer.connected && peer.state.kind === 'disconnected' && peer.pinned) {
+      // Refused outright: ask again only slowly; otherwise look for it again soon.
+      const cause = peer.state.cause;
+      const refused =
+        cause.kind === 'remote' &&
+        (cause.code === CloseCode.NotAccepted || cause.code === CloseCode.Blocked);
+      this.dialer.retry(peer, now, refused);
     }
     this.dirty.add(peer);
   }
 
-  /**
-   * DATA for a session we do not have: perhaps we restarted and the peer
-   * still talks to our old session. A RESET (smaller than the DATA that
-   * triggered it, and rate-limited) tells it at once instead of after the
-   * idle timeout. Its token is derived from our identity and that index, so
-   * only we can make it, even after a restart (RFC 9000 §10.3).
-   */
-  private sendReset(index: number, to: Addr, now: number): void {
-    this.resetBudget = Math.min(
-      RESET_BURST,
-      this.resetBudget + ((now - this.resetBudgetAt) * RESET_RATE) / 1000,
-    );
-    this.resetBudgetAt = now;
-    if (this.resetBudget < 1) return;
-    this.resetBudget--;
-    this.transmit(to, encodeReset(index, resetToken(this.local, index)));
-  }
-
-  private onReset(token: Uint8Array, from: Addr, now: number): void {
-    const index = this.resetTokens.get(Buffer.from(token).toString('hex'));
-    const entry = index === undefined ? undefined : this.sessions.get(index);
-    if (!entry) {
-      this.drop('unknown-session');
-      return;
-    }
-    const { peer, session } = entry;
-    peer.retireSession(session, true);
+  /** A valid RESET ended `peer`'s session: find it again where it is known to be. */
+  private onReset(peer: Peer, path: Addr, now: number): void {
     if (peer.connected) return;
-    peer.connectedSince = undefined;
-    peer.state = {
+    peer.transition({
       kind: 'disconnected',
       since: now,
       reason: 'the peer no longer has this session (stateless reset: it restarted or dropped it)',
-    };
-    this.events.push({ type: 'peer', nick: peer.nick, change: 'disconnected' });
-    // Reconnect at once: where the user told us, else where the reset came from.
-    if (peer.dialAddrs.length === 0) peer.dialAddrs = [from];
-    peer.dialAttempt = 0;
-    this.dial(peer, now);
-  }
-
-  private onInit(
-    sender: number,
-    cipher: number,
-    cookie: Uint8Array,
-    noise: Uint8Array,
-    from: Addr,
-    now: number,
-  ): void {
-    const theirs = cipherFromId(cipher);
-    if (theirs !== this.local.cipher) {
-      this.transmit(
-        from,
-        encodeReject(sender, RejectReason.CipherMismatch, cipherId(this.local.cipher)),
-      );
-      // Reported once per address: a flood of such INITs must not flood events.
-      const key = addrKey(from);
-      if (!this.reportedMismatch.has(key) && this.reportedMismatch.size < 256) {
-        this.reportedMismatch.add(key);
-        this.events.push({
-          type: 'error',
-          code: 'cipher-mismatch',
-          message: `${key} offered ${theirs ?? `unknown cipher ${cipher}`}, but this node uses ${this.local.cipher}`,
-          address: from,
-        });
-      }
-      this.drop('handshake');
-      return;
-    }
-    const origin = `${addrKey(from)}/${sender}`;
-    const existing = this.respondingByOrigin.get(origin);
-    if (existing !== undefined) {
-      // A retransmitted INIT: our RESP was lost. Answer again, a bounded number of times.
-      const r = this.responding.get(existing);
-      if (r && r.resends < MAX_RESP_RESENDS) {
-        r.resends++;
-        this.transmit(from, r.resp);
-      }
-      return;
-    }
-    const perIp = this.respondingPerIp.get(from.address) ?? 0;
-    const underLoad =
-      this.responding.size >= LOAD_HALF_OPEN ||
-      perIp >= MAX_RESPONDING_PER_IP ||
-      !this.initBucket.take(now);
-    if (underLoad && !this.cookieJar.verify(cookie, from, now)) {
-      // Stateless: 22 bytes back for 320 in, and nothing remembered.
-      this.transmit(from, encodeCookie(sender, this.cookieJar.make(from, now)));
-      this.drop('rate-limited');
-      return;
-    }
-    if (perIp >= MAX_RESPONDING_PER_IP) {
-      this.drop('rate-limited');
-      return;
-    }
-    const index = this.newIndex();
-    const { state, message } = respond(this.local, noise, index);
-    if (this.responding.size >= MAX_RESPONDING) {
-      const [oldest] = this.responding.keys();
-      this.forgetResponding(oldest!);
-    }
-    const resp = encodeResp(index, sender, message);
-    this.responding.set(index, {
-      state,
-      remoteIndex: sender,
-      from,
-      resp,
-      createdAt: now,
-      resends: 0,
-      origin,
-      helloFlags: this.local.flags,
+      cause: { kind: 'reset' },
     });
-    this.respondingByOrigin.set(origin, index);
-    this.respondingPerIp.set(from.address, perIp + 1);
-    this.armSweep(now);
-    this.transmit(from, resp);
+    // At the given addresses, or the authenticated last path — never where
+    // the RESET came from: anyone can send one from anywhere.
+    if (!peer.dialing.hasGiven) peer.dialing.learn(path, 'last-path');
+    peer.dialing.restart();
+    this.dialer.dial(peer, now);
   }
 
-  private forgetResponding(index: number): void {
-    const r = this.responding.get(index);
-    if (!r) return;
-    this.responding.delete(index);
-    this.respondingByOrigin.delete(r.origin);
-    const n = (this.respondingPerIp.get(r.from.address) ?? 1) - 1;
-    if (n > 0) this.respondingPerIp.set(r.from.address, n);
-    else this.respondingPerIp.delete(r.from.address);
-  }
+  // ---- binding a session to a peer -------------------------------------------
 
-  /** The server is under load and wants proof of our address: resend once with its cookie. */
-  private onCookie(receiver: number, cookie: Uint8Array, from: Addr, now: number): void {
-    const dial = this.dials.get(receiver);
-    if (!dial || dial.cookieRetried || !sameAddr(dial.to, from)) {
-      this.drop('unknown-session');
-      return;
-    }
-    dial.cookieRetried = true;
-    const key = addrKey(from);
-    if (!this.cookies.has(key) && this.cookies.size >= MAX_COOKIES) {
-      const [oldest] = this.cookies.keys();
-      this.cookies.delete(oldest!);
-    }
-    this.cookies.set(key, { cookie: Buffer.from(cookie), at: now });
-    this.transmit(from, encodeInit(receiver, cipherId(this.local.cipher), dial.message, cookie));
-  }
-
-  private onResp(
-    sender: number,
-    receiver: number,
-    noise: Uint8Array,
-    from: Addr,
-    now: number,
-  ): void {
-    const dial = this.dials.get(receiver);
-    if (!dial) {
-      // Our FINISH was lost and the responder re-sent RESP: resend FINISH.
-      const entry = this.sessions.get(receiver);
-      if (entry?.session.finish && !entry.session.confirmed)
-        this.transmit(entry.session.path, entry.session.finish);
-      else this.drop('unknown-session');
-      return;
-    }
-    const done = initiatorFinish(this.local, dial.state, noise, receiver);
-    this.dials.delete(receiver);
-    const session = this.newSession(done, receiver, sender, true, from, now, dial.sentAt);
-    session.finish = encodeFinish(sender, done.message);
-    session.finishDeadline = now + Math.max(3 * session.loss.rtt.smoothedRtt, 100);
-    this.transmit(from, session.finish);
-    // initiatorFinish wrote our Hello just now, with the current flags.
-    this.established(session, done, dial.peer, from, now, this.local.flags);
-  }
-
-  /** A session from a completed handshake, begun (our INIT sent, or theirs received) at `startedAt`. */
-  private newSession(
-    done: Completed,
-    localIndex: number,
-    remoteIndex: number,
-    initiator: boolean,
-    from: Addr,
-    now: number,
-    startedAt: number,
-  ): Session {
-    const session = new Session({
-      localIndex,
-      remoteIndex,
-      initiator,
-      initiatorStatic: initiator ? this.local.staticKey.publicKey : done.remoteStatic,
-      remoteStatic: done.remoteStatic,
-      sendKey: done.sendKey,
-      recvKey: done.recvKey,
-      path: from,
-      now,
-      ...(this.rekeyInterval ? { rekeyInterval: this.rekeyInterval } : {}),
-      maxDatagram: this.maxDatagram,
-    });
-    // The handshake round trip is a genuine RTT sample (RFC 9002 §5.1 allows any).
-    session.loss.rtt.update(Math.max(now - startedAt, 0.01), 0, 0);
-    return session;
-  }
-
-  private onFinish(receiver: number, noise: Uint8Array, from: Addr, now: number): void {
-    const r = this.responding.get(receiver);
-    if (!r) {
-      const entry = this.sessions.get(receiver);
-      if (entry) {
-        // A re-sent FINISH: our confirmation was lost; send another.
-        entry.peer.requestPing();
-        this.dirty.add(entry.peer);
-      } else this.drop('unknown-session');
-      return;
-    }
-    const done = responderFinish(this.local, r.state, noise);
-    this.forgetResponding(receiver);
-    const session = this.newSession(done, receiver, r.remoteIndex, false, from, now, r.createdAt);
-    const peer = this.established(session, done, undefined, from, now, r.helloFlags);
-    // Confirm at once, so the initiator stops re-sending FINISH.
-    peer?.requestPing();
-  }
-
-  private onReject(receiver: number, reason: number, detail: number, from: Addr): void {
-    const dial = this.dials.get(receiver);
-    // Unauthenticated and advisory: it can only explain a failure, never cause one.
-    if (!dial || !sameAddr(dial.to, from)) {
-      this.drop('unknown-session');
-      return;
-    }
-    if (reason === RejectReason.CipherMismatch) {
-      const theirs = cipherFromId(detail) ?? `unknown cipher ${detail}`;
-      const message = `${dial.peer.nick} at ${addrKey(from)} uses ${theirs}, but this node uses ${this.local.cipher}: both sides must choose the same cipher`;
-      if (dial.peer.state.kind !== 'unreachable' || dial.peer.state.reason !== message) {
-        dial.peer.state = { kind: 'unreachable', since: this.lastNow, reason: message };
-        this.events.push({
-          type: 'error',
-          code: 'cipher-mismatch',
-          message,
-          nick: dial.peer.nick,
-          address: from,
-        });
-        this.events.push({ type: 'peer', nick: dial.peer.nick, change: 'state' });
-      }
-    }
-  }
-
-  /** Binds a completed session to the right peer record (see DESIGN.md "Names"). */
-  private established(
-    session: Session,
-    done: Completed,
-    dialed: Peer | undefined,
-    from: Addr,
-    now: number,
-    /** The flags of the Hello we sent in this handshake. */
-    sentFlags: number,
-  ): Peer | undefined {
+  /** Binds a completed session to the right peer record (readme, "Names and trust"). */
+  private established(e: Established): Peer | undefined {
+    const { session, done, dialed, from, now, sentFlags } = e;
     const key = done.hello.identity;
     const hex = key.toString('hex');
     if (key.equals(this.local.identity.publicKey)) {
-      // One of the candidates is this very node (e.g. a loopback address in
-      // an invite): drop that candidate only; the others may be the peer.
-      if (dialed) {
-        dialed.dialAddrs = dialed.dialAddrs.filter((a) => !sameAddr(a, from));
-        if (dialed.dialAddrs.length === 0 && !dialed.connected) {
-          dialed.state = {
-            kind: 'unreachable',
-            since: now,
-            reason: 'that address is this node itself',
-          };
-          dialed.nextDialAt = undefined;
-          this.events.push({ type: 'peer', nick: dialed.nick, change: 'state' });
-          this.events.push({
-            type: 'error',
-            code: 'self-connect',
-            message: `${addrKey(from)} is this node itself`,
-            address: from,
-          });
-        }
-      }
+      if (dialed) this.dialer.selfAnswered(dialed, from, now);
       return undefined;
     }
-    if (this.blocked.has(hex)) {
+    if (this.registry.isBlocked(hex)) {
       this.drop('blocked');
-      this.transmit(from, closePacket(session, CloseCode.Blocked, 'not accepted', now));
+      this.handshakes.refuse(session, CloseCode.Blocked, 'not accepted', now);
       return undefined;
     }
     let peer: Peer | undefined;
@@ -1199,35 +708,28 @@ export class Endpoint {
       peer = this.bindDialed(dialed, key, from, now);
       if (!peer) {
         // A key we refuse: end its side of the session too.
-        this.transmit(
-          from,
-          closePacket(session, CloseCode.NotAccepted, 'not accepted: key mismatch', now),
-        );
+        this.handshakes.refuse(session, CloseCode.NotAccepted, 'not accepted: key mismatch', now);
         return undefined;
       }
-      if (dialed.pinned) this.removedKeys.delete(hex);
+      if (dialed.pinned) this.registry.unmarkRemoved(key);
     } else {
-      peer = this.byKey.get(hex) ?? this.unkeyedAt(from);
+      peer = this.registry.withKey(hex) ?? this.registry.unkeyedAt(from);
       if (!peer) {
         if (
           !this.acceptStrangers ||
-          (this.byNick.size >= this.maxPeers && !this.evictStranger(now))
+          (this.registry.size >= this.registry.maxPeers && !this.evictStranger(now))
         ) {
           this.drop('stranger');
           // Tell it, so it does not believe it is connected.
-          this.transmit(from, closePacket(session, CloseCode.NotAccepted, 'not accepted', now));
+          this.handshakes.refuse(session, CloseCode.NotAccepted, 'not accepted', now);
           return undefined;
         }
-        peer = new Peer(
-          this.nextPeerId++,
-          this.strangerNick(done.hello.nick, key),
+        peer = this.registry.create(
+          this.registry.strangerNick(done.hello.nick, key),
           false,
           [],
           now,
-          this.host,
         );
-        this.byNick.set(peer.nick, peer);
-        this.events.push({ type: 'peer', nick: peer.nick, change: 'added' });
       }
       if (!peer.key) this.pin(peer, key);
     }
@@ -1237,14 +739,10 @@ export class Endpoint {
     if (theirNat !== 'unknown')
       this.remoteNat.set(hex, { mapping: theirNat, addr: this.remoteNat.get(hex)?.addr ?? from });
     this.birthday.connected(hex, now);
-    session.remoteResetToken = done.hello.resetToken;
-    this.resetTokens.set(done.hello.resetToken.toString('hex'), session.localIndex);
+    this.handshakes.bind(session, peer, done.hello.resetToken);
     const outcome = peer.adoptSession(session, done.remoteStatic, now);
-    this.sessions.set(session.localIndex, { peer, session });
-    peer.nextDialAt = undefined;
-    peer.dialAttempt = 0;
-    if (outcome !== 'extra') this.events.push({ type: 'peer', nick: peer.nick, change: outcome });
-    peer.maxDialAttempts = undefined;
+    peer.dialing.stop();
+    peer.dialing.restart();
     if (outcome !== 'extra') this.introduceAround(peer);
     this.tellNat(peer, natFromFlags(sentFlags));
     this.dirty.add(peer);
@@ -1253,60 +751,36 @@ export class Endpoint {
 
   /** A session we dialed for `dialed` completed with `key`: pin or refuse. */
   private bindDialed(dialed: Peer, key: Buffer, from: Addr, now: number): Peer | undefined {
-    const hex = key.toString('hex');
     if (dialed.key && !dialed.key.equals(key)) {
-      const expected = fingerprint(dialed.key);
-      const got = fingerprint(key);
-      if (dialed.state.kind !== 'key-mismatch') {
-        dialed.state = { kind: 'key-mismatch', since: now, expected, got };
-        this.events.push({ type: 'peer', nick: dialed.nick, change: 'state' });
-        this.events.push({
-          type: 'error',
-          code: 'key-mismatch',
-          message: `${dialed.nick} at ${addrKey(from)} answered with a different key (${shortFingerprint(key)}, pinned ${shortFingerprint(dialed.key)}): refused. Compare fingerprints with them, then trust the new key explicitly if it is really them.`,
-          nick: dialed.nick,
-          address: from,
-        });
-      }
-      dialed.nextDialAt = undefined;
+      this.dialer.keyMismatch(dialed, key, from, now);
       return undefined;
     }
-    const other = this.byKey.get(hex);
+    const other = this.registry.withKey(key);
     if (other && other !== dialed) {
       // The key already has a record: a stranger who connected first takes the
-      // user's name; a second user name for the same key stays separate and
-      // hands its queue over.
+      // user's name (it answered where the user said); a second user name for
+      // the same key stays separate and hands its queue over.
       for (const m of dialed.takeQueued()) other.queueMessage(m.id, m.streamId, m.data);
-      this.byNick.delete(dialed.nick);
-      for (const [index, d] of this.dials) if (d.peer === dialed) this.dials.delete(index);
+      this.registry.delete(dialed);
+      this.handshakes.forgetPeer(dialed);
       this.timers.set(dialed, undefined);
       if (!other.pinned) {
-        this.rename(other, dialed.nick);
         other.pinned = true;
+        this.registry.rename(other, dialed.nick);
       } else {
         this.events.push({ type: 'peer', nick: dialed.nick, change: 'removed' });
       }
-      other.dialAddrs = [
-        ...other.dialAddrs,
-        ...dialed.dialAddrs.filter((a) => !other.dialAddrs.some((b) => sameAddr(a, b))),
-      ];
+      other.dialing.setGiven([...other.dialing.givenAddrs, ...dialed.dialing.givenAddrs]);
       return other;
     }
     if (!dialed.key) this.pin(dialed, key);
     return dialed;
   }
 
+  /** First use: a record learns its key; a user's name is pinned to it. */
   private pin(peer: Peer, key: Buffer): void {
-    this.setKey(peer, key);
-    if (peer.pinned) {
-      this.pins.set(peer.nick, key);
-      this.events.push({ type: 'pinned', nick: peer.nick, fingerprint: fingerprint(key) });
-    }
-  }
-
-  private setKey(peer: Peer, key: Buffer): void {
-    peer.key = key;
-    this.byKey.set(key.toString('hex'), peer);
+    this.registry.setKey(peer, key);
+    if (peer.pinned) this.registry.pinName(peer.nick, key);
   }
 
   /**
@@ -1314,15 +788,13 @@ export class Endpoint {
    * longest (never a pinned peer, never one with messages still queued).
    */
   private evictStranger(now: number): boolean {
-    let victim: Peer | undefined;
-    for (const p of this.byNick.values()) {
-      if (p.pinned || p.connected || p.hasQueuedMessages) continue;
-      if (!victim || p.state.since < victim.state.since) victim = p;
-    }
+    const victim = this.registry.evictionCandidate();
     if (!victim) return false;
     this.forget(victim, 'evicted to make room for a new peer', now, CloseCode.Normal);
     return true;
   }
+
+  // ---- introductions and NAT messages (the control stream) ------------------
 
   /** Tells a newly connected peer about every other connected peer, and them about it. */
   private introduceAround(peer: Peer): void {
@@ -1338,7 +810,7 @@ export class Endpoint {
         : undefined;
     const intro = about(peer);
     if (!intro) return;
-    for (const other of this.byNick.values()) {
+    for (const other of this.registry.values()) {
       if (other === peer || !other.connected || !other.introducible) continue;
       const otherIntro = about(other);
       if (!otherIntro) continue;
@@ -1367,7 +839,7 @@ export class Endpoint {
 
   /** A control message from a connected peer. */
   private onControl(fromNick: string, data: Buffer): void {
-    const from = this.byNick.get(fromNick);
+    const from = this.registry.get(fromNick);
     if (!from) return;
     let msg: ControlMessage;
     try {
@@ -1387,12 +859,7 @@ export class Endpoint {
       return;
     }
     if (!this.introductions) return;
-    let budget = this.introBudgets.get(from);
-    if (!budget) {
-      budget = new TokenBucket(INTRO_RATE_PER_MINUTE / 60, INTRO_RATE_PER_MINUTE);
-      this.introBudgets.set(from, budget);
-    }
-    if (!budget.take(this.lastNow)) {
+    if (!this.introPolicy.admit(from, this.lastNow)) {
       this.drop('rate-limited');
       return;
     }
@@ -1414,58 +881,50 @@ export class Endpoint {
 
   /**
    * Punch towards an introduced peer: a record keyed to the introduced
-   * identity (so nobody else can answer for it), a handful of attempts, and
-   * then a reason in its state. The introduced peer is told about us at the
-   * same time and punches back, which opens both NATs.
+   * identity (so nobody else can answer for it), its addresses as learned
+   * candidates with a few attempts each (never replacing what the user
+   * gave), within the node-wide budget, and then a reason in its state. The
+   * introduced peer is told about us at the same time and punches back,
+   * which opens both NATs.
    */
   private onIntroduction(from: Peer, intro: Introduction, now: number): void {
     const hex = intro.identity.toString('hex');
-    if (intro.identity.equals(this.local.identity.publicKey) || this.blocked.has(hex)) return;
-    if (intro.addrs.length === 0 || this.removedKeys.has(hex)) return;
-    let peer = this.byKey.get(hex);
+    if (intro.identity.equals(this.local.identity.publicKey) || this.registry.isBlocked(hex))
+      return;
+    if (this.registry.wasRemoved(intro.identity)) return;
+    const targets = this.introPolicy.targets(intro.addrs, from.current?.path);
+    if (targets.length === 0) return;
+    let peer = this.registry.withKey(hex);
     if (peer?.connected) return;
     // A peer that closed its session with us said goodbye; a third party's
     // mention is no reason to call it back.
-    if (peer?.state.kind === 'disconnected' && peer.state.reason.startsWith('closed by peer'))
-      return;
+    if (peer?.state.kind === 'disconnected' && peer.state.cause.kind === 'remote') return;
     if (!peer) {
       // A name the user gave, still dialing one of these addresses: punch
       // from that record. Its key comes only from its own handshake; an
       // introduction never pins a key to a user's name.
-      const named = intro.addrs.map((a) => this.unkeyedAt(a)).find((p) => p !== undefined);
+      const named = targets.map((a) => this.registry.unkeyedAt(a)).find((p) => p !== undefined);
       if (named) {
-        named.dialAttempt = 0;
-        this.dial(named, now);
+        this.dialer.start(named, now);
         return;
       }
       if (!this.acceptStrangers) return;
-      if (this.byNick.size >= this.maxPeers && !this.evictStranger(now)) return;
-      peer = new Peer(
-        this.nextPeerId++,
-        this.strangerNick(intro.nick, intro.identity),
+      if (this.registry.size >= this.registry.maxPeers && !this.evictStranger(now)) return;
+      peer = this.registry.create(
+        this.registry.strangerNick(intro.nick, intro.identity),
         false,
         [],
         now,
-        this.host,
       );
-      this.byNick.set(peer.nick, peer);
-      this.setKey(peer, intro.identity);
-      this.events.push({ type: 'peer', nick: peer.nick, change: 'added' });
+      this.registry.setKey(peer, intro.identity);
+      peer.introducedBy = from.nick;
     }
-    if (intro.nat && intro.nat !== 'unknown') {
-      this.remoteNat.set(hex, { mapping: intro.nat, addr: intro.addrs[0] });
+    if (intro.nat && intro.nat !== 'unknown' && (!peer.pinned || !this.remoteNat.has(hex))) {
+      this.remoteNat.set(hex, { mapping: intro.nat, addr: targets[0] });
       this.birthday.reset(hex);
     }
-    for (const a of intro.addrs)
-      if (!peer.dialAddrs.some((b) => sameAddr(a, b))) peer.dialAddrs.push(a);
-    peer.dialAddrs = peer.dialAddrs.slice(-4);
-    if (!peer.pinned) {
-      peer.introducedBy = from.nick;
-      peer.maxDialAttempts = INTRO_DIAL_ATTEMPTS;
-    }
-    peer.state = { kind: 'connecting', since: now, attempt: 0 };
-    peer.dialAttempt = 0;
-    this.dial(peer, now);
+    for (const a of targets) peer.dialing.learn(a, 'introduction');
+    this.dialer.start(peer, now);
   }
 
   // ---- many-port probing (birthday.ts) ----------------------------------------
@@ -1507,49 +966,10 @@ export class Endpoint {
       return;
     }
     if (r === 'ok') return;
-    const peer = this.byKey.get(r.key);
+    const peer = this.registry.withKey(r.key);
     if (!peer || peer.connected || peer.state.kind === 'key-mismatch') return;
-    peer.dialAddrs = [r.addr, ...peer.dialAddrs.filter((a) => !sameAddr(a, r.addr))].slice(0, 4);
-    if (peer.state.kind !== 'connecting') {
-      peer.state = { kind: 'connecting', since: now, attempt: 0 };
-      this.events.push({ type: 'peer', nick: peer.nick, change: 'state' });
-    }
-    peer.dialAttempt = 0;
-    this.dial(peer, now);
-  }
-
-  /** A user-added record with no key yet, dialed at exactly this address. */
-  private unkeyedAt(from: Addr): Peer | undefined {
-    for (const p of this.byNick.values()) {
-      if (!p.key && p.dialAddrs.some((a) => sameAddr(a, from))) return p;
-    }
-    return undefined;
-  }
-
-  private rename(peer: Peer, nick: string): void {
-    const previousNick = peer.nick;
-    if (previousNick === nick) return;
-    this.byNick.delete(previousNick);
-    peer.nick = nick;
-    this.byNick.set(nick, peer);
-    if (peer.key && peer.pinned) this.pins.set(nick, peer.key);
-    this.events.push({ type: 'peer', nick, change: 'renamed', previousNick });
-  }
-
-  /**
-   * A stranger's self-chosen nick, made safe to type and never colliding with
-   * a name in use: a taken name gets a short-fingerprint suffix.
-   */
-  private strangerNick(announced: string, key: Buffer): string {
-    let base = [...announced.normalize('NFC')]
-      .map((c) => (/^[\p{L}\p{N}_.-]$/u.test(c) ? c : '_'))
-      .join('')
-      .slice(0, 23);
-    if (base.length === 0) base = 'peer';
-    if (!this.byNick.has(base) && !this.pins.has(base)) return base;
-    const suffixed = `${base}-${shortFingerprint(key)}`;
-    if (!this.byNick.has(suffixed)) return suffixed;
-    return `${base}-${fingerprint(key).slice(0, 20)}`;
+    peer.dialing.learn(r.addr, 'probe');
+    this.dialer.start(peer, now);
   }
 }
 

@@ -1,3 +1,5 @@
+import type { ErrorCode } from './events.js';
+
 /**
  * Errors, split by who is to blame (DESIGN.md, "Standards"):
  *
@@ -37,11 +39,22 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** Every code a TransportError carries: the endpoint's error events, and the socket's own. */
+export type TransportErrorCode =
+  | ErrorCode
+  | 'closed'
+  | 'backpressure'
+  | 'socket'
+  | 'timeout'
+  | 'trust-store'
+  | 'undeliverable'
+  | 'receive-overflow';
+
 export class TransportError extends Error {
   override readonly name = 'TransportError';
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: TransportErrorCode,
   ) {
     super(message);
   }

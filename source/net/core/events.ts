@@ -10,8 +10,23 @@ export type PeerState =
   | { kind: 'connecting'; since: number; attempt: number }
   | { kind: 'connected'; since: number }
   | { kind: 'unreachable'; since: number; reason: string }
-  | { kind: 'disconnected'; since: number; reason: string }
+  | { kind: 'disconnected'; since: number; reason: string; cause: DisconnectCause }
   | { kind: 'key-mismatch'; since: number; expected: string; got: string };
+
+/**
+ * Why a peer's last session ended, as data: policy (redial backoff, whether
+ * an introduction may call the peer back) reads this, never the reason text,
+ * which a remote peer partly writes (its CLOSE reason).
+ */
+export type DisconnectCause =
+  /** We ended it: removed, blocked, evicted, closing, or the peer broke the protocol. */
+  | { kind: 'local'; code: number }
+  /** The peer's authenticated CLOSE frame, with its code (wire/frames.ts CloseCode). */
+  | { kind: 'remote'; code: number }
+  /** Nothing heard for IDLE_TIMEOUT. */
+  | { kind: 'idle-timeout' }
+  /** A valid stateless reset: the peer no longer has the session. */
+  | { kind: 'reset' };
 
 export type PeerChange =
   | 'added'
@@ -29,6 +44,8 @@ export type EndpointEvent =
   | { type: 'undeliverable'; id: number; peerId: number; nick: string; reason: string }
   /** A user-given name was pinned to the key that answered there (trust on first use). */
   | { type: 'pinned'; nick: string; fingerprint: string }
+  /** The user removed a pinned name: its pin is gone (the socket forgets it on disk too). */
+  | { type: 'unpinned'; nick: string }
   | { type: 'error'; code: ErrorCode; message: string; nick?: string; address?: Addr }
   /** A STUN round finished a transaction: our public address and NAT mapping as known so far. */
   | { type: 'stun'; publicAddress: Addr | undefined; mapping: NatMapping; done: boolean };
@@ -40,8 +57,6 @@ export type ErrorCode =
   | 'key-mismatch'
   | 'cipher-mismatch'
   | 'self-connect'
-  | 'stranger-refused'
-  | 'blocked'
   | 'protocol'
   | 'unreachable'
   | 'stun';

@@ -16,6 +16,7 @@ import {
 } from '../core/endpoint.js';
 import { TransportError, UsageError } from '../core/errors.js';
 import type { EndpointEvent, NatMapping, PeerChange, PeerState } from '../core/events.js';
+import { type PeerAddress, parsePeerEntry } from '../core/peers/entry.js';
 import type { CipherName } from '../crypto/cipher.js';
 import {
   generateIdentity,
@@ -24,7 +25,7 @@ import {
   parseFingerprint,
 } from '../crypto/identity.js';
 import type { ProbingStats, SocketCommand } from '../nat/birthday.js';
-import { decodeInvite, encodeInvite, isInviteCode } from '../nat/invite.js';
+import { encodeInvite } from '../nat/invite.js';
 import { TrustStore } from '../store/truststore.js';
 
 /**
@@ -306,30 +307,25 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   // ---- peers ------------------------------------------------------------------
 
   /**
-   * Adds peers by `host:port` (hostnames are resolved) and starts connecting;
-   * does not wait. Every entry is checked before any is added.
+   * Adds peers and starts connecting; does not wait. Each value is an
+   * address (`host:port`, hostnames resolved), an invite code, or
+   * `{ address?, fingerprint? }`: with a fingerprint (the 52-character form)
+   * only that key is accepted, and a different one is refused before
+   * anything is pinned. Every entry is checked before any is added.
    */
-  async addPeers(peers: Record<string, string>): Promise<void> {
+  async addPeers(peers: Record<string, PeerAddress>): Promise<void> {
     this.assertOpen();
-    const entries = Object.entries(peers);
-    for (const [nick, addr] of entries) {
-      validateNick(nick);
-      if (isInviteCode(addr)) decodeInvite(addr);
-      else parseHostPort(addr);
-    }
+    const parsed = Object.entries(peers).map(([nick, value]) => parsePeerEntry(nick, value));
     const resolved = await Promise.all(
-      entries.map(async ([nick, addr]) => {
-        if (isInviteCode(addr)) {
-          const invite = decodeInvite(addr);
-          return { nick, addrs: invite.addrs, key: invite.identity, nat: invite.nat };
-        }
-        return { nick, addrs: await this.resolve(addr), key: undefined, nat: undefined };
+      parsed.map(async (p) => {
+        const addrs: Addr[] = [...p.invited];
+        for (const text of p.hosts) addrs.push(...(await this.resolve(text)));
+        return { nick: p.nick, spec: { addrs, key: p.key, nat: p.nat } };
       }),
     );
     this.assertOpen();
     const now = performance.now();
-    for (const { nick, addrs, key, nat } of resolved)
-      this.endpoint.addPeer(nick, addrs, now, key, nat);
+    for (const { nick, spec } of resolved) this.endpoint.addPeer(nick, spec, now);
     this.pump();
   }
 
@@ -909,13 +905,30 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         if (info && !snap)
           info = {
             ...info,
-            state: { kind: 'disconnected', since: Date.now(), reason: 'removed' },
+            state: {
+              kind: 'disconnected',
+              since: Date.now(),
+              reason: 'removed',
+              cause: { kind: 'local', code: 0 },
+            },
           };
         if (snap && info) this.lastInfo.set(e.nick, info);
         else this.lastInfo.delete(e.nick);
         if (e.previousNick) this.lastInfo.delete(e.previousNick);
         if (info) this.emit('peer', info, e.change);
         for (const check of [...this.peerWaiters]) check();
+        return;
+      }
+      case 'unpinned': {
+        const write: Promise<void> = this.trust
+          .delete(e.nick)
+          .catch((err: Error) => {
+            this.reportError(
+              new TransportError(`cannot save trust store: ${err.message}`, 'trust-store'),
+            );
+          })
+          .finally(() => this.writes.delete(write));
+        this.writes.add(write);
         return;
       }
       case 'pinned': {

@@ -66,6 +66,12 @@ export class TrustStore {
     return this.pins.get(nick);
   }
 
+  /** Forgets a name's pin (the user removed the peer). */
+  async delete(nick: string): Promise<void> {
+    if (!this.pins.delete(nick)) return;
+    await this.save();
+  }
+
   async set(nick: string, key: Buffer): Promise<void> {
     this.pins.set(nick, key);
     await this.save();

@@ -76,7 +76,7 @@ describe('Endpoint on a clean fake network', () => {
 
   it('a candidate that turns out to be this node itself is dropped; the others still connect', () => {
     const { net, alice, bob } = pair(9);
-    bob.endpoint.addPeer('alice', [bob.addr, alice.addr], net.now);
+    bob.endpoint.addPeer('alice', { addrs: [bob.addr, alice.addr] }, net.now);
     net.poke(bob.addr);
     expect(net.runUntilTrue(() => bob.connected('alice'), 5000)).toBe(true);
     net.run(5000);

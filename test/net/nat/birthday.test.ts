@@ -149,7 +149,7 @@ class Node extends SimPeer {
 
   addByInvite(nick: string, other: Node): void {
     const inv = other.invite();
-    this.endpoint.addPeer(nick, inv.addrs, this.net.now, inv.key, inv.nat);
+    this.endpoint.addPeer(nick, { addrs: inv.addrs, key: inv.key, nat: inv.nat }, this.net.now);
     this.net.poke(this.addr);
   }
 
@@ -252,8 +252,8 @@ describe('many-port probing: symmetric ↔ port-restricted', () => {
       });
       carol.startStun();
       net.run(2000);
-      alice.endpoint.addPeer('bob', [bob.addr], net.now);
-      carol.endpoint.addPeer('bob', [bob.addr], net.now);
+      alice.endpoint.addPeer('bob', { addrs: [bob.addr] }, net.now);
+      carol.endpoint.addPeer('bob', { addrs: [bob.addr] }, net.now);
       net.poke(alice.addr);
       net.poke(carol.addr);
       if (!net.runUntilTrue(() => alice.connected('carol') && carol.connected('alice'), 20_000))
@@ -558,7 +558,7 @@ describe('a NAT mapping STUN finds after connecting', () => {
     });
     bob.startStun();
     carol.startStun();
-    alice.endpoint.addPeer('bob', [bob.addr], net.now);
+    alice.endpoint.addPeer('bob', { addrs: [bob.addr] }, net.now);
     net.poke(alice.addr);
     expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 5000)).toBe(
       true,
@@ -585,7 +585,7 @@ describe('a NAT mapping STUN finds after connecting', () => {
       expect(heard).toEqual(['endpoint-dependent']);
 
       // Carol joins bob; bob introduces alice (symmetric) and carol (port-restricted).
-      carol.endpoint.addPeer('bob', [bob.addr], net.now);
+      carol.endpoint.addPeer('bob', { addrs: [bob.addr] }, net.now);
       net.poke(carol.addr);
       expect(
         net.runUntilTrue(() => alice.connected('carol') && carol.connected('alice'), 20_000),

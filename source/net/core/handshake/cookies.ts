@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { COOKIE_LENGTH } from '../../wire/packet.js';
 import { type Addr, addrKey } from '../address.js';
 
@@ -12,9 +12,15 @@ import { type Addr, addrKey } from '../address.js';
 const ROTATE_EVERY = 120_000;
 
 export class CookieJar {
-  private current = randomBytes(32);
-  private previous = randomBytes(32);
+  private current: Buffer;
+  private previous: Buffer;
   private rotatedAt: number | undefined;
+
+  /** `random`: the endpoint's injected source of secret bytes. */
+  constructor(private readonly random: (n: number) => Buffer) {
+    this.current = random(32);
+    this.previous = random(32);
+  }
 
   private rotate(now: number): void {
     if (this.rotatedAt === undefined) {
@@ -23,7 +29,7 @@ export class CookieJar {
     }
     if (now - this.rotatedAt < ROTATE_EVERY) return;
     this.previous = this.current;
-    this.current = randomBytes(32);
+    this.current = this.random(32);
     this.rotatedAt = now;
   }
 

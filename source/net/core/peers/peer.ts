@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { TAG_LENGTH } from '../../crypto/cipher.js';
 import { CONTROL_STREAM } from '../../nat/introduce.js';
 import type { SentPacket } from '../../recovery/loss.js';
@@ -15,12 +14,13 @@ import {
   writeStreamFrame,
 } from '../../wire/frames.js';
 import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM } from '../../wire/packet.js';
-import { type Addr, sameAddr } from '../address.js';
+import { type Addr, addrKey, sameAddr } from '../address.js';
 import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
 import { type OutgoingMessage, RecvStream, SendStream } from '../conn/stream.js';
 import { BadPacket } from '../errors.js';
-import type { EndpointEvent, PeerState } from '../events.js';
+import type { EndpointEvent, PeerChange, PeerState } from '../events.js';
 import { earliest } from '../timerheap.js';
+import { DialPlan } from './dialplan.js';
 
 /** Send a PING when we have sent nothing for this long: holds NAT mappings (DESIGN.md). */
 export const KEEPALIVE_INTERVAL = 15_000;
@@ -48,6 +48,8 @@ export interface PeerHost {
   countDrop(reason: BadPacket['reason']): void;
   /** Accounts reassembly memory across all peers; false when the global cap is exceeded. */
   reserveReassembly(delta: number): boolean;
+  /** The endpoint's injected randomness (path challenges). */
+  random(n: number): Buffer;
 }
 
 export interface PeerTotals {
@@ -69,8 +71,9 @@ export class Peer {
   /** The remote's per-process static key: a new one means the peer restarted. */
   instance: Buffer | undefined;
   announcedNick: string | undefined;
-  dialAddrs: Addr[];
-  state: PeerState;
+  /** Where and when to dial it (given addresses, learned candidates, backoff). */
+  readonly dialing: DialPlan;
+  private currentState: PeerState;
   current: Session | undefined;
   others: Session[] = [];
   connectedSince: number | undefined;
@@ -90,11 +93,6 @@ export class Peer {
   introducible = false;
   /** Set when we learned of this peer through an introduction (nick of the introducer). */
   introducedBy: string | undefined;
-  /** Dial attempts before giving up for good (introduced peers); undefined = keep retrying. */
-  maxDialAttempts: number | undefined;
-  /** Dial schedule (owned by the endpoint): attempts so far and when the next goes. */
-  dialAttempt = 0;
-  nextDialAt: number | undefined;
 
   constructor(
     /** Stable for the life of this record, unlike the nick, which can be renamed. */
@@ -106,16 +104,35 @@ export class Peer {
     now: number,
     private readonly host: PeerHost,
   ) {
-    this.dialAddrs = dialAddrs;
-    this.state = { kind: 'connecting', since: now, attempt: 0 };
+    this.dialing = new DialPlan(dialAddrs);
+    this.currentState = { kind: 'connecting', since: now, attempt: 0 };
+  }
+
+  get state(): PeerState {
+    return this.currentState;
+  }
+
+  /**
+   * The only writer of the peer's state: every change is reported, once, as
+   * a 'peer' event ('connected', 'restarted', 'disconnected', or 'state').
+   */
+  transition(next: PeerState, change: PeerChange = changeFor(next)): void {
+    if (next.kind !== 'connected') this.connectedSince = undefined;
+    this.currentState = next;
+    this.host.emit({ type: 'peer', nick: this.nick, change });
   }
 
   get connected(): boolean {
     return this.current !== undefined;
   }
 
+  /** The path of the last session that ended (authenticated: the peer spoke from there). */
+  get lastPath(): Addr | undefined {
+    return this.lastAddr;
+  }
+
   get address(): Addr | undefined {
-    return this.current?.path ?? this.lastAddr ?? this.dialAddrs[0];
+    return this.current?.path ?? this.lastAddr ?? this.dialing.targets()[0];
   }
 
   sessions(): Session[] {
@@ -189,14 +206,14 @@ export class Peer {
       this.current = session;
       this.instance = instance;
       this.restartStreams();
-      this.markConnected(now);
+      this.markConnected(now, 'restarted');
       return 'restarted';
     }
     this.instance = instance;
     const cur = this.current;
     if (!cur) {
       this.current = session;
-      this.markConnected(now);
+      this.markConnected(now, 'connected');
       return 'connected';
     }
     const simultaneous = now - cur.createdAt < SIMULTANEOUS_OPEN_WINDOW;
@@ -255,10 +272,10 @@ export class Peer {
     this.reassemblyBytes = 0;
   }
 
-  private markConnected(now: number): void {
-    this.connectedSince = now;
-    this.state = { kind: 'connected', since: now };
+  private markConnected(now: number, change: 'connected' | 'restarted'): void {
     this.probesPending = 0;
+    this.transition({ kind: 'connected', since: now }, change);
+    this.connectedSince = now;
   }
 
   /** Drops one session, keeping its counters. */
@@ -277,13 +294,23 @@ export class Peer {
     this.host.forgetSession(session);
   }
 
-  /** Ends every session (the peer is removed, closed or timed out). */
-  disconnect(reason: string, now: number, sendClose: { code: number } | undefined): void {
+  /**
+   * We end every session (the peer is removed, blocked, evicted, closing, or
+   * broke the protocol): a CLOSE with `code` tells it why.
+   */
+  disconnect(
+    reason: string,
+    code: number,
+    now: number,
+    change: 'disconnected' | 'removed' = 'disconnected',
+  ): void {
     const cur = this.current;
-    if (cur && sendClose) this.sendClose(cur, sendClose.code, reason, now);
+    if (cur) this.sendClose(cur, code, reason, now);
     for (const s of this.sessions()) this.retireSession(s, true);
-    this.connectedSince = undefined;
-    this.state = { kind: 'disconnected', since: now, reason };
+    this.transition(
+      { kind: 'disconnected', since: now, reason, cause: { kind: 'local', code } },
+      change,
+    );
     // The next session may come from a new instance; a half-received message
     // from this one can never complete.
     this.releaseReassembly();
@@ -331,10 +358,17 @@ export class Peer {
     // One probe at a time: a replayed packet from yet another address must
     // not keep restarting the validation of a genuine move.
     if (newest && !sameAddr(from, session.path) && !session.probe) {
-      session.probe = { addr: from, data: randomBytes(PATH_DATA_LENGTH), tries: 0, deadline: now };
+      session.probe = {
+        addr: from,
+        data: this.host.random(PATH_DATA_LENGTH),
+        tries: 0,
+        deadline: now,
+      };
     }
     let eliciting = false;
     let carriedData = false;
+    let challenged = false;
+    if (!sameAddr(from, session.path)) this.creditUnvalidated(from, payload.length);
     for (const f of frames) {
       switch (f.type) {
         case 'ping':
@@ -350,9 +384,11 @@ export class Peer {
           break;
         case 'path-challenge':
           eliciting = true;
-          // Bounded: at most a few owed responses, each the size of the challenge packet.
-          if (session.pathResponses.length < 4) {
+          // One response per packet, however many challenges it carries
+          // (RFC 9000 §8.2.2 lets us answer only the last), and at most a few owed.
+          if (!challenged && session.pathResponses.length < 4) {
             session.pathResponses.push({ to: from, data: Buffer.from(f.data) });
+            challenged = true;
           }
           break;
         case 'path-response':
@@ -367,8 +403,7 @@ export class Peer {
           }
           break;
         case 'close':
-          this.host.emit({ type: 'peer', nick: this.nick, change: 'state' });
-          this.onRemoteClose(session, f.reason, now);
+          this.onRemoteClose(session, f.code, f.reason, now);
           return false;
       }
     }
@@ -381,20 +416,20 @@ export class Peer {
     return true;
   }
 
-  private onRemoteClose(session: Session, reason: string, now: number): void {
+  private onRemoteClose(session: Session, code: number, reason: string, now: number): void {
     const wasCurrent = this.current === session;
     this.retireSession(session, true);
     if (wasCurrent && this.others.length > 0) {
       this.current = this.others.shift();
       return;
     }
-    if (!this.current) {
-      this.connectedSince = undefined;
-      this.state = {
+    if (!this.current && this.state.kind !== 'disconnected') {
+      this.transition({
         kind: 'disconnected',
         since: now,
-        reason: reason ? `closed by peer: ${reason}` : 'closed by peer',
-      };
+        reason: describeRemoteClose(code, reason),
+        cause: { kind: 'remote', code },
+      });
     }
   }
 
@@ -461,7 +496,7 @@ export class Peer {
       message: `${this.nick}: ${reason}`,
       nick: this.nick,
     });
-    this.disconnect(`protocol violation: ${reason}`, now, { code: CloseCode.ProtocolViolation });
+    this.disconnect(`protocol violation: ${reason}`, CloseCode.ProtocolViolation, now);
   }
 
   // ---- timers -------------------------------------------------------------
@@ -469,7 +504,7 @@ export class Peer {
   /** Earliest time this peer needs `onTimeout`. */
   deadline(): number | undefined {
     // Called for every dirty peer on every flush: no closures, no arrays.
-    let d = this.nextDialAt;
+    let d = this.dialing.nextAt;
     const cur = this.current;
     if (cur) {
       d = earliest(d, sessionDeadline(cur));
@@ -481,8 +516,8 @@ export class Peer {
     return d;
   }
 
-  /** Runs expired timers. Returns the reason when the last session died of silence. */
-  onTimeout(now: number): string | undefined {
+  /** Runs expired timers. True when the last session just died of silence. */
+  onTimeout(now: number): boolean {
     for (const s of this.sessions()) {
       if (now - s.lastReceived >= IDLE_TIMEOUT) {
         const wasCurrent = s === this.current;
@@ -515,15 +550,15 @@ export class Peer {
     const cur = this.current;
     if (cur && now - cur.lastSent >= KEEPALIVE_INTERVAL) this.pingRequested = true;
     if (!this.current && this.state.kind === 'connected') {
-      this.connectedSince = undefined;
-      this.state = {
+      this.transition({
         kind: 'disconnected',
         since: now,
-        reason: 'no answer for 45 s (idle timeout)',
-      };
-      return this.state.reason;
+        reason: `no answer for ${IDLE_TIMEOUT / 1000} s (idle timeout)`,
+        cause: { kind: 'idle-timeout' },
+      });
+      return true;
     }
-    return undefined;
+    return false;
   }
 
   // ---- packet assembly ----------------------------------------------------
@@ -618,6 +653,7 @@ export class Peer {
     const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
     const pos = writePathFrame(buf, DATA_HEADER_LENGTH, response, data);
     const payloadLength = pos - DATA_HEADER_LENGTH;
+    if (!sameAddr(to, s.path) && !this.spendUnvalidated(to, payloadLength)) return;
     s.seal(buf, payloadLength, now);
     // Not tracked for loss: a lost challenge is simply sent again, a lost
     // response is re-solicited by the next challenge.
@@ -675,6 +711,34 @@ export class Peer {
 
   private retransmits = 0;
 
+  /**
+   * Anti-amplification towards addresses not yet validated (RFC 9000 §8.1,
+   * §9.3): what we send there is at most three times what arrived from
+   * there, so a spoofed source cannot turn us into a reflector. In payload
+   * bytes on both sides (headers and tags are the same size both ways).
+   */
+  private readonly unvalidatedCredit = new Map<string, number>();
+
+  private creditUnvalidated(from: Addr, bytes: number): void {
+    const key = addrKey(from);
+    const credit = (this.unvalidatedCredit.get(key) ?? 0) + 3 * bytes;
+    this.unvalidatedCredit.delete(key);
+    this.unvalidatedCredit.set(key, credit);
+    // A handful of candidate paths at most: forget the oldest.
+    if (this.unvalidatedCredit.size > 4) {
+      const [oldest] = this.unvalidatedCredit.keys();
+      this.unvalidatedCredit.delete(oldest!);
+    }
+  }
+
+  private spendUnvalidated(to: Addr, bytes: number): boolean {
+    const key = addrKey(to);
+    const credit = this.unvalidatedCredit.get(key) ?? 0;
+    if (credit < bytes) return false;
+    this.unvalidatedCredit.set(key, credit - bytes);
+    return true;
+  }
+
   // ---- stats --------------------------------------------------------------
 
   totals(): PeerTotals {
@@ -688,6 +752,37 @@ export class Peer {
       t.ptoCount += s.loss.stats.ptoCount;
     }
     return t;
+  }
+}
+
+function changeFor(next: PeerState): PeerChange {
+  if (next.kind === 'connected') return 'connected';
+  if (next.kind === 'disconnected') return 'disconnected';
+  return 'state';
+}
+
+/**
+ * The words for a peer's CLOSE. The code decides; the peer's free text is
+ * shown only for codes that carry a detail (a protocol violation it saw).
+ */
+export function describeRemoteClose(code: number, reason: string): string {
+  switch (code) {
+    case CloseCode.Normal:
+      return 'closed by peer';
+    case CloseCode.Blocked:
+      return 'blocked by the peer';
+    case CloseCode.NotAccepted:
+      return 'not accepted by the peer';
+    case CloseCode.IdleTimeout:
+      return 'the peer timed out';
+    case CloseCode.Replaced:
+      return 'replaced by a newer session';
+    case CloseCode.ProtocolViolation:
+      return reason
+        ? `the peer saw a protocol violation: ${reason}`
+        : 'the peer saw a protocol violation';
+    default:
+      return `closed by peer (code ${code})`;
   }
 }
 

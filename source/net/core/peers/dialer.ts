@@ -1,0 +1,146 @@
+import { fingerprint } from '../../crypto/identity.js';
+import type { IntroductionPolicy } from '../../nat/introductions.js';
+import { type Addr, addrKey } from '../address.js';
+import type { EndpointEvent, NatMapping } from '../events.js';
+import type { Handshakes } from '../handshake/handshakes.js';
+import { ATTEMPTS_BEFORE_UNREACHABLE, DIAL_BACKOFF, DIAL_RETRY } from './dialplan.js';
+import type { Peer } from './peer.js';
+
+export interface DialerDeps {
+  handshakes: Handshakes;
+  policy: IntroductionPolicy;
+  emit(event: EndpointEvent): void;
+  /** Why the NATs on both sides defeat a dial, if known. */
+  natFailure(peer: Peer): string | undefined;
+  ourMapping(): NatMapping;
+  /** Called before each attempt (many-port probing may start). */
+  beforeDial(peer: Peer, now: number): void;
+  /** `peer`'s timers changed. */
+  touched(peer: Peer): void;
+}
+
+/**
+ * Dialing, in one place: when to send INITs where (the peer's DialPlan),
+ * what the peer's state says while we try, and why we gave up.
+ */
+export class Dialer {
+  constructor(private readonly deps: DialerDeps) {}
+
+  /** Starts (or restarts) dialing now: a user command, an introduction, a probe hit. */
+  start(peer: Peer, now: number): void {
+    peer.dialing.restart();
+    if (peer.state.kind !== 'connecting' && !peer.connected)
+      peer.transition({ kind: 'connecting', since: now, attempt: 0 });
+    this.dial(peer, now);
+  }
+
+  /** A session the peer closed: dial again, slowly if it refused us. */
+  retry(peer: Peer, now: number, refused: boolean): void {
+    if (!peer.dialing.hasGiven) return;
+    peer.dialing.restart();
+    peer.dialing.schedule(now, refused ? DIAL_RETRY : DIAL_BACKOFF[0]!);
+    this.deps.touched(peer);
+  }
+
+  /** One attempt: an INIT to every address in the plan (learned ones within the node-wide budget). */
+  dial(peer: Peer, now: number): void {
+    const plan = peer.dialing;
+    if (peer.connected) {
+      plan.stop();
+      return;
+    }
+    if (plan.exhausted) {
+      plan.stop();
+      if (peer.state.kind === 'connecting') this.giveUp(peer, now);
+      return;
+    }
+    const { given, learned } = plan.take(now);
+    if (peer.state.kind === 'connecting')
+      peer.transition({ kind: 'connecting', since: peer.state.since, attempt: plan.attempt });
+    if (plan.attempt === ATTEMPTS_BEFORE_UNREACHABLE && given.length > 0) this.slow(peer, now);
+    this.deps.beforeDial(peer, now);
+    for (const to of given) this.deps.handshakes.sendInit(peer, to, now);
+    for (const to of learned)
+      if (this.deps.policy.spendLearnedDial(now)) this.deps.handshakes.sendInit(peer, to, now);
+    this.deps.touched(peer);
+  }
+
+  /** Our own key answered at `from`: drop that address; if none is left, say so. */
+  selfAnswered(peer: Peer, from: Addr, now: number): void {
+    peer.dialing.remove(from);
+    if (!peer.dialing.exhausted || peer.connected) return;
+    peer.dialing.stop();
+    peer.transition({
+      kind: 'unreachable',
+      since: now,
+      reason: 'that address is this node itself',
+    });
+    this.deps.emit({
+      type: 'error',
+      code: 'self-connect',
+      message: `${addrKey(from)} is this node itself`,
+      address: from,
+    });
+  }
+
+  /**
+   * A different key answered where `peer` (pinned) was dialed: refused
+   * before anything is pinned. Dialing goes on at its slow pace, so the
+   * real peer is found once it answers there again.
+   */
+  keyMismatch(peer: Peer, got: Buffer, from: Addr, now: number): void {
+    const expected = peer.key!;
+    if (peer.state.kind === 'key-mismatch' && peer.state.got === fingerprint(got)) return;
+    peer.transition({
+      kind: 'key-mismatch',
+      since: now,
+      expected: fingerprint(expected),
+      got: fingerprint(got),
+    });
+    this.deps.emit({
+      type: 'error',
+      code: 'key-mismatch',
+      message: `${peer.nick} at ${addrKey(from)} answered with key ${fingerprint(got)}, but ${peer.nick} is pinned to ${fingerprint(expected)}: refused. Compare fingerprints with them, then trust the new key explicitly if it is really them.`,
+      nick: peer.nick,
+      address: from,
+    });
+    peer.dialing.schedule(now, DIAL_RETRY);
+  }
+
+  /** Given addresses that stay silent: shown unreachable, still tried every DIAL_RETRY. */
+  private slow(peer: Peer, now: number): void {
+    if (peer.state.kind !== 'connecting') return;
+    const natWhy = this.deps.natFailure(peer);
+    const symmetric = this.deps.ourMapping() === 'endpoint-dependent';
+    peer.transition({
+      kind: 'unreachable',
+      since: now,
+      reason: natWhy
+        ? `no answer from any address; ${natWhy}`
+        : symmetric
+          ? 'no answer from any address; this node is behind a symmetric NAT (STUN), so the other side must be reachable or a relay is needed'
+          : 'no answer from any address',
+    });
+    this.deps.emit({
+      type: 'error',
+      code: 'unreachable',
+      message: `${peer.nick}: no answer from ${peer.dialing.givenAddrs.map(addrKey).join(', ')}; still trying every ${DIAL_RETRY / 1000} s`,
+      nick: peer.nick,
+    });
+  }
+
+  /** Learned candidates only, all spent: stop, and say why. */
+  private giveUp(peer: Peer, now: number): void {
+    const by = `introduced by ${peer.introducedBy ?? 'a peer'}`;
+    const natWhy = this.deps.natFailure(peer);
+    peer.transition({
+      kind: 'unreachable',
+      since: now,
+      reason: natWhy
+        ? `no answer from any candidate (${by}); ${natWhy}`
+        : this.deps.ourMapping() === 'endpoint-dependent'
+          ? `no answer from any candidate (${by}); this node is behind a symmetric NAT (STUN): a relay is needed`
+          : `no answer from any candidate (${by}); both sides may be behind NATs that need a relay`,
+    });
+  }
+}

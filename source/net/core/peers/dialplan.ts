@@ -1,0 +1,129 @@
+import { type Addr, sameAddr } from '../address.js';
+
+/** Handshake attempts back off 0.5, 1, 2, 4, 8 s, then every 15 s. */
+export const DIAL_BACKOFF = [500, 1000, 2000, 4000, 8000];
+export const DIAL_RETRY = 15_000;
+/** After this many unanswered attempts at given addresses the peer is shown as unreachable (and still tried). */
+export const ATTEMPTS_BEFORE_UNREACHABLE = DIAL_BACKOFF.length + 1;
+/** Tries at an address a third party told us (an introduction, a probe hit, a reset's last path). */
+export const LEARNED_ATTEMPTS = 5;
+/** Learned addresses kept per peer; a new one replaces the oldest learned, never a given one. */
+export const MAX_LEARNED = 4;
+
+/** Where a learned address came from. */
+export type CandidateSource = 'introduction' | 'probe' | 'last-path';
+
+export interface Candidate {
+  readonly addr: Addr;
+  readonly source: CandidateSource;
+  /** Attempts left at this address; at 0 it is no longer dialed. */
+  attemptsLeft: number;
+}
+
+/**
+ * Where and when to dial one peer. Addresses the user gave (or an invite
+ * code carried) are kept apart from addresses a third party named: those
+ * are learned candidates with their own few attempts, and can never replace
+ * or crowd out a given one (the security issue: one introduction must not
+ * redirect a friend's record forever).
+ */
+export class DialPlan {
+  private given: Addr[] = [];
+  private learned: Candidate[] = [];
+  /** Attempts since the schedule last restarted. */
+  attempt = 0;
+  /** When the next attempt goes (undefined: not dialing). */
+  nextAt: number | undefined;
+
+  constructor(given: readonly Addr[] = []) {
+    this.given = [...given];
+  }
+
+  get givenAddrs(): readonly Addr[] {
+    return this.given;
+  }
+
+  get learnedCandidates(): readonly Candidate[] {
+    return this.learned;
+  }
+
+  /** The user (or an invite code) named these addresses: they replace the given ones only. */
+  setGiven(addrs: readonly Addr[]): void {
+    this.given = [...addrs];
+    this.learned = this.learned.filter((c) => !this.isGiven(c.addr));
+  }
+
+  /**
+   * A third party named an address: a bounded candidate. Returns false when
+   * it adds nothing (already known, or given).
+   */
+  learn(addr: Addr, source: CandidateSource, attempts = LEARNED_ATTEMPTS): boolean {
+    if (this.isGiven(addr)) return false;
+    const known = this.learned.find((c) => sameAddr(c.addr, addr));
+    if (known) {
+      // Told again: no more tries than a fresh candidate gets.
+      known.attemptsLeft = Math.max(known.attemptsLeft, Math.min(attempts, LEARNED_ATTEMPTS));
+      return false;
+    }
+    this.learned.push({ addr, source, attemptsLeft: attempts });
+    if (this.learned.length > MAX_LEARNED) this.learned.shift();
+    return true;
+  }
+
+  /** Drops an address everywhere (e.g. it turned out to be this node itself). */
+  remove(addr: Addr): void {
+    this.given = this.given.filter((a) => !sameAddr(a, addr));
+    this.learned = this.learned.filter((c) => !sameAddr(c.addr, addr));
+  }
+
+  /** Where an attempt would go now. */
+  targets(): Addr[] {
+    const out = [...this.given];
+    for (const c of this.learned) if (c.attemptsLeft > 0) out.push(c.addr);
+    return out;
+  }
+
+  /** Nothing left to dial: no given address and every learned one spent. */
+  get exhausted(): boolean {
+    return this.given.length === 0 && !this.learned.some((c) => c.attemptsLeft > 0);
+  }
+
+  get hasGiven(): boolean {
+    return this.given.length > 0;
+  }
+
+  /**
+   * One attempt: the addresses to send an INIT to, each learned one spending
+   * a try. Schedules the next attempt by the backoff.
+   */
+  take(now: number): { given: Addr[]; learned: Addr[] } {
+    this.attempt++;
+    const learned: Addr[] = [];
+    for (const c of this.learned) {
+      if (c.attemptsLeft <= 0) continue;
+      c.attemptsLeft--;
+      learned.push(c.addr);
+    }
+    this.nextAt = now + (DIAL_BACKOFF[this.attempt - 1] ?? DIAL_RETRY);
+    return { given: [...this.given], learned };
+  }
+
+  /** Starts the backoff over (a new address, a user command, a lost session). */
+  restart(): void {
+    this.attempt = 0;
+  }
+
+  stop(): void {
+    this.nextAt = undefined;
+  }
+
+  /** Dials again after `delay` ms (unless already due sooner). */
+  schedule(now: number, delay: number): void {
+    const at = now + delay;
+    if (this.nextAt === undefined || at < this.nextAt) this.nextAt = at;
+  }
+
+  private isGiven(addr: Addr): boolean {
+    return this.given.some((a) => sameAddr(a, addr));
+  }
+}

@@ -1,0 +1,76 @@
+import { fingerprint, parseFingerprint } from '../../crypto/identity.js';
+import { decodeInvite, isInviteCode } from '../../nat/invite.js';
+import { type Addr, parseHostPort } from '../address.js';
+import { UsageError } from '../errors.js';
+import type { NatMapping } from '../events.js';
+import { validateNick } from '../names.js';
+
+/**
+ * How a caller names a peer for `addPeers`: an address (`host:port`), an
+ * invite code, or `{ address?, fingerprint? }` with at least one of the two.
+ */
+export type PeerAddress =
+  | string
+  | {
+      /** `host:port`, an invite code, or several of them. */
+      address?: string | readonly string[];
+      /** The key it must prove: the 52-character fingerprint the chat shows. */
+      fingerprint?: string;
+    };
+
+/** A checked entry: what to resolve, what an invite code carried, and the expected key. */
+export interface ParsedPeerEntry {
+  nick: string;
+  /** `host:port` texts still to resolve. */
+  hosts: string[];
+  /** Addresses from an invite code (already literal). */
+  invited: Addr[];
+  key: Buffer | undefined;
+  nat: NatMapping | undefined;
+}
+
+/** Checks one entry completely (throws UsageError), before anything is added. */
+export function parsePeerEntry(nick: string, value: PeerAddress): ParsedPeerEntry {
+  validateNick(nick);
+  const spec = typeof value === 'string' ? { address: value } : value;
+  if (typeof spec !== 'object' || spec === null)
+    throw new UsageError(`${nick}: give an address, an invite code or { address, fingerprint }`);
+  const texts =
+    spec.address === undefined
+      ? []
+      : typeof spec.address === 'string'
+        ? [spec.address]
+        : [...spec.address];
+  const out: ParsedPeerEntry = { nick, hosts: [], invited: [], key: undefined, nat: undefined };
+  for (const text of texts) {
+    if (typeof text !== 'string') throw new UsageError(`${nick}: an address must be a string`);
+    if (isInviteCode(text)) {
+      const invite = decodeInvite(text);
+      if (out.key && !out.key.equals(invite.identity))
+        throw new UsageError(`${nick}: two invite codes with different keys`);
+      out.key = invite.identity;
+      out.nat = invite.nat;
+      out.invited.push(...invite.addrs);
+    } else {
+      parseHostPort(text);
+      out.hosts.push(text);
+    }
+  }
+  if (spec.fingerprint !== undefined) {
+    const key = parseFingerprint(spec.fingerprint);
+    if (out.key && !out.key.equals(key)) {
+      throw new UsageError(
+        `${nick}: the invite code carries key ${fingerprint(out.key)}, but the fingerprint given is ${fingerprint(key)}`,
+      );
+    }
+    out.key = key;
+  }
+  if (out.hosts.length === 0 && out.invited.length === 0) {
+    throw new UsageError(
+      spec.fingerprint !== undefined
+        ? `${nick}: a fingerprint alone is not enough yet (finding a peer by its key needs discovery, which this version does not have): give an address or an invite code too`
+        : `${nick}: no address given`,
+    );
+  }
+  return out;
+}

@@ -1,0 +1,188 @@
+import { fingerprint, shortFingerprint } from '../../crypto/identity.js';
+import { type Addr, sameAddr } from '../address.js';
+import type { EndpointEvent } from '../events.js';
+import { Peer, type PeerHost } from './peer.js';
+
+/** Most stranger records we keep (connected or recently seen). */
+export const MAX_PEERS = 4096;
+/** Removed keys remembered (so an introduction cannot bring them back). */
+const MAX_REMOVED = 1024;
+
+const hex = (key: Uint8Array): string => Buffer.from(key).toString('hex');
+
+/**
+ * Every peer record, by name and by key, and the trust decisions about
+ * keys: which name is pinned to which key, which keys are blocked, which
+ * the user removed. The one source of truth for trust: the socket persists
+ * what it reports ('pinned' / 'unpinned' events) and the chat asks it.
+ */
+export class PeerRegistry {
+  private readonly byNick = new Map<string, Peer>();
+  private readonly byKey = new Map<string, Peer>();
+  private readonly pins = new Map<string, Buffer>();
+  private readonly blocked = new Set<string>();
+  private readonly removedKeys = new Set<string>();
+  private nextPeerId = 1;
+
+  constructor(
+    private readonly host: PeerHost,
+    private readonly emit: (e: EndpointEvent) => void,
+    readonly maxPeers: number,
+    pins: Iterable<[string, Uint8Array]> = [],
+    blocked: Iterable<Uint8Array> = [],
+  ) {
+    for (const [nick, key] of pins) this.pins.set(nick, Buffer.from(key));
+    for (const k of blocked) this.blocked.add(hex(k));
+  }
+
+  // ---- lookup -------------------------------------------------------------
+
+  get(nick: string): Peer | undefined {
+    return this.byNick.get(nick);
+  }
+
+  has(nick: string): boolean {
+    return this.byNick.has(nick);
+  }
+
+  withKey(key: Uint8Array | string): Peer | undefined {
+    return this.byKey.get(typeof key === 'string' ? key : hex(key));
+  }
+
+  values(): IterableIterator<Peer> {
+    return this.byNick.values();
+  }
+
+  get size(): number {
+    return this.byNick.size;
+  }
+
+  /** A user-added record with no key yet, dialed at exactly this address. */
+  unkeyedAt(from: Addr): Peer | undefined {
+    for (const p of this.byNick.values()) {
+      if (!p.key && p.dialing.givenAddrs.some((a) => sameAddr(a, from))) return p;
+    }
+    return undefined;
+  }
+
+  // ---- records ------------------------------------------------------------
+
+  /** A new record under `nick` (free: callers make room first). */
+  create(nick: string, pinned: boolean, addrs: Addr[], now: number): Peer {
+    const peer = new Peer(this.nextPeerId++, nick, pinned, addrs, now, this.host);
+    this.byNick.set(nick, peer);
+    this.emit({ type: 'peer', nick, change: 'added' });
+    return peer;
+  }
+
+  /** Forgets a record (its sessions are the caller's to end first). */
+  delete(peer: Peer): void {
+    if (this.byNick.get(peer.nick) === peer) this.byNick.delete(peer.nick);
+    if (peer.key && this.byKey.get(hex(peer.key)) === peer) this.byKey.delete(hex(peer.key));
+  }
+
+  setKey(peer: Peer, key: Buffer): void {
+    if (peer.key && this.byKey.get(hex(peer.key)) === peer) this.byKey.delete(hex(peer.key));
+    peer.key = key;
+    this.byKey.set(hex(key), peer);
+  }
+
+  rename(peer: Peer, nick: string): void {
+    const previousNick = peer.nick;
+    if (previousNick === nick) return;
+    this.byNick.delete(previousNick);
+    peer.nick = nick;
+    this.byNick.set(nick, peer);
+    if (peer.key && peer.pinned) this.pinName(nick, peer.key);
+    this.emit({ type: 'peer', nick, change: 'renamed', previousNick });
+  }
+
+  /**
+   * A stranger's self-chosen nick, made safe to type and never colliding
+   * with a name in use or pinned: a taken name gets a fingerprint suffix.
+   */
+  strangerNick(announced: string, key: Buffer): string {
+    let base = [...announced.normalize('NFC')]
+      .map((c) => (/^[\p{L}\p{N}_.-]$/u.test(c) ? c : '_'))
+      .join('')
+      .slice(0, 23);
+    if (base.length === 0) base = 'peer';
+    if (!this.byNick.has(base) && !this.pins.has(base)) return base;
+    const suffixed = `${base}-${shortFingerprint(key)}`;
+    if (!this.byNick.has(suffixed)) return suffixed;
+    return `${base}-${fingerprint(key).slice(0, 20)}`;
+  }
+
+  /**
+   * The user claims `nick`: a stranger holding it (its own announced name,
+   * never confirmed by the user) moves aside to a suffixed name and keeps
+   * its session as a stranger.
+   */
+  moveStrangerAside(nick: string): void {
+    const holder = this.byNick.get(nick);
+    if (!holder || holder.pinned || !holder.key) return;
+    // The name is taken (by the holder itself), so this yields a suffixed one.
+    this.rename(holder, this.strangerNick(nick, holder.key));
+  }
+
+  /** The disconnected stranger gone longest, with nothing queued: the one to forget for room. */
+  evictionCandidate(): Peer | undefined {
+    let victim: Peer | undefined;
+    for (const p of this.byNick.values()) {
+      if (p.pinned || p.connected || p.hasQueuedMessages) continue;
+      if (!victim || p.state.since < victim.state.since) victim = p;
+    }
+    return victim;
+  }
+
+  // ---- trust --------------------------------------------------------------
+
+  pinnedKey(nick: string): Buffer | undefined {
+    return this.pins.get(nick);
+  }
+
+  /** Pins `nick` to `key` and reports it (the socket persists pins). */
+  pinName(nick: string, key: Buffer): void {
+    const was = this.pins.get(nick);
+    if (was?.equals(key)) return;
+    this.pins.set(nick, key);
+    this.emit({ type: 'pinned', nick, fingerprint: fingerprint(key) });
+  }
+
+  /** Forgets the pin of a name the user removed. */
+  unpin(nick: string): void {
+    if (!this.pins.delete(nick)) return;
+    this.emit({ type: 'unpinned', nick });
+  }
+
+  isBlocked(key: Uint8Array | string): boolean {
+    return this.blocked.has(typeof key === 'string' ? key : hex(key));
+  }
+
+  block(key: Uint8Array): void {
+    this.blocked.add(hex(key));
+  }
+
+  unblock(key: Uint8Array): void {
+    this.blocked.delete(hex(key));
+  }
+
+  blockedKeys(): Buffer[] {
+    return [...this.blocked].map((h) => Buffer.from(h, 'hex'));
+  }
+
+  /** The user removed this key: introductions about it are ignored from now on. */
+  markRemoved(key: Uint8Array): void {
+    if (this.removedKeys.size >= MAX_REMOVED)
+      this.removedKeys.delete(this.removedKeys.values().next().value!);
+    this.removedKeys.add(hex(key));
+  }
+
+  unmarkRemoved(key: Uint8Array): void {
+    this.removedKeys.delete(hex(key));
+  }
+
+  wasRemoved(key: Uint8Array): boolean {
+    return this.removedKeys.has(hex(key));
+  }
+}
