@@ -17,14 +17,10 @@ import {
 import { TransportError, UsageError } from '../core/errors.js';
 import type { EndpointEvent, NatMapping, PeerChange, PeerState } from '../core/events.js';
 import type { CipherName } from '../crypto/cipher.js';
-import {
-  generateIdentity,
-  type Identity,
-  loadOrCreateIdentity,
-  parseFingerprint,
-} from '../crypto/identity.js';
+import { generateIdentity, type Identity, parseFingerprint } from '../crypto/identity.js';
 import type { ProbingStats, SocketCommand } from '../nat/birthday.js';
 import { decodeInvite, encodeInvite, isInviteCode } from '../nat/invite.js';
+import { loadOrCreateIdentity } from '../store/identityfile.js';
 import { TrustStore } from '../store/truststore.js';
 
 /**
