@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
+import { validateNick } from '../index.js';
 import { parseHostPort } from '../net/core/address.js';
-import { validateNick } from '../net/core/endpoint.js';
 import { UsageError } from '../net/core/errors.js';
 import { fingerprint, parseFingerprint } from '../net/crypto/identity.js';
 import { writeFileAtomic } from '../util/atomicwrite.js';

@@ -52,9 +52,13 @@ import {
   responderFinish,
   startInitiator,
 } from './handshake/handshake.js';
+import { validateNick } from './names.js';
 import { closePacket, Peer, type PeerHost, type PeerTotals } from './peers/peer.js';
 import { Fifo } from './queue.js';
 import { earliest, TimerHeap } from './timerheap.js';
+
+// Moved to names.ts; re-exported for the importers that still take it from here.
+export { validateNick };
 
 /**
  * The sans-I/O heart of the transport: demultiplexes datagrams to sessions
@@ -196,18 +200,6 @@ interface Responding {
   origin: string;
   /** Our Hello flags in the RESP (so we know which NAT mapping that peer was told). */
   helloFlags: number;
-}
-
-const NICK_PATTERN = /^[\p{L}\p{N}_.-]{1,32}$/u;
-
-/** Nicks name peers in commands (`/msg bob hi`): letters, digits, `_ . -`, 1-32 long. */
-export function validateNick(nick: string): string {
-  if (!NICK_PATTERN.test(nick)) {
-    throw new UsageError(
-      `bad nickname "${nick}": use 1-32 letters, digits, "_", "." or "-" (no spaces)`,
-    );
-  }
-  return nick;
 }
 
 function emptyDrops(): DropCounts {
