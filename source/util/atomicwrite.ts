@@ -142,7 +142,13 @@ async function placeExclusive(tmp: string, path: string, data: Data, mode: numbe
     if (errorCode(err) === 'EEXIST') return false;
     throw err;
   }
-  await writeAndSync(handle, data);
+  try {
+    await writeAndSync(handle, data);
+  } catch (err) {
+    // We created it (wx succeeded): a half-written file must not stay behind.
+    await unlink(path).catch(() => undefined);
+    throw err;
+  }
   return true;
 }
 
