@@ -117,6 +117,30 @@ export function nickSkeleton(nick: string): string {
 }
 
 /**
+ * Skeletons of names in use, memoised: confusableWith runs for every stranger
+ * against every name, and the names change rarely. Only names in use are
+ * cached (never the stranger's nick), and the cache is emptied when full, so
+ * it holds at most SKELETON_CACHE_LIMIT entries.
+ */
+export const SKELETON_CACHE_LIMIT = 4096;
+const cache = new Map<string, readonly [folded: string, kept: string]>();
+
+function skeletonsOf(name: string): readonly [string, string] {
+  let entry = cache.get(name);
+  if (!entry) {
+    entry = [nickSkeleton(name), caseKeptSkeleton(name)];
+    if (cache.size >= SKELETON_CACHE_LIMIT) cache.clear();
+    cache.set(name, entry);
+  }
+  return entry;
+}
+
+/** Entries in the skeleton cache (for tests of its bound). */
+export function skeletonCacheSize(): number {
+  return cache.size;
+}
+
+/**
  * The first of `namesInUse` that `nick` could be taken for (an identical name
  * included), or undefined when it looks like none of them. Compares both the
  * case-insensitive skeleton (`ALICE` vs `alice`) and the case-kept one
@@ -126,9 +150,9 @@ export function confusableWith(nick: string, namesInUse: Iterable<string>): stri
   const folded = nickSkeleton(nick);
   const kept = caseKeptSkeleton(nick);
   for (const name of namesInUse) {
-    if (name === nick || nickSkeleton(name) === folded || caseKeptSkeleton(name) === kept) {
-      return name;
-    }
+    if (name === nick) return name;
+    const [nameFolded, nameKept] = skeletonsOf(name);
+    if (nameFolded === folded || nameKept === kept) return name;
   }
   return undefined;
 }

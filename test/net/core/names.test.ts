@@ -5,7 +5,9 @@ import {
   confusableWith,
   MAX_ANNOUNCED_CHARS,
   nickSkeleton,
+  SKELETON_CACHE_LIMIT,
   sanitizeAnnouncedNick,
+  skeletonCacheSize,
   validateNick,
 } from '../../../source/net/core/names.js';
 
@@ -150,6 +152,19 @@ describe('confusableWith', () => {
     // Capital I, digit 1 and small l: UTS #39 maps all three to l.
     expect(confusableWith('Il1', ['lll'])).toBe('lll');
     expect(confusableWith('AL1CE', ['ALICE'])).toBe('ALICE');
+  });
+
+  it('caches skeletons of names in use only, and never more than the limit', () => {
+    const before = skeletonCacheSize();
+    const strangers = Array.from({ length: 50 }, (_, i) => `stranger${i}`);
+    for (const s of strangers) confusableWith(s, ['bob']);
+    expect(skeletonCacheSize()).toBeLessThanOrEqual(before + 1);
+    const many = Array.from({ length: SKELETON_CACHE_LIMIT + 10 }, (_, i) => `name${i}`);
+    expect(confusableWith(`n\u0430me${SKELETON_CACHE_LIMIT + 9}`, many)).toBe(
+      `name${SKELETON_CACHE_LIMIT + 9}`,
+    );
+    expect(skeletonCacheSize()).toBeLessThanOrEqual(SKELETON_CACHE_LIMIT);
+    expect(skeletonCacheSize()).toBeGreaterThan(0);
   });
 });
 
