@@ -5,6 +5,7 @@ export { MAX_MESSAGE_SIZE } from './net/core/conn/stream.js';
 export type { PeerStats } from './net/core/endpoint.js';
 export { BadPacket, TransportError, UsageError } from './net/core/errors.js';
 export type { PeerChange, PeerState } from './net/core/events.js';
+export { confusableWith, nickSkeleton, validateNick } from './net/core/names.js';
 export type { CipherName } from './net/crypto/cipher.js';
 export { fingerprint, shortFingerprint } from './net/crypto/identity.js';
 export type { ProbingStats } from './net/nat/birthday.js';

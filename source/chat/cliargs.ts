@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
+import { validateNick } from '../index.js';
 import { parseHostPort } from '../net/core/address.js';
-import { validateNick } from '../net/core/endpoint.js';
 import { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from '../net/recovery/pmtu.js';
 import { validateProfile } from './paths.js';
 import { quoteForDisplay } from './sanitize.js';

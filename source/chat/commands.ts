@@ -1,5 +1,5 @@
+import { validateNick } from '../index.js';
 import { parseHostPort } from '../net/core/address.js';
-import { validateNick } from '../net/core/endpoint.js';
 import { parseFingerprint } from '../net/crypto/identity.js';
 import { decodeInvite, isInviteCode } from '../net/nat/invite.js';
 import { isUnsafeChar, quoteForDisplay } from './sanitize.js';

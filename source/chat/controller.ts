@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { validateNick } from '../net/core/endpoint.js';
+import { validateNick } from '../index.js';
 import type { PeerChange } from '../net/core/events.js';
 import { decodeInvite, isInviteCode } from '../net/nat/invite.js';
 import type { Message, MultiHolepunchSocket, PeerInfo, StunInfo } from '../net/shell/socket.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Conf from 'conf';
-import { validateNick } from '../net/core/endpoint.js';
+import { validateNick } from '../index.js';
 import { UsageError } from '../net/core/errors.js';
 import type { PeerChange } from '../net/core/events.js';
 import type { MultiHolepunchSocket, PeerInfo } from '../net/shell/socket.js';

@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { validateNick } from '../index.js';
 import { parseHostPort } from '../net/core/address.js';
-import { validateNick } from '../net/core/endpoint.js';
 import { UsageError } from '../net/core/errors.js';
 import { fingerprint, parseFingerprint } from '../net/crypto/identity.js';
+import { writeFileAtomic } from '../util/atomicwrite.js';
 import { quoteForDisplay } from './sanitize.js';
 
 /**
@@ -25,8 +24,8 @@ import { quoteForDisplay } from './sanitize.js';
  *
  * Unknown fields are ignored (so newer minor additions still load). Nicks,
  * addresses and fingerprints must each be unique. Loading never writes;
- * saving writes a temp file in the same directory and renames it over the
- * target, so a crash never leaves half a file.
+ * saving goes through writeFileAtomic (exclusive random temp name, fsync,
+ * rename), so a crash never leaves half a file.
  */
 
 export const PEERS_FILE_TYPE = 'srmudp-peers';
@@ -167,27 +166,12 @@ export function formatPeersFile(peers: readonly PeerEntry[]): string {
   return `${JSON.stringify(body, null, 2)}\n`;
 }
 
-/** Writes the peers atomically (temp file + rename). Problems are UsageErrors naming the file. */
+/** Writes the peers atomically (util/atomicwrite). Problems are UsageErrors naming the file. */
 export async function savePeersFile(path: string, peers: readonly PeerEntry[]): Promise<void> {
   const text = formatPeersFile(peers);
-  const dir = dirname(path);
   try {
-    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(path, text, { mode: 0o600 });
   } catch (err) {
-    throw new UsageError(`cannot create directory for peers file ${path}: ${code(err)}`);
-  }
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const file = await open(tmp, 'wx', 0o600);
-    try {
-      await file.writeFile(text, 'utf8');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     throw new UsageError(`cannot write peers file ${path}: ${code(err)}`);
   }
 }

@@ -68,6 +68,17 @@ describe('peers file', () => {
     expect(await readdir(join(dir, 'sub'))).toEqual(['peers.json']);
   });
 
+  it('concurrent saves to one file leave the last list, valid, mode 0600', async () => {
+    const path = join(dir, 'peers.json');
+    const lists = Array.from({ length: 30 }, (_, i) => [
+      { nick: `peer${i}`, address: `127.0.0.1:${9000 + i}` },
+    ]);
+    await Promise.all(lists.map((peers) => savePeersFile(path, peers)));
+    expect(await loadPeersFile(path)).toEqual(lists[29]);
+    expect(await readdir(dir)).toEqual(['peers.json']);
+    if (process.platform !== 'win32') expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
   it('an empty list round-trips', async () => {
     const path = join(dir, 'empty.json');
     await savePeersFile(path, []);

@@ -1,13 +1,10 @@
 /**
- * Long-term Ed25519 identity: key generation, detached signatures,
- * human-comparable fingerprints and the on-disk identity file.
+ * Long-term Ed25519 identity: key generation, detached signatures and
+ * human-comparable fingerprints. Pure: the key file is store/identityfile.ts.
  *
  * The identity is separate from the X25519 keys the Noise handshake uses
  * (Noise rev 34 §12.1 is X25519 only); it signs over the handshake instead.
  */
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import sodium from 'sodium-native';
 import { UsageError } from '../core/errors.js';
 
@@ -16,14 +13,11 @@ export interface Identity {
   readonly secretKey: Buffer /* 64, libsodium format */;
 }
 
-const PUBLIC_KEY_BYTES = 32;
-const SECRET_KEY_BYTES = 64; // libsodium layout: 32-byte seed || 32-byte public key
+export const PUBLIC_KEY_BYTES = 32;
+export const SECRET_KEY_BYTES = 64; // libsodium layout: 32-byte seed || 32-byte public key
 const SIGNATURE_BYTES = 64;
 const FINGERPRINT_CHARS = 52; // ceil(256 / 5)
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'; // RFC 4648 §6, lower-cased
-
-export const IDENTITY_FILE_VERSION = 1;
-const FILE_TYPE = 'srmudp-identity';
 
 /** sodium-native accepts any typed array; its typings insist on Buffer. */
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -119,155 +113,15 @@ export function parseFingerprint(text: string): Buffer {
   return out;
 }
 
-function errorCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException | undefined)?.code ?? 'unknown error';
-}
-
-/** Strict base64: Buffer.from() silently skips junk, which would hide corruption. */
-function decodeKey(path: string, value: unknown, field: string, length: number): Buffer {
-  if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) {
-    throw new UsageError(`identity file ${path}: ${field} is missing or not base64`);
-  }
-  const bytes = Buffer.from(value, 'base64');
-  if (bytes.toString('base64') !== value) {
-    throw new UsageError(`identity file ${path}: ${field} is not canonical base64`);
-  }
-  if (bytes.length !== length) {
-    throw new UsageError(
-      `identity file ${path}: ${field} must be ${length} bytes, found ${bytes.length}`,
-    );
-  }
-  return bytes;
-}
-
-/** Validates the file contents. Messages name the file and never echo contents. */
-function parseIdentityFile(path: string, text: string): Identity {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    // JSON.parse's own message quotes the input, i.e. possibly the secret key.
-    throw new UsageError(`identity file ${path} is not valid JSON`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new UsageError(`identity file ${path} is not a JSON object`);
-  }
-  const fields = doc as Record<string, unknown>;
-  if (fields.type !== FILE_TYPE) {
-    throw new UsageError(`${path} is not an srmudp identity file (type is not "${FILE_TYPE}")`);
-  }
-  if (fields.version !== IDENTITY_FILE_VERSION) {
-    const newer = typeof fields.version === 'number' && fields.version > IDENTITY_FILE_VERSION;
-    throw new UsageError(
-      `identity file ${path} has unsupported version ${JSON.stringify(fields.version) ?? 'none'}` +
-        (newer ? ' (written by a newer version?)' : ''),
-    );
-  }
-  const publicKey = decodeKey(path, fields.publicKey, 'publicKey', PUBLIC_KEY_BYTES);
-  const secretKey = decodeKey(path, fields.secretKey, 'secretKey', SECRET_KEY_BYTES);
-  // Re-derive from the seed: libsodium's sk_to_pk merely copies the stored
-  // half, which would not catch a seed that no longer matches.
+/**
+ * Whether `secretKey` (libsodium layout) really holds `publicKey`: re-derived
+ * from the seed, since libsodium's sk_to_pk merely copies the stored half and
+ * would not catch a seed that no longer matches it.
+ */
+export function keyPairMatches(publicKey: Uint8Array, secretKey: Uint8Array): boolean {
+  if (publicKey.length !== PUBLIC_KEY_BYTES || secretKey.length !== SECRET_KEY_BYTES) return false;
   const derivedPk = Buffer.alloc(PUBLIC_KEY_BYTES);
   const derivedSk = Buffer.alloc(SECRET_KEY_BYTES);
-  sodium.crypto_sign_seed_keypair(derivedPk, derivedSk, secretKey.subarray(0, 32));
-  if (!derivedPk.equals(publicKey) || !derivedSk.equals(secretKey)) {
-    throw new UsageError(`identity file ${path}: public key does not match the secret key`);
-  }
-  return { publicKey, secretKey };
-}
-
-async function loadIdentity(path: string): Promise<Identity | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') return undefined;
-    throw new UsageError(`cannot read identity file ${path}: ${errorCode(err)}`);
-  }
-  try {
-    let text: string;
-    let mode: number;
-    try {
-      // fstat the handle we read so the checked file is the loaded file.
-      mode = (await handle.stat()).mode;
-      text = await handle.readFile('utf8');
-    } catch (err) {
-      throw new UsageError(`cannot read identity file ${path}: ${errorCode(err)}`);
-    }
-    if (process.platform !== 'win32' && (mode & 0o066) !== 0) {
-      throw new UsageError(
-        `identity file ${path} is accessible by group/others (mode ${(mode & 0o777).toString(8)}); ` +
-          `run: chmod 600 ${path}`,
-      );
-    }
-    return parseIdentityFile(path, text);
-  } finally {
-    await handle.close();
-  }
-}
-
-function serialize(identity: Identity): string {
-  const doc = {
-    type: FILE_TYPE,
-    version: IDENTITY_FILE_VERSION,
-    publicKey: identity.publicKey.toString('base64'),
-    secretKey: identity.secretKey.toString('base64'),
-  };
-  return `${JSON.stringify(doc, null, 2)}\n`;
-}
-
-/** Writes `path` only if it does not exist; false if another creator won. */
-async function createExclusive(path: string, contents: string): Promise<boolean> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const write = async (target: string): Promise<void> => {
-    const handle = await open(target, 'wx', 0o600);
-    try {
-      await handle.writeFile(contents);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  };
-  try {
-    await write(tmp);
-    try {
-      // link() fails with EEXIST instead of replacing, unlike rename(), so a
-      // concurrent creator's file is never clobbered, and readers only ever
-      // see a complete file.
-      await link(tmp, path);
-      return true;
-    } catch (err) {
-      if (errorCode(err) === 'EEXIST') return false;
-      // Filesystems without hard links: exclusive create in place instead.
-      try {
-        await write(path);
-        return true;
-      } catch (err2) {
-        if (errorCode(err2) === 'EEXIST') return false;
-        throw err2;
-      }
-    } finally {
-      await unlink(tmp).catch(() => undefined);
-    }
-  } catch (err) {
-    throw new UsageError(`cannot create identity file ${path}: ${errorCode(err)}`);
-  }
-}
-
-/** Loads the identity at `path`, or creates it (and missing parent dirs, mode 0700) when the file does not exist. File: JSON {"type":"srmudp-identity","version":1,"publicKey":"<base64>","secretKey":"<base64>"}, created with mode 0600 atomically (write a temp file in the same dir with flag 'wx' and mode 0o600, then link/rename so a concurrent creator can't be clobbered; never overwrite an existing file). Errors are UsageError whose message names the file path and the problem: unreadable, not JSON, wrong type/version ("written by a newer version?"), bad key lengths, public key not matching the secret key, and — on POSIX only (process.platform !== 'win32') — a file readable or writable by group/others ("chmod 600 <path>"). The secret key never appears in any error message. */
-export async function loadOrCreateIdentity(path: string): Promise<Identity> {
-  const existing = await loadIdentity(path);
-  if (existing) return existing;
-  try {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new UsageError(`cannot create directory for identity file ${path}: ${errorCode(err)}`);
-  }
-  const identity = generateIdentity();
-  if (await createExclusive(path, serialize(identity))) return identity;
-  // Someone else created it between our read and our link: theirs wins.
-  const winner = await loadIdentity(path);
-  if (!winner) throw new UsageError(`identity file ${path} vanished while being created`);
-  return winner;
+  sodium.crypto_sign_seed_keypair(derivedPk, derivedSk, asBuffer(secretKey).subarray(0, 32));
+  return derivedPk.equals(publicKey) && derivedSk.equals(secretKey);
 }

@@ -18,14 +18,10 @@ import { TransportError, UsageError } from '../core/errors.js';
 import type { EndpointEvent, NatMapping, PeerChange, PeerState } from '../core/events.js';
 import { type PeerAddress, parsePeerEntry } from '../core/peers/entry.js';
 import type { CipherName } from '../crypto/cipher.js';
-import {
-  generateIdentity,
-  type Identity,
-  loadOrCreateIdentity,
-  parseFingerprint,
-} from '../crypto/identity.js';
+import { generateIdentity, type Identity, parseFingerprint } from '../crypto/identity.js';
 import type { ProbingStats, SocketCommand } from '../nat/birthday.js';
 import { encodeInvite } from '../nat/invite.js';
+import { loadOrCreateIdentity } from '../store/identityfile.js';
 import { TrustStore } from '../store/truststore.js';
 
 /**

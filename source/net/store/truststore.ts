@@ -1,5 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../util/atomicwrite.js';
 import { UsageError } from '../core/errors.js';
 import { fingerprint, parseFingerprint } from '../crypto/identity.js';
 
@@ -7,6 +7,9 @@ import { fingerprint, parseFingerprint } from '../crypto/identity.js';
  * Names pinned to keys (trust on first use), persisted as
  *   {"type":"srmudp-trust","version":1,"pins":{"bob":"<fingerprint>",...}}
  * A malformed file is reported with its path and is never overwritten.
+ * Saves go through writeFileAtomic: serialised per file in call order (the
+ * last state wins whole, so no pin set in this process is lost), random
+ * exclusive temp names (a planted symlink is never followed), mode 0600.
  */
 export const TRUST_FILE_VERSION = 1;
 
@@ -82,10 +85,11 @@ export class TrustStore {
     const pins: Record<string, string> = {};
     for (const [nick, key] of this.pins) pins[nick] = fingerprint(key);
     const body = `${JSON.stringify({ type: 'srmudp-trust', version: TRUST_FILE_VERSION, pins }, null, 2)}\n`;
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    // Write-then-rename: a crash never leaves a half-written store behind.
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, body, { mode: 0o600 });
-    await rename(tmp, this.path);
+    try {
+      await writeFileAtomic(this.path, body, { mode: 0o600 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new UsageError(`cannot save trust store ${this.path}: ${code}`);
+    }
   }
 }

@@ -1,4 +1,14 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -66,4 +76,42 @@ describe('trust store file', () => {
     expect(err).toBeInstanceOf(UsageError);
     expect(String(err)).toMatch(/cannot read trust store/);
   });
+
+  it('30 concurrent saves leave valid JSON holding every pin (the last state)', async () => {
+    const path = join(dir, 'trust.json');
+    const store = await TrustStore.load(path);
+    const keys = Array.from({ length: 30 }, () => generateIdentity().publicKey);
+    await Promise.all(keys.map((key, i) => store.set(`peer${i}`, key)));
+    const again = await TrustStore.load(path);
+    expect(again.entries()).toHaveLength(30);
+    for (const [i, key] of keys.entries()) expect(again.get(`peer${i}`)?.equals(key)).toBe(true);
+    expect(await readdir(dir)).toEqual(['trust.json']);
+  });
+
+  it('saves of two stores on one file apply in call order: the last one wins whole', async () => {
+    const path = join(dir, 'trust.json');
+    const a = await TrustStore.load(path);
+    const b = await TrustStore.load(path);
+    const ka = generateIdentity().publicKey;
+    const kb = generateIdentity().publicKey;
+    await Promise.all([a.set('alice', ka), b.set('bob', kb), a.set('carol', ka)]);
+    const json = JSON.parse(await readFile(path, 'utf8'));
+    expect(json.pins).toEqual({ alice: fingerprint(ka), carol: fingerprint(ka) });
+  });
+
+  it.skipIf(process.platform === 'win32')(
+    'never follows a symlink planted at the old predictable temp name; the file is 0600',
+    async () => {
+      const path = join(dir, 'trust.json');
+      const victim = join(dir, 'victim');
+      await writeFile(victim, 'precious');
+      await symlink(victim, `${path}.${process.pid}.tmp`);
+      const store = await TrustStore.load(path);
+      await store.set('bob', generateIdentity().publicKey);
+      expect(await readFile(victim, 'utf8')).toBe('precious');
+      expect((await lstat(path)).isSymbolicLink()).toBe(false);
+      expect(await readlink(`${path}.${process.pid}.tmp`)).toBe(victim);
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+    },
+  );
 });

@@ -1,6 +1,7 @@
 import { fingerprint, shortFingerprint } from '../../crypto/identity.js';
 import { type Addr, sameAddr } from '../address.js';
 import type { EndpointEvent } from '../events.js';
+import { confusableWith, sanitizeAnnouncedNick } from '../names.js';
 import { Peer, type PeerHost } from './peer.js';
 
 /** Most stranger records we keep (connected or recently seen). */
@@ -98,19 +99,23 @@ export class PeerRegistry {
   }
 
   /**
-   * A stranger's self-chosen nick, made safe to type and never colliding
-   * with a name in use or pinned: a taken name gets a fingerprint suffix.
+   * A stranger's self-chosen nick, made safe to type (names.ts) and never
+   * colliding with — or looking like (UTS #39 skeleton) — a name in use or
+   * pinned: such a name gets a fingerprint suffix, so `bоb` (Cyrillic о)
+   * beside a pinned `bob` shows as `bоb-xxxxxxxx`.
    */
   strangerNick(announced: string, key: Buffer): string {
-    let base = [...announced.normalize('NFC')]
-      .map((c) => (/^[\p{L}\p{N}_.-]$/u.test(c) ? c : '_'))
-      .join('')
-      .slice(0, 23);
-    if (base.length === 0) base = 'peer';
-    if (!this.byNick.has(base) && !this.pins.has(base)) return base;
+    const base = sanitizeAnnouncedNick(announced);
+    if (confusableWith(base, this.namesInUse()) === undefined) return base;
     const suffixed = `${base}-${shortFingerprint(key)}`;
     if (!this.byNick.has(suffixed)) return suffixed;
-    return `${base}-${fingerprint(key).slice(0, 20)}`;
+    // MAX_NICK_CHARS (32) at most: 11 + 1 + 20.
+    return `${base.slice(0, 11)}-${fingerprint(key).slice(0, 20)}`;
+  }
+
+  private *namesInUse(): Iterable<string> {
+    yield* this.byNick.keys();
+    yield* this.pins.keys();
   }
 
   /**
