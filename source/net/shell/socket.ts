@@ -18,7 +18,12 @@ import { TransportError, UsageError } from '../core/errors.js';
 import type { EndpointEvent, NatMapping, PeerChange, PeerState } from '../core/events.js';
 import { type PeerAddress, parsePeerEntry } from '../core/peers/entry.js';
 import type { CipherName } from '../crypto/cipher.js';
-import { generateIdentity, type Identity, parseFingerprint } from '../crypto/identity.js';
+import {
+  fingerprint as fingerprintOf,
+  generateIdentity,
+  type Identity,
+  parseFingerprint,
+} from '../crypto/identity.js';
 import type { ProbingStats, SocketCommand } from '../nat/birthday.js';
 import { encodeInvite } from '../nat/invite.js';
 import { loadOrCreateIdentity } from '../store/identityfile.js';
@@ -435,6 +440,21 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
 
   unblock(fingerprint: string): void {
     this.endpoint.unblock(parseFingerprint(fingerprint));
+  }
+
+  /** Whether a key (by fingerprint) is blocked: the transport is the one place blocks live. */
+  isBlocked(fingerprint: string): boolean {
+    return this.endpoint.isBlocked(parseFingerprint(fingerprint));
+  }
+
+  /**
+   * The fingerprint `nick` is pinned to (an invite code, a fingerprint the
+   * user gave, the trust store, or first use), if any: the one place pins
+   * live, which the chat asks instead of keeping its own.
+   */
+  pinnedFingerprint(nick: string): string | undefined {
+    const key = this.endpoint.pinnedKey(nick);
+    return key ? fingerprintOf(key) : undefined;
   }
 
   /** Accepts the new key of a pinned nick whose key changed (after comparing fingerprints). */
