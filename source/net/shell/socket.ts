@@ -43,7 +43,7 @@ export interface BindOptions {
   /** Address to bind; default `::` (dual-stack), falling back to `0.0.0.0`. */
   host?: string;
   /** Peers to add at once: `{ nick: 'host:port' }`. */
-  peers?: Record<string, string>;
+  peers?: Record<string, PeerAddress>;
   /** Identity key file (created 0600 if missing). Without it (and `identity`) the identity is ephemeral. */
   identityPath?: string;
   identity?: Identity;
@@ -270,6 +270,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     } catch {
       // Some platforms refuse; the stats report what we actually got.
     }
+    endpoint.setLocalAddresses(hostAddresses(normalizeIp(socket.address().address)));
     const sock = new MultiHolepunchSocket(socket, family, dualStack, endpoint, trust, opts);
     try {
       if (opts.stun && opts.stun.length > 0) await sock.startStun(opts.stun, opts.stunRto);
@@ -1016,6 +1017,18 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       },
     };
   }
+}
+
+/**
+ * This host's addresses as the introduction policy needs them (nat/targets.ts):
+ * the bound address, or every non-loopback interface address for a wildcard.
+ */
+function hostAddresses(bound: string): string[] {
+  if (bound !== '0.0.0.0' && bound !== '::') return [bound];
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces()))
+    for (const i of list ?? []) if (!i.internal) out.push(normalizeIp(i.address));
+  return out;
 }
 
 /** Interface addresses a peer might reach us at, global ones first (at most 4). */
