@@ -1,34 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import type { CipherName } from '../crypto/cipher.js';
-import { fingerprint, type Identity } from '../crypto/identity.js';
-import {
-  Birthday,
-  birthdayRole,
-  type ProbingStats,
-  probeToken,
-  type SocketCommand,
-} from '../nat/birthday.js';
-import {
-  CONTROL_STREAM,
-  type ControlMessage,
-  decodeControl,
-  encodeIntroduction,
-  encodeNatMapping,
-  type Introduction,
-} from '../nat/introduce.js';
+import { fingerprint } from '../crypto/identity.js';
+import { Birthday, type ProbingStats, type SocketCommand } from '../nat/birthday.js';
+import { CONTROL_STREAM } from '../nat/introduce.js';
 import { IntroductionPolicy } from '../nat/introductions.js';
+import { Mesh, natFromFlags } from '../nat/mesh.js';
 import { StunClient, type StunClientOptions, type StunSummary } from '../nat/stun.js';
-import { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from '../recovery/pmtu.js';
 import { CloseCode } from '../wire/frames.js';
 import { HelloFlag } from '../wire/hello.js';
 import { decodePacket, isStun, type Packet, PacketType } from '../wire/packet.js';
 import { type Addr, addrKey } from './address.js';
+import { type EndpointConfig, type PeerSpec, type Transmit, validMaxDatagram } from './config.js';
 import { MAX_MESSAGE_SIZE } from './conn/stream.js';
 import { BadPacket, type DropReason, UsageError } from './errors.js';
 import type { EndpointEvent, NatMapping } from './events.js';
 import { createLocalNode, type LocalNode } from './handshake/handshake.js';
-import { type Established, Handshakes } from './handshake/handshakes.js';
+import { Handshakes } from './handshake/handshakes.js';
 import { validateNick } from './names.js';
+import { SessionBinder } from './peers/binding.js';
 import { Dialer } from './peers/dialer.js';
 import type { Peer, PeerHost } from './peers/peer.js';
 import { MAX_PEERS, PeerRegistry } from './peers/registry.js';
@@ -36,6 +24,7 @@ import { Fifo } from './queue.js';
 import { type EndpointStats, emptyEndpointStats, type PeerSnapshot, snapshot } from './stats.js';
 import { earliest, TimerHeap } from './timerheap.js';
 
+export type { EndpointConfig, PeerSpec, Transmit } from './config.js';
 export { validateNick } from './names.js';
 export { MAX_PEERS } from './peers/registry.js';
 export type { DropCounts, EndpointStats, PeerSnapshot, PeerStats } from './stats.js';
@@ -50,59 +39,6 @@ export type { DropCounts, EndpointStats, PeerSnapshot, PeerStats } from './stats
  * trust, dialing), conn/ (sessions and streams), ../nat (STUN, probing,
  * introductions).
  */
-
-export interface EndpointConfig {
-  identity: Identity;
-  nick: string;
-  cipher?: CipherName;
-  /** Accept sessions from keys we do not know (default true, as the original). */
-  acceptStrangers?: boolean;
-  /** Identity keys whose handshakes are refused. */
-  blocked?: Iterable<Uint8Array>;
-  /** Known name → key pins (from a trust store). */
-  pins?: Iterable<[string, Uint8Array]>;
-  /**
-   * Introduce connected peers to each other so that joining one member of a
-   * chat connects you to the mesh (default true). Off: we neither introduce
-   * nor accept introductions, and our Hello asks peers not to introduce us
-   * (introductions reveal an address to the whole mesh).
-   */
-  introductions?: boolean;
-  /** Most peer records kept (default MAX_PEERS); old disconnected strangers make room. */
-  maxPeers?: number;
-  /**
-   * Largest datagram path-MTU discovery may use, in [1200, 1452] (default
-   * 1452). Sessions start at 1200 bytes and probe upward (recovery/pmtu.ts);
-   * 1200 turns the search off.
-   */
-  maxDatagramSize?: number;
-  /** This host's addresses: what a third party may point us at is judged against them (nat/targets.ts). */
-  localAddresses?: readonly string[];
-  /** For tests: Noise REKEY interval in packets. */
-  rekeyInterval?: number;
-  /** The one source of randomness the core uses (secrets, challenges); default: the system CSPRNG. */
-  random?: (n: number) => Buffer;
-  /** For deterministic tests: source of random session indices. */
-  randomIndex?: () => number;
-  /** For deterministic tests: uniform in [0, 1), which ports many-port probing sprays. */
-  randomUnit?: () => number;
-}
-
-export interface Transmit {
-  to: Addr;
-  data: Buffer;
-  /** An extra (probing) socket to send from, opened by a SocketCommand; undefined = the main socket. */
-  via?: number;
-}
-
-/** What the user tells us about a peer: where it is, and optionally which key it must have. */
-export interface PeerSpec {
-  addrs: Addr[];
-  /** The identity it must prove (an invite code's or a fingerprint the user gave). */
-  key?: Uint8Array | undefined;
-  /** From an invite code: how the peer's NAT maps it (its first address is then the reflexive one). */
-  nat?: NatMapping | undefined;
-}
 
 /** Reassembly memory all peers together may hold in us. */
 const TOTAL_REASSEMBLY_LIMIT = 256 * 1024 * 1024;
@@ -131,10 +67,10 @@ export class Endpoint {
   private readonly introPolicy = new IntroductionPolicy();
   /** Many-port probing toward symmetric NATs (birthday.ts). */
   private readonly birthday: Birthday;
-  /** Peers' NAT mapping (from invite codes, introductions, Hellos) and address to probe, by key hex. */
-  private readonly remoteNat = new Map<string, { mapping: NatMapping; addr: Addr | undefined }>();
-  /** The NAT mapping each connected peer last heard from us (Hello flags or a control message). */
-  private readonly natTold = new WeakMap<Peer, NatMapping>();
+  /** Introductions, NAT messages and probing (nat/mesh.ts). */
+  private readonly mesh: Mesh;
+  /** Completed handshakes to peer records (peers/binding.ts). */
+  private readonly binder: SessionBinder;
 
   constructor(config: EndpointConfig) {
     validateNick(config.nick);
@@ -161,8 +97,10 @@ export class Endpoint {
     const host: PeerHost = {
       emit: (e) => {
         // The control stream is ours, not the application's.
-        if (e.type === 'message' && e.stream === CONTROL_STREAM) this.onControl(e.nick, e.data);
-        else this.events.push(e);
+        if (e.type === 'message' && e.stream === CONTROL_STREAM) {
+          const from = this.registry.get(e.nick);
+          if (from) this.mesh.onControl(from, e.data, this.lastNow);
+        } else this.events.push(e);
       },
       transmit: (to, data) => this.transmit(to, data),
       forgetSession: (s) => this.handshakes.forgetSession(s),
@@ -189,7 +127,7 @@ export class Endpoint {
       transmit: (to, data) => this.transmit(to, data),
       drop: (r) => this.drop(r),
       emit: (e) => this.events.push(e),
-      established: (e) => this.established(e),
+      established: (e) => this.binder.bind(e),
       reset: (peer, path, now) => this.onReset(peer, path, now),
       touched: (peer) => this.dirty.add(peer),
     });
@@ -197,14 +135,45 @@ export class Endpoint {
       handshakes: this.handshakes,
       policy: this.introPolicy,
       emit: (e) => this.events.push(e),
-      natFailure: (peer) => this.natFailure(peer),
-      ourMapping: () => this.stun?.summary().behaviour ?? 'unknown',
-      beforeDial: (peer, now) => this.considerBirthday(peer, now),
+      natFailure: (peer) => this.mesh.natFailure(peer),
+      ourMapping: () => this.ourMapping(),
+      beforeDial: (peer, now) => this.mesh.considerBirthday(peer, now),
       touched: (peer) => {
         this.dirty.add(peer);
         this.armSweep(this.lastNow);
       },
     });
+    this.mesh = new Mesh({
+      local: this.local,
+      registry: this.registry,
+      dialer: this.dialer,
+      birthday: this.birthday,
+      policy: this.introPolicy,
+      introductions: this.introductions,
+      acceptStrangers: () => this.acceptStrangers,
+      makeRoom: (now) => this.evictStranger(now),
+      ourMapping: () => this.ourMapping(),
+      drop: (r) => this.drop(r),
+      touched: (peer) => this.dirty.add(peer),
+      nextMessageId: () => this.nextMessageId++,
+    });
+    this.binder = new SessionBinder({
+      local: this.local,
+      registry: this.registry,
+      dialer: this.dialer,
+      handshakes: this.handshakes,
+      mesh: this.mesh,
+      acceptStrangers: () => this.acceptStrangers,
+      makeRoom: (now) => this.evictStranger(now),
+      drop: (r) => this.drop(r),
+      emit: (e) => this.events.push(e),
+      touched: (peer) => this.dirty.add(peer),
+      unschedule: (peer) => this.timers.set(peer, undefined),
+    });
+  }
+
+  private ourMapping(): NatMapping {
+    return this.stun?.summary().behaviour ?? 'unknown';
   }
 
   // ---- the sans-I/O surface -------------------------------------------------
@@ -232,7 +201,8 @@ export class Endpoint {
     }
     const droppedBefore = this.dropTotal;
     try {
-      if (packet.type === PacketType.Probe) this.onProbe(packet.kind, packet.token, from, via, now);
+      if (packet.type === PacketType.Probe)
+        this.mesh.onProbe(packet.kind, packet.token, from, via, now);
       else if (packet.type === PacketType.Data) this.onData(packet, from, now);
       else {
         this.handshakes.handle(packet, from, now);
@@ -387,8 +357,7 @@ export class Endpoint {
       (this.local.flags & ~(HelloFlag.NatIndependent | HelloFlag.NatDependent)) | natBits;
     // Peers that connected before this was known heard "unknown" (or an older
     // answer) in our Hello: tell them now, once per change.
-    if (sum.behaviour !== before)
-      for (const p of this.registry.values()) if (p.connected) this.tellNat(p, undefined);
+    if (sum.behaviour !== before) this.mesh.onOwnMappingChanged();
     this.events.push({
       type: 'stun',
       publicAddress: sum.mapped,
@@ -434,11 +403,7 @@ export class Endpoint {
     if (key) {
       this.registry.pinName(nick, key);
       this.registry.unmarkRemoved(key);
-      if (spec.nat && spec.nat !== 'unknown') {
-        const hex = key.toString('hex');
-        this.remoteNat.set(hex, { mapping: spec.nat, addr: spec.addrs[0] });
-        this.birthday.reset(hex);
-      }
+      if (spec.nat) this.mesh.noteInvite(key, spec.nat, spec.addrs[0]);
     }
     peer.dialing.setGiven(spec.addrs);
     if (!peer.connected) this.dialer.start(peer, now);
@@ -481,10 +446,7 @@ export class Endpoint {
     peer.disconnect(reason, code, now, 'removed');
     peer.dialing.stop();
     this.registry.delete(peer);
-    if (peer.key) {
-      this.birthday.end(peer.key.toString('hex'));
-      this.remoteNat.delete(peer.key.toString('hex'));
-    }
+    if (peer.key) this.mesh.forget(peer.key);
     this.handshakes.forgetPeer(peer);
     this.timers.set(peer, undefined);
     this.dirty.delete(peer);
@@ -687,102 +649,6 @@ export class Endpoint {
     this.dialer.dial(peer, now);
   }
 
-  // ---- binding a session to a peer -------------------------------------------
-
-  /** Binds a completed session to the right peer record (readme, "Names and trust"). */
-  private established(e: Established): Peer | undefined {
-    const { session, done, dialed, from, now, sentFlags } = e;
-    const key = done.hello.identity;
-    const hex = key.toString('hex');
-    if (key.equals(this.local.identity.publicKey)) {
-      if (dialed) this.dialer.selfAnswered(dialed, from, now);
-      return undefined;
-    }
-    if (this.registry.isBlocked(hex)) {
-      this.drop('blocked');
-      this.handshakes.refuse(session, CloseCode.Blocked, 'not accepted', now);
-      return undefined;
-    }
-    let peer: Peer | undefined;
-    if (dialed) {
-      peer = this.bindDialed(dialed, key, from, now);
-      if (!peer) {
-        // A key we refuse: end its side of the session too.
-        this.handshakes.refuse(session, CloseCode.NotAccepted, 'not accepted: key mismatch', now);
-        return undefined;
-      }
-      if (dialed.pinned) this.registry.unmarkRemoved(key);
-    } else {
-      peer = this.registry.withKey(hex) ?? this.registry.unkeyedAt(from);
-      if (!peer) {
-        if (
-          !this.acceptStrangers ||
-          (this.registry.size >= this.registry.maxPeers && !this.evictStranger(now))
-        ) {
-          this.drop('stranger');
-          // Tell it, so it does not believe it is connected.
-          this.handshakes.refuse(session, CloseCode.NotAccepted, 'not accepted', now);
-          return undefined;
-        }
-        peer = this.registry.create(
-          this.registry.strangerNick(done.hello.nick, key),
-          false,
-          [],
-          now,
-        );
-      }
-      if (!peer.key) this.pin(peer, key);
-    }
-    peer.announcedNick = done.hello.nick;
-    peer.introducible = ((done.hello.flags ?? 0) & HelloFlag.NoIntroductions) === 0;
-    const theirNat = natFromFlags(done.hello.flags ?? 0);
-    if (theirNat !== 'unknown')
-      this.remoteNat.set(hex, { mapping: theirNat, addr: this.remoteNat.get(hex)?.addr ?? from });
-    this.birthday.connected(hex, now);
-    this.handshakes.bind(session, peer, done.hello.resetToken);
-    const outcome = peer.adoptSession(session, done.remoteStatic, now);
-    peer.dialing.stop();
-    peer.dialing.restart();
-    if (outcome !== 'extra') this.introduceAround(peer);
-    this.tellNat(peer, natFromFlags(sentFlags));
-    this.dirty.add(peer);
-    return peer;
-  }
-
-  /** A session we dialed for `dialed` completed with `key`: pin or refuse. */
-  private bindDialed(dialed: Peer, key: Buffer, from: Addr, now: number): Peer | undefined {
-    if (dialed.key && !dialed.key.equals(key)) {
-      this.dialer.keyMismatch(dialed, key, from, now);
-      return undefined;
-    }
-    const other = this.registry.withKey(key);
-    if (other && other !== dialed) {
-      // The key already has a record: a stranger who connected first takes the
-      // user's name (it answered where the user said); a second user name for
-      // the same key stays separate and hands its queue over.
-      for (const m of dialed.takeQueued()) other.queueMessage(m.id, m.streamId, m.data);
-      this.registry.delete(dialed);
-      this.handshakes.forgetPeer(dialed);
-      this.timers.set(dialed, undefined);
-      if (!other.pinned) {
-        other.pinned = true;
-        this.registry.rename(other, dialed.nick);
-      } else {
-        this.events.push({ type: 'peer', nick: dialed.nick, change: 'removed' });
-      }
-      other.dialing.setGiven([...other.dialing.givenAddrs, ...dialed.dialing.givenAddrs]);
-      return other;
-    }
-    if (!dialed.key) this.pin(dialed, key);
-    return dialed;
-  }
-
-  /** First use: a record learns its key; a user's name is pinned to it. */
-  private pin(peer: Peer, key: Buffer): void {
-    this.registry.setKey(peer, key);
-    if (peer.pinned) this.registry.pinName(peer.nick, key);
-  }
-
   /**
    * Makes room for a new stranger by forgetting the one disconnected the
    * longest (never a pinned peer, never one with messages still queued).
@@ -793,198 +659,4 @@ export class Endpoint {
     this.forget(victim, 'evicted to make room for a new peer', now, CloseCode.Normal);
     return true;
   }
-
-  // ---- introductions and NAT messages (the control stream) ------------------
-
-  /** Tells a newly connected peer about every other connected peer, and them about it. */
-  private introduceAround(peer: Peer): void {
-    if (!this.introductions || !peer.introducible) return;
-    const about = (p: Peer): Introduction | undefined =>
-      p.key && p.current
-        ? {
-            identity: p.key,
-            nick: p.announcedNick ?? p.nick,
-            addrs: [p.current.path],
-            nat: this.remoteNat.get(p.key.toString('hex'))?.mapping ?? 'unknown',
-          }
-        : undefined;
-    const intro = about(peer);
-    if (!intro) return;
-    for (const other of this.registry.values()) {
-      if (other === peer || !other.connected || !other.introducible) continue;
-      const otherIntro = about(other);
-      if (!otherIntro) continue;
-      peer.queueMessage(this.nextMessageId++, CONTROL_STREAM, encodeIntroduction(otherIntro));
-      other.queueMessage(this.nextMessageId++, CONTROL_STREAM, encodeIntroduction(intro));
-      this.dirty.add(other);
-    }
-    this.dirty.add(peer);
-  }
-
-  /**
-   * Tells a connected peer our NAT mapping on the control stream, unless it
-   * already has it: `hello` is what the Hello of a session just established
-   * said (undefined otherwise). At most one message per change per peer.
-   */
-  private tellNat(peer: Peer, hello: NatMapping | undefined): void {
-    const ours = natFromFlags(this.local.flags);
-    // A Hello without NAT bits leaves what the peer knew from us unchanged (see onNatMapping).
-    const heard = hello !== undefined && hello !== 'unknown' ? hello : this.natTold.get(peer);
-    if ((heard ?? 'unknown') !== ours) {
-      peer.queueMessage(this.nextMessageId++, CONTROL_STREAM, encodeNatMapping(ours));
-      this.dirty.add(peer);
-    }
-    this.natTold.set(peer, ours);
-  }
-
-  /** A control message from a connected peer. */
-  private onControl(fromNick: string, data: Buffer): void {
-    const from = this.registry.get(fromNick);
-    if (!from) return;
-    let msg: ControlMessage;
-    try {
-      msg = decodeControl(data);
-    } catch (err) {
-      if (!(err instanceof BadPacket)) throw err;
-      this.drop('protocol');
-      return;
-    }
-    if (msg.type === 'unknown') {
-      // A later version's message: ignore it, keep the session.
-      this.drop('unknown-type');
-      return;
-    }
-    if (msg.type === 'nat-mapping') {
-      this.onNatMapping(from, msg.nat);
-      return;
-    }
-    if (!this.introductions) return;
-    if (!this.introPolicy.admit(from, this.lastNow)) {
-      this.drop('rate-limited');
-      return;
-    }
-    this.onIntroduction(from, msg.intro, this.lastNow);
-  }
-
-  /**
-   * A connected peer's NAT mapping, learned after its Hello: recorded as the
-   * Hello flags would have been, so our introductions pass it on. Only a
-   * field changes, however often a peer repeats it.
-   */
-  private onNatMapping(from: Peer, nat: NatMapping): void {
-    if (!from.key || !from.connected) return;
-    const hex = from.key.toString('hex');
-    const known = this.remoteNat.get(hex);
-    if (nat === 'unknown' && !known) return;
-    this.remoteNat.set(hex, { mapping: nat, addr: known?.addr ?? from.current?.path });
-  }
-
-  /**
-   * Punch towards an introduced peer: a record keyed to the introduced
-   * identity (so nobody else can answer for it), its addresses as learned
-   * candidates with a few attempts each (never replacing what the user
-   * gave), within the node-wide budget, and then a reason in its state. The
-   * introduced peer is told about us at the same time and punches back,
-   * which opens both NATs.
-   */
-  private onIntroduction(from: Peer, intro: Introduction, now: number): void {
-    const hex = intro.identity.toString('hex');
-    if (intro.identity.equals(this.local.identity.publicKey) || this.registry.isBlocked(hex))
-      return;
-    if (this.registry.wasRemoved(intro.identity)) return;
-    const targets = this.introPolicy.targets(intro.addrs, from.current?.path);
-    if (targets.length === 0) return;
-    let peer = this.registry.withKey(hex);
-    if (peer?.connected) return;
-    // A peer that closed its session with us said goodbye; a third party's
-    // mention is no reason to call it back.
-    if (peer?.state.kind === 'disconnected' && peer.state.cause.kind === 'remote') return;
-    if (!peer) {
-      // A name the user gave, still dialing one of these addresses: punch
-      // from that record. Its key comes only from its own handshake; an
-      // introduction never pins a key to a user's name.
-      const named = targets.map((a) => this.registry.unkeyedAt(a)).find((p) => p !== undefined);
-      if (named) {
-        this.dialer.start(named, now);
-        return;
-      }
-      if (!this.acceptStrangers) return;
-      if (this.registry.size >= this.registry.maxPeers && !this.evictStranger(now)) return;
-      peer = this.registry.create(
-        this.registry.strangerNick(intro.nick, intro.identity),
-        false,
-        [],
-        now,
-      );
-      this.registry.setKey(peer, intro.identity);
-      peer.introducedBy = from.nick;
-    }
-    if (intro.nat && intro.nat !== 'unknown' && (!peer.pinned || !this.remoteNat.has(hex))) {
-      this.remoteNat.set(hex, { mapping: intro.nat, addr: targets[0] });
-      this.birthday.reset(hex);
-    }
-    for (const a of targets) peer.dialing.learn(a, 'introduction');
-    this.dialer.start(peer, now);
-  }
-
-  // ---- many-port probing (birthday.ts) ----------------------------------------
-
-  /** Starts many-port probing toward `peer` when one side's NAT is symmetric and the other's is not. */
-  private considerBirthday(peer: Peer, now: number): void {
-    if (!peer.key || peer.connected) return;
-    const hex = peer.key.toString('hex');
-    const theirs = this.remoteNat.get(hex);
-    if (!theirs?.addr) return;
-    const role = birthdayRole(this.stun?.summary().behaviour ?? 'unknown', theirs.mapping);
-    if (!role) return;
-    const token = probeToken(this.local.identity.publicKey, peer.key);
-    this.birthday.start(hex, role, token, theirs.addr, now);
-  }
-
-  /** What the NATs on both sides make of a failed dial, in words (undefined: nothing known). */
-  private natFailure(peer: Peer): string | undefined {
-    if (!peer.key) return undefined;
-    const hex = peer.key.toString('hex');
-    const ours = this.stun?.summary().behaviour;
-    if (ours === 'endpoint-dependent' && this.remoteNat.get(hex)?.mapping === 'endpoint-dependent')
-      return 'both sides are behind symmetric NATs: a relay is needed';
-    const failed = this.birthday.failure(hex);
-    return failed ? `${failed}: a relay is needed` : undefined;
-  }
-
-  /** A PROBE: a hit means a path through a symmetric NAT is open: dial through it now. */
-  private onProbe(
-    kind: number,
-    token: Uint8Array,
-    from: Addr,
-    via: number | undefined,
-    now: number,
-  ): void {
-    const r = this.birthday.onProbe(kind, token, from, via, now);
-    if (r === 'drop') {
-      this.drop('unknown-session');
-      return;
-    }
-    if (r === 'ok') return;
-    const peer = this.registry.withKey(r.key);
-    if (!peer || peer.connected || peer.state.kind === 'key-mismatch') return;
-    peer.dialing.learn(r.addr, 'probe');
-    this.dialer.start(peer, now);
-  }
-}
-
-function natFromFlags(flags: number): NatMapping {
-  if (flags & HelloFlag.NatDependent) return 'endpoint-dependent';
-  if (flags & HelloFlag.NatIndependent) return 'endpoint-independent';
-  return 'unknown';
-}
-
-function validMaxDatagram(size: number | undefined): number {
-  if (size === undefined) return MAX_PLPMTU;
-  if (!isValidMaxDatagram(size)) {
-    throw new UsageError(
-      `maxDatagramSize must be a whole number of bytes from ${BASE_PLPMTU} to ${MAX_PLPMTU}, not ${size}`,
-    );
-  }
-  return size;
 }

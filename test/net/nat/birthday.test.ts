@@ -572,9 +572,11 @@ describe('a NAT mapping STUN finds after connecting', () => {
       const { net, alice, bob, carol } = lateWorld(seed);
       // Bob records what alice tells him on the control stream.
       const heard: string[] = [];
-      const ep = bob.endpoint as unknown as { onNatMapping(p: unknown, nat: string): void };
-      const original = ep.onNatMapping.bind(bob.endpoint);
-      ep.onNatMapping = (p, nat) => {
+      const mesh = (
+        bob.endpoint as unknown as { mesh: { onNatMapping(p: unknown, nat: string): void } }
+      ).mesh;
+      const original = mesh.onNatMapping.bind(mesh);
+      mesh.onNatMapping = (p, nat) => {
         heard.push(nat);
         original(p, nat);
       };
