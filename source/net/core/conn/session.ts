@@ -239,6 +239,8 @@ export class Session {
    * packet number used. `buf` must have room for the tag.
    */
   seal(buf: Buffer, payloadLength: number, now: number): number {
+    // Our bug if it happens: the peer retires an exhausted session before sealing.
+    if (this.nextPn >= MAX_PACKET_NUMBER) throw new Error('packet number space exhausted');
     const pn = this.nextPn++;
     const epoch = Math.floor(pn / this.rekeyInterval);
     while (epoch > this.sendEpoch) {

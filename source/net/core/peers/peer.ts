@@ -305,7 +305,7 @@ export class Peer {
     change: 'disconnected' | 'removed' = 'disconnected',
   ): void {
     const cur = this.current;
-    if (cur) this.sendClose(cur, code, reason, now);
+    if (cur && !cur.exhausted) this.sendClose(cur, code, reason, now);
     for (const s of this.sessions()) this.retireSession(s, true);
     this.transition(
       { kind: 'disconnected', since: now, reason, cause: { kind: 'local', code } },
@@ -566,11 +566,16 @@ export class Peer {
   /** Builds and hands to the host every packet that may go now. */
   flush(now: number): void {
     for (const s of this.others) {
+      if (s.exhausted) continue;
       if (s.hasAckToSend && s.ackDue(now)) this.sendPacket(s, now, false);
       s.ackHeldForReply = false;
     }
     const s = this.current;
     if (!s) return;
+    if (s.exhausted) {
+      this.retireExhausted(s, now);
+      return;
+    }
 
     this.sendPathFrames(s, now);
     this.sendMtuProbe(s, now);
@@ -606,6 +611,29 @@ export class Peer {
     cc.setAppLimited(
       !this.hasStreamData() && this.pacingDeadline === undefined && cc.canSend(size),
     );
+  }
+
+  /**
+   * A session whose packet numbers are used up must never seal again (a
+   * nonce would repeat; RFC 9000 §12.3): it ends here, its data goes to the
+   * next session, and a pinned peer is dialed again at once.
+   */
+  private retireExhausted(s: Session, now: number): void {
+    this.retireSession(s, true);
+    if (this.others.length > 0) {
+      this.current = this.others.shift();
+      return;
+    }
+    this.transition({
+      kind: 'disconnected',
+      since: now,
+      reason: 'the session used up its packet numbers; reconnecting',
+      cause: { kind: 'local', code: CloseCode.Normal },
+    });
+    if (this.pinned && this.dialing.hasGiven) {
+      this.dialing.restart();
+      this.dialing.schedule(now, 0);
+    }
   }
 
   /**
