@@ -891,7 +891,11 @@ export class Endpoint {
     const entry = this.sessions.get(index);
     if (!entry) {
       this.drop('unknown-session');
-      this.sendReset(index, from, now);
+      // A half-open handshake on this index is no dead session: its FINISH is late or lost and
+      // the initiator already sends DATA. A RESET (its token is the one we announced for this
+      // very session) would kill the session about to be born (RFC 9000 §10.3: resets are for
+      // connections we have no state for).
+      if (!this.responding.has(index)) this.sendReset(index, from, now);
       return;
     }
     const { peer, session } = entry;
