@@ -490,6 +490,9 @@ export class Peer {
         if (wasCurrent && this.others.length > 0) this.current = this.others.shift();
         continue;
       }
+      // Only the current session sends PATH_CHALLENGEs (flush); a probe another one started
+      // (a replay from a new address) would leave its deadline due forever: a spinning timer.
+      if (s !== this.current && s.probe && s.probe.deadline <= now) s.probe = undefined;
       const lossDeadline = s.loss.deadline();
       if (lossDeadline !== undefined && lossDeadline <= now) {
         const r = s.loss.onTimeout(now);
