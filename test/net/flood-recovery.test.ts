@@ -144,6 +144,28 @@ describe('a session that always recovers (security issue item 9)', () => {
     }
   });
 
+  it('keeps idle sessions alive at fractional times: a timer due "now" is never left due', () => {
+    // Real clocks are fractional. The deadline was lastSent + 15 s, but the
+    // check was now - lastSent >= 15 s, which rounding can make 14999.999…:
+    // no keepalive, the same deadline, and the timer fired back to back.
+    for (let i = 0; i < 100; i++) {
+      const net = new FakeNetwork({
+        seed: 500 + i,
+        conditions: { delay: 5 },
+        startTime: 1_000_000 + ((i * 7919) % 100_000) + i / 101 + 0.123456789,
+      });
+      const { alice, bob } = simPair(net);
+      bob.add('alice', alice);
+      expect(net.runUntilTrue(() => alice.connected('bob'), 5_000)).toBe(true);
+      net.run(1_000);
+      const sent = net.stats.sent;
+      net.run(40_000); // keepalives on both sides, nothing else
+      expect(net.stats.sent - sent, `start ${net.now}`).toBeGreaterThanOrEqual(4);
+      expect(net.stats.sent - sent).toBeLessThan(40);
+      expect(bob.connected('alice') && alice.connected('bob')).toBe(true);
+    }
+  });
+
   for (const seed of [1, 6, 8, 11]) {
     it(`survives a flood that stalls the receiver for seconds under 30 % loss, then answers at once (seed ${seed})`, () => {
       const net = new FakeNetwork({ seed, conditions: { delay: 5, jitter: 5 } });

@@ -484,7 +484,9 @@ export class Peer {
   /** Runs expired timers. Returns the reason when the last session died of silence. */
   onTimeout(now: number): string | undefined {
     for (const s of this.sessions()) {
-      if (now - s.lastReceived >= IDLE_TIMEOUT) {
+      // Compare the very sums deadline() returns: `now - t >= d` can round to false at
+      // now === t + d (fractional clocks), leaving the timer due and firing back to back.
+      if (now >= s.lastReceived + IDLE_TIMEOUT) {
         const wasCurrent = s === this.current;
         this.retireSession(s, true);
         if (wasCurrent && this.others.length > 0) this.current = this.others.shift();
@@ -516,7 +518,7 @@ export class Peer {
       }
     }
     const cur = this.current;
-    if (cur && now - cur.lastSent >= KEEPALIVE_INTERVAL) this.pingRequested = true;
+    if (cur && now >= cur.lastSent + KEEPALIVE_INTERVAL) this.pingRequested = true;
     if (!this.current && this.state.kind === 'connected') {
       this.connectedSince = undefined;
       this.state = {
