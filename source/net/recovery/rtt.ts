@@ -68,6 +68,9 @@ export class RttEstimator {
     // §5.3 / §A.7: rttvar uses the previous smoothed_rtt, so update it first.
     this.rttVar = 0.75 * this.rttVar + 0.25 * Math.abs(this.smoothedRtt - adjusted);
     this.smoothedRtt = 0.875 * this.smoothedRtt + 0.125 * adjusted;
+    // The first sample could not be clamped (it defines min_rtt); if it was the stalled one,
+    // the average would need dozens of samples to come down: hold it to the same bound.
+    this.smoothedRtt = Math.min(this.smoothedRtt, this.minRtt + this.#maxExcess);
   }
 
   /** §6.2.1: smoothed_rtt + max(4 * rttvar, kGranularity); callers add max_ack_delay. */

@@ -86,6 +86,17 @@ describe('RttEstimator (RFC 9002 §5)', () => {
     expect(r.smoothedRtt).toBeLessThan(20);
   });
 
+  it('holds srtt within min_rtt + MAX_RTT_EXCESS even when the first sample was the stalled one', () => {
+    // The first sample initialises everything (§5.3) and cannot be clamped; if
+    // it came from a stall, a later fast sample lowers min_rtt but the average
+    // would take dozens of samples to come down.
+    const r = new RttEstimator();
+    r.update(3000, 0, 5);
+    r.update(12, 0, 5);
+    expect(r.minRtt).toBe(12);
+    expect(r.smoothedRtt).toBeLessThanOrEqual(12 + MAX_RTT_EXCESS);
+  });
+
   it('follows a genuine rise in RTT within the bound unchanged (queueing, a slower path)', () => {
     const r = new RttEstimator();
     r.update(20, 0, 5);
