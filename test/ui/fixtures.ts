@@ -59,6 +59,9 @@ export function socketStats(over: Partial<SocketStats> = {}): SocketStats {
     receiveBufferSize: 425984,
     sendBufferSize: 425984,
     queueDropped: 0,
+    queueDroppedBytes: 0,
+    queuedMessages: 0,
+    queuedBytes: 0,
     sendErrors: 0,
     uptime: 83_000,
   } as SocketStats;

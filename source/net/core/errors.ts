@@ -48,7 +48,7 @@ export type TransportErrorCode =
   | 'timeout'
   | 'trust-store'
   | 'undeliverable'
-  | 'receive-overflow';
+  | 'receive-queue-full';
 
 export class TransportError extends Error {
   override readonly name = 'TransportError';

@@ -51,6 +51,13 @@ const PTO_PROBES = 2;
 /** Beyond this, 2^pto_count would only overflow toward Infinity; the idle timeout ends it first. */
 const MAX_BACKOFF_EXPONENT = 30;
 /**
+ * Longest backed-off PTO interval unless the caller sets `maxPto` (ours, not RFC 9002's).
+ * Doubling without bound puts the next probe past a 45 s idle timeout after a few seconds
+ * of silence, so the session dies instead of recovering. 15 s is the keepalive interval:
+ * a silent path is probed at least as often as it is kept alive. Sessions use less (1 s).
+ */
+export const DEFAULT_MAX_PTO = 15_000;
+/**
  * Packets that are neither ack-eliciting nor in flight (ACK-only) are tracked only so the caller
  * learns when they are acknowledged. A peer that never sends anything ack-eliciting never acks
  * them (RFC 9000 §13.2.1), so past this many the oldest are forgotten: they carry nothing that
@@ -112,6 +119,12 @@ export class LossDetector<F> {
   /** loss_time (A.3): when the earliest pending packet crosses the time threshold. */
   #lossTime: number | undefined;
   #timeOfLastAckEliciting = 0;
+  /**
+   * When the last PTO expired. The PTO counts from the later of this and the last
+   * ack-eliciting send: once `maxPto` caps the interval, doubling no longer moves the
+   * deadline, and without this every call before the probes went out was a new expiry.
+   */
+  #lastPtoTime = Number.NEGATIVE_INFINITY;
   #ackElicitingOutstanding = 0;
   #inFlightCount = 0;
   /** first_rtt_sample (A.3): persistent congestion only counts packets sent after it. */
@@ -126,11 +139,11 @@ export class LossDetector<F> {
       packetThreshold?: number;
       timeThreshold?: number;
       cc?: NewReno;
-      /** Upper bound on one backed-off PTO interval, ms (default: none). */
+      /** Upper bound on one backed-off PTO interval, ms (default DEFAULT_MAX_PTO). */
       maxPto?: number;
     } = {},
   ) {
-    this.#maxPto = opts.maxPto ?? Number.POSITIVE_INFINITY;
+    this.#maxPto = opts.maxPto ?? DEFAULT_MAX_PTO;
     // RFC 9000 §18.2: max_ack_delay defaults to 25 ms.
     this.#maxAckDelay = opts.maxAckDelay ?? 25;
     // §6.1.1 kPacketThreshold = 3; §6.1.2 kTimeThreshold = 9/8.
@@ -267,7 +280,7 @@ export class LossDetector<F> {
     // The cap is ours, not RFC 9002's: after a long blackout the next probe
     // must not be many seconds away, or recovery lags the network by that much.
     const interval = Math.min((this.rtt.ptoBase() + this.#maxAckDelay) * backoff, this.#maxPto);
-    return this.#timeOfLastAckEliciting + interval;
+    return Math.max(this.#timeOfLastAckEliciting, this.#lastPtoTime) + interval;
   }
 
   /** A.9. Does nothing if called before `deadline()`. */
@@ -286,6 +299,7 @@ export class LossDetector<F> {
     // §6.2.4: a PTO declares nothing lost; it sends probes and backs off the next PTO.
     this.#ptoCount++;
     this.stats.ptoCount++;
+    this.#lastPtoTime = now;
     return { lost: [], probes: PTO_PROBES, persistentCongestion: false };
   }
 

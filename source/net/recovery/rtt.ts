@@ -6,6 +6,17 @@
 export const INITIAL_RTT = 333;
 /** kGranularity (§6.1.2): the timer granularity we assume; keeps PTO and loss delay above zero. */
 export const GRANULARITY = 1;
+/**
+ * Most a sample may exceed min_rtt by, ms. Not RFC 9002's: a receiver whose
+ * event loop was busy for seconds (a datagram flood) reads ACKs late, and
+ * those samples measure its backlog, not the path. Node cannot read the
+ * kernel's receive timestamp, so we bound the damage instead: a sample counts
+ * as at most min_rtt + 1 s. 1 s is the longest wait between probes (MAX_PTO
+ * in conn/session.ts), so no timer built on the estimate (loss delay, PTO,
+ * persistent congestion) can stretch much past what the probe cap allows,
+ * while genuine queueing (bufferbloat adds hundreds of ms) is followed as is.
+ */
+export const MAX_RTT_EXCESS = 1000;
 
 export class RttEstimator {
   /** Most recent raw sample (§5.1), 0 until the first sample. */
@@ -16,7 +27,10 @@ export class RttEstimator {
   minRtt = 0;
   hasSample = false;
 
-  constructor(initialRtt: number = INITIAL_RTT) {
+  readonly #maxExcess: number;
+
+  constructor(initialRtt: number = INITIAL_RTT, maxExcess: number = MAX_RTT_EXCESS) {
+    this.#maxExcess = maxExcess;
     // §5.3 / §A.4: before the first sample, smoothed_rtt = kInitialRtt, rttvar = kInitialRtt / 2.
     this.smoothedRtt = initialRtt;
     this.rttVar = initialRtt / 2;
@@ -25,10 +39,14 @@ export class RttEstimator {
   /**
    * Feed one RTT sample (§5.3). `ackDelay` is the peer's reported delay already converted to ms;
    * `maxAckDelay` is the peer's max_ack_delay. Samples that are negative or not finite (a caller
-   * bug or a clock step) are ignored rather than poisoning the estimate.
+   * bug or a clock step) are ignored rather than poisoning the estimate; samples above
+   * min_rtt + MAX_RTT_EXCESS count as that much (latest_rtt too, so the loss delay is bounded).
    */
-  update(latestRtt: number, ackDelay: number, maxAckDelay: number): void {
-    if (!Number.isFinite(latestRtt) || latestRtt < 0) return;
+  update(rawRtt: number, ackDelay: number, maxAckDelay: number): void {
+    if (!Number.isFinite(rawRtt) || rawRtt < 0) return;
+    const latestRtt = this.hasSample
+      ? Math.min(rawRtt, Math.min(this.minRtt, rawRtt) + this.#maxExcess)
+      : rawRtt;
     this.latestRtt = latestRtt;
     if (!this.hasSample) {
       // §5.3: the first sample initialises everything and ignores ack delay.
@@ -50,6 +68,9 @@ export class RttEstimator {
     // §5.3 / §A.7: rttvar uses the previous smoothed_rtt, so update it first.
     this.rttVar = 0.75 * this.rttVar + 0.25 * Math.abs(this.smoothedRtt - adjusted);
     this.smoothedRtt = 0.875 * this.smoothedRtt + 0.125 * adjusted;
+    // The first sample could not be clamped (it defines min_rtt); if it was the stalled one,
+    // the average would need dozens of samples to come down: hold it to the same bound.
+    this.smoothedRtt = Math.min(this.smoothedRtt, this.minRtt + this.#maxExcess);
   }
 
   /** §6.2.1: smoothed_rtt + max(4 * rttvar, kGranularity); callers add max_ack_delay. */

@@ -71,6 +71,13 @@ export interface BindOptions {
   stunRto?: number;
   /** Messages kept for receive() when no hook or listener takes them (default 10,000). */
   receiveQueueLimit?: number;
+  /**
+   * Bytes of message content kept for receive() (default 32 MiB). Past this
+   * or `receiveQueueLimit`, the oldest queued messages are discarded: counted
+   * in stats (`queueDropped`, `queueDroppedBytes`) and reported once per
+   * overflow as an 'error' event with code 'receive-queue-full'.
+   */
+  receiveQueueBytes?: number;
   /** Default send() timeout in ms (default 30,000). */
   sendTimeout?: number;
   /** Requested kernel receive buffer (default 4 MiB; Linux caps it at net.core.rmem_max). */
@@ -107,8 +114,13 @@ export interface SocketStats extends EndpointStats {
   fingerprint: string;
   receiveBufferSize: number;
   sendBufferSize: number;
-  /** Messages discarded because the receive() queue was full. */
+  /** Messages discarded because the receive() queue was full (in messages or bytes). */
   queueDropped: number;
+  /** Content bytes of those messages. */
+  queueDroppedBytes: number;
+  /** Messages and content bytes waiting for receive() now. */
+  queuedMessages: number;
+  queuedBytes: number;
   /** Datagrams the OS refused to send (e.g. no route). */
   sendErrors: number;
   /** From STUN, when asked (see BindOptions.stun). */
@@ -145,6 +157,13 @@ export interface SocketEvents {
 
 export const DEFAULT_SEND_TIMEOUT = 30_000;
 export const DEFAULT_RECEIVE_QUEUE_LIMIT = 10_000;
+/**
+ * The queue's memory bound: the message count alone let 1,000 messages of
+ * 1 MiB (each one acknowledged) hold a GiB outside the V8 heap. 32 maximum-
+ * size messages; what one queued message retains is at most about twice its
+ * content (stream.ts keepOrCopy), so the queue holds well under 100 MiB.
+ */
+export const DEFAULT_RECEIVE_QUEUE_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_WAIT_FOR_PEER_TIMEOUT = 10_000;
 const STATS_INTERVAL = 250;
 /** Turns in a row run at once for an already-due deadline before falling back to a timer. */
@@ -196,6 +215,11 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private statsTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private queueDropped = 0;
+  private queueDroppedBytes = 0;
+  /** Content bytes in `queue`. */
+  private queueBytes = 0;
+  /** An overflow was reported and the application has not read since. */
+  private overflowReported = false;
   private sendErrors = 0;
   private sendsInFlight = 0;
   private onSendsDrained: (() => void) | undefined;
@@ -203,6 +227,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   /** Converts the monotonic clock the endpoint runs on to epoch milliseconds. */
   private readonly epochOffset = Date.now() - performance.now();
   private readonly queueLimit: number;
+  private readonly queueByteLimit: number;
   private readonly sendTimeout: number;
 
   private constructor(
@@ -221,6 +246,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     this.trust = trust;
     this.fingerprint = endpoint.fingerprint;
     this.queueLimit = opts.receiveQueueLimit ?? DEFAULT_RECEIVE_QUEUE_LIMIT;
+    this.queueByteLimit = opts.receiveQueueBytes ?? DEFAULT_RECEIVE_QUEUE_BYTES;
     this.sendTimeout = opts.sendTimeout ?? DEFAULT_SEND_TIMEOUT;
     socket.on('message', (data, rinfo) => this.onDatagram(data, rinfo));
     // Errors on a UDP socket (e.g. ICMP unreachable surfacing as ECONNREFUSED)
@@ -247,6 +273,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     }
     if (opts.receiveQueueLimit !== undefined && !(opts.receiveQueueLimit >= 0)) {
       throw new UsageError('receiveQueueLimit must be a non-negative number');
+    }
+    if (opts.receiveQueueBytes !== undefined && !(opts.receiveQueueBytes >= 0)) {
+      throw new UsageError('receiveQueueBytes must be a non-negative number');
     }
     const identity =
       opts.identity ??
@@ -620,7 +649,12 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   /** The next queued message, or null after `timeout` ms (default: wait forever). */
   receive(opts: { timeout?: number } = {}): Promise<Message | null> {
     const next = this.queue.shift();
-    if (next) return Promise.resolve(next);
+    if (next) {
+      this.queueBytes -= next.content.length;
+      // The application is reading again: a later overflow is news.
+      this.overflowReported = false;
+      return Promise.resolve(next);
+    }
     if (this.closed) return Promise.resolve(null);
     return new Promise((resolve) => {
       const waiter: { resolve: (m: Message | null) => void; timer?: NodeJS.Timeout } = { resolve };
@@ -670,6 +704,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       receiveBufferSize: rcv,
       sendBufferSize: snd,
       queueDropped: this.queueDropped,
+      queueDroppedBytes: this.queueDroppedBytes,
+      queuedMessages: this.queue.length,
+      queuedBytes: this.queueBytes,
       sendErrors: this.sendErrors,
       publicAddress: this.stunInfo()?.publicAddress,
       natMapping: this.stunInfo()?.mapping ?? 'unknown',
@@ -996,10 +1033,39 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       return;
     }
     this.queue.push(msg);
-    if (this.queue.length > this.queueLimit) {
-      this.queue.shift();
-      this.queueDropped++;
+    this.queueBytes += msg.content.length;
+    this.boundQueue();
+  }
+
+  /**
+   * Keeps the receive() queue within its message and byte limits by
+   * discarding the oldest. Every message here was already acknowledged to
+   * its sender (its transport delivery succeeded), so a discard is never
+   * silent: it is counted, and reported as an error once per overflow.
+   */
+  private boundQueue(): void {
+    let dropped = 0;
+    let bytes = 0;
+    let from: string | undefined;
+    while (this.queue.length > this.queueLimit || this.queueBytes > this.queueByteLimit) {
+      const old = this.queue.shift()!;
+      this.queueBytes -= old.content.length;
+      dropped++;
+      bytes += old.content.length;
+      from ??= old.peer;
     }
+    if (dropped === 0) return;
+    this.queueDropped += dropped;
+    this.queueDroppedBytes += bytes;
+    if (this.overflowReported) return;
+    this.overflowReported = true;
+    this.reportError(
+      new TransportError(
+        `receive() queue full (${this.queueLimit} messages / ${this.queueByteLimit} bytes): ` +
+          `discarded acknowledged messages, the oldest from ${from}; see stats().queueDropped`,
+        'receive-queue-full',
+      ),
+    );
   }
 
   private info(p: PeerSnapshot): PeerInfo {

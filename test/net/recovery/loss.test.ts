@@ -1,7 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_DATAGRAM_SIZE, NewReno } from '../../../source/net/recovery/congestion.js';
-import { LossDetector, type SentPacket } from '../../../source/net/recovery/loss.js';
+import {
+  DEFAULT_MAX_PTO,
+  LossDetector,
+  type SentPacket,
+} from '../../../source/net/recovery/loss.js';
 
 const MSS = MAX_DATAGRAM_SIZE;
 
@@ -69,6 +73,37 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     expect(ld.cc.bytesInFlight).toBe(0);
   });
 
+  it('never backs a probe off past DEFAULT_MAX_PTO, counting one PTO per expiry', () => {
+    // Unbounded doubling put the next probe past the 45 s idle timeout after a
+    // few seconds of silence: the session died instead of recovering.
+    const ld = new LossDetector<string>({ maxAckDelay: 5 });
+    ld.onPacketSent(pkt(0, 0));
+    ld.onAck([[0, 1]], 0, 4); // srtt 4 ms, as on a fast path
+    let now = 4;
+    let pn = 1;
+    ld.onPacketSent(pkt(pn++, now));
+    let expiries = 0;
+    while (now < 120_000) {
+      const at = ld.deadline()!;
+      expect(at - now).toBeLessThanOrEqual(DEFAULT_MAX_PTO);
+      now = at;
+      expect(ld.onTimeout(now).probes).toBe(2);
+      // A second call at the same instant is no second expiry.
+      expect(ld.onTimeout(now).probes).toBe(0);
+      expiries++;
+      expect(ld.stats.ptoCount).toBe(expiries);
+      ld.onPacketSent(pkt(pn++, now, { frames: 'probe' }));
+      ld.onPacketSent(pkt(pn++, now, { frames: 'probe' }));
+    }
+    // Doubling from ~25 ms reaches the cap in ~10 expiries; then one per cap.
+    expect(expiries).toBeGreaterThanOrEqual(120_000 / DEFAULT_MAX_PTO);
+    expect(expiries).toBeLessThanOrEqual(120_000 / DEFAULT_MAX_PTO + 12);
+    // §6.2.1: an acknowledgement restarts the backoff.
+    ld.onAck([[pn - 1, pn]], 0, now + 4);
+    expect(ld.ptoCount).toBe(0);
+    expect(ld.deadline()! - now).toBeLessThan(100);
+  });
+
   it('fires PTO with exponential backoff and asks for probes; an ACK resets the backoff', () => {
     const ld = new LossDetector<string>({ maxAckDelay: 25 });
     ld.onPacketSent(pkt(0, 0));
@@ -81,7 +116,9 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     expect(first.probes).toBeLessThanOrEqual(2);
     expect(first.lost).toEqual([]); // PTO declares nothing lost
     expect(ld.ptoCount).toBe(1);
-    expect(ld.deadline()).toBe(2048); // doubled, from the last ack-eliciting send
+    // Doubled, counted from the later of the last ack-eliciting send and this expiry
+    // (the same instant once the probes go out, as they do at once in the RFC's flow).
+    expect(ld.deadline()).toBe(1024 + 2 * 1024);
 
     ld.onPacketSent(pkt(1, 1024, { frames: 'probe' }));
     ld.onPacketSent(pkt(2, 1024, { frames: 'probe' }));
@@ -90,7 +127,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
 
     expect(ld.onTimeout(3072).probes).toBeGreaterThan(0);
     expect(ld.ptoCount).toBe(2);
-    expect(ld.deadline()).toBe(1024 + 4 * 1024);
+    expect(ld.deadline()).toBe(3072 + 4 * 1024);
     expect(ld.stats.ptoCount).toBe(2);
 
     const r = ld.onAck([[2, 3]], 0, 3100);

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { GRANULARITY, INITIAL_RTT, RttEstimator } from '../../../source/net/recovery/rtt.js';
+import {
+  GRANULARITY,
+  INITIAL_RTT,
+  MAX_RTT_EXCESS,
+  RttEstimator,
+} from '../../../source/net/recovery/rtt.js';
 
 describe('RttEstimator (RFC 9002 §5)', () => {
   it('starts from the initial RTT with rttvar = initial / 2', () => {
@@ -63,5 +68,40 @@ describe('RttEstimator (RFC 9002 §5)', () => {
     r.update(Number.NaN, 0, 25);
     expect(r.hasSample).toBe(false);
     expect(r.smoothedRtt).toBe(INITIAL_RTT);
+  });
+
+  it('limits a sample to min_rtt + MAX_RTT_EXCESS: a stalled event loop cannot inflate the estimate for minutes', () => {
+    // A receiver whose loop was busy for seconds (a flood) reads ACKs late; the
+    // samples measure its backlog, not the path. Unclamped, eight 8 s samples
+    // left srtt above 5 s, and a side that rarely sends anything ack-eliciting
+    // keeps such an estimate for minutes.
+    const r = new RttEstimator();
+    r.update(10, 0, 5);
+    for (let i = 0; i < 8; i++) r.update(8000, 0, 5);
+    expect(r.latestRtt).toBe(10 + MAX_RTT_EXCESS);
+    expect(r.smoothedRtt).toBeLessThanOrEqual(10 + MAX_RTT_EXCESS);
+    expect(r.minRtt).toBe(10);
+    // The path still speaks for itself as soon as samples are sane again.
+    for (let i = 0; i < 40; i++) r.update(12, 0, 5);
+    expect(r.smoothedRtt).toBeLessThan(20);
+  });
+
+  it('holds srtt within min_rtt + MAX_RTT_EXCESS even when the first sample was the stalled one', () => {
+    // The first sample initialises everything (§5.3) and cannot be clamped; if
+    // it came from a stall, a later fast sample lowers min_rtt but the average
+    // would take dozens of samples to come down.
+    const r = new RttEstimator();
+    r.update(3000, 0, 5);
+    r.update(12, 0, 5);
+    expect(r.minRtt).toBe(12);
+    expect(r.smoothedRtt).toBeLessThanOrEqual(12 + MAX_RTT_EXCESS);
+  });
+
+  it('follows a genuine rise in RTT within the bound unchanged (queueing, a slower path)', () => {
+    const r = new RttEstimator();
+    r.update(20, 0, 5);
+    for (let i = 0; i < 60; i++) r.update(400, 0, 5);
+    expect(r.latestRtt).toBe(400);
+    expect(r.smoothedRtt).toBeCloseTo(400, 0);
   });
 });

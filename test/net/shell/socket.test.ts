@@ -174,6 +174,44 @@ describe('MultiHolepunchSocket API', () => {
     expect(hooked[0]?.timestamp).toBeGreaterThan(Date.now() - 10_000);
   });
 
+  it('bounds the receive() queue in bytes: the oldest acknowledged messages are dropped, counted and reported once', async () => {
+    const alice = await bind({ host: '127.0.0.1', nick: 'alice', receiveQueueBytes: 300 * 1024 });
+    const bob = await bind({ host: '127.0.0.1', nick: 'bob' });
+    await bob.addPeers({ alice: at(alice) });
+    await bob.waitForPeer('alice', { timeout: 5000 });
+    const errors: TransportError[] = [];
+    alice.on('error', (e) => errors.push(e));
+    const size = 100 * 1024;
+    // Each is acknowledged (delivered to alice's transport) before the next goes.
+    for (let i = 0; i < 10; i++) {
+      await bob.send(Buffer.alloc(size, i), { recipient: 'alice', timeout: 10_000 });
+    }
+    await expect.poll(() => alice.stats().queueDropped).toBe(7);
+    const st = alice.stats();
+    expect(st.queueDroppedBytes).toBe(7 * size);
+    expect(st.queuedMessages).toBe(3);
+    expect(st.queuedBytes).toBe(3 * size);
+    // One error for the whole overflow, naming what happened.
+    const full = errors.filter((e) => e.code === 'receive-queue-full');
+    expect(full).toHaveLength(1);
+    expect(full[0]?.message).toMatch(/oldest from bob/);
+    // The newest three survive, in order.
+    for (const i of [7, 8, 9]) expect((await alice.receive({ timeout: 1000 }))?.content[0]).toBe(i);
+    expect(alice.stats().queuedBytes).toBe(0);
+    // Reading re-arms the report: the next overflow is news again.
+    for (let i = 0; i < 4; i++) {
+      await bob.send(Buffer.alloc(size, i), { recipient: 'alice', timeout: 10_000 });
+    }
+    await expect.poll(() => alice.stats().queueDropped).toBe(8);
+    expect(errors.filter((e) => e.code === 'receive-queue-full')).toHaveLength(2);
+  });
+
+  it('refuses a negative receive queue byte bound', async () => {
+    await expect(
+      MultiHolepunchSocket.bind({ host: '127.0.0.1', nick: 'alice', receiveQueueBytes: -1 }),
+    ).rejects.toBeInstanceOf(UsageError);
+  });
+
   it('async iteration yields messages in order', async () => {
     const { alice, bob } = await trio('127.0.0.1');
     const sent = Array.from({ length: 5 }, (_, i) => alice.send(`m${i}`, { recipient: 'bob' }));

@@ -113,7 +113,10 @@ export class Handshakes {
    * peer still talks to our old session. A RESET tells it at once instead of
    * after the idle timeout — but never for an index a dial or a half-open
    * handshake holds (RFC 9000 §21.11): its token would then reach whoever
-   * saw the index in clear and could later end the real session.
+   * saw the index in clear and could later end the real session; and a
+   * responder's half-open index is a session about to be born (its FINISH is
+   * late or lost while the initiator already sends DATA): the token is the
+   * one we announced for that very session, so a reset would kill it.
    */
   answerUnknownIndex(index: number, to: Addr, now: number): void {
     if (this.initiator.has(index) || this.responder.has(index)) return;

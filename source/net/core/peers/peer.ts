@@ -519,12 +519,17 @@ export class Peer {
   /** Runs expired timers. True when the last session just died of silence. */
   onTimeout(now: number): boolean {
     for (const s of this.sessions()) {
-      if (now - s.lastReceived >= IDLE_TIMEOUT) {
+      // Compare the very sums deadline() returns: `now - t >= d` can round to false at
+      // now === t + d (fractional clocks), leaving the timer due and firing back to back.
+      if (now >= s.lastReceived + IDLE_TIMEOUT) {
         const wasCurrent = s === this.current;
         this.retireSession(s, true);
         if (wasCurrent && this.others.length > 0) this.current = this.others.shift();
         continue;
       }
+      // Only the current session sends PATH_CHALLENGEs (flush); a probe another one started
+      // (a replay from a new address) would leave its deadline due forever: a spinning timer.
+      if (s !== this.current && s.probe && s.probe.deadline <= now) s.probe = undefined;
       const lossDeadline = s.loss.deadline();
       if (lossDeadline !== undefined && lossDeadline <= now) {
         const r = s.loss.onTimeout(now);
@@ -548,7 +553,7 @@ export class Peer {
       }
     }
     const cur = this.current;
-    if (cur && now - cur.lastSent >= KEEPALIVE_INTERVAL) this.pingRequested = true;
+    if (cur && now >= cur.lastSent + KEEPALIVE_INTERVAL) this.pingRequested = true;
     if (!this.current && this.state.kind === 'connected') {
       this.transition({
         kind: 'disconnected',
