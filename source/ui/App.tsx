@@ -1,4 +1,4 @@
-import { Box, useInput, useStdout } from 'ink';
+import { Box, useStdout } from 'ink';
 import { memo, useCallback, useEffect, useRef, useState } from 'react';
 import { completeCommand, parseCommand } from '../chat/commands.js';
 import type { ChatController } from '../chat/controller.js';
@@ -6,10 +6,12 @@ import type { ChatStore } from '../chat/store.js';
 import { frameRows } from './frame.js';
 import { useChatState } from './hooks/useChatState.js';
 import { useInputHistory } from './hooks/useInputHistory.js';
+import { useKeys } from './hooks/useKeys.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
 import { type TransportView, useTransport } from './hooks/useTransport.js';
 import { InputLine } from './InputLine.js';
-import { EMPTY, edit, insert, type Line } from './lineedit.js';
+import type { KeyPress } from './keys.js';
+import { EMPTY, edit, type Line } from './lineedit.js';
 import { Messages } from './Messages.js';
 import { rowsOf } from './msglayout.js';
 import { Peers } from './Peers.js';
@@ -131,30 +133,25 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
       scrollBy(state.lines, cur, by, page, (i) => rowsOf(state.lines[i]!, inner, color).length),
     );
 
-  useInput((input, key) => {
-    if (key.ctrl && input === 'c') return quit();
-    // A chunk of several characters (a paste, or keys sent faster than we
-    // read) may hold line ends and Tabs: run its lines, complete at its Tab.
-    if (input.length > 1 && /[\r\n\t]/.test(input) && !key.return) {
-      const parts = input.split(/\r\n|\r|\n/);
-      const last = parts.pop() ?? '';
-      for (const part of parts) submit(insert(line.current, part.replaceAll('\t', ' ')).value);
-      setLine(insert(line.current, last.replaceAll('\t', '')));
-      if (last.includes('\t')) complete();
-      return;
-    }
-    const result = edit(line.current, input, key);
+  const onKey = (key: KeyPress) => {
+    if (key.name === 'letter' && key.ctrl && key.text === 'c') return quit();
+    const result = edit(line.current, key);
     if (result.kind === 'edit') {
       if (hint && result.line.value !== line.current.value) setHint('');
       setLine(result.line);
     } else if (result.kind === 'submit') submit(result.text);
-    else if (key.pageUp) scrollRows(page);
-    else if (key.pageDown) scrollRows(-page);
-    else if (key.end) setScroll(undefined);
-    else if (key.upArrow || key.downArrow) {
-      const next = history.move(key.upArrow ? -1 : 1, line.current.value);
+    else if (key.name === 'pageup') scrollRows(page);
+    else if (key.name === 'pagedown') scrollRows(-page);
+    else if (key.name === 'end') setScroll(undefined);
+    else if (key.name === 'up' || key.name === 'down') {
+      const next = history.move(key.name === 'up' ? -1 : 1, line.current.value);
       if (next !== undefined) setLine({ value: next, cursor: next.length });
-    } else if (key.tab) complete();
+    } else if (key.name === 'tab' && !key.shift) complete();
+  };
+  // A read may hold many keys (a paste with line ends, keys sent faster than
+  // we render): each is applied to the line as the one before left it.
+  useKeys((keys) => {
+    for (const key of keys) if (!quitting.current) onKey(key);
   });
 
   const border = hue(color, 'gray');

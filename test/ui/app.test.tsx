@@ -106,6 +106,29 @@ describe('App', () => {
     expect(actions[0]).toEqual({ type: 'broadcast', text: 'fast typin' });
   });
 
+  describe('keys batched in one read are each applied, in order, as readline does', () => {
+    // tmux send-keys, SSH and a busy UI deliver several keys per read.
+    const cases: [string, string, string][] = [
+      ['Backspace', 'tyop\x7f\x7fpo', 'typo'],
+      ['Ctrl+H', 'tyop\x08\x08po', 'typo'],
+      ['Delete deletes forwards', 'abc\x1b[D\x1b[D\x1b[3~', 'ac'],
+      ['Alt+Backspace deletes a word backwards', 'one two three\x1b\x7f', 'one two '],
+      ['Ctrl+Left, Alt+D', 'one two three\x1b[1;5D\x1b[1;5D\x1bd', 'one  three'],
+      ['Ctrl+Right', 'one two\x01\x1b[1;5C!', 'one! two'],
+      ['Ctrl+W, Ctrl+A, Ctrl+E', 'abc def\x17xyz\x01>\x05<', '>abc xyz<'],
+      ['Ctrl+U', 'hello\x15bye', 'bye'],
+      ['Ctrl+K', 'hello world\x01\x1b[1;5C\x0b', 'hello'],
+    ];
+    for (const [what, keys, text] of cases) {
+      it(what, async () => {
+        const { actions, stdin } = setup();
+        stdin.write(`${keys}\r`);
+        await until(() => actions.length === 1, 'action run');
+        expect(actions[0]).toEqual({ type: 'broadcast', text });
+      });
+    }
+  });
+
   it('submits every line of a pasted chunk', async () => {
     const { type, actions } = setup();
     await type('/list\r/help\rhal');
