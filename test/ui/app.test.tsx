@@ -61,7 +61,8 @@ function setup(results: Partial<Record<Action['type'], ExecuteResult>> = {}) {
     />,
   );
   mounted.push({ unmount: r.unmount, store });
-  const frame = () => r.lastFrame() ?? '';
+  // The last screen drawn (a bell is written on its own, after a frame).
+  const frame = () => r.frames.findLast((f) => f !== '\x07') ?? '';
   const type = async (keys: string) => {
     r.stdin.write(keys);
     await new Promise((res) => setTimeout(res, 20));
@@ -184,7 +185,7 @@ describe('App', () => {
   it('quits on Ctrl+C and on /quit', async () => {
     const a = setup();
     await a.type('\x03');
-    expect(a.onQuit).toHaveBeenCalledTimes(1);
+    await until(() => a.onQuit.mock.calls.length === 1, 'quit on Ctrl+C');
     const b = setup({ quit: 'quit' });
     await b.type('/quit');
     await b.type('\r');
@@ -205,7 +206,7 @@ describe('App', () => {
   });
 
   it('rings the bell for a mention of our nick, unless switched off', async () => {
-    const { store, stdout, type } = setup({ bell: 'bell' });
+    const { store, stdout, type, frame } = setup({ bell: 'bell' });
     const bells = () => stdout.frames.filter((f) => f === '\x07').length;
     const mention = (text: string) =>
       store.dispatch({
@@ -219,8 +220,20 @@ describe('App', () => {
     await type('\r');
     await until(() => !store.getState().bell, 'bell off');
     mention('alice again');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(bells()).toBe(1);
+    // No sleep-then-look: switch the bell on again and wait for the next
+    // mention's ring. Renders (and their bell effects) run in order, so once
+    // that ring is out, a ring for "alice again" would have been out before it.
+    await until(() => frame().includes('alice again'), 'mention shown');
+    await type('/bell');
+    await type('\r');
+    await until(() => store.getState().bell, 'bell on');
+    mention('alice back');
+    const shownAt = () => stdout.frames.findIndex((f) => f.includes('alice back'));
+    await until(
+      () => shownAt() >= 0 && stdout.frames.slice(shownAt()).includes('\x07'),
+      'the ring after it',
+    );
+    expect(bells()).toBe(2);
   });
 
   it('keeps hostile peer text inert on the whole screen', async () => {
