@@ -142,6 +142,25 @@ describe('scrolling the message pane', () => {
   });
 });
 
+describe('the issue’s repro', () => {
+  it('30 short lines, 12 CJK lines, then a last line: nothing lost, nothing garbled', async () => {
+    const s = app(80, 24);
+    for (let i = 0; i < 30; i++) s.line(msg('Dave', `short ${i}`));
+    for (let i = 0; i < 12; i++) s.line(msg('Dave', '漢字'.repeat(45)));
+    s.line(msg('Dave', 'LAST LINE after cjk END'));
+    await until(() => s.frame().includes('END'), 'last line');
+    const rows = pane(s);
+    expect(rows.at(-1)).toBe('12:27:26  <Dave> LAST LINE after cjk END');
+    // Each CJK line is 180 cells: three whole rows of 60 under a 17-cell nick column.
+    expect(rows.slice(-4, -1)).toEqual([
+      `12:27:26  <Dave> ${'漢字'.repeat(15)}`,
+      `${' '.repeat(17)}${'漢字'.repeat(15)}`,
+      `${' '.repeat(17)}${'漢字'.repeat(15)}`,
+    ]);
+    expectIntact(s, 80, 24);
+  });
+});
+
 describe('continuation rows', () => {
   it('are indented under the text, so padding cannot forge a line from someone else', async () => {
     const s = app(60, 15);

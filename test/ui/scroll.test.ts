@@ -34,4 +34,14 @@ describe('scrollBy', () => {
     expect(bottomOf(more, pos, r)).toEqual({ index: 2, below: 1 });
     expect(below(more, pos, r)).toEqual({ rows: 5, unseen: 2 });
   });
+
+  it('stays on the same line when a resize changes its rows, and when it is gone', () => {
+    const pos = scrollBy(lines, undefined, 9, 4, rows)!;
+    expect(bottomOf(lines, pos, rows)).toEqual({ index: 2, below: 7 });
+    // Wider: the tall line now takes 3 rows; the view ends in its last one.
+    const wide = (i: number) => (i === 2 ? 3 : 1);
+    expect(bottomOf(lines, pos, wide)).toEqual({ index: 2, below: 2 });
+    // /clear or the line limit removed it: the next line, from its top.
+    expect(bottomOf(lines.slice(3), pos, () => 2)).toEqual({ index: 0, below: 1 });
+  });
 });
