@@ -44,4 +44,18 @@ describe('scrollBy', () => {
     // /clear or the line limit removed it: the next line, from its top.
     expect(bottomOf(lines.slice(3), pos, () => 2)).toEqual({ index: 0, below: 1 });
   });
+
+  it('lays out only the lines a page passes, not the whole history', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => ({ key: i + 1 }));
+    const touched = new Set<number>();
+    const count = (i: number) => {
+      touched.add(i);
+      return 2;
+    };
+    const pos = scrollBy(many, undefined, 10, 10, count);
+    expect(pos).toEqual({ anchor: 4995, below: 0, seen: 5000 });
+    // The 5 lines paged over, and the 5 above them that fill the view; the
+    // top clamp looks one line further.
+    expect(touched.size).toBeLessThanOrEqual(12);
+  });
 });
