@@ -70,7 +70,7 @@ const PAGE_UP = '\x1b[5~';
 const PAGE_DOWN = '\x1b[6~';
 const squash = (s: string) => s.replace(/\s+/g, '');
 
-/** A history with short lines, 12 CJK lines of 90 cells and a 1,500-character delivered one. */
+/** A history of short lines, CJK, emoji, flags, combining marks, RTL and a 1,000-character delivered line. */
 function fill(s: AppScreen): string {
   let expected = '';
   const add = (from: string, text: string, own = false) => {
@@ -78,8 +78,11 @@ function fill(s: AppScreen): string {
     expected += `12:27:26${own ? '»' : ''}<${from}>${text}`;
   };
   for (let i = 0; i < 30; i++) add('bob', `line ${i}`);
-  for (let i = 0; i < 12; i++) add('dave', `${i}${'漢字'.repeat(45)}`);
-  add('alice', `${'long '.repeat(300)}TAIL`, true);
+  for (let i = 0; i < 6; i++) add('dave', `${i}${'漢字'.repeat(45)}`);
+  for (const text of [TEXTS.ZWJ!, TEXTS.flags!, TEXTS.combining!, TEXTS.emoji!, TEXTS.RTL!]) {
+    add('erin', text);
+  }
+  add('alice', `${'long '.repeat(200)}TAIL`, true);
   s.store.dispatch({ type: 'delivery', id: 7, state: 'delivered' });
   expected += '✓';
   for (let i = 0; i < 5; i++) add('dave', `after ${i}`);
