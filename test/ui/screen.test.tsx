@@ -164,6 +164,23 @@ describe('the issue’s repro', () => {
   });
 });
 
+describe('after a 5,000-character message', () => {
+  it('new lines take whole rows below it, drawn over nothing', async () => {
+    const s = app(80, 24);
+    s.line(msg('bob', 'x'.repeat(5000)));
+    await until(() => s.frame().includes('xxxx'), 'long line');
+    for (let i = 0; i < 3; i++) s.line(msg('carol', `new ${i}`));
+    await until(() => s.frame().includes('new 2'), 'new lines');
+    const rows = pane(s);
+    expect(rows.slice(-3)).toEqual([0, 1, 2].map((i) => `12:27:26  <carol> new ${i}`));
+    // 78 inner cells, 16 of them "12:27:26  <bob> ": 62 x a row, the last
+    // row holding what is left of 5,000 (40).
+    expect(rows.at(-4)).toBe(`${' '.repeat(16)}${'x'.repeat(40)}`);
+    for (const r of rows.slice(0, -4)) expect(r).toBe(`${' '.repeat(16)}${'x'.repeat(62)}`);
+    expectIntact(s, 80, 24);
+  });
+});
+
 describe('continuation rows', () => {
   it('are indented under the text, so padding cannot forge a line from someone else', async () => {
     const s = app(60, 15);
