@@ -151,7 +151,13 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   // A read may hold many keys (a paste with line ends, keys sent faster than
   // we render): each is applied to the line as the one before left it.
   useKeys((keys) => {
-    for (const key of keys) if (!quitting.current) onKey(key);
+    keys.forEach((key, i) => {
+      if (quitting.current) return;
+      // A Tab with more keys after it in the same read was pasted: text, as
+      // a space (completing there would rewrite the pasted words).
+      const pasted = key.name === 'tab' && i < keys.length - 1;
+      onKey(pasted ? { ...key, name: 'text', text: ' ' } : key);
+    });
   });
 
   const border = hue(color, 'gray');

@@ -137,6 +137,15 @@ describe('App', () => {
     expect(actions.map((a) => a.type)).toEqual(['list', 'help']);
   });
 
+  it('keeps a Tab inside a pasted chunk as a space, and completes at a Tab that ends it', async () => {
+    const { actions, stdin, frame } = setup();
+    // Completion would turn "bo" into "bob" inside the pasted text.
+    stdin.write('say bo\tthere\r/ms\t');
+    await until(() => actions.length === 1, 'action run');
+    expect(actions[0]).toEqual({ type: 'broadcast', text: 'say bo there' });
+    await until(() => /alice> \/msg\s*$/m.test(frame()), 'command completed');
+  });
+
   it('completes commands and nicks with Tab, listing ambiguous ones', async () => {
     const { frame, type } = setup();
     await type('/ms');
