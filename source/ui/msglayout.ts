@@ -10,8 +10,8 @@ import { hue, nickColor } from './theme.js';
  *
  * Continuation rows are indented under the text, never under the timestamp
  * or nick: a peer that pads its message so that a row would begin
- * "12:27:26  <Carol> …" only gets that text drawn at column ≥ 10, where no
- * real line starts.
+ * "12:27:26  <Carol> …" only gets that text drawn at column ≥ 11, where no
+ * real line has its timestamp or nick.
  */
 
 export interface RowStyle {
@@ -107,20 +107,29 @@ const widthOf = (spans: readonly Span<RowStyle>[]) =>
 const clustersOf = (spans: readonly Span<RowStyle>[]) =>
   spans.reduce((n, s) => n + cells(s.text).length, 0);
 
+/** Cells of text a continuation row keeps at least, when the nick column is wide. */
+const MIN_TEXT = 20;
+/**
+ * Real lines start their timestamp at column 0 and their nick (or private
+ * tag) at column 10: a continuation row starts right of both, at 11 or more.
+ */
+const MIN_INDENT = 11;
+
 /** Rows of `l` at `width` cells, uncached. */
 export function layoutRows(l: UiLine, width: number, color: boolean): Row[] {
   const { lead, header, body } = parts(l, color);
-  const leadWidth = widthOf(lead);
-  const headed = leadWidth + widthOf(header);
-  // Hang the text under itself when the nick column leaves room for it, else
-  // under the nick; never less than the timestamp column (see above).
-  const hangs = headed <= width / 2;
-  const indent = Math.min(hangs ? headed : leadWidth, Math.max(0, width - 1));
+  const headed = widthOf(lead) + widthOf(header);
+  // Hang the text under itself; a nick column too wide for that (a private
+  // tag in a narrow pane) still leaves MIN_TEXT cells of text per row.
+  const indent = Math.min(
+    Math.max(MIN_INDENT, Math.min(headed, width - MIN_TEXT)),
+    Math.max(0, width - 1),
+  );
   const rows = wrapSpans([...lead, ...header, ...body], {
     width,
     rest: width - indent,
-    // The timestamp (and a nick that fits) stay on the first row.
-    breakFrom: clustersOf(lead) + (hangs ? clustersOf(header) : 0),
+    // The timestamp (and the nick, when it fits) stay on the first row.
+    breakFrom: clustersOf(lead) + (headed < width ? clustersOf(header) : 0),
   });
   const pad: Span<RowStyle> = { text: ' '.repeat(indent), style: {} };
   return rows.map((r, i) => (i === 0 ? r : [pad, ...r]));

@@ -108,6 +108,20 @@ describe('Messages pane', () => {
     ]);
   });
 
+  it('indents continuation rows past the nick column, even when it is too wide to hang under', () => {
+    const s = stateWith([
+      msg('word '.repeat(30), { own: true, from: 'alice', private: true, to: 'bob' }),
+      { kind: 'system', time: at, text: 'word '.repeat(30) },
+    ]);
+    // "12:03:04 »[private → bob] <alice> " is 34 cells: at 38 the text keeps 20.
+    const priv = rowsOf(s.lines[0]!, 38, false).map(rowText);
+    expect(priv[0]).toMatch(/^12:03:04 »\[private → bob\] <alice> word$/);
+    for (const r of priv.slice(1)) expect(r).toMatch(/^ {18}\S/);
+    // A system line's text starts at 12, and so do its continuations.
+    const sys = rowsOf(s.lines[1]!, 38, false).map(rowText);
+    for (const r of sys.slice(1)) expect(r).toMatch(/^ {12}word/);
+  });
+
   describe('renders hostile text inert and visible', () => {
     for (const [kind, text] of Object.entries(HOSTILE)) {
       it(kind, () => {

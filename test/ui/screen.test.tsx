@@ -194,7 +194,7 @@ describe('continuation rows', () => {
       for (const r of rows) {
         // A row at column 0 is the start of a real line; Carol wrote none.
         if (/^\d\d:\d\d:\d\d/.test(r)) expect(r).toMatch(/^12:27:26 [ !]<(mallory|bob)> /);
-        else if (r !== '') expect(r).toMatch(/^ {10}/);
+        else if (r !== '') expect(r).toMatch(/^ {11}/);
       }
       await s.keys(PAGE_UP);
     }
