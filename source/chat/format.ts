@@ -1,3 +1,4 @@
+import stringWidth from 'string-width';
 import type { PeerState } from '../net/core/events.js';
 import type { PeerInfo } from '../net/shell/socket.js';
 import { sanitize } from './sanitize.js';
@@ -106,9 +107,11 @@ export function formatPeerTable(peers: readonly PeerInfo[]): string[] {
         formatLoss(p.stats.lossRate),
       ]),
   ];
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));
+  // Padded by display width: a CJK nick takes two columns per character.
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => stringWidth(r[col] ?? ''))));
+  const pad = (cell: string, w: number) => cell + ' '.repeat(Math.max(0, w - stringWidth(cell)));
   return rows.map((r) =>
-    r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col] ?? 0))).join('  '),
+    r.map((cell, col) => (col === r.length - 1 ? cell : pad(cell, widths[col] ?? 0))).join('  '),
   );
 }
 

@@ -10,6 +10,9 @@
  * - C0 controls U+0000-U+001F (incl. ESC, BEL, CR, LF, TAB) and DEL U+007F → `\xHH`
  * - C1 controls U+0080-U+009F (8-bit CSI, OSC, ST...) → `\xHH`
  * - bidi controls U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069 → `\uHHHH`
+ * - line and paragraph separators (Zl U+2028, Zp U+2029; NEL U+0085 is C1)
+ *   → `\uHHHH`: some terminals and fonts end the row there, and text a peer
+ *   starts on a fresh row at column 0 could pass for a line of its own
  *
  * All other text, including every printable Unicode character, is untouched.
  * Pure: no I/O, never throws.
@@ -25,9 +28,16 @@ function isBidiControl(code: number): boolean {
   );
 }
 
+/** Zl and Zp (Unicode 15: only U+2028 and U+2029, but tested by category). */
+const SEPARATOR = /^[\p{Zl}\p{Zp}]$/u;
+
+function isSeparator(code: number): boolean {
+  return code >= 0x2000 && SEPARATOR.test(String.fromCharCode(code));
+}
+
 /** True for the characters `sanitize` escapes. */
 export function isUnsafeChar(code: number): boolean {
-  return code <= 0x1f || (code >= 0x7f && code <= 0x9f) || isBidiControl(code);
+  return code <= 0x1f || (code >= 0x7f && code <= 0x9f) || isBidiControl(code) || isSeparator(code);
 }
 
 function hex(code: number, width: number): string {

@@ -1,18 +1,23 @@
-import { Box, useInput, useStdout } from 'ink';
+import { Box, useStdout } from 'ink';
 import { memo, useCallback, useEffect, useRef, useState } from 'react';
 import { completeCommand, parseCommand } from '../chat/commands.js';
 import type { ChatController } from '../chat/controller.js';
 import type { ChatStore } from '../chat/store.js';
+import { frameRows } from './frame.js';
 import { useChatState } from './hooks/useChatState.js';
 import { useInputHistory } from './hooks/useInputHistory.js';
+import { useKeys } from './hooks/useKeys.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
 import { type TransportView, useTransport } from './hooks/useTransport.js';
 import { InputLine } from './InputLine.js';
-import { EMPTY, edit, insert, type Line } from './lineedit.js';
+import type { KeyPress } from './keys.js';
+import { EMPTY, edit, type Line } from './lineedit.js';
 import { Messages } from './Messages.js';
+import { rowsOf } from './msglayout.js';
 import { Peers } from './Peers.js';
 import { probingSummary, Stats } from './Stats.js';
 import { StatusBar } from './StatusBar.js';
+import { type Scroll, scrollBy } from './scroll.js';
 import { hue } from './theme.js';
 
 /**
@@ -30,8 +35,6 @@ export interface AppProps {
   /** Called once, when the user quits (/quit, Ctrl+C). */
   onQuit: () => void;
 }
-
-const MAX_PEER_ROWS = 6;
 
 // The panes re-render only when their own props change: a keystroke then
 // costs React the input line alone (Ink still draws the whole frame).
@@ -57,6 +60,9 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   const line = useRef<Line>(EMPTY);
   const [shown, setShown] = useState<Line>(EMPTY);
   const [hint, setHint] = useState('');
+  // Where the message pane is scrolled to, in rows (scroll.ts); the store's
+  // line-based scroll cannot reach inside a line taller than the pane.
+  const [scroll, setScroll] = useState<Scroll>(undefined);
   const queue = useRef<Promise<void>>(Promise.resolve());
   const quitting = useRef(false);
 
@@ -83,14 +89,16 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
     history.push(text);
     setLine(EMPTY);
     setHint('');
-    if (text.trim() !== '') store.dispatch({ type: 'follow' });
+    if (text.trim() !== '') setScroll(undefined);
     const action = parseCommand(text);
     queue.current = queue.current.then(async () => {
       if (quitting.current) return;
       const result = await controller.execute(action);
       if (result === 'quit') quit();
-      else if (result === 'clear') store.dispatch({ type: 'clear' });
-      else if (result === 'bell') {
+      else if (result === 'clear') {
+        setScroll(undefined);
+        store.dispatch({ type: 'clear' });
+      } else if (result === 'bell') {
         const on = !store.getState().bell;
         store.dispatch({ type: 'bell', on });
         store.dispatch({
@@ -113,66 +121,93 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
     setHint(found.length > 1 ? found.map((f) => f.trim()).join('  ') : '');
   };
 
-  const peerRows =
-    Math.min(state.peers.length, MAX_PEER_ROWS) + (state.peers.length > MAX_PEER_ROWS ? 1 : 0);
-  const peersHeight = 2 + (state.peers.length === 0 ? 1 : 1 + peerRows);
-  // One more row while many-port probing has something to show.
-  const statsHeight = state.stats && probingSummary(state.stats) ? 5 : 4;
-  // The prompt and a long input wrap; the last row stays free, since Ink
-  // redraws the whole screen (flickering) when its output fills the terminal.
-  const inputRows = Math.ceil((nick.length + 3 + shown.value.length) / Math.max(1, columns));
-  const inputHeight = (hint ? 1 : 0) + inputRows;
-  const messagesHeight = Math.max(3, rows - 1 - peersHeight - statsHeight - inputHeight - 1);
+  // One more stats row while many-port probing has something to show.
+  const statsWanted = state.stats && probingSummary(state.stats) ? 3 : 2;
+  const layout = frameRows(rows, state.peers.length, statsWanted, hint !== '');
   const inner = Math.max(10, columns - 2);
-  const page = Math.max(1, messagesHeight - 3);
+  // Scrolled back, the pane shows one row less (its status row): a page is
+  // exactly that, so paging neither skips nor repeats a row.
+  const page = Math.max(1, layout.messages - 3);
+  const scrollRows = (by: number) =>
+    setScroll((cur) =>
+      scrollBy(state.lines, cur, by, page, (i) => rowsOf(state.lines[i]!, inner, color).length),
+    );
 
-  useInput((input, key) => {
-    if (key.ctrl && input === 'c') return quit();
-    // A chunk of several characters (a paste, or keys sent faster than we
-    // read) may hold line ends and Tabs: run its lines, complete at its Tab.
-    if (input.length > 1 && /[\r\n\t]/.test(input) && !key.return) {
-      const parts = input.split(/\r\n|\r|\n/);
-      const last = parts.pop() ?? '';
-      for (const part of parts) submit(insert(line.current, part.replaceAll('\t', ' ')).value);
-      setLine(insert(line.current, last.replaceAll('\t', '')));
-      if (last.includes('\t')) complete();
-      return;
-    }
-    const result = edit(line.current, input, key);
+  const onKey = (key: KeyPress) => {
+    if (key.name === 'letter' && key.ctrl && key.text === 'c') return quit();
+    const result = edit(line.current, key);
     if (result.kind === 'edit') {
       if (hint && result.line.value !== line.current.value) setHint('');
       setLine(result.line);
     } else if (result.kind === 'submit') submit(result.text);
-    else if (key.pageUp) store.dispatch({ type: 'scroll', by: page });
-    else if (key.pageDown) store.dispatch({ type: 'scroll', by: -page });
-    else if (key.end) store.dispatch({ type: 'follow' });
-    else if (key.upArrow || key.downArrow) {
-      const next = history.move(key.upArrow ? -1 : 1, line.current.value);
+    else if (key.name === 'pageup') scrollRows(page);
+    else if (key.name === 'pagedown') scrollRows(-page);
+    else if (key.name === 'end') setScroll(undefined);
+    else if (key.name === 'up' || key.name === 'down') {
+      const next = history.move(key.name === 'up' ? -1 : 1, line.current.value);
       if (next !== undefined) setLine({ value: next, cursor: next.length });
-    } else if (key.tab) complete();
+    } else if (key.name === 'tab' && !key.shift) complete();
+  };
+  // A read may hold many keys (a paste with line ends, keys sent faster than
+  // we render): each is applied to the line as the one before left it.
+  useKeys((keys) => {
+    keys.forEach((key, i) => {
+      if (quitting.current) return;
+      // A Tab with more keys after it in the same read was pasted: text, as
+      // a space (completing there would rewrite the pasted words).
+      const pasted = key.name === 'tab' && i < keys.length - 1;
+      onKey(pasted ? { ...key, name: 'text', text: ' ' } : key);
+    });
   });
 
   const border = hue(color, 'gray');
   return (
     <Box flexDirection="column" width={columns} height={rows - 1}>
-      <Box borderStyle="round" borderColor={border} flexDirection="column" height={messagesHeight}>
+      <Box
+        borderStyle="round"
+        borderColor={border}
+        flexDirection="column"
+        height={layout.messages}
+        flexShrink={0}
+      >
         <MessagesPane
           lines={state.lines}
-          scroll={state.scroll}
-          unseen={state.unseen}
-          height={messagesHeight - 2}
+          scroll={scroll}
+          height={layout.messages - 2}
           width={inner}
           color={color}
         />
       </Box>
-      <Box borderStyle="round" borderColor={border} flexDirection="column" height={peersHeight}>
-        <PeersPane peers={state.peers} width={inner} color={color} maxRows={MAX_PEER_ROWS} />
-      </Box>
-      <Box borderStyle="round" borderColor={border} flexDirection="column" height={statsHeight}>
-        <StatsPane nick={nick} stats={state.stats} width={inner} color={color} />
-      </Box>
-      <InputLine nick={nick} line={shown} hint={hint} />
-      <StatusBar bell={state.bell} width={columns} />
+      {layout.peers > 0 ? (
+        <Box
+          borderStyle="round"
+          borderColor={border}
+          flexDirection="column"
+          height={layout.peers}
+          flexShrink={0}
+        >
+          <PeersPane peers={state.peers} width={inner} color={color} maxRows={layout.peerRows} />
+        </Box>
+      ) : null}
+      {layout.stats > 0 ? (
+        <Box
+          borderStyle="round"
+          borderColor={border}
+          flexDirection="column"
+          height={layout.stats}
+          flexShrink={0}
+        >
+          <StatsPane
+            nick={nick}
+            stats={state.stats}
+            width={inner}
+            color={color}
+            rows={layout.statsRows}
+          />
+        </Box>
+      ) : null}
+      <InputLine nick={nick} line={shown} hint={hint} width={columns} />
+      {layout.status > 0 ? <StatusBar bell={state.bell} width={columns} /> : null}
     </Box>
   );
 }

@@ -1,143 +1,74 @@
 import { Box, Text } from 'ink';
-import { formatTime } from '../chat/format.js';
 import type { UiLine } from '../chat/reducer.js';
-import { sanitize } from '../chat/sanitize.js';
-import { hue, nickColor } from './theme.js';
+import { type Row, rowsOf } from './msglayout.js';
+import { below, bottomOf, type Scroll } from './scroll.js';
 
 /**
- * The message pane: the newest lines that fit (or, scrolled back, the lines
- * ending `scroll` before the newest). Props only. Every piece of text a peer
- * controls goes through `sanitize` here, right before Ink sees it.
+ * The message pane: exactly the rows that fit, laid out by terminal cells
+ * (msglayout.ts), ending at the newest row or, scrolled back, where `scroll`
+ * says (scroll.ts). Props only. Ink is given rows that already fit, so it
+ * never wraps them itself: its wrap would not indent them, and a row it adds
+ * would push the pane's bottom border down.
  */
 
 export interface MessagesProps {
   lines: readonly UiLine[];
-  /** Lines scrolled back from the newest (0: following). */
-  scroll: number;
-  /** Lines that arrived while scrolled back. */
-  unseen: number;
+  /** undefined: following the newest line. */
+  scroll: Scroll;
   /** Rows and columns available for lines. */
   height: number;
   width: number;
   color: boolean;
 }
 
-function deliveryMark(l: UiLine): string {
-  switch (l.delivery) {
-    case 'sending':
-      return ' …';
-    case 'delivered':
-      return ' ✓';
-    case 'failed':
-      return ` ✗ not delivered${l.detail ? `: ${l.detail}` : ''}`;
-    default:
-      return '';
-  }
-}
-
-/** The line as plain text, to estimate how many rows it wraps to. */
-export function plainLine(l: UiLine): string {
-  const line = l.line;
-  const stamp = formatTime(line.time);
-  switch (line.kind) {
-    case 'message': {
-      const priv = line.private ? (line.own ? `[private → ${line.to ?? '?'}] ` : '[private] ') : '';
-      return sanitize(
-        `${stamp} ${line.own ? '»' : l.mention ? '!' : ' '}${priv}<${line.from}> ${line.text}${deliveryMark(l)}`,
-      );
-    }
-    case 'system':
-      return sanitize(`${stamp} -- ${line.text}`);
-    case 'error':
-      return sanitize(`${stamp} !! ${line.text}`);
-  }
-}
-
-function rowsOf(l: UiLine, width: number): number {
-  return Math.max(1, Math.ceil(plainLine(l).length / Math.max(1, width)));
-}
-
-/** The lines shown for a scroll position, oldest first. */
-export function visibleLines(
+/** Rows a pane of `view` rows shows at `scroll`, oldest first. */
+export function visibleRows(
   lines: readonly UiLine[],
-  scroll: number,
-  height: number,
+  scroll: Scroll,
+  view: number,
   width: number,
-): UiLine[] {
-  const end = Math.max(0, lines.length - scroll);
-  const out: UiLine[] = [];
-  let rows = 0;
-  for (let i = end - 1; i >= 0 && rows < height; i--) {
-    const l = lines[i]!;
-    rows += rowsOf(l, width);
-    out.push(l);
+  color: boolean,
+): Row[] {
+  if (lines.length === 0 || view <= 0) return [];
+  const rows = (i: number) => rowsOf(lines[i]!, width, color);
+  const b = bottomOf(lines, scroll, (i) => rows(i).length);
+  const chunks: Row[][] = [];
+  let count = 0;
+  for (let i = b.index; i >= 0 && count < view; i--) {
+    const r = rows(i);
+    const part = i === b.index ? r.slice(0, r.length - b.below) : r;
+    chunks.push(part);
+    count += part.length;
   }
-  return out.reverse();
+  return chunks.reverse().flat().slice(-view);
 }
 
-function Line({ l, color }: { l: UiLine; color: boolean }) {
-  const line = l.line;
-  const stamp = <Text dimColor>{formatTime(line.time)} </Text>;
-  if (line.kind === 'system') {
-    return (
-      <Text wrap="wrap">
-        {stamp}
-        <Text color={hue(color, 'gray')}>-- {sanitize(line.text)}</Text>
-      </Text>
-    );
-  }
-  if (line.kind === 'error') {
-    return (
-      <Text wrap="wrap">
-        {stamp}
-        <Text color={hue(color, 'red')} bold>
-          !! {sanitize(line.text)}
-        </Text>
-      </Text>
-    );
-  }
-  const priv = line.private
-    ? line.own
-      ? `[private → ${sanitize(line.to ?? '?')}] `
-      : '[private] '
-    : '';
-  const mark = deliveryMark(l);
+function RowLine({ row }: { row: Row }) {
   return (
-    <Text wrap="wrap">
-      {stamp}
-      {/* The gutter: » our own line, ! a line naming us. */}
-      <Text bold color={l.mention ? hue(color, 'yellow') : undefined}>
-        {line.own ? '»' : l.mention ? '!' : ' '}
-      </Text>
-      {priv ? <Text color={hue(color, 'magenta')}>{priv}</Text> : null}
-      <Text color={hue(color, nickColor(line.from))} bold>
-        &lt;{sanitize(line.from)}&gt;
-      </Text>
-      <Text> </Text>
-      <Text
-        bold={l.mention}
-        inverse={l.mention && !color}
-        color={l.mention ? hue(color, 'yellowBright') : undefined}
-      >
-        {sanitize(line.text)}
-      </Text>
-      {mark ? (
+    <Text wrap="truncate-end">
+      {row.map((s, i) => (
         <Text
-          color={hue(
-            color,
-            l.delivery === 'failed' ? 'red' : l.delivery === 'delivered' ? 'green' : 'gray',
-          )}
+          // Spans of a row never reorder: the index is their identity.
+          // biome-ignore lint/suspicious/noArrayIndexKey: see above
+          key={i}
+          {...(s.style.color ? { color: s.style.color } : {})}
+          bold={s.style.bold ?? false}
+          dimColor={s.style.dimColor ?? false}
+          inverse={s.style.inverse ?? false}
         >
-          {sanitize(mark)}
+          {s.text}
         </Text>
-      ) : null}
+      ))}
     </Text>
   );
 }
 
-export function Messages({ lines, scroll, unseen, height, width, color }: MessagesProps) {
-  const rows = Math.max(1, height - (scroll > 0 ? 1 : 0));
-  const shown = visibleLines(lines, scroll, rows, width);
+export function Messages({ lines, scroll, height, width, color }: MessagesProps) {
+  const view = Math.max(1, height - (scroll ? 1 : 0));
+  const shown = visibleRows(lines, scroll, view, width, color);
+  const status = scroll
+    ? below(lines, scroll, (i) => rowsOf(lines[i]!, width, color).length)
+    : undefined;
   return (
     <Box
       flexDirection="column"
@@ -146,12 +77,13 @@ export function Messages({ lines, scroll, unseen, height, width, color }: Messag
       overflow="hidden"
       justifyContent="flex-end"
     >
-      {shown.map((l) => (
-        <Line key={l.key} l={l} color={color} />
+      {shown.map((row, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: rows are positions on screen
+        <RowLine key={i} row={row} />
       ))}
-      {scroll > 0 ? (
-        <Text inverse>
-          {` scrolled back ${scroll} line${scroll === 1 ? '' : 's'}${unseen > 0 ? `, ${unseen} new` : ''}: End returns `}
+      {status ? (
+        <Text inverse wrap="truncate-end">
+          {` scrolled back ${status.rows} row${status.rows === 1 ? '' : 's'}${status.unseen > 0 ? `, ${status.unseen} new` : ''}: End returns `}
         </Text>
       ) : null}
     </Box>

@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import { formatLoss, formatRtt, shortFp } from '../chat/format.js';
 import type { PeerView } from '../chat/reducer.js';
 import { sanitize } from '../chat/sanitize.js';
+import { cellWidth, padCells } from './cells.js';
 import { clip, hue, nickColor } from './theme.js';
 
 /**
@@ -53,6 +54,10 @@ function stateColor(p: PeerView): string {
 }
 
 const HEADER = ['NICK', 'ADDRESS', 'KEY', 'RTT ms', 'MIN', 'RETX', 'LOSS', 'PATH', 'STATE'];
+const STATE = HEADER.length - 1;
+/** Columns given up first when the pane is narrow; NICK and STATE always stay. */
+const DROP_ORDER = [4, 5, 7, 2, 6, 1, 3];
+const GAP = 2;
 
 function cells(p: PeerView): string[] {
   const i = p.info;
@@ -70,38 +75,67 @@ function cells(p: PeerView): string[] {
   ];
 }
 
+/** The columns to show in `width` cells: all that fit with STATE whole, by priority. */
+export function peerColumns(rows: readonly (readonly string[])[], width: number): number[] {
+  const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => cellWidth(r[c] ?? ''))));
+  let cols = HEADER.map((_, c) => c);
+  const total = () => cols.reduce((w, c) => w + widths[c]!, 0) + GAP * (cols.length - 1);
+  for (const drop of DROP_ORDER) {
+    if (total() <= width) break;
+    cols = cols.filter((c) => c !== drop);
+  }
+  return cols;
+}
+
 export function Peers({ peers, width, color, maxRows = 8 }: PeersProps) {
   if (peers.length === 0) {
     return (
-      <Text dimColor>no peers yet: /add &lt;nick&gt; &lt;host:port&gt;, or wait to be added</Text>
+      <Text dimColor wrap="truncate-end">
+        {clip('no peers yet: /add <nick> <host:port>, or wait to be added', width)}
+      </Text>
     );
   }
   const shown = peers.slice(0, maxRows);
   const rows = shown.map(cells);
-  const widths = HEADER.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (r: readonly string[]) =>
-    r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('  ');
+  const cols = peerColumns([HEADER, ...rows], width);
+  const widths = HEADER.map((_, c) =>
+    Math.max(...[HEADER, ...rows].map((r) => cellWidth(r[c] ?? ''))),
+  );
+  // Everything before STATE, padded by display width; STATE gets what is left.
+  const lead = (r: readonly string[]) =>
+    cols
+      .filter((c) => c !== STATE)
+      .map((c) => padCells(r[c] ?? '', widths[c]!))
+      .join(' '.repeat(GAP)) + ' '.repeat(GAP);
+  const line = (r: readonly string[]) => {
+    const head = clip(lead(r), width);
+    return { head, state: clip(r[STATE] ?? '', Math.max(0, width - cellWidth(head))) };
+  };
+  const header = line(HEADER);
   return (
     <Box flexDirection="column">
-      <Text bold>{clip(line(HEADER), width)}</Text>
+      <Text bold wrap="truncate-end">
+        {header.head + header.state}
+      </Text>
       {shown.map((p, k) => {
-        const r = rows[k]!;
-        const text = clip(line(r), width);
-        const nickEnd = widths[0] ?? 0;
+        const { head, state } = line(rows[k]!);
+        const padded = padCells(rows[k]![0] ?? '', widths[0]!);
+        // A head cut inside the nick column is all nick.
+        const nick = head.startsWith(padded) ? padded : head;
         return (
           <Text key={p.info.nick} wrap="truncate-end">
             <Text color={hue(color, nickColor(p.info.nick))} bold>
-              {text.slice(0, nickEnd)}
+              {nick}
             </Text>
-            {text.slice(nickEnd, text.length - (r[8] ?? '').length)}
-            <Text color={hue(color, stateColor(p))}>
-              {text.slice(text.length - (r[8] ?? '').length)}
-            </Text>
+            {head.slice(nick.length)}
+            <Text color={hue(color, stateColor(p))}>{state}</Text>
           </Text>
         );
       })}
       {peers.length > shown.length ? (
-        <Text dimColor>… and {peers.length - shown.length} more (/list)</Text>
+        <Text dimColor wrap="truncate-end">
+          {clip(`… and ${peers.length - shown.length} more (/list)`, width)}
+        </Text>
       ) : null}
     </Box>
   );

@@ -11,6 +11,8 @@ export interface StatsProps {
   stats: SocketStats | undefined;
   width: number;
   color: boolean;
+  /** Text rows to fill (who we are first, then totals, then probing). */
+  rows?: number;
 }
 
 export function totalDropped(s: SocketStats): number {
@@ -38,7 +40,7 @@ export function probingSummary(s: SocketStats): string | undefined {
   return parts.length > 0 ? `probing: ${parts.join(', ')}` : undefined;
 }
 
-export function Stats({ nick, stats, width, color }: StatsProps) {
+export function Stats({ nick, stats, width, color, rows = 3 }: StatsProps) {
   if (!stats) return <Text dimColor>starting…</Text>;
   // The public address appears once STUN has answered (fixtures may lack it).
   const nat = stats.natMapping === 'endpoint-dependent' ? ' (symmetric NAT)' : '';
@@ -54,8 +56,8 @@ export function Stats({ nick, stats, width, color }: StatsProps) {
       <Text color={hue(color, 'cyan')} wrap="truncate-end">
         {clip(who, width)}
       </Text>
-      <Text wrap="truncate-end">{clip(totals, width)}</Text>
-      {probing ? <Text wrap="truncate-end">{clip(probing, width)}</Text> : null}
+      {rows >= 2 ? <Text wrap="truncate-end">{clip(totals, width)}</Text> : null}
+      {probing && rows >= 3 ? <Text wrap="truncate-end">{clip(probing, width)}</Text> : null}
     </Box>
   );
 }

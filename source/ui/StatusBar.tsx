@@ -1,4 +1,5 @@
 import { Text } from 'ink';
+import { clip } from './theme.js';
 
 /** The key help line under the panes. Props only. */
 
@@ -11,7 +12,7 @@ export function StatusBar({ bell, width }: StatusBarProps) {
   const text = `PgUp/PgDn scroll · End follow · ↑/↓ history · Tab complete · /help · /bell ${bell ? 'on' : 'off'} · Ctrl+C quit`;
   return (
     <Text dimColor wrap="truncate-end">
-      {text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text}
+      {clip(text, width)}
     </Text>
   );
 }

@@ -1,18 +1,20 @@
-import type { Key } from 'ink';
 import { isUnsafeChar } from '../chat/sanitize.js';
+import type { KeyPress } from './keys.js';
 
 /**
- * The input line's editing, as a pure function of (line, keypress). The App
- * keeps the line in a ref and applies every keypress to the latest one: Ink
- * calls input handlers from the last *committed* render, so a component that
- * computes the next value from its props (as ink-text-input does) drops
- * keystrokes that arrive before React re-renders (fast typing, pastes split
- * in chunks, keys sent by tmux or expect).
+ * The input line's editing, as a pure function of (line, key press), with
+ * readline's keys (GNU Readline manual, "Commands For Moving" and "Commands
+ * For Killing Text"). The App keeps the line in a ref and applies every key
+ * of a read to the latest one, in order: Ink calls input handlers from the
+ * last *committed* render, so a component that computes the next value from
+ * its props (as ink-text-input does) drops keystrokes that arrive before
+ * React re-renders (fast typing, pastes split in chunks, keys sent by tmux).
+ * The cursor moves by grapheme cluster: 👩‍👩‍👧 or e + U+0301 is one step.
  */
 
 export interface Line {
   value: string;
-  /** In UTF-16 units, 0..value.length. */
+  /** In UTF-16 units, 0..value.length, always at a cluster boundary. */
   cursor: number;
 }
 
@@ -36,68 +38,134 @@ export function insert(line: Line, text: string): Line {
   };
 }
 
-/** Start of the word before the cursor (for Ctrl+W, Alt+Left). */
-function wordStart(value: string, from: number): number {
+const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** Start of the cluster before `i`. */
+function prevCluster(v: string, i: number): number {
+  let start = 0;
+  for (const { index } of segmenter.segment(v)) {
+    if (index >= i) break;
+    start = index;
+  }
+  return start;
+}
+
+/** End of the cluster at `i`. */
+function nextCluster(v: string, i: number): number {
+  if (i >= v.length) return v.length;
+  const seg = segmenter.segment(v).containing(i);
+  return seg ? seg.index + seg.segment.length : v.length;
+}
+
+type CharTest = (ch: string) => boolean;
+/** Readline's words are letters and digits (forward-word, backward-word). */
+const word: CharTest = (ch) => /^[\p{L}\p{N}\p{M}_]$/u.test(ch);
+/** unix-word-rubout's words end only at whitespace. */
+const notSpace: CharTest = (ch) => ch !== ' ';
+
+/** The code point ending at `i` (exclusive), whole when it is a surrogate pair. */
+function charBefore(v: string, i: number): string {
+  const low = v.charCodeAt(i - 1);
+  const pair = i >= 2 && low >= 0xdc00 && low <= 0xdfff;
+  return v.slice(pair ? i - 2 : i - 1, i);
+}
+
+const charAt = (v: string, i: number) => String.fromCodePoint(v.codePointAt(i)!);
+
+/** Start of the word before `from`. */
+function wordStart(v: string, from: number, inWord: CharTest): number {
   let i = from;
-  while (i > 0 && value[i - 1] === ' ') i--;
-  while (i > 0 && value[i - 1] !== ' ') i--;
+  while (i > 0 && !inWord(charBefore(v, i))) i -= charBefore(v, i).length;
+  while (i > 0 && inWord(charBefore(v, i))) i -= charBefore(v, i).length;
   return i;
 }
 
-function wordEnd(value: string, from: number): number {
+/** End of the word at or after `from`. */
+function wordEnd(v: string, from: number, inWord: CharTest): number {
   let i = from;
-  while (i < value.length && value[i] === ' ') i++;
-  while (i < value.length && value[i] !== ' ') i++;
+  while (i < v.length && !inWord(charAt(v, i))) i += charAt(v, i).length;
+  while (i < v.length && inWord(charAt(v, i))) i += charAt(v, i).length;
   return i;
 }
 
-/** A surrogate pair counts as one character for the cursor. */
-const prevIndex = (v: string, i: number) =>
-  i >= 2 && /[\uDC00-\uDFFF]/.test(v[i - 1] ?? '') && /[\uD800-\uDBFF]/.test(v[i - 2] ?? '')
-    ? i - 2
-    : Math.max(0, i - 1);
-const nextIndex = (v: string, i: number) =>
-  /[\uD800-\uDBFF]/.test(v[i] ?? '') && /[\uDC00-\uDFFF]/.test(v[i + 1] ?? '')
-    ? i + 2
-    : Math.min(v.length, i + 1);
+const cut = (v: string, from: number, to: number): Line => ({
+  value: v.slice(0, from) + v.slice(to),
+  cursor: from,
+});
 
-export function edit(line: Line, input: string, key: Key): EditResult {
-  const { value, cursor } = line;
-  const ok = (l: Line): EditResult => ({ kind: 'edit', line: l });
-  if (key.return) return { kind: 'submit', text: value };
-  if (key.tab || key.upArrow || key.downArrow || key.pageUp || key.pageDown)
-    return { kind: 'other' };
-  if (key.ctrl) {
-    switch (input) {
-      case 'a':
-        return ok({ value, cursor: 0 });
-      case 'e':
-        return ok({ value, cursor: value.length });
-      case 'u':
-        return ok({ value: value.slice(cursor), cursor: 0 });
-      case 'k':
-        return ok({ value: value.slice(0, cursor), cursor });
-      case 'w': {
-        const start = wordStart(value, cursor);
-        return ok({ value: value.slice(0, start) + value.slice(cursor), cursor: start });
-      }
-      default:
-        return { kind: 'other' };
-    }
+function ctrlLetter(line: Line, letter: string): Line | undefined {
+  const { value: v, cursor: c } = line;
+  switch (letter) {
+    case 'a': // beginning-of-line
+      return { value: v, cursor: 0 };
+    case 'e': // end-of-line
+      return { value: v, cursor: v.length };
+    case 'b': // backward-char
+      return { value: v, cursor: prevCluster(v, c) };
+    case 'f': // forward-char
+      return { value: v, cursor: nextCluster(v, c) };
+    case 'd': // delete-char
+      return cut(v, c, nextCluster(v, c));
+    case 'u': // unix-line-discard
+      return cut(v, 0, c);
+    case 'k': // kill-line
+      return cut(v, c, v.length);
+    case 'w': // unix-word-rubout: the word before, up to whitespace
+      return cut(v, wordStart(v, c, notSpace), c);
+    default:
+      return undefined;
   }
-  if (key.leftArrow)
-    return ok({ value, cursor: key.meta ? wordStart(value, cursor) : prevIndex(value, cursor) });
-  if (key.rightArrow)
-    return ok({ value, cursor: key.meta ? wordEnd(value, cursor) : nextIndex(value, cursor) });
-  if (key.home) return ok({ value, cursor: 0 });
-  if (key.end) return value === '' ? { kind: 'other' } : ok({ value, cursor: value.length });
-  // Most terminals send DEL (0x7f) for the Backspace key, which Ink names "delete".
-  if (key.backspace || key.delete) {
-    if (cursor === 0) return ok(line);
-    const at = prevIndex(value, cursor);
-    return ok({ value: value.slice(0, at) + value.slice(cursor), cursor: at });
+}
+
+function altLetter(line: Line, letter: string): Line | undefined {
+  const { value: v, cursor: c } = line;
+  switch (letter) {
+    case 'b': // backward-word
+      return { value: v, cursor: wordStart(v, c, word) };
+    case 'f': // forward-word
+      return { value: v, cursor: wordEnd(v, c, word) };
+    case 'd': // kill-word
+      return cut(v, c, wordEnd(v, c, word));
+    default:
+      return undefined;
   }
-  if (key.escape || key.meta) return { kind: 'other' };
-  if (input === '') return { kind: 'other' };
-  return ok(insert(line, input));
+}
+
+function moveOrDelete(line: Line, key: KeyPress): Line | undefined {
+  const { value: v, cursor: c } = line;
+  const byWord = key.ctrl || key.meta;
+  switch (key.name) {
+    case 'left':
+      return { value: v, cursor: byWord ? wordStart(v, c, word) : prevCluster(v, c) };
+    case 'right':
+      return { value: v, cursor: byWord ? wordEnd(v, c, word) : nextCluster(v, c) };
+    case 'home':
+      return { value: v, cursor: 0 };
+    case 'end':
+      return { value: v, cursor: v.length };
+    case 'backspace': // backward-delete-char; with Alt, backward-kill-word
+      return key.meta ? cut(v, wordStart(v, c, word), c) : cut(v, prevCluster(v, c), c);
+    case 'delete': // delete-char; with Ctrl or Alt, kill-word
+      return cut(v, c, byWord ? wordEnd(v, c, word) : nextCluster(v, c));
+    default:
+      return undefined;
+  }
+}
+
+export function edit(line: Line, key: KeyPress): EditResult {
+  const ok = (l: Line | undefined): EditResult =>
+    l ? { kind: 'edit', line: l } : { kind: 'other' };
+  switch (key.name) {
+    case 'return':
+      return { kind: 'submit', text: line.value };
+    case 'text':
+      return ok(insert(line, key.text));
+    case 'letter':
+      return ok(key.ctrl ? ctrlLetter(line, key.text) : altLetter(line, key.text));
+    case 'end':
+      // End on an empty line is the caller's (follow the newest messages).
+      return line.value === '' ? { kind: 'other' } : ok(moveOrDelete(line, key));
+    default:
+      return ok(moveOrDelete(line, key));
+  }
 }

@@ -1,3 +1,5 @@
+import { clipCells } from './cells.js';
+
 /**
  * Colours for the panes. Every pane takes `color: boolean` (false under
  * NO_COLOR) and must still say everything in text without colour: marks and
@@ -53,9 +55,5 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
 }
 
-/** Cuts to `width` columns (by characters), marking the cut with …. */
-export function clip(text: string, width: number): string {
-  if (width <= 0) return '';
-  if (text.length <= width) return text;
-  return `${text.slice(0, Math.max(0, width - 1))}…`;
-}
+/** Cuts to `width` terminal cells (never inside a character), marking the cut with …. */
+export const clip = clipCells;

@@ -1,3 +1,4 @@
+import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
 import {
   describeState,
@@ -69,6 +70,13 @@ describe('formatting', () => {
     expect(rows[2]).toMatch(/^bob\s+127\.0\.0\.1:9000\s+connected\s+rhpvxvgl\s+1\.2\s+2\s+10\.0%$/);
     // Columns line up.
     expect(rows[0]!.indexOf('STATE')).toBe(rows[2]!.indexOf('connected'));
+  });
+
+  it('lines the /list columns up by display width, for wide nicks too', () => {
+    const rows = formatPeerTable([bob({ nick: '漢字' }), bob({ nick: 'bobby' })]);
+    const col = (row: string, text: string) => stringWidth(row.slice(0, row.indexOf(text)));
+    expect(col(rows[1]!, '127.0.0.1')).toBe(col(rows[0]!, 'ADDRESS'));
+    expect(col(rows[2]!, '127.0.0.1')).toBe(col(rows[0]!, 'ADDRESS'));
   });
 
   it('describes every state', () => {

@@ -8,7 +8,12 @@ function inert(text: string): boolean {
   return ![...text].some((ch) => {
     const c = ch.codePointAt(0) ?? 0;
     return (
-      c <= 0x1f || (c >= 0x7f && c <= 0x9f) || bidi.includes(c) || c === 0x2068 || c === 0x2069
+      c <= 0x1f ||
+      (c >= 0x7f && c <= 0x9f) ||
+      bidi.includes(c) ||
+      c === 0x2068 ||
+      c === 0x2069 ||
+      /\p{Zl}|\p{Zp}/u.test(ch)
     );
   });
 }
@@ -59,6 +64,13 @@ describe('sanitize', () => {
       );
       expect(isUnsafeChar(c)).toBe(true);
     }
+  });
+
+  it('escapes every line and paragraph separator, so no text starts a row of its own', () => {
+    // U+0085 NEL is a C1 control; U+2028 (Zl) and U+2029 (Zp) end a line in
+    // some terminals and fonts, and a forged line would start at column 0.
+    expect(sanitize('a\u2028b\u2029c\u0085d')).toBe('a\\u2028b\\u2029c\\x85d');
+    for (const c of [0x2028, 0x2029, 0x85]) expect(isUnsafeChar(c)).toBe(true);
   });
 
   it('leaves normal text and Unicode untouched', () => {

@@ -61,7 +61,8 @@ function setup(results: Partial<Record<Action['type'], ExecuteResult>> = {}) {
     />,
   );
   mounted.push({ unmount: r.unmount, store });
-  const frame = () => r.lastFrame() ?? '';
+  // The last screen drawn (a bell is written on its own, after a frame).
+  const frame = () => r.frames.findLast((f) => f !== '\x07') ?? '';
   const type = async (keys: string) => {
     r.stdin.write(keys);
     await new Promise((res) => setTimeout(res, 20));
@@ -106,11 +107,43 @@ describe('App', () => {
     expect(actions[0]).toEqual({ type: 'broadcast', text: 'fast typin' });
   });
 
+  describe('keys batched in one read are each applied, in order, as readline does', () => {
+    // tmux send-keys, SSH and a busy UI deliver several keys per read.
+    const cases: [string, string, string][] = [
+      ['Backspace', 'tyop\x7f\x7fpo', 'typo'],
+      ['Ctrl+H', 'tyop\x08\x08po', 'typo'],
+      ['Delete deletes forwards', 'abc\x1b[D\x1b[D\x1b[3~', 'ac'],
+      ['Alt+Backspace deletes a word backwards', 'one two three\x1b\x7f', 'one two '],
+      ['Ctrl+Left, Alt+D', 'one two three\x1b[1;5D\x1b[1;5D\x1bd', 'one  three'],
+      ['Ctrl+Right', 'one two\x01\x1b[1;5C!', 'one! two'],
+      ['Ctrl+W, Ctrl+A, Ctrl+E', 'abc def\x17xyz\x01>\x05<', '>abc xyz<'],
+      ['Ctrl+U', 'hello\x15bye', 'bye'],
+      ['Ctrl+K', 'hello world\x01\x1b[1;5C\x0b', 'hello'],
+    ];
+    for (const [what, keys, text] of cases) {
+      it(what, async () => {
+        const { actions, stdin } = setup();
+        stdin.write(`${keys}\r`);
+        await until(() => actions.length === 1, 'action run');
+        expect(actions[0]).toEqual({ type: 'broadcast', text });
+      });
+    }
+  });
+
   it('submits every line of a pasted chunk', async () => {
     const { type, actions } = setup();
     await type('/list\r/help\rhal');
     await until(() => actions.length === 2, 'two actions');
     expect(actions.map((a) => a.type)).toEqual(['list', 'help']);
+  });
+
+  it('keeps a Tab inside a pasted chunk as a space, and completes at a Tab that ends it', async () => {
+    const { actions, stdin, frame } = setup();
+    // Completion would turn "bo" into "bob" inside the pasted text.
+    stdin.write('say bo\tthere\r/ms\t');
+    await until(() => actions.length === 1, 'action run');
+    expect(actions[0]).toEqual({ type: 'broadcast', text: 'say bo there' });
+    await until(() => /alice> \/msg\s*$/m.test(frame()), 'command completed');
   });
 
   it('completes commands and nicks with Tab, listing ambiguous ones', async () => {
@@ -161,7 +194,7 @@ describe('App', () => {
   it('quits on Ctrl+C and on /quit', async () => {
     const a = setup();
     await a.type('\x03');
-    expect(a.onQuit).toHaveBeenCalledTimes(1);
+    await until(() => a.onQuit.mock.calls.length === 1, 'quit on Ctrl+C');
     const b = setup({ quit: 'quit' });
     await b.type('/quit');
     await b.type('\r');
@@ -182,7 +215,7 @@ describe('App', () => {
   });
 
   it('rings the bell for a mention of our nick, unless switched off', async () => {
-    const { store, stdout, type } = setup({ bell: 'bell' });
+    const { store, stdout, type, frame } = setup({ bell: 'bell' });
     const bells = () => stdout.frames.filter((f) => f === '\x07').length;
     const mention = (text: string) =>
       store.dispatch({
@@ -196,8 +229,20 @@ describe('App', () => {
     await type('\r');
     await until(() => !store.getState().bell, 'bell off');
     mention('alice again');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(bells()).toBe(1);
+    // No sleep-then-look: switch the bell on again and wait for the next
+    // mention's ring. Renders (and their bell effects) run in order, so once
+    // that ring is out, a ring for "alice again" would have been out before it.
+    await until(() => frame().includes('alice again'), 'mention shown');
+    await type('/bell');
+    await type('\r');
+    await until(() => store.getState().bell, 'bell on');
+    mention('alice back');
+    const shownAt = () => stdout.frames.findIndex((f) => f.includes('alice back'));
+    await until(
+      () => shownAt() >= 0 && stdout.frames.slice(shownAt()).includes('\x07'),
+      'the ring after it',
+    );
+    expect(bells()).toBe(2);
   });
 
   it('keeps hostile peer text inert on the whole screen', async () => {

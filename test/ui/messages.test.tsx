@@ -2,7 +2,9 @@ import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import type { ChatLine } from '../../source/chat/format.js';
 import { type ChatState, initialState, reduce } from '../../source/chat/reducer.js';
-import { Messages, visibleLines } from '../../source/ui/Messages.js';
+import { Messages, visibleRows } from '../../source/ui/Messages.js';
+import { rowsOf, rowText } from '../../source/ui/msglayout.js';
+import { type Scroll, scrollBy } from '../../source/ui/scroll.js';
 import { HOSTILE, inert } from './fixtures.js';
 
 const at = new Date(2026, 0, 2, 12, 3, 4).getTime();
@@ -11,16 +13,9 @@ function stateWith(lines: ChatLine[], nick = 'alice'): ChatState {
   return lines.reduce((s, line) => reduce(s, { type: 'line', line }), initialState(nick));
 }
 
-function frame(s: ChatState, height = 10, width = 80): string {
+function frame(s: ChatState, height = 10, width = 80, scroll: Scroll = undefined): string {
   const { lastFrame, unmount } = render(
-    <Messages
-      lines={s.lines}
-      scroll={s.scroll}
-      unseen={s.unseen}
-      height={height}
-      width={width}
-      color={false}
-    />,
+    <Messages lines={s.lines} scroll={scroll} height={height} width={width} color={false} />,
   );
   const out = lastFrame() ?? '';
   unmount();
@@ -83,21 +78,48 @@ describe('Messages pane', () => {
     let out = frame(s, 5);
     expect(out).toContain('line 29');
     expect(out).not.toContain('line 24');
-    s = reduce(s, { type: 'scroll', by: 10 });
+    const rows = (i: number) => rowsOf(s.lines[i]!, 80, false).length;
+    // Ten rows back in a pane of four (one row is the status).
+    const back = scrollBy(s.lines, undefined, 10, 4, rows);
     s = reduce(s, { type: 'line', line: msg('newest') });
-    out = frame(s, 5);
+    out = frame(s, 5, 80, back);
     expect(out).toContain('line 19');
-    expect(out).not.toContain('line 29');
-    expect(out).toContain('scrolled back 11 lines, 1 new: End returns');
-    out = frame(reduce(s, { type: 'follow' }), 5);
+    expect(out).toContain('line 16');
+    expect(out).not.toContain('line 15');
+    expect(out).not.toContain('line 20');
+    expect(out).toContain('scrolled back 11 rows, 1 new: End returns');
+    out = frame(s, 5);
     expect(out).toContain('newest');
     expect(out).not.toContain('scrolled back');
   });
 
-  it('counts wrapped rows when choosing what fits', () => {
-    const s = stateWith([msg('a'), msg('x'.repeat(100)), msg('b')]);
-    expect(visibleLines(s.lines, 0, 3, 40).map((l) => l.key)).toEqual([2, 3]);
-    expect(visibleLines(s.lines, 0, 6, 40).map((l) => l.key)).toEqual([1, 2, 3]);
+  it('counts wrapped rows in cells when choosing what fits', () => {
+    const s = stateWith([msg('a'), msg('漢'.repeat(40)), msg('b')]);
+    // 16 cells of lead, so 80 cells of CJK text take 4 rows of 24 at width 40.
+    expect(rowsOf(s.lines[1]!, 40, false).map(rowText)).toEqual([
+      `12:03:04  <bob> ${'漢'.repeat(12)}`,
+      ...[1, 2].map(() => ' '.repeat(16) + '漢'.repeat(12)),
+      ' '.repeat(16) + '漢'.repeat(4),
+    ]);
+    expect(visibleRows(s.lines, undefined, 3, 40, false).map(rowText)).toEqual([
+      ' '.repeat(16) + '漢'.repeat(12),
+      ' '.repeat(16) + '漢'.repeat(4),
+      '12:03:04  <bob> b',
+    ]);
+  });
+
+  it('indents continuation rows past the nick column, even when it is too wide to hang under', () => {
+    const s = stateWith([
+      msg('word '.repeat(30), { own: true, from: 'alice', private: true, to: 'bob' }),
+      { kind: 'system', time: at, text: 'word '.repeat(30) },
+    ]);
+    // "12:03:04 »[private → bob] <alice> " is 34 cells: at 38 the text keeps 20.
+    const priv = rowsOf(s.lines[0]!, 38, false).map(rowText);
+    expect(priv[0]).toMatch(/^12:03:04 »\[private → bob\] <alice> word$/);
+    for (const r of priv.slice(1)) expect(r).toMatch(/^ {18}\S/);
+    // A system line's text starts at 12, and so do its continuations.
+    const sys = rowsOf(s.lines[1]!, 38, false).map(rowText);
+    for (const r of sys.slice(1)) expect(r).toMatch(/^ {12}word/);
   });
 
   describe('renders hostile text inert and visible', () => {

@@ -261,7 +261,7 @@ export class Handshakes {
       return;
     }
     const { peer, session } = entry;
-    peer.retireSession(session, true);
+    peer.onReset(session);
     this.deps.reset(peer, session.path, now);
   }
 

@@ -278,6 +278,13 @@ export class Peer {
     this.connectedSince = now;
   }
 
+  /** A valid stateless reset ended `session`: another live session takes over if there is one. */
+  onReset(session: Session): void {
+    const wasCurrent = this.current === session;
+    this.retireSession(session, true);
+    if (wasCurrent && this.others.length > 0) this.current = this.others.shift();
+  }
+
   /** Drops one session, keeping its counters. */
   retireSession(session: Session, requeue: boolean): void {
     const packets = session.loss.discardAll();
