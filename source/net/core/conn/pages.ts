@@ -18,9 +18,10 @@ export const PAGE_SIZE = 4096;
 const WORDS = PAGE_SIZE / 32;
 /**
  * What one page really costs: its data, its bitmap, and the JS objects and
- * map entry that hold them. The overhead is measured by
- * test/support/scenarios/reassembly.ts (`npm run chaos` prints it): heap plus
- * array-buffer growth per page, about 0.3 KiB on Node 20; 512 rounds it up.
+ * map entry that hold them. The overhead beyond data and bitmap was measured
+ * at 0.36-0.45 KiB on Node 20 (heap plus array-buffer growth over 20,000
+ * pages, gc forced: `measurePageBytes` in test/support/scenarios/reassembly.ts,
+ * printed by `npm run chaos`); 512 rounds it up.
  */
 export const PAGE_OVERHEAD = 512;
 export const PAGE_COST = PAGE_SIZE + PAGE_SIZE / 8 + PAGE_OVERHEAD;
