@@ -131,7 +131,12 @@ export class PageStore {
     let page = this.#pages.get(index);
     this.steps++;
     if (!page) {
-      page = { data: Buffer.allocUnsafeSlow(PAGE_SIZE), bits: new Uint32Array(WORDS) };
+      // One allocation for data and bitmap (array buffers are costly to
+      // create); unpooled, so a page never shares memory with anything else.
+      const raw = Buffer.allocUnsafeSlow(PAGE_SIZE + WORDS * 4);
+      const bits = new Uint32Array(raw.buffer, raw.byteOffset + PAGE_SIZE, WORDS);
+      bits.fill(0);
+      page = { data: raw.subarray(0, PAGE_SIZE), bits };
       this.#pages.set(index, page);
     }
     return page;
