@@ -8,6 +8,8 @@
  * Variants:
  * - 'every-other': one-byte frames at every other offset of one stream, the
  *   issue's attack: it must end at MAX_STREAM_GAPS runs.
+ * - 'spread-gaps': the same over three streams, each under MAX_STREAM_GAPS:
+ *   it must end at MAX_PEER_GAPS.
  * - 'one-per-page': one byte per reassembly page on two streams, the most
  *   memory per byte sent: it must end at PEER_REASSEMBLY_LIMIT.
  */
@@ -29,7 +31,7 @@ import { DATA_HEADER_LENGTH } from '../../../source/net/wire/packet.js';
 import { FakeNetwork } from '../fakenet.js';
 import { SimPeer } from '../simnode.js';
 
-export const ATTACK_VARIANTS = ['every-other', 'one-per-page'] as const;
+export const ATTACK_VARIANTS = ['every-other', 'spread-gaps', 'one-per-page'] as const;
 export type AttackVariant = (typeof ATTACK_VARIANTS)[number];
 
 export interface ReassemblyFigures {
@@ -42,6 +44,10 @@ export interface ReassemblyFigures {
   closed: boolean;
   /** The reason alice gave (her 'error' event), if she closed. */
   closeReason: string | undefined;
+  /** Mallory's state in alice's table afterwards, with its reason. */
+  finalState: string;
+  /** Datagrams alice dropped as protocol violations. */
+  protocolDrops: number;
   /** Highest charge for mallory's streams, sampled after every frame. */
   peakCharged: number;
   /** Highest count of objects (pages, ready views) mallory's streams held. */
@@ -93,6 +99,10 @@ function* attackFrames(variant: AttackVariant): Generator<[number, number]> {
     for (let k = 0; k <= MAX_STREAM_GAPS + 16; k++) yield [2, 2 * k + 1];
     return;
   }
+  if (variant === 'spread-gaps') {
+    for (let k = 0; k < MAX_STREAM_GAPS; k++) for (const s of [0, 2, 3]) yield [s, 2 * k + 1];
+    return;
+  }
   for (const stream of [2, 3]) {
     for (let k = 0; k < RECV_WINDOW / PAGE_SIZE; k++) yield [stream, k * PAGE_SIZE + 1];
   }
@@ -139,6 +149,8 @@ export function reassemblyAttack(seed: number, variant: AttackVariant): Reassemb
     attackBytes: 0,
     closed: false,
     closeReason: undefined,
+    finalState: '',
+    protocolDrops: 0,
     peakCharged: 0,
     peakObjects: 0,
     peakGaps: 0,
@@ -193,6 +205,11 @@ export function reassemblyAttack(seed: number, variant: AttackVariant): Reassemb
   figures.closed = !stillOpen();
   const error = alice.errors().find((e) => e.type === 'error' && e.nick === malloryNick);
   figures.closeReason = error?.type === 'error' ? error.message : undefined;
+  const state = alice.endpoint.peer(malloryNick)?.state;
+  figures.finalState = state
+    ? `${state.kind}${'reason' in state ? `: ${state.reason}` : ''}`
+    : 'gone';
+  figures.protocolDrops = alice.endpoint.stats.dropped.protocol;
   host.reserveReassembly = reserve;
 
   net.runUntilTrue(() => alice.received.some((m) => m.data.equals(big)), 30_000);

@@ -447,7 +447,7 @@ export class Peer {
     let gaps = 0;
     for (const s of this.recvStreams.values()) gaps += s.gaps;
     if (gaps > MAX_PEER_GAPS) {
-      this.protocolViolation('too many gaps in stream data', now);
+      this.protocolViolation('too many gaps across streams', now);
       return false;
     }
     if (this.reassemblyBytes > PEER_REASSEMBLY_LIMIT || !globalOk) {
