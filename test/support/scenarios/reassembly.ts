@@ -70,16 +70,20 @@ export interface ReassemblyFigures {
 interface PeerInside {
   current: Session | undefined;
   recvStreams: Map<number, RecvStream>;
-}
-interface EndpointInside {
-  byNick: Map<string, PeerInside>;
+  /** Shared by all of an endpoint's peers: patching it sees every frame accounted. */
   host: { reserveReassembly(delta: number): boolean };
 }
-const inside = (e: Endpoint) => e as unknown as EndpointInside;
+/** The peer table: a `registry` (get by nick) or, before that, a `byNick` map. */
+interface EndpointInside {
+  registry?: { get(nick: string): PeerInside | undefined };
+  byNick?: Map<string, PeerInside>;
+}
 
 function peerOf(e: Endpoint, fingerprint: string): PeerInside {
   const nick = e.peers().find((p) => p.fingerprint === fingerprint)?.nick;
-  const peer = nick === undefined ? undefined : inside(e).byNick.get(nick);
+  const inside = e as unknown as EndpointInside;
+  const peer =
+    nick === undefined ? undefined : (inside.registry?.get(nick) ?? inside.byNick?.get(nick));
   if (!peer) throw new Error(`no peer with fingerprint ${fingerprint}`);
   return peer;
 }
@@ -167,7 +171,7 @@ export function reassemblyAttack(seed: number, variant: AttackVariant): Reassemb
     goodPeerConnected: false,
   };
   // Sample mallory's streams each time alice accounts a frame (every onStream).
-  const host = inside(alice.endpoint).host;
+  const host = victim.host;
   const reserve = host.reserveReassembly.bind(host);
   host.reserveReassembly = (delta) => {
     let charged = 0;
