@@ -1,9 +1,10 @@
 /**
  * `npm run chaos [-- --json] [-- --long]`: the hostile-network report. Runs
- * the scenarios of test/net/{chaos,faults,fuzz,flood}.test.ts, measuring
- * instead of asserting, and prints one table (scenario, messages sent,
- * delivered, duplicated, lost, time), the bad datagrams tried and dropped by
- * reason, and peak memory during the handshake flood. `--json` prints one
+ * the scenarios of test/net/{chaos,faults,fuzz,flood,reassembly-attack}.test.ts,
+ * measuring instead of asserting, and prints one table (scenario, messages
+ * sent, delivered, duplicated, lost, time), the bad datagrams tried and
+ * dropped by reason, peak memory during the handshake flood, and what the
+ * reassembly attack got to hold before it was cut off. `--json` prints one
  * JSON document instead; `--long` sends the largest allowed message (1 MiB)
  * instead of 256 KiB. Progress goes to stderr.
  *
@@ -15,6 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { MAX_MESSAGE_SIZE } from '../source/net/core/conn/stream.js';
+import * as reasm from '../test/support/scenarios/reassembly.js';
 import { blackout, lossyLink, rebinding, restart } from './chaos/faults.js';
 import { type FuzzFigures, fuzz } from './chaos/fuzz.js';
 import {
@@ -184,6 +186,16 @@ const fuzzed = await step(
   (scope) => fuzz(scope, SEEDS.fuzz, FUZZ_DATAGRAMS),
   (out) => [out.result],
 );
+const reassembly = await step(
+  'reassembly attack by an authenticated stranger (virtual clock)',
+  [],
+  60_000,
+  () => ({
+    runs: reasm.ATTACK_VARIANTS.map((v, i) => reasm.reassemblyAttack(50 + i, v)),
+    page: reasm.measurePageBytes(),
+  }),
+  () => [],
+);
 const totalMs = performance.now() - runStart;
 
 // ---- the report ------------------------------------------------------------------
@@ -200,6 +212,11 @@ const failures = results
   })
   .concat(strays.map((s) => `exception escaped outside any scenario: ${s}`));
 if (!flood) failures.push('handshake flood: crashed (no figures)');
+failures.push(
+  ...(reassembly
+    ? reassembly.runs.flatMap(reasm.reassemblyProblems)
+    : ['reassembly attack: crashed']),
+);
 
 function fuzzSection(f: FuzzFigures | undefined): string {
   const lines = ['Bad datagrams tried and dropped by reason'];
@@ -308,6 +325,7 @@ if (asJson) {
       scenarios: results,
       fuzz: fuzzed?.figures ?? null,
       flood: { endpoint: flood ?? null, realPeer: floodPeer?.figures ?? null },
+      reassembly: reassembly ?? null,
     },
     (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v),
     2,
@@ -321,6 +339,10 @@ if (asJson) {
     fuzzSection(fuzzed?.figures),
     '',
     floodSection(flood, floodPeer?.figures),
+    '',
+    reassembly
+      ? reasm.reassemblySection(reassembly.runs, reassembly.page)
+      : 'Reassembly attack: crashed',
     '',
     ok
       ? `OK: ${results.length} scenarios, nothing lost or duplicated (${ms(totalMs)} in all)`

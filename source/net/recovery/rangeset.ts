@@ -6,11 +6,20 @@
  * transport are "append just past the end" (a new packet number or the next stream bytes) and
  * "drop from the front" (bounding memory once ranges are acknowledged), both of which are O(1)
  * or O(ranges) here; everything else is a binary search plus one splice.
+ *
+ * A splice moves every range above the insertion point, so a set a peer can
+ * shape (by the order of what it sends or acknowledges) must be kept to a
+ * bounded size by its owner (Session caps its ACK ranges at MAX_ACK_RANGES;
+ * reassembly does not use it at all, see conn/pages.ts). `work`
+ * counts what each operation costs (search probes plus elements moved), so
+ * tests can bound it without a clock.
  */
 export class RangeSet {
   // Invariant: starts[i] < ends[i] < starts[i + 1] (strict: adjacent ranges are always merged).
   #starts: number[] = [];
   #ends: number[] = [];
+  /** Search probes plus array elements moved, since construction. */
+  work = 0;
 
   insert(start: number, end: number): void {
     if (!(start < end)) return;
@@ -32,12 +41,14 @@ export class RangeSet {
     // First range that cannot merge: it starts strictly after `end`.
     const j = this.#firstStartAbove(end);
     if (i === j) {
+      this.work += n - i;
       starts.splice(i, 0, start);
       ends.splice(i, 0, end);
       return;
     }
     const newStart = Math.min(start, starts[i]!);
     const newEnd = Math.max(end, ends[j - 1]!);
+    if (j - i > 1) this.work += n - j;
     starts.splice(i, j - i, newStart);
     ends.splice(i, j - i, newEnd);
   }
@@ -73,12 +84,14 @@ export class RangeSet {
         ends[k] = tailEnd;
       } else {
         // Both sides of one range survive: it splits in two.
+        this.work += starts.length - k;
         starts.splice(k, 0, end);
         ends.splice(k, 0, tailEnd);
         return;
       }
       k++;
     }
+    this.work += starts.length - j;
     dropRange(starts, k, j);
     dropRange(ends, k, j);
   }
@@ -147,6 +160,7 @@ export class RangeSet {
   removeBelow(value: number): void {
     const i = this.#firstEndAbove(value);
     if (i > 0) {
+      this.work += this.#starts.length - i;
       dropRange(this.#starts, 0, i);
       dropRange(this.#ends, 0, i);
     }
@@ -167,22 +181,28 @@ export class RangeSet {
 
   /** Index of the first range whose start > value. */
   #firstStartAbove(value: number): number {
-    return firstIndex(this.#starts, value, true);
+    return this.#search(this.#starts, value, true);
   }
 
   /** Index of the first range whose start >= value. */
   #firstStartAtLeast(value: number): number {
-    return firstIndex(this.#starts, value, false);
+    return this.#search(this.#starts, value, false);
   }
 
   /** Index of the first range whose end >= value (it overlaps or touches `value`). */
   #firstEndAtLeast(value: number): number {
-    return firstIndex(this.#ends, value, false);
+    return this.#search(this.#ends, value, false);
   }
 
   /** Index of the first range whose end > value (it contains something >= value). */
   #firstEndAbove(value: number): number {
-    return firstIndex(this.#ends, value, true);
+    return this.#search(this.#ends, value, true);
+  }
+
+  #search(a: readonly number[], value: number, strict: boolean): number {
+    // ⌈log2(n + 1)⌉ probes: counted, not run twice.
+    this.work += 32 - Math.clz32(a.length);
+    return firstIndex(a, value, strict);
   }
 }
 

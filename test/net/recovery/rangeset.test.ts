@@ -175,3 +175,41 @@ describe('RangeSet', () => {
     expect(s.has(99_999)).toBe(false);
   });
 });
+
+describe('RangeSet work (search probes plus elements moved)', () => {
+  const n = 4000;
+  const everyOtherDescending = Array.from({ length: n }, (_, i) => 2 * (n - i));
+
+  it('counts the moves a front insert costs: quadratic when nothing bounds the size', () => {
+    const set = new RangeSet();
+    for (const v of everyOtherDescending) set.insert(v, v + 1);
+    expect(set.size).toBe(n);
+    // Each insert at index 0 moves every range already there: n(n-1)/2 in all.
+    expect(set.work).toBeGreaterThanOrEqual((n * (n - 1)) / 2);
+  });
+
+  it('is O(bound) per operation when the owner caps the size, whatever the order', () => {
+    const cap = 64;
+    const orders = {
+      ascending: Array.from({ length: n }, (_, i) => 2 * i),
+      descending: everyOtherDescending,
+      interleaved: Array.from({ length: n }, (_, i) => (i % 2 ? 4 * n - 2 * i : 2 * i)),
+    };
+    for (const values of Object.values(orders)) {
+      const set = new RangeSet();
+      for (const v of values) {
+        set.insert(v, v + 1);
+        while (set.size > cap) set.remove(set.min!, set.firstEnd!);
+      }
+      expect(set.size).toBeLessThanOrEqual(cap);
+      expect(set.work).toBeLessThanOrEqual(n * (2 * cap + 32));
+    }
+  });
+
+  it('appends and in-order merges cost no moves', () => {
+    const set = new RangeSet();
+    for (let v = 0; v < n; v++) set.insert(v, v + 1);
+    for (let v = n + 1; v < 3 * n; v += 2) set.insert(v, v + 1);
+    expect(set.work).toBe(0);
+  });
+});

@@ -204,6 +204,15 @@ export class Session {
     } else this.ackDeadline ??= now + MAX_ACK_DELAY;
   }
 
+  /**
+   * Work done on the ACK ranges so far (RangeSet.work). The peer picks the
+   * packet numbers it sends, in any order; MAX_ACK_RANGES keeps each
+   * operation O(MAX_ACK_RANGES) whatever that order is. Tests bound it.
+   */
+  get ackRangeWork(): number {
+    return this.toAck.work;
+  }
+
   get hasAckToSend(): boolean {
     return this.toAck.size > 0 && this.elicitingSinceAck > 0;
   }

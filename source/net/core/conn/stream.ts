@@ -1,6 +1,7 @@
 import { RangeSet } from '../../recovery/rangeset.js';
 import { varintLength, writeVarint } from '../../wire/reader.js';
 import { BadPacket } from '../errors.js';
+import { PAGE_COST, PageStore } from './pages.js';
 
 /**
  * Reliable ordered streams, after RFC 9000 §2-§4: a stream is a byte sequence
@@ -183,38 +184,76 @@ export class SendStream {
 }
 
 /**
- * Stream data arrives as a view into its (decrypted) datagram, which nobody
- * writes to again. A view that covers at least half of its buffer is kept as
- * it is — one copy fewer per packet on bulk transfers; a smaller one is
- * copied, so a peer sending tiny frames cannot make us hold whole datagrams
- * for a few bytes each (what we keep is at most twice what we account for).
+ * Most disjoint runs of out-of-order bytes one stream may hold. A sender that
+ * fills its packets (≥ 1 KiB of stream data each) has at most
+ * SEND_WINDOW / 1 KiB = 4096 of them in flight, and every run holds at least
+ * one received packet, so a well-behaved peer stays below this even if every
+ * other packet is lost; more is a peer carving the window into slivers.
+ * (Runs cost neither memory nor work in PageStore: this is a sanity bound.)
  */
-function keepOrCopy(data: Uint8Array): Uint8Array {
-  return data.buffer.byteLength <= 2 * data.length ? data : Buffer.from(data);
+export const MAX_STREAM_GAPS = 4096;
+/**
+ * A frame this large, arriving in order, is kept as a view of its datagram
+ * (no copy) if it fills at least half of it, as a bulk sender's do: we then
+ * hold at most twice what we account for, in objects of ≥ 512 bytes each.
+ * Anything smaller is copied into pages, so tiny frames cost no object each.
+ */
+const KEEP_VIEW_MIN = 512;
+
+function worthKeeping(view: Uint8Array): boolean {
+  return view.length >= KEEP_VIEW_MIN && view.buffer.byteLength <= 2 * view.length;
 }
 
 export class RecvStream {
-  private readonly received = new RangeSet();
-  private readonly pieces = new Map<number, Uint8Array>();
+  /** Bytes at and above contiguousEnd that arrived early (and bytes of the current page below it). */
+  private readonly store = new PageStore();
+  /** Disjoint runs of stored bytes above contiguousEnd. */
+  private runs = 0;
+  /** Bytes stored above contiguousEnd. */
+  private early = 0;
   /** All bytes below this offset have arrived and been moved to `ready`. */
   private contiguousEnd = 0;
   private readonly ready: Uint8Array[] = [];
   private readyBytes = 0;
   /** Bytes consumed as complete messages. */
   private consumed = 0;
-  private buffered = 0;
 
   constructor(readonly id: number) {}
 
-  /** Bytes held for reassembly (out of order or a partial message). */
+  /** Data bytes held for reassembly (out of order or a partial message). */
   get bufferedBytes(): number {
-    return this.buffered + this.readyBytes;
+    return this.early + this.readyBytes;
+  }
+
+  /**
+   * Memory held, to charge against the reassembly budgets: whole pages at
+   * PAGE_COST (what they really cost, however few bytes they hold) plus the
+   * partial message, which is below MAX_MESSAGE_SIZE + 8 bytes.
+   */
+  get chargedBytes(): number {
+    return this.readyBytes + this.store.size * PAGE_COST;
+  }
+
+  /** Disjoint runs of out-of-order data (each one has a gap below it). */
+  get gaps(): number {
+    return this.runs;
+  }
+
+  /** Pages and ready chunks held: the objects reassembly keeps. */
+  get objectsHeld(): number {
+    return this.store.size + this.ready.length;
+  }
+
+  /** Reassembly work so far, in steps (bitmap words, page visits): tests bound it. */
+  get steps(): number {
+    return this.store.steps;
   }
 
   /**
    * Accepts one STREAM frame; returns the messages it completed, in order.
-   * Duplicate bytes are ignored. Data beyond the receive window is a protocol
-   * violation by the peer (BadPacket 'protocol').
+   * Duplicate bytes are ignored (the first copy is kept). Data beyond the
+   * receive window, or more than MAX_STREAM_GAPS runs of early data, is a
+   * protocol violation by the peer (BadPacket 'protocol', RFC 9000 §21.7).
    */
   onData(offset: number, data: Uint8Array): Buffer[] {
     const end = offset + data.length;
@@ -222,41 +261,66 @@ export class RecvStream {
       throw new BadPacket('protocol', 'stream data beyond the receive window');
     }
     if (end <= this.contiguousEnd || data.length === 0) return [];
-    if (offset <= this.contiguousEnd && this.pieces.size === 0) {
-      // In order with nothing pending (the usual case): straight to `ready`.
-      // `received` only tracks bytes above contiguousEnd, so it is empty here.
-      const copy = keepOrCopy(data.subarray(this.contiguousEnd - offset));
-      this.ready.push(copy);
-      this.readyBytes += copy.length;
+    const fresh = data.subarray(Math.max(0, this.contiguousEnd - offset));
+    if (offset <= this.contiguousEnd && this.runs === 0 && worthKeeping(fresh)) {
+      // In order with nothing pending (the bulk case): straight to `ready`.
+      this.pushReady(fresh);
+      this.store.dropWhole(this.contiguousEnd, end);
       this.contiguousEnd = end;
-      return this.parseMessages();
+    } else {
+      this.storeNew(Math.max(offset, this.contiguousEnd), end, offset, data);
+      if (this.runs > MAX_STREAM_GAPS) {
+        throw new BadPacket('protocol', 'too many gaps in stream data');
+      }
+      this.advance();
     }
-    let from = Math.max(offset, this.contiguousEnd);
-    // Store only bytes not seen before, so pieces never overlap.
-    while (from < end) {
-      const gap = this.received.firstGap(from, end);
-      if (!gap) break;
-      const copy = keepOrCopy(data.subarray(gap[0] - offset, gap[1] - offset));
-      this.pieces.set(gap[0], copy);
-      this.buffered += copy.length;
-      this.received.insert(gap[0], gap[1]);
-      from = gap[1];
-    }
-    this.advance();
-    return this.parseMessages();
+    const out = this.parseMessages();
+    // Idle: nothing early, nothing partial; the page under contiguousEnd
+    // holds only delivered bytes and need not be charged any more.
+    if (this.readyBytes === 0 && this.runs === 0) this.store.clear();
+    return out;
   }
 
-  private advance(): void {
-    for (;;) {
-      const piece = this.pieces.get(this.contiguousEnd);
-      if (!piece) break;
-      this.pieces.delete(this.contiguousEnd);
-      this.buffered -= piece.length;
-      this.ready.push(piece);
-      this.readyBytes += piece.length;
-      this.contiguousEnd += piece.length;
+  /** Stores the bytes of [from, end) not already held; `data` starts at `offset`. */
+  private storeNew(from: number, end: number, offset: number, data: Uint8Array): void {
+    const store = this.store;
+    let pos = from;
+    while (pos < end) {
+      const absent = store.next(pos, end, false);
+      if (absent >= end) break;
+      const upTo = store.next(absent, end, true);
+      // A new run, unless it touches one below (or the delivered prefix) or above.
+      const joinsBelow = absent === this.contiguousEnd || store.has(absent - 1);
+      const joinsAbove = store.has(upTo);
+      this.runs += 1 - (joinsBelow ? 1 : 0) - (joinsAbove ? 1 : 0);
+      store.write(absent, data.subarray(absent - offset, upTo - offset));
+      this.early += upTo - absent;
+      pos = upTo;
     }
-    this.received.removeBelow(this.contiguousEnd);
+    // A run that starts at contiguousEnd was not counted: advance() takes it.
+    if (store.has(this.contiguousEnd)) this.runs++;
+  }
+
+  /** Moves the run starting at contiguousEnd, if any, to `ready`. */
+  private advance(): void {
+    if (!this.store.has(this.contiguousEnd)) return;
+    const from = this.contiguousEnd;
+    const to = this.store.next(from, Number.POSITIVE_INFINITY, false);
+    this.store.read(from, to, (view) => this.pushReady(view));
+    this.store.dropWhole(from, to);
+    this.early -= to - from;
+    this.runs--;
+    this.contiguousEnd = to;
+  }
+
+  /** Appends to `ready`, extending the last view when it continues in the same page. */
+  private pushReady(view: Uint8Array): void {
+    const n = this.ready.length;
+    const last = n > 0 ? this.ready[n - 1]! : undefined;
+    if (last && last.buffer === view.buffer && last.byteOffset + last.length === view.byteOffset) {
+      this.ready[n - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + view.length);
+    } else this.ready.push(view);
+    this.readyBytes += view.length;
   }
 
   private parseMessages(): Buffer[] {
@@ -297,8 +361,10 @@ export class RecvStream {
   private take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
     const head = this.ready[0]!;
-    if (head.length >= n) {
-      // A message that sits in one piece is handed out without copying.
+    if (head.length >= n && 2 * n >= head.buffer.byteLength) {
+      // A message that sits in one piece and fills at least half of its
+      // buffer is handed out without copying; a small one is copied, so the
+      // application never keeps a whole page or datagram alive for it.
       const out = Buffer.from(head.buffer, head.byteOffset, n);
       if (head.length === n) this.ready.shift();
       else this.ready[0] = head.subarray(n);

@@ -16,7 +16,7 @@ import {
 import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM } from '../../wire/packet.js';
 import { type Addr, addrKey, sameAddr } from '../address.js';
 import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
-import { type OutgoingMessage, RecvStream, SendStream } from '../conn/stream.js';
+import { MAX_STREAM_GAPS, type OutgoingMessage, RecvStream, SendStream } from '../conn/stream.js';
 import { BadPacket } from '../errors.js';
 import type { EndpointEvent, PeerChange, PeerState } from '../events.js';
 import { earliest } from '../timerheap.js';
@@ -34,10 +34,14 @@ export const PATH_CHALLENGE_TRIES = 3;
 export const MAX_STREAMS = 4;
 /**
  * Reassembly memory one peer may hold in us (out-of-order data and partial
- * messages, all streams); a well-behaved sender stays within SEND_WINDOW per
- * stream. Beyond it the peer is violating the protocol and is cut off.
+ * messages, all streams), as RecvStream.chargedBytes counts it: whole pages
+ * at their real cost. A well-behaved sender stays within SEND_WINDOW of early
+ * data plus one partial message per stream (~6 MiB). Beyond it the peer is
+ * violating the protocol and is cut off (RFC 9000 §21.7).
  */
 export const PEER_REASSEMBLY_LIMIT = 16 * 1024 * 1024;
+/** Runs of out-of-order data one peer may hold across its streams: two streams at MAX_STREAM_GAPS. */
+export const MAX_PEER_GAPS = 2 * MAX_STREAM_GAPS;
 
 /** What a peer needs from the endpoint that owns it. */
 export interface PeerHost {
@@ -471,7 +475,7 @@ export class Peer {
       this.recvStreams.set(streamId, stream);
     }
     let messages: Buffer[];
-    const before = stream.bufferedBytes;
+    const before = stream.chargedBytes;
     try {
       messages = stream.onData(offset, data);
     } catch (err) {
@@ -479,9 +483,15 @@ export class Peer {
       this.protocolViolation(err.message, now);
       return false;
     }
-    const delta = stream.bufferedBytes - before;
+    const delta = stream.chargedBytes - before;
     this.reassemblyBytes += delta;
     const globalOk = this.host.reserveReassembly(delta);
+    let gaps = 0;
+    for (const s of this.recvStreams.values()) gaps += s.gaps;
+    if (gaps > MAX_PEER_GAPS) {
+      this.protocolViolation('too many gaps across streams', now);
+      return false;
+    }
     if (this.reassemblyBytes > PEER_REASSEMBLY_LIMIT || !globalOk) {
       this.protocolViolation(
         globalOk ? 'reassembly limit exceeded' : 'node-wide reassembly limit exceeded',

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { PAGE_COST, PAGE_SIZE } from '../../../../source/net/core/conn/pages.js';
 import {
   MAX_MESSAGE_SIZE,
   type OutgoingMessage,
@@ -11,6 +12,14 @@ import {
 import { varintLength, writeVarint } from '../../../../source/net/wire/reader.js';
 import { expectBadPacket } from '../../../support/badpacket.js';
 import { Rng } from '../../../support/rng.js';
+
+/**
+ * What a well-behaved sender can make us hold: SEND_WINDOW of early data plus
+ * a partial message, in pages (two more for the ends), plus the partial
+ * message's bytes in `ready`.
+ */
+const WELL_BEHAVED_CHARGE =
+  ((SEND_WINDOW + MAX_MESSAGE_SIZE + 8) / PAGE_SIZE + 2) * PAGE_COST + MAX_MESSAGE_SIZE + 8;
 
 const expectProtocol = (fn: () => unknown) => expectBadPacket(fn, 'protocol');
 
@@ -200,6 +209,8 @@ class Sim {
     this.lastPending = pending.length;
     this.writtenAtLastCheck = this.written;
     ok(this.sender.ackedPrefix <= this.sender.writeOffset, 'ackedPrefix within written data');
+    // A well-behaved sender keeps reassembly within its window and one partial message.
+    ok(this.receiver.chargedBytes <= WELL_BEHAVED_CHARGE, 'reassembly charge within bounds');
     ok(
       this.sender.unacknowledged === this.sender.writeOffset - this.sender.ackedPrefix,
       'unacknowledged',
@@ -257,6 +268,7 @@ class Sim {
     expect(this.sender.unacknowledged).toBe(0);
     expect(this.sender.hasDataToSend).toBe(false);
     expect(this.receiver.bufferedBytes).toBe(0);
+    expect(this.receiver.chargedBytes).toBe(0);
   }
 }
 
