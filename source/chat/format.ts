@@ -1,5 +1,4 @@
-import type { PeerState } from '../net/core/events.js';
-import type { PeerInfo } from '../net/shell/socket.js';
+import type { PeerInfo, PeerState } from '../index.js';
 import { sanitize } from './sanitize.js';
 
 /**
