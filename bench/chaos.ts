@@ -1,7 +1,7 @@
 /**
  * `npm run chaos [-- --json] [-- --long]`: the hostile-network report. Runs
- * the scenarios of test/net/{chaos,faults,fuzz,flood}.test.ts, measuring
- * instead of asserting, and prints one table (scenario, messages sent,
+ * the scenarios of test/support/scenarios/, the very functions that
+ * test/net/{chaos,faults,fuzz,flood}.test.ts assert on, and prints one table (scenario, messages sent,
  * delivered, duplicated, lost, time), the bad datagrams tried and dropped by
  * reason, and peak memory during the handshake flood. `--json` prints one
  * JSON document instead; `--long` sends the largest allowed message (1 MiB)
@@ -14,9 +14,12 @@
  * Seeds: CHAOS_SEED (mesh) and SRMUDP_FAULT_SEED (proxy), as in the tests.
  */
 import { performance } from 'node:perf_hooks';
-import { MAX_MESSAGE_SIZE } from '../source/net/core/conn/stream.js';
-import { blackout, lossyLink, rebinding, restart } from './chaos/faults.js';
-import { type FuzzFigures, fuzz } from './chaos/fuzz.js';
+import { MAX_MESSAGE_SIZE } from '../source/index.js';
+import { chaosMesh } from '../test/support/scenarios/chaos.js';
+import { blackout, lossyLink, rebinding, restart } from '../test/support/scenarios/faults.js';
+import { floodWithRealPeer, handshakeFlood } from '../test/support/scenarios/flood.js';
+import { fuzz } from '../test/support/scenarios/fuzz.js';
+import { Scope } from '../test/support/scenarios/scope.js';
 import {
   bytes,
   count,
@@ -27,14 +30,17 @@ import {
   type ScenarioResult,
   scenarioTable,
 } from './chaos/report.js';
-import { Scope } from './chaos/scope.js';
 import {
-  chaosMesh,
-  type FloodFigures,
-  type FloodPeerFigures,
-  floodWithRealPeer,
-  handshakeFlood,
-} from './chaos/virtual.js';
+  blackoutRow,
+  floodPeerRow,
+  fuzzRow,
+  lossyRows,
+  meshRow,
+  rebindingRow,
+  restartRow,
+} from './chaos/rows.js';
+import { floodProblems, floodSection, fuzzSection } from './chaos/sections.js';
+import { kernelUdp } from './figures.js';
 
 const argv = process.argv.slice(2);
 const unknown = argv.filter((a) => a !== '--json' && a !== '--long');
@@ -123,6 +129,8 @@ async function step<T>(
 
 const runStart = performance.now();
 
+// One step per scenario: the functions the tests call, with their figures
+// turned into report rows. A new scenario is one more step.
 const flood = await step(
   `handshake flood: ${count(FLOOD_INITS)} INITs into the endpoint`,
   [],
@@ -135,14 +143,14 @@ const floodPeer = await step(
   [{ scenario: 'real peer during the INIT flood (virtual clock)', sent: 1 }],
   120_000,
   () => floodWithRealPeer(SEEDS.floodPeer, FLOOD_INITS),
-  (out) => [out.result],
+  (f) => [floodPeerRow(f)],
 );
 await step(
   `3-peer mesh, ${count(MESH_PER_DIRECTION)} messages each way per pair (virtual clock)`,
   [{ scenario: '3-peer mesh (virtual clock)', sent: 6 * MESH_PER_DIRECTION }],
   180_000,
   () => chaosMesh(SEEDS.mesh, MESH_PER_DIRECTION),
-  (r) => [r],
+  (f) => [meshRow(f)],
 );
 await step(
   'lossy link over real UDP',
@@ -152,15 +160,15 @@ await step(
   ],
   long ? 600_000 : 240_000,
   (scope) => lossyLink(scope, SEEDS.faults, LOSSY_MESSAGES, BIG),
-  (rows) => rows,
+  (f) => lossyRows(f, BIG),
 );
-for (const established of [false, true]) {
+for (const warmFirst of [false, true]) {
   await step(
-    `${ms(BLACKOUT_MS)} blackout over real UDP (${established ? 'established session' : 'as the test: right after connecting'})`,
-    [{ scenario: 'blackout, then recovery (real UDP)', sent: established ? 12 : 11 }],
+    `${ms(BLACKOUT_MS)} blackout over real UDP (${warmFirst ? 'established session' : 'right after connecting, as the test'})`,
+    [{ scenario: 'blackout, then recovery (real UDP)', sent: warmFirst ? 12 : 11 }],
     60_000,
-    (scope) => blackout(scope, SEEDS.faults, BLACKOUT_MS, established),
-    (r) => [r],
+    (scope) => blackout(scope, SEEDS.faults, BLACKOUT_MS, warmFirst),
+    (f) => [blackoutRow(f)],
   );
 }
 await step(
@@ -168,22 +176,26 @@ await step(
   [{ scenario: 'NAT rebinding mid-session (real UDP)', sent: 30 }],
   60_000,
   (scope) => rebinding(scope, SEEDS.faults, 10),
-  (r) => [r],
+  (f) => [rebindingRow(f)],
 );
 await step(
   'peer restart on the same port over real UDP',
   [{ scenario: 'peer restarted on the same port (real UDP)', sent: 3 }],
   60_000,
   (scope) => restart(scope),
-  (r) => [r],
+  (f) => [restartRow(f)],
 );
+const kernelBefore = kernelUdp();
 const fuzzed = await step(
   `fuzz: ${count(FUZZ_DATAGRAMS)} hostile datagrams against a live socket`,
   [{ scenario: 'chat during the fuzz (real UDP)', sent: 20 }],
   240_000,
   (scope) => fuzz(scope, SEEDS.fuzz, FUZZ_DATAGRAMS),
-  (out) => [out.result],
+  (f) => [fuzzRow(f)],
 );
+const kernelAfter = kernelUdp();
+const kernelDropped =
+  kernelBefore && kernelAfter ? kernelAfter.rcvbufErrors - kernelBefore.rcvbufErrors : undefined;
 const totalMs = performance.now() - runStart;
 
 // ---- the report ------------------------------------------------------------------
@@ -198,102 +210,8 @@ const failures = results
     ].filter(Boolean);
     return `${r.scenario}: ${what.join('; ')}`;
   })
-  .concat(strays.map((s) => `exception escaped outside any scenario: ${s}`));
-if (!flood) failures.push('handshake flood: crashed (no figures)');
-
-function fuzzSection(f: FuzzFigures | undefined): string {
-  const lines = ['Bad datagrams tried and dropped by reason'];
-  if (!f) return `${lines[0]}\n  (the fuzz scenario crashed: no figures)`;
-  const pad = (label: string, value: string) => `  ${label.padEnd(44)}${value}`;
-  lines.push(
-    pad('tried', `${count(f.tried)} (random, truncated, bit-flipped, replayed; seed ${f.seed})`),
-    pad(
-      'reached the socket',
-      `${f.reached === undefined ? '-' : count(f.reached)}${f.kernelDropped === undefined ? '' : ` (kernel receive-buffer drops, host-wide: ${count(f.kernelDropped)})`}`,
-    ),
-    pad('dropped, by reason:', count(f.droppedTotal)),
-  );
-  const reasons = Object.entries(f.dropped).sort((a, b) => b[1] - a[1]);
-  for (const [reason, n] of reasons) lines.push(pad(`  ${reason}`, count(n)));
-  lines.push(
-    pad('taken as handshake packets (replayed INITs)', count(f.handshakePackets)),
-    pad('STUN-shaped', count(f.stun)),
-    pad('authenticated, from the chatting peer', count(f.fromPeer)),
-    pad('unaccounted for', count(f.unaccounted)),
-    pad(
-      'sent back to the attackers',
-      `${count(f.repliesToAttackers.datagrams)} datagrams, ${bytes(f.repliesToAttackers.bytes)} (attack: ${bytes(f.attackBytes)}): ${
-        Object.entries(f.repliesToAttackers.byType)
-          .sort((a, b) => b[1] - a[1])
-          .map(([k, v]) => `${k} ${count(v)}`)
-          .join(', ') || 'none'
-      }`,
-    ),
-    pad(
-      "'error' events on the socket",
-      Object.keys(f.errorEvents).length === 0
-        ? 'none'
-        : Object.entries(f.errorEvents)
-            .map(([k, v]) => `${k} ${count(v)}`)
-            .join(', '),
-    ),
-  );
-  return lines.join('\n');
-}
-
-function floodSection(f: FloodFigures | undefined, p: FloodPeerFigures | undefined): string {
-  const lines = [
-    `Handshake flood: ${count(FLOOD_INITS)} INITs from random 127.0.0.0/8 address:port pairs into the sans-I/O endpoint`,
-  ];
-  if (!f) return `${lines[0]}\n  (crashed: no figures)`;
-  const pad = (label: string, value: string) => `  ${label.padEnd(44)}${value}`;
-  const m = f.memory;
-  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  const delta = (a: number, b: number) => `${b >= a ? '+' : ''}${mib(b - a)}`;
-  lines.push(
-    pad(
-      'processed in',
-      `${ms(f.realMs)} real for ${ms(f.virtualMs)} virtual (${count(Math.round(f.inits / (f.realMs / 1000)))} INITs/s)`,
-    ),
-    pad(
-      'half-open handshakes',
-      `max ${count(f.maxHalfOpen)}, ${count(f.halfOpenAfter)} at the end`,
-    ),
-    pad(
-      'answered',
-      `${count(f.rateLimited)} with a stateless cookie, ${count(f.answeredWithState)} with state`,
-    ),
-    pad(
-      'bytes out ÷ bytes in',
-      `${f.ratio.toFixed(3)}x overall (${bytes(f.bytesOut)} / ${bytes(f.bytesIn)})`,
-    ),
-    pad(
-      '  worst single address',
-      `${Number.isFinite(f.worstRatio) ? f.worstRatio.toFixed(3) : '∞'}x (${f.worstAddress}); over 3x: ${count(f.addressesOver3x)} of ${count(f.addresses)} addresses`,
-    ),
-    pad(
-      'peak memory during the flood',
-      `RSS ${mib(m.peak.rss)} (${delta(m.before.rss, m.peak.rss)}), heapUsed ${mib(m.peak.heapUsed)} (${delta(m.before.heapUsed, m.peak.heapUsed)})`,
-    ),
-    pad(
-      '  baseline before / after the flood',
-      `RSS ${mib(m.before.rss)} / ${mib(m.after.rss)}, heapUsed ${mib(m.before.heapUsed)} / ${mib(m.after.heapUsed)}`,
-    ),
-    pad(
-      '  sampling',
-      `${count(m.samples)} samples; gc forced before and after: ${m.gcForced ? 'yes' : 'no (run with NODE_OPTIONS=--expose-gc)'}`,
-    ),
-    pad(
-      'a real peer connected during the flood',
-      !p
-        ? 'crashed'
-        : p.connected
-          ? `yes, in ${ms(p.connectMs)} virtual (max half-open ${count(p.maxHalfOpen)}, ${count(p.rateLimited)} cookies sent)`
-          : 'NO',
-    ),
-  );
-  return lines.join('\n');
-}
+  .concat(strays.map((s) => `exception escaped outside any scenario: ${s}`))
+  .concat(floodProblems(flood));
 
 const ok = failures.length === 0;
 let text: string;
@@ -306,8 +224,8 @@ if (asJson) {
       seeds: SEEDS,
       totalMs,
       scenarios: results,
-      fuzz: fuzzed?.figures ?? null,
-      flood: { endpoint: flood ?? null, realPeer: floodPeer?.figures ?? null },
+      fuzz: fuzzed ? { ...fuzzed, received: undefined, kernelDropped } : null,
+      flood: { endpoint: flood ?? null, realPeer: floodPeer ?? null },
     },
     (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v),
     2,
@@ -318,9 +236,9 @@ if (asJson) {
     '',
     scenarioTable(results),
     '',
-    fuzzSection(fuzzed?.figures),
+    fuzzSection(fuzzed, kernelDropped),
     '',
-    floodSection(flood, floodPeer?.figures),
+    floodSection(FLOOD_INITS, flood, floodPeer),
     '',
     ok
       ? `OK: ${results.length} scenarios, nothing lost or duplicated (${ms(totalMs)} in all)`
