@@ -15,9 +15,8 @@ const tally = (byKey: Record<string, number>) =>
     .join(', ');
 
 /** `kernelDropped`: host-wide kernel receive-buffer drops during the scenario, when readable. */
-export function fuzzSection(f: FuzzFigures | undefined, kernelDropped?: number): string {
+export function fuzzSection(f: FuzzFigures, kernelDropped?: number): string {
   const title = 'Bad datagrams tried and dropped by reason';
-  if (!f) return `${title}\n  (the fuzz scenario crashed: no figures)`;
   const a = f.attack;
   const lines = [
     title,
@@ -50,7 +49,7 @@ const delta = (a: number, b: number) => `${b >= a ? '+' : ''}${mib(b - a)}`;
 export function floodSection(
   inits: number,
   f: FloodFigures | undefined,
-  p: FloodPeerFigures | undefined,
+  p: FloodPeerFigures,
 ): string {
   const title = `Handshake flood: ${count(inits)} INITs from random 127.0.0.0/8 address:port pairs into the sans-I/O endpoint`;
   if (!f) return `${title}\n  (crashed: no figures)`;
@@ -92,18 +91,15 @@ export function floodSection(
     ),
     pad(
       'a real peer connected during the flood',
-      !p
-        ? 'crashed'
-        : p.connected
-          ? `yes, in ${ms(p.connectMs)} virtual (max half-open ${count(p.maxHalfOpen)}, ${count(p.rateLimited)} cookies sent)`
-          : 'NO',
+      p.connected
+        ? `yes, in ${ms(p.connectMs)} virtual (max half-open ${count(p.maxHalfOpen)}, ${count(p.rateLimited)} cookies sent)`
+        : 'NO',
     ),
   ].join('\n');
 }
 
 /** A handshake flood that sent anything to an address that sent nothing, or over 3x back, is a failure. */
-export function floodProblems(f: FloodFigures | undefined): string[] {
-  if (!f) return ['handshake flood: crashed (no figures)'];
+export function floodProblems(f: FloodFigures): string[] {
   const out: string[] = [];
   if (f.worstRatio > 3)
     out.push(`handshake flood: ${f.worstAddress} got ${f.worstRatio.toFixed(3)}x its bytes back`);
