@@ -23,8 +23,7 @@ import { loadPeersFile, type PeerEntry } from './source/chat/peersfile.js';
 import { initialState } from './source/chat/reducer.js';
 import { sanitize } from './source/chat/sanitize.js';
 import { createChatStore } from './source/chat/store.js';
-import { UsageError } from './source/net/core/errors.js';
-import { MultiHolepunchSocket } from './source/net/shell/socket.js';
+import { MultiHolepunchSocket, UsageError } from './source/index.js';
 import { startDebugStats } from './source/ui/debugstats.js';
 import { runTui } from './source/ui/run.js';
 

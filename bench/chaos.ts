@@ -1,10 +1,9 @@
 /**
  * `npm run chaos [-- --json] [-- --long]`: the hostile-network report. Runs
- * the scenarios of test/net/{chaos,faults,fuzz,flood,reassembly-attack}.test.ts,
- * measuring instead of asserting, and prints one table (scenario, messages
- * sent, delivered, duplicated, lost, time), the bad datagrams tried and
- * dropped by reason, peak memory during the handshake flood, and what the
- * reassembly attack got to hold before it was cut off. `--json` prints one
+ * the scenarios of test/support/scenarios/, the very functions that
+ * test/net/{chaos,faults,fuzz,flood,reassembly-attack}.test.ts assert on, and prints one table (scenario, messages sent,
+ * delivered, duplicated, lost, time), the bad datagrams tried and dropped by
+ * reason, and peak memory during the handshake flood. `--json` prints one
  * JSON document instead; `--long` sends the largest allowed message (1 MiB)
  * instead of 256 KiB. Progress goes to stderr.
  *
@@ -15,10 +14,13 @@
  * Seeds: CHAOS_SEED (mesh) and SRMUDP_FAULT_SEED (proxy), as in the tests.
  */
 import { performance } from 'node:perf_hooks';
-import { MAX_MESSAGE_SIZE } from '../source/net/core/conn/stream.js';
+import { MAX_MESSAGE_SIZE } from '../source/index.js';
+import { chaosMesh } from '../test/support/scenarios/chaos.js';
+import { blackout, lossyLink, rebinding, restart } from '../test/support/scenarios/faults.js';
+import { floodWithRealPeer, handshakeFlood } from '../test/support/scenarios/flood.js';
+import { fuzz } from '../test/support/scenarios/fuzz.js';
 import * as reasm from '../test/support/scenarios/reassembly.js';
-import { blackout, lossyLink, rebinding, restart } from './chaos/faults.js';
-import { type FuzzFigures, fuzz } from './chaos/fuzz.js';
+import { Scope } from '../test/support/scenarios/scope.js';
 import {
   bytes,
   count,
@@ -29,14 +31,17 @@ import {
   type ScenarioResult,
   scenarioTable,
 } from './chaos/report.js';
-import { Scope } from './chaos/scope.js';
 import {
-  chaosMesh,
-  type FloodFigures,
-  type FloodPeerFigures,
-  floodWithRealPeer,
-  handshakeFlood,
-} from './chaos/virtual.js';
+  blackoutRow,
+  floodPeerRow,
+  fuzzRow,
+  lossyRows,
+  meshRow,
+  rebindingRow,
+  restartRow,
+} from './chaos/rows.js';
+import { floodProblems, floodSection, fuzzSection } from './chaos/sections.js';
+import { kernelUdp } from './figures.js';
 
 const argv = process.argv.slice(2);
 const unknown = argv.filter((a) => a !== '--json' && a !== '--long');
@@ -67,7 +72,19 @@ function progress(text: string): void {
 
 // ---- running scenarios -----------------------------------------------------------
 
+/** What a scenario adds to the report besides its figures (which go to --json as they are). */
+interface Outcome {
+  rows?: ScenarioResult[];
+  /** A block of text after the table. */
+  section?: string;
+  /** Failures the rows do not show. */
+  problems?: string[];
+}
+
 const results: ScenarioResult[] = [];
+const sections: string[] = [];
+const problems: string[] = [];
+const figures: Record<string, unknown> = {};
 /** Exceptions that escaped into the event loop outside any scenario. */
 const strays: string[] = [];
 let current: Scope | undefined;
@@ -80,15 +97,16 @@ process.on('uncaughtException', onEscape);
 process.on('unhandledRejection', onEscape);
 
 /**
- * Runs one step; on a throw, an escaped exception or overrunning `limitMs`
- * its planned rows are reported as crashed. Cleanups always run.
+ * Runs one scenario and files what `report` makes of its figures; on a throw,
+ * an escaped exception or overrunning `limitMs` its planned rows are reported
+ * as crashed. Cleanups always run.
  */
 async function step<T>(
   label: string,
   planned: { scenario: string; sent: number }[],
   limitMs: number,
   fn: (scope: Scope) => Promise<T> | T,
-  rows: (out: T) => ScenarioResult[],
+  report: (out: T) => Outcome,
 ): Promise<T | undefined> {
   progress(label);
   const scope = new Scope(progress);
@@ -105,15 +123,21 @@ async function step<T>(
         );
       }),
     ]);
-    const made = rows(out);
+    figures[label] = out;
+    const made = report(out);
     if (scope.uncaught.length > 0) {
-      for (const r of made)
-        r.problems.push(`exception escaped to the event loop: ${errorText(scope.uncaught[0])}`);
+      const escaped = `exception escaped to the event loop: ${errorText(scope.uncaught[0])}`;
+      for (const r of made.rows ?? []) r.problems.push(escaped);
+      if (!made.rows?.length) problems.push(`${label}: ${escaped}`);
     }
-    results.push(...made);
+    results.push(...(made.rows ?? []));
+    if (made.section) sections.push(made.section);
+    problems.push(...(made.problems ?? []));
     return out;
   } catch (err) {
     results.push(...planned.map((p) => crashed(p.scenario, p.sent, err)));
+    sections.push(`${label}: crashed (${errorText(err)}), no figures`);
+    if (planned.length === 0) problems.push(`${label}: crashed: ${errorText(err)}`);
     return undefined;
   } finally {
     clearTimeout(timer);
@@ -123,28 +147,42 @@ async function step<T>(
   }
 }
 
+/** Host-wide kernel UDP receive-buffer drops while `fn` ran (Linux; undefined elsewhere). */
+async function withKernelDrops<T extends object>(
+  fn: () => Promise<T>,
+): Promise<T & { kernelDropped?: number }> {
+  const before = kernelUdp();
+  const out = await fn();
+  const after = kernelUdp();
+  return before && after
+    ? { ...out, kernelDropped: after.rcvbufErrors - before.rcvbufErrors }
+    : out;
+}
+
 const runStart = performance.now();
 
+// One step per scenario: the functions the tests call, and what the report
+// makes of their figures. A new scenario is one more step.
 const flood = await step(
   `handshake flood: ${count(FLOOD_INITS)} INITs into the endpoint`,
   [],
   120_000,
   () => handshakeFlood(SEEDS.flood, FLOOD_INITS),
-  () => [],
+  (f) => ({ problems: floodProblems(f) }),
 );
-const floodPeer = await step(
+await step(
   'a real peer connecting during the flood (fake network)',
   [{ scenario: 'real peer during the INIT flood (virtual clock)', sent: 1 }],
   120_000,
   () => floodWithRealPeer(SEEDS.floodPeer, FLOOD_INITS),
-  (out) => [out.result],
+  (f) => ({ rows: [floodPeerRow(f)], section: floodSection(FLOOD_INITS, flood, f) }),
 );
 await step(
   `3-peer mesh, ${count(MESH_PER_DIRECTION)} messages each way per pair (virtual clock)`,
   [{ scenario: '3-peer mesh (virtual clock)', sent: 6 * MESH_PER_DIRECTION }],
   180_000,
   () => chaosMesh(SEEDS.mesh, MESH_PER_DIRECTION),
-  (r) => [r],
+  (f) => ({ rows: [meshRow(f)] }),
 );
 await step(
   'lossy link over real UDP',
@@ -154,15 +192,15 @@ await step(
   ],
   long ? 600_000 : 240_000,
   (scope) => lossyLink(scope, SEEDS.faults, LOSSY_MESSAGES, BIG),
-  (rows) => rows,
+  (f) => ({ rows: lossyRows(f, BIG) }),
 );
-for (const established of [false, true]) {
+for (const warmFirst of [false, true]) {
   await step(
-    `${ms(BLACKOUT_MS)} blackout over real UDP (${established ? 'established session' : 'as the test: right after connecting'})`,
-    [{ scenario: 'blackout, then recovery (real UDP)', sent: established ? 12 : 11 }],
+    `${ms(BLACKOUT_MS)} blackout over real UDP (${warmFirst ? 'established session' : 'right after connecting, as the test'})`,
+    [{ scenario: 'blackout, then recovery (real UDP)', sent: warmFirst ? 12 : 11 }],
     60_000,
-    (scope) => blackout(scope, SEEDS.faults, BLACKOUT_MS, established),
-    (r) => [r],
+    (scope) => blackout(scope, SEEDS.faults, BLACKOUT_MS, warmFirst),
+    (f) => ({ rows: [blackoutRow(f)] }),
   );
 }
 await step(
@@ -170,23 +208,23 @@ await step(
   [{ scenario: 'NAT rebinding mid-session (real UDP)', sent: 30 }],
   60_000,
   (scope) => rebinding(scope, SEEDS.faults, 10),
-  (r) => [r],
+  (f) => ({ rows: [rebindingRow(f)] }),
 );
 await step(
   'peer restart on the same port over real UDP',
   [{ scenario: 'peer restarted on the same port (real UDP)', sent: 3 }],
   60_000,
   (scope) => restart(scope),
-  (r) => [r],
+  (f) => ({ rows: [restartRow(f)] }),
 );
-const fuzzed = await step(
+await step(
   `fuzz: ${count(FUZZ_DATAGRAMS)} hostile datagrams against a live socket`,
   [{ scenario: 'chat during the fuzz (real UDP)', sent: 20 }],
   240_000,
-  (scope) => fuzz(scope, SEEDS.fuzz, FUZZ_DATAGRAMS),
-  (out) => [out.result],
+  (scope) => withKernelDrops(() => fuzz(scope, SEEDS.fuzz, FUZZ_DATAGRAMS)),
+  (f) => ({ rows: [fuzzRow(f)], section: fuzzSection(f, f.kernelDropped) }),
 );
-const reassembly = await step(
+await step(
   'reassembly attack by an authenticated stranger (virtual clock)',
   [],
   60_000,
@@ -194,7 +232,10 @@ const reassembly = await step(
     runs: reasm.ATTACK_VARIANTS.map((v, i) => reasm.reassemblyAttack(50 + i, v)),
     page: reasm.measurePageBytes(),
   }),
-  () => [],
+  (r) => ({
+    section: reasm.reassemblySection(r.runs, r.page),
+    problems: r.runs.flatMap(reasm.reassemblyProblems),
+  }),
 );
 const totalMs = performance.now() - runStart;
 
@@ -210,124 +251,21 @@ const failures = results
     ].filter(Boolean);
     return `${r.scenario}: ${what.join('; ')}`;
   })
+  .concat(problems)
   .concat(strays.map((s) => `exception escaped outside any scenario: ${s}`));
-if (!flood) failures.push('handshake flood: crashed (no figures)');
-failures.push(
-  ...(reassembly
-    ? reassembly.runs.flatMap(reasm.reassemblyProblems)
-    : ['reassembly attack: crashed']),
-);
-
-function fuzzSection(f: FuzzFigures | undefined): string {
-  const lines = ['Bad datagrams tried and dropped by reason'];
-  if (!f) return `${lines[0]}\n  (the fuzz scenario crashed: no figures)`;
-  const pad = (label: string, value: string) => `  ${label.padEnd(44)}${value}`;
-  lines.push(
-    pad('tried', `${count(f.tried)} (random, truncated, bit-flipped, replayed; seed ${f.seed})`),
-    pad(
-      'reached the socket',
-      `${f.reached === undefined ? '-' : count(f.reached)}${f.kernelDropped === undefined ? '' : ` (kernel receive-buffer drops, host-wide: ${count(f.kernelDropped)})`}`,
-    ),
-    pad('dropped, by reason:', count(f.droppedTotal)),
-  );
-  const reasons = Object.entries(f.dropped).sort((a, b) => b[1] - a[1]);
-  for (const [reason, n] of reasons) lines.push(pad(`  ${reason}`, count(n)));
-  lines.push(
-    pad('taken as handshake packets (replayed INITs)', count(f.handshakePackets)),
-    pad('STUN-shaped', count(f.stun)),
-    pad('authenticated, from the chatting peer', count(f.fromPeer)),
-    pad('unaccounted for', count(f.unaccounted)),
-    pad(
-      'sent back to the attackers',
-      `${count(f.repliesToAttackers.datagrams)} datagrams, ${bytes(f.repliesToAttackers.bytes)} (attack: ${bytes(f.attackBytes)}): ${
-        Object.entries(f.repliesToAttackers.byType)
-          .sort((a, b) => b[1] - a[1])
-          .map(([k, v]) => `${k} ${count(v)}`)
-          .join(', ') || 'none'
-      }`,
-    ),
-    pad(
-      "'error' events on the socket",
-      Object.keys(f.errorEvents).length === 0
-        ? 'none'
-        : Object.entries(f.errorEvents)
-            .map(([k, v]) => `${k} ${count(v)}`)
-            .join(', '),
-    ),
-  );
-  return lines.join('\n');
-}
-
-function floodSection(f: FloodFigures | undefined, p: FloodPeerFigures | undefined): string {
-  const lines = [
-    `Handshake flood: ${count(FLOOD_INITS)} INITs from random 127.0.0.0/8 address:port pairs into the sans-I/O endpoint`,
-  ];
-  if (!f) return `${lines[0]}\n  (crashed: no figures)`;
-  const pad = (label: string, value: string) => `  ${label.padEnd(44)}${value}`;
-  const m = f.memory;
-  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  const delta = (a: number, b: number) => `${b >= a ? '+' : ''}${mib(b - a)}`;
-  lines.push(
-    pad(
-      'processed in',
-      `${ms(f.realMs)} real for ${ms(f.virtualMs)} virtual (${count(Math.round(f.inits / (f.realMs / 1000)))} INITs/s)`,
-    ),
-    pad(
-      'half-open handshakes',
-      `max ${count(f.maxHalfOpen)}, ${count(f.halfOpenAfter)} at the end`,
-    ),
-    pad(
-      'answered',
-      `${count(f.rateLimited)} with a stateless cookie, ${count(f.answeredWithState)} with state`,
-    ),
-    pad(
-      'bytes out ÷ bytes in',
-      `${f.ratio.toFixed(3)}x overall (${bytes(f.bytesOut)} / ${bytes(f.bytesIn)})`,
-    ),
-    pad(
-      '  worst single address',
-      `${Number.isFinite(f.worstRatio) ? f.worstRatio.toFixed(3) : '∞'}x (${f.worstAddress}); over 3x: ${count(f.addressesOver3x)} of ${count(f.addresses)} addresses`,
-    ),
-    pad(
-      'peak memory during the flood',
-      `RSS ${mib(m.peak.rss)} (${delta(m.before.rss, m.peak.rss)}), heapUsed ${mib(m.peak.heapUsed)} (${delta(m.before.heapUsed, m.peak.heapUsed)})`,
-    ),
-    pad(
-      '  baseline before / after the flood',
-      `RSS ${mib(m.before.rss)} / ${mib(m.after.rss)}, heapUsed ${mib(m.before.heapUsed)} / ${mib(m.after.heapUsed)}`,
-    ),
-    pad(
-      '  sampling',
-      `${count(m.samples)} samples; gc forced before and after: ${m.gcForced ? 'yes' : 'no (run with NODE_OPTIONS=--expose-gc)'}`,
-    ),
-    pad(
-      'a real peer connected during the flood',
-      !p
-        ? 'crashed'
-        : p.connected
-          ? `yes, in ${ms(p.connectMs)} virtual (max half-open ${count(p.maxHalfOpen)}, ${count(p.rateLimited)} cookies sent)`
-          : 'NO',
-    ),
-  );
-  return lines.join('\n');
-}
 
 const ok = failures.length === 0;
 let text: string;
 if (asJson) {
   text = `${JSON.stringify(
-    {
-      ok,
-      failures,
-      long,
-      seeds: SEEDS,
-      totalMs,
-      scenarios: results,
-      fuzz: fuzzed?.figures ?? null,
-      flood: { endpoint: flood ?? null, realPeer: floodPeer?.figures ?? null },
-      reassembly: reassembly ?? null,
-    },
-    (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v),
+    { ok, failures, long, seeds: SEEDS, totalMs, scenarios: results, figures },
+    // Infinity as text; the scenarios' long per-message lists as their length.
+    (_, v: unknown) =>
+      typeof v === 'number' && !Number.isFinite(v)
+        ? String(v)
+        : Array.isArray(v) && v.length > 100
+          ? `(${v.length} items)`
+          : v,
     2,
   )}\n`;
 } else {
@@ -336,14 +274,7 @@ if (asJson) {
     '',
     scenarioTable(results),
     '',
-    fuzzSection(fuzzed?.figures),
-    '',
-    floodSection(flood, floodPeer?.figures),
-    '',
-    reassembly
-      ? reasm.reassemblySection(reassembly.runs, reassembly.page)
-      : 'Reassembly attack: crashed',
-    '',
+    ...sections.flatMap((s) => [s, '']),
     ok
       ? `OK: ${results.length} scenarios, nothing lost or duplicated (${ms(totalMs)} in all)`
       : `FAILED (${ms(totalMs)} in all):\n${failures.map((f) => `  - ${f}`).join('\n')}`,

@@ -8,8 +8,10 @@ export type { DisconnectCause, PeerChange, PeerState } from './net/core/events.j
 export { confusableWith, nickSkeleton, validateNick } from './net/core/names.js';
 export type { PeerAddress } from './net/core/peers/entry.js';
 export type { CipherName } from './net/crypto/cipher.js';
-export { fingerprint, shortFingerprint } from './net/crypto/identity.js';
+export { fingerprint, parseFingerprint, shortFingerprint } from './net/crypto/identity.js';
 export type { ProbingStats } from './net/nat/birthday.js';
+export { decodeInvite, isInviteCode } from './net/nat/invite.js';
+export { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from './net/recovery/pmtu.js';
 export {
   type BindOptions,
   DEFAULT_RECEIVE_QUEUE_LIMIT,
@@ -20,4 +22,5 @@ export {
   type SendOptions,
   type SocketEvents,
   type SocketStats,
+  type StunInfo,
 } from './net/shell/socket.js';

@@ -1,9 +1,10 @@
 /**
- * What the chaos run reports and how it prints: one row per scenario, a tally
- * that counts each expected message's arrivals, and the text rendering.
- * Nothing here measures anything.
+ * What the chaos run reports and how it prints: one row per scenario and the
+ * text rendering. Nothing here measures anything: the scenarios (and their
+ * counts) are in test/support/scenarios/.
  */
-import { createHash } from 'node:crypto';
+import { errorText } from '../../test/support/scenarios/scope.js';
+import type { Counts } from '../../test/support/scenarios/tally.js';
 
 export interface ScenarioResult {
   scenario: string;
@@ -25,82 +26,26 @@ export interface ScenarioResult {
   problems: string[];
 }
 
-/** Identifies a received payload: short text as itself, anything long by its hash. */
-export function contentKey(data: Uint8Array): string {
-  if (data.length <= 64) return Buffer.from(data).toString('utf8');
-  return `sha256:${createHash('sha256').update(data).digest('hex')}:${data.length}`;
+/**
+ * The counting columns of a row from a scenario's counts, and the problems
+ * the counts themselves show (loss and duplication have their own columns).
+ */
+export function countsRow(
+  c: Counts,
+): Pick<ScenarioResult, 'sent' | 'delivered' | 'duplicated' | 'lost' | 'problems'> {
+  const problems: string[] = [];
+  if (c.outOfOrder > 0) problems.push(`${count(c.outOfOrder)} arrived out of order`);
+  if (c.unexpected > 0)
+    problems.push(`${count(c.unexpected)} arrivals matched no message sent (corrupted?)`);
+  return { sent: c.sent, delivered: c.delivered, duplicated: c.duplicated, lost: c.lost, problems };
 }
 
-/**
- * Counts arrivals of expected messages. Each message belongs to a stream
- * (sender→receiver) in which it has an index; a first arrival whose index is
- * not the stream's next one counts as out of order.
- */
-export class Tally {
-  sent = 0;
-  /** Arrivals that match no expected message (corrupted or invented). */
-  unexpected = 0;
-  outOfOrder = 0;
-  private readonly where = new Map<string, { stream: string; index: number }>();
-  private readonly counts = new Map<string, number>();
-  private readonly sizes = new Map<string, number>();
-  private readonly next = new Map<string, number>();
-
-  expect(stream: string, key: string): void {
-    if (this.where.has(key)) throw new Error(`Tally: message key "${key}" used twice`);
-    const index = this.sizes.get(stream) ?? 0;
-    this.sizes.set(stream, index + 1);
-    this.where.set(key, { stream, index });
-    this.counts.set(key, 0);
-    this.sent++;
-  }
-
-  see(key: string): void {
-    const w = this.where.get(key);
-    if (w === undefined) {
-      this.unexpected++;
-      return;
-    }
-    const c = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, c);
-    if (c > 1) return;
-    const want = this.next.get(w.stream) ?? 0;
-    if (w.index !== want) this.outOfOrder++;
-    this.next.set(w.stream, w.index + 1);
-  }
-
-  get delivered(): number {
-    let n = 0;
-    for (const c of this.counts.values()) if (c >= 1) n++;
-    return n;
-  }
-
-  get duplicated(): number {
-    let n = 0;
-    for (const c of this.counts.values()) if (c >= 2) n++;
-    return n;
-  }
-
-  /** Every expected message has arrived at least once. */
-  get complete(): boolean {
-    return this.delivered === this.sent;
-  }
-
-  /** The counting columns of a row, and the problems the tally itself found. */
-  summary(): Pick<ScenarioResult, 'sent' | 'delivered' | 'duplicated' | 'lost' | 'problems'> {
-    const delivered = this.delivered;
-    const problems: string[] = [];
-    if (this.outOfOrder > 0) problems.push(`${count(this.outOfOrder)} arrived out of order`);
-    if (this.unexpected > 0)
-      problems.push(`${count(this.unexpected)} arrivals matched no message sent (corrupted?)`);
-    return {
-      sent: this.sent,
-      delivered,
-      duplicated: this.duplicated,
-      lost: this.sent - delivered,
-      problems,
-    };
-  }
+/** "n send() calls rejected (first: …)", or nothing. */
+export function rejectedProblem(
+  s: { rejected: number; first?: string },
+  what = 'send() calls',
+): string[] {
+  return s.rejected > 0 ? [`${count(s.rejected)} ${what} rejected (first: ${s.first})`] : [];
 }
 
 /** A scenario that threw (or never finished): everything it meant to send is lost. */
@@ -122,9 +67,7 @@ export function failed(r: ScenarioResult): boolean {
   return r.lost > 0 || r.duplicated > 0 || r.problems.length > 0;
 }
 
-export function errorText(err: unknown): string {
-  return (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).split('\n')[0] ?? '';
-}
+export { errorText };
 
 export function count(n: number): string {
   return n.toLocaleString('en');

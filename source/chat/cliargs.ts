@@ -1,7 +1,11 @@
 import { isIP } from 'node:net';
-import { validateNick } from '../index.js';
-import { parseHostPort } from '../net/core/address.js';
-import { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from '../net/recovery/pmtu.js';
+import {
+  BASE_PLPMTU,
+  isValidMaxDatagram,
+  MAX_PLPMTU,
+  parseHostPort,
+  validateNick,
+} from '../index.js';
 import { validateProfile } from './paths.js';
 import { quoteForDisplay } from './sanitize.js';
 

@@ -1,7 +1,10 @@
-import { validateNick } from '../index.js';
-import { parseHostPort } from '../net/core/address.js';
-import { parseFingerprint } from '../net/crypto/identity.js';
-import { decodeInvite, isInviteCode } from '../net/nat/invite.js';
+import {
+  decodeInvite,
+  isInviteCode,
+  parseFingerprint,
+  parseHostPort,
+  validateNick,
+} from '../index.js';
 import { isUnsafeChar, quoteForDisplay } from './sanitize.js';
 
 /**

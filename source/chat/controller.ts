@@ -1,9 +1,7 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { validateNick } from '../index.js';
-import type { PeerChange } from '../net/core/events.js';
-import { decodeInvite, isInviteCode } from '../net/nat/invite.js';
-import type { Message, MultiHolepunchSocket, PeerInfo, StunInfo } from '../net/shell/socket.js';
+import type { Message, MultiHolepunchSocket, PeerChange, PeerInfo, StunInfo } from '../index.js';
+import { decodeInvite, isInviteCode, validateNick } from '../index.js';
 import { type Action, COMMANDS, isFingerprint } from './commands.js';
 import {
   type ChatLine,

@@ -1,6 +1,5 @@
 import stringWidth from 'string-width';
-import type { PeerState } from '../net/core/events.js';
-import type { PeerInfo } from '../net/shell/socket.js';
+import type { PeerInfo, PeerState } from '../index.js';
 import { sanitize } from './sanitize.js';
 
 /**

@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Conf from 'conf';
-import { validateNick } from '../index.js';
-import { UsageError } from '../net/core/errors.js';
-import type { PeerChange } from '../net/core/events.js';
-import type { MultiHolepunchSocket, PeerInfo } from '../net/shell/socket.js';
+import type { MultiHolepunchSocket, PeerChange, PeerInfo } from '../index.js';
+import { UsageError, validateNick } from '../index.js';
 import type { PeerEntry } from './peersfile.js';
 
 /**

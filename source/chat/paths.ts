@@ -1,5 +1,5 @@
 import { isAbsolute, join, resolve } from 'node:path';
-import { UsageError } from '../net/core/errors.js';
+import { UsageError } from '../index.js';
 import { quoteForDisplay } from './sanitize.js';
 
 /**

@@ -1,8 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
-import { validateNick } from '../index.js';
-import { parseHostPort } from '../net/core/address.js';
-import { UsageError } from '../net/core/errors.js';
-import { fingerprint, parseFingerprint } from '../net/crypto/identity.js';
+import {
+  fingerprint,
+  parseFingerprint,
+  parseHostPort,
+  UsageError,
+  validateNick,
+} from '../index.js';
 import { writeFileAtomic } from '../util/atomicwrite.js';
 import { quoteForDisplay } from './sanitize.js';
 

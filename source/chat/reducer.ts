@@ -1,5 +1,4 @@
-import type { PeerState } from '../net/core/events.js';
-import type { PeerInfo, SocketStats } from '../net/shell/socket.js';
+import type { PeerInfo, PeerState, SocketStats } from '../index.js';
 import type { ChatLine } from './format.js';
 
 /**

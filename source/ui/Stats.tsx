@@ -1,7 +1,6 @@
 import { Box, Text } from 'ink';
 import { sanitize } from '../chat/sanitize.js';
-import type { ProbingStats } from '../net/nat/birthday.js';
-import type { SocketStats } from '../net/shell/socket.js';
+import type { ProbingStats, SocketStats } from '../index.js';
 import { clip, formatBytes, formatDuration, hue } from './theme.js';
 
 /** The connection stats pane: who and where we are, and the socket's totals. Props only. */

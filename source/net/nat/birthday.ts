@@ -183,7 +183,7 @@ export class Birthday {
   constructor(
     private readonly send: (t: ProbeTransmit) => void,
     /** Uniform in [0, 1): which ports to spray. */
-    private readonly random: () => number = Math.random,
+    private readonly random: () => number,
   ) {}
 
   /**

@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import type { ChatStore } from '../../chat/store.js';
-import type { MultiHolepunchSocket } from '../../net/shell/socket.js';
+import type { MultiHolepunchSocket } from '../../index.js';
 
 /** What the screen reads from the transport (a fake in tests). */
 export type TransportView = Pick<MultiHolepunchSocket, 'on' | 'off' | 'peers' | 'stats'>;

@@ -23,7 +23,14 @@ import { decodeInvite, encodeInvite } from '../../../source/net/nat/invite.js';
 import { decodeStunMessage, encodeBindingResponse } from '../../../source/net/nat/stun.js';
 import { encodeProbe, PacketType, WIRE_VERSION } from '../../../source/net/wire/packet.js';
 import { type Addr, FakeNetwork, type NatOptions, type SimNode } from '../../support/fakenet.js';
+import { Rng } from '../../support/rng.js';
 import { SimPeer } from '../../support/simnode.js';
+
+/** Birthday takes its randomness from the caller (no Math.random in the core). */
+const seeded = (seed = 7) => {
+  const rng = new Rng(seed);
+  return () => rng.next();
+};
 
 /**
  * Many-port ("birthday") probing on the virtual clock: a fake STUN server on
@@ -377,7 +384,7 @@ describe('the Birthday core', () => {
 
   it('the hard side stops after HARD_TTL and at most two attempts hold sockets at once', () => {
     const sent: { via?: number }[] = [];
-    const b = new Birthday((t) => sent.push(t));
+    const b = new Birthday((t) => sent.push(t), seeded());
     const target = { address: '198.51.100.2', port: 4000 };
     expect(b.start('k1', 'hard', Buffer.alloc(16, 1), target, 0)).toBe(true);
     expect(b.start('k2', 'hard', Buffer.alloc(16, 2), target, 0)).toBe(true);
@@ -405,7 +412,7 @@ describe('the Birthday core', () => {
     expect(b.state('k1')).toBeUndefined();
   });
   it('spray rounds are bounded: two at once, four a minute', () => {
-    const b = new Birthday(() => {});
+    const b = new Birthday(() => {}, seeded());
     const target = { address: '198.51.100.1', port: 4000 };
     const start = (k: number, now: number) =>
       b.start(`e${k}`, 'easy', Buffer.alloc(16, k), target, now);
@@ -425,7 +432,7 @@ describe('the Birthday core', () => {
   it('a hit routes the peer through the winning socket; success keeps only it; a stalled hit fails', () => {
     const sent: { to: Addr; data: Buffer; via?: number }[] = [];
     const commands: SocketCommand[] = [];
-    const b = new Birthday((t) => sent.push(t));
+    const b = new Birthday((t) => sent.push(t), seeded());
     const drain = () => {
       for (let c = b.pollCommand(); c; c = b.pollCommand()) commands.push(c);
     };

@@ -1,7 +1,8 @@
 /**
- * Per-scenario housekeeping for the real-UDP scenarios: cleanups run in
- * reverse order whether the scenario finishes, throws or overruns its limit,
- * so every socket is closed and the process can exit.
+ * Housekeeping for the real-UDP scenarios: cleanups run in reverse order
+ * whether the scenario finishes, throws or overruns its limit, so every socket
+ * is closed and the process can exit. Tests close a scope in afterEach; the
+ * chaos report closes one per scenario.
  */
 import { performance } from 'node:perf_hooks';
 
@@ -10,7 +11,7 @@ export class Scope {
   /** Exceptions that escaped into the event loop while this scenario ran. */
   readonly uncaught: unknown[] = [];
 
-  constructor(readonly progress: (text: string) => void) {}
+  constructor(readonly progress: (text: string) => void = () => {}) {}
 
   defer(fn: () => Promise<void> | void): void {
     this.cleanups.push(fn);
@@ -39,4 +40,19 @@ export async function until(pred: () => boolean, ms: number): Promise<boolean> {
     await sleep(10);
   }
   return true;
+}
+
+export function errorText(err: unknown): string {
+  return (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).split('\n')[0] ?? '';
+}
+
+/** Settles sends; how many rejected and the first reason. */
+export async function settle(
+  sends: Promise<unknown>[],
+): Promise<{ rejected: number; first?: string }> {
+  const results = await Promise.allSettled(sends);
+  const bad = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  return bad.length > 0
+    ? { rejected: bad.length, first: errorText(bad[0]!.reason) }
+    : { rejected: 0 };
 }
