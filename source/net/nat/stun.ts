@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
 import { type Addr, addrKey, normalizeIp } from '../core/address.js';
 import { BadPacket, UsageError } from '../core/errors.js';
+import { IPV4_LENGTH, IPV6_LENGTH, ipFromBytes, ipToBytes } from '../wire/ip.js';
 
 /**
  * STUN (RFC 8489), only what a peer needs to learn its public address: the
@@ -43,6 +43,10 @@ export const StunAttr = {
   AlternateServer: 0x8023,
   Fingerprint: 0x8028,
 } as const;
+
+/** The family byte of (XOR-)MAPPED-ADDRESS, RFC 8489 §14.1. */
+const FAMILY_IPV4 = 0x01;
+const FAMILY_IPV6 = 0x02;
 
 /** FINGERPRINT is CRC-32 of the message XOR this constant ("STUN"), RFC 8489 §14.7. */
 const FINGERPRINT_XOR = 0x5354554e;
@@ -206,14 +210,12 @@ export function encodeBindingError(
 
 /** The value of (XOR-)MAPPED-ADDRESS for `addr`. */
 export function encodeAddressValue(addr: Addr, transactionId: Uint8Array, xor: boolean): Buffer {
-  const family = isIP(addr.address);
-  if (family === 0) throw new UsageError(`bad IP address "${addr.address}"`);
+  const ip = ipToBytes(addr.address);
   if (!Number.isInteger(addr.port) || addr.port < 0 || addr.port > 0xffff) {
     throw new UsageError(`bad port ${addr.port}`);
   }
-  const ip = family === 4 ? ipv4Bytes(addr.address) : ipv6Bytes(addr.address);
   const value = Buffer.alloc(4 + ip.length);
-  value[1] = family === 4 ? 0x01 : 0x02;
+  value[1] = ip.length === IPV4_LENGTH ? FAMILY_IPV4 : FAMILY_IPV6;
   value.writeUInt16BE(xor ? addr.port ^ (STUN_MAGIC_COOKIE >>> 16) : addr.port, 2);
   if (xor) xorAddress(ip, transactionId);
   value.set(ip, 4);
@@ -324,9 +326,9 @@ export function decodeStunMessage(input: Uint8Array): StunMessage {
 export function decodeAddressValue(value: Buffer, transactionId: Uint8Array, xor: boolean): Addr {
   if (value.length < 4) throw new BadPacket('malformed', 'STUN: address attribute too short');
   const family = value[1];
-  const want = family === 0x01 ? 8 : family === 0x02 ? 20 : -1;
-  if (want < 0) throw new BadPacket('malformed', `STUN: unknown address family ${family}`);
-  if (value.length !== want) {
+  const ipLength = family === FAMILY_IPV4 ? IPV4_LENGTH : family === FAMILY_IPV6 ? IPV6_LENGTH : 0;
+  if (ipLength === 0) throw new BadPacket('malformed', `STUN: unknown address family ${family}`);
+  if (value.length !== 4 + ipLength) {
     throw new BadPacket('malformed', `STUN: address attribute of ${value.length} bytes`);
   }
   let port = value.readUInt16BE(2);
@@ -335,8 +337,7 @@ export function decodeAddressValue(value: Buffer, transactionId: Uint8Array, xor
     port ^= STUN_MAGIC_COOKIE >>> 16;
     xorAddress(ip, transactionId);
   }
-  const address = family === 0x01 ? [...ip].join('.') : formatIpv6(ip);
-  return { address: normalizeIp(address), port };
+  return { address: normalizeIp(ipFromBytes(ip)), port };
 }
 
 function decodeErrorCode(value: Buffer): { code: number; reason: string } {
@@ -357,60 +358,6 @@ function xorAddress(ip: Uint8Array, transactionId: Uint8Array): void {
   mask.writeUInt32BE(STUN_MAGIC_COOKIE, 0);
   mask.set(transactionId, 4);
   for (let i = 0; i < ip.length; i++) ip[i] = ip[i]! ^ mask[i]!;
-}
-
-function ipv4Bytes(address: string): Buffer {
-  return Buffer.from(address.split('.').map((p) => Number(p)));
-}
-
-function ipv6Bytes(address: string): Buffer {
-  let text = address;
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
-  // A trailing dotted quad (::ffff:1.2.3.4) becomes two hex groups.
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted?.[1]) {
-    const b = ipv4Bytes(dotted[1]);
-    text = `${text.slice(0, dotted.index)}${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const headGroups = head ? head.split(':') : [];
-  const tailGroups = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
-  const groups = [...headGroups, ...new Array<string>(fill).fill('0'), ...tailGroups];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => {
-    out.writeUInt16BE(Number.parseInt(g, 16), i * 2);
-  });
-  return out;
-}
-
-/** RFC 5952 text: lower case, no leading zeros, the longest run of zero groups as `::`. */
-function formatIpv6(ip: Buffer): string {
-  // IPv4-mapped (RFC 5952 §5) keeps its dotted quad, which normalizeIp strips.
-  if (ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff) {
-    return `::ffff:${[...ip.subarray(12)].join('.')}`;
-  }
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(ip.readUInt16BE(i));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
 // ---- the client -------------------------------------------------------------

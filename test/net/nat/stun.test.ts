@@ -4,6 +4,7 @@ import type { Addr } from '../../../source/net/core/address.js';
 import {
   crc32,
   decodeStunMessage,
+  encodeAddressValue,
   encodeBindingError,
   encodeBindingRequest,
   encodeBindingResponse,
@@ -98,6 +99,20 @@ describe('STUN codec: RFC 5769 test vectors', () => {
         }
       }
     }
+  });
+
+  it('encodes the vectors’ XOR-MAPPED-ADDRESS values to their exact bytes', () => {
+    const v4 = encodeAddressValue({ address: '192.0.2.1', port: 32853 }, RFC5769_TXID, true);
+    expect(v4.toString('hex')).toBe('0001a147e112a643');
+    const v6 = encodeAddressValue(
+      { address: '2001:db8:1234:5678:11:2233:4455:6677', port: 32853 },
+      RFC5769_TXID,
+      true,
+    );
+    expect(v6.toString('hex')).toBe('0002a1470113a9faa5d3f179bc25f4b5bed2b9d9');
+    // The same bytes without XOR are MAPPED-ADDRESS (RFC 8489 §14.1).
+    const plain = encodeAddressValue({ address: '192.0.2.1', port: 32853 }, RFC5769_TXID, false);
+    expect(plain.toString('hex')).toBe('00018055c0000201');
   });
 
   it('crc32 matches the standard check value', () => {
