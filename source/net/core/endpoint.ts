@@ -18,10 +18,11 @@ import {
 } from '../nat/introduce.js';
 import { IntroductionPolicy } from '../nat/introductions.js';
 import { StunClient, type StunClientOptions, type StunSummary } from '../nat/stun.js';
+import { isStun } from '../nat/stun-codec.js';
 import { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from '../recovery/pmtu.js';
 import { CloseCode } from '../wire/frames.js';
 import { HelloFlag } from '../wire/hello.js';
-import { decodePacket, isStun, type Packet, PacketType } from '../wire/packet.js';
+import { decodePacket, type Packet, PacketType } from '../wire/packet.js';
 import { type Addr, addrKey } from './address.js';
 import { MAX_MESSAGE_SIZE } from './conn/stream.js';
 import { BadPacket, type DropReason, UsageError } from './errors.js';

@@ -106,18 +106,6 @@ export const PROBE_PACKET_SIZE = 3 + PROBE_TOKEN_LENGTH;
 
 export const RESET_PACKET_SIZE = 22;
 
-/** True when the datagram looks like STUN (RFC 8489 §5: top bits 00, magic cookie). */
-export function isStun(buf: Uint8Array): boolean {
-  return (
-    buf.length >= 20 &&
-    buf[0]! < 4 &&
-    buf[4] === 0x21 &&
-    buf[5] === 0x12 &&
-    buf[6] === 0xa4 &&
-    buf[7] === 0x42
-  );
-}
-
 /** Parses the cleartext framing of one of our datagrams. Throws BadPacket. */
 export function decodePacket(buf: Uint8Array): Packet {
   const r = new Reader(buf);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../source/net/core/address.js';
+import { mappingBehaviour, StunClient, type StunResult } from '../../../source/net/nat/stun.js';
 import {
   crc32,
   decodeStunMessage,
@@ -9,14 +10,11 @@ import {
   encodeBindingRequest,
   encodeBindingResponse,
   encodeStunMessage,
-  looksLikeStun,
-  mappingBehaviour,
+  isStun,
   STUN_MAGIC_COOKIE,
   StunAttr,
-  StunClient,
-  type StunResult,
   StunType,
-} from '../../../source/net/nat/stun.js';
+} from '../../../source/net/nat/stun-codec.js';
 import { outcome } from '../../support/badpacket.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -131,8 +129,8 @@ describe('STUN codec: encoding and round trips', () => {
     const m = decodeStunMessage(withFp);
     expect(m.class).toBe('request');
     expect(m.fingerprint).toBe(true);
-    expect(looksLikeStun(bare)).toBe(true);
-    expect(looksLikeStun(withFp)).toBe(true);
+    expect(isStun(bare)).toBe(true);
+    expect(isStun(withFp)).toBe(true);
   });
 
   it('refuses a transaction id that is not 12 bytes (caller error)', () => {
@@ -291,13 +289,17 @@ describe('STUN codec: hostile input throws only BadPacket', () => {
   });
 });
 
-describe('looksLikeStun demultiplexes from our own packets', () => {
+describe('isStun demultiplexes from our own packets', () => {
   it('accepts STUN and refuses our WIRE_VERSION first byte and short datagrams', () => {
-    expect(looksLikeStun(RFC5769_IPV4_RESPONSE)).toBe(true);
+    expect(isStun(RFC5769_IPV4_RESPONSE)).toBe(true);
     const ours = Buffer.from(RFC5769_IPV4_RESPONSE);
     ours[0] = 0x51;
-    expect(looksLikeStun(ours)).toBe(false);
-    expect(looksLikeStun(Buffer.alloc(10))).toBe(false);
+    expect(isStun(ours)).toBe(false);
+    expect(isStun(Buffer.alloc(10))).toBe(false);
+    // RFC 7983 §7 gives STUN first bytes 0-3 only (20-63 are DTLS).
+    const dtlsRange = Buffer.from(RFC5769_IPV4_RESPONSE);
+    dtlsRange[0] = 0x04;
+    expect(isStun(dtlsRange)).toBe(false);
   });
 });
 
@@ -425,7 +427,9 @@ describe('StunClient', () => {
     c.start([S1], 0);
     const [req] = drain(c);
     const mapped = { address: '198.18.0.21', port: 4 };
-    expect(c.handleResponse(Buffer.from([0x51, 1, 2, 3]), S1, 1)).toBe('not-stun');
+    // The caller's sniffer (isStun) routed it here; the client does not sniff
+    // again, so bytes that are no STUN at all are just another malformed answer.
+    expect(c.handleResponse(Buffer.from([0x51, 1, 2, 3]), S1, 1)).toBe('ignored');
     const broken = answer(req!.data, mapped);
     broken[broken.length - 1] = broken[broken.length - 1]! ^ 1; // bad FINGERPRINT
     expect(c.handleResponse(broken, S1, 1)).toBe('ignored');
@@ -434,14 +438,14 @@ describe('StunClient', () => {
     expect(c.handleResponse(other, S1, 1)).toBe('ignored'); // unknown transaction
     expect(c.handleResponse(req!.data, S1, 1)).toBe('ignored'); // a request, not a response
     expect(c.dropped).toEqual({
-      malformed: 1,
+      malformed: 2,
       unknownTransaction: 1,
       wrongSource: 1,
       notResponse: 1,
     });
     c.handleTimeout(10);
     expect(c.summary().results).toEqual([
-      { server: S1, kind: 'timeout', transmits: 1, badResponses: 1 },
+      { server: S1, kind: 'timeout', transmits: 1, badResponses: 2 },
     ]);
   });
 
