@@ -37,7 +37,7 @@ export const CONTROL_STREAM = 1;
 const CONTROL_VERSION = 1;
 const INTRODUCE = 1;
 const NAT_MAPPING = 2;
-export const MAX_INTRODUCED_ADDRS = 4;
+const MAX_INTRODUCED_ADDRS = 4;
 
 export interface Introduction {
   identity: Buffer;

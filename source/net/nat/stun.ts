@@ -30,9 +30,9 @@ export interface StunClientOptions {
   randomBytes?: (n: number) => Buffer;
 }
 
-export const STUN_DEFAULT_RTO = 500;
-export const STUN_DEFAULT_MAX_TRANSMITS = 7;
-export const STUN_DEFAULT_LAST_WAIT_FACTOR = 16;
+const STUN_DEFAULT_RTO = 500;
+const STUN_DEFAULT_MAX_TRANSMITS = 7;
+const STUN_DEFAULT_LAST_WAIT_FACTOR = 16;
 
 export type StunResult =
   | { server: Addr; kind: 'mapped'; mapped: Addr; rtt: number; transmits: number }

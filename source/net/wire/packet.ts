@@ -85,10 +85,8 @@ export const MIN_INIT_SIZE = 320;
 
 /** Cipher ids as carried in INIT (and in the Noise prologue). */
 export const CipherId = { 'chacha20-poly1305': 1, 'aes-256-gcm': 2 } as const;
-export type CipherIdValue = (typeof CipherId)[keyof typeof CipherId];
 
 export const RejectReason = { CipherMismatch: 1, Busy: 2 } as const;
-export type RejectReasonValue = (typeof RejectReason)[keyof typeof RejectReason];
 
 export type Packet =
   | {
