@@ -1,10 +1,11 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { type Addr, normalizeIp } from '../core/address.js';
 import { BadPacket, UsageError } from '../core/errors.js';
 import { IPV4_LENGTH, IPV6_LENGTH, ipFromBytes, ipToBytes } from '../wire/ip.js';
 
 /**
- * The STUN codec (RFC 8489 §5, §14): messages, attributes and FINGERPRINT,
- * with no state. `encode*` build datagrams; `decodeStunMessage` reads hostile
+ * The STUN codec (RFC 8489 §5, §14): messages, attributes, FINGERPRINT and
+ * MESSAGE-INTEGRITY(-SHA256), with no state. `encode*` build datagrams; `decodeStunMessage` reads hostile
  * bytes and throws only `BadPacket`. The Binding client (stun.ts) is one user;
  * it is kept apart so that others (a TURN client, RFC 8656) can reuse it.
  *
@@ -58,6 +59,12 @@ export interface StunAttribute {
   value: Buffer;
 }
 
+/** A decoded attribute also says where it sits, for MESSAGE-INTEGRITY. */
+export interface DecodedAttribute extends StunAttribute {
+  /** Offset of the attribute's header in the message. */
+  offset: number;
+}
+
 export interface StunMessage {
   /** The 14-bit message type (method and class interleaved). */
   type: number;
@@ -65,7 +72,7 @@ export interface StunMessage {
   class: StunClass;
   transactionId: Buffer;
   /** Every attribute in order, unknown ones included. */
-  attributes: StunAttribute[];
+  attributes: DecodedAttribute[];
   /** XOR-MAPPED-ADDRESS if present, else MAPPED-ADDRESS (RFC 3489 servers), else undefined. */
   mappedAddress: Addr | undefined;
   /** True when the mapped address came from XOR-MAPPED-ADDRESS. */
@@ -109,9 +116,22 @@ function methodOf(type: number): number {
 
 // ---- encoding ---------------------------------------------------------------
 
+/**
+ * A MESSAGE-INTEGRITY key (RFC 8489 §14.5, HMAC-SHA1; with `sha256`, §14.6
+ * MESSAGE-INTEGRITY-SHA256): the password for short-term credentials
+ * (§9.1.2), MD5(username ":" realm ":" password) for long-term ones
+ * (§9.2.2), each after the caller's OpaqueString preparation (RFC 8265).
+ */
+export interface IntegrityKey {
+  key: Uint8Array;
+  sha256?: boolean;
+}
+
 export interface EncodeOptions {
   /** Append a FINGERPRINT attribute (default false for requests: RFC 8489 makes it optional). */
   fingerprint?: boolean;
+  /** Append MESSAGE-INTEGRITY(-SHA256) with this key, after the attributes and before FINGERPRINT. */
+  integrity?: IntegrityKey;
 }
 
 function checkTransactionId(id: Uint8Array): void {
@@ -138,6 +158,8 @@ export function encodeStunMessage(
     if (a.value.length > 0xffff) throw new UsageError('STUN attribute too long');
     bodyLength += 4 + ((a.value.length + 3) & ~3);
   }
+  const macLength = opts.integrity ? integrityLength(opts.integrity) : 0;
+  if (opts.integrity) bodyLength += 4 + macLength;
   if (opts.fingerprint) bodyLength += FINGERPRINT_LENGTH;
   if (bodyLength > 0xffff - 3) throw new UsageError('STUN message too long');
   const buf = Buffer.alloc(STUN_HEADER_LENGTH + bodyLength);
@@ -146,18 +168,28 @@ export function encodeStunMessage(
   buf.writeUInt32BE(STUN_MAGIC_COOKIE, 4);
   buf.set(transactionId, 8);
   let off = STUN_HEADER_LENGTH;
-  for (const a of attributes) {
-    buf.writeUInt16BE(a.type, off);
-    buf.writeUInt16BE(a.value.length, off + 2);
-    buf.set(a.value, off + 4);
-    off += 4 + ((a.value.length + 3) & ~3);
+  for (const a of attributes) off = writeAttribute(buf, off, a.type, a.value);
+  if (opts.integrity) {
+    const mac = integrityMac(buf, off, macLength, opts.integrity);
+    const type = opts.integrity.sha256
+      ? StunAttr.MessageIntegritySha256
+      : StunAttr.MessageIntegrity;
+    off = writeAttribute(buf, off, type, mac);
   }
   if (opts.fingerprint) {
-    buf.writeUInt16BE(StunAttr.Fingerprint, off);
-    buf.writeUInt16BE(4, off + 2);
-    buf.writeUInt32BE((crc32(buf.subarray(0, off)) ^ FINGERPRINT_XOR) >>> 0, off + 4);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE((crc32(buf.subarray(0, off)) ^ FINGERPRINT_XOR) >>> 0);
+    writeAttribute(buf, off, StunAttr.Fingerprint, crc);
   }
   return buf;
+}
+
+/** Type, length, value and zero padding to 4 bytes (RFC 8489 §14); returns the next offset. */
+function writeAttribute(buf: Buffer, off: number, type: number, value: Uint8Array): number {
+  buf.writeUInt16BE(type, off);
+  buf.writeUInt16BE(value.length, off + 2);
+  buf.set(value, off + 4);
+  return off + 4 + ((value.length + 3) & ~3);
 }
 
 /** A Binding request: the 20-byte header and, if asked, a FINGERPRINT. */
@@ -269,7 +301,7 @@ export function decodeStunMessage(input: Uint8Array): StunMessage {
   }
   const transactionId = buf.subarray(8, STUN_HEADER_LENGTH);
 
-  const attributes: StunAttribute[] = [];
+  const attributes: DecodedAttribute[] = [];
   let fingerprint = false;
   let off = STUN_HEADER_LENGTH;
   while (off < end) {
@@ -294,7 +326,7 @@ export function decodeStunMessage(input: Uint8Array): StunMessage {
       }
       fingerprint = true;
     }
-    attributes.push({ type: attrType, value });
+    attributes.push({ type: attrType, value, offset: off });
     off = valueStart + padded;
   }
 
@@ -357,4 +389,48 @@ function xorAddress(ip: Uint8Array, transactionId: Uint8Array): void {
   mask.writeUInt32BE(STUN_MAGIC_COOKIE, 0);
   mask.set(transactionId, 4);
   for (let i = 0; i < ip.length; i++) ip[i] = ip[i]! ^ mask[i]!;
+}
+
+// ---- MESSAGE-INTEGRITY ------------------------------------------------------------
+
+function integrityLength(integrity: IntegrityKey): number {
+  return integrity.sha256 ? 32 : 20;
+}
+
+/**
+ * The HMAC of RFC 8489 §14.5/§14.6: over the message up to the attribute at
+ * `offset`, with the header's length counting to that attribute's end (so a
+ * FINGERPRINT after it is left out), whatever the real length says.
+ */
+function integrityMac(
+  message: Uint8Array,
+  offset: number,
+  valueLength: number,
+  integrity: IntegrityKey,
+): Buffer {
+  const covered = Buffer.from(message.subarray(0, offset)); // a copy: its length is rewritten
+  covered.writeUInt16BE(offset + 4 + valueLength - STUN_HEADER_LENGTH, 2);
+  return createHmac(integrity.sha256 ? 'sha256' : 'sha1', integrity.key)
+    .update(covered)
+    .digest();
+}
+
+/**
+ * True when `msg`, decoded from `raw`, carries a MESSAGE-INTEGRITY (or, with
+ * `sha256`, a MESSAGE-INTEGRITY-SHA256, which §14.6 lets a sender truncate
+ * to 16-32 bytes in steps of 4) made with `key`. False when it has none.
+ */
+export function verifyMessageIntegrity(
+  raw: Uint8Array,
+  msg: StunMessage,
+  integrity: IntegrityKey,
+): boolean {
+  const type = integrity.sha256 ? StunAttr.MessageIntegritySha256 : StunAttr.MessageIntegrity;
+  const attr = msg.attributes.find((a) => a.type === type);
+  if (!attr) return false;
+  const n = attr.value.length;
+  const full = integrityLength(integrity);
+  if (integrity.sha256 ? n < 16 || n > full || n % 4 !== 0 : n !== full) return false;
+  const mac = integrityMac(raw, attr.offset, n, integrity).subarray(0, n);
+  return timingSafeEqual(mac, attr.value);
 }

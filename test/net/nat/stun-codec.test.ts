@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,13 +13,15 @@ import {
   STUN_MAGIC_COOKIE,
   StunAttr,
   StunType,
+  verifyMessageIntegrity,
 } from '../../../source/net/nat/stun-codec.js';
 import { outcome } from '../../support/badpacket.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 // RFC 5769 (STUN test vectors), sections 2.1-2.3. Their MESSAGE-INTEGRITY uses
-// the password "VOkJxbRl1RmTxUk/WvJxBt"; we keep but do not check it.
+// a short-term credential, this password.
+const RFC5769_PASSWORD = 'VOkJxbRl1RmTxUk/WvJxBt';
 const RFC5769_TXID = hex('b7e7a701 bc34d686 fa87dfae');
 const RFC5769_REQUEST = hex(`
   00010058 2112a442 b7e7a701 bc34d686 fa87dfae
@@ -111,6 +114,21 @@ describe('STUN codec: RFC 5769 test vectors', () => {
     expect(plain.toString('hex')).toBe('00018055c0000201');
   });
 
+  it('verifies the vectors’ MESSAGE-INTEGRITY with their short-term password, and nothing else', () => {
+    const key = Buffer.from(RFC5769_PASSWORD, 'utf8');
+    for (const vector of [RFC5769_REQUEST, RFC5769_IPV4_RESPONSE, RFC5769_IPV6_RESPONSE]) {
+      const m = decodeStunMessage(vector);
+      expect(verifyMessageIntegrity(vector, m, { key })).toBe(true);
+      expect(
+        verifyMessageIntegrity(vector, m, { key: Buffer.from('VOkJxbRl1RmTxUk/WvJxBT') }),
+      ).toBe(false);
+      // No MESSAGE-INTEGRITY-SHA256 in them: nothing to verify is not a pass.
+      expect(verifyMessageIntegrity(vector, m, { key, sha256: true })).toBe(false);
+    }
+    const bare = encodeBindingRequest(RFC5769_TXID);
+    expect(verifyMessageIntegrity(bare, decodeStunMessage(bare), { key })).toBe(false);
+  });
+
   it('crc32 matches the standard check value', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
   });
@@ -118,6 +136,56 @@ describe('STUN codec: RFC 5769 test vectors', () => {
 
 describe('STUN codec: encoding and round trips', () => {
   const txid = hex('000102030405060708090a0b');
+
+  it('MESSAGE-INTEGRITY(-SHA256) round-trips before a FINGERPRINT, and catches a wrong key', () => {
+    const key = Buffer.from('a TURN long-term key, 16 bytes');
+    const attrs = [{ type: StunAttr.Username, value: Buffer.from('alice') }];
+    for (const sha256 of [false, true]) {
+      for (const fingerprint of [false, true]) {
+        const buf = encodeStunMessage(StunType.BindingRequest, txid, attrs, {
+          integrity: { key, sha256 },
+          fingerprint,
+        });
+        const m = decodeStunMessage(buf);
+        expect(m.fingerprint).toBe(fingerprint);
+        const types = m.attributes.map((a) => a.type);
+        const mi = sha256 ? StunAttr.MessageIntegritySha256 : StunAttr.MessageIntegrity;
+        expect(types).toEqual(
+          fingerprint ? [StunAttr.Username, mi, StunAttr.Fingerprint] : [StunAttr.Username, mi],
+        );
+        expect(m.attributes[1]!.value.length).toBe(sha256 ? 32 : 20);
+        expect(verifyMessageIntegrity(buf, m, { key, sha256 })).toBe(true);
+        expect(verifyMessageIntegrity(buf, m, { key: Buffer.from('another key'), sha256 })).toBe(
+          false,
+        );
+        // A changed byte under the MAC: USERNAME's first letter.
+        const forged = Buffer.from(buf);
+        forged[24] = 'A'.charCodeAt(0);
+        expect(
+          verifyMessageIntegrity(
+            forged,
+            decodeStunMessage(fingerprint ? refingerprint(forged) : forged),
+            { key, sha256 },
+          ),
+        ).toBe(false);
+      }
+    }
+  });
+
+  it('accepts MESSAGE-INTEGRITY-SHA256 truncated to 16-28 bytes in steps of 4 (RFC 8489 §14.6), no shorter', () => {
+    const key = Buffer.from('k');
+    for (const n of [12, 16, 20, 24, 28, 30]) {
+      // Built by hand: HMAC-SHA256 over the header (length up to the attribute's end) and the attribute header.
+      const msg = encodeStunMessage(StunType.BindingSuccess, txid, [
+        { type: StunAttr.MessageIntegritySha256, value: Buffer.alloc(n) },
+      ]);
+      const covered = Buffer.from(msg.subarray(0, 20));
+      covered.writeUInt16BE(4 + n, 2);
+      createHmac('sha256', key).update(covered).digest().copy(msg, 24, 0, n);
+      const ok = n >= 16 && n % 4 === 0;
+      expect(verifyMessageIntegrity(msg, decodeStunMessage(msg), { key, sha256: true })).toBe(ok);
+    }
+  });
 
   it('a Binding request is the 20-byte header (plus FINGERPRINT if asked)', () => {
     const bare = encodeBindingRequest(txid);
@@ -300,3 +368,11 @@ describe('isStun demultiplexes from our own packets', () => {
     expect(isStun(dtlsRange)).toBe(false);
   });
 });
+
+/** Rewrites a message's trailing FINGERPRINT after a test changed its bytes. */
+function refingerprint(buf: Buffer): Buffer {
+  const out = Buffer.from(buf);
+  const at = out.length - 4;
+  out.writeUInt32BE((crc32(out.subarray(0, at - 4)) ^ 0x5354554e) >>> 0, at);
+  return out;
+}
