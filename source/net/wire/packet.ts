@@ -47,9 +47,10 @@ export const DATA_HEADER_LENGTH = 14;
  * size a session starts at and every packet but a path-MTU probe keeps to.
  * It is QUIC's minimum (RFC 9000 §14: a path that cannot carry 1200-byte
  * datagrams is not used; the 1280-byte IPv6 minimum MTU less 48 bytes of
- * IPv6 and UDP headers leaves 1232) and RFC 8899 §5.1.2's recommended
- * BASE_PLPMTU for UDP. recovery/pmtu.ts searches upward from it; congestion
- * control counts its windows in it (RFC 9002 §7.2). The one definition.
+ * IPv6 and UDP headers leaves 1232), and RFC 8899 §5.1.2's BASE_PLPMTU
+ * (1200 is its recommended default). recovery/pmtu.ts searches upward from
+ * it; congestion control counts its windows in it (RFC 9002 §7.2). This is
+ * the one definition.
  */
 export const BASE_PLPMTU = 1200;
 /** @deprecated The old name of BASE_PLPMTU, still imported by core/peers/peer.ts and core/conn/session.ts. */
