@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { type Addr, addrKey, normalizeIp, parseHostPort } from '../../source/net/core/address.js';
 import { decodeInvite, encodeInvite } from '../../source/net/nat/invite.js';
 import { StunClient } from '../../source/net/nat/stun.js';
+import { isStun } from '../../source/net/nat/stun-codec.js';
 import { type Message, MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import type { AgentRequest } from './lab.js';
 
@@ -64,9 +65,8 @@ async function stun(req: Extract<Request, { op: 'stun' }>): Promise<Record<strin
   const done = new Promise<void>((resolve) => {
     socket.on('message', (data, rinfo) => {
       const from = { address: normalizeIp(rinfo.address), port: rinfo.port };
-      if (client.handleResponse(data, from, performance.now()) === 'not-stun') {
-        entry.received.push({ from, data: data.toString('utf8') });
-      }
+      if (isStun(data)) client.handleResponse(data, from, performance.now());
+      else entry.received.push({ from, data: data.toString('utf8') });
       flush();
       if (client.done) resolve();
     });

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
 import { PROBE_SOCKETS } from '../../source/net/nat/birthday.js';
 import { decodeInvite, encodeInvite } from '../../source/net/nat/invite.js';
-import { decodeStunMessage, encodeBindingResponse } from '../../source/net/nat/stun.js';
+import { decodeStunMessage, encodeBindingResponse } from '../../source/net/nat/stun-codec.js';
 import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { PacketType, PROBE_PACKET_SIZE } from '../../source/net/wire/packet.js';
 

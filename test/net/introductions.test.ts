@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { BadPacket } from '../../source/net/core/errors.js';
-import { decodeIntroduction, encodeIntroduction } from '../../source/net/nat/introduce.js';
+import { generateIdentity } from '../../source/net/crypto/identity.js';
+import {
+  CONTROL_STREAM,
+  decodeIntroduction,
+  encodeIntroduction,
+} from '../../source/net/nat/introduce.js';
+import { PacketType } from '../../source/net/wire/packet.js';
 import { FakeNetwork, type NatKind } from '../support/fakenet.js';
 import { SimPeer } from '../support/simnode.js';
 
@@ -81,5 +87,45 @@ describe('introductions: joining one member connects you to the mesh', () => {
     for (let cut = 0; cut < bytes.length; cut++) {
       expect(() => decodeIntroduction(bytes.subarray(0, cut))).toThrow(BadPacket);
     }
+  });
+});
+
+describe('introductions: IPv4-mapped IPv6 targets are judged as the IPv4 address they are', () => {
+  it('refuses loopback and private targets spelled ::ffff:7f00:1 and ::ffff:a01:203', () => {
+    const net = new FakeNetwork({ seed: 54 });
+    const alice = new SimPeer(
+      net,
+      { address: '203.0.113.1', port: 1000 },
+      { nick: 'alice' },
+      net.rng,
+    );
+    const mallory = new SimPeer(
+      net,
+      { address: '203.0.113.66', port: 6666 },
+      { nick: 'mallory' },
+      net.rng,
+    );
+    mallory.add('alice', alice);
+    expect(net.runUntilTrue(() => mallory.connected('alice'), 5000)).toBe(true);
+    const inits: string[] = [];
+    net.tap = (d) => {
+      if (d.data[1] === PacketType.Init) inits.push(d.to.address);
+      return undefined;
+    };
+    // 127.0.0.1 and 10.1.2.3, as 16 bytes of family 6: the hex spelling once
+    // passed for a global IPv6 address.
+    const targets = ['::ffff:7f00:1', '::ffff:a01:203'];
+    for (const [i, address] of targets.entries()) {
+      const intro = {
+        identity: generateIdentity().publicKey,
+        nick: `t${i}`,
+        addrs: [{ address, port: 22 }],
+      };
+      mallory.endpoint.sendMessage(['alice'], encodeIntroduction(intro), net.now, CONTROL_STREAM);
+      net.poke(mallory.addr);
+    }
+    net.run(5000);
+    expect(alice.endpoint.introductionStats().refusedTargets).toBe(targets.length);
+    expect(inits.filter((a) => a !== '203.0.113.66')).toEqual([]);
   });
 });

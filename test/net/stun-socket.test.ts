@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeInvite } from '../../source/net/nat/invite.js';
-import { decodeStunMessage, encodeBindingResponse } from '../../source/net/nat/stun.js';
+import { decodeStunMessage, encodeBindingResponse } from '../../source/net/nat/stun-codec.js';
 import { MultiHolepunchSocket, type StunInfo } from '../../source/net/shell/socket.js';
 import { stunServer } from '../support/stunserver.js';
 

@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { decodeStunMessage, encodeBindingResponse } from '../../source/net/nat/stun.js';
+import { decodeStunMessage, encodeBindingResponse } from '../../source/net/nat/stun-codec.js';
 
 /** A minimal STUN server on 127.0.0.1 that answers Binding requests (or stays silent). */
 export async function stunServer(

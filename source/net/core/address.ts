@@ -8,8 +8,10 @@ export interface Addr {
 }
 
 /**
- * A socket bound to `::` reports IPv4 peers as `::ffff:a.b.c.d`; strip that so
- * one peer never appears under two spellings (DESIGN.md, pitfalls).
+ * A socket bound to `::` reports IPv4 peers as `::ffff:a.b.c.d` (RFC 4291
+ * §2.5.5.2); strip that so one peer never appears under two spellings: one
+ * session, one address key, one scope check (nat/targets.ts) per peer. A zone
+ * (`%eth0`) is dropped too: it means nothing to another host.
  */
 export function normalizeIp(ip: string): string {
   let lower = ip.toLowerCase();
@@ -22,8 +24,6 @@ export function normalizeIp(ip: string): string {
 export function addrKey(a: Addr): string {
   return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
-
-export const formatAddr = addrKey;
 
 export function sameAddr(a: Addr, b: Addr): boolean {
   return a.port === b.port && a.address === b.address;

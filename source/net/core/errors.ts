@@ -1,7 +1,8 @@
 import type { ErrorCode } from './events.js';
 
 /**
- * Errors, split by who is to blame (DESIGN.md, "Standards"):
+ * Errors, split by who is to blame, so each is handled by whoever can act on
+ * it (the readme's "The library" section lists what users see of them):
  *
  * - `BadPacket`: the network's fault. Thrown by every decoder that reads hostile
  *   bytes; callers drop the datagram, count it by `reason` and carry on.

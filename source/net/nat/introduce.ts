@@ -1,7 +1,7 @@
-import { isIP } from 'node:net';
 import { type Addr, normalizeIp } from '../core/address.js';
 import { BadPacket } from '../core/errors.js';
 import type { NatMapping } from '../core/events.js';
+import { IPV4_LENGTH, IPV6_LENGTH, ipFromBytes, ipToBytes } from '../wire/ip.js';
 import { Reader } from '../wire/reader.js';
 
 /**
@@ -10,6 +10,8 @@ import { Reader } from '../wire/reader.js';
  *
  *   version:u8 type:u8(1 = introduce) identity:32 nickLength:u8 nick
  *   count:u8 (family:u8(4|6) ip:4|16 port:u16){count} [nat:u8]
+ *
+ * (ip in network byte order, as wire/ip.ts codes it.)
  *
  * `nat` (added later; absent means unknown) is how the introduced node's NAT
  * maps it, from its own STUN: 0 unknown, 1 endpoint-independent (cone or no
@@ -35,7 +37,7 @@ export const CONTROL_STREAM = 1;
 const CONTROL_VERSION = 1;
 const INTRODUCE = 1;
 const NAT_MAPPING = 2;
-export const MAX_INTRODUCED_ADDRS = 4;
+const MAX_INTRODUCED_ADDRS = 4;
 
 export interface Introduction {
   identity: Buffer;
@@ -67,11 +69,10 @@ export function encodeIntroduction(intro: Introduction): Buffer {
     Buffer.from([addrs.length]),
   ];
   for (const a of addrs) {
-    const v6 = isIP(a.address) === 6;
-    const ip = v6 ? ipv6Bytes(a.address) : Buffer.from(a.address.split('.').map(Number));
+    const ip = ipToBytes(a.address);
     const port = Buffer.allocUnsafe(2);
     port.writeUInt16BE(a.port);
-    parts.push(Buffer.from([v6 ? 6 : 4]), ip, port);
+    parts.push(Buffer.from([ip.length === IPV6_LENGTH ? 6 : 4]), ip, port);
   }
   if (intro.nat !== undefined && intro.nat !== 'unknown')
     parts.push(Buffer.from([NAT_CODES.indexOf(intro.nat)]));
@@ -127,8 +128,8 @@ function introductionBody(r: Reader): Introduction {
   for (let i = 0; i < count; i++) {
     const family = r.u8('address family');
     let address: string;
-    if (family === 4) address = [...r.bytes(4, 'ipv4')].join('.');
-    else if (family === 6) address = ipv6Text(r.bytes(16, 'ipv6'));
+    if (family === 4) address = ipFromBytes(r.bytes(IPV4_LENGTH, 'ipv4'));
+    else if (family === 6) address = ipFromBytes(r.bytes(IPV6_LENGTH, 'ipv6'));
     else throw new BadPacket('protocol', 'bad address family');
     const hi = r.u8('port');
     const port = hi * 256 + r.u8('port');
@@ -138,29 +139,4 @@ function introductionBody(r: Reader): Introduction {
   if (r.remaining === 0) return { identity, nick, addrs };
   const nat = natCode(r);
   return nat === 'unknown' ? { identity, nick, addrs } : { identity, nick, addrs, nat };
-}
-
-/** RFC 5952 canonical text, as the WHATWG URL parser serialises IPv6 hosts. */
-function canonicalV6(text: string): string {
-  return new URL(`http://[${text}]/`).hostname.slice(1, -1);
-}
-
-function ipv6Bytes(text: string): Buffer {
-  const canonical = canonicalV6(text);
-  const [head = '', tail = ''] = canonical.split('::');
-  const part = (s: string) => (s ? s.split(':') : []);
-  const h = part(head);
-  const t = part(tail);
-  const groups = canonical.includes('::')
-    ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t]
-    : h;
-  const out = Buffer.alloc(16);
-  for (const [i, g] of groups.entries()) out.writeUInt16BE(Number.parseInt(g, 16), i * 2);
-  return out;
-}
-
-function ipv6Text(b: Uint8Array): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-  return canonicalV6(groups.join(':'));
 }

@@ -1,419 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
 import { type Addr, addrKey, normalizeIp } from '../core/address.js';
 import { BadPacket, UsageError } from '../core/errors.js';
+import {
+  decodeStunMessage,
+  encodeBindingRequest,
+  STUN_TRANSACTION_ID_LENGTH,
+  type StunMessage,
+  StunMethod,
+} from './stun-codec.js';
 
 /**
- * STUN (RFC 8489), only what a peer needs to learn its public address: the
- * Binding request and its responses. Sans I/O: `encode*` build datagrams,
- * `decodeStunMessage` reads hostile bytes and throws only `BadPacket`, and
- * `StunClient` runs Binding transactions (with the §6.2.1 retransmissions)
- * on a clock its caller supplies.
- *
- * Demultiplexing (RFC 8489 §7, RFC 7983): every STUN message starts with the
- * two bits 00 and carries the magic cookie at bytes 4..8, while every packet
- * of ours starts with WIRE_VERSION (0x51, bits 01). `looksLikeStun` is that
- * check, cheap enough to run on every datagram.
+ * A STUN Binding client (RFC 8489), only what a peer needs to learn its
+ * public address, on the codec in stun-codec.ts. Sans I/O: `StunClient` runs
+ * one Binding transaction per server, retransmitting per §6.2.1, on a clock
+ * its caller supplies, and compares what the servers saw (mapping behaviour,
+ * RFC 4787 §4.1).
  */
-
-export const STUN_MAGIC_COOKIE = 0x2112a442;
-export const STUN_HEADER_LENGTH = 20;
-export const STUN_TRANSACTION_ID_LENGTH = 12;
-
-export const StunMethod = { Binding: 0x001 } as const;
-
-export const StunType = {
-  BindingRequest: 0x0001,
-  BindingIndication: 0x0011,
-  BindingSuccess: 0x0101,
-  BindingError: 0x0111,
-} as const;
-
-export const StunAttr = {
-  MappedAddress: 0x0001,
-  Username: 0x0006,
-  MessageIntegrity: 0x0008,
-  ErrorCode: 0x0009,
-  UnknownAttributes: 0x000a,
-  Realm: 0x0014,
-  Nonce: 0x0015,
-  MessageIntegritySha256: 0x001c,
-  XorMappedAddress: 0x0020,
-  Software: 0x8022,
-  AlternateServer: 0x8023,
-  Fingerprint: 0x8028,
-} as const;
-
-/** FINGERPRINT is CRC-32 of the message XOR this constant ("STUN"), RFC 8489 §14.7. */
-const FINGERPRINT_XOR = 0x5354554e;
-const FINGERPRINT_LENGTH = 8; // attribute header + 4-byte value
-
-export type StunClass = 'request' | 'indication' | 'success' | 'error';
-
-export interface StunAttribute {
-  type: number;
-  /** The value without padding; a view into the decoded buffer. */
-  value: Buffer;
-}
-
-export interface StunMessage {
-  /** The 14-bit message type (method and class interleaved). */
-  type: number;
-  method: number;
-  class: StunClass;
-  transactionId: Buffer;
-  /** Every attribute in order, unknown ones included. */
-  attributes: StunAttribute[];
-  /** XOR-MAPPED-ADDRESS if present, else MAPPED-ADDRESS (RFC 3489 servers), else undefined. */
-  mappedAddress: Addr | undefined;
-  /** True when the mapped address came from XOR-MAPPED-ADDRESS. */
-  xorMapped: boolean;
-  /** True when a FINGERPRINT was present (it was verified: a bad one throws). */
-  fingerprint: boolean;
-  errorCode: { code: number; reason: string } | undefined;
-  software: string | undefined;
-}
-
-// ---- CRC-32 (ISO-HDLC, as zlib) -------------------------------------------------
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-export function crc32(data: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) {
-    crc = CRC_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-// ---- type field -------------------------------------------------------------
-
-function classOf(type: number): StunClass {
-  const c = ((type >> 7) & 0b10) | ((type >> 4) & 0b01);
-  return c === 0 ? 'request' : c === 1 ? 'indication' : c === 2 ? 'success' : 'error';
-}
-
-function methodOf(type: number): number {
-  return (type & 0x000f) | ((type >> 1) & 0x0070) | ((type >> 2) & 0x0f80);
-}
-
-// ---- encoding ---------------------------------------------------------------
-
-export interface EncodeOptions {
-  /** Append a FINGERPRINT attribute (default false for requests: RFC 8489 makes it optional). */
-  fingerprint?: boolean;
-}
-
-function checkTransactionId(id: Uint8Array): void {
-  if (id.length !== STUN_TRANSACTION_ID_LENGTH) {
-    throw new UsageError(
-      `STUN transaction id must be ${STUN_TRANSACTION_ID_LENGTH} bytes, got ${id.length}`,
-    );
-  }
-}
-
-/** Any STUN message: attributes are padded to 4 bytes; FINGERPRINT (if asked) goes last. */
-export function encodeStunMessage(
-  type: number,
-  transactionId: Uint8Array,
-  attributes: readonly StunAttribute[] = [],
-  opts: EncodeOptions = {},
-): Buffer {
-  checkTransactionId(transactionId);
-  if (!Number.isInteger(type) || type < 0 || type > 0x3fff) {
-    throw new UsageError(`bad STUN message type ${type}`);
-  }
-  let bodyLength = 0;
-  for (const a of attributes) {
-    if (a.value.length > 0xffff) throw new UsageError('STUN attribute too long');
-    bodyLength += 4 + ((a.value.length + 3) & ~3);
-  }
-  if (opts.fingerprint) bodyLength += FINGERPRINT_LENGTH;
-  if (bodyLength > 0xffff - 3) throw new UsageError('STUN message too long');
-  const buf = Buffer.alloc(STUN_HEADER_LENGTH + bodyLength);
-  buf.writeUInt16BE(type, 0);
-  buf.writeUInt16BE(bodyLength, 2);
-  buf.writeUInt32BE(STUN_MAGIC_COOKIE, 4);
-  buf.set(transactionId, 8);
-  let off = STUN_HEADER_LENGTH;
-  for (const a of attributes) {
-    buf.writeUInt16BE(a.type, off);
-    buf.writeUInt16BE(a.value.length, off + 2);
-    buf.set(a.value, off + 4);
-    off += 4 + ((a.value.length + 3) & ~3);
-  }
-  if (opts.fingerprint) {
-    buf.writeUInt16BE(StunAttr.Fingerprint, off);
-    buf.writeUInt16BE(4, off + 2);
-    buf.writeUInt32BE((crc32(buf.subarray(0, off)) ^ FINGERPRINT_XOR) >>> 0, off + 4);
-  }
-  return buf;
-}
-
-/** A Binding request: the 20-byte header and, if asked, a FINGERPRINT. */
-export function encodeBindingRequest(transactionId: Uint8Array, opts: EncodeOptions = {}): Buffer {
-  return encodeStunMessage(StunType.BindingRequest, transactionId, [], opts);
-}
-
-/** A Binding success response carrying XOR-MAPPED-ADDRESS (what a server sends; for tests and tools). */
-export function encodeBindingResponse(
-  transactionId: Uint8Array,
-  mapped: Addr,
-  opts: EncodeOptions & { software?: string } = {},
-): Buffer {
-  checkTransactionId(transactionId);
-  const attrs: StunAttribute[] = [];
-  if (opts.software !== undefined) {
-    attrs.push({ type: StunAttr.Software, value: Buffer.from(opts.software, 'utf8') });
-  }
-  attrs.push({
-    type: StunAttr.XorMappedAddress,
-    value: encodeAddressValue(mapped, transactionId, true),
-  });
-  return encodeStunMessage(StunType.BindingSuccess, transactionId, attrs, opts);
-}
-
-/** A Binding error response with ERROR-CODE (RFC 8489 §14.8). */
-export function encodeBindingError(
-  transactionId: Uint8Array,
-  code: number,
-  reason: string,
-  opts: EncodeOptions = {},
-): Buffer {
-  if (!Number.isInteger(code) || code < 300 || code > 699) {
-    throw new UsageError(`bad STUN error code ${code}`);
-  }
-  const text = Buffer.from(reason, 'utf8');
-  const value = Buffer.alloc(4 + text.length);
-  value[2] = Math.floor(code / 100);
-  value[3] = code % 100;
-  value.set(text, 4);
-  return encodeStunMessage(
-    StunType.BindingError,
-    transactionId,
-    [{ type: StunAttr.ErrorCode, value }],
-    opts,
-  );
-}
-
-/** The value of (XOR-)MAPPED-ADDRESS for `addr`. */
-export function encodeAddressValue(addr: Addr, transactionId: Uint8Array, xor: boolean): Buffer {
-  const family = isIP(addr.address);
-  if (family === 0) throw new UsageError(`bad IP address "${addr.address}"`);
-  if (!Number.isInteger(addr.port) || addr.port < 0 || addr.port > 0xffff) {
-    throw new UsageError(`bad port ${addr.port}`);
-  }
-  const ip = family === 4 ? ipv4Bytes(addr.address) : ipv6Bytes(addr.address);
-  const value = Buffer.alloc(4 + ip.length);
-  value[1] = family === 4 ? 0x01 : 0x02;
-  value.writeUInt16BE(xor ? addr.port ^ (STUN_MAGIC_COOKIE >>> 16) : addr.port, 2);
-  if (xor) xorAddress(ip, transactionId);
-  value.set(ip, 4);
-  return value;
-}
-
-// ---- decoding ---------------------------------------------------------------
-
-/**
- * True when `buf` has the shape of a STUN message: top two bits 00, the magic
- * cookie, a length that is a multiple of 4 and matches the datagram. It
- * proves nothing (decode to be sure); it only routes datagrams.
- */
-export function looksLikeStun(buf: Uint8Array): boolean {
-  if (buf.length < STUN_HEADER_LENGTH || (buf[0]! & 0xc0) !== 0) return false;
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const length = view.readUInt16BE(2);
-  return (
-    view.readUInt32BE(4) === STUN_MAGIC_COOKIE &&
-    (length & 3) === 0 &&
-    length + STUN_HEADER_LENGTH === buf.length
-  );
-}
-
-/**
- * Decodes one STUN message (RFC 8489 §5, §14). Throws `BadPacket`
- * ('truncated' when bytes are missing, 'malformed' otherwise) and nothing
- * else, whatever the input. MESSAGE-INTEGRITY is kept but not verified (a
- * Binding client has no credentials); a FINGERPRINT, when present, must be the
- * last attribute and must match.
- */
-export function decodeStunMessage(input: Uint8Array): StunMessage {
-  const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  if (buf.length < STUN_HEADER_LENGTH) {
-    throw new BadPacket('truncated', `STUN: ${buf.length} bytes is shorter than the header`);
-  }
-  const type = buf.readUInt16BE(0);
-  if ((type & 0xc000) !== 0) throw new BadPacket('malformed', 'STUN: first two bits not zero');
-  const length = buf.readUInt16BE(2);
-  if (buf.readUInt32BE(4) !== STUN_MAGIC_COOKIE) {
-    throw new BadPacket('malformed', 'STUN: no magic cookie');
-  }
-  if ((length & 3) !== 0) {
-    throw new BadPacket('malformed', `STUN: length ${length} not a multiple of 4`);
-  }
-  const end = STUN_HEADER_LENGTH + length;
-  if (end > buf.length) {
-    throw new BadPacket('truncated', `STUN: header says ${end} bytes, datagram has ${buf.length}`);
-  }
-  if (end < buf.length) {
-    throw new BadPacket('malformed', `STUN: ${buf.length - end} bytes after the message`);
-  }
-  const transactionId = buf.subarray(8, STUN_HEADER_LENGTH);
-
-  const attributes: StunAttribute[] = [];
-  let fingerprint = false;
-  let off = STUN_HEADER_LENGTH;
-  while (off < end) {
-    if (fingerprint) throw new BadPacket('malformed', 'STUN: attribute after FINGERPRINT');
-    if (end - off < 4) throw new BadPacket('truncated', 'STUN: attribute header cut short');
-    const attrType = buf.readUInt16BE(off);
-    const attrLength = buf.readUInt16BE(off + 2);
-    const valueStart = off + 4;
-    const padded = (attrLength + 3) & ~3;
-    if (valueStart + padded > end) {
-      throw new BadPacket(
-        'truncated',
-        `STUN: attribute 0x${attrType.toString(16)} of ${attrLength} bytes overruns the message`,
-      );
-    }
-    const value = buf.subarray(valueStart, valueStart + attrLength);
-    if (attrType === StunAttr.Fingerprint) {
-      if (attrLength !== 4) throw new BadPacket('malformed', 'STUN: FINGERPRINT not 4 bytes');
-      const expected = (crc32(buf.subarray(0, off)) ^ FINGERPRINT_XOR) >>> 0;
-      if (value.readUInt32BE(0) !== expected) {
-        throw new BadPacket('malformed', 'STUN: FINGERPRINT does not match');
-      }
-      fingerprint = true;
-    }
-    attributes.push({ type: attrType, value });
-    off = valueStart + padded;
-  }
-
-  // RFC 8489 §14: only the first of a repeated attribute counts.
-  const first = (t: number) => attributes.find((a) => a.type === t);
-  const xorAttr = first(StunAttr.XorMappedAddress);
-  const plainAttr = first(StunAttr.MappedAddress);
-  let mappedAddress: Addr | undefined;
-  if (xorAttr) mappedAddress = decodeAddressValue(xorAttr.value, transactionId, true);
-  else if (plainAttr) mappedAddress = decodeAddressValue(plainAttr.value, transactionId, false);
-  const errAttr = first(StunAttr.ErrorCode);
-  const softAttr = first(StunAttr.Software);
-  return {
-    type,
-    method: methodOf(type),
-    class: classOf(type),
-    transactionId,
-    attributes,
-    mappedAddress,
-    xorMapped: xorAttr !== undefined,
-    fingerprint,
-    errorCode: errAttr ? decodeErrorCode(errAttr.value) : undefined,
-    software: softAttr ? softAttr.value.toString('utf8') : undefined,
-  };
-}
-
-/** (XOR-)MAPPED-ADDRESS value (RFC 8489 §14.1, §14.2) to a normalised address. */
-export function decodeAddressValue(value: Buffer, transactionId: Uint8Array, xor: boolean): Addr {
-  if (value.length < 4) throw new BadPacket('malformed', 'STUN: address attribute too short');
-  const family = value[1];
-  const want = family === 0x01 ? 8 : family === 0x02 ? 20 : -1;
-  if (want < 0) throw new BadPacket('malformed', `STUN: unknown address family ${family}`);
-  if (value.length !== want) {
-    throw new BadPacket('malformed', `STUN: address attribute of ${value.length} bytes`);
-  }
-  let port = value.readUInt16BE(2);
-  const ip = Buffer.from(value.subarray(4));
-  if (xor) {
-    port ^= STUN_MAGIC_COOKIE >>> 16;
-    xorAddress(ip, transactionId);
-  }
-  const address = family === 0x01 ? [...ip].join('.') : formatIpv6(ip);
-  return { address: normalizeIp(address), port };
-}
-
-function decodeErrorCode(value: Buffer): { code: number; reason: string } {
-  if (value.length < 4) throw new BadPacket('malformed', 'STUN: ERROR-CODE too short');
-  const cls = value[2]! & 0x07;
-  const number = value[3]!;
-  if (cls < 3 || cls > 6 || number > 99) {
-    throw new BadPacket('malformed', `STUN: bad error code ${cls}${number}`);
-  }
-  return { code: cls * 100 + number, reason: value.subarray(4).toString('utf8') };
-}
-
-// ---- address bytes ----------------------------------------------------------
-
-/** XORs an address in place with the cookie (IPv4) or cookie + transaction id (IPv6). */
-function xorAddress(ip: Uint8Array, transactionId: Uint8Array): void {
-  const mask = Buffer.alloc(16);
-  mask.writeUInt32BE(STUN_MAGIC_COOKIE, 0);
-  mask.set(transactionId, 4);
-  for (let i = 0; i < ip.length; i++) ip[i] = ip[i]! ^ mask[i]!;
-}
-
-function ipv4Bytes(address: string): Buffer {
-  return Buffer.from(address.split('.').map((p) => Number(p)));
-}
-
-function ipv6Bytes(address: string): Buffer {
-  let text = address;
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
-  // A trailing dotted quad (::ffff:1.2.3.4) becomes two hex groups.
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted?.[1]) {
-    const b = ipv4Bytes(dotted[1]);
-    text = `${text.slice(0, dotted.index)}${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const headGroups = head ? head.split(':') : [];
-  const tailGroups = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
-  const groups = [...headGroups, ...new Array<string>(fill).fill('0'), ...tailGroups];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => {
-    out.writeUInt16BE(Number.parseInt(g, 16), i * 2);
-  });
-  return out;
-}
-
-/** RFC 5952 text: lower case, no leading zeros, the longest run of zero groups as `::`. */
-function formatIpv6(ip: Buffer): string {
-  // IPv4-mapped (RFC 5952 §5) keeps its dotted quad, which normalizeIp strips.
-  if (ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff) {
-    return `::ffff:${[...ip.subarray(12)].join('.')}`;
-  }
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(ip.readUInt16BE(i));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-// ---- the client -------------------------------------------------------------
 
 export interface StunClientOptions {
   /** Initial retransmission timeout in ms (RFC 8489 §6.2.1: 500). */
@@ -428,9 +30,9 @@ export interface StunClientOptions {
   randomBytes?: (n: number) => Buffer;
 }
 
-export const STUN_DEFAULT_RTO = 500;
-export const STUN_DEFAULT_MAX_TRANSMITS = 7;
-export const STUN_DEFAULT_LAST_WAIT_FACTOR = 16;
+const STUN_DEFAULT_RTO = 500;
+const STUN_DEFAULT_MAX_TRANSMITS = 7;
+const STUN_DEFAULT_LAST_WAIT_FACTOR = 16;
 
 export type StunResult =
   | { server: Addr; kind: 'mapped'; mapped: Addr; rtt: number; transmits: number }
@@ -469,8 +71,6 @@ interface Transaction {
 
 /** What `handleResponse` did with a datagram. */
 export type StunHandled =
-  /** Not a STUN message: the caller's own protocol. */
-  | 'not-stun'
   /** A response to one of our transactions (a result is now available). */
   | 'answered'
   /** STUN, but not for us (unknown transaction, wrong source, a request...) or broken. */
@@ -478,7 +78,8 @@ export type StunHandled =
 
 /**
  * Sans-I/O STUN Binding client. `start()` opens one transaction per server;
- * feed every datagram that `looksLikeStun` to `handleResponse`, call
+ * feed every datagram that `isStun` (stun-codec.ts) accepts to
+ * `handleResponse`, which does not sniff again (one check per datagram), call
  * `handleTimeout` at `nextDeadline()`, and send what `pollTransmit` returns.
  * Results arrive through `pollResult()` and `summary()`. Nothing the network
  * does makes it throw.
@@ -585,7 +186,6 @@ export class StunClient {
   }
 
   handleResponse(buf: Uint8Array, from: Addr, now: number): StunHandled {
-    if (!looksLikeStun(buf)) return 'not-stun';
     const source = { address: normalizeIp(from.address), port: from.port };
     let msg: StunMessage;
     try {

@@ -4,8 +4,7 @@
  * All sizes are bytes of UDP payload (what we count against the window).
  */
 
-/** Our datagram budget; well under the 1280-byte IPv6 minimum MTU after IP/UDP headers. */
-export const MAX_DATAGRAM_SIZE = 1200;
+import { BASE_PLPMTU } from '../wire/packet.js';
 
 /** kLossReductionFactor (§7.3.2, B.1). */
 const LOSS_REDUCTION_FACTOR = 0.5;
@@ -52,7 +51,7 @@ export class NewReno {
       minimumWindowPackets?: number;
     } = {},
   ) {
-    const mds = opts.maxDatagramSize ?? MAX_DATAGRAM_SIZE;
+    const mds = opts.maxDatagramSize ?? BASE_PLPMTU;
     this.#maxDatagramSize = mds;
     // §7.2: initial window of 10 datagrams (our datagrams are small enough that the 14720-byte
     // cap never binds), minimum window of 2 datagrams.
@@ -199,7 +198,7 @@ export class Pacer {
   #tokens = 0;
   #lastTime: number | undefined;
 
-  constructor(maxDatagramSize: number = MAX_DATAGRAM_SIZE) {
+  constructor(maxDatagramSize: number = BASE_PLPMTU) {
     this.#maxDatagramSize = maxDatagramSize;
   }
 

@@ -9,14 +9,10 @@
  * Sans I/O: the session asks `probeSize(now)` when it may send, reports
  * acknowledgement or loss of the probe, and packs data up to `size`.
  */
-import { MAX_DATAGRAM } from '../wire/packet.js';
+import { BASE_PLPMTU } from '../wire/packet.js';
 
-/**
- * RFC 8899 §5.1.2 BASE_PLPMTU: QUIC's minimum (RFC 9000 §14), which every
- * path that carries QUIC carries, and the size every other packet of ours
- * keeps to. Sessions start here.
- */
-export const BASE_PLPMTU = MAX_DATAGRAM;
+/** RFC 8899 §5.1.2 BASE_PLPMTU, defined with the wire format (1200, see there). Sessions start here. */
+export { BASE_PLPMTU };
 /**
  * The largest size we search up to: a 1500-byte Ethernet MTU less the IPv6
  * (40) and UDP (8) headers, so one figure fits IPv4 and IPv6. Larger sizes

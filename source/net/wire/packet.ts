@@ -42,7 +42,19 @@ export const INIT_HEADER_LENGTH = 7 + COOKIE_LENGTH;
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 
 export const DATA_HEADER_LENGTH = 14;
-export const MAX_DATAGRAM = 1200;
+/**
+ * 1200 bytes of UDP payload: the datagram size every path carries, so the
+ * size a session starts at and every packet but a path-MTU probe keeps to.
+ * It is QUIC's minimum (RFC 9000 §14: a path that cannot carry 1200-byte
+ * datagrams is not used; the 1280-byte IPv6 minimum MTU less 48 bytes of
+ * IPv6 and UDP headers leaves 1232), and RFC 8899 §5.1.2's BASE_PLPMTU
+ * (1200 is its recommended default). recovery/pmtu.ts searches upward from
+ * it; congestion control counts its windows in it (RFC 9002 §7.2). This is
+ * the one definition.
+ */
+export const BASE_PLPMTU = 1200;
+/** @deprecated The old name of BASE_PLPMTU, still imported by core/peers/peer.ts and core/conn/session.ts. */
+export const MAX_DATAGRAM = BASE_PLPMTU;
 /**
  * Memory for outgoing DATA packets, carved from 64 KiB slabs. Node's own
  * pool (Buffer.allocUnsafe) is 8 KiB, so full packets exhausted it every six
@@ -74,10 +86,8 @@ export const MIN_INIT_SIZE = 320;
 
 /** Cipher ids as carried in INIT (and in the Noise prologue). */
 export const CipherId = { 'chacha20-poly1305': 1, 'aes-256-gcm': 2 } as const;
-export type CipherIdValue = (typeof CipherId)[keyof typeof CipherId];
 
 export const RejectReason = { CipherMismatch: 1, Busy: 2 } as const;
-export type RejectReasonValue = (typeof RejectReason)[keyof typeof RejectReason];
 
 export type Packet =
   | {
@@ -105,18 +115,6 @@ export const PROBE_TOKEN_LENGTH = 16;
 export const PROBE_PACKET_SIZE = 3 + PROBE_TOKEN_LENGTH;
 
 export const RESET_PACKET_SIZE = 22;
-
-/** True when the datagram looks like STUN (RFC 8489 §5: top bits 00, magic cookie). */
-export function isStun(buf: Uint8Array): boolean {
-  return (
-    buf.length >= 20 &&
-    buf[0]! < 4 &&
-    buf[4] === 0x21 &&
-    buf[5] === 0x12 &&
-    buf[6] === 0xa4 &&
-    buf[7] === 0x42
-  );
-}
 
 /** Parses the cleartext framing of one of our datagrams. Throws BadPacket. */
 export function decodePacket(buf: Uint8Array): Packet {

@@ -20,7 +20,7 @@ import {
   encodeNatMapping,
 } from '../../../source/net/nat/introduce.js';
 import { decodeInvite, encodeInvite } from '../../../source/net/nat/invite.js';
-import { decodeStunMessage, encodeBindingResponse } from '../../../source/net/nat/stun.js';
+import { decodeStunMessage, encodeBindingResponse } from '../../../source/net/nat/stun-codec.js';
 import { encodeProbe, PacketType, WIRE_VERSION } from '../../../source/net/wire/packet.js';
 import { type Addr, FakeNetwork, type NatOptions, type SimNode } from '../../support/fakenet.js';
 import { Rng } from '../../support/rng.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_DATAGRAM_SIZE, NewReno, Pacer } from '../../../source/net/recovery/congestion.js';
+import { NewReno, Pacer } from '../../../source/net/recovery/congestion.js';
+import { BASE_PLPMTU } from '../../../source/net/wire/packet.js';
 
-const MSS = MAX_DATAGRAM_SIZE;
+const MSS = BASE_PLPMTU;
 
 describe('NewReno (RFC 9002 §7, Appendix B)', () => {
   it('starts in slow start with a 10-datagram window and gates sending on it', () => {

@@ -1,13 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_DATAGRAM_SIZE, NewReno } from '../../../source/net/recovery/congestion.js';
+import { NewReno } from '../../../source/net/recovery/congestion.js';
 import {
   DEFAULT_MAX_PTO,
   LossDetector,
   type SentPacket,
 } from '../../../source/net/recovery/loss.js';
+import { BASE_PLPMTU } from '../../../source/net/wire/packet.js';
 
-const MSS = MAX_DATAGRAM_SIZE;
+const MSS = BASE_PLPMTU;
 
 function pkt(
   pn: number,

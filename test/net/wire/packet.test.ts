@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BadPacket } from '../../../source/net/core/errors.js';
+import { isStun } from '../../../source/net/nat/stun-codec.js';
 import {
   CipherId,
   COOKIE_LENGTH,
@@ -14,7 +15,6 @@ import {
   encodeReset,
   encodeResp,
   INIT_HEADER_LENGTH,
-  isStun,
   MIN_INIT_SIZE,
   type Packet,
   PacketType,
