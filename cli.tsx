@@ -137,7 +137,13 @@ async function main(argv: readonly string[]): Promise<number> {
     nick: opts.nick,
     verbose: opts.verbose,
     print,
-    pinnedFingerprint: (nick) => known.fingerprint(nick),
+    onTrust: (nick, fingerprint, address) => {
+      try {
+        known.trusted(nick, fingerprint, address);
+      } catch {
+        // A read-only disk must not end the chat; the trust store still has the key.
+      }
+    },
     ...(fullScreen
       ? {
           onDelivery: (id, state, detail) =>
@@ -178,7 +184,11 @@ async function main(argv: readonly string[]): Promise<number> {
   if (process.env.SRMUDP_HOME && opts.profile !== undefined) {
     say(`--profile ${opts.profile} is ignored: SRMUDP_HOME sets the data directory`);
   }
-  const remembered = known.entries().filter((e) => !peers.some((p) => p.nick === e.nick));
+  // The trust store (the transport's) decides each name's key; the known
+  // peers only say where to find them.
+  const remembered = known
+    .entriesFollowing(socket)
+    .filter((e) => !peers.some((p) => p.nick === e.nick));
   if (remembered.length > 0) {
     await controller
       .addEntries(remembered)
@@ -188,14 +198,10 @@ async function main(argv: readonly string[]): Promise<number> {
     );
   }
   if (peers.length > 0) {
-    try {
-      await controller.addEntries(peers);
-    } catch (err) {
-      await socket.close();
-      if (err instanceof UsageError) return fail(`peers file ${opts.config}: ${err.message}`);
-      throw err;
-    }
-    say(`loaded ${peers.length} peer${peers.length === 1 ? '' : 's'} from ${opts.config}`);
+    // Each entry on its own: a refused one is an error line, the rest are added.
+    const n = await controller.addEntries(peers);
+    const of = n === peers.length ? '' : ` of ${peers.length}`;
+    say(`loaded ${n}${of} peer${peers.length === 1 ? '' : 's'} from ${opts.config}`);
   }
   say('type /help for the commands; add a peer with /add <nick> <host:port>');
 
