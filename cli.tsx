@@ -16,7 +16,7 @@ import meow from 'meow';
 import { checkOptions, findUnknownFlag } from './source/chat/cliargs.js';
 import { ChatController } from './source/chat/controller.js';
 import type { ChatLine } from './source/chat/format.js';
-import { KnownPeers } from './source/chat/knownpeers.js';
+import { KnownPeers, startPeers } from './source/chat/knownpeers.js';
 import { createLineMode } from './source/chat/linemode.js';
 import { dataPaths, resolveDataDir } from './source/chat/paths.js';
 import { loadPeersFile, type PeerEntry } from './source/chat/peersfile.js';
@@ -185,23 +185,21 @@ async function main(argv: readonly string[]): Promise<number> {
     say(`--profile ${opts.profile} is ignored: SRMUDP_HOME sets the data directory`);
   }
   // The trust store (the transport's) decides each name's key; the known
-  // peers only say where to find them.
-  const remembered = known
-    .entriesFollowing(socket)
-    .filter((e) => !peers.some((p) => p.nick === e.nick));
-  if (remembered.length > 0) {
-    await controller
-      .addEntries(remembered)
-      .catch((err: Error) => say(`reconnecting: ${err.message}`));
-    say(
-      `reconnecting to ${remembered.length} known peer${remembered.length === 1 ? '' : 's'}: ${remembered.map((e) => e.nick).join(', ')}`,
-    );
+  // peers only say where to find them. Each entry on its own: a refused one
+  // is an error line, the rest are added.
+  const { loaded, reconnecting } = await startPeers(known, socket, peers, (entries) =>
+    controller.addEntries(entries),
+  ).catch((err: Error) => {
+    say(`reconnecting: ${err.message}`);
+    return { loaded: [], reconnecting: [] };
+  });
+  if (reconnecting.length > 0) {
+    const n = reconnecting.length;
+    say(`reconnecting to ${n} known peer${n === 1 ? '' : 's'}: ${reconnecting.join(', ')}`);
   }
   if (peers.length > 0) {
-    // Each entry on its own: a refused one is an error line, the rest are added.
-    const n = await controller.addEntries(peers);
-    const of = n === peers.length ? '' : ` of ${peers.length}`;
-    say(`loaded ${n}${of} peer${peers.length === 1 ? '' : 's'} from ${opts.config}`);
+    const of = loaded.length === peers.length ? '' : ` of ${peers.length}`;
+    say(`loaded ${loaded.length}${of} peer${peers.length === 1 ? '' : 's'} from ${opts.config}`);
   }
   say('type /help for the commands; add a peer with /add <nick> <host:port>');
 

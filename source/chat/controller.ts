@@ -150,11 +150,11 @@ export class ChatController {
   /**
    * Adds the peers of a peers file (or the known-peers store), each on its
    * own: a refused entry is an error line and the others are still added.
-   * Resolves to how many were added.
+   * Resolves to the nicks added.
    */
-  async addEntries(entries: readonly PeerEntry[]): Promise<number> {
+  async addEntries(entries: readonly PeerEntry[]): Promise<string[]> {
     const added = await Promise.all(entries.map((e) => this.addEntry(e)));
-    return added.filter(Boolean).length;
+    return entries.filter((_, i) => added[i]).map((e) => e.nick);
   }
 
   /**
@@ -380,8 +380,14 @@ export class ChatController {
 
   private async trust(nick: string): Promise<void> {
     const p = this.requirePeer(nick);
-    await this.socket.trustNewKey(nick);
+    // Marked first: the new key's session can complete while the trust store is written.
     this.trusting.add(nick);
+    try {
+      await this.socket.trustNewKey(nick);
+    } catch (err) {
+      this.trusting.delete(nick);
+      throw err;
+    }
     const pinned = this.socket.pinnedFingerprint(nick);
     if (pinned) this.opts.onTrust?.(nick, pinned, p.address);
     this.system(`trusting ${nick}'s new key ${pinned ?? ''}; reconnecting`);
@@ -439,7 +445,7 @@ export class ChatController {
   private async load(file: string): Promise<void> {
     const path = this.resolvePath(file);
     const entries = await loadPeersFile(path);
-    const n = await this.addEntries(entries);
+    const n = (await this.addEntries(entries)).length;
     const of = n === entries.length ? '' : ` of ${entries.length}`;
     this.system(`loaded ${n}${of} peer${entries.length === 1 ? '' : 's'} from ${path}`);
   }

@@ -115,7 +115,11 @@ export class KnownPeers {
     return this.entries().map((e) => {
       const pinned = transport.pinnedFingerprint(e.nick);
       if (!pinned || pinned === e.fingerprint) return e;
-      this.store(e.nick, e.address, pinned);
+      try {
+        this.store(e.nick, e.address, pinned);
+      } catch {
+        // A read-only disk must not stop the chat: the pin is used all the same.
+      }
       return { ...e, fingerprint: pinned };
     });
   }
@@ -193,4 +197,21 @@ function check(store: unknown): string | undefined {
       return `peer ${nick} has a bad fingerprint`;
   }
   return undefined;
+}
+
+/**
+ * The peers to add at start: a peers file's (-c) first, then the known peers
+ * the file did not add — also those it named but that were refused (say, for
+ * naming another key than the pin), so a pinned peer is still reconnected.
+ */
+export async function startPeers(
+  known: KnownPeers,
+  transport: Pick<MultiHolepunchSocket, 'pinnedFingerprint'>,
+  file: readonly PeerEntry[],
+  add: (entries: readonly PeerEntry[]) => Promise<string[]>,
+): Promise<{ loaded: string[]; reconnecting: string[] }> {
+  const loaded = file.length > 0 ? await add(file) : [];
+  const rest = known.entriesFollowing(transport).filter((e) => !loaded.includes(e.nick));
+  const reconnecting = rest.length > 0 ? await add(rest) : [];
+  return { loaded, reconnecting };
 }

@@ -306,7 +306,7 @@ describe('ChatController', () => {
       { nick: 'carol', address: '127.0.0.1:9001', fingerprint: FP_BOB.replace('r', 'a') },
       { nick: 'dave', address: '127.0.0.1:9002' },
     ]);
-    expect(added).toBe(2);
+    expect(added).toEqual(['carol', 'dave']);
     expect(text()).toContain(
       `names key ${FP_EVE} for bob, but ${FP_BOB} is pinned: keeping the pinned key`,
     );
@@ -319,7 +319,7 @@ describe('ChatController', () => {
       { nick: 'unresolvable', address: 'nowhere.invalid:1' },
       { nick: 'dave', address: '127.0.0.1:9002' },
     ]);
-    expect(added).toBe(1);
+    expect(added).toEqual(['dave']);
     expect(text()).toMatch(/!! unresolvable not added: cannot resolve/);
     expect(socket.added).toEqual([{ dave: '127.0.0.1:9002' }]);
   });
@@ -375,10 +375,12 @@ describe('ChatController', () => {
     socket.trustNewKey = async (nick: string) => {
       socket.trusted.push(nick);
       socket.pins.set(nick, FP_EVE);
+      // The new key's session may complete while the trust store is still being written.
+      await flush();
+      socket.emit('peer', info('bob', { fingerprint: FP_EVE }), 'restarted');
     };
     await run('/trust bob');
     expect(trusted).toEqual([['bob', FP_EVE, '127.0.0.1:9000']]);
-    socket.emit('peer', info('bob', { fingerprint: FP_EVE }), 'restarted');
     expect(text()).not.toMatch(/bob restarted/);
     expect(text()).toMatch(/bob connected from 127\.0\.0\.1:9000, key hoedriki/);
     // A later restart is one.

@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KnownPeers } from '../../source/chat/knownpeers.js';
+import { KnownPeers, startPeers } from '../../source/chat/knownpeers.js';
+import type { PeerEntry } from '../../source/chat/peersfile.js';
 import { UsageError } from '../../source/net/core/errors.js';
 import type { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { FP_ALICE, FP_BOB, peer } from '../ui/fixtures.js';
@@ -84,6 +85,35 @@ describe('KnownPeers', () => {
       address: '127.0.0.1:9002',
       fingerprint: FP_ALICE,
     });
+  });
+
+  it('at start a -c entry refused for naming another key leaves the known peer to reconnect', async () => {
+    const known = KnownPeers.open(path);
+    known.remember(peer('bob', { address: '127.0.0.1:9001', fingerprint: FP_BOB }));
+    known.remember(peer('carol', { address: '127.0.0.1:9002', fingerprint: FP_ALICE }));
+    const pins = new Map([
+      ['bob', FP_BOB],
+      ['carol', FP_ALICE],
+    ]);
+    const calls: PeerEntry[][] = [];
+    // As the controller does: an entry naming another key than the pin is refused.
+    const add = async (entries: readonly PeerEntry[]) => {
+      calls.push([...entries]);
+      return entries
+        .filter((e) => !e.fingerprint || e.fingerprint === (pins.get(e.nick) ?? e.fingerprint))
+        .map((e) => e.nick);
+    };
+    const file: PeerEntry[] = [
+      { nick: 'bob', address: '127.0.0.1:9101', fingerprint: FP_ALICE },
+      { nick: 'carol', address: '127.0.0.1:9102' },
+    ];
+    const r = await startPeers(known, { pinnedFingerprint: (n) => pins.get(n) }, file, add);
+    expect(r).toEqual({ loaded: ['carol'], reconnecting: ['bob'] });
+    // The file first (its address wins for carol), then bob from the store with the pinned key.
+    expect(calls).toEqual([
+      file,
+      [{ nick: 'bob', address: '127.0.0.1:9001', fingerprint: FP_BOB }],
+    ]);
   });
 
   it('creates no file until there is something to keep', async () => {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseCommand } from '../../source/chat/commands.js';
 import { ChatController } from '../../source/chat/controller.js';
 import { type ChatLine, formatChatLine } from '../../source/chat/format.js';
-import { KnownPeers } from '../../source/chat/knownpeers.js';
+import { KnownPeers, startPeers } from '../../source/chat/knownpeers.js';
 import type { PeerChange, PeerInfo } from '../../source/index.js';
 import { fingerprint, generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
 import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
@@ -78,7 +78,7 @@ async function startAlice(profile: string) {
     onTrust: (nick, fp, address) => known.trusted(nick, fp, address),
   });
   const unfollow = known.follow(socket);
-  await chat.addEntries(known.entriesFollowing(socket));
+  await startPeers(known, socket, [], (entries) => chat.addEntries(entries));
   const handle = {
     socket,
     seen,
