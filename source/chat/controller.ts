@@ -390,7 +390,7 @@ export class ChatController {
     }
     const pinned = this.socket.pinnedFingerprint(nick);
     if (pinned) this.opts.onTrust?.(nick, pinned, p.address);
-    this.system(`trusting ${nick}'s new key ${pinned ?? ''}; reconnecting`);
+    this.system(`trusting ${nick}'s new key${pinned ? ` ${pinned}` : ''}; reconnecting`);
   }
 
   private block(target: string): void {
