@@ -16,7 +16,7 @@ import meow from 'meow';
 import { checkOptions, findUnknownFlag } from './source/chat/cliargs.js';
 import { ChatController } from './source/chat/controller.js';
 import type { ChatLine } from './source/chat/format.js';
-import { KnownPeers } from './source/chat/knownpeers.js';
+import { KnownPeers, startPeers } from './source/chat/knownpeers.js';
 import { createLineMode } from './source/chat/linemode.js';
 import { dataPaths, resolveDataDir } from './source/chat/paths.js';
 import { loadPeersFile, type PeerEntry } from './source/chat/peersfile.js';
@@ -136,7 +136,13 @@ async function main(argv: readonly string[]): Promise<number> {
     nick: opts.nick,
     verbose: opts.verbose,
     print,
-    pinnedFingerprint: (nick) => known.fingerprint(nick),
+    onTrust: (nick, fingerprint, address) => {
+      try {
+        known.trusted(nick, fingerprint, address);
+      } catch {
+        // A read-only disk must not end the chat; the trust store still has the key.
+      }
+    },
     ...(fullScreen
       ? {
           onDelivery: (id, state, detail) =>
@@ -177,24 +183,22 @@ async function main(argv: readonly string[]): Promise<number> {
   if (process.env.SRMUDP_HOME && opts.profile !== undefined) {
     say(`--profile ${opts.profile} is ignored: SRMUDP_HOME sets the data directory`);
   }
-  const remembered = known.entries().filter((e) => !peers.some((p) => p.nick === e.nick));
-  if (remembered.length > 0) {
-    await controller
-      .addEntries(remembered)
-      .catch((err: Error) => say(`reconnecting: ${err.message}`));
-    say(
-      `reconnecting to ${remembered.length} known peer${remembered.length === 1 ? '' : 's'}: ${remembered.map((e) => e.nick).join(', ')}`,
-    );
+  // The trust store (the transport's) decides each name's key; the known
+  // peers only say where to find them. Each entry on its own: a refused one
+  // is an error line, the rest are added.
+  const { loaded, reconnecting } = await startPeers(known, socket, peers, (entries) =>
+    controller.addEntries(entries),
+  ).catch((err: Error) => {
+    say(`reconnecting: ${err.message}`);
+    return { loaded: [], reconnecting: [] };
+  });
+  if (reconnecting.length > 0) {
+    const n = reconnecting.length;
+    say(`reconnecting to ${n} known peer${n === 1 ? '' : 's'}: ${reconnecting.join(', ')}`);
   }
   if (peers.length > 0) {
-    try {
-      await controller.addEntries(peers);
-    } catch (err) {
-      await socket.close();
-      if (err instanceof UsageError) return fail(`peers file ${opts.config}: ${err.message}`);
-      throw err;
-    }
-    say(`loaded ${peers.length} peer${peers.length === 1 ? '' : 's'} from ${opts.config}`);
+    const of = loaded.length === peers.length ? '' : ` of ${peers.length}`;
+    say(`loaded ${loaded.length}${of} peer${peers.length === 1 ? '' : 's'} from ${opts.config}`);
   }
   say('type /help for the commands; add a peer with /add <nick> <host:port>');
 

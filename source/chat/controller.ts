@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Message, MultiHolepunchSocket, PeerChange, PeerInfo, StunInfo } from '../index.js';
-import { decodeInvite, isInviteCode, validateNick } from '../index.js';
+import { decodeInvite, isInviteCode, UsageError, validateNick } from '../index.js';
 import { type Action, COMMANDS, isFingerprint } from './commands.js';
 import {
   type ChatLine,
@@ -37,6 +37,8 @@ export type ChatSocket = Pick<
   | 'fingerprint'
   | 'invite'
   | 'stunInfo'
+  | 'pinnedFingerprint'
+  | 'isBlocked'
 >;
 
 export interface ControllerOptions {
@@ -54,10 +56,10 @@ export interface ControllerOptions {
    */
   onDelivery?: (id: number, state: 'delivered' | 'failed', detail?: string) => void;
   /**
-   * The fingerprint already pinned for a nick (the known-peers store). A peers
-   * file naming another one is reported and the pinned key kept.
+   * The user accepted `nick`'s new key with /trust (the transport has pinned
+   * it): the known-peers store follows, so the key survives a restart.
    */
-  pinnedFingerprint?: (nick: string) => string | undefined;
+  onTrust?: (nick: string, fingerprint: string, address: string | undefined) => void;
 }
 
 /** Longest incoming message shown in full (characters); the rest is summarised. */
@@ -73,10 +75,13 @@ export class ChatController {
   private readonly socket: ChatSocket;
   private readonly opts: ControllerOptions;
   private readonly now: () => number;
-  /** Fingerprints named in loaded peers files, by nick. */
-  private readonly expected = new Map<string, string>();
-  /** What /block blocked, so /unblock <nick> works after the peer is gone. */
-  private readonly blocked = new Map<string, string>();
+  /**
+   * Which key /block blocked for a nick, only so /unblock <nick> works after
+   * the peer is gone: whether a key is blocked is the transport's to say.
+   */
+  private readonly blockedNicks = new Map<string, string>();
+  /** Nicks whose new key was just trusted: their next session is a connection, not a restart. */
+  private readonly trusting = new Set<string>();
   /** Last state kind reported per nick, so repeats are not. */
   private readonly reported = new Map<string, string>();
   private readonly recentErrors = new Map<string, number>();
@@ -140,20 +145,45 @@ export class ChatController {
     return this.socket.peers().map((p) => p.nick);
   }
 
-  /** Remembers the fingerprints a peers file names, and adds its peers. */
-  async addEntries(entries: readonly PeerEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.socket.addPeers(Object.fromEntries(entries.map((e) => [e.nick, e.address])));
-    for (const e of entries) {
-      const pinned = this.opts.pinnedFingerprint?.(e.nick);
-      if (pinned && e.fingerprint && pinned !== e.fingerprint) {
-        // Never take a key from a file over one we already trust: say so and keep ours.
-        this.error(
-          `the peers file names key ${e.fingerprint} for ${e.nick}, but ${pinned} is pinned: keeping the pinned key (compare fingerprints, then /trust ${e.nick} if it really changed)`,
-        );
-        this.expected.set(e.nick, pinned);
-      } else if (e.fingerprint) this.expected.set(e.nick, e.fingerprint);
-      else this.expected.delete(e.nick);
+  /**
+   * Adds the peers of a peers file (or the known-peers store), each on its
+   * own: a refused entry is an error line and the others are still added.
+   * Resolves to the nicks added.
+   */
+  async addEntries(entries: readonly PeerEntry[]): Promise<string[]> {
+    const added = await Promise.all(entries.map((e) => this.addEntry(e)));
+    return entries.filter((_, i) => added[i]).map((e) => e.nick);
+  }
+
+  /**
+   * A fingerprint goes to the transport with the address, so only that key is
+   * accepted there and another one is refused before anything is pinned (an
+   * impostor's key never reaches trust.json). A key that disagrees with the
+   * name's pin is refused here with a clearer line; the transport would throw
+   * a UsageError too.
+   */
+  private async addEntry(e: PeerEntry): Promise<boolean> {
+    if (e.nick === this.opts.nick || e.fingerprint === this.socket.fingerprint) {
+      this.system(
+        `skipping ${e.nick}: ${e.nick === this.opts.nick ? 'that is your own nick' : 'that is your own key'}`,
+      );
+      return false;
+    }
+    const pinned = this.socket.pinnedFingerprint(e.nick);
+    if (pinned && e.fingerprint && pinned !== e.fingerprint) {
+      this.error(
+        `the peers file names key ${e.fingerprint} for ${e.nick}, but ${pinned} is pinned: keeping the pinned key (compare fingerprints; if the key really changed, /remove ${e.nick} and load the file again)`,
+      );
+      return false;
+    }
+    const address = e.fingerprint ? { address: e.address, fingerprint: e.fingerprint } : e.address;
+    try {
+      await this.socket.addPeers({ [e.nick]: address });
+      return true;
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      this.error(`${e.nick} not added: ${err.message}`);
+      return false;
     }
   }
 
@@ -197,7 +227,6 @@ export class ChatController {
         return undefined;
       case 'add': {
         await this.socket.addPeers({ [action.nick]: action.address });
-        this.expected.delete(action.nick);
         const where = isInviteCode(action.address)
           ? 'with an invite code (key pinned from it)'
           : `at ${action.address}`;
@@ -218,20 +247,15 @@ export class ChatController {
           return undefined;
         }
         await this.socket.addPeers({ [nick]: action.code });
-        this.expected.delete(nick);
         this.system(`connecting to ${nick} with an invite code (key pinned from it)`);
         return undefined;
       }
       case 'remove':
         this.requirePeer(action.nick);
         this.socket.removePeer(action.nick);
-        this.expected.delete(action.nick);
         return undefined;
       case 'trust':
-        this.requirePeer(action.nick);
-        await this.socket.trustNewKey(action.nick);
-        this.expected.delete(action.nick);
-        this.system(`trusting ${action.nick}'s new key; reconnecting`);
+        await this.trust(action.nick);
         return undefined;
       case 'block':
         this.block(action.nick);
@@ -341,8 +365,30 @@ export class ChatController {
     if (since !== undefined && p.state.kind === 'connected') {
       this.system(`  connected    since ${formatTime(since)}`);
     }
-    const want = this.expected.get(nick);
-    if (want) this.system(`  expected     ${want} (from a peers file)`);
+    // Both keys in full: comparing fingerprints is how the user decides.
+    const s = p.state;
+    if (s.kind === 'key-mismatch') {
+      this.system(`  pinned key   ${s.expected}`);
+      this.system(`  offered key  ${s.got} (refused: /trust ${nick} if ${nick} confirms it)`);
+      return;
+    }
+    const pinned = this.socket.pinnedFingerprint(nick);
+    if (pinned && pinned !== p.fingerprint) this.system(`  pinned key   ${pinned}`);
+  }
+
+  private async trust(nick: string): Promise<void> {
+    const p = this.requirePeer(nick);
+    // Marked first: the new key's session can complete while the trust store is written.
+    this.trusting.add(nick);
+    try {
+      await this.socket.trustNewKey(nick);
+    } catch (err) {
+      this.trusting.delete(nick);
+      throw err;
+    }
+    const pinned = this.socket.pinnedFingerprint(nick);
+    if (pinned) this.opts.onTrust?.(nick, pinned, p.address);
+    this.system(`trusting ${nick}'s new key${pinned ? ` ${pinned}` : ''}; reconnecting`);
   }
 
   private block(target: string): void {
@@ -355,16 +401,21 @@ export class ChatController {
           : `unknown peer "${target}": give a nick from /list or a fingerprint`,
       );
     }
+    if (peer) this.blockedNicks.set(peer.nick, fp);
+    if (this.socket.isBlocked(fp)) {
+      this.system(`key ${shortFp(fp)} is already blocked`);
+      return;
+    }
     this.socket.block(fp);
-    if (peer) this.blocked.set(peer.nick, fp);
     this.system(`blocked ${peer ? `${peer.nick} ` : ''}(key ${shortFp(fp)})`);
   }
 
   private unblock(target: string): void {
-    const fp = this.blocked.get(target) ?? (isFingerprint(target) ? target : undefined);
+    const fp = this.blockedNicks.get(target) ?? (isFingerprint(target) ? target : undefined);
     if (!fp) throw new Error(`"${target}" was not blocked here: give its fingerprint`);
+    this.blockedNicks.delete(target);
+    if (!this.socket.isBlocked(fp)) throw new Error(`key ${shortFp(fp)} is not blocked`);
     this.socket.unblock(fp);
-    this.blocked.delete(target);
     this.system(`unblocked key ${shortFp(fp)}; /add the peer again to reconnect`);
   }
 
@@ -381,7 +432,7 @@ export class ChatController {
         skipped++;
         continue;
       }
-      const fingerprint = p.fingerprint ?? this.expected.get(p.nick);
+      const fingerprint = this.socket.pinnedFingerprint(p.nick) ?? p.fingerprint;
       entries.push({ nick: p.nick, address: p.address, ...(fingerprint ? { fingerprint } : {}) });
     }
     await savePeersFile(path, entries);
@@ -392,8 +443,9 @@ export class ChatController {
   private async load(file: string): Promise<void> {
     const path = this.resolvePath(file);
     const entries = await loadPeersFile(path);
-    await this.addEntries(entries);
-    this.system(`loaded ${entries.length} peer${entries.length === 1 ? '' : 's'} from ${path}`);
+    const n = (await this.addEntries(entries)).length;
+    const of = n === entries.length ? '' : ` of ${entries.length}`;
+    this.system(`loaded ${n}${of} peer${entries.length === 1 ? '' : 's'} from ${path}`);
   }
 
   // ---- what the network tells us ----------------------------------------------
@@ -418,37 +470,26 @@ export class ChatController {
     const last = this.reported.get(p.nick);
     this.reported.set(p.nick, p.state.kind);
     switch (change) {
-      case 'connected': {
-        this.connectedAt.set(p.nick, this.now());
-        const want = this.expected.get(p.nick);
-        if (want && p.fingerprint && want !== p.fingerprint) {
-          this.error(
-            `${p.nick} at ${p.address ?? '?'} answered with key ${p.fingerprint}, but the peers file says ${want}: disconnecting (check with them, then /add again)`,
-          );
-          this.expected.delete(p.nick);
-          try {
-            this.socket.removePeer(p.nick);
-          } catch {
-            // Already gone.
-          }
-          return;
-        }
-        const how = p.pinned ? '' : ' (it added us)';
-        this.system(
-          `${p.nick} connected from ${p.address ?? '?'}${how}, key ${shortFp(p.fingerprint)}`,
-        );
+      case 'connected':
+        this.trusting.delete(p.nick);
+        this.connected(p);
         return;
-      }
       case 'disconnected':
         this.system(`${p.nick} left: ${describeState(p.state)}`);
         return;
       case 'removed':
         this.reported.delete(p.nick);
         this.connectedAt.delete(p.nick);
+        this.trusting.delete(p.nick);
         this.system(`${p.nick} removed`);
         return;
       case 'restarted':
-        this.system(`${p.nick} restarted`);
+        // After /trust the session with the new key is news, not a restart.
+        if (this.trusting.delete(p.nick)) this.connected(p);
+        else {
+          this.connectedAt.set(p.nick, this.now());
+          this.system(`${p.nick} restarted`);
+        }
         return;
       case 'renamed':
         this.system(`a peer is now known as ${p.nick}`);
@@ -469,6 +510,14 @@ export class ChatController {
         }
         return;
     }
+  }
+
+  private connected(p: PeerInfo): void {
+    this.connectedAt.set(p.nick, this.now());
+    const how = p.pinned ? '' : ' (it added us)';
+    this.system(
+      `${p.nick} connected from ${p.address ?? '?'}${how}, key ${shortFp(p.fingerprint)}`,
+    );
   }
 
   private handleError(err: Error): void {

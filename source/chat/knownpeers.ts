@@ -11,6 +11,11 @@ import type { PeerEntry } from './peersfile.js';
  * to them at the next start. Only peers we named ourselves (/add, a peers
  * file) are kept; a stranger who added us is not.
  *
+ * Which key a name has is the transport's decision (its trust store); this
+ * store only follows it: a key is remembered when the peer connects (or
+ * restarts) with the pinned key, or when the user trusts a new one, and at
+ * start a pin in the trust store wins over the key remembered here.
+ *
  * A malformed file is never rewritten: opening it throws a UsageError that
  * names it, and the chat stops before touching it.
  */
@@ -98,14 +103,43 @@ export class KnownPeers {
     return this.conf.get('peers')?.[nick]?.fingerprint;
   }
 
+  /**
+   * The entries to reconnect at start, each with the key the transport has
+   * pinned for it when it has one (the store is updated to match): a key
+   * trusted with /trust whose peer never reconnected must not come back as
+   * the old one and be refused.
+   */
+  entriesFollowing(transport: Pick<MultiHolepunchSocket, 'pinnedFingerprint'>): PeerEntry[] {
+    return this.entries().map((e) => {
+      const pinned = transport.pinnedFingerprint(e.nick);
+      if (!pinned || pinned === e.fingerprint) return e;
+      try {
+        this.store(e.nick, e.address, pinned);
+      } catch {
+        // A read-only disk must not stop the chat: the pin is used all the same.
+      }
+      return { ...e, fingerprint: pinned };
+    });
+  }
+
   remember(p: PeerInfo): void {
     if (!p.pinned || !p.address) return;
     const old = this.conf.get('peers')?.[p.nick];
-    const fingerprint = p.fingerprint ?? old?.fingerprint;
-    if (old && old.address === p.address && old.fingerprint === fingerprint) return;
+    this.store(p.nick, p.address, p.fingerprint ?? old?.fingerprint);
+  }
+
+  /** The user trusted `nick`'s new key (/trust): it replaces the remembered one. */
+  trusted(nick: string, fingerprint: string, address: string | undefined): void {
+    const at = address ?? this.conf.get('peers')?.[nick]?.address;
+    if (at) this.store(nick, at, fingerprint);
+  }
+
+  private store(nick: string, address: string, fingerprint: string | undefined): void {
+    const old = this.conf.get('peers')?.[nick];
+    if (old && old.address === address && old.fingerprint === fingerprint) return;
     this.conf.set('version', KNOWN_PEERS_VERSION);
-    this.conf.set(`peers.${escapeKey(p.nick)}`, {
-      address: p.address,
+    this.conf.set(`peers.${escapeKey(nick)}`, {
+      address,
       ...(fingerprint ? { fingerprint } : {}),
     });
   }
@@ -115,12 +149,18 @@ export class KnownPeers {
     this.conf.delete(`peers.${escapeKey(nick)}`);
   }
 
-  /** Keeps the store in step with the socket; returns the unsubscribe. */
-  follow(socket: Pick<MultiHolepunchSocket, 'on' | 'off'>): () => void {
+  /**
+   * Keeps the store in step with the socket; returns the unsubscribe. A
+   * session counts only with the key the transport pinned for the name
+   * ('restarted' too: after /trust the new key's session is one).
+   */
+  follow(socket: Pick<MultiHolepunchSocket, 'on' | 'off' | 'pinnedFingerprint'>): () => void {
     const onPeer = (p: PeerInfo, change: PeerChange) => {
       try {
         if (change === 'removed') this.forget(p.nick);
-        else if (change === 'connected') this.remember(p);
+        else if (change === 'connected' || change === 'restarted') {
+          if (p.fingerprint && p.fingerprint === socket.pinnedFingerprint(p.nick)) this.remember(p);
+        }
       } catch {
         // A read-only disk must not end the chat; the store just stays behind.
       }
@@ -155,4 +195,21 @@ function check(store: unknown): string | undefined {
       return `peer ${nick} has a bad fingerprint`;
   }
   return undefined;
+}
+
+/**
+ * The peers to add at start: a peers file's (-c) first, then the known peers
+ * the file did not add — also those it named but that were refused (say, for
+ * naming another key than the pin), so a pinned peer is still reconnected.
+ */
+export async function startPeers(
+  known: KnownPeers,
+  transport: Pick<MultiHolepunchSocket, 'pinnedFingerprint'>,
+  file: readonly PeerEntry[],
+  add: (entries: readonly PeerEntry[]) => Promise<string[]>,
+): Promise<{ loaded: string[]; reconnecting: string[] }> {
+  const loaded = file.length > 0 ? await add(file) : [];
+  const rest = known.entriesFollowing(transport).filter((e) => !loaded.includes(e.nick));
+  const reconnecting = rest.length > 0 ? await add(rest) : [];
+  return { loaded, reconnecting };
 }

@@ -9,6 +9,7 @@ import { ChatController, type ChatSocket } from '../../source/chat/controller.js
 import { type ChatLine, formatChatLine } from '../../source/chat/format.js';
 import { createLineMode } from '../../source/chat/linemode.js';
 import { decodeChat, encodeChat } from '../../source/chat/protocol.js';
+import type { PeerAddress } from '../../source/index.js';
 import { TransportError, UsageError } from '../../source/net/core/errors.js';
 import type {
   PeerInfo,
@@ -16,7 +17,7 @@ import type {
   SocketEvents,
   StunInfo,
 } from '../../source/net/shell/socket.js';
-import { peer } from '../ui/fixtures.js';
+import { FP_ALICE, peer } from '../ui/fixtures.js';
 
 const FP_BOB = 'rhpvxvglnj77cxqvsswne6u3qob37r5fjkzxqh6fcnytl4mjweza';
 const FP_EVE = 'hoedrikisoul3m6khpwsumlphenbfvvnw5gvu6gityzcxqzy4daq';
@@ -46,13 +47,15 @@ function info(nick: string, over: Partial<PeerInfo> = {}): PeerInfo {
 
 /** Just enough of MultiHolepunchSocket, recording what the chat asks of it. */
 class FakeSocket extends EventEmitter<SocketEvents> {
-  readonly fingerprint = 'x'.repeat(52);
+  readonly fingerprint = FP_ALICE;
   list: PeerInfo[] = [];
   sent: { content: Buffer; opts: SendOptions | undefined; settle: (err?: Error) => void }[] = [];
-  added: Record<string, string>[] = [];
+  added: Record<string, PeerAddress>[] = [];
   removed: string[] = [];
   blocked: string[] = [];
   unblocked: string[] = [];
+  /** The transport's pins: the one truth the chat asks. */
+  pins = new Map<string, string>();
   trusted: string[] = [];
   closed = false;
   stun: StunInfo | undefined;
@@ -70,8 +73,13 @@ class FakeSocket extends EventEmitter<SocketEvents> {
   peers(): PeerInfo[] {
     return this.list;
   }
-  async addPeers(peers: Record<string, string>): Promise<void> {
+  async addPeers(peers: Record<string, PeerAddress>): Promise<void> {
     if (Object.keys(peers).includes('unresolvable')) throw new UsageError('cannot resolve "x"');
+    for (const [nick, a] of Object.entries(peers)) {
+      const fp = typeof a === 'string' ? undefined : a.fingerprint;
+      const pin = this.pins.get(nick);
+      if (fp && pin && pin !== fp) throw new UsageError(`${nick} is pinned to key ${pin}`);
+    }
     this.added.push(peers);
     for (const nick of Object.keys(peers)) {
       this.list.push(info(nick, { state: { kind: 'connecting', since: 0, attempt: 0 } }));
@@ -86,6 +94,14 @@ class FakeSocket extends EventEmitter<SocketEvents> {
   }
   unblock(fp: string): void {
     this.unblocked.push(fp);
+  }
+  isBlocked(fp: string): boolean {
+    return (
+      this.blocked.filter((b) => b === fp).length > this.unblocked.filter((b) => b === fp).length
+    );
+  }
+  pinnedFingerprint(nick: string): string | undefined {
+    return this.pins.get(nick);
   }
   async trustNewKey(nick: string): Promise<void> {
     this.trusted.push(nick);
@@ -260,40 +276,116 @@ describe('ChatController', () => {
     expect(out.match(/something \\x1b\[2J odd/g)).toHaveLength(1);
   });
 
-  it('drops a peer whose key differs from the peers file', async () => {
+  it('/load gives the transport the key a peers file names, so only that key is accepted', async () => {
     const path = join(dir, 'peers.json');
     await writeFile(
       path,
       JSON.stringify({
         type: 'srmudp-peers',
         version: 1,
-        peers: [{ nick: 'bob', address: '127.0.0.1:9000', fingerprint: FP_EVE }],
+        peers: [
+          { nick: 'bob', address: '127.0.0.1:9000', fingerprint: FP_EVE },
+          { nick: 'carol', address: '127.0.0.1:9001' },
+        ],
       }),
     );
     await run('/load peers.json');
-    expect(socket.added).toEqual([{ bob: '127.0.0.1:9000' }]);
-    expect(text()).toMatch(/loaded 1 peer from/);
-    socket.emit('peer', info('bob'), 'connected');
-    expect(socket.removed).toEqual(['bob']);
-    expect(text()).toMatch(/but the peers file says/);
+    expect(socket.added).toEqual([
+      { bob: { address: '127.0.0.1:9000', fingerprint: FP_EVE } },
+      { carol: '127.0.0.1:9001' },
+    ]);
+    expect(text()).toMatch(/loaded 2 peers from/);
     await run('/load missing.json');
     expect(text()).toMatch(/missing\.json does not exist/);
   });
 
-  it('reports a peers-file key that differs from a pinned one and keeps the pinned key', async () => {
+  it('a peers-file key that differs from the pin is an error line; the pin is kept, the rest added', async () => {
+    socket.pins.set('bob', FP_BOB);
+    const added = await chat.addEntries([
+      { nick: 'bob', address: '127.0.0.1:9000', fingerprint: FP_EVE },
+      { nick: 'carol', address: '127.0.0.1:9001', fingerprint: FP_BOB.replace('r', 'a') },
+      { nick: 'dave', address: '127.0.0.1:9002' },
+    ]);
+    expect(added).toEqual(['carol', 'dave']);
+    expect(text()).toContain(
+      `names key ${FP_EVE} for bob, but ${FP_BOB} is pinned: keeping the pinned key`,
+    );
+    expect(socket.added.map((a) => Object.keys(a)[0])).toEqual(['carol', 'dave']);
+    expect(socket.pins.get('bob')).toBe(FP_BOB);
+  });
+
+  it('a UsageError from the transport for one entry is reported and the others are added', async () => {
+    const added = await chat.addEntries([
+      { nick: 'unresolvable', address: 'nowhere.invalid:1' },
+      { nick: 'dave', address: '127.0.0.1:9002' },
+    ]);
+    expect(added).toEqual(['dave']);
+    expect(text()).toMatch(/!! unresolvable not added: cannot resolve/);
+    expect(socket.added).toEqual([{ dave: '127.0.0.1:9002' }]);
+  });
+
+  it('/load of a file naming ourselves (nick or key) does not add us', async () => {
+    const path = join(dir, 'peers.json');
+    await writeFile(
+      path,
+      JSON.stringify({
+        type: 'srmudp-peers',
+        version: 1,
+        peers: [
+          { nick: 'alice', address: '127.0.0.1:9000' },
+          { nick: 'me2', address: '127.0.0.1:9001', fingerprint: socket.fingerprint },
+          { nick: 'bob', address: '127.0.0.1:9002' },
+        ],
+      }),
+    );
+    await run('/load peers.json');
+    expect(socket.added).toEqual([{ bob: '127.0.0.1:9002' }]);
+    expect(text()).toMatch(/skipping alice: that is your own nick/);
+    expect(text()).toMatch(/skipping me2: that is your own key/);
+    expect(text()).toMatch(/loaded 1 of 3 peers from/);
+  });
+
+  it('/whois during a key mismatch shows both keys in full, and the pin when not connected', async () => {
+    const mismatch = info('bob', {
+      state: { kind: 'key-mismatch', since: 0, expected: FP_BOB, got: FP_EVE },
+    });
+    socket.list = [mismatch, info('carol', { fingerprint: undefined })];
+    socket.pins.set('carol', FP_EVE);
+    await run('/whois bob');
+    expect(text()).toMatch(new RegExp(`pinned key\\s+${FP_BOB}`));
+    expect(text()).toMatch(new RegExp(`offered key\\s+${FP_EVE}`));
+    await run('/whois carol');
+    expect(text()).toMatch(
+      new RegExp(`fingerprint\\s+not known yet\n.*[\\s\\S]*pinned key\\s+${FP_EVE}`),
+    );
+  });
+
+  it("after /trust the new key's session is a connection, not a restart, and the store hears of it", async () => {
+    const trusted: [string, string, string | undefined][] = [];
+    await chat.shutdown();
     chat = new ChatController(socket as unknown as ChatSocket, {
       nick: 'alice',
       print: (l) => lines.push(l),
       cwd: dir,
-      pinnedFingerprint: (nick) => (nick === 'bob' ? FP_BOB : undefined),
+      onTrust: (nick, fp, address) => trusted.push([nick, fp, address]),
     });
-    await chat.addEntries([{ nick: 'bob', address: '127.0.0.1:9000', fingerprint: FP_EVE }]);
-    expect(text()).toContain(
-      `names key ${FP_EVE} for bob, but ${FP_BOB} is pinned: keeping the pinned key`,
-    );
-    // bob answering with the pinned key is fine; eve's key would be dropped.
-    socket.emit('peer', info('bob'), 'connected');
-    expect(socket.removed).toEqual([]);
+    socket.list = [
+      info('bob', { state: { kind: 'key-mismatch', since: 0, expected: FP_BOB, got: FP_EVE } }),
+    ];
+    socket.trustNewKey = async (nick: string) => {
+      socket.trusted.push(nick);
+      socket.pins.set(nick, FP_EVE);
+      // The new key's session may complete while the trust store is still being written.
+      await flush();
+      socket.emit('peer', info('bob', { fingerprint: FP_EVE }), 'restarted');
+    };
+    await run('/trust bob');
+    expect(trusted).toEqual([['bob', FP_EVE, '127.0.0.1:9000']]);
+    expect(text()).not.toMatch(/bob restarted/);
+    expect(text()).toMatch(/bob connected from 127\.0\.0\.1:9000, key hoedriki/);
+    // A later restart is one.
+    socket.emit('peer', info('bob', { fingerprint: FP_EVE }), 'restarted');
+    expect(text()).toMatch(/bob restarted/);
   });
 
   it('reports each own message’s delivery by id when asked to', async () => {
@@ -335,6 +427,13 @@ describe('ChatController', () => {
     expect(socket.unblocked).toEqual([FP_BOB]);
     await run(`/block ${FP_EVE}`);
     expect(socket.blocked).toEqual([FP_BOB, FP_EVE]);
+    // Whether a key is blocked is the transport's answer, not a copy here.
+    await run(`/block ${FP_EVE}`);
+    expect(socket.blocked).toEqual([FP_BOB, FP_EVE]);
+    expect(text()).toMatch(/key hoedriki is already blocked/);
+    await run(`/unblock ${FP_BOB}`);
+    expect(text()).toMatch(/key rhpvxvgl is not blocked/);
+    expect(socket.unblocked).toEqual([FP_BOB]);
     await run('/block new');
     expect(text()).toMatch(/its key is not known/);
     await run('/unblock carol');

@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KnownPeers } from '../../source/chat/knownpeers.js';
+import { KnownPeers, startPeers } from '../../source/chat/knownpeers.js';
+import type { PeerEntry } from '../../source/chat/peersfile.js';
 import { UsageError } from '../../source/net/core/errors.js';
 import type { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { FP_ALICE, FP_BOB, peer } from '../ui/fixtures.js';
@@ -20,7 +21,9 @@ afterEach(async () => {
 
 describe('KnownPeers', () => {
   it('remembers peers we named when they connect, forgets them on removal, across opens', async () => {
-    const sock = new EventEmitter();
+    const sock = Object.assign(new EventEmitter(), {
+      pinnedFingerprint: (nick: string) => ({ bob: FP_BOB, 'a.b': FP_ALICE })[nick],
+    });
     const known = KnownPeers.open(path);
     const stop = known.follow(sock as unknown as MultiHolepunchSocket);
     sock.emit('peer', peer('bob', { address: '127.0.0.1:9001', fingerprint: FP_BOB }), 'connected');
@@ -45,6 +48,72 @@ describe('KnownPeers', () => {
         .map((e) => e.nick),
     ).toEqual(['a.b']);
     expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ version: 1 });
+  });
+
+  it('follows the transport: a restart with the pinned key is kept, any other key is not', async () => {
+    const pins = new Map([['bob', FP_BOB]]);
+    const sock = Object.assign(new EventEmitter(), {
+      pinnedFingerprint: (nick: string) => pins.get(nick),
+    });
+    const known = KnownPeers.open(path);
+    known.follow(sock as unknown as MultiHolepunchSocket);
+    sock.emit('peer', peer('bob', { fingerprint: FP_BOB }), 'connected');
+    // A key the transport has not pinned (never happens for a pinned name today) is not remembered.
+    sock.emit('peer', peer('bob', { fingerprint: FP_ALICE }), 'restarted');
+    expect(KnownPeers.open(path).fingerprint('bob')).toBe(FP_BOB);
+    // /trust pinned a new key; the session with it is a 'restarted' one.
+    pins.set('bob', FP_ALICE);
+    sock.emit('peer', peer('bob', { fingerprint: FP_ALICE }), 'restarted');
+    expect(KnownPeers.open(path).fingerprint('bob')).toBe(FP_ALICE);
+  });
+
+  it('at start the trust store wins over a remembered key, and /trust replaces it', async () => {
+    const known = KnownPeers.open(path);
+    known.remember(peer('bob', { address: '127.0.0.1:9001', fingerprint: FP_BOB }));
+    known.remember(peer('carol', { address: '127.0.0.1:9002', fingerprint: FP_BOB }));
+    const transport = {
+      pinnedFingerprint: (nick: string) => (nick === 'bob' ? FP_ALICE : undefined),
+    };
+    expect(known.entriesFollowing(transport)).toEqual([
+      { nick: 'bob', address: '127.0.0.1:9001', fingerprint: FP_ALICE },
+      { nick: 'carol', address: '127.0.0.1:9002', fingerprint: FP_BOB },
+    ]);
+    expect(KnownPeers.open(path).fingerprint('bob')).toBe(FP_ALICE);
+    known.trusted('carol', FP_ALICE, undefined);
+    expect(KnownPeers.open(path).entries()[1]).toEqual({
+      nick: 'carol',
+      address: '127.0.0.1:9002',
+      fingerprint: FP_ALICE,
+    });
+  });
+
+  it('at start a -c entry refused for naming another key leaves the known peer to reconnect', async () => {
+    const known = KnownPeers.open(path);
+    known.remember(peer('bob', { address: '127.0.0.1:9001', fingerprint: FP_BOB }));
+    known.remember(peer('carol', { address: '127.0.0.1:9002', fingerprint: FP_ALICE }));
+    const pins = new Map([
+      ['bob', FP_BOB],
+      ['carol', FP_ALICE],
+    ]);
+    const calls: PeerEntry[][] = [];
+    // As the controller does: an entry naming another key than the pin is refused.
+    const add = async (entries: readonly PeerEntry[]) => {
+      calls.push([...entries]);
+      return entries
+        .filter((e) => !e.fingerprint || e.fingerprint === (pins.get(e.nick) ?? e.fingerprint))
+        .map((e) => e.nick);
+    };
+    const file: PeerEntry[] = [
+      { nick: 'bob', address: '127.0.0.1:9101', fingerprint: FP_ALICE },
+      { nick: 'carol', address: '127.0.0.1:9102' },
+    ];
+    const r = await startPeers(known, { pinnedFingerprint: (n) => pins.get(n) }, file, add);
+    expect(r).toEqual({ loaded: ['carol'], reconnecting: ['bob'] });
+    // The file first (its address wins for carol), then bob from the store with the pinned key.
+    expect(calls).toEqual([
+      file,
+      [{ nick: 'bob', address: '127.0.0.1:9001', fingerprint: FP_BOB }],
+    ]);
   });
 
   it('creates no file until there is something to keep', async () => {

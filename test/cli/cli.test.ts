@@ -284,7 +284,7 @@ describe('srmudp-tui command line', () => {
     expect(await a.exited).toBe(0);
   });
 
-  it('a peer answering with another key than the -c file names is dropped', async () => {
+  it('a peer answering with another key than the -c file names is refused', async () => {
     const port = await freePort();
     const a = start(['-n', 'alice', '--host', '127.0.0.1', '-p', String(port)], {
       SRMUDP_HOME: join(home, 'a'),
@@ -302,9 +302,9 @@ describe('srmudp-tui command line', () => {
     const b = start(['-n', 'bob', '--host', '127.0.0.1', '-c', peers], {
       SRMUDP_HOME: join(home, 'b'),
     });
-    await b.waitFor(/but the peers file says a{52}: disconnecting/);
+    await b.waitFor(/WARNING: alice's key changed! expected a{52}, got [a-z2-7]{52}/);
     b.send('/list');
-    await b.waitFor(/no peers yet/);
+    await b.waitFor(/alice\s+127\.0\.0\.1:\d+\s+KEY CHANGED/);
     b.proc.stdin.end();
     a.proc.stdin.end();
     expect(await b.exited).toBe(0);
