@@ -11,6 +11,7 @@ import { HelloFlag } from '../wire/hello.js';
 import { decodePacket, type Packet, PacketType } from '../wire/packet.js';
 import { type Addr, addrKey } from './address.js';
 import { type EndpointConfig, type PeerSpec, type Transmit, validMaxDatagram } from './config.js';
+import { Closing } from './conn/closing.js';
 import { MAX_MESSAGE_SIZE } from './conn/stream.js';
 import { BadPacket, type DropReason, UsageError } from './errors.js';
 import type { EndpointEvent, NatMapping } from './events.js';
@@ -58,6 +59,8 @@ export class Endpoint {
   private stun: StunClient | undefined;
   private reassemblyBytes = 0;
   private readonly transmits = new Fifo<Transmit>();
+  /** Sessions we closed, answered again for a short while (conn/closing.ts). */
+  private readonly closing = new Closing();
   private readonly events = new Fifo<EndpointEvent>();
   private readonly timers = new TimerHeap<Peer>();
   private readonly dirty = new Set<Peer>();
@@ -234,6 +237,9 @@ export class Endpoint {
       if (due !== undefined && due <= now) this.dialer.dial(peer, now);
       this.dirty.add(peer);
     }
+    const closingAt = this.closing.nextDeadline();
+    if (closingAt !== undefined && closingAt <= now)
+      for (const t of this.closing.handleTimeout(now)) this.transmit(t.to, t.packet);
     if (this.nextSweep !== undefined && this.nextSweep <= now) {
       this.nextSweep = this.handshakes.sweep(now) ? now + SWEEP_INTERVAL : undefined;
     }
@@ -286,6 +292,7 @@ export class Endpoint {
     // Asked after every pump: no array per call.
     let d = earliest(this.timers.peekTime(), this.nextSweep);
     d = earliest(d, this.stun?.nextDeadline());
+    d = earliest(d, this.closing.nextDeadline());
     return earliest(d, this.birthday.nextDeadline());
   }
 
@@ -528,7 +535,9 @@ export class Endpoint {
   close(now: number): void {
     this.lastNow = now;
     for (const peer of this.registry.values()) {
+      const cur = peer.current;
       if (peer.connected) peer.disconnect('closed', CloseCode.Normal, now);
+      if (cur && !cur.exhausted) this.closing.add(cur, now);
       peer.dialing.stop();
       this.timers.set(peer, undefined);
     }
@@ -554,6 +563,11 @@ export class Endpoint {
     const out: string[] = [];
     for (const p of this.registry.values()) if (p.connected) out.push(p.nick);
     return out;
+  }
+
+  /** True while sessions we closed may still need their CLOSE again (the closing state). */
+  get closingPending(): boolean {
+    return this.closing.pending;
   }
 
   /** Reassembly memory held for all peers. */
@@ -611,6 +625,11 @@ export class Endpoint {
     now: number,
   ): void {
     const entry = this.handshakes.session(p.receiver);
+    if (!entry && this.closing.has(p.receiver)) {
+      const again = this.closing.onData(p.receiver, p.header, p.pn, p.sealed, now);
+      if (again) this.transmit(again.to, again.packet);
+      return;
+    }
     if (!entry) {
       this.drop('unknown-session');
       this.handshakes.answerUnknownIndex(p.receiver, from, now);

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type Addr, addrKey, normalizeIp, parseHostPort } from '../core/address.js';
+import { CLOSE_DRAIN_MS } from '../core/conn/closing.js';
 import { MAX_MESSAGE_SIZE } from '../core/conn/stream.js';
 import {
   Endpoint,
@@ -749,8 +750,44 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         };
       });
     }
+    await this.drainClosing();
     for (const id of [...this.probeSockets.keys()]) this.closeProbeSocket(id);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  /**
+   * The closing state (RFC 9000 §10.2.1): until every peer answered our
+   * CLOSE with its own, or CLOSE_DRAIN_MS passed, a peer whose CLOSE was
+   * lost is sent it again (conn/closing.ts), so nobody waits 45 s to see us
+   * gone. Quitting waits at most that long, and only while a peer is silent.
+   */
+  private async drainClosing(): Promise<void> {
+    if (!this.endpoint.closingPending) return;
+    let wake: (() => void) | undefined;
+    this.socket.removeAllListeners('message');
+    this.socket.on('message', (data, rinfo) => {
+      this.endpoint.handleDatagram(
+        data,
+        { address: normalizeIp(rinfo.address), port: rinfo.port },
+        performance.now(),
+      );
+      this.flushTransmits();
+      wake?.();
+    });
+    while (this.endpoint.closingPending) {
+      const now = performance.now();
+      const at = this.endpoint.nextDeadline() ?? now + CLOSE_DRAIN_MS;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(0, at - now));
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = undefined;
+      this.endpoint.handleTimeout(performance.now());
+      this.flushTransmits();
+    }
   }
 
   // ---- the pump ---------------------------------------------------------------

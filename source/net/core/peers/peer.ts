@@ -414,6 +414,10 @@ export class Peer {
           }
           break;
         case 'close':
+          // Answer a clean close once, so a closer in its closing state
+          // (conn/closing.ts) knows we heard it and stops resending.
+          if (f.code === CloseCode.Normal && !session.exhausted)
+            this.sendClose(session, CloseCode.Normal, 'closed', now);
           this.onRemoteClose(session, f.code, f.reason, now);
           return false;
       }

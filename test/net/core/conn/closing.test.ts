@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { CLOSE_DRAIN_MS } from '../../../../source/net/core/conn/closing.js';
+import { PacketType } from '../../../../source/net/wire/packet.js';
+import { FakeNetwork } from '../../../support/fakenet.js';
+import { SimPeer } from '../../../support/simnode.js';
+
+/** alice connected to bob and carol; everyone idle. */
+function trio(seed: number) {
+  const net = new FakeNetwork({ seed, conditions: { delay: 20 } });
+  const alice = new SimPeer(
+    net,
+    { address: '203.0.113.1', port: 1000 },
+    { nick: 'alice' },
+    net.rng,
+  );
+  const bob = new SimPeer(net, { address: '203.0.113.2', port: 2000 }, { nick: 'bob' }, net.rng);
+  const carol = new SimPeer(
+    net,
+    { address: '203.0.113.3', port: 3000 },
+    { nick: 'carol' },
+    net.rng,
+  );
+  alice.add('bob', bob);
+  alice.add('carol', carol);
+  expect(net.runUntilTrue(() => bob.connected('alice') && carol.connected('alice'), 10_000)).toBe(
+    true,
+  );
+  net.run(2000);
+  return { net, alice, bob, carol };
+}
+
+const gone = (p: SimPeer) => p.endpoint.peer('alice')?.state.kind === 'disconnected';
+
+describe('a clean close reaches every connected peer (the closing state)', () => {
+  it('a lost CLOSE is sent again: every peer sees the closer gone within 1 s', () => {
+    const { net, alice, bob, carol } = trio(150);
+    let dropped = 0;
+    net.tap = (d) => {
+      // The first DATA alice sends bob after closing (her CLOSE) is lost.
+      if (d.to.port === 2000 && d.data[1] === PacketType.Data && dropped === 0) {
+        dropped++;
+        return null;
+      }
+      return undefined;
+    };
+    const closedAt = net.now;
+    alice.endpoint.close(net.now);
+    net.poke(alice.addr);
+    expect(net.runUntilTrue(() => gone(bob) && gone(carol), 1000)).toBe(true);
+    expect(dropped).toBe(1);
+    expect(net.now - closedAt).toBeLessThan(1000);
+    const state = bob.endpoint.peer('alice')?.state;
+    expect(state?.kind === 'disconnected' ? state.cause : undefined).toEqual({
+      kind: 'remote',
+      code: 0,
+    });
+    // Both answered with their own CLOSE: the closing state ends before its limit.
+    expect(net.runUntilTrue(() => !alice.endpoint.closingPending, CLOSE_DRAIN_MS)).toBe(true);
+  });
+
+  it('a peer that never answers holds the closing state for CLOSE_DRAIN_MS at most, with a bounded number of resends', () => {
+    const { net, alice, bob } = trio(151);
+    let toBob = 0;
+    net.tap = (d) => {
+      if (d.to.port === 2000) {
+        toBob++;
+        return null; // bob hears nothing from now on
+      }
+      return undefined;
+    };
+    alice.endpoint.close(net.now);
+    net.poke(alice.addr);
+    net.run(CLOSE_DRAIN_MS + 100);
+    expect(alice.endpoint.closingPending).toBe(false);
+    // The CLOSE and three resends, nothing more.
+    expect(toBob).toBe(4);
+    expect(bob.connected('alice')).toBe(true); // it never heard: the idle timeout will tell it
+  });
+});
