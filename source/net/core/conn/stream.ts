@@ -217,6 +217,13 @@ export class RecvStream {
   private readyBytes = 0;
   /** Bytes consumed as complete messages. */
   private consumed = 0;
+  /**
+   * An owned, growable buffer for the tail of small in-order frames (a
+   * partial message): one object however many frames it took, so in-order
+   * data never costs a page or an object per frame.
+   */
+  private tail: Buffer | undefined;
+  private tailUsed = 0;
 
   constructor(readonly id: number) {}
 
@@ -231,7 +238,8 @@ export class RecvStream {
    * partial message, which is below MAX_MESSAGE_SIZE + 8 bytes.
    */
   get chargedBytes(): number {
-    return this.readyBytes + this.store.size * PAGE_COST;
+    const spare = this.tail ? this.tail.length - this.tailUsed : 0;
+    return this.readyBytes + spare + this.store.size * PAGE_COST;
   }
 
   /** Disjoint runs of out-of-order data (each one has a gap below it). */
@@ -262,12 +270,24 @@ export class RecvStream {
     }
     if (end <= this.contiguousEnd || data.length === 0) return [];
     const fresh = data.subarray(Math.max(0, this.contiguousEnd - offset));
-    if (offset <= this.contiguousEnd && this.runs === 0 && worthKeeping(fresh)) {
-      // In order with nothing pending (the bulk case): straight to `ready`.
+    if (offset <= this.contiguousEnd && this.runs === 0) {
+      // In order with nothing pending (the common case): straight to `ready`,
+      // messages parsed from it at once; what is left of a small frame (a
+      // partial message) is copied into the tail buffer, never a page.
+      const keep = worthKeeping(fresh);
       this.pushReady(fresh);
       this.store.dropWhole(this.contiguousEnd, end);
       this.contiguousEnd = end;
-    } else {
+      const out = this.parseMessages();
+      if (!keep) this.ownRest(fresh);
+      if (this.readyBytes === 0) {
+        // Nothing partial: no tail or page is held (or charged) while idle.
+        this.tail = undefined;
+        this.store.clear();
+      }
+      return out;
+    }
+    {
       this.storeNew(Math.max(offset, this.contiguousEnd), end, offset, data);
       if (this.runs > MAX_STREAM_GAPS) {
         throw new BadPacket('protocol', 'too many gaps in stream data');
@@ -277,6 +297,7 @@ export class RecvStream {
     const out = this.parseMessages();
     // Idle: nothing early, nothing partial; the page under contiguousEnd
     // holds only delivered bytes and need not be charged any more.
+    if (this.readyBytes === 0) this.tail = undefined;
     if (this.readyBytes === 0 && this.runs === 0) this.store.clear();
     return out;
   }
@@ -313,6 +334,36 @@ export class RecvStream {
     this.contiguousEnd = to;
   }
 
+  /** Copies what is left in `ready` of the frame `view` into the tail buffer. */
+  private ownRest(view: Uint8Array): void {
+    const n = this.ready.length;
+    const last = n > 0 ? this.ready[n - 1]! : undefined;
+    // Only the unparsed end of this very frame (same memory, same end).
+    if (
+      !last ||
+      last.buffer !== view.buffer ||
+      last.byteOffset + last.length !== view.byteOffset + view.length
+    )
+      return;
+    this.ready.pop();
+    this.readyBytes -= last.length;
+    if (!this.tail || this.tail.length - this.tailUsed < last.length) {
+      // Geometric growth (O(log n) buffers for a message of n bytes), never
+      // past what the partial message still needs once its length is known:
+      // the capacity is charged, so it stays ≤ 2× the bytes held + 256.
+      const held = this.readyBytes + last.length;
+      const header = this.peekHeaderWith(last);
+      const need = header ? header[0] + header[1] - this.readyBytes : MAX_MESSAGE_SIZE + 8;
+      const size = Math.min(Math.max(256, 2 * held), need);
+      // Its own memory (not the shared pool): views of it are never merged with others.
+      this.tail = Buffer.allocUnsafeSlow(Math.max(size, last.length));
+      this.tailUsed = 0;
+    }
+    this.tail.set(last, this.tailUsed);
+    this.pushReady(this.tail.subarray(this.tailUsed, this.tailUsed + last.length));
+    this.tailUsed += last.length;
+  }
+
   /** Appends to `ready`, extending the last view when it continues in the same page. */
   private pushReady(view: Uint8Array): void {
     const n = this.ready.length;
@@ -337,6 +388,16 @@ export class RecvStream {
       this.consumed += headerBytes + length;
     }
     return out;
+  }
+
+  /** The front message's [length, header bytes], counting `extra` as following `ready`. */
+  private peekHeaderWith(extra: Uint8Array): [number, number] | undefined {
+    this.ready.push(extra);
+    this.readyBytes += extra.length;
+    const h = this.peekHeader();
+    this.ready.pop();
+    this.readyBytes -= extra.length;
+    return h;
   }
 
   /** Decodes the varint message length at the front of `ready`, if complete. */
@@ -366,6 +427,8 @@ export class RecvStream {
       // buffer is handed out without copying; a small one is copied, so the
       // application never keeps a whole page or datagram alive for it.
       const out = Buffer.from(head.buffer, head.byteOffset, n);
+      // Handed out: the tail buffer may not be written again.
+      if (this.tail && head.buffer === this.tail.buffer) this.tail = undefined;
       if (head.length === n) this.ready.shift();
       else this.ready[0] = head.subarray(n);
       this.readyBytes -= n;

@@ -176,3 +176,33 @@ describe('RecvStream reassembly, bounded by construction', () => {
     expect(m1!.buffer).not.toBe(m2!.buffer);
   });
 });
+
+describe('RecvStream: small in-order frames (the chat case)', () => {
+  it('never touch a page: at most the partial message is held, in one growable buffer', () => {
+    const rng = new Rng(77);
+    // 2,000 messages of 1-300 bytes, cut into frames that straddle message boundaries.
+    const messages = Array.from({ length: 2000 }, () => framedMessage(rng, 1 + rng.int(300)));
+    const stream = Buffer.concat(messages.map((m) => m.bytes));
+    const r = new RecvStream(0);
+    const got: Buffer[] = [];
+    let peakObjects = 0;
+    let worstCharge = 0;
+    for (let at = 0; at < stream.length; ) {
+      const n = Math.min(1 + rng.int(400), stream.length - at);
+      // Each frame in its own datagram-sized buffer, as the wire delivers it.
+      const datagram = Buffer.alloc(1452);
+      stream.copy(datagram, 40, at, at + n);
+      got.push(...r.onData(at, datagram.subarray(40, 40 + n)));
+      peakObjects = Math.max(peakObjects, r.objectsHeld);
+      worstCharge = Math.max(worstCharge, r.chargedBytes - 2 * r.bufferedBytes);
+      at += n;
+    }
+    expect(got.map((b) => b.toString('hex'))).toEqual(messages.map((m) => m.body.toString('hex')));
+    // A partial message: the tail buffer, one regrown tail (sized to the
+    // message once its length is known), and a frame kept whole as a view.
+    expect(peakObjects).toBeLessThanOrEqual(3);
+    // Charged at most 2x the bytes held (+ the 256-byte minimum); never a 5 KiB page.
+    expect(worstCharge).toBeLessThanOrEqual(256);
+    expect(r.chargedBytes).toBe(0);
+  });
+});
