@@ -287,13 +287,11 @@ export class RecvStream {
       }
       return out;
     }
-    {
-      this.storeNew(Math.max(offset, this.contiguousEnd), end, offset, data);
-      if (this.runs > MAX_STREAM_GAPS) {
-        throw new BadPacket('protocol', 'too many gaps in stream data');
-      }
-      this.advance();
+    this.storeNew(Math.max(offset, this.contiguousEnd), end, offset, data);
+    if (this.runs > MAX_STREAM_GAPS) {
+      throw new BadPacket('protocol', 'too many gaps in stream data');
     }
+    this.advance();
     const out = this.parseMessages();
     // Idle: nothing early, nothing partial; the page under contiguousEnd
     // holds only delivered bytes and need not be charged any more.
