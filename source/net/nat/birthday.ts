@@ -65,6 +65,11 @@ const MAX_EASY_ATTEMPTS = 2;
  * (≈ 150 KB), never more than 2 × 250 a second.
  */
 const EASY_STARTS_PER_MINUTE = 4;
+/**
+ * Hard-side rounds started per minute: at most this × PROBE_SOCKETS sockets
+ * (NAT mappings) a minute (1,024), however many introductions arrive.
+ */
+export const HARD_STARTS_PER_MINUTE = 4;
 /** A connected attempt's winning socket is released once its peer has been gone this long. */
 const LINGER = 30_000;
 const CHECK_INTERVAL = 5000;
@@ -167,6 +172,8 @@ export class Birthday {
   private nextCheck: number | undefined;
   /** When recent spray rounds started (EASY_STARTS_PER_MINUTE). */
   private easyStarts: number[] = [];
+  /** When recent hard-side rounds started (HARD_STARTS_PER_MINUTE). */
+  private hardStarts: number[] = [];
   /**
    * Counters for stats(). An attempt that ends any other way (its peer
    * connected by a plain punch first, was removed, the endpoint closed) is
@@ -196,11 +203,17 @@ export class Birthday {
     for (const a of this.attempts.values())
       if (a.role === role && (a.state === 'running' || a.state === 'hit')) count++;
     if (count >= (role === 'hard' ? MAX_HARD_ATTEMPTS : MAX_EASY_ATTEMPTS)) return false;
-    if (role === 'easy') {
-      this.easyStarts = this.easyStarts.filter((t) => now - t < 60_000);
-      if (this.easyStarts.length >= EASY_STARTS_PER_MINUTE) return false;
-      this.easyStarts.push(now);
-    }
+    // Rounds per minute, each side: a stream of introductions cannot make us
+    // spray a third party's ports (easy side) or open NAT mappings by the
+    // thousand (hard side: PROBE_SOCKETS sockets a round, which a
+    // carrier-grade NAT counts against a per-user quota).
+    const starts = role === 'easy' ? this.easyStarts : this.hardStarts;
+    const fresh = starts.filter((t) => now - t < 60_000);
+    if (fresh.length >= (role === 'easy' ? EASY_STARTS_PER_MINUTE : HARD_STARTS_PER_MINUTE))
+      return false;
+    fresh.push(now);
+    if (role === 'easy') this.easyStarts = fresh;
+    else this.hardStarts = fresh;
     const a: Attempt = {
       key,
       role,

@@ -5,6 +5,7 @@ import { generateIdentity, type Identity } from '../../../source/net/crypto/iden
 import {
   Birthday,
   birthdayRole,
+  HARD_STARTS_PER_MINUTE,
   HARD_TTL,
   PROBE_SOCKETS,
   ProbeKind,
@@ -380,6 +381,26 @@ describe('the Birthday core', () => {
     const b = generateIdentity().publicKey;
     expect(probeToken(a, b)).toEqual(probeToken(b, a));
     expect(probeToken(a, b)).not.toEqual(probeToken(a, a));
+  });
+
+  it('the hard side opens at most HARD_STARTS_PER_MINUTE rounds of sockets a minute, however many peers ask', () => {
+    const b = new Birthday(() => {}, seeded());
+    const target = { address: '198.51.100.2', port: 4000 };
+    let opened = 0;
+    let started = 0;
+    // Forty introduced peers in one minute, each round ended at once (as a
+    // peer that connects another way would), so only the rate limit stops them.
+    for (let i = 0; i < 40; i++) {
+      const now = i * 1000;
+      if (b.start(`k${i}`, 'hard', Buffer.alloc(16, i), target, now)) started++;
+      b.end(`k${i}`);
+      for (let c = b.pollCommand(); c; c = b.pollCommand())
+        if (c.kind === 'open') opened += c.ids.length;
+    }
+    expect(started).toBe(HARD_STARTS_PER_MINUTE);
+    expect(opened).toBe(HARD_STARTS_PER_MINUTE * PROBE_SOCKETS);
+    // A minute later the budget is back.
+    expect(b.start('later', 'hard', Buffer.alloc(16, 99), target, 61_000)).toBe(true);
   });
 
   it('the hard side stops after HARD_TTL and at most two attempts hold sockets at once', () => {
