@@ -1,7 +1,7 @@
 /**
  * `npm run chaos [-- --json] [-- --long]`: the hostile-network report. Runs
  * the scenarios of test/support/scenarios/, the very functions that
- * test/net/{chaos,faults,fuzz,flood,reassembly-attack}.test.ts assert on, and prints one table (scenario, messages sent,
+ * test/net/{chaos,faults,fuzz,flood,reassembly-attack,hostile-peers}.test.ts assert on, and prints one table (scenario, messages sent,
  * delivered, duplicated, lost, time), the bad datagrams tried and dropped by
  * reason, and peak memory during the handshake flood. `--json` prints one
  * JSON document instead; `--long` sends the largest allowed message (1 MiB)
@@ -19,6 +19,7 @@ import { chaosMesh } from '../test/support/scenarios/chaos.js';
 import { blackout, lossyLink, rebinding, restart } from '../test/support/scenarios/faults.js';
 import { floodWithRealPeer, handshakeFlood } from '../test/support/scenarios/flood.js';
 import { fuzz } from '../test/support/scenarios/fuzz.js';
+import * as hostile from '../test/support/scenarios/hostile.js';
 import * as reasm from '../test/support/scenarios/reassembly.js';
 import { Scope } from '../test/support/scenarios/scope.js';
 import {
@@ -235,6 +236,16 @@ await step(
   (r) => ({
     section: reasm.reassemblySection(r.runs, r.page),
     problems: r.runs.flatMap(reasm.reassemblyProblems),
+  }),
+);
+await step(
+  'reflection and name claims by authenticated strangers (virtual clock)',
+  [],
+  60_000,
+  () => ({ r: hostile.reflection(110), n: hostile.nameClaim(112) }),
+  ({ r, n }) => ({
+    section: hostile.hostileSection(r, n),
+    problems: hostile.hostileProblems(r, n),
   }),
 );
 const totalMs = performance.now() - runStart;

@@ -5,7 +5,6 @@ import type { Peer } from '../../source/net/core/peers/peer.js';
 import { TAG_LENGTH } from '../../source/net/crypto/cipher.js';
 import { generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
 import { CONTROL_STREAM, encodeIntroduction } from '../../source/net/nat/introduce.js';
-import { LEARNED_DIALS_PER_MINUTE } from '../../source/net/nat/introductions.js';
 import { writePathFrame } from '../../source/net/wire/frames.js';
 import {
   DATA_HEADER_LENGTH,
@@ -14,6 +13,7 @@ import {
   writeDataHeader,
 } from '../../source/net/wire/packet.js';
 import { FakeNetwork } from '../support/fakenet.js';
+import { nameClaim, reflection } from '../support/scenarios/hostile.js';
 import { SimPeer } from '../support/simnode.js';
 
 /**
@@ -147,47 +147,24 @@ describe('introductions cannot redirect or rename a friend', () => {
 
 describe('reflection through introductions is bounded node-wide', () => {
   it('eight hostile identities flooding introductions at one victim: INITs to it stay within the budget', () => {
-    const net = new FakeNetwork({ seed: 110 });
-    const alice = new SimPeer(net, ALICE, { nick: 'alice' }, net.rng);
-    const hostile: SimPeer[] = [];
-    for (let i = 0; i < 8; i++) {
-      const m = new SimPeer(
-        net,
-        { address: `203.0.113.${70 + i}`, port: 7000 },
-        { nick: `m${i}` },
-        net.rng,
-      );
-      m.add('alice', alice);
-      hostile.push(m);
-    }
-    expect(net.runUntilTrue(() => alice.endpoint.connectedNicks().length === 8, 10_000)).toBe(true);
-    const toVictim = countTo(net, (to) => to.address === VICTIM.address);
-    let introBytes = 0;
-    const start = net.now;
-    // Each identity sends its whole per-peer allowance (and more) every 10 s for a minute.
-    for (let round = 0; round < 6; round++) {
-      for (const m of hostile) {
-        for (let k = 0; k < 40; k++) {
-          const intro = encodeIntroduction({
-            identity: generateIdentity().publicKey,
-            nick: 'x',
-            addrs: [0, 1, 2, 3].map((p) => ({ address: VICTIM.address, port: 9000 + p })),
-          });
-          introBytes += intro.length;
-          m.endpoint.sendMessage(['alice'], intro, net.now, CONTROL_STREAM);
-        }
-        net.poke(m.addr);
-      }
-      net.run(10_000);
-    }
-    net.run(60_000);
-    const minutes = (net.now - start) / 60_000;
-    const budget = 64 + LEARNED_DIALS_PER_MINUTE * minutes;
-    expect(toVictim.inits).toBeLessThanOrEqual(Math.ceil(budget));
-    expect(toVictim.inits).toBeGreaterThan(0);
-    expect(alice.endpoint.introductionStats().refusedDials).toBeGreaterThan(0);
+    const r = reflection(110);
+    expect(r.initsToVictim).toBeLessThanOrEqual(r.budget);
+    expect(r.initsToVictim).toBeGreaterThan(0);
+    expect(r.refusedDials).toBeGreaterThan(0);
     // Bytes at the victim per byte of introductions the attackers sent.
-    expect(toVictim.bytes / introBytes).toBeLessThan(1.5);
+    expect(r.ratio).toBeLessThan(1.5);
+  });
+
+  it('every way of claiming "bob" first fails: announced, introduced, look-alike', () => {
+    const n = nameClaim(112);
+    expect(n).toMatchObject({
+      bobIsReal: true,
+      bobPinned: true,
+      lookalikes: [],
+      messageToRealBob: true,
+      messageToClaimant: false,
+    });
+    expect(n.claimants.length).toBe(3);
   });
 
   it('refuses introduced targets that are multicast, broadcast, unspecified, link-local, loopback or private elsewhere', () => {
