@@ -12,6 +12,7 @@ export { fingerprint, parseFingerprint, shortFingerprint } from './net/crypto/id
 export type { ProbingStats } from './net/nat/birthday.js';
 export { decodeInvite, isInviteCode } from './net/nat/invite.js';
 export { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from './net/recovery/pmtu.js';
+export { describeState } from './net/shell/describe.js';
 export {
   type BindOptions,
   DEFAULT_RECEIVE_QUEUE_LIMIT,

@@ -1,5 +1,5 @@
 import stringWidth from 'string-width';
-import type { PeerInfo, PeerState } from '../index.js';
+import { describeState, type PeerInfo, type PeerState, shortFingerprint } from '../index.js';
 import { sanitize } from './sanitize.js';
 
 /**
@@ -49,25 +49,13 @@ export function formatChatLine(line: ChatLine): string {
   }
 }
 
-/** The first 8 characters of a fingerprint, as peers read them to each other. */
+/** The short form of a fingerprint, as peers read it to each other ('-' when unknown). */
 export function shortFp(fp: string | undefined): string {
-  return fp ? fp.slice(0, 8) : '-';
+  return fp ? shortFingerprint(fp) : '-';
 }
 
-export function describeState(s: PeerState): string {
-  switch (s.kind) {
-    case 'connecting':
-      return s.attempt > 0 ? `connecting (attempt ${s.attempt})` : 'connecting';
-    case 'connected':
-      return 'connected';
-    case 'unreachable':
-      return `unreachable: ${s.reason}`;
-    case 'disconnected':
-      return `disconnected: ${s.reason}`;
-    case 'key-mismatch':
-      return `KEY CHANGED: expected ${shortFp(s.expected)}, got ${shortFp(s.got)}`;
-  }
-}
+/** The library's wording of a peer's state, re-exported for the chat's callers. */
+export { describeState };
 
 function shortState(s: PeerState): string {
   switch (s.kind) {

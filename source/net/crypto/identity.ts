@@ -79,8 +79,13 @@ export function fingerprint(publicKey: Uint8Array): string {
   return out;
 }
 
-export function shortFingerprint(publicKey: Uint8Array): string {
-  return fingerprint(publicKey).slice(0, 8);
+/**
+ * The first 8 characters of a fingerprint, as people read them to each
+ * other: of a public key, or of a fingerprint already in text (peer states
+ * carry fingerprints), so there is one short form everywhere.
+ */
+export function shortFingerprint(key: Uint8Array | string): string {
+  return (typeof key === 'string' ? key : fingerprint(key)).slice(0, 8);
 }
 
 export function parseFingerprint(text: string): Buffer {

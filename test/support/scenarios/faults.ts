@@ -300,17 +300,21 @@ export interface RestartFigures {
 /** The parts of a socket a "kill" takes away: no CLOSE, no more timers. */
 interface Killable {
   closed: boolean;
-  timer: NodeJS.Timeout | undefined;
   statsTimer: NodeJS.Timeout | undefined;
-  socket: { close(cb: () => void): void };
+  driver: {
+    closed: boolean;
+    timer: NodeJS.Timeout | undefined;
+    udp: { socket: { close(cb: () => void): void } };
+  };
 }
 
 async function kill(sock: MultiHolepunchSocket): Promise<void> {
   const dead = sock as unknown as Killable;
   dead.closed = true;
-  clearTimeout(dead.timer);
+  dead.driver.closed = true;
+  clearTimeout(dead.driver.timer);
   clearInterval(dead.statsTimer);
-  await new Promise<void>((r) => dead.socket.close(r));
+  await new Promise<void>((r) => dead.driver.udp.socket.close(r));
 }
 
 /** bob is killed without a CLOSE and started again on the same port with the same identity. */

@@ -109,19 +109,19 @@ async function attackerSockets(scope: Scope, n: number) {
   return { attackers, replies, ports: new Set(attackers.map((s) => s.address().port)) };
 }
 
-/** Counts hostile datagrams where the socket hands them to the endpoint; returns the count and an undo. */
+/** Counts hostile datagrams where the socket receives them (its UDP socket); returns the count and an undo. */
 function countReached(sock: MultiHolepunchSocket, ports: Set<number>) {
-  const inner = sock as unknown as { onDatagram?: (d: Buffer, r: dgram.RemoteInfo) => void };
-  const original = inner.onDatagram;
+  const inner = sock as unknown as { driver?: { udp?: { socket?: dgram.Socket } } };
+  const socket = inner.driver?.udp?.socket;
   const out = { reached: undefined as number | undefined, restore: () => {} };
-  if (typeof original !== 'function') return out;
+  if (!socket) return out;
   out.reached = 0;
-  inner.onDatagram = (data, rinfo) => {
+  const count = (_data: Buffer, rinfo: dgram.RemoteInfo) => {
     if (ports.has(rinfo.port)) out.reached = (out.reached ?? 0) + 1;
-    original.call(sock, data, rinfo);
   };
+  socket.on('message', count);
   out.restore = () => {
-    inner.onDatagram = original;
+    socket.off('message', count);
   };
   return out;
 }

@@ -1,0 +1,138 @@
+import type { EventEmitter } from 'node:events';
+import type { EndpointStats, PeerStats } from '../core/endpoint.js';
+import type { TransportError } from '../core/errors.js';
+import type { NatMapping, PeerChange, PeerState } from '../core/events.js';
+import type { PeerAddress } from '../core/peers/entry.js';
+import type { CipherName } from '../crypto/cipher.js';
+import type { Identity } from '../crypto/identity.js';
+import type { ProbingStats } from '../nat/birthday.js';
+
+/**
+ * The shapes of the public socket API (options, messages, peer reports,
+ * events), kept apart from the classes so every shell module can share them
+ * without importing the socket itself.
+ */
+
+export interface BindOptions {
+  nick: string;
+  /** UDP port; 0 (default) picks a free one. */
+  port?: number;
+  /** Address to bind; default `::` (dual-stack), falling back to `0.0.0.0`. */
+  host?: string;
+  /** Peers to add at once: `{ nick: 'host:port' }`. */
+  peers?: Record<string, PeerAddress>;
+  /** Identity key file (created 0600 if missing). Without it (and `identity`) the identity is ephemeral. */
+  identityPath?: string;
+  identity?: Identity;
+  /** JSON file of names pinned to keys. Without it pins live in memory only. */
+  trustStore?: string;
+  /** Per-packet cipher; both sides must choose the same. Default chacha20-poly1305. */
+  cipher?: CipherName;
+  /** Accept sessions from unknown keys (default true). */
+  acceptStrangers?: boolean;
+  /** Fingerprints to refuse. */
+  blocked?: string[];
+  /**
+   * Introduce connected peers to each other, and accept introductions, so
+   * joining one member connects you to the mesh (default true). Off keeps
+   * your address from being passed around the mesh.
+   */
+  introductions?: boolean;
+  /**
+   * STUN servers (`host:port`) to ask for our public address from this very
+   * socket. Default: none — the library never contacts a server you did not
+   * name. Two or more also tell whether our NAT is symmetric.
+   */
+  stun?: string[];
+  /** STUN retransmission timeout in ms (RFC 8489 default 500). */
+  stunRto?: number;
+  /** Messages kept for receive() when no hook or listener takes them (default 10,000). */
+  receiveQueueLimit?: number;
+  /**
+   * Bytes of message content kept for receive() (default 32 MiB). Past this
+   * or `receiveQueueLimit`, the oldest queued messages are discarded: counted
+   * in stats (`queueDropped`, `queueDroppedBytes`) and reported once per
+   * overflow as an 'error' event with code 'receive-queue-full'.
+   */
+  receiveQueueBytes?: number;
+  /** Default send() timeout in ms (default 30,000). */
+  sendTimeout?: number;
+  /** Requested kernel receive buffer (default 4 MiB; Linux caps it at net.core.rmem_max). */
+  receiveBufferSize?: number;
+  /**
+   * Largest datagram path-MTU discovery may use, 1200-1452 bytes (default
+   * 1452). Each session starts at 1200 and probes up; 1200 turns probing off.
+   */
+  maxDatagramSize?: number;
+}
+
+export interface Message {
+  content: Buffer;
+  /** Nick of the sender, as this node names it. */
+  peer: string;
+  /** When we received it: ms since the epoch by our clock. */
+  timestamp: number;
+  stream: number;
+}
+
+export interface PeerInfo {
+  nick: string;
+  /** `host:port` of the current (or last known / dialed) path. */
+  address: string | undefined;
+  fingerprint: string | undefined;
+  pinned: boolean;
+  announcedNick: string | undefined;
+  state: PeerState;
+  stats: PeerStats;
+}
+
+export interface SocketStats extends EndpointStats {
+  localAddress: string;
+  fingerprint: string;
+  receiveBufferSize: number;
+  sendBufferSize: number;
+  /** Messages discarded because the receive() queue was full (in messages or bytes). */
+  queueDropped: number;
+  /** Content bytes of those messages. */
+  queueDroppedBytes: number;
+  /** Messages and content bytes waiting for receive() now. */
+  queuedMessages: number;
+  queuedBytes: number;
+  /** Datagrams the OS refused to send (e.g. no route). */
+  sendErrors: number;
+  /** From STUN, when asked (see BindOptions.stun). */
+  publicAddress: string | undefined;
+  natMapping: NatMapping;
+  /** Many-port probing (toward symmetric NATs): all zero unless it ever ran. */
+  probing: ProbingStats;
+  uptime: number;
+}
+
+export interface SendOptions {
+  /** A nick or list of nicks; omitted = every connected peer. */
+  recipient?: string | string[];
+  /** ms to wait for every recipient's acknowledgement (default: the socket's sendTimeout). */
+  timeout?: number;
+}
+
+export interface StunInfo {
+  /** Our address as the STUN servers saw it (`host:port`), once known. */
+  publicAddress: string | undefined;
+  /** 'endpoint-dependent' means a symmetric NAT: direct punching will mostly fail. */
+  mapping: NatMapping;
+  /** Every server has answered or timed out. */
+  done: boolean;
+}
+
+export interface SocketEvents {
+  stun: [StunInfo];
+  message: [Message];
+  peer: [PeerInfo, PeerChange];
+  stats: [SocketStats];
+  error: [TransportError];
+}
+
+/** Network-caused errors go to 'error' listeners if any; never thrown. */
+export function reportError(emitter: EventEmitter<SocketEvents>, err: TransportError): void {
+  if (emitter.listenerCount('error') > 0) emitter.emit('error', err);
+}

@@ -1,0 +1,68 @@
+import type dgram from 'node:dgram';
+import { describe, expect, it } from 'vitest';
+import { openSocket, Udp } from '../../../source/net/shell/udp.js';
+
+/** Real UDP on 127.0.0.1 only. */
+describe('the UDP layer', () => {
+  it('sends every datagram with one shared callback (no closure per datagram) and counts refusals', async () => {
+    const received: number[] = [];
+    const rx = new Udp(
+      await openSocket('127.0.0.1', 0),
+      (d) => received.push(d.length),
+      () => {},
+    );
+    const tx = new Udp(
+      await openSocket('127.0.0.1', 0),
+      () => {},
+      () => {},
+    );
+    const callbacks = new Set<unknown>();
+    const send = tx.socket.send.bind(tx.socket) as (...args: unknown[]) => void;
+    (tx.socket as unknown as { send: (...args: unknown[]) => void }).send = (...args) => {
+      callbacks.add(args[args.length - 1]);
+      send(...args);
+    };
+    const to = rx.localAddress();
+    for (let i = 0; i < 200; i++) tx.send({ to, data: Buffer.alloc(100) });
+    await expect.poll(() => received.length).toBeGreaterThan(0);
+    expect(callbacks.size).toBe(1);
+    // A probing socket that does not exist: counted, not thrown.
+    tx.send({ to, data: Buffer.alloc(1), via: 99 });
+    expect(tx.sendErrors).toBe(1);
+    await tx.close();
+    await rx.close();
+  });
+
+  it('opens and closes probing sockets on request, tagging what they receive', async () => {
+    const seen: (number | undefined)[] = [];
+    const main = await openSocket('127.0.0.1', 0);
+    const udp = new Udp(
+      main,
+      (_d: Buffer, _r: dgram.RemoteInfo, via?: number) => seen.push(via),
+      () => {},
+    );
+    udp.openProbes([1, 2]);
+    expect(udp.probeCount).toBe(2);
+    // The probe answers itself through the main socket's address: main receives untagged.
+    udp.send({ to: udp.localAddress(), data: Buffer.from('x'), via: 1 });
+    await expect.poll(() => seen.length).toBe(1);
+    expect(seen[0]).toBeUndefined();
+    // What probe 2 receives is tagged with its id.
+    const probe = (udp as unknown as { probes: Map<number, dgram.Socket> }).probes.get(2)!;
+    await expect.poll(() => probeBound(probe)).toBe(true);
+    udp.send({ to: { address: '127.0.0.1', port: probe.address().port }, data: Buffer.from('y') });
+    await expect.poll(() => seen.length).toBe(2);
+    expect(seen[1]).toBe(2);
+    udp.closeProbes([1, 2, 3]);
+    expect(udp.probeCount).toBe(0);
+    await udp.close();
+  });
+});
+
+function probeBound(s: dgram.Socket): boolean {
+  try {
+    return s.address().port > 0;
+  } catch {
+    return false;
+  }
+}
