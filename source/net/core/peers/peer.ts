@@ -1,26 +1,16 @@
-import { TAG_LENGTH } from '../../crypto/cipher.js';
 import { CONTROL_STREAM } from '../../nat/introduce.js';
 import type { SentPacket } from '../../recovery/loss.js';
-import {
-  ackFrameLength,
-  CloseCode,
-  decodeFrames,
-  PATH_DATA_LENGTH,
-  streamHeaderLength,
-  writeAckFrame,
-  writeCloseFrame,
-  writePathFrame,
-  writePing,
-  writeStreamFrame,
-} from '../../wire/frames.js';
-import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM } from '../../wire/packet.js';
-import { type Addr, addrKey, sameAddr } from '../address.js';
-import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
+import { CloseCode, decodeFrames, PATH_DATA_LENGTH } from '../../wire/frames.js';
+import { type Addr, sameAddr } from '../address.js';
+import type { SentFrames, Session } from '../conn/session.js';
 import { MAX_STREAM_GAPS, type OutgoingMessage, RecvStream, SendStream } from '../conn/stream.js';
 import { BadPacket } from '../errors.js';
 import type { EndpointEvent, PeerChange, PeerState } from '../events.js';
 import { earliest } from '../timerheap.js';
+import { closePacket, PacketAssembler } from './assembler.js';
 import { DialPlan } from './dialplan.js';
+
+export { closePacket, PATH_CHALLENGE_TRIES } from './assembler.js';
 
 /** Send a PING when we have sent nothing for this long: holds NAT mappings (DESIGN.md). */
 export const KEEPALIVE_INTERVAL = 15_000;
@@ -28,8 +18,6 @@ export const KEEPALIVE_INTERVAL = 15_000;
 export const IDLE_TIMEOUT = 45_000;
 /** Window in which a second session from the same peer instance counts as simultaneous open. */
 export const SIMULTANEOUS_OPEN_WINDOW = 5_000;
-/** PATH_CHALLENGEs sent to a new address before giving up on it. */
-export const PATH_CHALLENGE_TRIES = 3;
 /** Most streams a peer may open towards us. */
 export const MAX_STREAMS = 4;
 /**
@@ -86,9 +74,8 @@ export class Peer {
   private recvStreams = new Map<number, RecvStream>();
   /** Bytes held across recvStreams (reported to the host's global account). */
   private reassemblyBytes = 0;
-  private probesPending = 0;
-  private pingRequested = false;
-  private pacingDeadline: number | undefined;
+  /** Packet assembly: probes and pings owed, pacing, path frames (assembler.ts). */
+  private readonly out: PacketAssembler;
   private lastAddr: Addr | undefined;
   /** Counters of sessions already retired, so stats survive a session switch. */
   private retired: PeerTotals = emptyTotals();
@@ -109,6 +96,7 @@ export class Peer {
     private readonly host: PeerHost,
   ) {
     this.dialing = new DialPlan(dialAddrs);
+    this.out = new PacketAssembler(host, () => this.sendStreams);
     this.currentState = { kind: 'connecting', since: now, attempt: 0 };
   }
 
@@ -167,7 +155,7 @@ export class Peer {
 
   /** Asks for an ack-eliciting packet at the next flush (e.g. to confirm a handshake). */
   requestPing(): void {
-    this.pingRequested = true;
+    this.out.pingRequested = true;
   }
 
   /** Removes and returns every unacknowledged message (to move them to another record). */
@@ -184,11 +172,6 @@ export class Peer {
     const ids: number[] = [];
     for (const s of this.sendStreams.values()) for (const m of s.pendingMessages()) ids.push(m.id);
     return ids;
-  }
-
-  private hasStreamData(): boolean {
-    for (const s of this.sendStreams.values()) if (s.hasDataToSend) return true;
-    return false;
   }
 
   // ---- sessions -----------------------------------------------------------
@@ -277,7 +260,7 @@ export class Peer {
   }
 
   private markConnected(now: number, change: 'connected' | 'restarted'): void {
-    this.probesPending = 0;
+    this.out.probesPending = 0;
     this.transition({ kind: 'connected', since: now }, change);
     this.connectedSince = now;
   }
@@ -379,7 +362,7 @@ export class Peer {
     let eliciting = false;
     let carriedData = false;
     let challenged = false;
-    if (!sameAddr(from, session.path)) this.creditUnvalidated(from, payload.length);
+    if (!sameAddr(from, session.path)) this.out.creditUnvalidated(from, payload.length);
     for (const f of frames) {
       switch (f.type) {
         case 'ping':
@@ -530,8 +513,8 @@ export class Peer {
     if (cur) {
       d = earliest(d, sessionDeadline(cur));
       d = earliest(d, cur.lastSent + KEEPALIVE_INTERVAL);
-      if (this.pacingDeadline !== undefined && this.hasStreamData())
-        d = earliest(d, this.pacingDeadline);
+      const pacing = this.out.pacingDeadline;
+      if (pacing !== undefined && this.out.hasStreamData()) d = earliest(d, pacing);
     }
     for (const s of this.others) d = earliest(d, sessionDeadline(s));
     return d;
@@ -557,7 +540,7 @@ export class Peer {
         this.onLost(s, r.lost, now);
         if (r.probes > 0) s.pmtu.onPto(s.loss.ptoCount, now);
         if (r.probes > 0 && s === this.current) {
-          this.probesPending = Math.max(this.probesPending, r.probes);
+          this.out.probesPending = Math.max(this.out.probesPending, r.probes);
           // A probe should carry data if there is any (RFC 9002 §6.2.4).
           for (const p of s.loss.unacked()) {
             this.requeueFrames(p.frames);
@@ -574,7 +557,7 @@ export class Peer {
       }
     }
     const cur = this.current;
-    if (cur && now >= cur.lastSent + KEEPALIVE_INTERVAL) this.pingRequested = true;
+    if (cur && now >= cur.lastSent + KEEPALIVE_INTERVAL) this.out.pingRequested = true;
     if (!this.current && this.state.kind === 'connected') {
       this.transition({
         kind: 'disconnected',
@@ -587,14 +570,13 @@ export class Peer {
     return false;
   }
 
-  // ---- packet assembly ----------------------------------------------------
+  // ---- packet assembly (assembler.ts) --------------------------------------
 
   /** Builds and hands to the host every packet that may go now. */
   flush(now: number): void {
     for (const s of this.others) {
       if (s.exhausted) continue;
-      if (s.hasAckToSend && s.ackDue(now)) this.sendPacket(s, now, false);
-      s.ackHeldForReply = false;
+      this.out.flushOther(s, now);
     }
     const s = this.current;
     if (!s) return;
@@ -602,41 +584,7 @@ export class Peer {
       this.retireExhausted(s, now);
       return;
     }
-
-    this.sendPathFrames(s, now);
-    this.sendMtuProbe(s, now);
-    this.pacingDeadline = undefined;
-    const size = s.pmtu.size;
-    for (let guard = 0; guard < 10_000; guard++) {
-      const probe = this.probesPending > 0;
-      let mayData = false;
-      if (this.hasStreamData()) {
-        if (probe) mayData = true;
-        else if (s.loss.cc.canSend(size)) {
-          const at = s.pacer.nextSendTime(
-            size,
-            s.loss.cc.congestionWindow,
-            s.loss.rtt.smoothedRtt,
-            now,
-          );
-          if (at <= now) mayData = true;
-          else this.pacingDeadline = at;
-        }
-      }
-      const mustAck = s.hasAckToSend && s.ackDue(now);
-      if (!mayData && !probe && !this.pingRequested && !mustAck) break;
-      this.sendPacket(s, now, mayData);
-      if (probe) this.probesPending--;
-    }
-    // A held ACK skips this flush only: it is due at the next one.
-    s.ackHeldForReply = false;
-    // RFC 9002 §7.8: a window we are not filling (no data, or the stream
-    // window is the limit) must not keep growing, or pacing (rate ∝ cwnd)
-    // stops meaning anything and whole windows leave in bursts.
-    const cc = s.loss.cc;
-    cc.setAppLimited(
-      !this.hasStreamData() && this.pacingDeadline === undefined && cc.canSend(size),
-    );
+    this.out.flushCurrent(s, now);
   }
 
   /**
@@ -662,141 +610,10 @@ export class Peer {
     }
   }
 
-  /**
-   * A due path-MTU probe (RFC 8899 §4.1, as RFC 9000 §14.3): a PING padded
-   * to the size being tried, on a confirmed session, when the window has
-   * room for it. Its ack or loss reaches `s.pmtu` from onAck / onTimeout.
-   */
-  private sendMtuProbe(s: Session, now: number): void {
-    if (!s.confirmed) return;
-    const size = s.pmtu.probeSize(now);
-    if (size === undefined || !s.loss.cc.canSend(size)) return;
-    const buf = Buffer.alloc(size);
-    const payloadLength = payloadRoom(size);
-    writePing(buf, DATA_HEADER_LENGTH); // the rest of the payload is PADDING (zeros)
-    const pn = s.seal(buf, payloadLength, now);
-    s.pmtu.onProbeSent(size);
-    s.loss.onPacketSent({
-      pn,
-      timeSent: now,
-      size,
-      ackEliciting: true,
-      inFlight: true,
-      pmtuProbe: true,
-      frames: { streams: [], ackLargest: -1 },
-    });
-    this.host.transmit(s.path, buf);
-  }
-
-  /** PATH_RESPONSEs we owe and a due PATH_CHALLENGE, each in its own small packet. */
-  private sendPathFrames(s: Session, now: number): void {
-    for (const r of s.pathResponses.splice(0)) this.sendControl(s, now, r.to, true, r.data);
-    const probe = s.probe;
-    if (!probe || probe.deadline > now) return;
-    if (probe.tries >= PATH_CHALLENGE_TRIES) {
-      // Never answered: stay where we are (RFC 9000 §8.2.4).
-      s.probe = undefined;
-      return;
-    }
-    probe.tries++;
-    probe.deadline = now + Math.max(3 * s.loss.rtt.smoothedRtt, 100) * 2 ** (probe.tries - 1);
-    this.sendControl(s, now, probe.addr, false, probe.data);
-  }
-
-  private sendControl(s: Session, now: number, to: Addr, response: boolean, data: Buffer): void {
-    const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
-    const pos = writePathFrame(buf, DATA_HEADER_LENGTH, response, data);
-    const payloadLength = pos - DATA_HEADER_LENGTH;
-    if (!sameAddr(to, s.path) && !this.spendUnvalidated(to, payloadLength)) return;
-    s.seal(buf, payloadLength, now);
-    // Not tracked for loss: a lost challenge is simply sent again, a lost
-    // response is re-solicited by the next challenge.
-    this.host.transmit(to, buf.subarray(0, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH));
-  }
-
-  private sendPacket(s: Session, now: number, withData: boolean): void {
-    // The datagram comes from a slab (allocPacket); the frames are written
-    // straight into it and sealed in place.
-    const mtu = s.pmtu.size;
-    const buf = allocPacket(mtu);
-    let pos = DATA_HEADER_LENGTH;
-    const end = DATA_HEADER_LENGTH + payloadRoom(mtu);
-    const frames: SentFrames = { streams: [], ackLargest: -1 };
-    let eliciting = false;
-    if (s.hasAckToSend) {
-      let { ranges, delayMicros } = s.ackRanges(now);
-      while (ranges.length > 1 && ackFrameLength(ranges, delayMicros) > MAX_PAYLOAD / 2)
-        ranges = ranges.slice(0, -1);
-      if (ranges.length > 0) {
-        pos = writeAckFrame(buf, pos, ranges, delayMicros);
-        frames.ackLargest = ranges[0]![1] - 1;
-        s.onAckSent();
-      }
-    }
-    if (withData && s === this.current) {
-      for (const stream of this.sendStreams.values()) {
-        while (end - pos > streamHeaderLength(stream.id, 2 ** 40, 1200) + 16) {
-          const room = end - pos - streamHeaderLength(stream.id, 2 ** 40, 1200);
-          const chunk = stream.nextChunk(room);
-          if (!chunk) break;
-          pos = writeStreamFrame(buf, pos, stream.id, chunk.offset, chunk.data);
-          frames.streams.push(stream.id, chunk.offset, chunk.data.length);
-          if (chunk.retransmit) this.retransmits++;
-          eliciting = true;
-        }
-      }
-    }
-    if (!eliciting && (this.pingRequested || this.probesPending > 0) && s === this.current) {
-      pos = writePing(buf, pos);
-      eliciting = true;
-    }
-    if (eliciting) this.pingRequested = false;
-    const payloadLength = pos - DATA_HEADER_LENGTH;
-    if (payloadLength === 0) return;
-    const pn = s.seal(buf, payloadLength, now);
-    const out = buf.subarray(0, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
-    const size = out.length;
-    if (eliciting) {
-      s.loss.onPacketSent({ pn, timeSent: now, size, ackEliciting: true, inFlight: true, frames });
-      s.pacer.onPacketSent(size, s.loss.cc.congestionWindow, s.loss.rtt.smoothedRtt, now);
-    }
-    this.host.transmit(s.path, out);
-  }
-
-  private retransmits = 0;
-
-  /**
-   * Anti-amplification towards addresses not yet validated (RFC 9000 §8.1,
-   * §9.3): what we send there is at most three times what arrived from
-   * there, so a spoofed source cannot turn us into a reflector. In payload
-   * bytes on both sides (headers and tags are the same size both ways).
-   */
-  private readonly unvalidatedCredit = new Map<string, number>();
-
-  private creditUnvalidated(from: Addr, bytes: number): void {
-    const key = addrKey(from);
-    const credit = (this.unvalidatedCredit.get(key) ?? 0) + 3 * bytes;
-    this.unvalidatedCredit.delete(key);
-    this.unvalidatedCredit.set(key, credit);
-    // A handful of candidate paths at most: forget the oldest.
-    if (this.unvalidatedCredit.size > 4) {
-      const [oldest] = this.unvalidatedCredit.keys();
-      this.unvalidatedCredit.delete(oldest!);
-    }
-  }
-
-  private spendUnvalidated(to: Addr, bytes: number): boolean {
-    const key = addrKey(to);
-    const credit = this.unvalidatedCredit.get(key) ?? 0;
-    if (credit < bytes) return false;
-    this.unvalidatedCredit.set(key, credit - bytes);
-    return true;
-  }
-
   // ---- stats --------------------------------------------------------------
 
   totals(): PeerTotals {
-    const t = { ...this.retired, retransmits: this.retransmits };
+    const t = { ...this.retired, retransmits: this.out.retransmits };
     for (const s of this.sessions()) {
       t.packetsSent += s.packetsSent;
       t.packetsReceived += s.packetsReceived;
@@ -843,25 +660,6 @@ export function describeRemoteClose(code: number, reason: string): string {
 /** A session's own timers, or the moment its silence ends it. */
 function sessionDeadline(s: Session): number | undefined {
   return earliest(s.deadline(), s.lastReceived + IDLE_TIMEOUT);
-}
-
-/** An authenticated CLOSE on `s`: how we end a session we will not keep. */
-export function closePacket(s: Session, code: number, reason: string, now: number): Buffer {
-  const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
-  let pos = DATA_HEADER_LENGTH;
-  // Acknowledge what we received first (RFC 9000 §10.2.3 lets a closing
-  // packet carry ACKs): a message that arrived just before we closed is
-  // then known to be delivered instead of timing out at its sender.
-  if (s.hasAckToSend) {
-    let { ranges, delayMicros } = s.ackRanges(now);
-    ranges = ranges.slice(0, 16);
-    pos = writeAckFrame(buf, pos, ranges, delayMicros);
-    s.onAckSent();
-  }
-  pos = writeCloseFrame(buf, pos, code, reason);
-  const len = pos - DATA_HEADER_LENGTH;
-  s.seal(buf, len, now);
-  return buf.subarray(0, DATA_HEADER_LENGTH + len + TAG_LENGTH);
 }
 
 /**

@@ -1,0 +1,240 @@
+import { TAG_LENGTH } from '../../crypto/cipher.js';
+import {
+  ackFrameLength,
+  streamHeaderLength,
+  writeAckFrame,
+  writeCloseFrame,
+  writePathFrame,
+  writePing,
+  writeStreamFrame,
+} from '../../wire/frames.js';
+import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM } from '../../wire/packet.js';
+import { type Addr, addrKey, sameAddr } from '../address.js';
+import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
+import type { SendStream } from '../conn/stream.js';
+
+/** PATH_CHALLENGEs sent to a new address before giving up on it. */
+export const PATH_CHALLENGE_TRIES = 3;
+
+/** What the assembler needs from its peer's host. */
+export interface AssemblerHost {
+  transmit(to: Addr, data: Buffer): void;
+}
+
+/**
+ * Packet assembly for one peer: which frames go into the next datagram of a
+ * session (ACKs, stream data, a PING, path frames, an MTU probe), under the
+ * congestion window and the pacer, and what is owed after a probe timeout.
+ */
+export class PacketAssembler {
+  /** Ack-eliciting packets owed after a PTO (RFC 9002 §6.2.4). */
+  probesPending = 0;
+  /** An ack-eliciting packet is wanted at the next flush (a handshake to confirm, a keepalive). */
+  pingRequested = false;
+  /** When the pacer lets the next data packet go (undefined: not waiting on it). */
+  pacingDeadline: number | undefined;
+  /** Stream chunks sent again. */
+  retransmits = 0;
+
+  constructor(
+    private readonly host: AssemblerHost,
+    private readonly streams: () => Map<number, SendStream>,
+  ) {}
+
+  hasStreamData(): boolean {
+    for (const s of this.streams().values()) if (s.hasDataToSend) return true;
+    return false;
+  }
+
+  /** A non-current session only sends a due ACK. */
+  flushOther(s: Session, now: number): void {
+    if (s.hasAckToSend && s.ackDue(now)) this.sendPacket(s, now, false, false);
+    s.ackHeldForReply = false;
+  }
+
+  /** Everything that may go now on the current session. */
+  flushCurrent(s: Session, now: number): void {
+    this.sendPathFrames(s, now);
+    this.sendMtuProbe(s, now);
+    this.pacingDeadline = undefined;
+    const size = s.pmtu.size;
+    for (let guard = 0; guard < 10_000; guard++) {
+      const probe = this.probesPending > 0;
+      let mayData = false;
+      if (this.hasStreamData()) {
+        if (probe) mayData = true;
+        else if (s.loss.cc.canSend(size)) {
+          const at = s.pacer.nextSendTime(
+            size,
+            s.loss.cc.congestionWindow,
+            s.loss.rtt.smoothedRtt,
+            now,
+          );
+          if (at <= now) mayData = true;
+          else this.pacingDeadline = at;
+        }
+      }
+      const mustAck = s.hasAckToSend && s.ackDue(now);
+      if (!mayData && !probe && !this.pingRequested && !mustAck) break;
+      this.sendPacket(s, now, mayData, true);
+      if (probe) this.probesPending--;
+    }
+    // A held ACK skips this flush only: it is due at the next one.
+    s.ackHeldForReply = false;
+    // RFC 9002 §7.8: a window we are not filling (no data, or the stream
+    // window is the limit) must not keep growing, or pacing (rate ∝ cwnd)
+    // stops meaning anything and whole windows leave in bursts.
+    const cc = s.loss.cc;
+    cc.setAppLimited(
+      !this.hasStreamData() && this.pacingDeadline === undefined && cc.canSend(size),
+    );
+  }
+
+  /**
+   * A due path-MTU probe (RFC 8899 §4.1, as RFC 9000 §14.3): a PING padded
+   * to the size being tried, on a confirmed session, when the window has
+   * room for it. Its ack or loss reaches `s.pmtu` from onAck / onTimeout.
+   */
+  private sendMtuProbe(s: Session, now: number): void {
+    if (!s.confirmed) return;
+    const size = s.pmtu.probeSize(now);
+    if (size === undefined || !s.loss.cc.canSend(size)) return;
+    const buf = Buffer.alloc(size);
+    const payloadLength = payloadRoom(size);
+    writePing(buf, DATA_HEADER_LENGTH); // the rest of the payload is PADDING (zeros)
+    const pn = s.seal(buf, payloadLength, now);
+    s.pmtu.onProbeSent(size);
+    s.loss.onPacketSent({
+      pn,
+      timeSent: now,
+      size,
+      ackEliciting: true,
+      inFlight: true,
+      pmtuProbe: true,
+      frames: { streams: [], ackLargest: -1 },
+    });
+    this.host.transmit(s.path, buf);
+  }
+
+  /** PATH_RESPONSEs we owe and a due PATH_CHALLENGE, each in its own small packet. */
+  private sendPathFrames(s: Session, now: number): void {
+    for (const r of s.pathResponses.splice(0)) this.sendControl(s, now, r.to, true, r.data);
+    const probe = s.probe;
+    if (!probe || probe.deadline > now) return;
+    if (probe.tries >= PATH_CHALLENGE_TRIES) {
+      // Never answered: stay where we are (RFC 9000 §8.2.4).
+      s.probe = undefined;
+      return;
+    }
+    probe.tries++;
+    probe.deadline = now + Math.max(3 * s.loss.rtt.smoothedRtt, 100) * 2 ** (probe.tries - 1);
+    this.sendControl(s, now, probe.addr, false, probe.data);
+  }
+
+  private sendControl(s: Session, now: number, to: Addr, response: boolean, data: Buffer): void {
+    const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
+    const pos = writePathFrame(buf, DATA_HEADER_LENGTH, response, data);
+    const payloadLength = pos - DATA_HEADER_LENGTH;
+    if (!sameAddr(to, s.path) && !this.spendUnvalidated(to, payloadLength)) return;
+    s.seal(buf, payloadLength, now);
+    // Not tracked for loss: a lost challenge is simply sent again, a lost
+    // response is re-solicited by the next challenge.
+    this.host.transmit(to, buf.subarray(0, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH));
+  }
+
+  private sendPacket(s: Session, now: number, withData: boolean, current: boolean): void {
+    // The datagram comes from a slab (allocPacket); the frames are written
+    // straight into it and sealed in place.
+    const mtu = s.pmtu.size;
+    const buf = allocPacket(mtu);
+    let pos = DATA_HEADER_LENGTH;
+    const end = DATA_HEADER_LENGTH + payloadRoom(mtu);
+    const frames: SentFrames = { streams: [], ackLargest: -1 };
+    let eliciting = false;
+    if (s.hasAckToSend) {
+      let { ranges, delayMicros } = s.ackRanges(now);
+      while (ranges.length > 1 && ackFrameLength(ranges, delayMicros) > MAX_PAYLOAD / 2)
+        ranges = ranges.slice(0, -1);
+      if (ranges.length > 0) {
+        pos = writeAckFrame(buf, pos, ranges, delayMicros);
+        frames.ackLargest = ranges[0]![1] - 1;
+        s.onAckSent();
+      }
+    }
+    if (withData && current) {
+      for (const stream of this.streams().values()) {
+        while (end - pos > streamHeaderLength(stream.id, 2 ** 40, 1200) + 16) {
+          const room = end - pos - streamHeaderLength(stream.id, 2 ** 40, 1200);
+          const chunk = stream.nextChunk(room);
+          if (!chunk) break;
+          pos = writeStreamFrame(buf, pos, stream.id, chunk.offset, chunk.data);
+          frames.streams.push(stream.id, chunk.offset, chunk.data.length);
+          if (chunk.retransmit) this.retransmits++;
+          eliciting = true;
+        }
+      }
+    }
+    if (!eliciting && (this.pingRequested || this.probesPending > 0) && current) {
+      pos = writePing(buf, pos);
+      eliciting = true;
+    }
+    if (eliciting) this.pingRequested = false;
+    const payloadLength = pos - DATA_HEADER_LENGTH;
+    if (payloadLength === 0) return;
+    const pn = s.seal(buf, payloadLength, now);
+    const out = buf.subarray(0, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
+    const size = out.length;
+    if (eliciting) {
+      s.loss.onPacketSent({ pn, timeSent: now, size, ackEliciting: true, inFlight: true, frames });
+      s.pacer.onPacketSent(size, s.loss.cc.congestionWindow, s.loss.rtt.smoothedRtt, now);
+    }
+    this.host.transmit(s.path, out);
+  }
+
+  /**
+   * Anti-amplification towards addresses not yet validated (RFC 9000 §8.1,
+   * §9.3): what we send there is at most three times what arrived from
+   * there, so a spoofed source cannot turn us into a reflector. In payload
+   * bytes on both sides (headers and tags are the same size both ways).
+   */
+  private readonly unvalidatedCredit = new Map<string, number>();
+
+  creditUnvalidated(from: Addr, bytes: number): void {
+    const key = addrKey(from);
+    const credit = (this.unvalidatedCredit.get(key) ?? 0) + 3 * bytes;
+    this.unvalidatedCredit.delete(key);
+    this.unvalidatedCredit.set(key, credit);
+    // A handful of candidate paths at most: forget the oldest.
+    if (this.unvalidatedCredit.size > 4) {
+      const [oldest] = this.unvalidatedCredit.keys();
+      this.unvalidatedCredit.delete(oldest!);
+    }
+  }
+
+  private spendUnvalidated(to: Addr, bytes: number): boolean {
+    const key = addrKey(to);
+    const credit = this.unvalidatedCredit.get(key) ?? 0;
+    if (credit < bytes) return false;
+    this.unvalidatedCredit.set(key, credit - bytes);
+    return true;
+  }
+}
+
+/** An authenticated CLOSE on `s`: how we end a session we will not keep. */
+export function closePacket(s: Session, code: number, reason: string, now: number): Buffer {
+  const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
+  let pos = DATA_HEADER_LENGTH;
+  // Acknowledge what we received first (RFC 9000 §10.2.3 lets a closing
+  // packet carry ACKs): a message that arrived just before we closed is
+  // then known to be delivered instead of timing out at its sender.
+  if (s.hasAckToSend) {
+    let { ranges, delayMicros } = s.ackRanges(now);
+    ranges = ranges.slice(0, 16);
+    pos = writeAckFrame(buf, pos, ranges, delayMicros);
+    s.onAckSent();
+  }
+  pos = writeCloseFrame(buf, pos, code, reason);
+  const len = pos - DATA_HEADER_LENGTH;
+  s.seal(buf, len, now);
+  return buf.subarray(0, DATA_HEADER_LENGTH + len + TAG_LENGTH);
+}
