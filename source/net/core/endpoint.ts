@@ -22,6 +22,7 @@ import { SessionBinder } from './peers/binding.js';
 import { Dialer } from './peers/dialer.js';
 import type { Peer, PeerHost } from './peers/peer.js';
 import { MAX_PEERS, PeerRegistry } from './peers/registry.js';
+import { Trust } from './peers/trust.js';
 import { Fifo } from './queue.js';
 import { type EndpointStats, emptyEndpointStats, type PeerSnapshot, snapshot } from './stats.js';
 import { earliest, TimerHeap } from './timerheap.js';
@@ -75,6 +76,8 @@ export class Endpoint {
   private readonly mesh: Mesh;
   /** Completed handshakes to peer records (peers/binding.ts). */
   private readonly binder: SessionBinder;
+  /** The user's commands about names and keys (peers/trust.ts). */
+  private readonly names: Trust;
 
   constructor(config: EndpointConfig) {
     validateNick(config.nick);
@@ -155,11 +158,23 @@ export class Endpoint {
       policy: this.introPolicy,
       introductions: this.introductions,
       acceptStrangers: () => this.acceptStrangers,
-      makeRoom: (now) => this.evictStranger(now),
+      makeRoom: (now) => this.names.evictStranger(now),
       ourMapping: () => this.ourMapping(),
       drop: (r) => this.drop(r),
       touched: (peer) => this.dirty.add(peer),
       nextMessageId: () => this.nextMessageId++,
+    });
+    this.names = new Trust({
+      registry: this.registry,
+      dialer: this.dialer,
+      mesh: this.mesh,
+      handshakes: this.handshakes,
+      emit: (e) => this.events.push(e),
+      touched: (peer) => this.dirty.add(peer),
+      unschedule: (peer) => {
+        this.timers.set(peer, undefined);
+        this.dirty.delete(peer);
+      },
     });
     this.binder = new SessionBinder({
       local: this.local,
@@ -168,7 +183,7 @@ export class Endpoint {
       handshakes: this.handshakes,
       mesh: this.mesh,
       acceptStrangers: () => this.acceptStrangers,
-      makeRoom: (now) => this.evictStranger(now),
+      makeRoom: (now) => this.names.evictStranger(now),
       drop: (r) => this.drop(r),
       emit: (e) => this.events.push(e),
       touched: (peer) => this.dirty.add(peer),
@@ -377,94 +392,23 @@ export class Endpoint {
   // ---- commands ---------------------------------------------------------------
 
   /**
-   * Adds (or re-addresses) a peer under a name the user chose. With a key
-   * (an invite code or a fingerprint), only that key is accepted there;
-   * without one, the name is pinned to whatever key answers at these
-   * addresses first (or to a key already pinned). Every check runs before
-   * anything changes.
+   * Adds (or re-addresses) a peer under a name the user chose; see
+   * peers/trust.ts for the rules. Every check runs before anything changes.
    */
   addPeer(nick: string, spec: PeerSpec, now: number): void {
     this.lastNow = now;
-    validateNick(nick);
-    if (spec.addrs.length === 0) throw new UsageError(`no address for ${nick}`);
-    const key = spec.key ? Buffer.from(spec.key) : undefined;
-    if (key) this.checkExpectedKey(nick, key);
-    let peer = this.registry.get(nick);
-    if (peer && !peer.pinned && !(key && peer.key?.equals(key))) {
-      // A stranger announced this name first: it keeps its session under another name.
-      this.registry.moveStrangerAside(nick);
-      peer = undefined;
-    }
-    if (!peer) {
-      const pinnedKey = key ?? this.registry.pinnedKey(nick);
-      const known = pinnedKey ? this.registry.withKey(pinnedKey) : undefined;
-      if (known && !known.pinned) {
-        // The stranger is the very key the user means: it takes the name.
-        this.registry.rename(known, nick);
-        peer = known;
-      } else {
-        peer = this.registry.create(nick, true, [], now);
-        if (pinnedKey) this.registry.setKey(peer, pinnedKey);
-      }
-    }
-    peer.pinned = true;
-    if (key) {
-      this.registry.pinName(nick, key);
-      this.registry.unmarkRemoved(key);
-      if (spec.nat) this.mesh.noteInvite(key, spec.nat, spec.addrs[0]);
-    }
-    peer.dialing.setGiven(spec.addrs);
-    if (!peer.connected) this.dialer.start(peer, now);
-    this.dirty.add(peer);
+    this.names.add(nick, spec, now);
   }
 
-  /**
-   * A key the user expects for `nick` must agree with what is pinned, and
-   * must not already belong to another of the user's names.
-   */
-  private checkExpectedKey(nick: string, key: Buffer): void {
-    const named = this.registry.get(nick);
-    const pinned =
-      this.registry.pinnedKey(nick) ?? (named?.pinned ? named.key : undefined) ?? undefined;
-    if (pinned && !pinned.equals(key)) {
-      throw new UsageError(
-        `${nick} is pinned to key ${fingerprint(pinned)}, but you gave ${fingerprint(key)}: if the key really changed, remove ${nick} first`,
-      );
-    }
-    const keyed = this.registry.withKey(key);
-    if (keyed && keyed.nick !== nick && keyed.pinned) {
-      throw new UsageError(`the key ${fingerprint(key)} is already known as ${keyed.nick}`);
-    }
-  }
-
+  /** Forgets a peer the user removed, its pin included. */
   removePeer(nick: string, now: number): void {
     this.lastNow = now;
-    const peer = this.registry.get(nick);
-    if (!peer) throw new UsageError(`unknown peer "${nick}"`);
-    // Someone else's introduction must not bring back a peer the user removed.
-    if (peer.key) this.registry.markRemoved(peer.key);
-    this.registry.unpin(nick);
-    this.forget(peer, 'removed', now, CloseCode.Normal);
-  }
-
-  private forget(peer: Peer, reason: string, now: number, code: number): void {
-    for (const id of peer.pendingMessageIds()) {
-      this.events.push({ type: 'undeliverable', id, peerId: peer.id, nick: peer.nick, reason });
-    }
-    peer.disconnect(reason, code, now, 'removed');
-    peer.dialing.stop();
-    this.registry.delete(peer);
-    if (peer.key) this.mesh.forget(peer.key);
-    this.handshakes.forgetPeer(peer);
-    this.timers.set(peer, undefined);
-    this.dirty.delete(peer);
+    this.names.remove(nick, now);
   }
 
   /** Refuses this key from now on; a connected peer with it is dropped. */
   block(key: Uint8Array, now: number): void {
-    this.registry.block(key);
-    const peer = this.registry.withKey(key);
-    if (peer) this.forget(peer, 'blocked', now, CloseCode.Blocked);
+    this.names.block(key, now);
   }
 
   unblock(key: Uint8Array): void {
@@ -482,13 +426,7 @@ export class Endpoint {
 
   /** Accepts a changed key for a pinned name (after the user compared fingerprints). */
   trust(nick: string, key: Uint8Array, now: number): void {
-    const peer = this.registry.get(nick);
-    if (!peer) throw new UsageError(`unknown peer "${nick}"`);
-    const k = Buffer.from(key);
-    this.registry.pinName(nick, k);
-    this.registry.setKey(peer, k);
-    this.dialer.start(peer, now);
-    this.dirty.add(peer);
+    this.names.trust(nick, key, now);
   }
 
   /**
@@ -667,16 +605,5 @@ export class Endpoint {
     if (!peer.dialing.hasGiven) peer.dialing.learn(path, 'last-path');
     peer.dialing.restart();
     this.dialer.dial(peer, now);
-  }
-
-  /**
-   * Makes room for a new stranger by forgetting the one disconnected the
-   * longest (never a pinned peer, never one with messages still queued).
-   */
-  private evictStranger(now: number): boolean {
-    const victim = this.registry.evictionCandidate();
-    if (!victim) return false;
-    this.forget(victim, 'evicted to make room for a new peer', now, CloseCode.Normal);
-    return true;
   }
 }

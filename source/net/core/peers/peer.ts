@@ -68,7 +68,6 @@ export class Peer {
   private currentState: PeerState;
   current: Session | undefined;
   others: Session[] = [];
-  connectedSince: number | undefined;
 
   private sendStreams = new Map<number, SendStream>();
   private recvStreams = new Map<number, RecvStream>();
@@ -109,7 +108,6 @@ export class Peer {
    * a 'peer' event ('connected', 'restarted', 'disconnected', or 'state').
    */
   transition(next: PeerState, change: PeerChange = changeFor(next)): void {
-    if (next.kind !== 'connected') this.connectedSince = undefined;
     this.currentState = next;
     this.host.emit({ type: 'peer', nick: this.nick, change });
   }
@@ -262,7 +260,6 @@ export class Peer {
   private markConnected(now: number, change: 'connected' | 'restarted'): void {
     this.out.probesPending = 0;
     this.transition({ kind: 'connected', since: now }, change);
-    this.connectedSince = now;
   }
 
   /** A valid stateless reset ended `session`: another live session takes over if there is one. */
