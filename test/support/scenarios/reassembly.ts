@@ -69,7 +69,7 @@ export interface ReassemblyFigures {
 
 interface PeerInside {
   current: Session | undefined;
-  recvStreams: Map<number, RecvStream>;
+  inbound: { recvStreams: ReadonlyMap<number, RecvStream> };
   /** Shared by all of an endpoint's peers: patching it sees every frame accounted. */
   host: { reserveReassembly(delta: number): boolean };
 }
@@ -178,7 +178,7 @@ export function reassemblyAttack(seed: number, variant: AttackVariant): Reassemb
     let objects = 0;
     let gaps = 0;
     let steps = 0;
-    for (const s of victim.recvStreams.values()) {
+    for (const s of victim.inbound.recvStreams.values()) {
       charged += s.chargedBytes;
       objects += s.objectsHeld;
       gaps += s.gaps;

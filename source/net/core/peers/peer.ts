@@ -3,12 +3,13 @@ import type { SentPacket } from '../../recovery/loss.js';
 import { CloseCode, decodeFrames, PATH_DATA_LENGTH } from '../../wire/frames.js';
 import { type Addr, sameAddr } from '../address.js';
 import type { SentFrames, Session } from '../conn/session.js';
-import { MAX_STREAM_GAPS, type OutgoingMessage, RecvStream, SendStream } from '../conn/stream.js';
+import { type OutgoingMessage, SendStream } from '../conn/stream.js';
 import { BadPacket } from '../errors.js';
 import type { EndpointEvent, PeerChange, PeerState } from '../events.js';
 import { earliest } from '../timerheap.js';
 import { closePacket, PacketAssembler } from './assembler.js';
 import { DialPlan } from './dialplan.js';
+import { Inbound } from './inbound.js';
 
 export { closePacket, PATH_CHALLENGE_TRIES } from './assembler.js';
 
@@ -18,18 +19,7 @@ export const KEEPALIVE_INTERVAL = 15_000;
 export const IDLE_TIMEOUT = 45_000;
 /** Window in which a second session from the same peer instance counts as simultaneous open. */
 export const SIMULTANEOUS_OPEN_WINDOW = 5_000;
-/** Most streams a peer may open towards us. */
-export const MAX_STREAMS = 4;
-/**
- * Reassembly memory one peer may hold in us (out-of-order data and partial
- * messages, all streams), as RecvStream.chargedBytes counts it: whole pages
- * at their real cost. A well-behaved sender stays within SEND_WINDOW of early
- * data plus one partial message per stream (~6 MiB). Beyond it the peer is
- * violating the protocol and is cut off (RFC 9000 §21.7).
- */
-export const PEER_REASSEMBLY_LIMIT = 16 * 1024 * 1024;
-/** Runs of out-of-order data one peer may hold across its streams: two streams at MAX_STREAM_GAPS. */
-export const MAX_PEER_GAPS = 2 * MAX_STREAM_GAPS;
+export { MAX_PEER_GAPS, MAX_STREAMS, PEER_REASSEMBLY_LIMIT } from './inbound.js';
 
 /** What a peer needs from the endpoint that owns it. */
 export interface PeerHost {
@@ -70,9 +60,8 @@ export class Peer {
   others: Session[] = [];
 
   private sendStreams = new Map<number, SendStream>();
-  private recvStreams = new Map<number, RecvStream>();
-  /** Bytes held across recvStreams (reported to the host's global account). */
-  private reassemblyBytes = 0;
+  /** Receive streams and their reassembly budget (inbound.ts). */
+  private readonly inbound: Inbound;
   /** Packet assembly: probes and pings owed, pacing, path frames (assembler.ts). */
   private readonly out: PacketAssembler;
   private lastAddr: Addr | undefined;
@@ -95,6 +84,7 @@ export class Peer {
     private readonly host: PeerHost,
   ) {
     this.dialing = new DialPlan(dialAddrs);
+    this.inbound = new Inbound((delta) => host.reserveReassembly(delta));
     this.out = new PacketAssembler(host, () => this.sendStreams);
     this.currentState = { kind: 'connecting', since: now, attempt: 0 };
   }
@@ -252,9 +242,7 @@ export class Peer {
 
   /** Drops every receive stream and returns its memory to the global account. */
   private releaseReassembly(): void {
-    this.recvStreams = new Map();
-    this.host.reserveReassembly(-this.reassemblyBytes);
-    this.reassemblyBytes = 0;
+    this.inbound.release();
   }
 
   private markConnected(now: number, change: 'connected' | 'restarted'): void {
@@ -449,42 +437,13 @@ export class Peer {
   }
 
   private onStream(streamId: number, offset: number, data: Uint8Array, now: number): boolean {
-    let stream = this.recvStreams.get(streamId);
-    if (!stream) {
-      if (this.recvStreams.size >= MAX_STREAMS) {
-        this.protocolViolation('too many streams', now);
-        return false;
-      }
-      stream = new RecvStream(streamId);
-      this.recvStreams.set(streamId, stream);
-    }
-    let messages: Buffer[];
-    const before = stream.chargedBytes;
-    try {
-      messages = stream.onData(offset, data);
-    } catch (err) {
-      if (!(err instanceof BadPacket)) throw err;
-      this.protocolViolation(err.message, now);
+    const messages = this.inbound.onStream(streamId, offset, data);
+    if (!messages) {
+      this.protocolViolation(this.inbound.violation, now);
       return false;
     }
-    const delta = stream.chargedBytes - before;
-    this.reassemblyBytes += delta;
-    const globalOk = this.host.reserveReassembly(delta);
-    let gaps = 0;
-    for (const s of this.recvStreams.values()) gaps += s.gaps;
-    if (gaps > MAX_PEER_GAPS) {
-      this.protocolViolation('too many gaps across streams', now);
-      return false;
-    }
-    if (this.reassemblyBytes > PEER_REASSEMBLY_LIMIT || !globalOk) {
-      this.protocolViolation(
-        globalOk ? 'reassembly limit exceeded' : 'node-wide reassembly limit exceeded',
-        now,
-      );
-      return false;
-    }
-    for (const data of messages) {
-      this.host.emit({ type: 'message', nick: this.nick, stream: streamId, data });
+    for (let i = 0; i < messages.length; i++) {
+      this.host.emit({ type: 'message', nick: this.nick, stream: streamId, data: messages[i]! });
     }
     return true;
   }
