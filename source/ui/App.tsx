@@ -63,7 +63,6 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   // Where the message pane is scrolled to, in rows (scroll.ts); the store's
   // line-based scroll cannot reach inside a line taller than the pane.
   const [scroll, setScroll] = useState<Scroll>(undefined);
-  const queue = useRef<Promise<void>>(Promise.resolve());
   const quitting = useRef(false);
 
   // The bell for a mention, straight to the terminal: BEL moves no cursor, and
@@ -91,9 +90,13 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
     setHint('');
     if (text.trim() !== '') setScroll(undefined);
     const action = parseCommand(text);
-    queue.current = queue.current.then(async () => {
+    if (quitting.current) return;
+    // Each line runs at once, not queued behind the one before: a command
+    // that waits (a slow /save, /add's DNS, /invite's STUN) must not hold
+    // back messages or other commands. Messages still go out in the order
+    // typed: the controller sends them synchronously.
+    void controller.execute(action).then((result) => {
       if (quitting.current) return;
-      const result = await controller.execute(action);
       if (result === 'quit') quit();
       else if (result === 'clear') {
         setScroll(undefined);
