@@ -217,17 +217,24 @@ async function main(argv: readonly string[]): Promise<number> {
         ...(onRender ? { onRender } : {}),
       });
   let signals = 0;
+  let ended = false;
   const onSignal = () => {
+    // Once the chat has ended, a late signal changes nothing (the process is
+    // leaving with its code). The listener stays: without one, Ink's
+    // signal-exit re-raises the signal and the process dies by it (a SIGHUP
+    // arriving while the screen was restored ended it with status 129).
+    if (ended) return;
     signals++;
     if (signals > 1) process.exit(130);
     mode.quit();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP (the terminal closed, an ssh session dropped) ends the chat as
+  // SIGTERM does: peers get a CLOSE and the screen is restored. Node's
+  // default for it is to die on the spot, leaving both undone.
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
   const code = await mode.done;
+  ended = true;
   unfollow();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
   return code;
 }
 
