@@ -567,7 +567,11 @@ export class ChatController {
         this.connected(p);
         return;
       case 'disconnected':
-        this.system(`${p.nick} left: ${describeState(p.state)}`);
+        // The transport's reason ("closed by peer", "the peer timed out") is
+        // the whole story; "disconnected:" before it would say it twice.
+        this.system(
+          `${p.nick} left: ${p.state.kind === 'disconnected' ? p.state.reason : describeState(p.state)}`,
+        );
         return;
       case 'removed':
         this.reported.delete(p.nick);
@@ -606,7 +610,12 @@ export class ChatController {
 
   private connected(p: PeerInfo): void {
     this.connectedAt.set(p.nick, this.now());
-    const how = p.pinned ? '' : ' (it added us)';
+    // Unpinned means we never added it: an introduction brought it, or it dialed us.
+    const how = p.pinned
+      ? ''
+      : p.introducedBy !== undefined
+        ? ` (introduced by ${p.introducedBy})`
+        : ' (it added us)';
     this.system(
       `${p.nick} connected from ${p.address ?? '?'}${how}, key ${shortFp(p.fingerprint)}`,
     );

@@ -260,6 +260,15 @@ describe('ChatController', () => {
     expect(text()).toMatch(/!! cannot resolve/);
   });
 
+  it('says who introduced a peer, and "(it added us)" only for one that dialed us', () => {
+    socket.emit('peer', info('carol', { pinned: false, introducedBy: 'bob' }), 'connected');
+    socket.emit('peer', info('dave', { pinned: false }), 'connected');
+    socket.emit('peer', info('erin', { pinned: true }), 'connected');
+    expect(text()).toMatch(/carol connected from 127\.0\.0\.1:9000 \(introduced by bob\), key/);
+    expect(text()).toMatch(/dave connected from 127\.0\.0\.1:9000 \(it added us\), key/);
+    expect(text()).toMatch(/erin connected from 127\.0\.0\.1:9000, key/);
+  });
+
   it('/whois says since when a peer is connected, by our clock', async () => {
     socket.list = [info('bob')];
     socket.emit('peer', info('bob'), 'connected');
@@ -290,7 +299,8 @@ describe('ChatController', () => {
     socket.emit('error', new TransportError('something \u001b[2J odd', 'protocol'));
     const out = text();
     expect(out).toMatch(/bob connected from 127\.0\.0\.1:9000 \(it added us\), key rhpvxvgl/);
-    expect(out).toMatch(/bob left: disconnected: closed by peer/);
+    // The transport's reason says it all; no "disconnected:" before it.
+    expect(out).toMatch(/bob left: closed by peer$/m);
     expect(out.match(/key changed/g)).toHaveLength(1);
     expect(out).toContain(FP_EVE);
     expect(out).toMatch(/\/trust bob/);

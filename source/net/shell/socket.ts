@@ -105,6 +105,8 @@ export interface PeerInfo {
   fingerprint: string | undefined;
   pinned: boolean;
   announcedNick: string | undefined;
+  /** The nick of the peer whose introduction brought this one, if one did. */
+  introducedBy?: string;
   state: PeerState;
   stats: PeerStats;
 }
@@ -1075,6 +1077,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       fingerprint: p.fingerprint,
       pinned: p.pinned,
       announcedNick: p.announcedNick,
+      ...(p.introducedBy !== undefined ? { introducedBy: p.introducedBy } : {}),
       // The endpoint runs on a monotonic clock; users get epoch milliseconds.
       state: { ...p.state, since: p.state.since + this.epochOffset },
       stats: {
