@@ -126,7 +126,7 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
 
   // One more stats row while many-port probing has something to show.
   const statsWanted = state.stats && probingSummary(state.stats) ? 3 : 2;
-  const layout = frameRows(rows, state.peers.length, statsWanted, hint !== '');
+  const layout = frameRows(rows, state.shown.length, statsWanted, hint !== '');
   const inner = Math.max(10, columns - 2);
   // Scrolled back, the pane shows one row less (its status row): a page is
   // exactly that, so paging neither skips nor repeats a row.
@@ -189,7 +189,7 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
           height={layout.peers}
           flexShrink={0}
         >
-          <PeersPane peers={state.peers} width={inner} color={color} maxRows={layout.peerRows} />
+          <PeersPane peers={state.shown} width={inner} color={color} maxRows={layout.peerRows} />
         </Box>
       ) : null}
       {layout.stats > 0 ? (

@@ -1,4 +1,5 @@
 import { useEffect } from 'react';
+import { lapsedStranger } from '../../chat/reducer.js';
 import type { ChatStore } from '../../chat/store.js';
 import type { MultiHolepunchSocket } from '../../index.js';
 import { shownStatsKey } from '../Stats.js';
@@ -22,10 +23,14 @@ export function useTransport(
     let statsKey = '';
     const refresh = () => {
       const peers = socket.peers();
-      const key = JSON.stringify(peers);
+      const at = now();
+      // A stranger's minute running out changes the pane with no news from
+      // the transport: it counts as a change too.
+      const lapsed = store.getState().shown.filter((p) => lapsedStranger(p, at)).length;
+      const key = `${lapsed}|${JSON.stringify(peers)}`;
       if (key === peersKey) return;
       peersKey = key;
-      store.dispatch({ type: 'peers', peers, now: now() });
+      store.dispatch({ type: 'peers', peers, now: at });
     };
     const onStats = (stats: ReturnType<TransportView['stats']>) => {
       const key = shownStatsKey(stats);
