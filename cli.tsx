@@ -139,8 +139,14 @@ async function main(argv: readonly string[]): Promise<number> {
     onTrust: (nick, fingerprint, address) => {
       try {
         known.trusted(nick, fingerprint, address);
-      } catch {
-        // A read-only disk must not end the chat; the trust store still has the key.
+      } catch (err) {
+        // A read-only disk must not end the chat (the trust store still has
+        // the key), but it is said.
+        print({
+          kind: 'error',
+          time: Date.now(),
+          text: `cannot save known peers to ${known.path}: ${(err as Error).message}`,
+        });
       }
     },
     ...(fullScreen
@@ -151,7 +157,9 @@ async function main(argv: readonly string[]): Promise<number> {
       : {}),
   });
   const say = (text: string) => print({ kind: 'system', time: Date.now(), text });
-  const unfollow = known.follow(socket);
+  const unfollow = known.follow(socket, (err) =>
+    print({ kind: 'error', time: Date.now(), text: err.message }),
+  );
 
   const local = socket.localAddress();
   const shown = local.address.includes(':') ? `[${local.address}]` : local.address;
