@@ -28,6 +28,8 @@ import { startDebugStats } from './source/ui/debugstats.js';
 import { runTui } from './source/ui/run.js';
 
 const NAME = 'srmudp-tui';
+/** How long STUN may stay silent before the chat says so, ms. */
+const STUN_QUIET_MS = 4000;
 /** Exit code for the user's mistakes. */
 const USAGE = 2;
 
@@ -187,6 +189,20 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   if (opts.stun.length > 0) {
     socket.startStun(opts.stun).catch((err: Error) => say(`STUN: ${err.message}`));
+    // The client gives a silent server the full RFC 8489 §6.2.1 schedule
+    // (7 transmissions, then 16 RTOs: ~39.5 s) before it reports a timeout.
+    // Four unanswered transmissions (0, 0.5, 1.5, 3.5 s) are already news.
+    let heard = false;
+    socket.on('stun', () => {
+      heard = true;
+    });
+    setTimeout(() => {
+      if (!heard) {
+        say(
+          `STUN: no answer yet from ${opts.stun.join(', ')} after ${STUN_QUIET_MS / 1000} s; still asking`,
+        );
+      }
+    }, STUN_QUIET_MS).unref();
   }
   if (process.env.SRMUDP_HOME && opts.profile !== undefined) {
     say(`--profile ${opts.profile} is ignored: SRMUDP_HOME sets the data directory`);
