@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The command lines of the readme's fenced block that pipes a script into the chat. */
-export async function readmeExample(): Promise<string[]> {
+async function readmeExample(): Promise<string[]> {
   const readme = await readFile(join(root, 'readme.md'), 'utf8');
   const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/gu)].map((m) => m[1]!);
   const block = blocks.find((b) => /\| srmudp-tui /u.test(b));
