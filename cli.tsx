@@ -28,6 +28,8 @@ import { startDebugStats } from './source/ui/debugstats.js';
 import { runTui } from './source/ui/run.js';
 
 const NAME = 'srmudp-tui';
+/** How long STUN may stay silent before the chat says so, ms. */
+const STUN_QUIET_MS = 4000;
 /** Exit code for the user's mistakes. */
 const USAGE = 2;
 
@@ -139,8 +141,14 @@ async function main(argv: readonly string[]): Promise<number> {
     onTrust: (nick, fingerprint, address) => {
       try {
         known.trusted(nick, fingerprint, address);
-      } catch {
-        // A read-only disk must not end the chat; the trust store still has the key.
+      } catch (err) {
+        // A read-only disk must not end the chat (the trust store still has
+        // the key), but it is said.
+        print({
+          kind: 'error',
+          time: Date.now(),
+          text: `cannot save known peers to ${known.path}: ${(err as Error).message}`,
+        });
       }
     },
     ...(fullScreen
@@ -151,7 +159,9 @@ async function main(argv: readonly string[]): Promise<number> {
       : {}),
   });
   const say = (text: string) => print({ kind: 'system', time: Date.now(), text });
-  const unfollow = known.follow(socket);
+  const unfollow = known.follow(socket, (err) =>
+    print({ kind: 'error', time: Date.now(), text: err.message }),
+  );
 
   const local = socket.localAddress();
   const shown = local.address.includes(':') ? `[${local.address}]` : local.address;
@@ -179,6 +189,20 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   if (opts.stun.length > 0) {
     socket.startStun(opts.stun).catch((err: Error) => say(`STUN: ${err.message}`));
+    // The client gives a silent server the full RFC 8489 §6.2.1 schedule
+    // (7 transmissions, then 16 RTOs: ~39.5 s) before it reports a timeout.
+    // Four unanswered transmissions (0, 0.5, 1.5, 3.5 s) are already news.
+    let heard = false;
+    socket.on('stun', () => {
+      heard = true;
+    });
+    setTimeout(() => {
+      if (!heard) {
+        say(
+          `STUN: no answer yet from ${opts.stun.join(', ')} after ${STUN_QUIET_MS / 1000} s; still asking`,
+        );
+      }
+    }, STUN_QUIET_MS).unref();
   }
   if (process.env.SRMUDP_HOME && opts.profile !== undefined) {
     say(`--profile ${opts.profile} is ignored: SRMUDP_HOME sets the data directory`);
@@ -217,17 +241,24 @@ async function main(argv: readonly string[]): Promise<number> {
         ...(onRender ? { onRender } : {}),
       });
   let signals = 0;
+  let ended = false;
   const onSignal = () => {
+    // Once the chat has ended, a late signal changes nothing (the process is
+    // leaving with its code). The listener stays: without one, Ink's
+    // signal-exit re-raises the signal and the process dies by it (a SIGHUP
+    // arriving while the screen was restored ended it with status 129).
+    if (ended) return;
     signals++;
     if (signals > 1) process.exit(130);
     mode.quit();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP (the terminal closed, an ssh session dropped) ends the chat as
+  // SIGTERM does: peers get a CLOSE and the screen is restored. Node's
+  // default for it is to die on the spot, leaving both undone.
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
   const code = await mode.done;
+  ended = true;
   unfollow();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
   return code;
 }
 

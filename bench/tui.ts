@@ -65,6 +65,11 @@ export interface TuiConfig {
   probes: number;
   columns: number;
   rows: number;
+  /**
+   * Idle phase: how long the chat sits untouched, its peer connected and
+   * silent (keepalives only, every 15 s), while its terminal output is counted.
+   */
+  idleWindowMs: number;
   /** Extra node flags for the chat process, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/p']. */
   chatNodeArgs?: string[];
 }
@@ -81,6 +86,7 @@ export const TUI_QUICK: TuiConfig = {
   probes: 10,
   columns: 120,
   rows: 36,
+  idleWindowMs: 16_000,
 };
 
 export const TUI_FULL: TuiConfig = {
@@ -89,6 +95,7 @@ export const TUI_FULL: TuiConfig = {
   keystrokes: 200,
   warmupMs: 2000,
   probes: 50,
+  idleWindowMs: 60_000,
 };
 
 /** Target (issue #7): keystroke → screen under 50 ms at 1,000 incoming messages/s. */
@@ -109,6 +116,8 @@ export interface TuiPhase {
   peerRtt: PeerRtt;
   /** Bytes of terminal output per second while typing. */
   outputBytesPerSecond: number;
+  /** Idle phase: bytes of terminal output per second with nothing typed or received. */
+  idleBytesPerSecond?: number;
 }
 
 export interface TuiResult {
@@ -317,6 +326,13 @@ async function phase(
   try {
     await peer.call('connect', { nick: NICK, port: chat.port, timeoutMs: 15_000 });
     await sleep(500);
+    let idleBytesPerSecond: number | undefined;
+    if (rate === 0) {
+      log(`tui: idle chat for ${config.idleWindowMs / 1000} s, counting terminal output`);
+      const before = chat.screen.outputBytes;
+      await sleep(config.idleWindowMs);
+      idleBytesPerSecond = ((chat.screen.outputBytes - before) * 1000) / config.idleWindowMs;
+    }
     if (rate > 0) {
       await peer.call('startFlood', { rate, tickMs: 5 });
       await sleep(config.warmupMs);
@@ -356,6 +372,7 @@ async function phase(
       ...(probeAckMs ? { probeAckMs } : {}),
       peerRtt,
       outputBytesPerSecond,
+      ...(idleBytesPerSecond !== undefined ? { idleBytesPerSecond } : {}),
     };
   } finally {
     if (!chat.screen.exited) await stopChat(chat);
@@ -452,6 +469,15 @@ export function tuiRows(r: TuiResult, group?: string): Row[] {
       L.outputBytesPerSecond / 1000,
       base,
       I.outputBytesPerSecond / 1000,
+    ),
+    row(
+      g,
+      'idle chat terminal output',
+      'bytes/s',
+      I.idleBytesPerSecond,
+      '',
+      undefined,
+      `${r.config.columns}x${r.config.rows}, one connected silent peer, ${r.config.idleWindowMs / 1000} s; target < 1000`,
     ),
   ];
   if (L.flood) {

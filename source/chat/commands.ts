@@ -20,7 +20,8 @@ import { isUnsafeChar, quoteForDisplay } from './sanitize.js';
 
 export type Action =
   | { type: 'broadcast'; text: string }
-  | { type: 'help' }
+  /** `command`: the one command to explain (its name, no slash), or all of them. */
+  | { type: 'help'; command?: string }
   | { type: 'list' }
   /** `address` is host:port or an invite code (srmudp1:…). */
   | { type: 'add'; nick: string; address: string }
@@ -34,6 +35,8 @@ export type Action =
   | { type: 'load'; file: string }
   | { type: 'quit' }
   | { type: 'whois'; nick: string }
+  /** Line mode's scripts: wait until `nick` is connected, at most `seconds`. */
+  | { type: 'wait'; nick: string; seconds: number }
   | { type: 'trust'; nick: string }
   /** `nick` is a peer's nick or a fingerprint. */
   | { type: 'block'; nick: string }
@@ -62,7 +65,11 @@ export type ArgSpec =
   /** a nick, then free text to the end of the line */
   | 'nick-text'
   /** a file name: the rest of the line */
-  | 'file';
+  | 'file'
+  /** an optional command name */
+  | 'command'
+  /** a nick and an optional number of seconds */
+  | 'nick-seconds';
 
 interface CommandBase {
   readonly aliases: readonly string[];
@@ -73,9 +80,11 @@ interface CommandBase {
 export type CommandInfo = CommandBase &
   (
     | {
-        readonly name: 'help' | 'list' | 'clear' | 'quit' | 'bell' | 'invite';
+        readonly name: 'list' | 'clear' | 'quit' | 'bell' | 'invite';
         readonly args: 'none';
       }
+    | { readonly name: 'help'; readonly args: 'command' }
+    | { readonly name: 'wait'; readonly args: 'nick-seconds' }
     | { readonly name: 'join'; readonly args: 'code' }
     | { readonly name: 'remove' | 'whois' | 'trust'; readonly args: 'nick' }
     | { readonly name: 'block' | 'unblock'; readonly args: 'nick-or-fingerprint' }
@@ -84,13 +93,17 @@ export type CommandInfo = CommandBase &
     | { readonly name: 'save' | 'load'; readonly args: 'file' }
   );
 
+/** How long /wait waits when not told, and at most, in seconds. */
+export const WAIT_DEFAULT_SECONDS = 30;
+export const WAIT_MAX_SECONDS = 3600;
+
 export const COMMANDS: readonly CommandInfo[] = [
   {
     name: 'help',
     aliases: [],
-    usage: '/help',
-    description: 'show this list',
-    args: 'none',
+    usage: '/help [command]',
+    description: 'show this list, or how to use one command',
+    args: 'command',
   },
   {
     name: 'list',
@@ -140,6 +153,13 @@ export const COMMANDS: readonly CommandInfo[] = [
     usage: '/whois <nick>',
     description: "a peer's full fingerprint, address, state and statistics",
     args: 'nick',
+  },
+  {
+    name: 'wait',
+    aliases: [],
+    usage: '/wait <nick> [seconds]',
+    description: `wait until <nick> is connected (default ${WAIT_DEFAULT_SECONDS} s; for scripts in line mode)`,
+    args: 'nick-seconds',
   },
   {
     name: 'trust',
@@ -356,6 +376,32 @@ function parseArgs(cmd: CommandInfo, rest: string): Action {
       if (badAddress) return error(badAddress);
       return { type: 'add', nick, address };
     }
+    case 'command': {
+      const args = words(rest);
+      if (args.length === 0) return { type: 'help' };
+      const [name] = args;
+      if (args.length !== 1 || name === undefined) return usage;
+      const known = findCommand(name.replace(/^\//u, ''));
+      if (!known) {
+        return error(
+          `unknown command ${quoteForDisplay(`/${name.replace(/^\//u, '')}`)}: type /help for the list`,
+        );
+      }
+      return { type: 'help', command: known.name };
+    }
+    case 'nick-seconds': {
+      const args = words(rest);
+      const [nick, secs] = args;
+      if (args.length < 1 || args.length > 2 || nick === undefined) return usage;
+      const bad = checkNick(nick);
+      if (bad) return error(bad);
+      if (secs === undefined) return { type: 'wait', nick, seconds: WAIT_DEFAULT_SECONDS };
+      const seconds = Number(secs);
+      if (!/^\d+(\.\d+)?$/u.test(secs) || seconds <= 0 || seconds > WAIT_MAX_SECONDS) {
+        return error(`bad number of seconds ${quoteForDisplay(secs)}: give 1-${WAIT_MAX_SECONDS}`);
+      }
+      return { type: 'wait', nick, seconds };
+    }
     case 'code': {
       const args = words(rest);
       const [code] = args;
@@ -416,11 +462,20 @@ export function completeCommand(prefix: string, nicks: readonly string[]): strin
     const partial = body.slice(space).trimStart();
     // Only the first argument is a nick, and only while it is being typed.
     if (/\s/u.test(partial)) return [];
-    if (cmd.args !== 'nick' && cmd.args !== 'nick-or-fingerprint' && cmd.args !== 'nick-text') {
+    const head = `/${cmd.name} `;
+    if (cmd.args === 'command') {
+      const lower = partial.replace(/^\//u, '').toLowerCase();
+      return uniq(COMMANDS.filter((c) => c.name.startsWith(lower)).map((c) => `${head}${c.name}`));
+    }
+    if (
+      cmd.args !== 'nick' &&
+      cmd.args !== 'nick-or-fingerprint' &&
+      cmd.args !== 'nick-text' &&
+      cmd.args !== 'nick-seconds'
+    ) {
       return [];
     }
-    const head = `/${cmd.name} `;
-    const tail = cmd.args === 'nick-text' ? ' ' : '';
+    const tail = cmd.args === 'nick-text' || cmd.args === 'nick-seconds' ? ' ' : '';
     return uniq(matchNicks(partial).map((n) => `${head}${n}${tail}`));
   }
   const m = /^([\s\S]*?)(\S+)$/u.exec(prefix);

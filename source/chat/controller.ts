@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Message, MultiHolepunchSocket, PeerChange, PeerInfo, StunInfo } from '../index.js';
 import { decodeInvite, isInviteCode, UsageError, validateNick } from '../index.js';
@@ -60,6 +61,8 @@ export interface ControllerOptions {
    * it): the known-peers store follows, so the key survives a restart.
    */
   onTrust?: (nick: string, fingerprint: string, address: string | undefined) => void;
+  /** Longest a command (all but /wait) may run before it is reported as hung (ms). */
+  commandTimeoutMs?: number;
 }
 
 /** Longest incoming message shown in full (characters); the rest is summarised. */
@@ -68,6 +71,14 @@ export const MAX_SHOWN_CHARS = 64 * 1024;
 const ERROR_REPEAT_MS = 5000;
 /** Longest /invite waits for a STUN round still in progress, ms. */
 export const INVITE_STUN_WAIT_MS = 3000;
+
+/**
+ * Longest a command may take (ms) before the chat stops waiting for it and
+ * says so. Front ends that run commands in order (line mode) would otherwise
+ * swallow every later line behind one that never settles; a DNS lookup for
+ * /add is the slowest honest case (resolv.conf's default: 5 s x 2 attempts).
+ */
+export const COMMAND_TIMEOUT_MS = 15_000;
 
 export type ExecuteResult = 'quit' | 'clear' | 'bell' | undefined;
 
@@ -88,6 +99,8 @@ export class ChatController {
   /** When each peer last connected, by our clock (the transport's is monotonic). */
   private readonly connectedAt = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
+  /** Own messages not sent (nobody to send to) or not acknowledged. */
+  private unsentCount = 0;
   private closed: Promise<void> | undefined;
   private nextId = 1;
 
@@ -187,14 +200,42 @@ export class ChatController {
     }
   }
 
-  /** Runs one action. Never throws: failures become error lines. */
+  /**
+   * Runs one action. Never throws: failures become error lines. Never hangs
+   * either: a command still running after the timeout is reported and left
+   * to finish on its own (/wait carries its own limit).
+   */
   async execute(action: Action): Promise<ExecuteResult> {
+    const running = this.run(action);
+    const limit =
+      action.type === 'wait' ? undefined : (this.opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS);
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const late = new Promise<ExecuteResult>((res) => {
+      if (limit === undefined) return;
+      timer = setTimeout(() => {
+        timedOut = true;
+        this.error(
+          `/${action.type} did not finish within ${limit / 1000} s; it goes on in the background, the chat does not wait for it`,
+        );
+        res(undefined);
+      }, limit);
+    });
     try {
-      return await this.run(action);
+      return await Promise.race([running, late]);
     } catch (err) {
       this.error((err as Error).message);
       return undefined;
+    } finally {
+      clearTimeout(timer);
+      // A command given up on still says how it ended, if it fails.
+      if (timedOut) running.catch((err: Error) => this.error(`/${action.type}: ${err.message}`));
     }
+  }
+
+  /** Own messages that could not be sent or were not acknowledged, so far. */
+  get unsent(): number {
+    return this.unsentCount;
   }
 
   private async run(action: Action): Promise<ExecuteResult> {
@@ -205,7 +246,10 @@ export class ChatController {
         this.error(action.message);
         return undefined;
       case 'help':
-        this.help();
+        this.help(action.command);
+        return undefined;
+      case 'wait':
+        await this.wait(action.nick, action.seconds);
         return undefined;
       case 'clear':
         return 'clear';
@@ -272,10 +316,42 @@ export class ChatController {
     }
   }
 
-  private help(): void {
+  private help(command: string | undefined): void {
+    const one = COMMANDS.find((c) => c.name === command);
+    if (one) {
+      this.system(`${one.usage}  ${one.description}`);
+      for (const a of one.aliases) this.system(`  also /${a}`);
+      return;
+    }
     this.system('plain text goes to every connected peer; start it with // to send a leading /');
     const width = Math.max(...COMMANDS.map((c) => c.usage.length));
     for (const c of COMMANDS) this.system(`  ${c.usage.padEnd(width)}  ${c.description}`);
+  }
+
+  /**
+   * Resolves once `nick` is connected (it may be a peer that has yet to dial
+   * us), or throws after `seconds`: a script's next line can then rely on it.
+   */
+  private async wait(nick: string, seconds: number): Promise<void> {
+    const isUp = (p: PeerInfo) => p.nick === nick && p.state.kind === 'connected';
+    if (this.socket.peers().some(isUp)) {
+      this.system(`${nick} is connected`);
+      return;
+    }
+    this.system(`waiting up to ${seconds} s for ${nick} to connect...`);
+    const connected = await new Promise<boolean>((res) => {
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.socket.off('peer', onPeer);
+        res(ok);
+      };
+      const onPeer = (p: PeerInfo) => {
+        if (isUp(p)) finish(true);
+      };
+      const timer = setTimeout(() => finish(false), seconds * 1000);
+      this.socket.on('peer', onPeer);
+    });
+    if (!connected) throw new Error(`${nick} did not connect within ${seconds} s`);
   }
 
   private requirePeer(nick: string): PeerInfo {
@@ -296,6 +372,7 @@ export class ChatController {
   private broadcast(text: string): void {
     const connected = this.socket.peers().filter((p) => p.state.kind === 'connected');
     if (connected.length === 0) {
+      this.unsentCount++;
       this.error('nobody is connected: message not sent (add a peer with /add <nick> <host:port>)');
       return;
     }
@@ -316,6 +393,7 @@ export class ChatController {
       () =>
         done ? done(id, 'delivered') : this.verbose(`delivered to ${n} peer${n === 1 ? '' : 's'}`),
       (err) => {
+        this.unsentCount++;
         done?.(id, 'failed', err.message);
         this.error(`not delivered: ${err.message}`);
       },
@@ -323,7 +401,12 @@ export class ChatController {
   }
 
   private privateMessage(nick: string, text: string): void {
-    const peer = this.requirePeer(nick);
+    const peer = this.socket.peers().find((x) => x.nick === nick);
+    if (!peer) {
+      this.unsentCount++;
+      this.requirePeer(nick);
+      return;
+    }
     const id = this.nextId++;
     this.opts.print({
       kind: 'message',
@@ -343,6 +426,7 @@ export class ChatController {
       this.socket.send(encodeChat({ text, private: true }), { recipient: nick }),
       () => (done ? done(id, 'delivered') : this.system(`delivered to ${nick}`)),
       (err) => {
+        this.unsentCount++;
         done?.(id, 'failed', err.message);
         this.error(`message to ${nick} failed: ${err.message}`);
       },
@@ -425,6 +509,14 @@ export class ChatController {
 
   private async save(file: string): Promise<void> {
     const path = this.resolvePath(file);
+    // The directory must exist: /save makes no directories. (Node's recursive
+    // mkdir, which the atomic write uses, never returns for a directory that
+    // cannot be made under an existing parent, e.g. /proc/nope: it retries.)
+    const dir = dirname(path);
+    const info = await stat(dir).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      throw new Error(`cannot write peers file ${path}: ${dir} is not a directory`);
+    }
     const entries: PeerEntry[] = [];
     let skipped = 0;
     for (const p of this.socket.peers()) {
@@ -475,7 +567,11 @@ export class ChatController {
         this.connected(p);
         return;
       case 'disconnected':
-        this.system(`${p.nick} left: ${describeState(p.state)}`);
+        // The transport's reason ("closed by peer", "the peer timed out") is
+        // the whole story; "disconnected:" before it would say it twice.
+        this.system(
+          `${p.nick} left: ${p.state.kind === 'disconnected' ? p.state.reason : describeState(p.state)}`,
+        );
         return;
       case 'removed':
         this.reported.delete(p.nick);
@@ -514,7 +610,12 @@ export class ChatController {
 
   private connected(p: PeerInfo): void {
     this.connectedAt.set(p.nick, this.now());
-    const how = p.pinned ? '' : ' (it added us)';
+    // Unpinned means we never added it: an introduction brought it, or it dialed us.
+    const how = p.pinned
+      ? ''
+      : p.introducedBy !== undefined
+        ? ` (introduced by ${p.introducedBy})`
+        : ' (it added us)';
     this.system(
       `${p.nick} connected from ${p.address ?? '?'}${how}, key ${shortFp(p.fingerprint)}`,
     );

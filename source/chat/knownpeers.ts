@@ -154,15 +154,29 @@ export class KnownPeers {
    * session counts only with the key the transport pinned for the name
    * ('restarted' too: after /trust the new key's session is one).
    */
-  follow(socket: Pick<MultiHolepunchSocket, 'on' | 'off' | 'pinnedFingerprint'>): () => void {
+  follow(
+    socket: Pick<MultiHolepunchSocket, 'on' | 'off' | 'pinnedFingerprint'>,
+    /** Told when a write fails (once, until one succeeds again). */
+    onError?: (err: Error) => void,
+  ): () => void {
+    let failing = false;
     const onPeer = (p: PeerInfo, change: PeerChange) => {
       try {
         if (change === 'removed') this.forget(p.nick);
         else if (change === 'connected' || change === 'restarted') {
           if (p.fingerprint && p.fingerprint === socket.pinnedFingerprint(p.nick)) this.remember(p);
         }
-      } catch {
-        // A read-only disk must not end the chat; the store just stays behind.
+        failing = false;
+      } catch (err) {
+        // A read-only disk (or a deleted data directory with a file in its
+        // place) must not end the chat, but the user must hear that peers
+        // are no longer remembered.
+        if (!failing) {
+          onError?.(
+            new Error(`cannot save known peers to ${this.path}: ${(err as Error).message}`),
+          );
+        }
+        failing = true;
       }
     };
     socket.on('peer', onPeer);

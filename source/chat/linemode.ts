@@ -24,7 +24,11 @@ export interface LineModeOptions {
 export interface LineMode {
   /** Prints one line above the input. */
   print(line: ChatLine): void;
-  /** Resolves with the exit code once the chat has ended and the socket is closed. */
+  /**
+   * Resolves with the exit code once the chat has ended and the socket is
+   * closed: 1 when a message could not be sent (a script must not read a
+   * lost message as success), else 0.
+   */
   done: Promise<number>;
   /** Ends the chat as /quit does (e.g. on a signal). */
   quit(): void;
@@ -90,24 +94,38 @@ export function createLineMode(opts: Omit<LineModeOptions, 'controller'>): {
       resolveDone = r;
     });
     let ending = false;
+    /** /quit or a signal: lines still queued are not run. End of input lets them run. */
+    let stopped = false;
     let queue: Promise<void> = Promise.resolve();
 
+    const quit = () => {
+      stopped = true;
+      end();
+    };
     const end = () => {
       if (ending) return;
       ending = true;
       queue = queue.then(async () => {
         await controller.shutdown(opts.graceMs ?? 2000);
+        const unsent = controller.unsent;
+        if (unsent > 0) {
+          print({
+            kind: 'error',
+            time: Date.now(),
+            text: `${unsent} message${unsent === 1 ? ' was' : 's were'} not delivered: exit code 1`,
+          });
+        }
         iface.close();
         // Leave the terminal on a fresh line after the prompt.
         if (tty && !outputBroken) output.write('\n');
-        resolveDone(0);
+        resolveDone(unsent > 0 ? 1 : 0);
       });
     };
 
     iface.on('line', (line: string) => {
       if (ending) return;
       queue = queue.then(async () => {
-        if (ending) return;
+        if (stopped) return;
         const columns = (output as { columns?: number }).columns ?? 0;
         // A safe over-estimate of its width: wide characters take two columns, tabs up to eight.
         const width =
@@ -115,7 +133,7 @@ export function createLineMode(opts: Omit<LineModeOptions, 'controller'>): {
         justEntered = tty && width < columns;
         const result = await controller.execute(parseCommand(line));
         justEntered = false;
-        if (result === 'quit') end();
+        if (result === 'quit') quit();
         else if (result === 'bell') {
           print({
             kind: 'system',
@@ -133,9 +151,9 @@ export function createLineMode(opts: Omit<LineModeOptions, 'controller'>): {
     // End of input (a pipe closing, Ctrl-D) ends the chat once queued lines ran.
     iface.on('close', end);
     // Ctrl-C in a terminal.
-    iface.on('SIGINT', end);
+    iface.on('SIGINT', quit);
 
-    return { print, done, quit: end };
+    return { print, done, quit };
   };
 
   return { print, start };

@@ -38,7 +38,10 @@ export interface ChatState {
   scroll: number;
   /** Lines that arrived while scrolled back. */
   unseen: number;
+  /** Every peer the transport has, sorted by nick (what /list shows too). */
   peers: PeerView[];
+  /** The peers pane's: `peers` less strangers gone for a while (see lapsedStranger). */
+  shown: PeerView[];
   stats: SocketStats | undefined;
   bell: boolean;
   /** Bumped on each mention while the bell is on: the screen rings on change. */
@@ -56,6 +59,20 @@ export type ChatEvent =
   | { type: 'clear' }
   | { type: 'bell'; on: boolean };
 
+/** How long a stranger stays in the peers pane after it left, ms. */
+export const STRANGER_LINGER_MS = 60_000;
+
+/**
+ * A peer we never added (unpinned: it dialed us, or an introduction brought
+ * it) that left at least STRANGER_LINGER_MS ago: the pane has no room for
+ * every passer-by of a session; /list still names it.
+ */
+export function lapsedStranger(p: PeerView, now: number): boolean {
+  return (
+    !p.info.pinned && p.info.state.kind === 'disconnected' && now - p.since >= STRANGER_LINGER_MS
+  );
+}
+
 /** Lines kept; older ones fall off the top. */
 export const MAX_LINES = 5000;
 
@@ -67,6 +84,7 @@ export function initialState(nick: string, bell = true): ChatState {
     scroll: 0,
     unseen: 0,
     peers: [],
+    shown: [],
     stats: undefined,
     bell,
     rings: 0,
@@ -139,7 +157,7 @@ export function reduce(state: ChatState, ev: ChatEvent): ChatState {
           const same = old && stateKey(old.info.state) === stateKey(info.state);
           return { info, since: same ? old.since : ev.now };
         });
-      return { ...state, peers };
+      return { ...state, peers, shown: peers.filter((p) => !lapsedStranger(p, ev.now)) };
     }
     case 'stats':
       return { ...state, stats: ev.stats };

@@ -63,7 +63,6 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   // Where the message pane is scrolled to, in rows (scroll.ts); the store's
   // line-based scroll cannot reach inside a line taller than the pane.
   const [scroll, setScroll] = useState<Scroll>(undefined);
-  const queue = useRef<Promise<void>>(Promise.resolve());
   const quitting = useRef(false);
 
   // The bell for a mention, straight to the terminal: BEL moves no cursor, and
@@ -91,9 +90,13 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
     setHint('');
     if (text.trim() !== '') setScroll(undefined);
     const action = parseCommand(text);
-    queue.current = queue.current.then(async () => {
+    if (quitting.current) return;
+    // Each line runs at once, not queued behind the one before: a command
+    // that waits (a slow /save, /add's DNS, /invite's STUN) must not hold
+    // back messages or other commands. Messages still go out in the order
+    // typed: the controller sends them synchronously.
+    void controller.execute(action).then((result) => {
       if (quitting.current) return;
-      const result = await controller.execute(action);
       if (result === 'quit') quit();
       else if (result === 'clear') {
         setScroll(undefined);
@@ -123,7 +126,7 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
 
   // One more stats row while many-port probing has something to show.
   const statsWanted = state.stats && probingSummary(state.stats) ? 3 : 2;
-  const layout = frameRows(rows, state.peers.length, statsWanted, hint !== '');
+  const layout = frameRows(rows, state.shown.length, statsWanted, hint !== '');
   const inner = Math.max(10, columns - 2);
   // Scrolled back, the pane shows one row less (its status row): a page is
   // exactly that, so paging neither skips nor repeats a row.
@@ -186,7 +189,7 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
           height={layout.peers}
           flexShrink={0}
         >
-          <PeersPane peers={state.peers} width={inner} color={color} maxRows={layout.peerRows} />
+          <PeersPane peers={state.shown} width={inner} color={color} maxRows={layout.peerRows} />
         </Box>
       ) : null}
       {layout.stats > 0 ? (

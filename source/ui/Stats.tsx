@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import { sanitize } from '../chat/sanitize.js';
 import type { ProbingStats, SocketStats } from '../index.js';
-import { clip, formatBytes, formatDuration, hue } from './theme.js';
+import { clip, formatBytes, hue } from './theme.js';
 
 /** The connection stats pane: who and where we are, and the socket's totals. Props only. */
 
@@ -39,6 +39,26 @@ export function probingSummary(s: SocketStats): string | undefined {
   return parts.length > 0 ? `probing: ${parts.join(', ')}` : undefined;
 }
 
+/**
+ * Uptime to the minute ("<1m", "42m", "3h 05m", "2d 07h"): a seconds count
+ * would change the screen every second, and Ink redraws the whole frame for
+ * any change (an idle chat wrote ~6.5 KB/s at 120x40, test/ui/idle.test.tsx).
+ */
+export function formatUptime(ms: number): string {
+  const m = Math.max(0, Math.floor(ms / 60_000));
+  if (m < 1) return '<1m';
+  if (m < 60) return `${m}m`;
+  const two = (n: number) => String(n).padStart(2, '0');
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${two(m % 60)}m`;
+  return `${Math.floor(h / 24)}d ${two(h % 24)}h`;
+}
+
+/** Everything the pane shows of `stats`, as one string: equal keys draw the same pane. */
+export function shownStatsKey(stats: SocketStats): string {
+  return JSON.stringify({ ...stats, uptime: formatUptime(stats.uptime) });
+}
+
 export function Stats({ nick, stats, width, color, rows = 3 }: StatsProps) {
   if (!stats) return <Text dimColor>starting…</Text>;
   // The public address appears once STUN has answered (fixtures may lack it).
@@ -48,7 +68,7 @@ export function Stats({ nick, stats, width, color, rows = 3 }: StatsProps) {
   const totals =
     `in ${stats.datagramsIn} pkts ${formatBytes(stats.bytesIn)}   ` +
     `out ${stats.datagramsOut} pkts ${formatBytes(stats.bytesOut)}   ` +
-    `bad dropped ${totalDropped(stats)}   up ${formatDuration(stats.uptime)}`;
+    `bad dropped ${totalDropped(stats)}   up ${formatUptime(stats.uptime)}`;
   const probing = probingSummary(stats);
   return (
     <Box flexDirection="column">

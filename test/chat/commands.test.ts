@@ -6,6 +6,8 @@ import {
   completeCommand,
   MAX_INPUT_BYTES,
   parseCommand,
+  WAIT_DEFAULT_SECONDS,
+  WAIT_MAX_SECONDS,
 } from '../../source/chat/commands.js';
 import { encodeInvite } from '../../source/net/nat/invite.js';
 
@@ -89,8 +91,35 @@ describe('parseCommand: messages', () => {
   });
 });
 
+describe('parseCommand: /help and /wait', () => {
+  it('/help alone or with one command name, with or without its slash', () => {
+    expect(parseCommand('/help')).toEqual({ type: 'help' });
+    expect(parseCommand('/HELP  ')).toEqual({ type: 'help' });
+    expect(parseCommand('/help msg')).toEqual({ type: 'help', command: 'msg' });
+    expect(parseCommand('/help /exit')).toEqual({ type: 'help', command: 'quit' });
+    expect(errorOf('/help nope')).toBe('unknown command "/nope": type /help for the list');
+    expect(errorOf('/help msg list')).toBe('usage: /help [command]');
+  });
+
+  it('/wait <nick> [seconds]', () => {
+    expect(parseCommand('/wait bob')).toEqual({
+      type: 'wait',
+      nick: 'bob',
+      seconds: WAIT_DEFAULT_SECONDS,
+    });
+    expect(parseCommand('/wait bob 10')).toEqual({ type: 'wait', nick: 'bob', seconds: 10 });
+    expect(parseCommand('/wait bob 0.5')).toEqual({ type: 'wait', nick: 'bob', seconds: 0.5 });
+    expect(errorOf('/wait')).toBe('usage: /wait <nick> [seconds]');
+    expect(errorOf('/wait bob 1 2')).toBe('usage: /wait <nick> [seconds]');
+    for (const bad of ['0', '-1', 'ten', '1e3', `${WAIT_MAX_SECONDS + 1}`]) {
+      expect(errorOf(`/wait bob ${bad}`)).toMatch(/^bad number of seconds/);
+    }
+    expect(errorOf('/wait b@d')).toMatch(/^bad nickname/);
+  });
+});
+
 describe('parseCommand: commands without arguments', () => {
-  for (const name of ['help', 'list', 'quit', 'clear'] as const) {
+  for (const name of ['list', 'quit', 'clear'] as const) {
     it(`/${name}`, () => {
       expect(parseCommand(`/${name}`)).toEqual({ type: name });
       expect(parseCommand(`  /${name}  `)).toEqual({ type: name });
@@ -282,6 +311,7 @@ describe('COMMANDS', () => {
         'save',
         'trust',
         'unblock',
+        'wait',
         'whois',
       ].sort(),
     );
@@ -299,7 +329,8 @@ describe('COMMANDS', () => {
         .replace('<host:port>', '127.0.0.1:9000')
         .replace('<text>', 'hello')
         .replace('<file>', 'peers.json')
-        .replace('<code>', INVITE);
+        .replace('<code>', INVITE)
+        .replace(/ \[[a-z]+\]/u, '');
     for (const c of COMMANDS) {
       const a = parseCommand(fill(c.usage));
       expect(a.type).toBe(c.name);
@@ -319,7 +350,9 @@ describe('completeCommand', () => {
 
   it('completes command names', () => {
     expect(completeCommand('/', nicks)).toHaveLength(COMMANDS.length);
-    expect(completeCommand('/h', nicks)).toEqual(['/help']);
+    expect(completeCommand('/h', nicks)).toEqual(['/help ']);
+    expect(completeCommand('/help m', nicks)).toEqual(['/help msg']);
+    expect(completeCommand('/wait a', nicks)).toEqual(['/wait Albert ', '/wait alice ']);
     expect(completeCommand('/l', nicks)).toEqual(['/list', '/load ']);
     expect(completeCommand('/M', nicks)).toEqual(['/msg ']);
     expect(completeCommand('/zz', nicks)).toEqual([]);

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +127,26 @@ let chat: ChatController;
 const text = () => lines.map(formatChatLine).join('\n');
 const run = (line: string) => chat.execute(parseCommand(line));
 const flush = () => new Promise((r) => setImmediate(r));
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 2));
+  expect(check()).toBe(true);
+}
+/** A line-mode chat on `socket`, its output collected. */
+function lineChat(opts: { commandTimeoutMs?: number } = {}) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const out = { text: '' };
+  output.on('data', (d: Buffer) => {
+    out.text += d.toString('utf8');
+  });
+  const mode = createLineMode({ input, output, graceMs: 10 });
+  const controller = new ChatController(socket as unknown as ChatSocket, {
+    nick: 'alice',
+    print: mode.print,
+    ...opts,
+  });
+  return { input, out, running: mode.start(controller) };
+}
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'srmudp-chat-'));
@@ -239,6 +260,15 @@ describe('ChatController', () => {
     expect(text()).toMatch(/!! cannot resolve/);
   });
 
+  it('says who introduced a peer, and "(it added us)" only for one that dialed us', () => {
+    socket.emit('peer', info('carol', { pinned: false, introducedBy: 'bob' }), 'connected');
+    socket.emit('peer', info('dave', { pinned: false }), 'connected');
+    socket.emit('peer', info('erin', { pinned: true }), 'connected');
+    expect(text()).toMatch(/carol connected from 127\.0\.0\.1:9000 \(introduced by bob\), key/);
+    expect(text()).toMatch(/dave connected from 127\.0\.0\.1:9000 \(it added us\), key/);
+    expect(text()).toMatch(/erin connected from 127\.0\.0\.1:9000, key/);
+  });
+
   it('/whois says since when a peer is connected, by our clock', async () => {
     socket.list = [info('bob')];
     socket.emit('peer', info('bob'), 'connected');
@@ -269,7 +299,8 @@ describe('ChatController', () => {
     socket.emit('error', new TransportError('something \u001b[2J odd', 'protocol'));
     const out = text();
     expect(out).toMatch(/bob connected from 127\.0\.0\.1:9000 \(it added us\), key rhpvxvgl/);
-    expect(out).toMatch(/bob left: disconnected: closed by peer/);
+    // The transport's reason says it all; no "disconnected:" before it.
+    expect(out).toMatch(/bob left: closed by peer$/m);
     expect(out.match(/key changed/g)).toHaveLength(1);
     expect(out).toContain(FP_EVE);
     expect(out).toMatch(/\/trust bob/);
@@ -487,6 +518,9 @@ describe('line mode', () => {
       timestamp: Date.now(),
       stream: 0,
     });
+    // Acknowledged, so nothing was lost and the exit code is 0.
+    await until(() => socket.sent.length === 1);
+    socket.sent[0]!.settle();
     input.write('/quit\nnot run\n');
     expect(await running.done).toBe(0);
     expect(socket.closed).toBe(true);
@@ -511,5 +545,127 @@ describe('line mode', () => {
     input.end('/list\n');
     expect(await running.done).toBe(0);
     expect(socket.closed).toBe(true);
+  });
+});
+
+describe('no command hangs the chat', () => {
+  it.skipIf(!existsSync('/proc/self'))(
+    "/save into a directory that cannot be made fails at once (Node's recursive mkdir retries forever there)",
+    async () => {
+      await run('/save /proc/nope/x.json');
+      expect(text()).toMatch(
+        /cannot write peers file \/proc\/nope\/x\.json: \/proc\/nope is not a directory/,
+      );
+    },
+    5000,
+  );
+
+  it('/save into a missing directory says so and writes nothing', async () => {
+    await run('/save missing/peers.json');
+    expect(text()).toMatch(/missing is not a directory/);
+    expect(existsSync(join(dir, 'missing'))).toBe(false);
+  });
+
+  it('a command that never settles is reported after the timeout', async () => {
+    socket.addPeers = () => new Promise<void>(() => undefined);
+    const hung = new ChatController(socket as unknown as ChatSocket, {
+      nick: 'alice',
+      print: (l) => lines.push(l),
+      commandTimeoutMs: 30,
+    });
+    expect(await hung.execute(parseCommand('/add bob 127.0.0.1:9000'))).toBeUndefined();
+    expect(text()).toMatch(/\/add did not finish within 0\.03 s/);
+  });
+
+  it('a command given up on still reports its late failure', async () => {
+    let fail: (e: Error) => void = () => undefined;
+    socket.addPeers = () => new Promise<void>((_, rej) => (fail = rej));
+    const hung = new ChatController(socket as unknown as ChatSocket, {
+      nick: 'alice',
+      print: (l) => lines.push(l),
+      commandTimeoutMs: 10,
+    });
+    await hung.execute(parseCommand('/add bob 127.0.0.1:9000'));
+    fail(new Error('no such host'));
+    await flush();
+    expect(text()).toMatch(/\/add: no such host/);
+  });
+
+  it('in line mode, the lines after a hung command still run', async () => {
+    socket.addPeers = () => new Promise<void>(() => undefined);
+    const { input, out, running } = lineChat({ commandTimeoutMs: 20 });
+    input.end('/add bob 127.0.0.1:9000\n/help msg\n');
+    expect(await running.done).toBe(0);
+    expect(out.text).toMatch(/did not finish/);
+    expect(out.text).toMatch(/\/msg <nick> <text>/);
+  });
+});
+
+describe('/help <command>', () => {
+  it('shows that command alone', async () => {
+    await run('/help msg');
+    expect(lines).toHaveLength(1);
+    expect(text()).toMatch(/\/msg <nick> <text>\s+send a private message to one peer/);
+    lines = [];
+    await run('/help /exit');
+    expect(text()).toMatch(/^.*\/quit\s+leave the chat\n.*also \/exit$/);
+  });
+});
+
+describe('/wait and the exit code of line mode', () => {
+  it('/wait returns once the peer connects, and at once when it already is', async () => {
+    let settled = false;
+    const waiting = run('/wait bob 5').then(() => {
+      settled = true;
+    });
+    await flush();
+    expect(settled).toBe(false);
+    socket.emit('peer', info('carol'), 'connected');
+    await flush();
+    expect(settled).toBe(false);
+    socket.list = [info('bob')];
+    socket.emit('peer', info('bob'), 'connected');
+    await waiting;
+    expect(socket.listenerCount('peer')).toBe(1);
+    await run('/wait bob');
+    expect(text()).toMatch(/bob is connected/);
+  });
+
+  it('/wait gives up after its seconds with an error line', async () => {
+    await run('/wait bob 0.05');
+    expect(text()).toMatch(/bob did not connect within 0\.05 s/);
+    expect(socket.listenerCount('peer')).toBe(1);
+  });
+
+  it('a script waits for its peer, sends, and exits 0 once acknowledged', async () => {
+    const { input, running } = lineChat();
+    input.write('/wait bob 5\nhello\n');
+    await flush();
+    expect(socket.sent).toHaveLength(0);
+    socket.list = [info('bob')];
+    socket.emit('peer', info('bob'), 'connected');
+    await until(() => socket.sent.length === 1);
+    socket.sent[0]!.settle();
+    input.end('/quit\n');
+    expect(await running.done).toBe(0);
+  });
+
+  it('exits 1 when a message could not be sent (nobody connected)', async () => {
+    const { input, out, running } = lineChat();
+    input.end('hello\n');
+    expect(await running.done).toBe(1);
+    expect(out.text).toMatch(/nobody is connected/);
+    expect(out.text).toMatch(/1 message was not delivered: exit code 1/);
+  });
+
+  it('exits 1 when a message was never acknowledged, or went to an unknown peer', async () => {
+    socket.list = [info('bob')];
+    const first = lineChat();
+    first.input.end('hello\n');
+    expect(await first.running.done).toBe(1);
+    socket.list = [];
+    const second = lineChat();
+    second.input.end('/msg nobody hi\n');
+    expect(await second.running.done).toBe(1);
   });
 });

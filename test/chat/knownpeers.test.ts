@@ -50,6 +50,22 @@ describe('KnownPeers', () => {
     expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ version: 1 });
   });
 
+  it('says when a write fails (its directory gone and a file in its place) instead of staying silent', async () => {
+    const sub = join(dir, 'profile');
+    const known = KnownPeers.open(join(sub, 'known-peers.json'));
+    const sock = Object.assign(new EventEmitter(), { pinnedFingerprint: () => FP_BOB });
+    const failures: string[] = [];
+    known.follow(sock as unknown as MultiHolepunchSocket, (err) => failures.push(err.message));
+    await rm(sub, { recursive: true, force: true });
+    await writeFile(sub, 'not a directory');
+    sock.emit('peer', peer('bob', { fingerprint: FP_BOB }), 'connected');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatch(/known peers/);
+    // Said once, not on every later change.
+    sock.emit('peer', peer('bob', { fingerprint: FP_BOB, address: '127.0.0.1:9009' }), 'connected');
+    expect(failures).toHaveLength(1);
+  });
+
   it('follows the transport: a restart with the pinned key is kept, any other key is not', async () => {
     const pins = new Map([['bob', FP_BOB]]);
     const sock = Object.assign(new EventEmitter(), {

@@ -6,6 +6,7 @@ import {
   MAX_LINES,
   mentions,
   reduce,
+  STRANGER_LINGER_MS,
 } from '../../source/chat/reducer.js';
 import { peer, socketStats } from '../ui/fixtures.js';
 
@@ -130,5 +131,52 @@ describe('reduce', () => {
       now: 3000,
     });
     expect(s.peers.map((p) => p.since)).toEqual([3000, 1000]);
+  });
+});
+
+describe('strangers in the peers pane', () => {
+  const left = {
+    kind: 'disconnected',
+    since: 0,
+    reason: 'closed by peer',
+    cause: { kind: 'remote', code: 0 },
+  } as const;
+  it('a peer we never added drops from the pane a minute after it left; /list keeps it', () => {
+    let s = initialState('alice');
+    const stranger = peer('eve', { pinned: false });
+    s = reduce(s, { type: 'peers', peers: [peer('bob'), stranger], now: 1000 });
+    s = reduce(s, {
+      type: 'peers',
+      peers: [peer('bob', { state: left }), peer('eve', { pinned: false, state: left })],
+      now: 2000,
+    });
+    expect(s.shown.map((p) => p.info.nick)).toEqual(['bob', 'eve']);
+    const later = (now: number) =>
+      reduce(s, {
+        type: 'peers',
+        peers: [peer('bob', { state: left }), peer('eve', { pinned: false, state: left })],
+        now,
+      });
+    expect(later(2000 + STRANGER_LINGER_MS - 1).shown.map((p) => p.info.nick)).toEqual([
+      'bob',
+      'eve',
+    ]);
+    s = later(2000 + STRANGER_LINGER_MS);
+    // Our own peer stays (we may want to see it come back); the stranger goes.
+    expect(s.shown.map((p) => p.info.nick)).toEqual(['bob']);
+    expect(s.peers.map((p) => p.info.nick)).toEqual(['bob', 'eve']);
+    // Still gone on the next refresh; back as soon as it connects again.
+    s = reduce(s, {
+      type: 'peers',
+      peers: [peer('bob', { state: left }), peer('eve', { pinned: false, state: left })],
+      now: 2000 + 2 * STRANGER_LINGER_MS,
+    });
+    expect(s.shown.map((p) => p.info.nick)).toEqual(['bob']);
+    s = reduce(s, {
+      type: 'peers',
+      peers: [peer('bob'), stranger],
+      now: 2000 + 3 * STRANGER_LINGER_MS,
+    });
+    expect(s.shown.map((p) => p.info.nick)).toEqual(['bob', 'eve']);
   });
 });

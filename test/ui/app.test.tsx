@@ -38,13 +38,18 @@ afterEach(() => {
   }
 });
 
-function setup(results: Partial<Record<Action['type'], ExecuteResult>> = {}) {
+function setup(
+  results: Partial<Record<Action['type'], ExecuteResult>> = {},
+  /** Commands whose execute() never settles (a hung /save). */
+  hang: readonly Action['type'][] = [],
+) {
   const store = createChatStore(initialState('alice'), 0);
   const transport = new FakeTransport();
   const actions: Action[] = [];
   const controller = {
     execute: vi.fn(async (a: Action) => {
       actions.push(a);
+      if (hang.includes(a.type)) await new Promise(() => undefined);
       return results[a.type];
     }),
     nicks: () => transport.list.map((p) => p.nick),
@@ -128,6 +133,15 @@ describe('App', () => {
         expect(actions[0]).toEqual({ type: 'broadcast', text });
       });
     }
+  });
+
+  it('a command that never returns holds back neither messages nor other commands', async () => {
+    const { type, actions, onQuit } = setup({ quit: 'quit' }, ['save']);
+    await type('/save /proc/nope/x.json\r');
+    await type('hello\r');
+    await type('/quit\r');
+    await until(() => onQuit.mock.calls.length === 1, 'quit after the hung command');
+    expect(actions.map((a) => a.type)).toEqual(['save', 'broadcast', 'quit']);
   });
 
   it('submits every line of a pasted chunk', async () => {

@@ -1,6 +1,6 @@
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
-import { Stats } from '../../source/ui/Stats.js';
+import { formatUptime, Stats } from '../../source/ui/Stats.js';
 import { StatusBar } from '../../source/ui/StatusBar.js';
 import { FP_ALICE, HOSTILE, inert, socketStats } from './fixtures.js';
 
@@ -11,7 +11,7 @@ describe('Stats pane', () => {
     );
     const out = lastFrame() ?? '';
     expect(out).toContain(`you: alice at 127.0.0.1:47001   key ${FP_ALICE}`);
-    expect(out).toContain('in 120 pkts 14 kB   out 118 pkts 14 kB   bad dropped 6   up 0:01:23');
+    expect(out).toContain('in 120 pkts 14 kB   out 118 pkts 14 kB   bad dropped 6   up 1m');
   });
 
   it('shows the public address once STUN has told it, and a symmetric NAT', () => {
@@ -111,5 +111,15 @@ describe('StatusBar', () => {
     expect(lastFrame()).toContain('/bell on');
     rerender(<StatusBar bell={false} width={200} />);
     expect(lastFrame()).toContain('/bell off');
+  });
+});
+
+describe('formatUptime', () => {
+  it('counts to the minute, so an idle screen changes once a minute at most', () => {
+    expect(formatUptime(59_999)).toBe('<1m');
+    expect(formatUptime(60_000)).toBe('1m');
+    expect(formatUptime(59 * 60_000 + 59_999)).toBe('59m');
+    expect(formatUptime(3_600_000 + 5 * 60_000)).toBe('1h 05m');
+    expect(formatUptime(2 * 86_400_000 + 7 * 3_600_000)).toBe('2d 07h');
   });
 });

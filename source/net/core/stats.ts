@@ -24,6 +24,8 @@ export interface PeerSnapshot {
   /** The user chose this name (addPeers); otherwise it is the peer's announced nick. */
   pinned: boolean;
   announcedNick: string | undefined;
+  /** The nick of the peer whose introduction brought this one, if one did. */
+  introducedBy?: string;
   address: Addr | undefined;
   fingerprint: string | undefined;
   state: PeerState;
@@ -83,6 +85,7 @@ export function snapshot(p: Peer): PeerSnapshot {
     nick: p.nick,
     pinned: p.pinned,
     announcedNick: p.announcedNick,
+    ...(p.introducedBy !== undefined ? { introducedBy: p.introducedBy } : {}),
     address: p.address,
     fingerprint: p.key ? fingerprint(p.key) : undefined,
     state: p.state,

@@ -34,6 +34,7 @@ export function peerInfo(p: PeerSnapshot, epochOffset: number): PeerInfo {
     fingerprint: p.fingerprint,
     pinned: p.pinned,
     announcedNick: p.announcedNick,
+    ...(p.introducedBy !== undefined ? { introducedBy: p.introducedBy } : {}),
     state: { ...p.state, since: p.state.since + epochOffset },
     stats: {
       ...p.stats,

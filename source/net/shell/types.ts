@@ -82,6 +82,8 @@ export interface PeerInfo {
   fingerprint: string | undefined;
   pinned: boolean;
   announcedNick: string | undefined;
+  /** The nick of the peer whose introduction brought this one, if one did. */
+  introducedBy?: string;
   state: PeerState;
   stats: PeerStats;
 }

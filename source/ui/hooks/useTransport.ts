@@ -1,6 +1,8 @@
 import { useEffect } from 'react';
+import { lapsedStranger } from '../../chat/reducer.js';
 import type { ChatStore } from '../../chat/store.js';
 import type { MultiHolepunchSocket } from '../../index.js';
+import { shownStatsKey } from '../Stats.js';
 
 /** What the screen reads from the transport (a fake in tests). */
 export type TransportView = Pick<MultiHolepunchSocket, 'on' | 'off' | 'peers' | 'stats'>;
@@ -8,7 +10,8 @@ export type TransportView = Pick<MultiHolepunchSocket, 'on' | 'off' | 'peers' | 
 /**
  * Feeds the transport into the store: every 'peer' change and every 'stats'
  * tick (≤ 4/s, emitted only while someone listens) refreshes the peers with
- * their live path stats, so the panes update at least once a second.
+ * their live path stats. Only a change the panes would show reaches the
+ * store: an idle chat's ticks then render nothing (no clock in the state).
  */
 export function useTransport(
   socket: TransportView,
@@ -16,9 +19,25 @@ export function useTransport(
   now: () => number = Date.now,
 ): void {
   useEffect(() => {
-    const refresh = () => store.dispatch({ type: 'peers', peers: socket.peers(), now: now() });
+    let peersKey = '';
+    let statsKey = '';
+    const refresh = () => {
+      const peers = socket.peers();
+      const at = now();
+      // A stranger's minute running out changes the pane with no news from
+      // the transport: it counts as a change too.
+      const lapsed = store.getState().shown.filter((p) => lapsedStranger(p, at)).length;
+      const key = `${lapsed}|${JSON.stringify(peers)}`;
+      if (key === peersKey) return;
+      peersKey = key;
+      store.dispatch({ type: 'peers', peers, now: at });
+    };
     const onStats = (stats: ReturnType<TransportView['stats']>) => {
-      store.dispatch({ type: 'stats', stats });
+      const key = shownStatsKey(stats);
+      if (key !== statsKey) {
+        statsKey = key;
+        store.dispatch({ type: 'stats', stats });
+      }
       refresh();
     };
     socket.on('peer', refresh);
