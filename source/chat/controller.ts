@@ -104,6 +104,8 @@ export class ChatController {
   private closed: Promise<void> | undefined;
   private nextId = 1;
 
+  /** Nicks of peers the user never added (strangers), to mark their lines. */
+  private readonly strangers = new Set<string>();
   private readonly onMessage = (m: Message) => this.handleMessage(m);
   private readonly onPeer = (p: PeerInfo, c: PeerChange) => this.handlePeer(p, c);
   private readonly onError = (e: Error) => this.handleError(e);
@@ -555,10 +557,15 @@ export class ChatController {
       text,
       private: payload.private,
       own: false,
+      ...(this.strangers.has(m.peer) ? { stranger: true } : {}),
     });
   }
 
   private handlePeer(p: PeerInfo, change: PeerChange): void {
+    // Names the user never added: their lines are marked (a look-alike or a
+    // name taken first must never pass for a friend's).
+    if (p.pinned || change === 'removed') this.strangers.delete(p.nick);
+    else this.strangers.add(p.nick);
     const last = this.reported.get(p.nick);
     this.reported.set(p.nick, p.state.kind);
     switch (change) {

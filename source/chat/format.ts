@@ -21,6 +21,8 @@ export type ChatLine =
       /** Written by us; `to` is the recipient of a private one. */
       own: boolean;
       to?: string;
+      /** From a peer the user never added: shown marked, so it cannot pass for a friend. */
+      stranger?: boolean;
     }
   | { kind: 'system'; time: number; text: string }
   | { kind: 'error'; time: number; text: string };
@@ -38,7 +40,7 @@ export function formatChatLine(line: ChatLine): string {
   const stamp = `[${formatTime(line.time)}]`;
   switch (line.kind) {
     case 'message': {
-      const mark = line.private ? '(private) ' : '';
+      const mark = `${line.private ? '(private) ' : ''}${line.stranger ? '(stranger) ' : ''}`;
       const to = line.own && line.to !== undefined ? ` -> ${line.to}:` : '';
       return sanitize(`${stamp} ${mark}<${line.from}>${to} ${line.text}`);
     }

@@ -73,6 +73,8 @@ function parts(l: UiLine, color: boolean): Parts {
     : '';
   const header: Span<RowStyle>[] = [];
   if (priv) header.push({ text: priv, style: { color: hue(color, 'magenta') } });
+  // A peer the user never added: marked, so a look-alike cannot pass for a friend.
+  if (line.stranger) header.push({ text: '[stranger] ', style: { color: hue(color, 'yellow') } });
   header.push({
     text: `<${sanitize(line.from)}> `,
     style: { color: hue(color, nickColor(line.from)), bold: true },

@@ -242,6 +242,23 @@ describe('ChatController', () => {
     expect(lines.map(formatChatLine)[1]).toMatch(/\(private\) <bob> secret$/);
   });
 
+  it("marks a stranger's lines, never a friend's (a look-alike cannot pass for one)", () => {
+    socket.emit('peer', info('b\u043eb-6rk4xxtd', { pinned: false }), 'connected');
+    socket.emit('peer', info('bob', { pinned: true }), 'connected');
+    const say = (peer: string, text: string) =>
+      socket.emit('message', {
+        content: encodeChat({ text, private: false }),
+        peer,
+        timestamp: Date.now(),
+        stream: 0,
+      });
+    say('b\u043eb-6rk4xxtd', 'trust me');
+    say('bob', 'hello');
+    const shown = lines.map(formatChatLine).filter((l) => / <.*> /.test(l));
+    expect(shown[0]).toMatch(/\(stranger\) <b\u043eb-6rk4xxtd> trust me$/);
+    expect(shown[1]).toMatch(/\] <bob> hello$/);
+  });
+
   it('adds, lists, removes and explains unknown peers', async () => {
     await run('/list');
     expect(text()).toMatch(/no peers yet/);

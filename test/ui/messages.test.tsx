@@ -67,6 +67,14 @@ describe('Messages pane', () => {
     expect(out).toContain('»<alice> lost ✗ not delivered: timed out');
   });
 
+  it("marks a stranger's lines, so a look-alike nick cannot pass for a friend", () => {
+    const out = frame(
+      stateWith([msg('trust me', { from: 'b\u043eb-6rk4xxtd', stranger: true }), msg('hi')]),
+    );
+    expect(out).toContain('12:03:04  [stranger] <b\u043eb-6rk4xxtd> trust me');
+    expect(out).toContain('12:03:04  <bob> hi');
+  });
+
   it('marks a line naming us with ! in the gutter', () => {
     const out = frame(stateWith([msg('hey alice, look'), msg('nothing here')], 'alice'));
     expect(out).toContain('12:03:04 !<bob> hey alice, look');
