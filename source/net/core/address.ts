@@ -11,13 +11,17 @@ export interface Addr {
  * A socket bound to `::` reports IPv4 peers as `::ffff:a.b.c.d` (RFC 4291
  * §2.5.5.2); strip that so one peer never appears under two spellings: one
  * session, one address key, one scope check (nat/targets.ts) per peer. A zone
- * (`%eth0`) is dropped too: it means nothing to another host.
+ * (`%eth0`) names one of our own interfaces: kept for a link-local address,
+ * which cannot be reached without it (RFC 4007 §11), dropped elsewhere. It
+ * never travels: the wire carries address bytes only (wire/ip.ts).
  */
 export function normalizeIp(ip: string): string {
-  let lower = ip.toLowerCase();
-  const zone = lower.indexOf('%');
-  if (zone >= 0) lower = lower.slice(0, zone);
-  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7);
+  const zoneAt = ip.indexOf('%');
+  let lower = (zoneAt >= 0 ? ip.slice(0, zoneAt) : ip).toLowerCase();
+  if (zoneAt >= 0 && /^fe[89ab]/.test(lower) && zoneAt < ip.length - 1) {
+    return `${lower}${ip.slice(zoneAt)}`;
+  }
+  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) lower = lower.slice(7);
   return lower;
 }
 

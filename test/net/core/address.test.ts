@@ -57,10 +57,15 @@ describe('normalizeIp', () => {
     expect(normalizeIp('::ffff:abcd')).toBe('::ffff:abcd');
   });
 
-  it('strips zone ids', () => {
-    expect(normalizeIp('fe80::1%eth0')).toBe('fe80::1');
-    expect(normalizeIp('FE80::A%En0')).toBe('fe80::a');
-    expect(normalizeIp('fe80::1%25')).toBe('fe80::1');
+  it('keeps the zone of a link-local address (it cannot be reached without it), drops others', () => {
+    expect(normalizeIp('fe80::1%eth0')).toBe('fe80::1%eth0');
+    expect(normalizeIp('FE80::A%En0')).toBe('fe80::a%En0');
+    expect(normalizeIp('fe80::1%')).toBe('fe80::1');
+    expect(normalizeIp('2001:db8::1%eth0')).toBe('2001:db8::1');
+    expect(parseHostPort('[fe80::1%eth0]:9000')).toEqual({ host: 'fe80::1%eth0', port: 9000 });
+    expect(addrKey({ address: normalizeIp('fe80::1%eth0'), port: 9000 })).toBe(
+      '[fe80::1%eth0]:9000',
+    );
   });
 
   it('is idempotent', () => {
