@@ -171,10 +171,38 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * `mkdir -p`, one level at a time. Not Node's recursive mkdir: for a path
+ * that cannot be made under an existing parent (e.g. /proc/x) it retries
+ * forever and the write never returns. Here each level is made once; an
+ * ENOENT after its parent exists is an error like any other.
+ */
+export async function makeDirs(dir: string, mode: number): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      await mkdir(d, { mode });
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') break;
+      if (code !== 'ENOENT' || dirname(d) === d) throw err;
+      missing.push(d);
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
 async function writeNow(path: string, data: Data, options: AtomicWriteOptions): Promise<boolean> {
   const mode = options.mode ?? 0o600;
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o700 });
+  await makeDirs(dir, options.dirMode ?? 0o700);
   const { tmp, handle } = await createTemp(path, mode, options.randomName ?? defaultName);
   let renamed = false;
   let placed: boolean;

@@ -1,12 +1,12 @@
 import type * as realFs from 'node:fs/promises';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../source/net/core/errors.js';
 import { generateIdentity } from '../../source/net/crypto/identity.js';
 import { TrustStore } from '../../source/net/store/truststore.js';
-import { writeFileAtomic } from '../../source/util/atomicwrite.js';
+import { makeDirs, writeFileAtomic } from '../../source/util/atomicwrite.js';
 
 /**
  * A disk that fills up: writing through a file handle opened by the code
@@ -96,5 +96,21 @@ describe('a write that fails', () => {
       code: 'ENOSPC',
     });
     expect(await readdir(dir)).toEqual(['key.json']);
+  });
+});
+
+describe('makeDirs', () => {
+  it('fails at once for a directory that cannot be made (Node’s recursive mkdir retries forever under /proc)', async () => {
+    await expect(makeDirs('/proc/srmudp-nope/deeper', 0o700)).rejects.toThrow(
+      /ENOENT|EACCES|EPERM/,
+    );
+  });
+
+  it('makes missing levels and accepts existing ones', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'srmudp-dirs-'));
+    const deep = join(base, 'a', 'b', 'c');
+    await makeDirs(deep, 0o700);
+    expect((await stat(deep)).isDirectory()).toBe(true);
+    await makeDirs(deep, 0o700);
   });
 });
