@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import {
   signDetached,
   verifyDetached,
 } from '../../../source/net/crypto/identity.js';
+import { callDenied, isRoot } from '../../support/asuser.js';
 
 const posix = process.platform !== 'win32';
 
@@ -204,13 +205,26 @@ describe('loadOrCreateIdentity', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o644);
   });
 
-  it.skipIf(!posix || process.getuid?.() === 0)('reports an unreadable file', async () => {
+  // As root (CI) the read runs in a child that dropped to uid nobody (asuser.ts):
+  // the file is nobody's own, so only its mode can refuse the read.
+  it.skipIf(!posix)('reports an unreadable file (EACCES), and reads it once readable', async () => {
     const path = join(dir, 'identity.json');
-    await loadOrCreateIdentity(path);
+    const made = await loadOrCreateIdentity(path);
+    await chmod(dir, 0o755);
+    if (isRoot()) await chown(path, 65534, 65534);
     await chmod(path, 0o000);
-    const err = await loadOrCreateIdentity(path).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UsageError);
-    expect((err as Error).message).toContain(path);
-    expect((err as Error).message).toMatch(/EACCES/);
+    const denied = await callDenied('source/net/crypto/identity.ts', 'loadOrCreateIdentity', path);
+    expect(denied.ok).toBe(false);
+    expect(denied.ok === false && denied.name).toBe('UsageError');
+    expect(denied.ok === false && denied.message).toContain(path);
+    expect(denied.ok === false && denied.message).toMatch(/EACCES/);
+    // Control: the same user, file and directory, mode 600: it loads, unchanged.
+    await chmod(path, 0o600);
+    expect(await callDenied('source/net/crypto/identity.ts', 'loadOrCreateIdentity', path)).toEqual(
+      {
+        ok: true,
+      },
+    );
+    expect((await loadOrCreateIdentity(path)).publicKey).toEqual(made.publicKey);
   });
 });
