@@ -70,5 +70,9 @@ describe('chaos: 3 peers over a lossy, duplicating, reordering network', () => {
       .flatMap((n) => n.endpoint.peers())
       .reduce((a, p) => a + p.stats.packetsLost, 0);
     expect(lost).toBeGreaterThan(0);
+    // Duplication happened (5 % of what got through) and every copy was
+    // dropped as a replay at its receiver, never delivered twice.
+    expect(net.stats.duplicated).toBeGreaterThan(0.03 * (net.stats.sent - net.stats.dropped));
+    for (const node of nodes) expect(node.endpoint.stats.dropped.replay).toBeGreaterThan(0);
   });
 });

@@ -63,6 +63,18 @@ describe.sequential('faults over real UDP (impairment proxy)', () => {
     sends.push(bob.send(big, { recipient: 'alice', timeout: 120_000 }));
     await Promise.all(sends);
     await until(() => got.length === 10_001, 10_000, 'all messages');
+    // Late duplicates: stop new traffic, let every delayed copy leave the
+    // proxy, then send a sentinel undelayed. Loopback keeps order, so once it
+    // arrived alice has read every late copy: none may have been delivered.
+    proxy.blackout = true;
+    await until(() => proxy.inFlight === 0, 10_000, 'delayed copies to drain');
+    proxy.impairment = {};
+    proxy.blackout = false;
+    await bob.send('sentinel', { recipient: 'alice', timeout: 10_000 });
+    await until(() => got.length >= 10_002, 10_000, 'the sentinel');
+    expect(got).toHaveLength(10_002);
+    expect(got[10_001]!.content.toString()).toBe('sentinel');
+    expect(alice.stats().dropped.replay, `seed ${seed}: duplicates dropped`).toBeGreaterThan(0);
     expect(
       got.slice(0, 10_000).map((m) => m.content.toString()),
       `seed ${seed}`,

@@ -10,6 +10,22 @@ import {
   MultiHolepunchSocket,
 } from '../../../source/net/shell/socket.js';
 
+/**
+ * No test leaves 127.0.0.0/8: name lookups go to this resolver, which knows
+ * only localhost (answered by the system from /etc/hosts) and fails any other
+ * name with ENOTFOUND without asking anyone.
+ */
+const lookups: string[] = [];
+vi.mock('node:dns/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:dns/promises')>();
+  const lookup = (async (host: string, opts: unknown) => {
+    lookups.push(host);
+    if (host === 'localhost') return real.lookup(host, opts as { all: true });
+    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+  }) as typeof real.lookup;
+  return { ...real, default: { ...real, lookup }, lookup };
+});
+
 /** Real UDP sockets, loopback only. */
 const open: MultiHolepunchSocket[] = [];
 async function bind(opts: BindOptions): Promise<MultiHolepunchSocket> {
@@ -200,11 +216,15 @@ describe('MultiHolepunchSocket API', () => {
   });
 
   it('resolves hostnames', async () => {
+    lookups.length = 0;
     const alice = await bind({ host: '127.0.0.1', nick: 'alice' });
     const bob = await bind({ host: '127.0.0.1', nick: 'bob' });
     await bob.addPeers({ alice: `localhost:${alice.localAddress().port}` });
     await bob.waitForPeer('alice', { timeout: 5000 });
-    await expect(bob.addPeers({ x: 'no-such-host.invalid:1' })).rejects.toThrow(/cannot resolve/);
+    await expect(bob.addPeers({ x: 'no-such-host.invalid:1' })).rejects.toThrow(
+      'cannot resolve "no-such-host.invalid": ENOTFOUND',
+    );
+    expect(lookups).toEqual(['localhost', 'no-such-host.invalid']);
     await expect(bob.addPeers({ x: '127.0.0.1' })).rejects.toThrow(UsageError);
     await expect(bob.addPeers({ 'bad nick': '127.0.0.1:1' })).rejects.toThrow(/bad nickname/);
   });
