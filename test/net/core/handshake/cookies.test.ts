@@ -11,11 +11,19 @@ import { COOKIE_LENGTH } from '../../../../source/net/wire/packet.js';
  */
 
 const ROTATE = 120_000;
+
+/**
+ * A jar with real random secrets. Main's CookieJar takes its randomness as a
+ * constructor argument (an injected source); this branch's takes none. The
+ * cast lets these tests run on both until the merge.
+ */
+const Jar = CookieJar as unknown as new (random: (n: number) => Buffer) => CookieJar;
+const newJar = (): CookieJar => new Jar(randomBytes);
 const HOME = { address: '198.51.100.7', port: 4000 };
 
 describe('CookieJar', () => {
   it('accepts its own cookie from the address it was made for', () => {
-    const jar = new CookieJar();
+    const jar = newJar();
     const cookie = jar.make(HOME, 0);
     expect(cookie).toHaveLength(COOKIE_LENGTH);
     expect(jar.verify(cookie, HOME, 0)).toBe(true);
@@ -23,7 +31,7 @@ describe('CookieJar', () => {
   });
 
   it('binds the cookie to the address: another port, host or family fails', () => {
-    const jar = new CookieJar();
+    const jar = newJar();
     const cookie = jar.make(HOME, 0);
     for (const other of [
       { address: HOME.address, port: HOME.port + 1 },
@@ -36,14 +44,14 @@ describe('CookieJar', () => {
   });
 
   it('different addresses get different cookies; the same address the same one', () => {
-    const jar = new CookieJar();
+    const jar = newJar();
     const a = jar.make(HOME, 0);
     expect(jar.make({ ...HOME }, 10)).toEqual(a);
     expect(jar.make({ ...HOME, port: 4001 }, 10)).not.toEqual(a);
   });
 
   it('rejects random cookies and cookies of the wrong length', () => {
-    const jar = new CookieJar();
+    const jar = newJar();
     const real = jar.make(HOME, 0);
     for (let i = 0; i < 1000; i++) expect(jar.verify(randomBytes(16), HOME, 0)).toBe(false);
     expect(jar.verify(Buffer.alloc(16), HOME, 0)).toBe(false);
@@ -53,12 +61,12 @@ describe('CookieJar', () => {
   });
 
   it('a cookie from another jar (another secret) fails', () => {
-    const cookie = new CookieJar().make(HOME, 0);
-    expect(new CookieJar().verify(cookie, HOME, 0)).toBe(false);
+    const cookie = newJar().make(HOME, 0);
+    expect(newJar().verify(cookie, HOME, 0)).toBe(false);
   });
 
   it('survives one rotation and fails after the second (checked every minute)', () => {
-    const jar = new CookieJar();
+    const jar = newJar();
     const cookie = jar.make(HOME, 0);
     for (let t = 0; t < 2 * ROTATE; t += ROTATE / 2) {
       expect(jar.verify(cookie, HOME, t), `at ${t} ms`).toBe(true);
@@ -68,7 +76,7 @@ describe('CookieJar', () => {
   });
 
   it('rotates exactly every two minutes: the boundary is 120 s, not earlier', () => {
-    const jar = new CookieJar();
+    const jar = newJar();
     const first = jar.make(HOME, 0);
     expect(jar.make(HOME, ROTATE - 1)).toEqual(first);
     const second = jar.make(HOME, ROTATE);
@@ -81,18 +89,18 @@ describe('CookieJar', () => {
   });
 
   it('a cookie older than two rotation periods fails even if the jar was idle meanwhile', () => {
-    const jar = new CookieJar();
+    const jar = newJar();
     const cookie = jar.make(HOME, 0);
     // No call between 0 and 10 minutes: the rotation is lazy, but both
     // secrets it could check against are too old by then.
     expect(jar.verify(cookie, HOME, 10 * 60_000)).toBe(false);
-    const other = new CookieJar();
+    const other = newJar();
     const c2 = other.make(HOME, 0);
     expect(other.verify(c2, HOME, 2 * ROTATE)).toBe(false);
   });
 
   it('rotations keep a fixed two-minute grid however late a call notices them', () => {
-    const jar = new CookieJar();
+    const jar = newJar();
     jar.make(HOME, 0); // the grid starts at the first call
     const late = jar.make(HOME, 5 * ROTATE + 7); // made under the secret of [5R, 6R)
     expect(jar.verify(late, HOME, 6 * ROTATE + 6)).toBe(true);
@@ -106,7 +114,7 @@ describe('CookieJar', () => {
         fc.integer({ min: 0, max: 10 * ROTATE }),
         fc.array(fc.integer({ min: 0, max: 3 * ROTATE }), { minLength: 1, maxLength: 8 }),
         (madeAt, gaps) => {
-          const jar = new CookieJar();
+          const jar = newJar();
           jar.make(HOME, 0);
           const cookie = jar.make(HOME, madeAt);
           const dies = (Math.floor(madeAt / ROTATE) + 2) * ROTATE;

@@ -38,6 +38,10 @@ class Host implements PeerHost {
     this.reserved += delta;
     return true;
   }
+  /** The endpoint's injected randomness (main's PeerHost has it; harmless here). */
+  random(n: number): Buffer {
+    return randomBytes(n);
+  }
   messages(): Buffer[] {
     return this.events.flatMap((e) => (e.type === 'message' ? [e.data] : []));
   }
