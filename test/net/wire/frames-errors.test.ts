@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { BadPacket } from '../../../source/net/core/errors.js';
-import { decodeFrames, FrameType } from '../../../source/net/wire/frames.js';
+import {
+  ackFrameLength,
+  decodeFrames,
+  FrameType,
+  writeAckFrame,
+} from '../../../source/net/wire/frames.js';
 
 /**
  * A truncated frame is dropped as 'truncated' with a message naming the field
@@ -66,5 +71,44 @@ describe('decodeFrames: each truncation names its field', () => {
     expect(error([Close, 0, 0x41, 0x01]).message).toBe('close reason too long');
     expect(error([Ack, 1, 0, 0, 2]).message).toBe('ack range below zero');
     expect(error([Ack, 1, 0, 0x40, 0x40, 0]).message).toBe('too many ack ranges'); // 64 more
+  });
+
+  it('a later ACK range below zero is named too', () => {
+    // first range [1, 2); gap 0 puts the next range's top at -1.
+    expect(error([Ack, 1, 0, 1, 0, 0, 5]).message).toBe('ack range below zero');
+  });
+
+  it('a stream frame ending exactly at 2^53 - 1 decodes; one byte further does not', () => {
+    const at = (n: number) =>
+      [0xc0, 0, 0, 0, 0, 0, 0, 0].map((b, i) => b | (Math.floor(n / 256 ** (7 - i)) % 256));
+    const last = Number.MAX_SAFE_INTEGER - 1;
+    const [frame] = decodeFrames(Uint8Array.from([Stream, 1, ...at(last), 1, 42]));
+    expect(frame).toMatchObject({ type: 'stream', offset: last });
+    expect(error([Stream, 1, ...at(last + 1), 1, 42]).message).toBe('stream offset overflow');
+  });
+});
+
+describe('ACK frame length at varint boundaries (RFC 9000 §16: 63, 16383)', () => {
+  it('ackFrameLength equals what writeAckFrame writes', () => {
+    for (const largest of [62, 63, 64, 65, 16_382, 16_383, 16_384]) {
+      for (const ranges of [
+        [[largest - 1, largest + 1]],
+        [
+          [largest - 1, largest + 1],
+          [0, 1],
+        ],
+      ] as [number, number][][]) {
+        for (const delay of [0, 63, 64]) {
+          const buf = Buffer.alloc(64);
+          expect(writeAckFrame(buf, 0, ranges, delay), `${JSON.stringify(ranges)} ${delay}`).toBe(
+            ackFrameLength(ranges, delay),
+          );
+        }
+      }
+    }
+  });
+
+  it('writeAckFrame refuses an empty range list by name', () => {
+    expect(() => writeAckFrame(Buffer.alloc(8), 0, [], 0)).toThrow(new RangeError('empty ack'));
   });
 });
