@@ -286,4 +286,72 @@ describe('Session ACK bookkeeping (RFC 9000 §13.2)', () => {
     sender.probe = { addr: PATH, data: Buffer.alloc(8), tries: 1, deadline: 20 };
     expect(sender.deadline()).toBe(20);
   });
+
+  it('deadline() is the minimum of whichever timers are set, in any order', () => {
+    const values = [undefined, 10, 20, 30] as const;
+    for (const ack of values) {
+      for (const finish of values) {
+        for (const probe of values) {
+          const { sender } = pair();
+          sender.ackDeadline = ack;
+          sender.finishDeadline = finish;
+          sender.probe =
+            probe === undefined
+              ? undefined
+              : { addr: PATH, data: Buffer.alloc(8), tries: 0, deadline: probe };
+          const set = [ack, finish, probe].filter((v): v is 10 | 20 | 30 => v !== undefined);
+          const expected = set.length === 0 ? undefined : Math.min(...set);
+          expect(sender.deadline(), `ack ${ack} finish ${finish} probe ${probe}`).toBe(expected);
+        }
+      }
+    }
+  });
+
+  it('the ACK delay runs from when the largest arrived, even for consecutive packets and pn 0', () => {
+    const { receiver } = pair();
+    receiver.onPacketReceived(0, true, 10);
+    expect(receiver.ackRanges(12).delayMicros).toBe(2000);
+    receiver.onPacketReceived(1, true, 15); // consecutive: the new largest
+    expect(receiver.ackRanges(16).delayMicros).toBe(1000);
+  });
+
+  it('nothing to acknowledge once every range is forgotten', () => {
+    const { receiver } = pair();
+    receiver.onPacketReceived(0, true, 10);
+    receiver.onPacketReceived(1, true, 11);
+    receiver.forgetAcksBelow(2);
+    expect(receiver.hasAckToSend).toBe(false);
+  });
+
+  it('sending an ACK ends a hold for a reply', () => {
+    const { receiver } = pair();
+    receiver.onPacketReceived(0, true, 10, true);
+    expect(receiver.ackHeldForReply).toBe(true);
+    receiver.onAckSent();
+    expect(receiver.ackHeldForReply).toBe(false);
+  });
+
+  it('deadline() also weighs the loss timer (a packet in flight)', () => {
+    for (const offset of [undefined, -5, 5] as const) {
+      for (const which of ['ack', 'finish', 'probe'] as const) {
+        const { sender } = pair();
+        sender.loss.onPacketSent({
+          pn: 0,
+          timeSent: 0,
+          size: 100,
+          ackEliciting: true,
+          inFlight: true,
+          frames: { streams: [], ackLargest: -1 },
+        });
+        const loss = sender.loss.deadline()!;
+        expect(loss).toBeGreaterThan(0);
+        const at = offset === undefined ? undefined : loss + offset;
+        if (which === 'ack') sender.ackDeadline = at;
+        if (which === 'finish') sender.finishDeadline = at;
+        if (which === 'probe' && at !== undefined)
+          sender.probe = { addr: PATH, data: Buffer.alloc(8), tries: 0, deadline: at };
+        expect(sender.deadline(), `${which} at loss ${offset}`).toBe(Math.min(loss, at ?? loss));
+      }
+    }
+  });
 });
