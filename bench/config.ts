@@ -44,7 +44,10 @@ export const QUICK: Config = {
   messageSize: MiB,
   inFlight: 8,
   bulkRepeats: 1,
-  transferBudgetMs: 8_000,
+  // A liveness bound, not a speed claim: CI's smoke run checks that 8 MiB
+  // arrive complete and in order; on a loaded shared runner that may take far
+  // longer than the few seconds it takes here (the bench reports the speed).
+  transferBudgetMs: 60_000,
   pings: 1_000,
   pingBlocks: 2,
   pingWarmup: 50,

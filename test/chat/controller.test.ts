@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseCommand } from '../../source/chat/commands.js';
 import { ChatController, type ChatSocket } from '../../source/chat/controller.js';
 import { type ChatLine, formatChatLine } from '../../source/chat/format.js';
@@ -504,9 +504,21 @@ describe('ChatController', () => {
     socket.list = [info('bob')];
     await run('/msg bob bye');
     expect(chat.pendingSends).toBe(1);
-    const started = Date.now();
-    await chat.shutdown(50);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+    // Fake timers: the grace period is checked on the fake clock, not measured.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let done = false;
+    const closing = chat.shutdown(50).then(() => {
+      done = true;
+    });
+    try {
+      await vi.advanceTimersByTimeAsync(49);
+      expect(socket.closed).toBe(false);
+      expect(done).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await closing;
+    } finally {
+      vi.useRealTimers();
+    }
     expect(socket.closed).toBe(true);
     expect(text()).toMatch(/message to bob failed: socket closed/);
     expect(chat.pendingSends).toBe(0);

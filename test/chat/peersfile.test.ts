@@ -1,4 +1,14 @@
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +20,7 @@ import {
   savePeersFile,
 } from '../../source/chat/peersfile.js';
 import { UsageError } from '../../source/net/core/errors.js';
+import { callDenied, isRoot } from '../support/asuser.js';
 
 /** Any C0/C1 control or DEL (checked by code, independently of the code under test). */
 function hasControl(text: string): boolean {
@@ -156,13 +167,25 @@ describe('peers file', () => {
     await expect(loadPeersFile(path)).rejects.toThrow(new RegExp(`${path}.*directory`));
   });
 
-  it.skipIf(process.platform === 'win32' || process.getuid?.() === 0)(
+  // As root (CI) the read runs in a child that dropped to uid nobody (asuser.ts):
+  // the file is nobody's own, so only its mode can refuse the read.
+  it.skipIf(process.platform === 'win32')(
     'an unreadable file is a UsageError naming it',
     async () => {
       const path = join(dir, 'peers.json');
       await writeFile(path, valid([]));
+      await chmod(dir, 0o755);
+      if (isRoot()) await chown(path, 65534, 65534);
       await chmod(path, 0o000);
-      await expect(loadPeersFile(path)).rejects.toThrow(/cannot read peers file .*EACCES/);
+      const denied = await callDenied('source/chat/peersfile.ts', 'loadPeersFile', path);
+      expect(denied.ok === false && denied.name).toBe('UsageError');
+      expect(denied.ok === false && denied.message).toMatch(/cannot read peers file .*EACCES/);
+      expect(denied.ok === false && denied.message).toContain(path);
+      // Control: the same user and file, readable: it loads.
+      await chmod(path, 0o600);
+      expect(await callDenied('source/chat/peersfile.ts', 'loadPeersFile', path)).toEqual({
+        ok: true,
+      });
     },
   );
 

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PEER_REASSEMBLY_LIMIT } from '../../source/net/core/peers/peer.js';
+import { MAX_MESSAGE_SIZE } from '../../source/net/core/conn/stream.js';
+import type { Endpoint } from '../../source/net/core/endpoint.js';
+import { MAX_STREAMS } from '../../source/net/core/peers/peer.js';
+import { CONTROL_STREAM } from '../../source/net/nat/introduce.js';
 import { MAX_QUEUED_PER_PEER, MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { FakeNetwork } from '../support/fakenet.js';
 import { SimPeer } from '../support/simnode.js';
@@ -18,23 +21,29 @@ describe('resource limits', () => {
     await ghost.close();
     await alice.addPeers({ ghost: addr });
     const mib = Buffer.alloc(1024 * 1024, 1);
-    const sends = Array.from({ length: 40 }, () =>
-      alice.send(mib, { recipient: 'ghost', timeout: 400 }),
-    );
+    const sends: Promise<void>[] = [];
+    // The queue grows only when the socket hands a message to the endpoint:
+    // measure it right after every such call (exact, no real-time sampling).
+    const endpoint = (alice as unknown as { endpoint: Endpoint }).endpoint;
+    const enqueue = endpoint.sendMessage.bind(endpoint);
     let peak = 0;
-    const sampler = setInterval(() => {
-      const q = (
-        alice as unknown as { endpoint: { queuedBytes(n: string): number } }
-      ).endpoint.queuedBytes('ghost');
-      peak = Math.max(peak, q);
-    }, 5);
+    let enqueued = 0;
+    endpoint.sendMessage = (...args: Parameters<Endpoint['sendMessage']>) => {
+      const queued = enqueue(...args);
+      enqueued++;
+      peak = Math.max(peak, endpoint.queuedBytes('ghost'));
+      return queued;
+    };
+    for (let i = 0; i < 40; i++) sends.push(alice.send(mib, { recipient: 'ghost', timeout: 400 }));
     const results = await Promise.allSettled(sends);
-    clearInterval(sampler);
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
     const reasons = results.map((r) => (r.status === 'rejected' ? String(r.reason) : ''));
     expect(reasons.some((r) => /send queue full/.test(r))).toBe(true);
     expect(reasons.some((r) => /not acknowledged within 400 ms by: ghost/.test(r))).toBe(true);
-    expect(peak).toBeGreaterThan(0);
+    // 1 MiB each: at most MAX_QUEUED_PER_PEER / 1 MiB of them fit, plus framing.
+    expect(enqueued).toBeGreaterThan(0);
+    expect(enqueued).toBeLessThanOrEqual(MAX_QUEUED_PER_PEER / mib.length);
+    expect(peak).toBeGreaterThanOrEqual(enqueued * mib.length);
     expect(peak).toBeLessThanOrEqual(MAX_QUEUED_PER_PEER + 64);
   });
 
@@ -54,7 +63,32 @@ describe('resource limits', () => {
       alice.errors().some((e) => e.type === 'error' && /too many streams/.test(e.message)),
     ).toBe(true);
     expect(alice.endpoint.reassemblyBytesHeld).toBe(0);
-    expect(PEER_REASSEMBLY_LIMIT).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+  });
+
+  it('every stream an application may open, each with a maximum-size message under loss, fits the reassembly limit', () => {
+    const net = new FakeNetwork({ seed: 34, conditions: { loss: 0.1, jitter: 5, delay: 5 } });
+    const alice = new SimPeer(net, { address: '203.0.113.1', port: 1 }, { nick: 'alice' }, net.rng);
+    const bob = new SimPeer(net, { address: '203.0.113.2', port: 2 }, { nick: 'bob' }, net.rng);
+    bob.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.connected('bob'), 5000)).toBe(true);
+    // MAX_STREAMS counts the transport's own control stream.
+    const streams = Array.from({ length: MAX_STREAMS }, (_, i) => i).filter(
+      (i) => i !== CONTROL_STREAM,
+    );
+    const sent = streams.map(() => net.rng.bytes(MAX_MESSAGE_SIZE));
+    streams.forEach((stream, i) => {
+      bob.endpoint.sendMessage(['alice'], sent[i]!, net.now, stream);
+    });
+    net.poke(bob.addr);
+    expect(net.runUntilTrue(() => alice.received.length === streams.length, 120_000)).toBe(true);
+    const got = alice.events.flatMap((e) => (e.type === 'message' ? [[e.stream, e.data]] : []));
+    expect(got).toHaveLength(streams.length);
+    for (const [stream, data] of got as [number, Buffer][]) {
+      expect(data.equals(sent[streams.indexOf(stream)]!)).toBe(true);
+    }
+    expect(alice.endpoint.stats.dropped.protocol).toBe(0);
+    expect(alice.errors()).toEqual([]);
+    expect(alice.endpoint.reassemblyBytesHeld).toBe(0);
   });
 
   it('reassembly memory is returned once messages complete', () => {

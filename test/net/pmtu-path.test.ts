@@ -92,7 +92,7 @@ describe('path MTU discovery on the fake network (RFC 8899)', () => {
       { nick: 'bob', maxDatagramSize: BASE_PLPMTU },
     );
     bob.add('alice', alice);
-    net.runUntilTrue(() => bob.connected('alice'), 5000);
+    expect(net.runUntilTrue(() => bob.connected('alice'), 5000)).toBe(true);
     const sizes = tapSizes(net, bob);
     bob.send(['alice'], Buffer.alloc(50_000));
     net.run(3000);

@@ -48,6 +48,11 @@ export class UdpProxy {
     return proxy;
   }
 
+  /** Datagrams held for their delay (duplicates included), not yet sent on. */
+  get inFlight(): number {
+    return this.timers.size;
+  }
+
   get port(): number {
     return this.front.address().port;
   }

@@ -23,7 +23,9 @@ describe('Endpoint on a clean fake network', () => {
   it('delivers both ways and reports acknowledgement', () => {
     const { net, alice, bob } = pair();
     bob.add('alice', alice);
-    net.runUntilTrue(() => bob.connected('alice') && alice.connected('bob'), 5000);
+    expect(net.runUntilTrue(() => bob.connected('alice') && alice.connected('bob'), 5000)).toBe(
+      true,
+    );
     const id = bob.send(['alice'], 'hi alice');
     const id2 = alice.send(['bob'], 'hi bob');
     net.run(1000);
@@ -36,7 +38,9 @@ describe('Endpoint on a clean fake network', () => {
   it('stamps a packet when it is polled to be sent, so a busy sender does not inflate RTT', () => {
     const { net, alice, bob } = pair();
     bob.add('alice', alice);
-    net.runUntilTrue(() => bob.connected('alice') && alice.connected('bob'), 5000);
+    expect(net.runUntilTrue(() => bob.connected('alice') && alice.connected('bob'), 5000)).toBe(
+      true,
+    );
     net.run(1000);
     const before = bob.endpoint.peer('alice')!.stats.smoothedRtt!;
     // Queued at t, sent 100 ms later (the socket's loop was busy, e.g. rendering).

@@ -1,5 +1,6 @@
 import {
   chmod,
+  chown,
   lstat,
   mkdtemp,
   readdir,
@@ -22,6 +23,7 @@ import {
   IDENTITY_FILE_VERSION,
   loadOrCreateIdentity,
 } from '../../../source/net/store/identityfile.js';
+import { callDenied, isRoot } from '../../support/asuser.js';
 
 const posix = process.platform !== 'win32';
 
@@ -168,13 +170,23 @@ describe('loadOrCreateIdentity', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o644);
   });
 
-  it.skipIf(!posix || process.getuid?.() === 0)('reports an unreadable file', async () => {
+  // As root (CI) the read runs in a child that dropped to uid nobody (asuser.ts):
+  // the file is nobody's own, so only its mode can refuse the read.
+  it.skipIf(!posix)('reports an unreadable file (EACCES), and reads it once readable', async () => {
     const path = join(dir, 'identity.json');
-    await loadOrCreateIdentity(path);
+    const made = await loadOrCreateIdentity(path);
+    await chmod(dir, 0o755);
+    if (isRoot()) await chown(path, 65534, 65534);
     await chmod(path, 0o000);
-    const err = await loadOrCreateIdentity(path).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UsageError);
-    expect((err as Error).message).toContain(path);
-    expect((err as Error).message).toMatch(/EACCES/);
+    const source = 'source/net/store/identityfile.ts';
+    const denied = await callDenied(source, 'loadOrCreateIdentity', path);
+    expect(denied.ok).toBe(false);
+    expect(denied.ok === false && denied.name).toBe('UsageError');
+    expect(denied.ok === false && denied.message).toContain(path);
+    expect(denied.ok === false && denied.message).toMatch(/EACCES/);
+    // Control: the same user, file and directory, mode 600: it loads, unchanged.
+    await chmod(path, 0o600);
+    expect(await callDenied(source, 'loadOrCreateIdentity', path)).toEqual({ ok: true });
+    expect((await loadOrCreateIdentity(path)).publicKey).toEqual(made.publicKey);
   });
 });

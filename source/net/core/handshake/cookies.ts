@@ -27,10 +27,14 @@ export class CookieJar {
       this.rotatedAt = now;
       return;
     }
-    if (now - this.rotatedAt < ROTATE_EVERY) return;
-    this.previous = this.current;
+    const periods = Math.floor((now - this.rotatedAt) / ROTATE_EVERY);
+    if (periods < 1) return;
+    // Rotation is noticed lazily, but it stays on a fixed two-minute grid and
+    // a secret more than one rotation old is gone, so no cookie outlives the
+    // second rotation after it was made, however long the jar sat idle.
+    this.previous = periods === 1 ? this.current : this.random(32);
     this.current = this.random(32);
-    this.rotatedAt = now;
+    this.rotatedAt += periods * ROTATE_EVERY;
   }
 
   make(from: Addr, now: number): Buffer {
