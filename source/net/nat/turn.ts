@@ -1,0 +1,495 @@
+import { randomBytes } from 'node:crypto';
+import { type Addr, addrKey, normalizeIp } from '../core/address.js';
+import { BadPacket, UsageError } from '../core/errors.js';
+import {
+  decodeStunMessage,
+  encodeStunMessage,
+  isChannelData,
+  isStun,
+  STUN_TRANSACTION_ID_LENGTH,
+  type StunMessage,
+} from './stun-codec.js';
+import {
+  CHANNEL_MAX,
+  CHANNEL_MIN,
+  channelNumberAttr,
+  dataAttr,
+  decodeChannelData,
+  encodeChannelData,
+  firstAttr,
+  lifetimeAttr,
+  lifetimeOf,
+  requestedTransportUdp,
+  stunType,
+  TurnAttr,
+  TurnMethod,
+  xorAddressOf,
+  xorPeerAttr,
+} from './turn-codec.js';
+import {
+  type TurnCredentials,
+  type TurnTransactions,
+  type TxOutcome,
+  TurnTransactions as Txs,
+} from './turn-tx.js';
+
+/**
+ * A TURN client (RFC 8656) for one allocation over UDP, sans I/O like the
+ * STUN client: feed it every datagram from the server (`handleDatagram`),
+ * send what `pollTransmit` returns, call `handleTimeout` at `nextDeadline`,
+ * and read `pollEvent`. It allocates with long-term credentials, refreshes
+ * the allocation at 80 % of its lifetime (§7), installs permissions (§9,
+ * 300 s, refreshed after 240 s) and channels (§12, 600 s, refreshed after
+ * 480 s), sends through a channel once it is bound and by Send indication
+ * before (§11), and turns Data indications and ChannelData into `data`
+ * events — only from peers we gave a permission, only on channels the server
+ * confirmed. Nothing the network does makes it throw.
+ */
+
+export type TurnOp = 'allocate' | 'refresh' | 'permission' | 'channel' | 'close';
+
+export type TurnEvent =
+  | { kind: 'allocated'; relayed: Addr; mapped: Addr | undefined; lifetime: number }
+  | { kind: 'refreshed'; lifetime: number }
+  | { kind: 'permission'; ip: string }
+  | { kind: 'channel'; peer: Addr; channel: number }
+  /** `data` is a view into the datagram handed to `handleDatagram`. */
+  | { kind: 'data'; peer: Addr; data: Buffer; channel: number | undefined }
+  /** `code` is the server's ERROR-CODE, undefined when it never answered. */
+  | { kind: 'failed'; op: TurnOp; code: number | undefined; reason: string; peer?: Addr }
+  | { kind: 'closed' };
+
+export type TurnState = 'idle' | 'allocating' | 'allocated' | 'closing' | 'closed' | 'failed';
+
+export interface TurnClientOptions extends TurnCredentials {
+  server: Addr;
+  /** Requested allocation lifetime in seconds (RFC 8656 §7.2: default 600). */
+  lifetime?: number;
+  rto?: number;
+  maxTransmits?: number;
+  lastWaitFactor?: number;
+  software?: string;
+  randomBytes?: (n: number) => Buffer;
+}
+
+/** RFC 8656 §9: a permission lasts 300 s; §12: a channel binding 600 s. */
+export const PERMISSION_LIFETIME_MS = 300_000;
+export const CHANNEL_LIFETIME_MS = 600_000;
+/** Refresh each at 80 % of its life, leaving a full transaction's time (≈ 40 s) to spare. */
+const REFRESH_FRACTION = 0.8;
+const DEFAULT_LIFETIME_S = 600;
+
+type Label =
+  | { op: 'allocate' | 'refresh' | 'close' }
+  | { op: 'permission'; ip: string }
+  | { op: 'channel'; peer: Addr; channel: number };
+
+interface Permission {
+  installed: boolean;
+  refreshAt: number;
+}
+
+interface Channel {
+  peer: Addr;
+  channel: number;
+  bound: boolean;
+  refreshAt: number;
+}
+
+export class TurnClient {
+  readonly server: Addr;
+  private readonly txs: TurnTransactions<Label>;
+  private readonly transmits: { to: Addr; data: Buffer }[] = [];
+  private readonly events: TurnEvent[] = [];
+  private readonly random: (n: number) => Buffer;
+  private readonly requestedLifetime: number;
+  private readonly permissions = new Map<string, Permission>();
+  private readonly channelsByPeer = new Map<string, Channel>();
+  private readonly channelsByNumber = new Map<number, Channel>();
+  private nextChannel = CHANNEL_MIN;
+  private refreshAt = Number.POSITIVE_INFINITY;
+  private expiresAt = Number.POSITIVE_INFINITY;
+  state: TurnState = 'idle';
+  relayed: Addr | undefined;
+  mapped: Addr | undefined;
+  /** Datagrams dropped, by why (the request layer's own are in `txs.dropped`). */
+  readonly dropped = {
+    malformed: 0,
+    wrongSource: 0,
+    unknownChannel: 0,
+    noPermission: 0,
+    notForUs: 0,
+  };
+
+  constructor(opts: TurnClientOptions) {
+    this.server = { address: normalizeIp(opts.server.address), port: opts.server.port };
+    this.random = opts.randomBytes ?? randomBytes;
+    this.requestedLifetime = opts.lifetime ?? DEFAULT_LIFETIME_S;
+    if (!Number.isInteger(this.requestedLifetime) || this.requestedLifetime < 1) {
+      throw new UsageError('TURN lifetime must be a positive integer of seconds');
+    }
+    this.txs = new Txs<Label>(
+      this.server,
+      { username: opts.username, password: opts.password },
+      {
+        rto: opts.rto,
+        maxTransmits: opts.maxTransmits,
+        lastWaitFactor: opts.lastWaitFactor,
+        software: opts.software,
+        randomBytes: this.random,
+      },
+      this.transmits,
+    );
+  }
+
+  /** Responses the request layer dropped (unknown transaction, not a response, bad integrity). */
+  get droppedResponses(): Readonly<TurnTransactions<Label>['dropped']> {
+    return this.txs.dropped;
+  }
+
+  /** True when requests are signed with MESSAGE-INTEGRITY-SHA256. */
+  get sha256(): boolean {
+    return this.txs.sha256;
+  }
+
+  allocate(now: number): void {
+    if (this.state !== 'idle') throw new UsageError(`TURN allocate in state ${this.state}`);
+    this.state = 'allocating';
+    this.txs.start(
+      { op: 'allocate' },
+      TurnMethod.Allocate,
+      () => [requestedTransportUdp(), lifetimeAttr(this.requestedLifetime)],
+      now,
+    );
+  }
+
+  /** Asks for (and keeps refreshing) a permission for `peer`'s IP (RFC 8656 §9); the port is ignored. */
+  permit(peer: Addr, now: number): void {
+    this.requireAllocated('permit');
+    const ip = normalizeIp(peer.address);
+    if (this.permissions.has(ip)) return;
+    this.permissions.set(ip, { installed: false, refreshAt: Number.POSITIVE_INFINITY });
+    this.requestPermission(ip, now);
+  }
+
+  /** Binds a channel to `peer` (which also installs its permission, §12); returns the channel number. */
+  bindChannel(peer: Addr, now: number): number {
+    this.requireAllocated('bindChannel');
+    const p = { address: normalizeIp(peer.address), port: peer.port };
+    const existing = this.channelsByPeer.get(addrKey(p));
+    if (existing) return existing.channel;
+    if (this.nextChannel > CHANNEL_MAX) throw new UsageError('every TURN channel number is in use');
+    const ch: Channel = { peer: p, channel: this.nextChannel++, bound: false, refreshAt: Infinity };
+    this.channelsByPeer.set(addrKey(p), ch);
+    this.channelsByNumber.set(ch.channel, ch);
+    // The binding installs the permission (§12.2); it is refreshed on its own
+    // (every 240 s), since the channel's refresh (480 s) comes too late for it.
+    if (!this.permissions.has(p.address)) {
+      this.permissions.set(p.address, { installed: false, refreshAt: Number.POSITIVE_INFINITY });
+    }
+    this.requestChannel(ch, now);
+    return ch.channel;
+  }
+
+  /**
+   * Relays `data` to `peer`: ChannelData once its channel is bound, else a
+   * Send indication (§11.1). Asks for a permission first if there is none;
+   * the relay drops what arrives before it is installed, which our reliable
+   * transport above retransmits.
+   */
+  send(peer: Addr, data: Uint8Array, now: number): 'channel' | 'indication' {
+    this.requireAllocated('send');
+    const p = { address: normalizeIp(peer.address), port: peer.port };
+    const ch = this.channelsByPeer.get(addrKey(p));
+    if (ch?.bound) {
+      this.transmits.push({ to: this.server, data: encodeChannelData(ch.channel, data) });
+      return 'channel';
+    }
+    if (!this.permissions.has(p.address)) this.permit(p, now);
+    const id = this.random(STUN_TRANSACTION_ID_LENGTH);
+    const msg = encodeStunMessage(stunType(TurnMethod.Send, 'indication'), id, [
+      xorPeerAttr(p, id),
+      dataAttr(data),
+    ]);
+    this.transmits.push({ to: this.server, data: msg });
+    return 'indication';
+  }
+
+  /** Releases the allocation: Refresh with LIFETIME 0 (§7.3), then `closed`. */
+  close(now: number): void {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.txs.cancel();
+    if (this.state !== 'allocated') {
+      this.finishClose();
+      return;
+    }
+    this.state = 'closing';
+    this.txs.start({ op: 'close' }, TurnMethod.Refresh, () => [lifetimeAttr(0)], now);
+  }
+
+  pollTransmit(): { to: Addr; data: Buffer } | undefined {
+    return this.transmits.shift();
+  }
+
+  pollEvent(): TurnEvent | undefined {
+    return this.events.shift();
+  }
+
+  nextDeadline(): number | undefined {
+    let at = this.txs.nextDeadline() ?? Number.POSITIVE_INFINITY;
+    if (this.state === 'allocated') {
+      at = Math.min(at, this.refreshAt, this.expiresAt);
+      for (const p of this.permissions.values()) at = Math.min(at, p.refreshAt);
+      for (const c of this.channelsByPeer.values()) at = Math.min(at, c.refreshAt);
+    }
+    return Number.isFinite(at) ? at : undefined;
+  }
+
+  handleTimeout(now: number): void {
+    for (const outcome of this.txs.handleTimeout(now)) this.finish(outcome, now);
+    if (this.state !== 'allocated') return;
+    if (now >= this.expiresAt) {
+      this.lose('refresh', undefined, 'the allocation expired before a refresh succeeded');
+      return;
+    }
+    if (now >= this.refreshAt && !this.txs.has((l) => l.op === 'refresh')) {
+      this.refreshAt = Number.POSITIVE_INFINITY;
+      this.txs.start(
+        { op: 'refresh' },
+        TurnMethod.Refresh,
+        () => [lifetimeAttr(this.requestedLifetime)],
+        now,
+      );
+    }
+    for (const [ip, p] of this.permissions) {
+      if (now < p.refreshAt) continue;
+      p.refreshAt = Number.POSITIVE_INFINITY;
+      this.requestPermission(ip, now);
+    }
+    for (const c of this.channelsByPeer.values()) {
+      if (now < c.refreshAt) continue;
+      c.refreshAt = Number.POSITIVE_INFINITY;
+      this.requestChannel(c, now);
+    }
+  }
+
+  /**
+   * One datagram from the network. Returns 'ignored' when it was not ours
+   * (wrong source, not STUN or ChannelData) or was dropped (counted).
+   */
+  handleDatagram(buf: Uint8Array, from: Addr, now: number): 'handled' | 'ignored' {
+    if (normalizeIp(from.address) !== this.server.address || from.port !== this.server.port) {
+      this.dropped.wrongSource++;
+      return 'ignored';
+    }
+    try {
+      if (isStun(buf)) return this.handleStun(buf, decodeStunMessage(buf), now);
+      if (isChannelData(buf)) return this.handleChannelData(buf);
+    } catch (err) {
+      if (!(err instanceof BadPacket)) throw err;
+      this.dropped.malformed++;
+      return 'ignored';
+    }
+    this.dropped.notForUs++;
+    return 'ignored';
+  }
+
+  // ---- incoming --------------------------------------------------------------------
+
+  private handleChannelData(buf: Uint8Array): 'handled' | 'ignored' {
+    const { channel, data } = decodeChannelData(buf);
+    const ch = this.channelsByNumber.get(channel);
+    // Until the server confirms the binding it may not relay on it (§12.2).
+    if (!ch?.bound || this.state !== 'allocated') {
+      this.dropped.unknownChannel++;
+      return 'ignored';
+    }
+    this.events.push({ kind: 'data', peer: ch.peer, data, channel });
+    return 'handled';
+  }
+
+  private handleStun(raw: Uint8Array, msg: StunMessage, now: number): 'handled' | 'ignored' {
+    if (msg.class === 'indication' && msg.method === TurnMethod.Data) {
+      // §11.6: a Data indication is unsigned; the permission check is what we have.
+      const peer = xorAddressOf(msg, TurnAttr.XorPeerAddress);
+      const data = firstAttr(msg, TurnAttr.Data);
+      if (!peer || !data)
+        throw new BadPacket('malformed', 'TURN: Data indication without peer or data');
+      if (this.state !== 'allocated' || !this.permissions.get(peer.address)?.installed) {
+        this.dropped.noPermission++;
+        return 'ignored';
+      }
+      this.events.push({ kind: 'data', peer, data, channel: undefined });
+      return 'handled';
+    }
+    if (msg.class !== 'success' && msg.class !== 'error') {
+      this.dropped.notForUs++;
+      return 'ignored';
+    }
+    const outcome = this.txs.handleResponse(raw, msg, now);
+    if (outcome) this.finish(outcome, now);
+    return 'handled';
+  }
+
+  // ---- outcomes ----------------------------------------------------------------------
+
+  private finish(outcome: TxOutcome<Label>, now: number): void {
+    const label = outcome.label;
+    if (outcome.kind === 'failed') {
+      this.failed(label, outcome.code, outcome.reason, now);
+      return;
+    }
+    const msg = outcome.msg;
+    switch (label.op) {
+      case 'allocate':
+        this.allocated(msg, now);
+        return;
+      case 'refresh':
+        this.refreshed(msg, now);
+        return;
+      case 'close':
+        this.finishClose();
+        return;
+      case 'permission': {
+        const p = this.permissions.get(label.ip);
+        if (!p) return;
+        const first = !p.installed;
+        p.installed = true;
+        p.refreshAt = now + PERMISSION_LIFETIME_MS * REFRESH_FRACTION;
+        if (first) this.events.push({ kind: 'permission', ip: label.ip });
+        return;
+      }
+      case 'channel': {
+        const c = this.channelsByNumber.get(label.channel);
+        if (!c) return;
+        const first = !c.bound;
+        c.bound = true;
+        c.refreshAt = now + CHANNEL_LIFETIME_MS * REFRESH_FRACTION;
+        // §12.2: a binding installs or refreshes the peer's permission too.
+        const p = this.permissions.get(c.peer.address);
+        if (p) {
+          p.installed = true;
+          p.refreshAt = now + PERMISSION_LIFETIME_MS * REFRESH_FRACTION;
+        }
+        if (first) this.events.push({ kind: 'channel', peer: c.peer, channel: c.channel });
+      }
+    }
+  }
+
+  private allocated(msg: StunMessage, now: number): void {
+    const relayed = xorAddressOf(msg, TurnAttr.XorRelayedAddress);
+    const lifetime = lifetimeOf(msg);
+    if (!relayed || lifetime === undefined || lifetime === 0) {
+      this.state = 'failed';
+      this.events.push({
+        kind: 'failed',
+        op: 'allocate',
+        code: undefined,
+        reason: 'Allocate success without XOR-RELAYED-ADDRESS or LIFETIME',
+      });
+      return;
+    }
+    this.state = 'allocated';
+    this.relayed = relayed;
+    this.mapped = msg.mappedAddress;
+    this.schedule(lifetime, now);
+    this.events.push({ kind: 'allocated', relayed, mapped: this.mapped, lifetime });
+  }
+
+  private refreshed(msg: StunMessage, now: number): void {
+    const lifetime = lifetimeOf(msg) ?? this.requestedLifetime;
+    this.schedule(lifetime, now);
+    this.events.push({ kind: 'refreshed', lifetime });
+  }
+
+  private schedule(lifetimeS: number, now: number): void {
+    this.expiresAt = now + lifetimeS * 1000;
+    this.refreshAt = now + lifetimeS * 1000 * REFRESH_FRACTION;
+  }
+
+  private failed(label: Label, code: number | undefined, reason: string, now: number): void {
+    switch (label.op) {
+      case 'allocate':
+        this.state = 'failed';
+        this.events.push({ kind: 'failed', op: 'allocate', code, reason });
+        return;
+      case 'close':
+        // The server forgets it within its lifetime anyway (§7.3).
+        this.finishClose();
+        return;
+      case 'refresh':
+        // 437: the server no longer knows the allocation (§7.3); a silence is
+        // retried until the allocation would expire.
+        if (code !== undefined) {
+          this.lose('refresh', code, reason);
+          return;
+        }
+        this.events.push({ kind: 'failed', op: 'refresh', code, reason });
+        this.refreshAt = now;
+        return;
+      case 'permission':
+        this.permissions.delete(label.ip);
+        this.events.push({
+          kind: 'failed',
+          op: 'permission',
+          code,
+          reason,
+          peer: { address: label.ip, port: 0 },
+        });
+        return;
+      case 'channel': {
+        const p = this.permissions.get(label.peer.address);
+        const asking = this.txs.has((l) => l.op === 'permission' && l.ip === label.peer.address);
+        if (p && !p.installed && !asking) this.permissions.delete(label.peer.address);
+        this.channelsByNumber.delete(label.channel);
+        this.channelsByPeer.delete(addrKey(label.peer));
+        this.events.push({ kind: 'failed', op: 'channel', code, reason, peer: label.peer });
+      }
+    }
+  }
+
+  /** The allocation is gone: everything on it goes too. */
+  private lose(op: TurnOp, code: number | undefined, reason: string): void {
+    this.state = 'failed';
+    this.txs.cancel();
+    this.permissions.clear();
+    this.channelsByPeer.clear();
+    this.channelsByNumber.clear();
+    this.events.push({ kind: 'failed', op, code, reason });
+  }
+
+  private finishClose(): void {
+    this.state = 'closed';
+    this.txs.cancel();
+    this.permissions.clear();
+    this.channelsByPeer.clear();
+    this.channelsByNumber.clear();
+    this.events.push({ kind: 'closed' });
+  }
+
+  // ---- requests ----------------------------------------------------------------------
+
+  private requestPermission(ip: string, now: number): void {
+    if (this.txs.has((l) => l.op === 'permission' && l.ip === ip)) return;
+    this.txs.start(
+      { op: 'permission', ip },
+      TurnMethod.CreatePermission,
+      (id) => [xorPeerAttr({ address: ip, port: 0 }, id)],
+      now,
+    );
+  }
+
+  private requestChannel(c: Channel, now: number): void {
+    if (this.txs.has((l) => l.op === 'channel' && l.channel === c.channel)) return;
+    this.txs.start(
+      { op: 'channel', peer: c.peer, channel: c.channel },
+      TurnMethod.ChannelBind,
+      (id) => [channelNumberAttr(c.channel), xorPeerAttr(c.peer, id)],
+      now,
+    );
+  }
+
+  private requireAllocated(what: string): void {
+    if (this.state !== 'allocated') throw new UsageError(`TURN ${what} in state ${this.state}`);
+  }
+}
