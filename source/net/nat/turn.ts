@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Addr, addrKey, normalizeIp } from '../core/address.js';
+import { type Addr, normalizeIp } from '../core/address.js';
 import { BadPacket, UsageError } from '../core/errors.js';
 import {
   decodeStunMessage,
@@ -9,9 +9,8 @@ import {
   STUN_TRANSACTION_ID_LENGTH,
   type StunMessage,
 } from './stun-codec.js';
+import { type Channel, REFRESH_FRACTION, TurnBindings } from './turn-bindings.js';
 import {
-  CHANNEL_MAX,
-  CHANNEL_MIN,
   channelNumberAttr,
   dataAttr,
   decodeChannelData,
@@ -26,12 +25,7 @@ import {
   xorAddressOf,
   xorPeerAttr,
 } from './turn-codec.js';
-import {
-  type TurnCredentials,
-  type TurnTransactions,
-  type TxOutcome,
-  TurnTransactions as Txs,
-} from './turn-tx.js';
+import { type TurnCredentials, TurnTransactions, type TxOutcome } from './turn-tx.js';
 
 /**
  * A TURN client (RFC 8656) for one allocation over UDP, sans I/O like the
@@ -72,29 +66,12 @@ export interface TurnClientOptions extends TurnCredentials {
   randomBytes?: (n: number) => Buffer;
 }
 
-/** RFC 8656 §9: a permission lasts 300 s; §12: a channel binding 600 s. */
-export const PERMISSION_LIFETIME_MS = 300_000;
-export const CHANNEL_LIFETIME_MS = 600_000;
-/** Refresh each at 80 % of its life, leaving a full transaction's time (≈ 40 s) to spare. */
-const REFRESH_FRACTION = 0.8;
 const DEFAULT_LIFETIME_S = 600;
 
 type Label =
   | { op: 'allocate' | 'refresh' | 'close' }
   | { op: 'permission'; ip: string }
   | { op: 'channel'; peer: Addr; channel: number };
-
-interface Permission {
-  installed: boolean;
-  refreshAt: number;
-}
-
-interface Channel {
-  peer: Addr;
-  channel: number;
-  bound: boolean;
-  refreshAt: number;
-}
 
 export class TurnClient {
   readonly server: Addr;
@@ -103,10 +80,7 @@ export class TurnClient {
   private readonly events: TurnEvent[] = [];
   private readonly random: (n: number) => Buffer;
   private readonly requestedLifetime: number;
-  private readonly permissions = new Map<string, Permission>();
-  private readonly channelsByPeer = new Map<string, Channel>();
-  private readonly channelsByNumber = new Map<number, Channel>();
-  private nextChannel = CHANNEL_MIN;
+  private readonly bindings = new TurnBindings();
   private refreshAt = Number.POSITIVE_INFINITY;
   private expiresAt = Number.POSITIVE_INFINITY;
   state: TurnState = 'idle';
@@ -128,7 +102,7 @@ export class TurnClient {
     if (!Number.isInteger(this.requestedLifetime) || this.requestedLifetime < 1) {
       throw new UsageError('TURN lifetime must be a positive integer of seconds');
     }
-    this.txs = new Txs<Label>(
+    this.txs = new TurnTransactions<Label>(
       this.server,
       { username: opts.username, password: opts.password },
       {
@@ -167,26 +141,19 @@ export class TurnClient {
   permit(peer: Addr, now: number): void {
     this.requireAllocated('permit');
     const ip = normalizeIp(peer.address);
-    if (this.permissions.has(ip)) return;
-    this.permissions.set(ip, { installed: false, refreshAt: Number.POSITIVE_INFINITY });
-    this.requestPermission(ip, now);
+    if (this.bindings.addPermission(ip)) this.requestPermission(ip, now);
   }
 
   /** Binds a channel to `peer` (which also installs its permission, §12); returns the channel number. */
   bindChannel(peer: Addr, now: number): number {
     this.requireAllocated('bindChannel');
     const p = { address: normalizeIp(peer.address), port: peer.port };
-    const existing = this.channelsByPeer.get(addrKey(p));
+    const existing = this.bindings.channelOf(p);
     if (existing) return existing.channel;
-    if (this.nextChannel > CHANNEL_MAX) throw new UsageError('every TURN channel number is in use');
-    const ch: Channel = { peer: p, channel: this.nextChannel++, bound: false, refreshAt: Infinity };
-    this.channelsByPeer.set(addrKey(p), ch);
-    this.channelsByNumber.set(ch.channel, ch);
+    const ch = this.bindings.addChannel(p);
     // The binding installs the permission (§12.2); it is refreshed on its own
     // (every 240 s), since the channel's refresh (480 s) comes too late for it.
-    if (!this.permissions.has(p.address)) {
-      this.permissions.set(p.address, { installed: false, refreshAt: Number.POSITIVE_INFINITY });
-    }
+    this.bindings.addPermission(p.address);
     this.requestChannel(ch, now);
     return ch.channel;
   }
@@ -200,12 +167,12 @@ export class TurnClient {
   send(peer: Addr, data: Uint8Array, now: number): 'channel' | 'indication' {
     this.requireAllocated('send');
     const p = { address: normalizeIp(peer.address), port: peer.port };
-    const ch = this.channelsByPeer.get(addrKey(p));
+    const ch = this.bindings.channelOf(p);
     if (ch?.bound) {
       this.transmits.push({ to: this.server, data: encodeChannelData(ch.channel, data) });
       return 'channel';
     }
-    if (!this.permissions.has(p.address)) this.permit(p, now);
+    if (!this.bindings.hasPermission(p.address)) this.permit(p, now);
     const id = this.random(STUN_TRANSACTION_ID_LENGTH);
     const msg = encodeStunMessage(stunType(TurnMethod.Send, 'indication'), id, [
       xorPeerAttr(p, id),
@@ -238,9 +205,7 @@ export class TurnClient {
   nextDeadline(): number | undefined {
     let at = this.txs.nextDeadline() ?? Number.POSITIVE_INFINITY;
     if (this.state === 'allocated') {
-      at = Math.min(at, this.refreshAt, this.expiresAt);
-      for (const p of this.permissions.values()) at = Math.min(at, p.refreshAt);
-      for (const c of this.channelsByPeer.values()) at = Math.min(at, c.refreshAt);
+      at = Math.min(at, this.refreshAt, this.expiresAt, this.bindings.nextRefresh());
     }
     return Number.isFinite(at) ? at : undefined;
   }
@@ -261,16 +226,9 @@ export class TurnClient {
         now,
       );
     }
-    for (const [ip, p] of this.permissions) {
-      if (now < p.refreshAt) continue;
-      p.refreshAt = Number.POSITIVE_INFINITY;
-      this.requestPermission(ip, now);
-    }
-    for (const c of this.channelsByPeer.values()) {
-      if (now < c.refreshAt) continue;
-      c.refreshAt = Number.POSITIVE_INFINITY;
-      this.requestChannel(c, now);
-    }
+    const due = this.bindings.due(now);
+    for (const ip of due.ips) this.requestPermission(ip, now);
+    for (const c of due.channels) this.requestChannel(c, now);
   }
 
   /**
@@ -298,7 +256,7 @@ export class TurnClient {
 
   private handleChannelData(buf: Uint8Array): 'handled' | 'ignored' {
     const { channel, data } = decodeChannelData(buf);
-    const ch = this.channelsByNumber.get(channel);
+    const ch = this.bindings.channel(channel);
     // Until the server confirms the binding it may not relay on it (§12.2).
     if (!ch?.bound || this.state !== 'allocated') {
       this.dropped.unknownChannel++;
@@ -315,7 +273,7 @@ export class TurnClient {
       const data = firstAttr(msg, TurnAttr.Data);
       if (!peer || !data)
         throw new BadPacket('malformed', 'TURN: Data indication without peer or data');
-      if (this.state !== 'allocated' || !this.permissions.get(peer.address)?.installed) {
+      if (this.state !== 'allocated' || !this.bindings.permitted(peer.address)) {
         this.dropped.noPermission++;
         return 'ignored';
       }
@@ -350,42 +308,36 @@ export class TurnClient {
       case 'close':
         this.finishClose();
         return;
-      case 'permission': {
-        const p = this.permissions.get(label.ip);
-        if (!p) return;
-        const first = !p.installed;
-        p.installed = true;
-        p.refreshAt = now + PERMISSION_LIFETIME_MS * REFRESH_FRACTION;
-        if (first) this.events.push({ kind: 'permission', ip: label.ip });
-        return;
-      }
-      case 'channel': {
-        const c = this.channelsByNumber.get(label.channel);
-        if (!c) return;
-        const first = !c.bound;
-        c.bound = true;
-        c.refreshAt = now + CHANNEL_LIFETIME_MS * REFRESH_FRACTION;
-        // §12.2: a binding installs or refreshes the peer's permission too.
-        const p = this.permissions.get(c.peer.address);
-        if (p) {
-          p.installed = true;
-          p.refreshAt = now + PERMISSION_LIFETIME_MS * REFRESH_FRACTION;
+      case 'permission':
+        if (this.bindings.permissionInstalled(label.ip, now)) {
+          this.events.push({ kind: 'permission', ip: label.ip });
         }
-        if (first) this.events.push({ kind: 'channel', peer: c.peer, channel: c.channel });
-      }
+        return;
+      case 'channel':
+        if (this.bindings.channelBound(label.channel, now)) {
+          this.events.push({ kind: 'channel', peer: label.peer, channel: label.channel });
+        }
     }
   }
 
   private allocated(msg: StunMessage, now: number): void {
-    const relayed = xorAddressOf(msg, TurnAttr.XorRelayedAddress);
-    const lifetime = lifetimeOf(msg);
+    let relayed: Addr | undefined;
+    let lifetime: number | undefined;
+    try {
+      relayed = xorAddressOf(msg, TurnAttr.XorRelayedAddress);
+      lifetime = lifetimeOf(msg);
+    } catch (err) {
+      // Signed by the server, yet unreadable: the transaction is over, so
+      // fail now rather than wait in 'allocating' for an answer that came.
+      if (!(err instanceof BadPacket)) throw err;
+    }
     if (!relayed || lifetime === undefined || lifetime === 0) {
       this.state = 'failed';
       this.events.push({
         kind: 'failed',
         op: 'allocate',
         code: undefined,
-        reason: 'Allocate success without XOR-RELAYED-ADDRESS or LIFETIME',
+        reason: 'Allocate success without a readable XOR-RELAYED-ADDRESS and LIFETIME',
       });
       return;
     }
@@ -428,7 +380,7 @@ export class TurnClient {
         this.refreshAt = now;
         return;
       case 'permission':
-        this.permissions.delete(label.ip);
+        this.bindings.dropPermission(label.ip);
         this.events.push({
           kind: 'failed',
           op: 'permission',
@@ -438,11 +390,11 @@ export class TurnClient {
         });
         return;
       case 'channel': {
-        const p = this.permissions.get(label.peer.address);
-        const asking = this.txs.has((l) => l.op === 'permission' && l.ip === label.peer.address);
-        if (p && !p.installed && !asking) this.permissions.delete(label.peer.address);
-        this.channelsByNumber.delete(label.channel);
-        this.channelsByPeer.delete(addrKey(label.peer));
+        const ip = label.peer.address;
+        if (!this.txs.has((l) => l.op === 'permission' && l.ip === ip)) {
+          this.bindings.dropUninstalledPermission(ip);
+        }
+        this.bindings.dropChannel(label.channel);
         this.events.push({ kind: 'failed', op: 'channel', code, reason, peer: label.peer });
       }
     }
@@ -452,18 +404,14 @@ export class TurnClient {
   private lose(op: TurnOp, code: number | undefined, reason: string): void {
     this.state = 'failed';
     this.txs.cancel();
-    this.permissions.clear();
-    this.channelsByPeer.clear();
-    this.channelsByNumber.clear();
+    this.bindings.clear();
     this.events.push({ kind: 'failed', op, code, reason });
   }
 
   private finishClose(): void {
     this.state = 'closed';
     this.txs.cancel();
-    this.permissions.clear();
-    this.channelsByPeer.clear();
-    this.channelsByNumber.clear();
+    this.bindings.clear();
     this.events.push({ kind: 'closed' });
   }
 

@@ -109,7 +109,7 @@ describe('TURN message types and ChannelData (RFC 8656 §12.4)', () => {
   it('encodes the 4-byte header, pads only over a stream, and decodes back', () => {
     const data = Buffer.from('hello');
     const udp = encodeChannelData(0x4001, data);
-    expect(udp.toString('hex')).toBe('40010005' + data.toString('hex'));
+    expect(udp.toString('hex')).toBe(`40010005${data.toString('hex')}`);
     const tcp = encodeChannelData(0x4001, data, { stream: true });
     expect(tcp.length).toBe(12);
     expect(decodeChannelData(udp)).toEqual({ channel: 0x4001, data });

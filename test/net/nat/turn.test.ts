@@ -55,6 +55,8 @@ class FakeTurn {
   password = 'p';
   lifetime: number | undefined; // grant what is asked when undefined
   sha256 = false;
+  /** Answer Allocate with a 3-byte LIFETIME (signed, so only the client's parser can catch it). */
+  badLifetime = false;
   /** Error to answer the next request of this method with, once. */
   failNext = new Map<number, { code: number; reason: string }>();
   requests: StunMessage[] = [];
@@ -112,7 +114,9 @@ class FakeTurn {
       attrs.push(
         { type: TurnAttr.XorRelayedAddress, value: encodeAddressValue(RELAYED, id, true) },
         { type: StunAttr.XorMappedAddress, value: encodeAddressValue(MAPPED, id, true) },
-        lifetimeAttr(this.lifetime ?? lifetimeOf(msg) ?? 600),
+        this.badLifetime
+          ? { type: TurnAttr.Lifetime, value: Buffer.alloc(3) }
+          : lifetimeAttr(this.lifetime ?? lifetimeOf(msg) ?? 600),
       );
     } else if (msg.method === TurnMethod.Refresh) {
       const asked = lifetimeOf(msg) ?? 600;
@@ -282,6 +286,16 @@ describe('TurnClient: allocation', () => {
     ]);
   });
 
+  it('fails, rather than hangs, on a signed Allocate success it cannot read', () => {
+    const rig = new Rig();
+    rig.server.badLifetime = true;
+    rig.client.allocate(0);
+    rig.pump();
+    expect(rig.client.state).toBe('failed');
+    expect(rig.kinds()).toEqual(['failed:allocate:undefined']);
+    expect(rig.client.nextDeadline()).toBeUndefined();
+  });
+
   it('retransmits a lost request on RFC 8489 §6.2.1 timers, and times out after Rc sends', () => {
     const rig = new Rig();
     rig.lose(2);
@@ -428,6 +442,10 @@ describe('TurnClient: refresh, permissions, channels', () => {
     );
     expect(rig.client.dropped.unknownChannel).toBe(1);
     rig.client.bindChannel(PEER, rig.now);
+    // Asked for but not yet confirmed: the server may not relay on it (§12.2).
+    expect(rig.client.handleDatagram(encodeChannelData(0x4000, Buffer.from('x')), SERVER, 0)).toBe(
+      'ignored',
+    );
     rig.pump();
     rig.events.length = 0;
     expect(rig.client.handleDatagram(indication(PEER, 'hi'), SERVER, 0)).toBe('handled');
@@ -449,7 +467,7 @@ describe('TurnClient: refresh, permissions, channels', () => {
       { kind: 'data', peer: PEER, data: Buffer.from('hi'), channel: undefined },
       { kind: 'data', peer: PEER, data: Buffer.from('yo'), channel: 0x4000 },
     ]);
-    expect(rig.client.dropped).toMatchObject({ unknownChannel: 2, noPermission: 2 });
+    expect(rig.client.dropped).toMatchObject({ unknownChannel: 3, noPermission: 2 });
   });
 
   it('reports a refused permission and forgets it', () => {
