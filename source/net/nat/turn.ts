@@ -86,6 +86,8 @@ export class TurnClient {
   state: TurnState = 'idle';
   relayed: Addr | undefined;
   mapped: Addr | undefined;
+  /** Payload bytes relayed each way (the data, not the TURN headers). */
+  readonly relayedBytes = { sent: 0, received: 0 };
   /** Datagrams dropped, by why (the request layer's own are in `txs.dropped`). */
   readonly dropped = {
     malformed: 0,
@@ -168,6 +170,7 @@ export class TurnClient {
     this.requireAllocated('send');
     const p = { address: normalizeIp(peer.address), port: peer.port };
     const ch = this.bindings.channelOf(p);
+    this.relayedBytes.sent += data.length;
     if (ch?.bound) {
       this.transmits.push({ to: this.server, data: encodeChannelData(ch.channel, data) });
       return 'channel';
@@ -262,6 +265,7 @@ export class TurnClient {
       this.dropped.unknownChannel++;
       return 'ignored';
     }
+    this.relayedBytes.received += data.length;
     this.events.push({ kind: 'data', peer: ch.peer, data, channel });
     return 'handled';
   }
@@ -277,6 +281,7 @@ export class TurnClient {
         this.dropped.noPermission++;
         return 'ignored';
       }
+      this.relayedBytes.received += data.length;
       this.events.push({ kind: 'data', peer, data, channel: undefined });
       return 'handled';
     }

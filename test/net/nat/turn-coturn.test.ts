@@ -45,6 +45,8 @@ async function freeUdpPort(): Promise<number> {
 class Coturn {
   readonly dir = mkdtempSync(join(tmpdir(), 'srmudp-coturn-'));
   child: ChildProcess | undefined;
+  /** Set when turnserver could not be started at all (under CI without coturn: the test fails). */
+  spawnError: Error | undefined;
   port = 0;
 
   async start(auth: string[]): Promise<Addr> {
@@ -75,6 +77,9 @@ class Coturn {
       join(this.dir, 'turndb'),
     ];
     this.child = spawn('turnserver', args, { stdio: 'ignore' });
+    this.child.once('error', (err) => {
+      this.spawnError = err;
+    });
     const server = { address: LOOPBACK, port: this.port };
     await this.ready(server);
     return server;
@@ -88,6 +93,7 @@ class Coturn {
       const answered = new Promise<void>((r) => s.once('message', () => r()));
       const deadline = Date.now() + WAIT_MS;
       for (;;) {
+        if (this.spawnError) throw new Error(`cannot start turnserver: ${this.spawnError.message}`);
         if (this.child?.exitCode != null) throw new Error(`turnserver exited:\n${this.log()}`);
         s.send(encodeBindingRequest(randomBytes(12)), server.port, server.address);
         const tick = new Promise<'tick'>((r) => setTimeout(() => r('tick'), 100));

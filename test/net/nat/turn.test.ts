@@ -424,6 +424,8 @@ describe('TurnClient: refresh, permissions, channels', () => {
     const wire = rig.client.pollTransmit()!.data;
     expect(wire.length).toBe(4 + 5);
     expect(decodeChannelData(wire)).toEqual({ channel: 0x4000, data: Buffer.from('three') });
+    // Payload bytes, not headers: what the stats will call "bytes relayed".
+    expect(rig.client.relayedBytes).toEqual({ sent: 3 + 3 + 5, received: 0 });
   });
 
   it('delivers Data indications and ChannelData from permitted peers and bound channels only', () => {
@@ -468,6 +470,7 @@ describe('TurnClient: refresh, permissions, channels', () => {
       { kind: 'data', peer: PEER, data: Buffer.from('yo'), channel: 0x4000 },
     ]);
     expect(rig.client.dropped).toMatchObject({ unknownChannel: 3, noPermission: 2 });
+    expect(rig.client.relayedBytes).toEqual({ sent: 0, received: 4 });
   });
 
   it('reports a refused permission and forgets it', () => {
