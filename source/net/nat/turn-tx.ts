@@ -57,6 +57,8 @@ interface Auth {
   /** The server's PASSWORD-ALGORITHMS value, echoed back (RFC 8489 §9.2.4). */
   algorithms: Buffer | undefined;
   algorithm: number | undefined;
+  /** PASSWORD-ALGORITHMS as the first challenge gave it, supported or not, for §9.2.5's comparison. */
+  offered: Buffer | undefined;
 }
 
 interface Tx<T> {
@@ -219,6 +221,13 @@ export class TurnTransactions<T> {
     if (nonce === undefined || realm === undefined) return fail(`${code} without REALM and NONCE`);
     if (code === 401 && tx.signed) return fail('the TURN server refused our credentials');
     if (code === 438 && tx.staleRetries >= MAX_STALE_RETRIES) return fail('nonce stale again');
+    // RFC 8489 §9.2.5: once a server offered PASSWORD-ALGORITHMS, a later
+    // challenge must offer the same, or an on-path forger could bid us down
+    // to MD5 and MESSAGE-INTEGRITY.
+    const offered = msg.attributes.find((a) => a.type === TurnAttr.PasswordAlgorithms)?.value;
+    if (this.auth && !sameBytes(this.auth.offered, offered)) {
+      return fail('PASSWORD-ALGORITHMS changed between challenges');
+    }
     this.learn(msg, realm, nonce);
     const retry = this.build(
       tx.label,
@@ -245,6 +254,7 @@ export class TurnTransactions<T> {
       key: { key, sha256: algorithms !== undefined && algorithm !== undefined },
       algorithms: algorithms && algorithm !== undefined ? Buffer.from(algorithms) : undefined,
       algorithm,
+      offered: algorithms && Buffer.from(algorithms),
     };
   }
 
@@ -303,4 +313,8 @@ export class TurnTransactions<T> {
     tx.deadline = now + (tx.transmits < this.maxTransmits ? tx.rto : this.rto * this.lastWait);
     this.out.push({ to: this.server, data: tx.request });
   }
+}
+
+function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.equals(b);
 }

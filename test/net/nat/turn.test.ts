@@ -57,6 +57,8 @@ class FakeTurn {
   sha256 = false;
   /** Answer Allocate with a 3-byte LIFETIME (signed, so only the client's parser can catch it). */
   badLifetime = false;
+  /** Leave PASSWORD-ALGORITHMS out of challenges while still verifying with the SHA-256 key (a bid-down). */
+  stripAlgorithms = false;
   /** Error to answer the next request of this method with, once. */
   failNext = new Map<number, { code: number; reason: string }>();
   requests: StunMessage[] = [];
@@ -84,7 +86,7 @@ class FakeTurn {
     const err = (code: number, reason: string, attrs: StunAttribute[] = []) =>
       encodeStunMessage(stunType(msg.method, 'error'), id, [errorCode(code, reason), ...attrs]);
     const challenge = [textAttr(StunAttr.Realm, this.realm), textAttr(StunAttr.Nonce, this.nonce)];
-    if (this.sha256) {
+    if (this.sha256 && !this.stripAlgorithms) {
       challenge.push({
         type: TurnAttr.PasswordAlgorithms,
         value: Buffer.from('0002000000010000', 'hex'),
@@ -238,6 +240,20 @@ describe('TurnClient: allocation', () => {
       '0002000000010000',
     );
     expect(rig.client.sha256).toBe(true);
+  });
+
+  it('refuses a later challenge that drops the PASSWORD-ALGORITHMS of the first (bid-down)', () => {
+    const rig = new Rig();
+    rig.server.sha256 = true;
+    rig.allocate();
+    rig.server.nonce = 'nonce-2';
+    rig.server.stripAlgorithms = true;
+    rig.runUntil(480_000);
+    expect(rig.server.count(TurnMethod.Refresh)).toBe(1);
+    expect(rig.kinds()).toEqual(['allocated', 'failed:refresh:438']);
+    expect(rig.events.at(-1)).toMatchObject({
+      reason: expect.stringMatching(/PASSWORD-ALGORITHMS/),
+    });
   });
 
   it('follows 438 Stale Nonce with the new nonce', () => {
