@@ -123,6 +123,11 @@ export class TurnClient {
     return this.txs.dropped;
   }
 
+  private droppedResponseCount(): number {
+    const d = this.txs.dropped;
+    return d.unknownTransaction + d.notResponse + d.badIntegrity;
+  }
+
   /** True when requests are signed with MESSAGE-INTEGRITY-SHA256. */
   get sha256(): boolean {
     return this.txs.sha256;
@@ -289,9 +294,10 @@ export class TurnClient {
       this.dropped.notForUs++;
       return 'ignored';
     }
+    const before = this.droppedResponseCount();
     const outcome = this.txs.handleResponse(raw, msg, now);
     if (outcome) this.finish(outcome, now);
-    return 'handled';
+    return this.droppedResponseCount() === before ? 'handled' : 'ignored';
   }
 
   // ---- outcomes ----------------------------------------------------------------------

@@ -350,7 +350,7 @@ describe('TurnClient: allocation', () => {
         lifetimeAttr(600),
       ],
     );
-    expect(rig.client.handleDatagram(forged, SERVER, 10)).toBe('handled');
+    expect(rig.client.handleDatagram(forged, SERVER, 10)).toBe('ignored');
     expect(rig.client.droppedResponses.badIntegrity).toBe(1);
     expect(rig.client.state).toBe('allocating');
     // The same forgery from elsewhere is not even looked at.
