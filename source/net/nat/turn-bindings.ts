@@ -23,7 +23,7 @@ export interface Permission {
 export interface Channel {
   peer: Addr;
   channel: number;
-  /** True once the server confirmed it; before, nothing is sent or accepted on it (§12.2). */
+  /** True once the server confirmed it; before, nothing is sent or accepted on it (§12.1). */
   bound: boolean;
   refreshAt: number;
 }

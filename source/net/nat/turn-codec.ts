@@ -43,7 +43,7 @@ export const CHANNEL_MIN = 0x4000;
 export const CHANNEL_MAX = 0x4fff;
 export const CHANNEL_DATA_HEADER = 4;
 
-/** IANA protocol number of UDP, for REQUESTED-TRANSPORT (RFC 8656 §18.7). */
+/** IANA protocol number of UDP, for REQUESTED-TRANSPORT (RFC 8656 §18.8). */
 const PROTOCOL_UDP = 17;
 
 /** RFC 8489 §18.5 password algorithm numbers. */
@@ -83,7 +83,7 @@ export function textAttr(type: number, text: string): StunAttribute {
   return { type, value: Buffer.from(text, 'utf8') };
 }
 
-/** REQUESTED-TRANSPORT: UDP and three RFFU bytes (RFC 8656 §18.7). */
+/** REQUESTED-TRANSPORT: UDP and three RFFU bytes (RFC 8656 §18.8). */
 export function requestedTransportUdp(): StunAttribute {
   return { type: TurnAttr.RequestedTransport, value: Buffer.from([PROTOCOL_UDP, 0, 0, 0]) };
 }

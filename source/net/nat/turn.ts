@@ -25,14 +25,15 @@ import {
   xorAddressOf,
   xorPeerAttr,
 } from './turn-codec.js';
-import { type TurnCredentials, TurnTransactions, type TxOutcome } from './turn-tx.js';
+import type { TurnClientOptions, TurnEvent, TurnOp, TurnState } from './turn-events.js';
+import { TurnTransactions, type TxOutcome } from './turn-tx.js';
 
 /**
  * A TURN client (RFC 8656) for one allocation over UDP, sans I/O like the
  * STUN client: feed it every datagram from the server (`handleDatagram`),
  * send what `pollTransmit` returns, call `handleTimeout` at `nextDeadline`,
  * and read `pollEvent`. It allocates with long-term credentials, refreshes
- * the allocation at 80 % of its lifetime (§7), installs permissions (§9,
+ * the allocation at 80 % of its lifetime (§8), installs permissions (§9,
  * 300 s, refreshed after 240 s) and channels (§12, 600 s, refreshed after
  * 480 s), sends through a channel once it is bound and by Send indication
  * before (§11), and turns Data indications and ChannelData into `data`
@@ -40,31 +41,7 @@ import { type TurnCredentials, TurnTransactions, type TxOutcome } from './turn-t
  * confirmed. Nothing the network does makes it throw.
  */
 
-export type TurnOp = 'allocate' | 'refresh' | 'permission' | 'channel' | 'close';
-
-export type TurnEvent =
-  | { kind: 'allocated'; relayed: Addr; mapped: Addr | undefined; lifetime: number }
-  | { kind: 'refreshed'; lifetime: number }
-  | { kind: 'permission'; ip: string }
-  | { kind: 'channel'; peer: Addr; channel: number }
-  /** `data` is a view into the datagram handed to `handleDatagram`. */
-  | { kind: 'data'; peer: Addr; data: Buffer; channel: number | undefined }
-  /** `code` is the server's ERROR-CODE, undefined when it never answered. */
-  | { kind: 'failed'; op: TurnOp; code: number | undefined; reason: string; peer?: Addr }
-  | { kind: 'closed' };
-
-export type TurnState = 'idle' | 'allocating' | 'allocated' | 'closing' | 'closed' | 'failed';
-
-export interface TurnClientOptions extends TurnCredentials {
-  server: Addr;
-  /** Requested allocation lifetime in seconds (RFC 8656 §7.2: default 600). */
-  lifetime?: number;
-  rto?: number;
-  maxTransmits?: number;
-  lastWaitFactor?: number;
-  software?: string;
-  randomBytes?: (n: number) => Buffer;
-}
+export type { TurnClientOptions, TurnEvent, TurnOp, TurnState } from './turn-events.js';
 
 const DEFAULT_LIFETIME_S = 600;
 
@@ -190,7 +167,7 @@ export class TurnClient {
     return 'indication';
   }
 
-  /** Releases the allocation: Refresh with LIFETIME 0 (§7.3), then `closed`. */
+  /** Releases the allocation: Refresh with LIFETIME 0 (§8), then `closed`. */
   close(now: number): void {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.txs.cancel();
@@ -265,7 +242,7 @@ export class TurnClient {
   private handleChannelData(buf: Uint8Array): 'handled' | 'ignored' {
     const { channel, data } = decodeChannelData(buf);
     const ch = this.bindings.channel(channel);
-    // Until the server confirms the binding it may not relay on it (§12.2).
+    // Until the server confirms the binding it may not use it (§12.1).
     if (!ch?.bound || this.state !== 'allocated') {
       this.dropped.unknownChannel++;
       return 'ignored';
@@ -277,7 +254,7 @@ export class TurnClient {
 
   private handleStun(raw: Uint8Array, msg: StunMessage, now: number): 'handled' | 'ignored' {
     if (msg.class === 'indication' && msg.method === TurnMethod.Data) {
-      // §11.6: a Data indication is unsigned; the permission check is what we have.
+      // §11.4: a Data indication is unsigned; the permission check is what we have.
       const peer = xorAddressOf(msg, TurnAttr.XorPeerAddress);
       const data = firstAttr(msg, TurnAttr.Data);
       if (!peer || !data)
@@ -377,11 +354,11 @@ export class TurnClient {
         this.events.push({ kind: 'failed', op: 'allocate', code, reason });
         return;
       case 'close':
-        // The server forgets it within its lifetime anyway (§7.3).
+        // The server forgets it within its lifetime anyway (§8).
         this.finishClose();
         return;
       case 'refresh':
-        // 437: the server no longer knows the allocation (§7.3); a silence is
+        // 437: the server no longer knows the allocation (§8); a silence is
         // retried until the allocation would expire.
         if (code !== undefined) {
           this.lose('refresh', code, reason);
