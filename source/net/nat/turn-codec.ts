@@ -26,7 +26,7 @@ export const TurnMethod = {
   ChannelBind: 0x009,
 } as const;
 
-/** RFC 8656 §18 and RFC 8489 §18.3 (PASSWORD-ALGORITHM(S)). */
+/** RFC 8656 §18, and PASSWORD-ALGORITHM(S) of RFC 8489 §14.11-§14.12. */
 export const TurnAttr = {
   ChannelNumber: 0x000c,
   Lifetime: 0x000d,
