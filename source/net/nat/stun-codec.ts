@@ -272,6 +272,17 @@ export function isStun(buf: Uint8Array): boolean {
 }
 
 /**
+ * True when `buf` may be a TURN ChannelData message (RFC 8656 §12.4): a
+ * first byte of 0x40-0x4F (channel numbers 0x4000-0x4FFF; RFC 7983 §7 gives
+ * 64-79 to TURN channels) and room for the 4-byte header. It cannot be
+ * confused with STUN (0-3) or our wire byte (0x51); `decodeChannelData`
+ * (turn-codec.ts) checks the length.
+ */
+export function isChannelData(buf: Uint8Array): boolean {
+  return buf.length >= 4 && buf[0]! >= 0x40 && buf[0]! <= 0x4f;
+}
+
+/**
  * Decodes one STUN message (RFC 8489 §5, §14). Throws `BadPacket`
  * ('truncated' when bytes are missing, 'malformed' otherwise) and nothing
  * else, whatever the input. MESSAGE-INTEGRITY is kept but not verified (a
