@@ -1,6 +1,13 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Message, MultiHolepunchSocket, PeerChange, PeerInfo, StunInfo } from '../index.js';
+import type {
+  Message,
+  MultiHolepunchSocket,
+  PeerChange,
+  PeerInfo,
+  SocketEvents,
+  StunInfo,
+} from '../index.js';
 import { decodeInvite, isInviteCode, UsageError, validateNick } from '../index.js';
 import { type Action, COMMANDS, isFingerprint } from './commands.js';
 import {
@@ -21,8 +28,21 @@ import { decodeChat, encodeChat } from './protocol.js';
  * renders the lines.
  */
 
+/**
+ * Subscribing to the socket's events, as both MultiHolepunchSocket and the
+ * worker-backed socket (source/app/remotesocket.ts) offer it.
+ */
+export interface SocketEventSource {
+  on<E extends keyof SocketEvents>(event: E, listener: (...args: SocketEvents[E]) => void): unknown;
+  off<E extends keyof SocketEvents>(
+    event: E,
+    listener: (...args: SocketEvents[E]) => void,
+  ): unknown;
+}
+
 /** The part of the socket the chat uses (a fake in tests). */
-export type ChatSocket = Pick<
+export type ChatSocket = SocketEventSource & ChatSocketMethods;
+type ChatSocketMethods = Pick<
   MultiHolepunchSocket,
   | 'send'
   | 'peers'
@@ -32,8 +52,6 @@ export type ChatSocket = Pick<
   | 'unblock'
   | 'trustNewKey'
   | 'close'
-  | 'on'
-  | 'off'
   | 'fingerprint'
   | 'invite'
   | 'stunInfo'

@@ -3,6 +3,7 @@ import { basename, dirname } from 'node:path';
 import Conf from 'conf';
 import type { MultiHolepunchSocket, PeerChange, PeerInfo } from '../index.js';
 import { UsageError, validateNick } from '../index.js';
+import type { SocketEventSource } from './controller.js';
 import type { PeerEntry } from './peersfile.js';
 
 /**
@@ -154,7 +155,7 @@ export class KnownPeers {
    * session counts only with the key the transport pinned for the name
    * ('restarted' too: after /trust the new key's session is one).
    */
-  follow(socket: Pick<MultiHolepunchSocket, 'on' | 'off' | 'pinnedFingerprint'>): () => void {
+  follow(socket: SocketEventSource & Pick<MultiHolepunchSocket, 'pinnedFingerprint'>): () => void {
     const onPeer = (p: PeerInfo, change: PeerChange) => {
       try {
         if (change === 'removed') this.forget(p.nick);
