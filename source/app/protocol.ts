@@ -73,12 +73,13 @@ export type Request = {
 }[AsyncMethod];
 
 export type SyncRequest = {
-  [M in SyncMethod]: { type: 'sync'; method: M; args: SyncMethods[M] };
+  [M in SyncMethod]: { type: 'sync'; seq: number; method: M; args: SyncMethods[M] };
 }[SyncMethod];
 
+/** `seq` echoes the request's: a reply that came after its caller gave up is told apart. */
 export type SyncReply =
-  | { ok: true; value: string | boolean | undefined; snapshot: PeersSnapshot }
-  | { ok: false; error: WireError; snapshot: PeersSnapshot };
+  | { seq: number; ok: true; value: string | boolean | undefined; snapshot: PeersSnapshot }
+  | { seq: number; ok: false; error: WireError; snapshot: PeersSnapshot };
 
 /** Worker → main thread. */
 export type WorkerMessage =

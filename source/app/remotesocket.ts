@@ -16,7 +16,7 @@ import type {
   SocketStats,
   StunInfo,
 } from '../index.js';
-import { TransportError } from '../index.js';
+import { TransportError, UsageError } from '../index.js';
 import {
   type AsyncMethod,
   type AsyncMethods,
@@ -82,6 +82,7 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
   private readonly address: { address: string; port: number };
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private nextSeq = 1;
   private snapshot: PeersSnapshot;
   private lastStats: SocketStats;
   private lastStun: StunInfo | undefined;
@@ -209,12 +210,17 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
 
   // ---- calls ----------------------------------------------------------------------
 
+  /** Why no call can be made now, as the socket itself would say it. */
+  private unusable(): Error | undefined {
+    // After close() the real socket refuses calls as the caller's mistake.
+    if (this.closing) return new UsageError('socket is closed');
+    if (this.dead) return new TransportError(`socket worker gone: ${this.dead.message}`, 'socket');
+    return undefined;
+  }
+
   private request<M extends AsyncMethod>(method: M, args: AsyncMethods[M]): Promise<void> {
-    if (this.dead) {
-      return Promise.reject(
-        new TransportError(`socket worker gone: ${this.dead.message}`, 'socket'),
-      );
-    }
+    const no = this.unusable();
+    if (no) return Promise.reject(no);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -224,15 +230,30 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
 
   /** A synchronous call: blocks this thread until the worker answers (user commands only). */
   private syncCall<M extends SyncMethod>(method: M, args: SyncMethods[M]): unknown {
-    if (this.dead) throw new TransportError(`socket worker gone: ${this.dead.message}`, 'socket');
+    const no = this.unusable();
+    if (no) throw no;
+    const seq = this.nextSeq++;
     Atomics.store(this.syncFlag, 0, 0);
-    this.syncPort.postMessage({ type: 'sync', method, args });
-    const waited = Atomics.wait(this.syncFlag, 0, 0, SYNC_CALL_TIMEOUT_MS);
-    const got = receiveMessageOnPort(this.syncPort);
-    if (!got) {
-      throw new TransportError(`socket worker did not answer ${method} (${waited})`, 'timeout');
+    this.syncPort.postMessage({ type: 'sync', seq, method, args });
+    const deadline = performance.now() + SYNC_CALL_TIMEOUT_MS;
+    let reply: SyncReply | undefined;
+    while (!reply) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new TransportError(`socket worker did not answer ${method} in time`, 'timeout');
+      }
+      Atomics.wait(this.syncFlag, 0, 0, left);
+      Atomics.store(this.syncFlag, 0, 0);
+      // Skip answers to calls that gave up earlier.
+      for (
+        let got = receiveMessageOnPort(this.syncPort);
+        got;
+        got = receiveMessageOnPort(this.syncPort)
+      ) {
+        const r = got.message as SyncReply;
+        if (r.seq === seq) reply = r;
+      }
     }
-    const reply = got.message as SyncReply;
     this.take(reply.snapshot);
     if (!reply.ok) throw fromWireError(reply.error);
     return reply.value;
@@ -298,9 +319,11 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
 
   /** Closes the socket in the worker (CLOSE frames sent), then ends the worker. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
+    if (this.closing) return this.closing;
+    const closed = this.dead ? Promise.resolve() : this.request('close', []);
+    this.closing = (async () => {
       try {
-        if (!this.dead) await this.request('close', []);
+        await closed;
       } finally {
         this.syncPort.close();
         await this.worker.terminate();

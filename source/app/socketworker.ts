@@ -73,9 +73,9 @@ function answerSync(socket: MultiHolepunchSocket, r: SyncRequest): void {
   let reply: SyncReply;
   try {
     const value = callSync(socket, r);
-    reply = { ok: true, value, snapshot: snapshot(socket) };
+    reply = { seq: r.seq, ok: true, value, snapshot: snapshot(socket) };
   } catch (err) {
-    reply = { ok: false, error: toWireError(err), snapshot: snapshot(socket) };
+    reply = { seq: r.seq, ok: false, error: toWireError(err), snapshot: snapshot(socket) };
   }
   start.syncPort.postMessage(reply);
   // The caller is blocked in Atomics.wait: the reply is already queued on its port.

@@ -144,14 +144,51 @@ describe('RemoteSocket', () => {
     expect(viaWorker?.message).toBe(direct?.message);
   });
 
-  it('closes: the worker ends and later calls fail as TransportErrors', async () => {
+  it('closes: the worker ends, and later calls are refused as the socket refuses them', async () => {
     const a = await remote('alice');
     let errors = 0;
     a.on('error', () => errors++);
+    let exited = false;
+    // The worker thread is gone once close() resolves.
+    (a as unknown as { worker: { once(e: 'exit', f: () => void): void } }).worker.once(
+      'exit',
+      () => {
+        exited = true;
+      },
+    );
     await a.close();
     await a.close();
-    await expect(a.send('x')).rejects.toBeInstanceOf(TransportError);
-    expect(() => a.isBlocked('x')).toThrow(TransportError);
+    expect(exited).toBe(true);
+    const direct = await plain('bob');
+    await direct.close();
+    const refusal = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return err as Error;
+      }
+      return undefined;
+    };
+    const want = refusal(() => direct.isBlocked('x'));
+    expect(want).toBeInstanceOf(UsageError);
+    await expect(a.send('x')).rejects.toBeInstanceOf(UsageError);
+    expect(refusal(() => a.removePeer('x'))?.message).toBe('socket is closed');
     expect(errors).toBe(0);
+  });
+
+  it('fails every waiting call, and says so once, when the worker dies', async () => {
+    const a = await remote('alice');
+    const errors: Error[] = [];
+    a.on('error', (e) => errors.push(e));
+    const pending = a.addPeers({ bob: `${HOST}:9` });
+    await (a as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await pending.then(
+      () => undefined,
+      () => undefined,
+    );
+    await expect(a.send('x')).rejects.toBeInstanceOf(TransportError);
+    expect(() => a.pinnedFingerprint('bob')).toThrow(TransportError);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as TransportError).code).toBe('socket');
   });
 });
