@@ -135,6 +135,8 @@ export interface TuiResult {
   idle: TuiPhase;
   loaded: TuiPhase;
   targetMet: boolean;
+  /** Displayed RTT within RTT_IDLE_TARGET_MS of the library's idle, and within RTT_LOADED_TARGET_RATIO x loaded. */
+  rttTargetMet: boolean;
 }
 
 /** Targets (chat-truth issue, item 3): the chat's displayed RTT vs a plain library socket's. */
@@ -480,6 +482,15 @@ async function phase(
   }
 }
 
+function rttTargetMet(idle: TuiPhase, loaded: TuiPhase): boolean {
+  const ci = idle.displayedRtt?.smoothedMs;
+  const li = idle.libraryRtt?.smoothedMs;
+  const cl = loaded.displayedRtt?.smoothedMs;
+  const ll = loaded.libraryRtt?.smoothedMs;
+  if (ci === undefined || li === undefined || cl === undefined || ll === undefined) return false;
+  return ci - li <= RTT_IDLE_TARGET_MS && cl <= RTT_LOADED_TARGET_RATIO * ll;
+}
+
 /** Runs the idle phase, then the loaded one; `log` gets progress lines. */
 export async function measureTuiLatency(
   config: TuiConfig,
@@ -499,6 +510,7 @@ export async function measureTuiLatency(
       idle,
       loaded,
       targetMet: loaded.lost === 0 && loaded.latencyMs.p99 < TUI_TARGET_MS,
+      rttTargetMet: rttTargetMet(idle, loaded),
     };
   } finally {
     await peer.stop();
