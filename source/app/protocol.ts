@@ -30,9 +30,24 @@ export interface WireError {
 /** The options the worker binds with (BindOptions minus what cannot be cloned). */
 export type WorkerBindOptions = Omit<BindOptions, 'identity'>;
 
+/**
+ * Messages handed to the main thread and not yet read there, at most. The
+ * worker acknowledges every message to the peer at once, so a stalled main
+ * thread no longer slows the sender: past this the worker discards messages
+ * (counted in stats, reported once per overflow), as the socket's own
+ * receive queue does (BindOptions.receiveQueueLimit / receiveQueueBytes).
+ */
+export interface UnreadLimit {
+  messages: number;
+  bytes: number;
+}
+
+export const DEFAULT_UNREAD_LIMIT: UnreadLimit = { messages: 10_000, bytes: 32 * 1024 * 1024 };
+
 /** What the worker is given at start (workerData). */
 export interface WorkerStart {
   bind: WorkerBindOptions;
+  unread: UnreadLimit;
   /** The sync-call channel: the worker answers on it, then wakes the caller (see remotesocket.ts). */
   syncPort: MessagePort;
   /** Int32Array over a SharedArrayBuffer: slot 0 is 1 once a sync answer is posted. */
@@ -67,10 +82,13 @@ export interface SyncMethods {
 export type AsyncMethod = keyof AsyncMethods;
 export type SyncMethod = keyof SyncMethods;
 
-/** Main thread → worker. */
-export type Request = {
+/** Main thread → worker: a call, answered by `id`. */
+export type CallRequest = {
   [M in AsyncMethod]: { type: 'call'; id: number; method: M; args: AsyncMethods[M] };
 }[AsyncMethod];
+
+/** Main thread → worker: a call, or how many handed-over messages (and bytes) it has read. */
+export type Request = CallRequest | { type: 'read'; messages: number; bytes: number };
 
 export type SyncRequest = {
   [M in SyncMethod]: { type: 'sync'; seq: number; method: M; args: SyncMethods[M] };

@@ -20,6 +20,8 @@ import { TransportError, UsageError } from '../index.js';
 import {
   type AsyncMethod,
   type AsyncMethods,
+  type CallRequest,
+  DEFAULT_UNREAD_LIMIT,
   fromWireError,
   ownBytes,
   type PeersSnapshot,
@@ -27,6 +29,7 @@ import {
   type SyncMethod,
   type SyncMethods,
   type SyncReply,
+  type UnreadLimit,
   type WorkerBindOptions,
   type WorkerMessage,
   type WorkerStart,
@@ -83,6 +86,7 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private nextSeq = 1;
+  private read = { messages: 0, bytes: 0, scheduled: false };
   private snapshot: PeersSnapshot;
   private lastStats: SocketStats;
   private lastStun: StunInfo | undefined;
@@ -113,10 +117,13 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
    * Binds a MultiHolepunchSocket in a new worker. Rejects as bind() would
    * (a UsageError for a busy port or a bad identity file), and ends the worker.
    */
-  static override bind(opts: WorkerBindOptions): Promise<RemoteSocket> {
+  static override bind(
+    opts: WorkerBindOptions,
+    unread: UnreadLimit = DEFAULT_UNREAD_LIMIT,
+  ): Promise<RemoteSocket> {
     const channel = new MessageChannel();
     const flag = new SharedArrayBuffer(4);
-    const start: WorkerStart = { bind: opts, syncPort: channel.port2, syncFlag: flag };
+    const start: WorkerStart = { bind: opts, unread, syncPort: channel.port2, syncFlag: flag };
     const worker = startWorker(start, [channel.port2]);
     return new Promise((resolve, reject) => {
       const fail = (err: Error) => {
@@ -155,6 +162,7 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
   private onMessage(m: WorkerMessage): void {
     switch (m.type) {
       case 'message': {
+        this.markRead(m.content.byteLength);
         const c = m.content;
         const content = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
         this.emit('message', {
@@ -196,6 +204,23 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
     }
   }
 
+  /**
+   * Tells the worker, once per turn of this thread, how much it handed over
+   * has been read: what it may hand over next (see UnreadLimit).
+   */
+  private markRead(bytes: number): void {
+    this.read.messages++;
+    this.read.bytes += bytes;
+    if (this.read.scheduled) return;
+    this.read.scheduled = true;
+    setImmediate(() => {
+      const { messages, bytes } = this.read;
+      this.read = { messages: 0, bytes: 0, scheduled: false };
+      if (!this.dead && !this.closing)
+        this.worker.postMessage({ type: 'read', messages, bytes } as Request);
+    });
+  }
+
   /** The worker is gone: every waiting call fails, and the chat hears it once. */
   private die(err: Error): void {
     if (this.dead) return;
@@ -224,7 +249,7 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'call', id, method, args } as Request);
+      this.worker.postMessage({ type: 'call', id, method, args } as CallRequest);
     });
   }
 

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { MultiHolepunchSocket } from '../index.js';
+import { type Message, MultiHolepunchSocket, TransportError } from '../index.js';
 import {
+  type CallRequest,
   ownBytes,
   type PeersSnapshot,
   type Request,
@@ -34,7 +35,7 @@ function post(m: WorkerMessage): void {
   port?.postMessage(m);
 }
 
-async function call(socket: MultiHolepunchSocket, r: Request): Promise<void> {
+async function call(socket: MultiHolepunchSocket, r: CallRequest): Promise<void> {
   switch (r.method) {
     case 'send':
       return socket.send(r.args[0], r.args[1]);
@@ -83,26 +84,66 @@ function answerSync(socket: MultiHolepunchSocket, r: SyncRequest): void {
   Atomics.notify(flag, 0);
 }
 
+/** Handed to the main thread and not read there yet; discarded past the limit. */
+const unread = { messages: 0, bytes: 0, dropped: 0, droppedBytes: 0, overflowing: false };
+
+function handOver(m: Message): void {
+  const size = m.content.length;
+  const limit = start.unread;
+  if (unread.messages + 1 > limit.messages || unread.bytes + size > limit.bytes) {
+    unread.dropped++;
+    unread.droppedBytes += size;
+    if (!unread.overflowing) {
+      unread.overflowing = true;
+      const err = new TransportError(
+        `the chat is not reading its messages (${limit.messages} messages / ${limit.bytes} bytes unread): ` +
+          `discarded acknowledged messages, the first from ${m.peer}; see stats().queueDropped`,
+        'receive-queue-full',
+      );
+      post({ type: 'error', error: toWireError(err) });
+    }
+    return;
+  }
+  unread.messages++;
+  unread.bytes += size;
+  post({
+    type: 'message',
+    content: ownBytes(m.content),
+    peer: m.peer,
+    timestamp: m.timestamp,
+    stream: m.stream,
+  });
+}
+
 function serve(socket: MultiHolepunchSocket): void {
-  socket.on('message', (m) =>
-    post({
-      type: 'message',
-      content: ownBytes(m.content),
-      peer: m.peer,
-      timestamp: m.timestamp,
-      stream: m.stream,
-    }),
-  );
+  socket.on('message', handOver);
   socket.on('peer', (peer, change) =>
     post({ type: 'peer', peer, change, snapshot: snapshot(socket) }),
   );
   socket.on('stun', (info) => post({ type: 'stun', info }));
   // Listening turns the socket's stats tick on (every 250 ms): the panes get
   // pushed figures and never ask across threads per render.
-  socket.on('stats', (stats) => post({ type: 'stats', stats, snapshot: snapshot(socket) }));
+  socket.on('stats', (stats) =>
+    post({
+      type: 'stats',
+      // The main thread's discards are the receive queue's too (socket.ts boundQueue).
+      stats: {
+        ...stats,
+        queueDropped: stats.queueDropped + unread.dropped,
+        queueDroppedBytes: stats.queueDroppedBytes + unread.droppedBytes,
+      },
+      snapshot: snapshot(socket),
+    }),
+  );
   socket.on('error', (err) => post({ type: 'error', error: toWireError(err) }));
   start.syncPort.on('message', (r: SyncRequest) => answerSync(socket, r));
   port?.on('message', (r: Request) => {
+    if (r.type === 'read') {
+      unread.messages -= r.messages;
+      unread.bytes -= r.bytes;
+      if (unread.messages === 0) unread.overflowing = false;
+      return;
+    }
     // The main thread ends this thread once it has the reply to 'close'.
     call(socket, r).then(
       () => post({ type: 'reply', id: r.id, ok: true, snapshot: snapshot(socket) }),

@@ -176,6 +176,53 @@ describe('RemoteSocket', () => {
     expect(errors).toBe(0);
   });
 
+  it('bounds what waits for the main thread: past the limit, discarded, counted, reported', async () => {
+    const a = await RemoteSocket.bind(
+      { nick: 'alice', host: HOST, port: 0 },
+      { messages: 10, bytes: 1 << 20 },
+    );
+    opened.push(a);
+    const b = await remote('bob');
+    await a.addPeers({ bob: `${HOST}:${b.localAddress().port}` });
+    await connected(a, 'bob');
+    await connected(b, 'alice');
+    const got: Message[] = [];
+    a.on('message', (m) => got.push(m));
+    const errors: TransportError[] = [];
+    a.on('error', (e) => errors.push(e));
+
+    // bob's side, fresh: a synchronous call brings the worker's peers along.
+    const bobView = () => {
+      b.isBlocked(a.fingerprint);
+      return b.peers().find((p) => p.nick === 'alice')!.stats;
+    };
+    const sentBefore = bobView().packetsSent;
+    const sends = Array.from({ length: 50 }, (_, i) => b.send(`m${i}`, { recipient: 'alice' }));
+    // Nothing is read on this thread (busy, as a long render would be) until
+    // alice's worker has acknowledged the whole burst.
+    for (let i = 0; i < 200; i++) {
+      const until = performance.now() + 50;
+      while (performance.now() < until) {
+        // Busy.
+      }
+      const v = bobView();
+      if (v.packetsSent > sentBefore && v.bytesInFlight === 0) break;
+    }
+    await Promise.all(sends);
+    await new Promise<void>((resolve) => a.once('stats', () => resolve()));
+
+    const dropped = a.stats().queueDropped;
+    expect(got.length).toBe(10);
+    expect(dropped).toBe(40);
+    expect(errors).toHaveLength(1);
+    expect(errors.every((e) => e.code === 'receive-queue-full')).toBe(true);
+    // Once read (the main thread says so after its turn), the room is back.
+    await new Promise<void>((resolve) => a.once('stats', () => resolve()));
+    const next = new Promise<Message>((resolve) => a.once('message', resolve));
+    await b.send('after', { recipient: 'alice' });
+    expect((await next).content.toString()).toBe('after');
+  });
+
   it('fails every waiting call, and says so once, when the worker dies', async () => {
     const a = await remote('alice');
     const errors: Error[] = [];
