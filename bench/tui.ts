@@ -43,6 +43,7 @@ import type { DebugStatsFile } from '../source/ui/debugstats.js';
 import { killAll, launch, type Worker } from './ipc.js';
 import {
   formatNumber,
+  median,
   type Row,
   renderTable,
   row,
@@ -254,23 +255,27 @@ const PEER_ROW = new RegExp(
 
 /**
  * The RTT column as the chat shows it: types `rttMessages` lone messages (so
- * the chat takes RTT samples of its own: its idle traffic is ACKs), waits for
- * the next stats push, then reads the peer's row in the Peers pane from the
- * frames drawn over a second: the last one drawn.
+ * the chat takes RTT samples of its own: its idle traffic is ACKs) and reads
+ * the peer's row of the Peers pane in every frame drawn over the second half
+ * of them and 600 ms after (the panes' figures are pushed every 250 ms): the
+ * median smoothed RTT shown, and the last MIN. One frame's figure moves by
+ * 1/8 of any one sample (RFC 9002 5.3), so a single reading is noisy.
  */
 async function displayedRtt(screen: Screen, config: TuiConfig): Promise<PeerRtt | undefined> {
   screen.pty.write('\x15');
+  const half = Math.floor(config.rttMessages / 2);
+  let collecting: Promise<string> | undefined;
   for (let i = 0; i < config.rttMessages; i++) {
+    if (i === half)
+      collecting = screen.collect((config.rttMessages - half) * config.rttGapMs + 600);
     screen.pty.write(`rtt${i}\r`);
     await sleep(config.rttGapMs);
   }
-  // The panes' figures are pushed every 250 ms.
-  await sleep(600);
-  const rows = [...(await screen.collect(1000)).matchAll(PEER_ROW)];
-  const last = rows.at(-1);
-  if (!last) return undefined;
+  const rows = [...((await collecting) ?? '').matchAll(PEER_ROW)];
   const num = (x: string | undefined) => (x === undefined || x === '-' ? undefined : Number(x));
-  return { smoothedMs: num(last[1]), minMs: num(last[2]) };
+  const shown = rows.map((r) => num(r[1])).filter((x): x is number => x !== undefined);
+  if (shown.length === 0) return undefined;
+  return { smoothedMs: median(shown), minMs: num(rows.at(-1)?.[2]) };
 }
 
 /**
