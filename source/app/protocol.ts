@@ -99,6 +99,14 @@ export type SyncReply =
   | { seq: number; ok: true; value: string | boolean | undefined; snapshot: PeersSnapshot }
   | { seq: number; ok: false; error: WireError; snapshot: PeersSnapshot };
 
+/** A received message as handed to the main thread (batched: one post per worker turn). */
+export interface HandedMessage {
+  content: Uint8Array;
+  peer: string;
+  timestamp: number;
+  stream: number;
+}
+
 /** Worker → main thread. */
 export type WorkerMessage =
   | {
@@ -112,13 +120,7 @@ export type WorkerMessage =
   | { type: 'bind-failed'; error: WireError }
   | { type: 'reply'; id: number; ok: true; snapshot: PeersSnapshot }
   | { type: 'reply'; id: number; ok: false; error: WireError; snapshot: PeersSnapshot }
-  | {
-      type: 'message';
-      content: Uint8Array;
-      peer: string;
-      timestamp: number;
-      stream: number;
-    }
+  | { type: 'messages'; list: HandedMessage[] }
   | { type: 'peer'; peer: PeerInfo; change: PeerChange; snapshot: PeersSnapshot }
   | { type: 'stun'; info: StunInfo }
   | { type: 'stats'; stats: SocketStats; snapshot: PeersSnapshot }

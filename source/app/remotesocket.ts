@@ -161,18 +161,14 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
 
   private onMessage(m: WorkerMessage): void {
     switch (m.type) {
-      case 'message': {
-        this.markRead(m.content.byteLength);
-        const c = m.content;
-        const content = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-        this.emit('message', {
-          content,
-          peer: m.peer,
-          timestamp: m.timestamp,
-          stream: m.stream,
-        });
+      case 'messages':
+        for (const h of m.list) {
+          this.markRead(h.content.byteLength);
+          const c = h.content;
+          const content = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+          this.emit('message', { content, peer: h.peer, timestamp: h.timestamp, stream: h.stream });
+        }
         return;
-      }
       case 'peer':
         this.take(m.snapshot);
         this.emit('peer', m.peer, m.change);

@@ -7,13 +7,13 @@ import type { PeerInfo } from '../../source/index.js';
  * thread that renders: with the main thread blocked for 200 ms while a
  * message is in flight, the sample the worker takes is still the network's.
  * (With the chat's socket on the main thread instead, this test fails: the
- * smoothed RTT came out 15 ms above the library's.) A bound on the measured
+ * smoothed RTT came out at 65 ms against the library's 6 ms.) A bound on the measured
  * value, not on elapsed time.
  */
 
 const HOST = '127.0.0.1';
 const BLOCK_MS = 200;
-/** How far the chat's figure may stray from the library's on the same path, ms. */
+/** How far the chat's figure may exceed the library's on the same path, ms. */
 const WITHIN_MS = 5;
 const opened: RemoteSocket[] = [];
 
@@ -51,13 +51,17 @@ describe('displayed RTT', () => {
     await chat.addPeers({ lib: `${HOST}:${lib.localAddress().port}` });
     await until(chat, () => peer(chat, 'lib')?.state.kind === 'connected');
     await until(lib, () => peer(lib, 'chat')?.state.kind === 'connected');
-    for (let i = 0; i < 5; i++) {
+    // Enough samples each that the handshake's weighs little (RFC 9002 5.3: 7/8 per sample).
+    for (let i = 0; i < 20; i++) {
       await chat.send(`warm ${i}`, { recipient: 'lib' });
       await lib.send(`warm ${i}`, { recipient: 'chat' });
     }
 
     for (let i = 0; i < 3; i++) {
       const sent = chat.send(`ping ${i}`, { recipient: 'lib' });
+      // One turn: a socket on this thread would have sent the ping by now
+      // (it flushes once per turn), so its ACK arrives during the block.
+      await new Promise((resolve) => setImmediate(resolve));
       blockMainThread(BLOCK_MS);
       await sent;
     }
@@ -68,7 +72,9 @@ describe('displayed RTT', () => {
     const library = peer(lib, 'chat')?.stats;
     expect(shown?.smoothedRtt).toBeTypeOf('number');
     expect(library?.smoothedRtt).toBeTypeOf('number');
-    expect(Math.abs(shown!.smoothedRtt! - library!.smoothedRtt!)).toBeLessThan(WITHIN_MS);
+    // Not above the library's by more than a few ms (a blocked render thread
+    // would only ever add to it).
+    expect(shown!.smoothedRtt!).toBeLessThan(library!.smoothedRtt! + WITHIN_MS);
     expect(shown!.smoothedRtt!).toBeLessThan(BLOCK_MS / 8);
     expect(shown!.minRtt!).toBeLessThan(WITHIN_MS);
   });
