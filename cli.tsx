@@ -13,6 +13,7 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import process from 'node:process';
 import meow from 'meow';
+import { RemoteSocket } from './source/app/remotesocket.js';
 import { checkOptions, findUnknownFlag } from './source/chat/cliargs.js';
 import { ChatController } from './source/chat/controller.js';
 import type { ChatLine } from './source/chat/format.js';
@@ -23,7 +24,7 @@ import { loadPeersFile, type PeerEntry } from './source/chat/peersfile.js';
 import { initialState } from './source/chat/reducer.js';
 import { sanitize } from './source/chat/sanitize.js';
 import { createChatStore } from './source/chat/store.js';
-import { MultiHolepunchSocket, UsageError } from './source/index.js';
+import { UsageError } from './source/index.js';
 import { startDebugStats } from './source/ui/debugstats.js';
 import { runTui } from './source/ui/run.js';
 
@@ -99,7 +100,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
   let peers: PeerEntry[] = [];
   let known: KnownPeers;
-  let socket: MultiHolepunchSocket | undefined;
+  let socket: RemoteSocket | undefined;
   const dir = resolveDataDir({
     env: process.env,
     platform: process.platform,
@@ -113,7 +114,10 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     known = KnownPeers.open(paths.known);
     if (opts.config !== undefined) peers = await loadPeersFile(resolve(opts.config));
-    socket = await MultiHolepunchSocket.bind({
+    // The socket runs in a worker thread, so rendering never delays the turn
+    // in which the transport reads an ACK (the RTT column measured the
+    // chat's renders, not the network).
+    socket = await RemoteSocket.bind({
       nick: opts.nick,
       port: opts.port,
       ...(opts.host !== undefined ? { host: opts.host } : {}),

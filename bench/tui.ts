@@ -21,6 +21,14 @@
  * RTT column shows from the other side), the flood's own in the loaded one.
  * Each phase runs a fresh chat process.
  *
+ * Displayed RTT, per phase: after typing, `rttMessages` lone messages are
+ * typed into the chat (Enter, `rttGapMs` apart: the chat's own RTT samples
+ * come from its ack-eliciting packets), then the peer's row of the Peers
+ * pane is read from the frames drawn: its "RTT ms" (smoothed) and MIN. The
+ * baseline, in the same run: a plain library socket in its own process
+ * (tui-peer.ts `listen`/`chatter`), connected to and loaded by the same peer
+ * the same way, sending the same lone messages.
+ *
  * Run alone: `npx tsx bench/tui.ts [--quick] [--json] [--keys N] [--rate R]
  * [--profile-chat DIR]` (the last writes a V8 .cpuprofile of each chat process).
  */
@@ -35,6 +43,7 @@ import type { DebugStatsFile } from '../source/ui/debugstats.js';
 import { killAll, launch, type Worker } from './ipc.js';
 import {
   formatNumber,
+  median,
   type Row,
   renderTable,
   row,
@@ -70,6 +79,9 @@ export interface TuiConfig {
    * silent (keepalives only, every 15 s), while its terminal output is counted.
    */
   idleWindowMs: number;
+  /** Lone messages the chat (and the library baseline) send before its RTT is read. */
+  rttMessages: number;
+  rttGapMs: number;
   /** Extra node flags for the chat process, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/p']. */
   chatNodeArgs?: string[];
 }
@@ -84,6 +96,9 @@ export const TUI_QUICK: TuiConfig = {
   keyTimeoutMs: 3000,
   warmupMs: 1000,
   probes: 10,
+  // Enough for the smoothed RTT to forget the handshake's sample (weight (7/8)^n, RFC 9002 5.3).
+  rttMessages: 40,
+  rttGapMs: 50,
   columns: 120,
   rows: 36,
   idleWindowMs: 16_000,
@@ -96,6 +111,7 @@ export const TUI_FULL: TuiConfig = {
   warmupMs: 2000,
   probes: 50,
   idleWindowMs: 60_000,
+  rttMessages: 80,
 };
 
 /** Target (issue #7): keystroke → screen under 50 ms at 1,000 incoming messages/s. */
@@ -118,6 +134,10 @@ export interface TuiPhase {
   outputBytesPerSecond: number;
   /** Idle phase: bytes of terminal output per second with nothing typed or received. */
   idleBytesPerSecond?: number;
+  /** The chat's smoothed and min RTT to the peer, as /whois shows them (undefined: not seen). */
+  displayedRtt: PeerRtt | undefined;
+  /** A plain library socket's RTT to the same peer under the same load, same run. */
+  libraryRtt: PeerRtt | undefined;
 }
 
 export interface TuiResult {
@@ -125,7 +145,13 @@ export interface TuiResult {
   idle: TuiPhase;
   loaded: TuiPhase;
   targetMet: boolean;
+  /** Displayed RTT within RTT_IDLE_TARGET_MS of the library's idle, and within RTT_LOADED_TARGET_RATIO x loaded. */
+  rttTargetMet: boolean;
 }
+
+/** Targets (chat-truth issue, item 3): the chat's displayed RTT vs a plain library socket's. */
+export const RTT_IDLE_TARGET_MS = 0.5;
+export const RTT_LOADED_TARGET_RATIO = 2;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NICK = 'Bench';
@@ -150,12 +176,15 @@ class Screen {
   private text = '';
   private bytes = 0;
   private waiter: { needle: string; resolve: (at: number) => void } | undefined;
+  private matchText = '';
+  private matching = false;
   exited: { code: number; signal?: number } | undefined;
 
   constructor(readonly pty: IPty) {
     pty.onData((d) => {
       const at = performance.now();
       this.bytes += d.length;
+      if (this.matching && this.matchText.length < 1 << 22) this.matchText += d;
       const w = this.waiter;
       if (!w) {
         // Keep a little for a needle split across chunks.
@@ -185,6 +214,19 @@ class Screen {
     this.text = '';
   }
 
+  /** The output (colour and cursor codes removed) that arrives over the next `ms`. */
+  async collect(ms: number): Promise<string> {
+    this.matchText = '';
+    this.matching = true;
+    try {
+      await sleep(ms);
+      return stripAnsi(this.matchText);
+    } finally {
+      this.matching = false;
+      this.matchText = '';
+    }
+  }
+
   /** Resolves with the arrival time of the output that completed `needle`, or undefined. */
   waitFor(needle: string, timeoutMs: number): Promise<number | undefined> {
     if (this.text.includes(needle)) {
@@ -204,6 +246,79 @@ class Screen {
         },
       };
     });
+  }
+}
+
+/** SGR and cursor sequences out, so a figure split by colour codes still matches. */
+function stripAnsi(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes are the point
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+}
+
+const PEER_NICK = 'Flood';
+/** The peer's row in the Peers pane: NICK ADDRESS KEY "RTT ms" MIN RETX LOSS (Peers.tsx). */
+const PEER_ROW = new RegExp(
+  `${PEER_NICK} +127\\.0\\.0\\.1:\\d+ +\\S+ +([\\d.]+|-) +([\\d.]+|-) +\\d+ +[\\d.]+%`,
+  'g',
+);
+
+/**
+ * The RTT column as the chat shows it: types `rttMessages` lone messages (so
+ * the chat takes RTT samples of its own: its idle traffic is ACKs) and reads
+ * the peer's row of the Peers pane in every frame drawn over the second half
+ * of them and 600 ms after (the panes' figures are pushed every 250 ms): the
+ * median smoothed RTT shown, and the last MIN. One frame's figure moves by
+ * 1/8 of any one sample (RFC 9002 5.3), so a single reading is noisy.
+ */
+async function displayedRtt(screen: Screen, config: TuiConfig): Promise<PeerRtt | undefined> {
+  screen.pty.write('\x15');
+  const half = Math.floor(config.rttMessages / 2);
+  let collecting: Promise<string> | undefined;
+  for (let i = 0; i < config.rttMessages; i++) {
+    if (i === half)
+      collecting = screen.collect((config.rttMessages - half) * config.rttGapMs + 600);
+    screen.pty.write(`rtt${i}\r`);
+    await sleep(config.rttGapMs);
+  }
+  const rows = [...((await collecting) ?? '').matchAll(PEER_ROW)];
+  const num = (x: string | undefined) => (x === undefined || x === '-' ? undefined : Number(x));
+  const shown = rows.map((r) => num(r[1])).filter((x): x is number => x !== undefined);
+  if (shown.length === 0) return undefined;
+  return { smoothedMs: median(shown), minMs: num(rows.at(-1)?.[2]) };
+}
+
+/**
+ * The baseline: a plain library socket, in a process of its own, in the
+ * chat's place: the same peer connects to it, loads it at `rate`, and it
+ * sends the same lone messages; its smoothed RTT to the peer.
+ */
+async function libraryRtt(
+  config: TuiConfig,
+  peer: Worker<TuiPeerApi>,
+  rate: number,
+): Promise<PeerRtt> {
+  const lib = await launch<TuiPeerApi>(
+    'tui-lib',
+    fileURLToPath(new URL('./workers/tui-peer.ts', import.meta.url)),
+  );
+  try {
+    const { port } = await lib.call('listen', { nick: NICK });
+    await peer.call('connect', { nick: NICK, port, timeoutMs: 15_000 });
+    await sleep(500);
+    if (rate > 0) {
+      await peer.call('startFlood', { rate, tickMs: 5 });
+      await sleep(config.warmupMs);
+    }
+    const rtt = await lib.call(
+      'chatter',
+      { to: PEER_NICK, count: config.rttMessages, intervalMs: config.rttGapMs },
+      60_000,
+    );
+    if (rate > 0) await peer.call('stopFlood', { drainMs: 5000 }, 60_000);
+    await peer.call('close', {});
+    return rtt;
+  } finally {
+    await lib.stop();
   }
 }
 
@@ -348,6 +463,9 @@ async function phase(
     const lat = await typeKeys(chat.screen, config, typing, config.keystrokes);
     const typingSec = (performance.now() - t0) / 1000;
     const outputBytesPerSecond = (chat.screen.outputBytes - bytes0) / typingSec;
+    // Still under the same load (the flood runs on).
+    log(`tui: displayed RTT after ${config.rttMessages} typed messages`);
+    const shown = await displayedRtt(chat.screen, config);
     let flood: TuiPhase['flood'];
     let probeAckMs: Summary | undefined;
     let peerRtt: PeerRtt;
@@ -362,6 +480,11 @@ async function phase(
     }
     await peer.call('close', {});
     stats = await stopChat(chat);
+    log(`tui: library baseline RTT, ${rate} incoming messages/s`);
+    const library = await libraryRtt(config, peer, rate).catch((err: Error) => {
+      log(`tui: library baseline failed: ${err.message}`);
+      return undefined;
+    });
     const seen = lat.filter((x): x is number => x !== undefined);
     return {
       rate,
@@ -373,10 +496,21 @@ async function phase(
       peerRtt,
       outputBytesPerSecond,
       ...(idleBytesPerSecond !== undefined ? { idleBytesPerSecond } : {}),
+      displayedRtt: shown,
+      libraryRtt: library,
     };
   } finally {
     if (!chat.screen.exited) await stopChat(chat);
   }
+}
+
+function rttTargetMet(idle: TuiPhase, loaded: TuiPhase): boolean {
+  const ci = idle.displayedRtt?.smoothedMs;
+  const li = idle.libraryRtt?.smoothedMs;
+  const cl = loaded.displayedRtt?.smoothedMs;
+  const ll = loaded.libraryRtt?.smoothedMs;
+  if (ci === undefined || li === undefined || cl === undefined || ll === undefined) return false;
+  return ci - li <= RTT_IDLE_TARGET_MS && cl <= RTT_LOADED_TARGET_RATIO * ll;
 }
 
 /** Runs the idle phase, then the loaded one; `log` gets progress lines. */
@@ -398,6 +532,7 @@ export async function measureTuiLatency(
       idle,
       loaded,
       targetMet: loaded.lost === 0 && loaded.latencyMs.p99 < TUI_TARGET_MS,
+      rttTargetMet: rttTargetMet(idle, loaded),
     };
   } finally {
     await peer.stop();
@@ -503,6 +638,28 @@ export function tuiRows(r: TuiResult, group?: string): Row[] {
       ),
     );
   }
+  const libNote = (p: TuiPhase) =>
+    `min ${formatNumber(p.displayedRtt?.minMs)} chat, ${formatNumber(p.libraryRtt?.minMs)} library`;
+  rows.push(
+    row(
+      g,
+      'displayed RTT, idle (Peers pane)',
+      'ms',
+      I.displayedRtt?.smoothedMs,
+      'plain library socket',
+      I.libraryRtt?.smoothedMs,
+      `target within ${RTT_IDLE_TARGET_MS} ms; ${libNote(I)}`,
+    ),
+    row(
+      g,
+      `displayed RTT, ${r.config.floodRate} msg/s in (Peers pane)`,
+      'ms',
+      L.displayedRtt?.smoothedMs,
+      'plain library socket',
+      L.libraryRtt?.smoothedMs,
+      `target within ${RTT_LOADED_TARGET_RATIO}x; ${libNote(L)}`,
+    ),
+  );
   rows.push(
     row(
       g,

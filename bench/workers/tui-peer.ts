@@ -6,12 +6,18 @@
  * every tick sends what is due since the start. It also measures send → ack
  * of lone messages (`probe`): how fast the chat's transport acknowledges,
  * which is what the chat's RTT figure shows from the other side.
+ *
+ * Started a second time it stands in for the chat instead (`listen`,
+ * `chatter`): a plain library socket named as the chat, which the flooding
+ * peer connects to and loads the same way, and which sends the same lone
+ * messages as the chat's user types: its smoothed RTT is the baseline for the
+ * RTT the chat displays.
  */
 import { performance } from 'node:perf_hooks';
 import { encodeChat } from '../../source/chat/protocol.js';
 import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { serve } from '../ipc.js';
-import { addToReservoir, waitUntil } from '../stats.js';
+import { addToReservoir, median, waitUntil } from '../stats.js';
 
 const HOST = '127.0.0.1';
 /** Sends awaiting their ack at most; beyond it the flood waits (the chat is not keeping up). */
@@ -169,6 +175,54 @@ const api = {
       await new Promise((r) => setTimeout(r, a.intervalMs * (0.5 + Math.random())));
     }
     return { ackMs: out, rtt: rtt() };
+  },
+
+  /** Binds a fresh socket named `nick` for a peer to connect to; returns its port. */
+  async listen(a: { nick: string }): Promise<{ port: number }> {
+    await closeSocket();
+    errors = [];
+    sock = await MultiHolepunchSocket.bind({
+      host: HOST,
+      port: 0,
+      nick: a.nick,
+      introductions: false,
+    });
+    sock.on('error', (err) => {
+      if (errors.length < 20) errors.push(err.message);
+    });
+    sock.addHook(() => {});
+    return { port: sock.localAddress().port };
+  },
+
+  /**
+   * Sends `count` lone chat messages to `to`, `intervalMs` apart, as the
+   * chat's user does in the RTT measurement; returns our RTT estimate of `to`
+   * as bench/tui.ts reads the chat's: the median smoothed RTT over the second
+   * half of them (read after each) and 600 ms after, and the last min.
+   */
+  async chatter(a: { to: string; count: number; intervalMs: number }): Promise<PeerRtt> {
+    const s = socket();
+    target = a.to;
+    await s.waitForPeer(a.to, { timeout: 15_000 });
+    const readings: number[] = [];
+    const read = () => {
+      const r = rtt().smoothedMs;
+      if (r !== undefined) readings.push(r);
+    };
+    for (let i = 0; i < a.count; i++) {
+      await s.send(encodeChat({ text: `rtt${i}`, private: false }), {
+        recipient: a.to,
+        timeout: 10_000,
+      });
+      if (i >= Math.floor(a.count / 2)) read();
+      await new Promise((r) => setTimeout(r, a.intervalMs));
+    }
+    await new Promise((r) => setTimeout(r, 600));
+    read();
+    return {
+      smoothedMs: readings.length > 0 ? median(readings) : undefined,
+      minMs: rtt().minMs,
+    };
   },
 
   async rtt(_a: Record<string, never>): Promise<PeerRtt> {

@@ -1,7 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Message, MultiHolepunchSocket, PeerChange, PeerInfo, StunInfo } from '../index.js';
+import type {
+  Message,
+  MultiHolepunchSocket,
+  PeerChange,
+  PeerInfo,
+  SocketEvents,
+  StunInfo,
+} from '../index.js';
 import { decodeInvite, isInviteCode, UsageError, validateNick } from '../index.js';
 import { type Action, COMMANDS, isFingerprint } from './commands.js';
 import {
@@ -22,8 +29,21 @@ import { decodeChat, encodeChat } from './protocol.js';
  * renders the lines.
  */
 
+/**
+ * Subscribing to the socket's events, as both MultiHolepunchSocket and the
+ * worker-backed socket (source/app/remotesocket.ts) offer it.
+ */
+export interface SocketEventSource {
+  on<E extends keyof SocketEvents>(event: E, listener: (...args: SocketEvents[E]) => void): unknown;
+  off<E extends keyof SocketEvents>(
+    event: E,
+    listener: (...args: SocketEvents[E]) => void,
+  ): unknown;
+}
+
 /** The part of the socket the chat uses (a fake in tests). */
-export type ChatSocket = Pick<
+export type ChatSocket = SocketEventSource & ChatSocketMethods;
+type ChatSocketMethods = Pick<
   MultiHolepunchSocket,
   | 'send'
   | 'peers'
@@ -33,8 +53,6 @@ export type ChatSocket = Pick<
   | 'unblock'
   | 'trustNewKey'
   | 'close'
-  | 'on'
-  | 'off'
   | 'fingerprint'
   | 'invite'
   | 'stunInfo'

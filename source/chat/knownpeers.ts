@@ -3,6 +3,7 @@ import { basename, dirname } from 'node:path';
 import Conf from 'conf';
 import type { MultiHolepunchSocket, PeerChange, PeerInfo } from '../index.js';
 import { UsageError, validateNick } from '../index.js';
+import type { SocketEventSource } from './controller.js';
 import type { PeerEntry } from './peersfile.js';
 
 /**
@@ -155,7 +156,7 @@ export class KnownPeers {
    * ('restarted' too: after /trust the new key's session is one).
    */
   follow(
-    socket: Pick<MultiHolepunchSocket, 'on' | 'off' | 'pinnedFingerprint'>,
+    socket: SocketEventSource & Pick<MultiHolepunchSocket, 'pinnedFingerprint'>,
     /** Told when a write fails (once, until one succeeds again). */
     onError?: (err: Error) => void,
   ): () => void {

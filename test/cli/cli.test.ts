@@ -230,13 +230,14 @@ describe('srmudp-tui command line', () => {
 
     b.send('hello from bob');
     a.send('hello from alice');
-    await a.waitFor(/\[\d\d:\d\d:\d\d\] <bob> hello from bob/);
+    // Alice never added bob (he dialed her): his lines are marked as a stranger's.
+    await a.waitFor(/\[\d\d:\d\d:\d\d\] \(stranger\) <bob> hello from bob/);
     await b.waitFor(/\[\d\d:\d\d:\d\d\] <alice> hello from alice/);
 
     b.send('/msg alice psst \u001b]52;c;aGk=\u0007');
     await b.waitFor(/control character/);
     b.send('/msg alice psst');
-    await a.waitFor(/\(private\) <bob> psst/);
+    await a.waitFor(/\(private\) \(stranger\) <bob> psst/);
     await b.waitFor(/delivered to alice/);
 
     b.send('/list');

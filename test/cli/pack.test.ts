@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -70,5 +70,17 @@ describe('npm pack', () => {
     expect(help.stdout).toContain('--nick');
     const version = await run(bin, ['--version'], { cwd: dir });
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
-  }, 60_000);
+    // The chat's socket runs in a worker loaded from dist/ (socketworker.js):
+    // binding and quitting proves the packed worker file is found and runs.
+    const chat = spawnSync(bin, ['-n', 'packcheck', '--host', '127.0.0.1', '-p', '0'], {
+      cwd: dir,
+      input: '/quit\n',
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, SRMUDP_STUN: 'none', SRMUDP_HOME: join(dir, 'home') },
+    });
+    expect(chat.stderr).toBe('');
+    expect(chat.stdout).toContain('listening on 127.0.0.1:');
+    expect(chat.status).toBe(0);
+  }, 90_000);
 });

@@ -1,11 +1,16 @@
 import { useEffect } from 'react';
+import type { SocketEventSource } from '../../chat/controller.js';
 import { lapsedStranger } from '../../chat/reducer.js';
 import type { ChatStore } from '../../chat/store.js';
 import type { MultiHolepunchSocket } from '../../index.js';
 import { shownStatsKey } from '../Stats.js';
 
-/** What the screen reads from the transport (a fake in tests). */
-export type TransportView = Pick<MultiHolepunchSocket, 'on' | 'off' | 'peers' | 'stats'>;
+/**
+ * What the screen reads from the transport (a fake in tests). The chat's is
+ * the worker-backed socket (source/app/remotesocket.ts): peers() and stats()
+ * there read what the worker last pushed, never across threads.
+ */
+export type TransportView = SocketEventSource & Pick<MultiHolepunchSocket, 'peers' | 'stats'>;
 
 /**
  * Feeds the transport into the store: every 'peer' change and every 'stats'
