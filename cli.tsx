@@ -244,16 +244,21 @@ async function main(argv: readonly string[]): Promise<number> {
         verbose: opts.verbose,
         ...(onRender ? { onRender } : {}),
       });
-  let signals = 0;
+  let interrupts = 0;
+  let quitting = false;
   let ended = false;
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     // Once the chat has ended, a late signal changes nothing (the process is
     // leaving with its code). The listener stays: without one, Ink's
     // signal-exit re-raises the signal and the process dies by it (a SIGHUP
     // arriving while the screen was restored ended it with status 129).
     if (ended) return;
-    signals++;
-    if (signals > 1) process.exit(130);
+    // A second Ctrl+C is the user insisting: leave at once. A repeated
+    // SIGHUP or SIGTERM (a closing terminal may send more than one) only
+    // finds us already quitting: the CLOSE to every peer still goes out.
+    if (signal === 'SIGINT' && ++interrupts > 1) process.exit(130);
+    if (quitting) return;
+    quitting = true;
     mode.quit();
   };
   // SIGHUP (the terminal closed, an ssh session dropped) ends the chat as
