@@ -32,6 +32,8 @@ export interface Config {
   cryptoBatch: number;
   sendRounds: number;
   sendBurst: number;
+  /** Round trips counted for the allocation figure (each count; few enough that no collection runs). */
+  allocTrips: number;
   /** The whole run is abandoned (children killed, exit 1) after this long. */
   watchdogMs: number;
 }
@@ -53,6 +55,7 @@ export const QUICK: Config = {
   cryptoBatch: 2_000,
   sendRounds: 10,
   sendBurst: 256,
+  allocTrips: 300,
   watchdogMs: 150_000,
 };
 
@@ -73,5 +76,6 @@ export const FULL: Config = {
   cryptoBatch: 5_000,
   sendRounds: 40,
   sendBurst: 256,
+  allocTrips: 500,
   watchdogMs: 15 * 60_000,
 };
