@@ -1,9 +1,9 @@
 /**
- * `npm run bench:profile [-- --out DIR]`: our bulk transfer and the 1 KiB
- * ping-pong with both worker processes under `node --cpu-prof --heap-prof`
- * (pinned to different CPUs), then a summary of each profile: top self-time
- * functions and top allocation sites. The .cpuprofile / .heapprofile files
- * stay in DIR for Chrome DevTools. Not part of `npm run bench` (profiling
+ * `npm run bench:profile [-- bulk|ping|alloc] [-- --out DIR]`: our bulk
+ * transfer and the 1 KiB ping-pong with both worker processes under
+ * `node --cpu-prof` (pinned to different CPUs), then each end's top
+ * self-time functions; and the ping-pong's allocation sites. The
+ * .cpuprofile files stay in DIR for Chrome DevTools. Not part of `npm run bench` (profiling
  * slows everything it watches).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -15,11 +15,13 @@ import { oursBulk } from './figures.js';
 import { launch } from './ipc.js';
 import { pinningUnavailable, place } from './pin.js';
 import { MiB } from './stats.js';
+import type { AllocApi } from './workers/alloc.js';
 import type { TransportApi } from './workers/transport.js';
 
 const outIdx = process.argv.indexOf('--out');
 const outDir = resolve(outIdx > 0 ? (process.argv[outIdx + 1] ?? 'prof') : 'prof');
 const file = fileURLToPath(new URL('./workers/transport.ts', import.meta.url));
+const allocFile = fileURLToPath(new URL('./workers/alloc.ts', import.meta.url));
 const cfg: Config = { ...FULL, oursBytes: 64 * MiB };
 
 interface ProfileNode {
@@ -53,22 +55,12 @@ function summarizeCpu(path: string): string[] {
   return top(self, 25, (v) => `${v} hits`);
 }
 
-function summarizeHeap(path: string): string[] {
-  const p = JSON.parse(readFileSync(path, 'utf8')) as { head: ProfileNode };
-  const self = new Map<string, number>();
-  const walk = (n: ProfileNode): void => {
-    self.set(where(n), (self.get(where(n)) ?? 0) + (n.selfSize ?? 0));
-    for (const c of n.children ?? []) if (typeof c !== 'number') walk(c);
-  };
-  walk(p.head);
-  return top(self, 20, (v) => `${(v / 1024).toFixed(0)} KiB`);
-}
-
 async function profileRun(what: 'bulk' | 'ping'): Promise<void> {
   const dir = join(outDir, what);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const flags = ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--heap-prof', `--heap-prof-dir=${dir}`];
+  // 100 µs samples: a datagram costs ~10-30 µs, 1 ms sampling sees too little.
+  const flags = ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100'];
   const tx = await launch<TransportApi>(`${what}-tx`, file, flags);
   const rx = await launch<TransportApi>(`${what}-rx`, file, flags);
   try {
@@ -93,13 +85,31 @@ async function profileRun(what: 'bulk' | 'ping'): Promise<void> {
   } finally {
     await Promise.all([tx.stop(10_000), rx.stop(10_000)]);
   }
+  // Thread 0 is the main thread (tsx's loader thread writes the others).
   for (const f of readdirSync(dir).sort()) {
-    const p = join(dir, f);
-    console.log(`\n== ${what} ${f}`);
-    const lines = f.endsWith('.cpuprofile') ? summarizeCpu(p) : summarizeHeap(p);
-    console.log(lines.join('\n'));
+    if (!/\.0\.\d+\.cpuprofile$/.test(f)) continue;
+    const role = f.includes(`.${tx.pid}.`) ? 'sender' : 'receiver';
+    console.log(`\n== ${what} ${role}: top self time (${f})`);
+    console.log(summarizeCpu(join(dir, f)).join('\n'));
   }
 }
 
-await profileRun('bulk');
-await profileRun('ping');
+/**
+ * Allocation by site in the in-process ping-pong: the sampling heap profiler
+ * with collected objects kept (--heap-prof drops garbage, which is the point).
+ */
+async function allocationSites(): Promise<void> {
+  const w = await launch<AllocApi>('alloc', allocFile, ['--expose-gc']);
+  try {
+    const sites = await w.call('sites', { trips: 3000, warmup: 2000, size: 1024 }, 300_000);
+    console.log('\n== ping-pong, both ends in one process: allocated bytes per round trip by site');
+    for (const s of sites) console.log(`  ${s.bytesPerTrip.toFixed(0).padStart(6)}  ${s.site}`);
+  } finally {
+    await w.stop();
+  }
+}
+
+const only = process.argv.find((a) => a === 'bulk' || a === 'ping' || a === 'alloc');
+if (!only || only === 'bulk') await profileRun('bulk');
+if (!only || only === 'ping') await profileRun('ping');
+if (!only || only === 'alloc') await allocationSites();

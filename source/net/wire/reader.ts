@@ -70,16 +70,27 @@ export class Reader {
   bytes(n: number, what = 'bytes'): Uint8Array {
     if (!Number.isSafeInteger(n) || n < 0) throw new BadPacket('malformed', `bad ${what} length`);
     this.need(n, what);
-    const out = this.buf.subarray(this.pos, this.pos + n);
+    const out = view(this.buf, this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
 
   rest(): Uint8Array {
-    const out = this.buf.subarray(this.pos, this.end);
+    const out = view(this.buf, this.pos, this.end);
     this.pos = this.end;
     return out;
   }
+}
+
+/**
+ * A plain Uint8Array view of `buf[start, end)`, no copy. On the per-packet
+ * path this replaces Buffer#subarray, which builds its result through the
+ * Buffer species constructor: about twice the cost of a typed-array view
+ * (bench/profile.ts showed subarray + FastBuffer at 3-6 % of a bulk
+ * receiver's CPU). Callers must not need Buffer methods on the result.
+ */
+export function view(buf: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset + start, end - start);
 }
 
 /** Bytes a value takes as a QUIC varint. */

@@ -200,6 +200,10 @@ export const MAX_STREAM_GAPS = 4096;
  */
 const KEEP_VIEW_MIN = 512;
 
+const NO_BYTES = new Uint8Array(0);
+/** onData's answer when no message completed (most packets of a bulk transfer): shared, frozen. */
+const NO_MESSAGES = Object.freeze([]) as unknown as Buffer[];
+
 function worthKeeping(view: Uint8Array): boolean {
   return view.length >= KEEP_VIEW_MIN && view.buffer.byteLength <= 2 * view.length;
 }
@@ -213,7 +217,9 @@ export class RecvStream {
   private early = 0;
   /** All bytes below this offset have arrived and been moved to `ready`. */
   private contiguousEnd = 0;
-  private readonly ready: Uint8Array[] = [];
+  /** A FIFO: ready[readyHead..] (a head index, not shift(): a 1 MiB message is ~900 chunks). */
+  private ready: Uint8Array[] = [];
+  private readyHead = 0;
   private readyBytes = 0;
   /** Bytes consumed as complete messages. */
   private consumed = 0;
@@ -241,7 +247,7 @@ export class RecvStream {
 
   /** Pages and ready chunks held: the objects reassembly keeps. */
   get objectsHeld(): number {
-    return this.store.size + this.ready.length;
+    return this.store.size + this.ready.length - this.readyHead;
   }
 
   /** Reassembly work so far, in steps (bitmap words, page visits): tests bound it. */
@@ -260,8 +266,8 @@ export class RecvStream {
     if (end > this.consumed + RECV_WINDOW) {
       throw new BadPacket('protocol', 'stream data beyond the receive window');
     }
-    if (end <= this.contiguousEnd || data.length === 0) return [];
-    const fresh = data.subarray(Math.max(0, this.contiguousEnd - offset));
+    if (end <= this.contiguousEnd || data.length === 0) return NO_MESSAGES;
+    const fresh = offset >= this.contiguousEnd ? data : data.subarray(this.contiguousEnd - offset);
     if (offset <= this.contiguousEnd && this.runs === 0 && worthKeeping(fresh)) {
       // In order with nothing pending (the bulk case): straight to `ready`.
       this.pushReady(fresh);
@@ -316,7 +322,7 @@ export class RecvStream {
   /** Appends to `ready`, extending the last view when it continues in the same page. */
   private pushReady(view: Uint8Array): void {
     const n = this.ready.length;
-    const last = n > 0 ? this.ready[n - 1]! : undefined;
+    const last = n > this.readyHead ? this.ready[n - 1]! : undefined;
     if (last && last.buffer === view.buffer && last.byteOffset + last.length === view.byteOffset) {
       this.ready[n - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + view.length);
     } else this.ready.push(view);
@@ -324,7 +330,7 @@ export class RecvStream {
   }
 
   private parseMessages(): Buffer[] {
-    const out: Buffer[] = [];
+    let out: Buffer[] | undefined;
     for (;;) {
       const header = this.peekHeader();
       if (!header) break;
@@ -333,20 +339,23 @@ export class RecvStream {
         throw new BadPacket('protocol', 'message exceeds the maximum size');
       if (this.readyBytes < headerBytes + length) break;
       this.take(headerBytes);
-      out.push(this.take(length));
+      const message = this.take(length);
+      if (out) out.push(message);
+      else out = [message];
       this.consumed += headerBytes + length;
     }
-    return out;
+    return out ?? NO_MESSAGES;
   }
 
   /** Decodes the varint message length at the front of `ready`, if complete. */
   private peekHeader(): [number, number] | undefined {
     if (this.readyBytes === 0) return undefined;
-    const first = this.ready[0]![0]!;
+    const head = this.readyHead;
+    const first = this.ready[head]![0]!;
     const len = 1 << (first >> 6);
     if (this.readyBytes < len) return undefined;
     let value = first & 0x3f;
-    let chunk = 0;
+    let chunk = head;
     let pos = 1;
     for (let i = 1; i < len; i++) {
       while (pos >= this.ready[chunk]!.length) {
@@ -360,28 +369,45 @@ export class RecvStream {
 
   private take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
-    const head = this.ready[0]!;
+    const ready = this.ready;
+    const head = ready[this.readyHead]!;
     if (head.length >= n && 2 * n >= head.buffer.byteLength) {
       // A message that sits in one piece and fills at least half of its
       // buffer is handed out without copying; a small one is copied, so the
       // application never keeps a whole page or datagram alive for it.
       const out = Buffer.from(head.buffer, head.byteOffset, n);
-      if (head.length === n) this.ready.shift();
-      else this.ready[0] = head.subarray(n);
+      if (head.length === n) this.dropReadyHead();
+      else ready[this.readyHead] = head.subarray(n);
       this.readyBytes -= n;
       return out;
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
-      const chunk = this.ready[0]!;
+      const chunk = ready[this.readyHead]!;
       const part = Math.min(chunk.length, n - filled);
-      out.set(chunk.subarray(0, part), filled);
+      if (part === chunk.length) {
+        out.set(chunk, filled); // whole chunk: no view needed
+        this.dropReadyHead();
+      } else {
+        out.set(chunk.subarray(0, part), filled);
+        ready[this.readyHead] = chunk.subarray(part);
+      }
       filled += part;
-      if (part === chunk.length) this.ready.shift();
-      else this.ready[0] = chunk.subarray(part);
     }
     this.readyBytes -= n;
     return out;
+  }
+
+  /** Pops the front of `ready`, keeping no reference to the datagram it viewed. */
+  private dropReadyHead(): void {
+    this.ready[this.readyHead++] = NO_BYTES;
+    if (this.readyHead === this.ready.length) {
+      this.ready.length = 0;
+      this.readyHead = 0;
+    } else if (this.readyHead >= 1024 && this.readyHead * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.readyHead);
+      this.readyHead = 0;
+    }
   }
 }
