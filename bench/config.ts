@@ -32,6 +32,8 @@ export interface Config {
   cryptoBatch: number;
   sendRounds: number;
   sendBurst: number;
+  /** Bytes moved between the two in-process endpoints for the core-alone figure (after a quarter as warm-up). */
+  coreBytes: number;
   /** Round trips counted for the allocation figure (each count; few enough that no collection runs). */
   allocTrips: number;
   /** The whole run is abandoned (children killed, exit 1) after this long. */
@@ -56,6 +58,7 @@ export const QUICK: Config = {
   sendRounds: 10,
   sendBurst: 256,
   allocTrips: 300,
+  coreBytes: 8 * MiB,
   watchdogMs: 150_000,
 };
 
@@ -77,5 +80,6 @@ export const FULL: Config = {
   sendRounds: 40,
   sendBurst: 256,
   allocTrips: 500,
+  coreBytes: 64 * MiB,
   watchdogMs: 15 * 60_000,
 };

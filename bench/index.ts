@@ -22,6 +22,7 @@ import type { CipherName } from '../source/net/crypto/cipher.js';
 import { MAX_PLPMTU } from '../source/net/recovery/pmtu.js';
 import { type CryptoCost, measureCrypto } from './ceiling.js';
 import { type Config, FULL, QUICK } from './config.js';
+import { measureCore } from './core.js';
 import {
   DATAGRAM,
   type KernelUdp,
@@ -587,6 +588,39 @@ async function main(): Promise<void> {
     ours: pmtudRuns,
   };
   rows.push(...ownRows(G4, at1200), ...ownRows(G4, atPmtu));
+  // Where the own CPU goes: the sans-I/O core alone, in this process.
+  progress('core alone: bulk between two in-process endpoints, no I/O');
+  try {
+    const core = measureCore(config.coreBytes);
+    details.core = core;
+    const k = crypto.get(OURS_VS_STREAMS);
+    const crypt = k
+      ? ` (seal ${formatNumber(k.sealUs)} / open ${formatNumber(k.openUs)} included)`
+      : '';
+    rows.push(
+      row(
+        G4,
+        `core alone, sender, per datagram at ${DATAGRAM} B`,
+        'µs',
+        core.senderUs,
+        'minus seal',
+        k ? core.senderUs - k.sealUs : undefined,
+        `two sans-I/O endpoints in one process, ${core.datagrams} datagrams and ${core.acks} ACKs handed over by call${crypt}; ` +
+          'the rest of the two-process own CPU is the shell (socket.ts, dgram glue) and the event loop',
+      ),
+      row(
+        G4,
+        `core alone, receiver, per datagram at ${DATAGRAM} B`,
+        'µs',
+        core.receiverUs,
+        'minus open',
+        k ? core.receiverUs - k.openUs : undefined,
+        'each datagram in a fresh exact-size buffer, as dgram delivers it (the copy is not timed)',
+      ),
+    );
+  } catch (err) {
+    rows.push(statusRow(G4, 'core alone per datagram', 'µs', `FAILED: ${fail('core alone', err)}`));
+  }
   for (const c of CIPHERS) {
     const k = crypto.get(c);
     if (c !== OURS_VS_STREAMS && k) {

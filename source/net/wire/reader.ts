@@ -105,13 +105,24 @@ export function varintLength(value: number): number {
 export function writeVarint(buf: Uint8Array, pos: number, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0)
     throw new RangeError(`varint out of range: ${value}`);
+  // Two bytes or fewer covers stream ids, most offsets' low end, lengths
+  // and ACK fields: written directly; longer forms by the general loop.
+  if (value < 0x40) {
+    buf[pos] = value;
+    return pos + 1;
+  }
+  if (value < 0x4000) {
+    buf[pos] = 0x40 | (value >> 8);
+    buf[pos + 1] = value & 0xff;
+    return pos + 2;
+  }
   const len = varintLength(value);
   let v = value;
   for (let i = len - 1; i > 0; i--) {
     buf[pos + i] = v & 0xff;
     v = Math.floor(v / 256);
   }
-  buf[pos] = v | ((Math.log2(len) | 0) << 6);
+  buf[pos] = v | ((len === 4 ? 2 : 3) << 6);
   return pos + len;
 }
 
