@@ -1,5 +1,5 @@
 import { RangeSet } from '../../recovery/rangeset.js';
-import { varintLength, writeVarint } from '../../wire/reader.js';
+import { varintLength, view, writeVarint } from '../../wire/reader.js';
 import { BadPacket } from '../errors.js';
 import { PAGE_COST, PageStore } from './pages.js';
 
@@ -49,6 +49,12 @@ export class SendStream {
   private sendOffset = 0;
   /** End of written data. */
   writeOffset = 0;
+  /** nextChunk's answer, reused: the caller writes it into a packet before asking again. */
+  private readonly chunk: { offset: number; data: Uint8Array; retransmit: boolean } = {
+    offset: 0,
+    data: new Uint8Array(0),
+    retransmit: false,
+  };
 
   constructor(readonly id: number) {}
 
@@ -81,7 +87,10 @@ export class SendStream {
 
   /**
    * The next piece to send (lost ranges first, then new data), at most
-   * `maxBytes` long and never spanning two segments.
+   * `maxBytes` long and never spanning two segments. The returned object is
+   * this stream's own and is overwritten by the next call (one per packet
+   * is what the profile charged it; the sender copies it into the packet at
+   * once).
    */
   nextChunk(
     maxBytes: number,
@@ -96,7 +105,7 @@ export class SendStream {
       }
       const data = this.slice(gap[0], Math.min(gap[1], gap[0] + maxBytes));
       this.lost.remove(lostStart, gap[0] + data.length);
-      return { offset: gap[0], data, retransmit: true };
+      return this.answer(gap[0], data, true);
     }
     if (!this.canSendNew()) return undefined;
     const limit = Math.min(
@@ -107,7 +116,19 @@ export class SendStream {
     const offset = this.sendOffset;
     const data = this.slice(offset, limit);
     this.sendOffset = offset + data.length;
-    return { offset, data, retransmit: false };
+    return this.answer(offset, data, false);
+  }
+
+  private answer(
+    offset: number,
+    data: Uint8Array,
+    retransmit: boolean,
+  ): { offset: number; data: Uint8Array; retransmit: boolean } {
+    const c = this.chunk;
+    c.offset = offset;
+    c.data = data;
+    c.retransmit = retransmit;
+    return c;
   }
 
   /** A view of [start, end) clipped to the segment holding `start`. */
@@ -122,7 +143,8 @@ export class SendStream {
     const seg = this.segments[lo]!;
     const from = start - seg.start;
     const to = Math.min(end - seg.start, seg.data.length);
-    return seg.data.subarray(from, to);
+    // The application's Buffer: a typed-array view, not Buffer#subarray (see view()).
+    return view(seg.data, from, to);
   }
 
   onLost(offset: number, length: number): void {

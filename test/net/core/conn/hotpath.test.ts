@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_PAYLOAD, Session } from '../../../../source/net/core/conn/session.js';
-import { RecvStream } from '../../../../source/net/core/conn/stream.js';
+import { RecvStream, SendStream } from '../../../../source/net/core/conn/stream.js';
 import { createPacketKey, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import {
   DATA_HEADER_LENGTH,
@@ -104,5 +104,23 @@ describe('receive path: objects per packet', () => {
     expect(answers.size).toBe(1);
     // A duplicate below the delivered prefix is the same empty answer.
     expect(answers.has(s.onData(0, header))).toBe(true);
+  });
+
+  it('SendStream.nextChunk reuses one answer and views the message without Buffer#subarray', () => {
+    const s = new SendStream(0);
+    const message = Buffer.alloc(10_000, 3);
+    s.write(1, message);
+    const answers = new Set<object>();
+    let bytes = 0;
+    for (let c = s.nextChunk(1170); c; c = s.nextChunk(1170)) {
+      answers.add(c);
+      bytes += c.data.length;
+      if (c.data.length > 2) {
+        expect(Buffer.isBuffer(c.data)).toBe(false);
+        expect(c.data.buffer).toBe(message.buffer); // a view, not a copy
+      }
+    }
+    expect(bytes).toBe(2 + message.length);
+    expect(answers.size).toBe(1);
   });
 });
