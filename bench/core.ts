@@ -95,8 +95,9 @@ export function measureCore(bytes: number, maxDatagramSize = 1200, inFlight = 8)
   const drainA = () => {
     for (let e = a.pollEvent(); e; e = a.pollEvent()) if (e.type === 'delivered') acked++;
   };
-  // Handshake and an untimed warm-up of a quarter of the transfer.
-  const warm = Math.max(1, messages >> 2);
+  // Handshake and an untimed warm-up: a quarter of the transfer, at least
+  // 8 MiB (less leaves the optimizing compiler's work inside the timing).
+  const warm = Math.max(8, messages >> 2);
   for (let round = 0; round < 2; round++) {
     const total = round === 0 ? warm : messages;
     counting = round === 1;

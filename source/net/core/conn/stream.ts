@@ -33,6 +33,19 @@ export interface OutgoingMessage {
   data: Uint8Array;
 }
 
+/**
+ * A message of at least JOIN_MIN bytes leaves with its length header and its
+ * first JOIN_BYTES bytes in one segment (a copy of about 1 KiB), so its first
+ * STREAM frame is large enough for the receiver to keep as a view of the
+ * datagram (RecvStream's KEEP_VIEW_MIN). With the header alone in a frame,
+ * the receiver copied those 1-4 bytes into a fresh 4 KiB reassembly page for
+ * every message: 4.6 KB of ArrayBuffer per message, two thirds of what a
+ * 1 KiB ping-pong allocated per round trip (bench/workers/alloc.ts). Shorter
+ * messages keep the separate header: the receiver copies them either way.
+ */
+const JOIN_MIN = 512;
+const JOIN_BYTES = 1024;
+
 /** onAcked's answer when no message completed (most acks): shared, never mutated. */
 const NOTHING_DONE: readonly OutgoingMessage[] = Object.freeze([]);
 
@@ -60,13 +73,19 @@ export class SendStream {
 
   /** Appends one message; returns its end offset. */
   write(id: number, data: Uint8Array): number {
-    const header = Buffer.allocUnsafe(varintLength(data.length));
-    writeVarint(header, 0, data.length);
-    this.segments.push({ start: this.writeOffset, data: header });
-    this.writeOffset += header.length;
-    if (data.length > 0) {
-      this.segments.push({ start: this.writeOffset, data });
-      this.writeOffset += data.length;
+    const headerLength = varintLength(data.length);
+    // See JOIN_MIN: the header travels with the first bytes of a message
+    // large enough to be kept as a view at the receiver.
+    const joined = data.length >= JOIN_MIN ? Math.min(data.length, JOIN_BYTES) : 0;
+    const head = Buffer.allocUnsafe(headerLength + joined);
+    writeVarint(head, 0, data.length);
+    if (joined > 0) head.set(joined === data.length ? data : view(data, 0, joined), headerLength);
+    this.segments.push({ start: this.writeOffset, data: head });
+    this.writeOffset += head.length;
+    if (data.length > joined) {
+      const rest = joined === 0 ? data : view(data, joined, data.length);
+      this.segments.push({ start: this.writeOffset, data: rest });
+      this.writeOffset += rest.length;
     }
     this.messages.push({ id, end: this.writeOffset, data });
     return this.writeOffset;
