@@ -65,6 +65,8 @@ export const MAX_DATAGRAM = BASE_PLPMTU;
 const SLAB_SIZE = 64 * 1024;
 let slab: Buffer | undefined;
 let slabUsed = 0;
+/** Where the latest allocPacket began in the slab (what trimPacket may shorten). */
+let lastStart = -1;
 
 export function allocPacket(size: number): Buffer {
   if (slab === undefined || slabUsed + size > SLAB_SIZE) {
@@ -72,9 +74,30 @@ export function allocPacket(size: number): Buffer {
     slabUsed = 0;
   }
   const buf = slab.subarray(slabUsed, slabUsed + size);
+  lastStart = slabUsed;
   // 8-byte alignment for the next one, as Node's pool does.
   slabUsed = (slabUsed + size + 7) & ~7;
   return buf;
+}
+
+/**
+ * The first `used` bytes of `buf`, the latest allocPacket's; the rest goes
+ * back to the slab. A packet is allocated at the path's full size before
+ * its frames are known, so without this an ACK-only packet of ~40 bytes
+ * (and an empty one, `used` 0) took 1200 bytes of slab: most of the
+ * ArrayBuffer memory a 1 KiB ping-pong allocated per round trip was slab
+ * (bench/workers/alloc.ts). Any other buffer is only cut to `used`.
+ */
+export function trimPacket(buf: Buffer, used: number): Buffer {
+  if (
+    slab !== undefined &&
+    buf.buffer === slab.buffer &&
+    buf.byteOffset - slab.byteOffset === lastStart
+  ) {
+    slabUsed = (lastStart + used + 7) & ~7;
+    lastStart = -1;
+  }
+  return buf.subarray(0, used);
 }
 
 /**
