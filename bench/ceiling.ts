@@ -1,13 +1,14 @@
 /**
  * Per-packet crypto cost through the transport's own `createPacketKey`, on a
- * full-size DATA packet: MAX_PAYLOAD bytes of plaintext plus the 14-byte
- * header as associated data (a 1200-byte datagram once sealed). In-process.
+ * full-size DATA packet: payloadRoom(datagram) bytes of plaintext plus the
+ * 14-byte header as associated data (a `datagram`-byte datagram once sealed).
+ * In-process, measured alone (nothing else running in this process).
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { MAX_PAYLOAD } from '../source/net/core/conn/session.js';
+import { payloadRoom } from '../source/net/core/conn/session.js';
 import { type CipherName, createPacketKey, TAG_LENGTH } from '../source/net/crypto/cipher.js';
-import { DATA_HEADER_LENGTH } from '../source/net/wire/packet.js';
+import { BASE_PLPMTU, DATA_HEADER_LENGTH } from '../source/net/wire/packet.js';
 import { median } from './stats.js';
 
 export interface CryptoCost {
@@ -31,12 +32,19 @@ function timeRounds(rounds: number, batch: number, op: (i: number) => void): num
   return median(perOp);
 }
 
-export function measureCrypto(cipher: CipherName, rounds: number, batch: number): CryptoCost {
+/** Seal and open of one full DATA packet of `datagram` bytes (default: the 1200-byte base size). */
+export function measureCrypto(
+  cipher: CipherName,
+  rounds: number,
+  batch: number,
+  datagram = BASE_PLPMTU,
+): CryptoCost {
+  const payload = payloadRoom(datagram);
   const key = createPacketKey(cipher, randomBytes(32));
   const ad = randomBytes(DATA_HEADER_LENGTH);
-  const plaintext = randomBytes(MAX_PAYLOAD);
-  const sealed = Buffer.alloc(MAX_PAYLOAD + TAG_LENGTH);
-  const opened = Buffer.alloc(MAX_PAYLOAD);
+  const plaintext = randomBytes(payload);
+  const sealed = Buffer.alloc(payload + TAG_LENGTH);
+  const opened = Buffer.alloc(payload);
 
   const sealUs = timeRounds(rounds, batch, (i) => key.seal(i, ad, plaintext, sealed));
 
@@ -55,7 +63,7 @@ export function measureCrypto(cipher: CipherName, rounds: number, batch: number)
     cipher,
     sealUs,
     openUs,
-    plaintextBytes: MAX_PAYLOAD,
-    datagramBytes: DATA_HEADER_LENGTH + MAX_PAYLOAD + TAG_LENGTH,
+    plaintextBytes: payload,
+    datagramBytes: DATA_HEADER_LENGTH + payload + TAG_LENGTH,
   };
 }

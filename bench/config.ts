@@ -32,6 +32,10 @@ export interface Config {
   cryptoBatch: number;
   sendRounds: number;
   sendBurst: number;
+  /** Bytes moved between the two in-process endpoints for the core-alone figure (after a quarter as warm-up). */
+  coreBytes: number;
+  /** Round trips counted for the allocation figure (each count; few enough that no collection runs). */
+  allocTrips: number;
   /** The whole run is abandoned (children killed, exit 1) after this long. */
   watchdogMs: number;
 }
@@ -56,6 +60,8 @@ export const QUICK: Config = {
   cryptoBatch: 2_000,
   sendRounds: 10,
   sendBurst: 256,
+  allocTrips: 300,
+  coreBytes: 8 * MiB,
   watchdogMs: 150_000,
 };
 
@@ -76,5 +82,7 @@ export const FULL: Config = {
   cryptoBatch: 5_000,
   sendRounds: 40,
   sendBurst: 256,
+  allocTrips: 500,
+  coreBytes: 64 * MiB,
   watchdogMs: 15 * 60_000,
 };

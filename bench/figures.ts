@@ -65,6 +65,11 @@ export interface RawBulkRun {
   /** CPU use while sending / receiving, % of one core. */
   senderCpuPct: number;
   receiverCpuPct: number;
+  /** Process CPU (user + system, kernel work included) per datagram sent / received, µs. */
+  senderCpuUs: number;
+  receiverCpuUs: number;
+  /** Datagram size of this run. */
+  size: number;
   kernel: KernelUdp | undefined;
 }
 
@@ -74,6 +79,7 @@ async function rawBulkRun(
   rx: Worker<DgramApi>,
   port: number,
   rate: number | undefined,
+  size: number,
 ): Promise<RawBulkRun> {
   const before = kernelUdp();
   const sent = await tx.call(
@@ -81,7 +87,7 @@ async function rawBulkRun(
     {
       port,
       bytes: cfg.rawBytes,
-      size: DATAGRAM,
+      size,
       yieldEvery: 64,
       ...(rate !== undefined ? { rate } : {}),
     },
@@ -101,6 +107,10 @@ async function rawBulkRun(
     pacedAt: rate,
     senderCpuPct: sent.cpuPct,
     receiverCpuPct: got.cpuPct,
+    // cpuPct is % of one core over the span: ×10 turns % × ms into µs.
+    senderCpuUs: (sent.cpuPct * sent.ms * 10) / sent.datagrams,
+    receiverCpuUs: (got.cpuPct * got.spanMs * 10) / got.datagrams,
+    size,
     kernel: kernelDelta(before),
   };
 }
@@ -114,12 +124,13 @@ export async function rawBulk(
   cfg: Config,
   tx: Worker<DgramApi>,
   rx: Worker<DgramApi>,
+  size = DATAGRAM,
 ): Promise<{ best: RawBulkRun; runs: RawBulkRun[] }> {
   const { port } = await rx.call('sink', { recvBuffer: 4 * MiB });
-  const runs = [await rawBulkRun(cfg, tx, rx, port, undefined)];
+  const runs = [await rawBulkRun(cfg, tx, rx, port, undefined, size)];
   const first = runs[0]!;
   if (first.lossPct > 2 && Number.isFinite(first.mbps)) {
-    runs.push(await rawBulkRun(cfg, tx, rx, port, first.mbps * 0.9));
+    runs.push(await rawBulkRun(cfg, tx, rx, port, first.mbps * 0.9, size));
   }
   const best = runs.reduce((a, b) => (b.mbps > a.mbps ? b : a));
   return { best, runs };
@@ -137,6 +148,14 @@ export interface OursBulk {
   connectMs: number;
   sink: Omit<SinkReport, 'errors'>;
   source: Omit<Awaited<ReturnType<TransportApi['source']>>, 'errors'>;
+  /**
+   * Process CPU per datagram during the timed transfer, µs: the sender's over
+   * every datagram it sent, the receiver's (first→last delivery) over the
+   * datagrams it received in that span (its total, scaled by the share of
+   * bytes delivered in the span). ACKs each way are part of the cost.
+   */
+  senderCpuUs: number;
+  receiverCpuUs: number;
   kernel: KernelUdp | undefined;
 }
 
@@ -196,6 +215,10 @@ export async function oursBulk(
     connectMs,
     sink: sinkRest,
     source: sourceRest,
+    senderCpuUs: (source.cpuPct * source.ms * 10) / source.socket.datagramsOut,
+    receiverCpuUs:
+      (sink.cpuPct * sink.spanMs * 10) /
+      ((sink.socket.datagramsIn * sink.bytesAfterFirst) / sink.bytes),
     kernel,
   };
 }

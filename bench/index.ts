@@ -7,6 +7,10 @@
  *
  * Two-process figures fork workers (bench/workers/*.ts) under tsx so sender
  * and receiver have their own event loops; this process only coordinates.
+ * With taskset (Linux) the two ends are pinned: bulk on different CPUs, the
+ * ping-pong once on the same CPU and once on different CPUs (bench/pin.ts).
+ * Group 4 is issue #16's own-CPU-per-datagram and ceiling (bench/owncpu.ts),
+ * group 7 its allocation per round trip (bench/workers/alloc.ts).
  * Baselines: raw node:dgram, a udx-native stream, @hyperswarm/secret-stream
  * over udx-native, and node:tls 1.3 over TCP (with a throwaway certificate
  * from openssl; skipped, not failed, when openssl is missing).
@@ -14,16 +18,14 @@
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { MAX_PAYLOAD } from '../source/net/core/conn/session.js';
 import type { CipherName } from '../source/net/crypto/cipher.js';
 import { MAX_PLPMTU } from '../source/net/recovery/pmtu.js';
 import { type CryptoCost, measureCrypto } from './ceiling.js';
 import { type Config, FULL, QUICK } from './config.js';
+import { measureCore } from './core.js';
 import {
   DATAGRAM,
   type KernelUdp,
-  type LatencyRun,
-  latency,
   type OursBulk,
   oursBulk,
   PING_SIZE,
@@ -44,6 +46,9 @@ import {
   tlsFirstByte,
 } from './handshake.js';
 import { killAll, launch, type Worker } from './ipc.js';
+import { latencyRows } from './latencyrows.js';
+import { type AtSize, ownRows } from './owncpu.js';
+import { type Placement, pinningUnavailable, place, unpin } from './pin.js';
 import { measureScale, SCALE_FULL, SCALE_QUICK, scaleRows } from './scale.js';
 import {
   formatNumber,
@@ -57,6 +62,7 @@ import {
 } from './stats.js';
 import { makeTlsCert, OpensslMissing, TLS_CERT_KIND, type TlsPem } from './tlscert.js';
 import { measureTuiLatency, TUI_FULL, TUI_QUICK, tuiRows } from './tui.js';
+import type { AllocApi, AllocResult } from './workers/alloc.js';
 import type { DgramApi } from './workers/dgram.js';
 import type { StreamsApi } from './workers/streams.js';
 import type { TransportApi } from './workers/transport.js';
@@ -177,6 +183,26 @@ async function warmUpBulk(
   for (const k of kinds) await quietly(() => streamBulk(warm, streams, k));
 }
 
+/** The in-process allocation figure, in a fresh process with --expose-gc and a large young generation. */
+async function measureAlloc(): Promise<AllocResult> {
+  const w = await launch<AllocApi>('alloc', workerFile('alloc'), [
+    '--expose-gc',
+    '--min-semi-space-size=64',
+    '--max-semi-space-size=64',
+  ]);
+  try {
+    return await w.call('measure', {
+      trips: config.allocTrips,
+      // Fewer than ~2000 warm-up trips leave the optimizing compiler's
+      // allocations in the count (measured: 42 KB/trip after 600, 35 after 3000).
+      warmup: Math.max(2000, config.allocTrips * 2),
+      size: PING_SIZE,
+    });
+  } finally {
+    await w.stop();
+  }
+}
+
 // ---- orchestration --------------------------------------------------------------
 
 const rows: Row[] = [];
@@ -197,7 +223,9 @@ async function main(): Promise<void> {
   const G1 = `1. Bulk throughput, 2 processes (MB/s at receiver, first->last delivery${reps}, after an untimed ${config.warmupBytes / MiB} MiB warm-up each)`;
   const G2 = `2. Latency, ${PING_SIZE} B ping-pong, 2 processes, ${config.pings} round trips each, all contenders alternating in ${config.pingBlocks} blocks`;
   const G3 = `3. Handshake -> first delivered message, IN-PROCESS (both ends in this process, for ours and every baseline), ${config.pairs} fresh pairs each, alternating`;
-  const G4 = `4. Ceiling per full packet (${MAX_PAYLOAD} B payload in a 1200 B datagram; crypto in-process)`;
+  const G4 =
+    '4. Own CPU per datagram and the ceiling (issue #16): raw dgram and crypto measured in this run';
+  const G7 = '7. Allocation per 1 KiB round trip, in-process (both ends), target <= 2 KB';
 
   // 4a. Crypto first, in this process while it is otherwise idle.
   const crypto = new Map<CipherName, CryptoCost>();
@@ -209,7 +237,21 @@ async function main(): Promise<void> {
       fail(`crypto ${c}`, err);
     }
   }
-  details.crypto = Object.fromEntries(crypto);
+  let pmtuCrypto: CryptoCost | undefined;
+  try {
+    pmtuCrypto = measureCrypto(
+      OURS_VS_STREAMS,
+      config.cryptoRounds,
+      config.cryptoBatch,
+      MAX_PLPMTU,
+    );
+  } catch (err) {
+    fail(`crypto ${OURS_VS_STREAMS} at ${MAX_PLPMTU} B`, err);
+  }
+  details.crypto = {
+    ...Object.fromEntries(crypto),
+    [`${OURS_VS_STREAMS}@${MAX_PLPMTU}`]: pmtuCrypto,
+  };
 
   // The TLS baseline needs a certificate: a throwaway one from openssl.
   let pem: TlsPem | undefined;
@@ -236,6 +278,18 @@ async function main(): Promise<void> {
     launch<StreamsApi>('streams-b', workerFile('streams')),
   ]);
   const streams: StreamPair = { tx: sA, rx: sB, pem };
+  const pairs = [
+    [dA, dB],
+    [tA, tB],
+    [sA, sB],
+  ] as const;
+  const noPinning = pinningUnavailable();
+  if (noPinning) skipped.push(`CPU pinning: ${noPinning}`);
+  /** Every contender's two ends placed alike (a no-op without taskset). */
+  const placeAll = (p: Placement): void => {
+    if (!noPinning) for (const [a, b] of pairs) place(a, b, p);
+  };
+  const rawPmtuRuns: RawBulkRun[] = [];
   const streamRuns = new Map<StreamKind, StreamBulk[]>(kinds.map((k) => [k, []]));
   const streamError = new Map<StreamKind, string>();
   const rawRuns: RawBulkRun[] = [];
@@ -249,6 +303,8 @@ async function main(): Promise<void> {
   try {
     // 1. Bulk: an untimed warm-up of every contender, then raw, ours chacha,
     // ours aes, ours with path-MTU discovery and the streams, repeated.
+    // Bulk runs with the two ends on different CPUs (issue #16).
+    placeAll('different CPUs');
     await warmUpBulk(kinds, dA, dB, tA, tB, streams);
     for (let rep = 0; rep < config.bulkRepeats; rep++) {
       const of = config.bulkRepeats > 1 ? ` (run ${rep + 1}/${config.bulkRepeats})` : '';
@@ -259,6 +315,12 @@ async function main(): Promise<void> {
         rawAll.push(r.runs);
       } catch (err) {
         rawError ??= fail('raw dgram bulk', err);
+      }
+      progress(`raw dgram bulk at ${MAX_PLPMTU} B${of}`);
+      try {
+        rawPmtuRuns.push((await rawBulk(config, dA, dB, MAX_PLPMTU)).best);
+      } catch (err) {
+        fail(`raw dgram bulk at ${MAX_PLPMTU} B`, err);
       }
       for (const c of CIPHERS) {
         if (bulkError.has(c)) continue;
@@ -288,6 +350,7 @@ async function main(): Promise<void> {
       }
     }
     details.rawBulk = rawAll;
+    details.rawBulkPmtu = rawPmtuRuns;
     details.oursBulk = Object.fromEntries(bulk);
     details.oursBulkPmtud = pmtudRuns;
     details.streamBulk = Object.fromEntries(streamRuns);
@@ -308,97 +371,27 @@ async function main(): Promise<void> {
       fail('dgram send cost', err);
     }
 
-    // 2. Latency.
-    const pingKinds = kinds.filter((k) => k !== 'udx');
-    progress(
-      `ping-pong: ${config.pings} round trips each, raw, ours, ${pingKinds.join(', ')} alternating`,
-    );
-    const latNames = ['RTT p50', 'RTT p90', 'RTT p99', 'RTT max', 'pinger CPU per round trip'];
-    try {
-      const res = await latency(
+    const latencyDetails: Record<string, unknown> = {};
+    // 2. Latency, once per placement of the two ends (issue #16).
+    const placements: Placement[] = noPinning ? [] : ['same CPU', 'different CPUs'];
+    for (const placement of placements.length > 0 ? placements : [undefined]) {
+      if (placement) placeAll(placement);
+      else for (const [a, b] of pairs) unpin(a, b);
+      const at = placement ?? 'unpinned';
+      progress(`ping-pong (${at}): ${config.pings} round trips each, alternating`);
+      const out = await latencyRows(
+        G2,
+        placement,
         config,
-        { tx: dA, rx: dB },
-        { tx: tA, rx: tB },
-        { pair: streams, kinds: pingKinds },
+        kinds,
+        { dA, dB, tA, tB, streams },
+        tlsSkip,
       );
-      const { raw, ours } = res;
-      const r = summarize(raw.rtts);
-      const o = summarize(ours.rtts);
-      const brief = (run: LatencyRun) => ({
-        summary: summarize(run.rtts),
-        timeouts: run.timeouts,
-        cpuUsPerTrip: run.cpuUsPerTrip,
-      });
-      details.latency = {
-        raw: brief(raw),
-        ours: { ...ours, rtts: undefined, summary: o },
-        ...Object.fromEntries(
-          [...res.streams].map(([k, v]) => [
-            k,
-            'error' in v ? v : { ...brief(v.run), stats: v.stats },
-          ]),
-        ),
-      };
-      const note =
-        `raw: ${raw.timeouts} lost; ours: ${ours.timeouts} timeouts, ${ours.retransmits ?? 0} retransmits ` +
-        `(${ours.ptoCount ?? 0} PTOs); ${config.pingWarmup} warm-up trips not counted`;
-      const over1 = (v: number[]) => formatNumber(pct(v.filter((x) => x > 1).length, v.length));
-      rows.push(
-        row(G2, 'RTT p50', 'ms', o.p50, 'raw dgram', r.p50, note),
-        row(G2, 'RTT p90', 'ms', o.p90, 'raw dgram', r.p90),
-        row(
-          G2,
-          'RTT p99',
-          'ms',
-          o.p99,
-          'raw dgram',
-          r.p99,
-          `trips > 1 ms: ours ${over1(ours.rtts)}%, raw ${over1(raw.rtts)}%`,
-        ),
-        row(G2, 'RTT max', 'ms', o.max, 'raw dgram', r.max),
-        row(
-          G2,
-          'pinger CPU per round trip',
-          'µs',
-          ours.cpuUsPerTrip,
-          'raw dgram',
-          raw.cpuUsPerTrip,
-          'user+system time of the pinging process',
-        ),
-      );
-      for (const [k, v] of res.streams) {
-        const name = STREAM_NAMES[k];
-        if ('error' in v) {
-          const msg = fail(`${name} latency`, v.error);
-          rows.push(statusRow(G2, `RTT p50/p99/max vs ${name}`, 'ms', `FAILED: ${msg}`));
-          continue;
-        }
-        const s = summarize(v.run.rtts);
-        const st = v.stats;
-        const what =
-          k === 'tls'
-            ? `${name}: ${st.protocol ?? '?'} ${st.cipher ?? ''}, TCP_NODELAY both ends`
-            : `${name}: udx mtu ${st.mtu ?? '?'}`;
-        rows.push(
-          row(
-            G2,
-            'RTT p50',
-            'ms',
-            o.p50,
-            name,
-            s.p50,
-            `${what}; ${v.run.timeouts} lost; pinger CPU ${formatNumber(v.run.cpuUsPerTrip)} µs/trip`,
-          ),
-          row(G2, 'RTT p99', 'ms', o.p99, name, s.p99),
-          row(G2, 'RTT max', 'ms', o.max, name, s.max),
-        );
-      }
-      if (tlsSkip) rows.push(statusRow(G2, `RTT vs ${STREAM_NAMES.tls}`, 'ms', tlsSkip));
-    } catch (err) {
-      const msg = fail('latency', err);
-      for (const n of latNames)
-        rows.push(statusRow(G2, n, n.startsWith('RTT') ? 'ms' : 'µs', `FAILED: ${msg}`));
+      rows.push(...out.rows);
+      latencyDetails[at] = out.details;
+      for (const f of out.failed) fail(f.split(': ')[0] ?? f, f.slice(f.indexOf(': ') + 2));
     }
+    details.latency = latencyDetails;
   } finally {
     await Promise.all([dA.stop(), dB.stop(), tA.stop(), tB.stop(), sA.stop(), sB.stop()]);
   }
@@ -581,50 +574,87 @@ async function main(): Promise<void> {
     rows.push(statusRow(G3, HS, 'ms', `FAILED: ${msg}`));
   }
 
-  // 4. Ceiling rows.
-  const send = sendUs;
-  for (const c of CIPHERS) {
-    const k = crypto.get(c);
-    if (!k) {
-      rows.push(statusRow(G4, `${c} seal/open`, 'µs', 'FAILED (see below)'));
-      continue;
-    }
-    rows.push(row(G4, `${c} seal`, 'µs', k.sealUs, 'dgram send', send));
-    rows.push(row(G4, `${c} open`, 'µs', k.openUs, 'dgram send', send));
-  }
-  rows.push(
-    send === undefined
-      ? statusRow(G4, 'dgram send, 1200 B', 'µs', 'FAILED (see below)')
-      : row(
-          G4,
-          'dgram send, 1200 B',
-          'µs',
-          send,
-          '',
-          undefined,
-          `median of ${config.sendRounds} bursts of ${config.sendBurst}, 2 processes`,
-        ),
-  );
-  const sendOnly = send !== undefined ? MAX_PAYLOAD / send : undefined;
-  for (const c of CIPHERS) {
-    const k = crypto.get(c);
-    if (!k || send === undefined) continue;
-    const ceiling = MAX_PAYLOAD / (k.sealUs + k.openUs + send);
-    const runs = bulk.get(c) ?? [];
-    const achieved = runs.length > 0 ? spread(runs, (r) => r.mbps).mid : undefined;
+  // 4. Own CPU per datagram and the ceiling, at 1200 B and at path-MTU datagrams.
+  const at1200: AtSize = {
+    size: DATAGRAM,
+    label: `at ${DATAGRAM} B`,
+    raw: rawRuns,
+    crypto: crypto.get(OURS_VS_STREAMS),
+    ours: bulk.get(OURS_VS_STREAMS) ?? [],
+  };
+  const atPmtu: AtSize = {
+    size: MAX_PLPMTU,
+    label: `at path MTU (${MAX_PLPMTU} B)`,
+    raw: rawPmtuRuns,
+    crypto: pmtuCrypto,
+    ours: pmtudRuns,
+  };
+  rows.push(...ownRows(G4, at1200), ...ownRows(G4, atPmtu));
+  // Where the own CPU goes: the sans-I/O core alone, in this process.
+  progress('core alone: bulk between two in-process endpoints, no I/O');
+  try {
+    const core = measureCore(config.coreBytes);
+    details.core = core;
+    const k = crypto.get(OURS_VS_STREAMS);
+    const crypt = k
+      ? ` (seal ${formatNumber(k.sealUs)} / open ${formatNumber(k.openUs)} included)`
+      : '';
     rows.push(
       row(
         G4,
-        `ceiling ${c} (seal+open+send)`,
-        'MB/s',
-        ceiling,
-        'send only',
-        sendOnly,
-        achieved !== undefined
-          ? `ours bulk reached ${formatNumber(pct(achieved, ceiling))}% of this`
-          : '',
+        `core alone, sender, per datagram at ${DATAGRAM} B`,
+        'µs',
+        core.senderUs,
+        'minus seal',
+        k ? core.senderUs - k.sealUs : undefined,
+        `two sans-I/O endpoints in one process, ${core.datagrams} datagrams and ${core.acks} ACKs handed over by call${crypt}; ` +
+          'the rest of the two-process own CPU is the shell (socket.ts, dgram glue) and the event loop',
+      ),
+      row(
+        G4,
+        `core alone, receiver, per datagram at ${DATAGRAM} B`,
+        'µs',
+        core.receiverUs,
+        'minus open',
+        k ? core.receiverUs - k.openUs : undefined,
+        'each datagram in a fresh exact-size buffer, as dgram delivers it (the copy is not timed)',
       ),
     );
+  } catch (err) {
+    rows.push(statusRow(G4, 'core alone per datagram', 'µs', `FAILED: ${fail('core alone', err)}`));
+  }
+  for (const c of CIPHERS) {
+    const k = crypto.get(c);
+    if (c !== OURS_VS_STREAMS && k) {
+      rows.push(row(G4, `${c} seal / open at ${DATAGRAM} B`, 'µs', k.sealUs, 'open', k.openUs));
+    }
+  }
+  if (sendUs !== undefined) {
+    rows.push(
+      row(
+        G4,
+        `dgram send callback, ${DATAGRAM} B`,
+        'µs',
+        sendUs,
+        '',
+        undefined,
+        `wall time per send in bursts of ${config.sendBurst} (median of ${config.sendRounds}); the CPU figures above are what the ceiling uses`,
+      ),
+    );
+  }
+
+  // 7. Allocation per round trip, in-process.
+  progress('allocation per round trip (in-process, --expose-gc)');
+  try {
+    const r = await measureAlloc();
+    details.alloc = r;
+    const note =
+      `V8 heap ${formatNumber(r.heapPerTrip)} B + ArrayBuffers ${formatNumber(r.externalPerTrip)} B per trip over ` +
+      `${r.trips} trips; ${r.gcsDuring} collections during the count; retained after a forced ` +
+      `collection ${formatNumber(r.retainedPerTrip)} B/trip; ${r.bytesPerTrip <= 2048 ? 'met' : 'NOT met'}`;
+    rows.push(row(G7, 'allocated per round trip', 'B', r.bytesPerTrip, 'target', 2048, note));
+  } catch (err) {
+    rows.push(statusRow(G7, 'allocated per round trip', 'B', `FAILED: ${fail('allocation', err)}`));
   }
 
   // 5. Scale: many peers on one hub socket.

@@ -109,11 +109,14 @@ export class Worker<A extends Api> {
     { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   private exited = false;
+  /** The worker's process id (for taskset). */
+  readonly pid: number | undefined;
 
   constructor(
     readonly name: string,
     private readonly child: ChildProcess,
   ) {
+    this.pid = child.pid;
     child.on('message', (raw) => {
       const m = raw as ReplyMessage;
       if (m?.kind !== 'reply') return;
@@ -170,10 +173,14 @@ export class Worker<A extends Api> {
   }
 }
 
-/** Forks `file` under tsx and waits for its `serve()` to report ready. */
-export function launch<A extends Api>(name: string, file: string): Promise<Worker<A>> {
+/** Forks `file` under tsx and waits for its `serve()` to report ready; `nodeFlags` go to node (e.g. --cpu-prof). */
+export function launch<A extends Api>(
+  name: string,
+  file: string,
+  nodeFlags: readonly string[] = [],
+): Promise<Worker<A>> {
   const child = fork(file, [], {
-    execArgv: ['--import', import.meta.resolve('tsx')],
+    execArgv: [...nodeFlags, '--import', import.meta.resolve('tsx')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   live.add(child);

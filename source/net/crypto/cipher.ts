@@ -79,7 +79,9 @@ function validNonce(nonce: number): boolean {
  * documented in-place case and disjoint buffers.
  */
 function partialOverlap(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.buffer !== b.buffer || a.byteOffset === b.byteOffset) return false;
+  // byteOffset first: the in-place case (every packet) is decided without
+  // touching `.buffer`, which V8 materializes on demand for small views.
+  if (a.byteOffset === b.byteOffset || a.buffer !== b.buffer) return false;
   return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 

@@ -92,6 +92,12 @@ interface CongestionRun {
   minAckedAbove: number;
 }
 
+/** `packets.some(p => p.ackEliciting)` without a closure per ACK. */
+function anyAckEliciting<F>(packets: readonly SentPacket<F>[]): boolean {
+  for (let i = 0; i < packets.length; i++) if (packets[i]!.ackEliciting) return true;
+  return false;
+}
+
 export class LossDetector<F> {
   readonly rtt: RttEstimator;
   readonly cc: NewReno;
@@ -131,6 +137,8 @@ export class LossDetector<F> {
   #firstRttSampleTime: number | undefined;
   #run: CongestionRun | undefined;
   #recentlyLost = new RangeSet();
+  /** #detectAndRemoveLost's second answer (a field, not a result object per ACK). */
+  #persistentCongestion = false;
 
   constructor(
     opts: {
@@ -244,7 +252,7 @@ export class LossDetector<F> {
     // the peer may have delayed the ACK arbitrarily).
     let rttUpdated = false;
     const newest = acked[acked.length - 1]!;
-    if (newest.pn === largestInFrame && acked.some((p) => p.ackEliciting)) {
+    if (newest.pn === largestInFrame && anyAckEliciting(acked)) {
       this.rtt.update(now - newest.timeSent, ackDelay, this.#maxAckDelay);
       this.cc.onRttSample(now - newest.timeSent, newest.timeSent, now);
       if (this.#firstRttSampleTime === undefined && this.rtt.hasSample) {
@@ -255,7 +263,8 @@ export class LossDetector<F> {
 
     // A.7: losses are processed before acknowledgments so that acks of packets sent before a
     // new recovery period do not grow the window (B.5, B.6).
-    const { lost, persistentCongestion } = this.#detectAndRemoveLost(now);
+    const lost = this.#detectAndRemoveLost(now);
+    const persistentCongestion = this.#persistentCongestion;
     this.#onLost(lost, persistentCongestion, now);
     for (const p of acked) {
       if (p.inFlight) this.cc.onPacketAcked(p.size, p.timeSent, now);
@@ -291,7 +300,8 @@ export class LossDetector<F> {
     }
     if (this.#lossTime !== undefined) {
       // §6.1.2: time-threshold losses; this is not a PTO, so no probes and no backoff.
-      const { lost, persistentCongestion } = this.#detectAndRemoveLost(now);
+      const lost = this.#detectAndRemoveLost(now);
+      const persistentCongestion = this.#persistentCongestion;
       this.#onLost(lost, persistentCongestion, now);
       this.#compact();
       return { lost, probes: 0, persistentCongestion };
@@ -346,12 +356,13 @@ export class LossDetector<F> {
    * kPacketThreshold later packets are acknowledged (§6.1.1) or it was sent more than
    * kTimeThreshold * max(smoothed_rtt, latest_rtt) ago (§6.1.2); otherwise it sets the loss time.
    */
-  #detectAndRemoveLost(now: number): { lost: SentPacket<F>[]; persistentCongestion: boolean } {
+  #detectAndRemoveLost(now: number): SentPacket<F>[] {
     this.#lossTime = undefined;
     const lost: SentPacket<F>[] = [];
     let persistentCongestion = false;
+    this.#persistentCongestion = false;
     const largestAcked = this.#largestAcked;
-    if (largestAcked === undefined) return { lost, persistentCongestion };
+    if (largestAcked === undefined) return lost;
     const rtt = this.rtt;
     const lossDelay = Math.max(
       this.#timeThreshold * Math.max(rtt.latestRtt, rtt.smoothedRtt),
@@ -383,7 +394,8 @@ export class LossDetector<F> {
         this.#lossTime = lossAt;
       }
     }
-    return { lost, persistentCongestion };
+    this.#persistentCongestion = persistentCongestion;
+    return lost;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { BadPacket } from '../core/errors.js';
-import { Reader, writeU32, writeU64 } from './reader.js';
+import { Reader, view, writeU32, writeU64 } from './reader.js';
 
 /**
  * Datagram layout. Byte 0 is the wire version on every packet we send, chosen
@@ -65,6 +65,8 @@ export const MAX_DATAGRAM = BASE_PLPMTU;
 const SLAB_SIZE = 64 * 1024;
 let slab: Buffer | undefined;
 let slabUsed = 0;
+/** Where the latest allocPacket began in the slab (what trimPacket may shorten). */
+let lastStart = -1;
 
 export function allocPacket(size: number): Buffer {
   if (slab === undefined || slabUsed + size > SLAB_SIZE) {
@@ -72,9 +74,30 @@ export function allocPacket(size: number): Buffer {
     slabUsed = 0;
   }
   const buf = slab.subarray(slabUsed, slabUsed + size);
+  lastStart = slabUsed;
   // 8-byte alignment for the next one, as Node's pool does.
   slabUsed = (slabUsed + size + 7) & ~7;
   return buf;
+}
+
+/**
+ * The first `used` bytes of `buf`, the latest allocPacket's; the rest goes
+ * back to the slab. A packet is allocated at the path's full size before
+ * its frames are known, so without this an ACK-only packet of ~40 bytes
+ * (and an empty one, `used` 0) took 1200 bytes of slab: most of the
+ * ArrayBuffer memory a 1 KiB ping-pong allocated per round trip was slab
+ * (bench/workers/alloc.ts). Any other buffer is only cut to `used`.
+ */
+export function trimPacket(buf: Buffer, used: number): Buffer {
+  if (
+    slab !== undefined &&
+    buf.buffer === slab.buffer &&
+    buf.byteOffset - slab.byteOffset === lastStart
+  ) {
+    slabUsed = (lastStart + used + 7) & ~7;
+    lastStart = -1;
+  }
+  return buf.subarray(0, used);
 }
 
 /**
@@ -116,8 +139,38 @@ export const PROBE_PACKET_SIZE = 3 + PROBE_TOKEN_LENGTH;
 
 export const RESET_PACKET_SIZE = 22;
 
+type DataPacket = Extract<Packet, { type: typeof PacketType.Data }>;
+
+/**
+ * DATA, nearly every datagram: parsed without a Reader, into two typed-array
+ * views (header = associated data, sealed = ciphertext and tag). Same checks
+ * and the same BadPacket reasons as the general path.
+ */
+function decodeData(buf: Uint8Array): DataPacket {
+  if (buf.length < DATA_HEADER_LENGTH) {
+    // Name the field the datagram ends in, as the general path (Reader) does.
+    const field = buf.length < 6 ? 'receiver index' : 'packet number';
+    throw new BadPacket('truncated', `truncated ${field}: ${buf.length} bytes`);
+  }
+  const receiver = ((buf[2]! << 24) | (buf[3]! << 16) | (buf[4]! << 8) | buf[5]!) >>> 0;
+  const hi = ((buf[6]! << 24) | (buf[7]! << 16) | (buf[8]! << 8) | buf[9]!) >>> 0;
+  const lo = ((buf[10]! << 24) | (buf[11]! << 16) | (buf[12]! << 8) | buf[13]!) >>> 0;
+  if (hi > 0x1fffff) throw new BadPacket('malformed', 'packet number exceeds 2^53');
+  if (buf.length - DATA_HEADER_LENGTH < 16) {
+    throw new BadPacket('truncated', 'DATA shorter than its tag');
+  }
+  return {
+    type: PacketType.Data,
+    receiver,
+    pn: hi * 0x1_0000_0000 + lo,
+    header: view(buf, 0, DATA_HEADER_LENGTH),
+    sealed: view(buf, DATA_HEADER_LENGTH, buf.length),
+  };
+}
+
 /** Parses the cleartext framing of one of our datagrams. Throws BadPacket. */
 export function decodePacket(buf: Uint8Array): Packet {
+  if (buf[0] === WIRE_VERSION && buf[1] === PacketType.Data) return decodeData(buf);
   const r = new Reader(buf);
   const version = r.u8('version');
   if (version !== WIRE_VERSION) throw new BadPacket('version', `unknown wire version ${version}`);
@@ -138,13 +191,6 @@ export function decodePacket(buf: Uint8Array): Packet {
     case PacketType.Finish: {
       const receiver = r.u32('receiver index');
       return { type, receiver, noise: r.rest() };
-    }
-    case PacketType.Data: {
-      const receiver = r.u32('receiver index');
-      const pn = r.u64('packet number');
-      const sealed = r.rest();
-      if (sealed.length < 16) throw new BadPacket('truncated', 'DATA shorter than its tag');
-      return { type, receiver, pn, header: buf.subarray(0, DATA_HEADER_LENGTH), sealed };
     }
     case PacketType.Reject: {
       const receiver = r.u32('receiver index');

@@ -5,6 +5,7 @@ import { BASE_PLPMTU, PathMtu } from '../../recovery/pmtu.js';
 import { RangeSet } from '../../recovery/rangeset.js';
 import { MAX_ACK_RANGES } from '../../wire/frames.js';
 import { DATA_HEADER_LENGTH, MAX_DATAGRAM, writeDataHeader } from '../../wire/packet.js';
+import { view } from '../../wire/reader.js';
 import type { Addr } from '../address.js';
 import { ReplayWindow } from './replay.js';
 
@@ -65,6 +66,10 @@ export type OpenResult =
   | { ok: true; payload: Uint8Array; newest: boolean }
   | { ok: false; reason: 'replay' | 'decrypt' };
 
+// Failures are shared constants: a flood of forged packets allocates nothing.
+const REPLAYED: OpenResult = Object.freeze({ ok: false, reason: 'replay' });
+const UNAUTHENTIC: OpenResult = Object.freeze({ ok: false, reason: 'decrypt' });
+
 export class Session {
   readonly localIndex: number;
   readonly remoteIndex: number;
@@ -102,6 +107,12 @@ export class Session {
   private nextPn = 0;
 
   private readonly replay = new ReplayWindow();
+  /** open()'s success, reused for every packet (see open). */
+  private readonly opened: { ok: true; payload: Uint8Array; newest: boolean } = {
+    ok: true,
+    payload: new Uint8Array(0),
+    newest: false,
+  };
   /** Received packet numbers not yet known to be acknowledged by the peer. */
   private readonly toAck = new RangeSet();
   private largestReceivedAt = 0;
@@ -149,9 +160,13 @@ export class Session {
   /**
    * Authenticates and decrypts a DATA packet in place. The replay window is
    * consulted first and moved only after authentication succeeded.
+   *
+   * The result object is this session's own, overwritten by the next call:
+   * read it before opening another packet (the endpoint does, at once), so
+   * the per-packet path allocates only the payload view.
    */
   open(header: Uint8Array, pn: number, sealed: Uint8Array, now: number): OpenResult {
-    if (!this.replay.mayAccept(pn)) return { ok: false, reason: 'replay' };
+    if (!this.replay.mayAccept(pn)) return REPLAYED;
     const epoch = Math.floor(pn / this.rekeyInterval);
     let key: PacketKey | undefined;
     let advance = false;
@@ -160,9 +175,9 @@ export class Session {
       key = this.recvKey.rekey();
       advance = true;
     } else if (epoch === this.recvEpoch - 1) key = this.prevRecvKey;
-    if (!key) return { ok: false, reason: 'decrypt' };
-    const payload = sealed.subarray(0, sealed.length - TAG_LENGTH);
-    if (!key.open(pn, header, sealed, payload)) return { ok: false, reason: 'decrypt' };
+    if (!key) return UNAUTHENTIC;
+    const payload = view(sealed, 0, sealed.length - TAG_LENGTH);
+    if (!key.open(pn, header, sealed, payload)) return UNAUTHENTIC;
     if (advance) {
       this.prevRecvKey = this.recvKey;
       this.recvKey = key;
@@ -178,7 +193,10 @@ export class Session {
       this.finish = undefined;
       this.finishDeadline = undefined;
     }
-    return { ok: true, payload, newest };
+    const opened = this.opened;
+    opened.payload = payload;
+    opened.newest = newest;
+    return opened;
   }
 
   /** Records a received packet for acknowledgement (RFC 9000 §13.2). */
@@ -257,9 +275,10 @@ export class Session {
       this.sendEpoch++;
     }
     writeDataHeader(buf, this.remoteIndex, pn);
-    const header = buf.subarray(0, DATA_HEADER_LENGTH);
-    const plain = buf.subarray(DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength);
-    const out = buf.subarray(DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
+    // Typed-array views (not Buffer#subarray): three per packet, see view().
+    const header = view(buf, 0, DATA_HEADER_LENGTH);
+    const plain = view(buf, DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength);
+    const out = view(buf, DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
     this.sendKey.seal(pn, header, plain, out);
     this.packetsSent++;
     this.bytesSent += DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH;

@@ -1,5 +1,5 @@
 import { RangeSet } from '../../recovery/rangeset.js';
-import { varintLength, writeVarint } from '../../wire/reader.js';
+import { varintLength, view, writeVarint } from '../../wire/reader.js';
 import { BadPacket } from '../errors.js';
 import { PAGE_COST, PageStore } from './pages.js';
 
@@ -33,6 +33,19 @@ export interface OutgoingMessage {
   data: Uint8Array;
 }
 
+/**
+ * A message of at least JOIN_MIN bytes leaves with its length header and its
+ * first JOIN_BYTES bytes in one segment (a copy of about 1 KiB), so its first
+ * STREAM frame is large enough for the receiver to keep as a view of the
+ * datagram (RecvStream's KEEP_VIEW_MIN). With the header alone in a frame,
+ * the receiver copied those 1-4 bytes into a fresh 4 KiB reassembly page for
+ * every message: 4.6 KB of ArrayBuffer per message, two thirds of what a
+ * 1 KiB ping-pong allocated per round trip (bench/workers/alloc.ts). Shorter
+ * messages keep the separate header: the receiver copies them either way.
+ */
+const JOIN_MIN = 512;
+const JOIN_BYTES = 1024;
+
 /** onAcked's answer when no message completed (most acks): shared, never mutated. */
 const NOTHING_DONE: readonly OutgoingMessage[] = Object.freeze([]);
 
@@ -49,18 +62,30 @@ export class SendStream {
   private sendOffset = 0;
   /** End of written data. */
   writeOffset = 0;
+  /** nextChunk's answer, reused: the caller writes it into a packet before asking again. */
+  private readonly chunk: { offset: number; data: Uint8Array; retransmit: boolean } = {
+    offset: 0,
+    data: new Uint8Array(0),
+    retransmit: false,
+  };
 
   constructor(readonly id: number) {}
 
   /** Appends one message; returns its end offset. */
   write(id: number, data: Uint8Array): number {
-    const header = Buffer.allocUnsafe(varintLength(data.length));
-    writeVarint(header, 0, data.length);
-    this.segments.push({ start: this.writeOffset, data: header });
-    this.writeOffset += header.length;
-    if (data.length > 0) {
-      this.segments.push({ start: this.writeOffset, data });
-      this.writeOffset += data.length;
+    const headerLength = varintLength(data.length);
+    // See JOIN_MIN: the header travels with the first bytes of a message
+    // large enough to be kept as a view at the receiver.
+    const joined = data.length >= JOIN_MIN ? Math.min(data.length, JOIN_BYTES) : 0;
+    const head = Buffer.allocUnsafe(headerLength + joined);
+    writeVarint(head, 0, data.length);
+    if (joined > 0) head.set(joined === data.length ? data : view(data, 0, joined), headerLength);
+    this.segments.push({ start: this.writeOffset, data: head });
+    this.writeOffset += head.length;
+    if (data.length > joined) {
+      const rest = joined === 0 ? data : view(data, joined, data.length);
+      this.segments.push({ start: this.writeOffset, data: rest });
+      this.writeOffset += rest.length;
     }
     this.messages.push({ id, end: this.writeOffset, data });
     return this.writeOffset;
@@ -81,7 +106,10 @@ export class SendStream {
 
   /**
    * The next piece to send (lost ranges first, then new data), at most
-   * `maxBytes` long and never spanning two segments.
+   * `maxBytes` long and never spanning two segments. The returned object is
+   * this stream's own and is overwritten by the next call (one per packet
+   * is what the profile charged it; the sender copies it into the packet at
+   * once).
    */
   nextChunk(
     maxBytes: number,
@@ -96,7 +124,7 @@ export class SendStream {
       }
       const data = this.slice(gap[0], Math.min(gap[1], gap[0] + maxBytes));
       this.lost.remove(lostStart, gap[0] + data.length);
-      return { offset: gap[0], data, retransmit: true };
+      return this.answer(gap[0], data, true);
     }
     if (!this.canSendNew()) return undefined;
     const limit = Math.min(
@@ -107,7 +135,19 @@ export class SendStream {
     const offset = this.sendOffset;
     const data = this.slice(offset, limit);
     this.sendOffset = offset + data.length;
-    return { offset, data, retransmit: false };
+    return this.answer(offset, data, false);
+  }
+
+  private answer(
+    offset: number,
+    data: Uint8Array,
+    retransmit: boolean,
+  ): { offset: number; data: Uint8Array; retransmit: boolean } {
+    const c = this.chunk;
+    c.offset = offset;
+    c.data = data;
+    c.retransmit = retransmit;
+    return c;
   }
 
   /** A view of [start, end) clipped to the segment holding `start`. */
@@ -122,7 +162,8 @@ export class SendStream {
     const seg = this.segments[lo]!;
     const from = start - seg.start;
     const to = Math.min(end - seg.start, seg.data.length);
-    return seg.data.subarray(from, to);
+    // The application's Buffer: a typed-array view, not Buffer#subarray (see view()).
+    return view(seg.data, from, to);
   }
 
   onLost(offset: number, length: number): void {
@@ -200,6 +241,10 @@ export const MAX_STREAM_GAPS = 4096;
  */
 const KEEP_VIEW_MIN = 512;
 
+const NO_BYTES = new Uint8Array(0);
+/** onData's answer when no message completed (most packets of a bulk transfer): shared, frozen. */
+const NO_MESSAGES = Object.freeze([]) as unknown as Buffer[];
+
 function worthKeeping(view: Uint8Array): boolean {
   return view.length >= KEEP_VIEW_MIN && view.buffer.byteLength <= 2 * view.length;
 }
@@ -213,7 +258,9 @@ export class RecvStream {
   private early = 0;
   /** All bytes below this offset have arrived and been moved to `ready`. */
   private contiguousEnd = 0;
-  private readonly ready: Uint8Array[] = [];
+  /** A FIFO: ready[readyHead..] (a head index, not shift(): a 1 MiB message is ~900 chunks). */
+  private ready: Uint8Array[] = [];
+  private readyHead = 0;
   private readyBytes = 0;
   /** Bytes consumed as complete messages. */
   private consumed = 0;
@@ -249,7 +296,7 @@ export class RecvStream {
 
   /** Pages and ready chunks held: the objects reassembly keeps. */
   get objectsHeld(): number {
-    return this.store.size + this.ready.length;
+    return this.store.size + this.ready.length - this.readyHead;
   }
 
   /** Reassembly work so far, in steps (bitmap words, page visits): tests bound it. */
@@ -268,8 +315,8 @@ export class RecvStream {
     if (end > this.consumed + RECV_WINDOW) {
       throw new BadPacket('protocol', 'stream data beyond the receive window');
     }
-    if (end <= this.contiguousEnd || data.length === 0) return [];
-    const fresh = data.subarray(Math.max(0, this.contiguousEnd - offset));
+    if (end <= this.contiguousEnd || data.length === 0) return NO_MESSAGES;
+    const fresh = offset >= this.contiguousEnd ? data : data.subarray(this.contiguousEnd - offset);
     if (offset <= this.contiguousEnd && this.runs === 0) {
       // In order with nothing pending (the common case): straight to `ready`,
       // messages parsed from it at once; what is left of a small frame (a
@@ -298,6 +345,46 @@ export class RecvStream {
     if (this.readyBytes === 0) this.tail = undefined;
     if (this.readyBytes === 0 && this.runs === 0) this.store.clear();
     return out;
+  }
+
+  /** Copies what is left in `ready` of the frame `view` into the tail buffer. */
+  private ownRest(view: Uint8Array): void {
+    const n = this.ready.length;
+    const last = n > this.readyHead ? this.ready[n - 1]! : undefined;
+    // Only the unparsed end of this very frame (same memory, same end).
+    if (
+      !last ||
+      last.buffer !== view.buffer ||
+      last.byteOffset + last.length !== view.byteOffset + view.length
+    )
+      return;
+    this.ready.pop();
+    this.readyBytes -= last.length;
+    if (!this.tail || this.tail.length - this.tailUsed < last.length) {
+      // Geometric growth (O(log n) buffers for a message of n bytes), never
+      // past what the partial message still needs once its length is known:
+      // the capacity is charged, so it stays ≤ 2× the bytes held + 256.
+      const held = this.readyBytes + last.length;
+      const header = this.peekHeaderWith(last);
+      const need = header ? header[0] + header[1] - this.readyBytes : MAX_MESSAGE_SIZE + 8;
+      const size = Math.min(Math.max(256, 2 * held), need);
+      // Its own memory (not the shared pool): views of it are never merged with others.
+      this.tail = Buffer.allocUnsafeSlow(Math.max(size, last.length));
+      this.tailUsed = 0;
+    }
+    this.tail.set(last, this.tailUsed);
+    this.pushReady(this.tail.subarray(this.tailUsed, this.tailUsed + last.length));
+    this.tailUsed += last.length;
+  }
+
+  /** The front message's [length, header bytes], counting `extra` as following `ready`. */
+  private peekHeaderWith(extra: Uint8Array): [number, number] | undefined {
+    this.ready.push(extra);
+    this.readyBytes += extra.length;
+    const h = this.peekHeader();
+    this.ready.pop();
+    this.readyBytes -= extra.length;
+    return h;
   }
 
   /** Stores the bytes of [from, end) not already held; `data` starts at `offset`. */
@@ -332,40 +419,10 @@ export class RecvStream {
     this.contiguousEnd = to;
   }
 
-  /** Copies what is left in `ready` of the frame `view` into the tail buffer. */
-  private ownRest(view: Uint8Array): void {
-    const n = this.ready.length;
-    const last = n > 0 ? this.ready[n - 1]! : undefined;
-    // Only the unparsed end of this very frame (same memory, same end).
-    if (
-      !last ||
-      last.buffer !== view.buffer ||
-      last.byteOffset + last.length !== view.byteOffset + view.length
-    )
-      return;
-    this.ready.pop();
-    this.readyBytes -= last.length;
-    if (!this.tail || this.tail.length - this.tailUsed < last.length) {
-      // Geometric growth (O(log n) buffers for a message of n bytes), never
-      // past what the partial message still needs once its length is known:
-      // the capacity is charged, so it stays ≤ 2× the bytes held + 256.
-      const held = this.readyBytes + last.length;
-      const header = this.peekHeaderWith(last);
-      const need = header ? header[0] + header[1] - this.readyBytes : MAX_MESSAGE_SIZE + 8;
-      const size = Math.min(Math.max(256, 2 * held), need);
-      // Its own memory (not the shared pool): views of it are never merged with others.
-      this.tail = Buffer.allocUnsafeSlow(Math.max(size, last.length));
-      this.tailUsed = 0;
-    }
-    this.tail.set(last, this.tailUsed);
-    this.pushReady(this.tail.subarray(this.tailUsed, this.tailUsed + last.length));
-    this.tailUsed += last.length;
-  }
-
   /** Appends to `ready`, extending the last view when it continues in the same page. */
   private pushReady(view: Uint8Array): void {
     const n = this.ready.length;
-    const last = n > 0 ? this.ready[n - 1]! : undefined;
+    const last = n > this.readyHead ? this.ready[n - 1]! : undefined;
     if (last && last.buffer === view.buffer && last.byteOffset + last.length === view.byteOffset) {
       this.ready[n - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + view.length);
     } else this.ready.push(view);
@@ -373,7 +430,7 @@ export class RecvStream {
   }
 
   private parseMessages(): Buffer[] {
-    const out: Buffer[] = [];
+    let out: Buffer[] | undefined;
     for (;;) {
       const header = this.peekHeader();
       if (!header) break;
@@ -382,30 +439,23 @@ export class RecvStream {
         throw new BadPacket('protocol', 'message exceeds the maximum size');
       if (this.readyBytes < headerBytes + length) break;
       this.take(headerBytes);
-      out.push(this.take(length));
+      const message = this.take(length);
+      if (out) out.push(message);
+      else out = [message];
       this.consumed += headerBytes + length;
     }
-    return out;
-  }
-
-  /** The front message's [length, header bytes], counting `extra` as following `ready`. */
-  private peekHeaderWith(extra: Uint8Array): [number, number] | undefined {
-    this.ready.push(extra);
-    this.readyBytes += extra.length;
-    const h = this.peekHeader();
-    this.ready.pop();
-    this.readyBytes -= extra.length;
-    return h;
+    return out ?? NO_MESSAGES;
   }
 
   /** Decodes the varint message length at the front of `ready`, if complete. */
   private peekHeader(): [number, number] | undefined {
     if (this.readyBytes === 0) return undefined;
-    const first = this.ready[0]![0]!;
+    const head = this.readyHead;
+    const first = this.ready[head]![0]!;
     const len = 1 << (first >> 6);
     if (this.readyBytes < len) return undefined;
     let value = first & 0x3f;
-    let chunk = 0;
+    let chunk = head;
     let pos = 1;
     for (let i = 1; i < len; i++) {
       while (pos >= this.ready[chunk]!.length) {
@@ -419,7 +469,8 @@ export class RecvStream {
 
   private take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
-    const head = this.ready[0]!;
+    const ready = this.ready;
+    const head = ready[this.readyHead]!;
     if (head.length >= n && 2 * n >= head.buffer.byteLength) {
       // A message that sits in one piece and fills at least half of its
       // buffer is handed out without copying; a small one is copied, so the
@@ -427,22 +478,38 @@ export class RecvStream {
       const out = Buffer.from(head.buffer, head.byteOffset, n);
       // Handed out: the tail buffer may not be written again.
       if (this.tail && head.buffer === this.tail.buffer) this.tail = undefined;
-      if (head.length === n) this.ready.shift();
-      else this.ready[0] = head.subarray(n);
+      if (head.length === n) this.dropReadyHead();
+      else ready[this.readyHead] = head.subarray(n);
       this.readyBytes -= n;
       return out;
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
-      const chunk = this.ready[0]!;
+      const chunk = ready[this.readyHead]!;
       const part = Math.min(chunk.length, n - filled);
-      out.set(chunk.subarray(0, part), filled);
+      if (part === chunk.length) {
+        out.set(chunk, filled); // whole chunk: no view needed
+        this.dropReadyHead();
+      } else {
+        out.set(chunk.subarray(0, part), filled);
+        ready[this.readyHead] = chunk.subarray(part);
+      }
       filled += part;
-      if (part === chunk.length) this.ready.shift();
-      else this.ready[0] = chunk.subarray(part);
     }
     this.readyBytes -= n;
     return out;
+  }
+
+  /** Pops the front of `ready`, keeping no reference to the datagram it viewed. */
+  private dropReadyHead(): void {
+    this.ready[this.readyHead++] = NO_BYTES;
+    if (this.readyHead === this.ready.length) {
+      this.ready.length = 0;
+      this.readyHead = 0;
+    } else if (this.readyHead >= 1024 && this.readyHead * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.readyHead);
+      this.readyHead = 0;
+    }
   }
 }

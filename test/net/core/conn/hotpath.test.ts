@@ -1,0 +1,157 @@
+/**
+ * Objects per packet on the receive path (issue #16: allocation-free hot
+ * paths). Each test pins one allocation the profile charged to every
+ * datagram: the open() result, onData()'s empty answer, and Buffer views
+ * where plain typed-array views do (Buffer#subarray goes through the species
+ * constructor, about twice the cost).
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { PAGE_COST } from '../../../../source/net/core/conn/pages.js';
+import { MAX_PAYLOAD, Session } from '../../../../source/net/core/conn/session.js';
+import { RecvStream, SendStream } from '../../../../source/net/core/conn/stream.js';
+import { createPacketKey, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
+import {
+  DATA_HEADER_LENGTH,
+  decodePacket,
+  PacketType,
+} from '../../../../source/net/wire/packet.js';
+import { writeVarint } from '../../../../source/net/wire/reader.js';
+
+function pair(): { tx: Session; rx: Session } {
+  const k = randomBytes(32);
+  const make = (local: number, remote: number) =>
+    new Session({
+      localIndex: local,
+      remoteIndex: remote,
+      initiator: false,
+      initiatorStatic: Buffer.alloc(32),
+      remoteStatic: Buffer.alloc(32),
+      sendKey: createPacketKey('chacha20-poly1305', k),
+      recvKey: createPacketKey('chacha20-poly1305', k),
+      path: { address: '127.0.0.1', port: 1 },
+      now: 0,
+    });
+  return { tx: make(1, 2), rx: make(2, 1) };
+}
+
+function sealed(tx: Session, fill: number): Buffer {
+  const buf = Buffer.alloc(DATA_HEADER_LENGTH + MAX_PAYLOAD + TAG_LENGTH, fill);
+  tx.seal(buf, MAX_PAYLOAD, 0);
+  return buf;
+}
+
+describe('receive path: objects per packet', () => {
+  it('decodePacket gives DATA as plain typed-array views of the datagram (no copy, no Buffer)', () => {
+    const { tx } = pair();
+    const d = sealed(tx, 7);
+    const p = decodePacket(d);
+    if (p.type !== PacketType.Data) throw new Error('not DATA');
+    expect(Buffer.isBuffer(p.sealed)).toBe(false);
+    expect(Buffer.isBuffer(p.header)).toBe(false);
+    expect(p.sealed.buffer).toBe(d.buffer);
+    expect(p.sealed.byteOffset).toBe(d.byteOffset + DATA_HEADER_LENGTH);
+    expect(p.sealed.length).toBe(MAX_PAYLOAD + TAG_LENGTH);
+  });
+
+  it('Session.open reuses one result object per session and shares its failures', () => {
+    const { tx, rx } = pair();
+    const results = new Set<object>();
+    for (let i = 0; i < 50; i++) {
+      const p = decodePacket(sealed(tx, i));
+      if (p.type !== PacketType.Data) throw new Error('not DATA');
+      const r = rx.open(p.header, p.pn, p.sealed, 0);
+      expect(r.ok).toBe(true);
+      if (!r.ok) continue;
+      expect(r.payload[0]).toBe(i); // decrypted in place, read before the next open
+      expect(Buffer.isBuffer(r.payload)).toBe(false);
+      results.add(r);
+    }
+    expect(results.size).toBe(1);
+    const forged = sealed(tx, 1);
+    forged[forged.length - 1]! ^= 1;
+    const f = decodePacket(forged);
+    if (f.type !== PacketType.Data) throw new Error('not DATA');
+    const bad1 = rx.open(f.header, f.pn, f.sealed, 0);
+    const replay = decodePacket(sealed(tx, 2));
+    if (replay.type !== PacketType.Data) throw new Error('not DATA');
+    rx.open(replay.header, replay.pn, replay.sealed, 0);
+    const bad2 = rx.open(replay.header, replay.pn, replay.sealed, 0);
+    expect(bad1).toEqual({ ok: false, reason: 'decrypt' });
+    expect(bad2).toEqual({ ok: false, reason: 'replay' });
+    const again = rx.open(f.header, f.pn, f.sealed, 0);
+    expect(again).toBe(bad1);
+  });
+
+  it('RecvStream answers packets that complete no message with one shared empty array', () => {
+    const s = new RecvStream(0);
+    const message = 64 * 1024;
+    const header = Buffer.alloc(4);
+    writeVarint(header, 0, message);
+    const answers = new Set<unknown>();
+    let offset = 0;
+    answers.add(s.onData(offset, header));
+    offset += header.length;
+    const chunk = 1170;
+    let delivered = 0;
+    while (offset < header.length + message) {
+      const n = Math.min(chunk, header.length + message - offset);
+      const out = s.onData(offset, new Uint8Array(n).fill(offset & 0xff));
+      offset += n;
+      if (out.length === 0) answers.add(out);
+      else delivered += out.length;
+    }
+    expect(delivered).toBe(1);
+    expect(answers.size).toBe(1);
+    // A duplicate below the delivered prefix is the same empty answer.
+    expect(answers.has(s.onData(0, header))).toBe(true);
+  });
+
+  it('SendStream.nextChunk reuses one answer and views the message without Buffer#subarray', () => {
+    const s = new SendStream(0);
+    const message = Buffer.alloc(10_000, 3);
+    s.write(1, message);
+    const answers = new Set<object>();
+    let bytes = 0;
+    for (let c = s.nextChunk(1170); c; c = s.nextChunk(1170)) {
+      answers.add(c);
+      bytes += c.data.length;
+      expect(Buffer.isBuffer(c.data)).toBe(false);
+      // Past the first KiB (sent with the length header, see JOIN_MIN): a view, not a copy.
+      if (c.offset >= 2 + 1024) expect(c.data.buffer).toBe(message.buffer);
+    }
+    expect(bytes).toBe(2 + message.length);
+    expect(answers.size).toBe(1);
+  });
+
+  it('a 1 KiB message reaches the receiver without a reassembly page', () => {
+    const tx = new SendStream(0);
+    const rx = new RecvStream(0);
+    const delivered: Buffer[] = [];
+    let peak = 0;
+    for (let m = 0; m < 20; m++) {
+      tx.write(m, Buffer.alloc(1024, m));
+      // Each packet's STREAM frames in a datagram of their own, as they arrive.
+      for (;;) {
+        const datagram = new Uint8Array(1200);
+        let pos = 40; // header, ACK and frame headers before the data
+        const frames: [number, number, number][] = [];
+        for (let c = tx.nextChunk(1200 - pos); c; c = tx.nextChunk(1200 - pos)) {
+          datagram.set(c.data, pos);
+          frames.push([c.offset, pos, c.data.length]);
+          pos += c.data.length + 4;
+          if (1200 - pos < 16) break;
+        }
+        if (frames.length === 0) break;
+        for (const [offset, at, length] of frames) {
+          delivered.push(...rx.onData(offset, datagram.subarray(at, at + length)));
+          peak = Math.max(peak, rx.chargedBytes);
+        }
+      }
+    }
+    expect(delivered.map((d) => d[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(delivered.every((d) => d.length === 1024)).toBe(true);
+    // Never a reassembly page (PAGE_COST: 4 KiB + bitmap, for a 2-byte header).
+    expect(peak).toBeLessThan(PAGE_COST);
+  });
+});
