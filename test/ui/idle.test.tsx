@@ -1,6 +1,22 @@
 import { Console } from 'node:console';
 import { EventEmitter } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+
+// Ink writes no frames while it believes it runs in CI (is-in-ci reads CI when
+// ink is first imported): this test counts what a user's terminal receives,
+// so it imports ink as outside CI, then puts the environment back for the
+// files that run after it in this worker.
+const ciEnv = vi.hoisted(() => {
+  const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
+  return saved;
+});
+afterAll(() => {
+  for (const [key, value] of Object.entries(ciEnv))
+    if (value !== undefined) process.env[key] = value;
+});
+
 import { initialState } from '../../source/chat/reducer.js';
 import { createChatStore } from '../../source/chat/store.js';
 import type { PeerInfo, SocketStats } from '../../source/net/shell/socket.js';
