@@ -8,7 +8,7 @@ import {
   writePing,
   writeStreamFrame,
 } from '../../wire/frames.js';
-import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM } from '../../wire/packet.js';
+import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM, trimPacket } from '../../wire/packet.js';
 import { type Addr, addrKey, sameAddr } from '../address.js';
 import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
 import type { SendStream } from '../conn/stream.js';
@@ -180,9 +180,13 @@ export class PacketAssembler {
     }
     if (eliciting) this.pingRequested = false;
     const payloadLength = pos - DATA_HEADER_LENGTH;
-    if (payloadLength === 0) return;
+    if (payloadLength === 0) {
+      trimPacket(buf, 0); // nothing to send: the slab space goes back
+      return;
+    }
     const pn = s.seal(buf, payloadLength, now);
-    const out = buf.subarray(0, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
+    // Only the bytes used leave the slab (an ACK-only packet is ~40 of its 1,452).
+    const out = trimPacket(buf, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
     const size = out.length;
     if (eliciting) {
       s.loss.onPacketSent({ pn, timeSent: now, size, ackEliciting: true, inFlight: true, frames });
