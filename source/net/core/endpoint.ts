@@ -473,9 +473,9 @@ export class Endpoint {
   close(now: number): void {
     this.lastNow = now;
     for (const peer of this.registry.values()) {
-      const cur = peer.current;
+      const sessions = peer.sessions();
       if (peer.connected) peer.disconnect('closed', CloseCode.Normal, now);
-      if (cur && !cur.exhausted) this.closing.add(cur, now);
+      for (const s of sessions) if (!s.exhausted) this.closing.add(s, now);
       peer.dialing.stop();
       this.timers.set(peer, undefined);
     }

@@ -283,9 +283,13 @@ export class Peer {
     now: number,
     change: 'disconnected' | 'removed' = 'disconnected',
   ): void {
-    const cur = this.current;
-    if (cur && !cur.exhausted) this.sendClose(cur, code, reason, now);
-    for (const s of this.sessions()) this.retireSession(s, true);
+    // Every session hears it: after a simultaneous open the peer may hold the
+    // other one as its current, and a CLOSE on ours alone would leave it
+    // talking to a ghost until its idle timeout.
+    for (const s of this.sessions()) {
+      if (!s.exhausted) this.sendClose(s, code, reason, now);
+      this.retireSession(s, true);
+    }
     this.transition(
       { kind: 'disconnected', since: now, reason, cause: { kind: 'local', code } },
       change,

@@ -76,4 +76,35 @@ describe('a clean close reaches every connected peer (the closing state)', () =>
     expect(toBob).toBe(4);
     expect(bob.connected('alice')).toBe(true); // it never heard: the idle timeout will tell it
   });
+
+  it('after a simultaneous open (two sessions each way), the peer sees the closer gone within 1 s', () => {
+    for (let seed = 160; seed < 166; seed++) {
+      const net = new FakeNetwork({ seed, conditions: { delay: 20 } });
+      const alice = new SimPeer(
+        net,
+        { address: '203.0.113.1', port: 1000 },
+        { nick: 'alice' },
+        net.rng,
+      );
+      const bob = new SimPeer(
+        net,
+        { address: '203.0.113.2', port: 2000 },
+        { nick: 'bob' },
+        net.rng,
+      );
+      // Both dial at once, as introduced peers do: each may keep the other's session as current.
+      alice.add('bob', bob);
+      bob.add('alice', alice);
+      expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 10_000)).toBe(
+        true,
+      );
+      net.run(2000);
+      alice.endpoint.close(net.now);
+      net.poke(alice.addr);
+      expect(
+        net.runUntilTrue(() => bob.endpoint.peer('alice')?.state.kind === 'disconnected', 1000),
+        `seed ${seed}`,
+      ).toBe(true);
+    }
+  });
 });
