@@ -293,6 +293,24 @@ describe('the user-given key is checked before anything is pinned', () => {
     expect(alice.endpoint.pinnedKey('bob')?.equals(bobId.publicKey)).toBe(true);
   });
 
+  it('after a key mismatch the pinned name is asked again only every 15 s, not on the quick backoff', () => {
+    const net = new FakeNetwork({ seed: 132 });
+    const alice = new SimPeer(net, ALICE, { nick: 'alice' }, net.rng);
+    new SimPeer(net, BOB, { nick: 'bob' }, net.rng); // an impostor where bob should be
+    let inits = 0;
+    net.tap = (d) => {
+      if (d.to.port === BOB.port && isInit(d.data)) inits++;
+      return undefined;
+    };
+    alice.endpoint.addPeer('bob', { addrs: [BOB], key: generateIdentity().publicKey }, net.now);
+    net.poke(ALICE);
+    net.run(60_000);
+    expect(alice.endpoint.peer('bob')?.state.kind).toBe('key-mismatch');
+    // The first dial, then one every 15 s: at most 5 in a minute (the backoff would make 9).
+    expect(inits).toBeLessThanOrEqual(5);
+    expect(inits).toBeGreaterThanOrEqual(4);
+  });
+
   it('removing a peer forgets its pin, so adding the name again at a new key gives no warning', () => {
     const net = new FakeNetwork({ seed: 131 });
     const alice = new SimPeer(net, ALICE, { nick: 'alice' }, net.rng);

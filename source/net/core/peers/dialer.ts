@@ -38,7 +38,8 @@ export class Dialer {
   retry(peer: Peer, now: number, refused: boolean): void {
     if (!peer.dialing.hasGiven) return;
     peer.dialing.restart();
-    peer.dialing.schedule(now, refused ? DIAL_RETRY : DIAL_BACKOFF[0]!);
+    if (refused) peer.dialing.postpone(now, DIAL_RETRY);
+    else peer.dialing.schedule(now, DIAL_BACKOFF[0]!);
     this.deps.touched(peer);
   }
 
@@ -90,6 +91,9 @@ export class Dialer {
    */
   keyMismatch(peer: Peer, got: Buffer, from: Addr, now: number): void {
     const expected = peer.key!;
+    // The backoff's next quick attempt would meet the same key: ask again only
+    // every DIAL_RETRY (each attempt shows the other side a refused session).
+    peer.dialing.postpone(now, DIAL_RETRY);
     if (peer.state.kind === 'key-mismatch' && peer.state.got === fingerprint(got)) return;
     peer.transition({
       kind: 'key-mismatch',
@@ -104,7 +108,6 @@ export class Dialer {
       nick: peer.nick,
       address: from,
     });
-    peer.dialing.schedule(now, DIAL_RETRY);
   }
 
   /** Given addresses that stay silent: shown unreachable, still tried every DIAL_RETRY. */

@@ -117,6 +117,11 @@ export class DialPlan {
     this.nextAt = undefined;
   }
 
+  /** The next attempt goes no sooner than `delay` ms from now (a refusal: ask again only slowly). */
+  postpone(now: number, delay: number): void {
+    this.nextAt = now + delay;
+  }
+
   /** Dials again after `delay` ms (unless already due sooner). */
   schedule(now: number, delay: number): void {
     const at = now + delay;
