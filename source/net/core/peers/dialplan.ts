@@ -59,12 +59,10 @@ export class DialPlan {
    */
   learn(addr: Addr, source: CandidateSource, attempts = LEARNED_ATTEMPTS): boolean {
     if (this.isGiven(addr)) return false;
-    const known = this.learned.find((c) => sameAddr(c.addr, addr));
-    if (known) {
-      // Told again: no more tries than a fresh candidate gets.
-      known.attemptsLeft = Math.max(known.attemptsLeft, Math.min(attempts, LEARNED_ATTEMPTS));
-      return false;
-    }
+    // Told again: nothing more. Re-arming its tries would let one introducer,
+    // repeating itself, aim unbounded attempts at an address it chose (seen
+    // by hand: 50 repeated introductions drew 20 INITs per address).
+    if (this.learned.some((c) => sameAddr(c.addr, addr))) return false;
     this.learned.push({ addr, source, attemptsLeft: attempts });
     if (this.learned.length > MAX_LEARNED) this.learned.shift();
     return true;
