@@ -1,4 +1,5 @@
 import { encodeReset } from '../../wire/packet.js';
+import { TokenBucket } from './cookies.js';
 import { type LocalNode, resetToken } from './handshake.js';
 
 /** Stateless resets we send: a burst, refilled at this rate per second. */
@@ -15,8 +16,7 @@ const RESET_RATE = 50;
 export class Resets {
   /** Peers' reset tokens (hex) → our session index, to verify RESET packets in O(1). */
   private readonly tokens = new Map<string, number>();
-  private budget = RESET_BURST;
-  private budgetAt = 0;
+  private readonly budget = new TokenBucket(RESET_RATE, RESET_BURST);
 
   constructor(private readonly local: LocalNode) {}
 
@@ -39,10 +39,7 @@ export class Resets {
    * triggered it, so it amplifies nothing.
    */
   answer(index: number, now: number): Buffer | undefined {
-    this.budget = Math.min(RESET_BURST, this.budget + ((now - this.budgetAt) * RESET_RATE) / 1000);
-    this.budgetAt = now;
-    if (this.budget < 1) return undefined;
-    this.budget--;
+    if (!this.budget.take(now)) return undefined;
     return encodeReset(index, resetToken(this.local, index));
   }
 }
