@@ -1,5 +1,5 @@
 import { Box, useStdout } from 'ink';
-import { memo, useCallback, useEffect, useRef, useState } from 'react';
+import { memo, type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import { completeCommand, parseCommand } from '../chat/commands.js';
 import type { ChatController } from '../chat/controller.js';
 import type { ChatStore } from '../chat/store.js';
@@ -166,13 +166,7 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   const border = hue(color, 'gray');
   return (
     <Box flexDirection="column" width={columns} height={rows - 1}>
-      <Box
-        borderStyle="round"
-        borderColor={border}
-        flexDirection="column"
-        height={layout.messages}
-        flexShrink={0}
-      >
+      <Framed border={border} height={layout.messages}>
         <MessagesPane
           lines={state.lines}
           scroll={scroll}
@@ -180,26 +174,14 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
           width={inner}
           color={color}
         />
-      </Box>
+      </Framed>
       {layout.peers > 0 ? (
-        <Box
-          borderStyle="round"
-          borderColor={border}
-          flexDirection="column"
-          height={layout.peers}
-          flexShrink={0}
-        >
+        <Framed border={border} height={layout.peers}>
           <PeersPane peers={state.shown} width={inner} color={color} maxRows={layout.peerRows} />
-        </Box>
+        </Framed>
       ) : null}
       {layout.stats > 0 ? (
-        <Box
-          borderStyle="round"
-          borderColor={border}
-          flexDirection="column"
-          height={layout.stats}
-          flexShrink={0}
-        >
+        <Framed border={border} height={layout.stats}>
           <StatsPane
             nick={nick}
             stats={state.stats}
@@ -207,10 +189,33 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
             color={color}
             rows={layout.statsRows}
           />
-        </Box>
+        </Framed>
       ) : null}
       <InputLine nick={nick} line={shown} hint={hint} width={columns} />
       {layout.status > 0 ? <StatusBar bell={state.bell} width={columns} /> : null}
+    </Box>
+  );
+}
+
+/** One pane: a rounded border of a fixed height that never shrinks (the layout decided it). */
+function Framed({
+  border,
+  height,
+  children,
+}: {
+  border: string | undefined;
+  height: number;
+  children: ReactNode;
+}) {
+  return (
+    <Box
+      borderStyle="round"
+      borderColor={border}
+      flexDirection="column"
+      height={height}
+      flexShrink={0}
+    >
+      {children}
     </Box>
   );
 }
