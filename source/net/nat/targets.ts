@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Addr } from '../core/address.js';
+import { ipToBytes } from '../wire/ip.js';
 
 /**
  * Where an address sits, for deciding whether a third party may make us
@@ -92,8 +93,8 @@ export function thirdPartyTargetAllowed(
   }
 }
 
+/** An IPv4 literal as a 32-bit number (the one IP codec, wire/ip.ts); undefined for anything else. */
 function ipv4(address: string): number | undefined {
   if (isIP(address) !== 4) return undefined;
-  const p = address.split('.');
-  return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
+  return ipToBytes(address).readUInt32BE(0);
 }
