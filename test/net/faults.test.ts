@@ -42,7 +42,8 @@ describe.sequential('faults over real UDP (impairment proxy)', () => {
     expect(f.proxy.duplicated).toBeGreaterThan(0);
     expect(f.retransmits).toBeGreaterThan(0);
     // The proxy's copies reached alice and were dropped as replays; the exact
-    // list above, taken after a grace period, shows none was delivered.
+    // list above, taken once the proxy held nothing and a sentinel sent behind
+    // every copy had arrived, shows none was delivered.
     expect(f.replayDrops, `seed ${seed}: duplicates dropped`).toBeGreaterThan(0);
   }, 600_000);
 

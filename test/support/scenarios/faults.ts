@@ -13,7 +13,14 @@ import { type Impairment, UdpProxy } from '../udpproxy.js';
 import { errorText, type Scope, settle, sleep, until } from './scope.js';
 import { type Counts, contentKey, Tally } from './tally.js';
 
-/** How long to wait for late duplicates after everything arrived. */
+/**
+ * Sent after everything was acknowledged and the proxy holds nothing: its
+ * arrival at alice proves every earlier copy the proxy forwarded was read
+ * (one socket to one socket on loopback keeps order), so a late duplicate
+ * delivered to the application would already be in the received list.
+ */
+const SENTINEL = 'sentinel: no copy is still on its way';
+/** The restart scenario has no proxy (no copies): a short grace for stray retransmits. */
 const GRACE_MS = 300;
 
 export interface Rejections {
@@ -42,14 +49,34 @@ async function pairThroughProxy(scope: Scope, seed: number, impairment: Impairme
 /** Records every message `sock` receives (and when the last came) and feeds it to `tally`. */
 function record(sock: MultiHolepunchSocket, tally: Tally, onMessage?: (m: Message) => void) {
   const texts: string[] = [];
-  const got = { texts, last: Number.NaN };
+  const got = { texts, last: Number.NaN, sentinel: false };
   sock.addHook((m) => {
+    if (m.content.toString() === SENTINEL) {
+      got.sentinel = true;
+      return;
+    }
     texts.push(m.content.length <= 64 ? m.content.toString() : contentKey(m.content));
     got.last = performance.now();
     tally.see(contentKey(m.content));
     onMessage?.(m);
   });
   return got;
+}
+
+/**
+ * Waits until the proxy holds no delayed copy, then until a sentinel sent
+ * behind them all has reached `got`'s socket: every late duplicate has then
+ * been read (not a sleep that may be too short on a busy machine).
+ */
+async function noCopyLeft(
+  proxy: UdpProxy,
+  from: MultiHolepunchSocket,
+  to: string,
+  got: { sentinel: boolean },
+): Promise<void> {
+  await until(() => proxy.inFlight === 0, 10_000);
+  await from.send(SENTINEL, { recipient: to, timeout: 30_000 });
+  await until(() => got.sentinel, 10_000);
 }
 
 type ProxyStats = UdpProxy['stats'];
@@ -120,7 +147,9 @@ export async function lossyLink(
   const settled = await settle(sends);
   const ackedMs = performance.now() - t0;
   await until(() => smallTally.complete && bigTally.complete, 10_000);
-  await sleep(GRACE_MS);
+  // Late duplicates: wait until the proxy holds no delayed copy, then until a
+  // sentinel sent behind them all has arrived (not a sleep that may be short).
+  await noCopyLeft(proxy, bob, 'alice', got);
   return {
     seed,
     link,
@@ -209,7 +238,7 @@ export async function blackout(
   const queued = await settle(queuedP);
   const queuedAckedMs = performance.now() - tEnd;
   await until(() => tally.complete, 5_000);
-  await sleep(GRACE_MS);
+  await noCopyLeft(proxy, bob, 'alice', got);
   return {
     blackoutMs,
     warmFirst,
@@ -265,7 +294,8 @@ export async function rebinding(scope: Scope, seed: number, n: number): Promise<
   const replies = await settle(say(alice, 'bob', 'reply'));
   await until(() => tally.complete, 5_000);
   const realMs = Math.max(atAlice.last, atBob.last) - t0;
-  await sleep(GRACE_MS);
+  await noCopyLeft(proxy, bob, 'alice', atAlice);
+  await noCopyLeft(proxy, alice, 'bob', atBob);
   return {
     counts: tally.summary(),
     atAlice: atAlice.texts,
