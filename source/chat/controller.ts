@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { loadPeersFile, type PeerEntry, savePeersFile } from '../app/peersfile.js';
 import type {
   Message,
   MultiHolepunchSocket,
@@ -19,7 +20,6 @@ import {
   formatWhois,
   shortFp,
 } from './format.js';
-import { loadPeersFile, type PeerEntry, savePeersFile } from './peersfile.js';
 import { decodeChat, encodeChat } from './protocol.js';
 
 /**

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkOptions, DEFAULT_STUN_SERVERS, findUnknownFlag } from '../../source/chat/cliargs.js';
-import { dataPaths, resolveDataDir, validateProfile } from '../../source/chat/paths.js';
+import { checkOptions, DEFAULT_STUN_SERVERS, findUnknownFlag } from '../../source/app/cliargs.js';
+import { dataPaths, resolveDataDir, validateProfile } from '../../source/app/paths.js';
 import { UsageError } from '../../source/net/core/errors.js';
 
 describe('findUnknownFlag', () => {
