@@ -1,6 +1,6 @@
 import { clearLine, createInterface, cursorTo, moveCursor } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { completeCommand, parseCommand } from '../chat/commands.js';
+import { completeCommand, parseCommand } from '../chat/commands/index.js';
 import type { ChatController } from '../chat/controller.js';
 import { type ChatLine, formatChatLine } from '../chat/format.js';
 

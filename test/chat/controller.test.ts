@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLineMode } from '../../source/app/linemode.js';
-import { parseCommand } from '../../source/chat/commands.js';
+import { parseCommand } from '../../source/chat/commands/index.js';
 import { ChatController, type ChatSocket } from '../../source/chat/controller.js';
 import { type ChatLine, formatChatLine } from '../../source/chat/format.js';
 import { decodeChat, encodeChat } from '../../source/chat/protocol.js';

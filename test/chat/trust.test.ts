@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KnownPeers, startPeers } from '../../source/app/knownpeers.js';
-import { parseCommand } from '../../source/chat/commands.js';
+import { parseCommand } from '../../source/chat/commands/index.js';
 import { ChatController } from '../../source/chat/controller.js';
 import { type ChatLine, formatChatLine } from '../../source/chat/format.js';
 import type { PeerChange, PeerInfo } from '../../source/index.js';
