@@ -154,8 +154,8 @@ async function main(argv: readonly string[]): Promise<number> {
     },
     ...(fullScreen
       ? {
-          onDelivery: (id, state, detail) =>
-            store.dispatch({ type: 'delivery', id, state, ...(detail ? { detail } : {}) }),
+          onDelivery: (id, nick, outcome, detail) =>
+            store.dispatch({ type: 'delivery', id, nick, outcome, ...(detail ? { detail } : {}) }),
         }
       : {}),
   });

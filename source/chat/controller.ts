@@ -16,7 +16,7 @@ import {
   type ExecuteResult,
   runCommand,
 } from './commands/index.js';
-import { Deliveries } from './delivery.js';
+import { Deliveries, type DeliveryDeps } from './delivery.js';
 import { type ChatLine, describeState, shortFp } from './format.js';
 import { decodeChat } from './protocol.js';
 
@@ -68,10 +68,11 @@ export interface ControllerOptions {
   cwd?: string;
   now?: () => number;
   /**
-   * How each own message ended, by the `id` on its ChatLine. When given, the
-   * "delivered" system lines are left out: the screen marks the message itself.
+   * How each recipient of each own message fared, by the `id` on its
+   * ChatLine. When given, the "delivered" system lines are left out: the
+   * screen marks the message itself.
    */
-  onDelivery?: (id: number, state: 'delivered' | 'failed', detail?: string) => void;
+  onDelivery?: DeliveryDeps['onDelivery'];
   /**
    * The user accepted `nick`'s new key with /trust (the transport has pinned
    * it): the known-peers store follows, so the key survives a restart.
@@ -307,6 +308,10 @@ export class ChatController {
     else this.strangers.add(p.nick);
     const last = this.reported.get(p.nick);
     this.reported.set(p.nick, p.state.kind);
+    // Before the line saying it: what the peer never acknowledged is known now.
+    if (change === 'disconnected' || change === 'removed' || change === 'state') {
+      this.deliveries.peerGone(p, change === 'removed');
+    }
     switch (change) {
       case 'connected':
         this.trusting.delete(p.nick);

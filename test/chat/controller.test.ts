@@ -195,12 +195,15 @@ describe('ChatController', () => {
     socket.list = [info('bob')];
     await run('hello');
     expect(socket.sent).toHaveLength(1);
-    expect(socket.sent[0]!.opts).toBeUndefined();
+    // One send per recipient, so each one's acknowledgement is its own.
+    expect(socket.sent[0]!.opts).toEqual({ recipient: 'bob' });
     expect(decodeChat(socket.sent[0]!.content)).toEqual({ text: 'hello', private: false });
     expect(text()).toMatch(/<alice> hello/);
     socket.sent[0]!.settle(new TransportError('not acknowledged within 1 ms by: bob', 'timeout'));
     await flush();
-    expect(text()).toMatch(/!! not delivered: not acknowledged within 1 ms by: bob/);
+    expect(text()).toMatch(
+      /!! ✗ "hello" not delivered to bob: not acknowledged within 1 ms by: bob/,
+    );
   });
 
   it('sends private messages and reports delivery or failure', async () => {
@@ -217,7 +220,7 @@ describe('ChatController', () => {
       new TransportError('bob: removed before acknowledging', 'undeliverable'),
     );
     await flush();
-    expect(text()).toMatch(/message to bob failed: bob: removed/);
+    expect(text()).toMatch(/✗ "again" not delivered to bob: removed before acknowledging/);
     await run('/msg carol hi');
     expect(text()).toMatch(/unknown peer "carol"/);
     expect(socket.sent).toHaveLength(2);
@@ -436,27 +439,117 @@ describe('ChatController', () => {
     expect(text()).toMatch(/bob restarted/);
   });
 
-  it('reports each own message’s delivery by id when asked to', async () => {
-    const reports: [number, string, string | undefined][] = [];
+  it('reports each own message’s delivery by id and recipient when asked to', async () => {
+    const reports: [number, string, string, string | undefined][] = [];
     chat = new ChatController(socket as unknown as ChatSocket, {
       nick: 'alice',
       print: (l) => lines.push(l),
       cwd: dir,
-      onDelivery: (id, state, detail) => reports.push([id, state, detail]),
+      onDelivery: (id, nick, outcome, detail) => reports.push([id, nick, outcome, detail]),
     });
     socket.list = [info('bob')];
     await run('hello');
     await run('/msg bob psst');
-    const ids = lines.flatMap((l) => (l.kind === 'message' && l.id !== undefined ? [l.id] : []));
+    const own = lines.flatMap((l) => (l.kind === 'message' && l.id !== undefined ? [l] : []));
+    const ids = own.map((l) => l.id);
     expect(ids).toHaveLength(2);
+    // Each own line names its recipients, so the screen can count them.
+    expect(own.map((l) => l.recipients)).toEqual([['bob'], ['bob']]);
     socket.sent[1]!.settle();
     socket.sent[0]!.settle(new TransportError('timed out', 'timeout'));
     await flush();
     expect(reports).toEqual([
-      [ids[1], 'delivered', undefined],
-      [ids[0], 'failed', 'timed out'],
+      [ids[1], 'bob', 'acked', undefined],
+      [ids[0], 'bob', 'failed', 'timed out'],
     ]);
-    expect(text()).not.toMatch(/delivered to bob/);
+    // The screen marks the messages: no "delivered" system line; a failure
+    // is still a line of its own, naming the message.
+    expect(text()).not.toMatch(/-- delivered to bob/);
+    expect(text()).toMatch(/!! ✗ "hello" not delivered to bob: timed out/);
+  });
+
+  it('a broadcast is acknowledged per recipient; one that leaves is reported at once, naming the message', async () => {
+    const reports: [number, string, string, string | undefined][] = [];
+    chat = new ChatController(socket as unknown as ChatSocket, {
+      nick: 'alice',
+      print: (l) => lines.push(l),
+      cwd: dir,
+      onDelivery: (id, nick, outcome, detail) => reports.push([id, nick, outcome, detail]),
+    });
+    socket.list = [info('bob'), info('carol'), info('dave')];
+    await run('hello world, everyone');
+    expect(socket.sent.map((x) => x.opts)).toEqual([
+      { recipient: 'bob' },
+      { recipient: 'carol' },
+      { recipient: 'dave' },
+    ]);
+    const id = lines.find((l) => l.kind === 'message')!;
+    expect(id).toMatchObject({ recipients: ['bob', 'carol', 'dave'] });
+    const mid = id.kind === 'message' ? id.id : undefined;
+    socket.sent[0]!.settle();
+    socket.sent[1]!.settle();
+    await flush();
+    // dave closes cleanly: its 'disconnected' event, not the send's timeout, says it.
+    const gone: PeerInfo = info('dave', {
+      state: {
+        kind: 'disconnected',
+        since: 1,
+        reason: 'closed by peer',
+        cause: { kind: 'remote', code: 0 },
+      },
+    });
+    socket.list = [info('bob'), info('carol'), gone];
+    socket.emit('peer', gone, 'disconnected');
+    expect(reports).toEqual([
+      [mid, 'bob', 'acked', undefined],
+      [mid, 'carol', 'acked', undefined],
+      [mid, 'dave', 'left', 'dave left'],
+    ]);
+    expect(text()).toMatch(/!! ✗ "hello wor…" not delivered to dave: dave left/);
+    expect(chat.unsent).toBe(1);
+    // The transport's own rejection that follows is no news.
+    const before = text();
+    socket.sent[2]!.settle(
+      new TransportError('dave: closed by peer before acknowledging', 'undeliverable'),
+    );
+    await flush();
+    expect(reports).toHaveLength(3);
+    expect(text()).toBe(before);
+    expect(chat.unsent).toBe(1);
+    expect(chat.pendingSends).toBe(0);
+  });
+
+  it('without a screen, a partly delivered broadcast says who got it and names the message for who did not', async () => {
+    chat = new ChatController(socket as unknown as ChatSocket, {
+      nick: 'alice',
+      print: (l) => lines.push(l),
+      cwd: dir,
+      verbose: true,
+    });
+    socket.list = [info('bob'), info('carol')];
+    await run('short');
+    socket.sent[0]!.settle();
+    const gone: PeerInfo = info('carol', {
+      state: {
+        kind: 'disconnected',
+        since: 1,
+        reason: 'the peer timed out',
+        cause: { kind: 'idle-timeout' },
+      },
+    });
+    socket.emit('peer', gone, 'disconnected');
+    await flush();
+    expect(text()).toMatch(
+      /!! ✗ "short" not delivered to carol: carol left \(the peer timed out\)/,
+    );
+    expect(text()).toMatch(/-- delivered to 1 of 2 peers/);
+    // A removed recipient is as gone.
+    lines.length = 0;
+    socket.list = [info('bob')];
+    await run('/msg bob one more thing');
+    socket.emit('peer', info('bob'), 'removed');
+    await flush();
+    expect(text()).toMatch(/!! ✗ "one more …" not delivered to bob: bob was removed/);
   });
 
   it('saves the peer list it can (with fingerprints) and loads it back', async () => {
@@ -520,7 +613,7 @@ describe('ChatController', () => {
       vi.useRealTimers();
     }
     expect(socket.closed).toBe(true);
-    expect(text()).toMatch(/message to bob failed: socket closed/);
+    expect(text()).toMatch(/✗ "bye" not delivered to bob: socket closed/);
     expect(chat.pendingSends).toBe(0);
   });
 });
