@@ -308,8 +308,10 @@ export class ChatController {
     else this.strangers.add(p.nick);
     const last = this.reported.get(p.nick);
     this.reported.set(p.nick, p.state.kind);
-    // Before the line saying it: what the peer never acknowledged is known now.
-    if (change === 'disconnected' || change === 'removed' || change === 'state') {
+    // Before the line saying it: what the peer never acknowledged is known
+    // now. Only on the change itself: a message sent while the peer was
+    // already away waits for it to come back.
+    if (change === 'disconnected' || change === 'removed') {
       this.deliveries.peerGone(p, change === 'removed');
     }
     switch (change) {

@@ -552,6 +552,29 @@ describe('ChatController', () => {
     expect(text()).toMatch(/!! ✗ "one more …" not delivered to bob: bob was removed/);
   });
 
+  it('a message waiting for a peer that is away is not given up on while it stays away', async () => {
+    const away: PeerInfo = info('bob', {
+      state: {
+        kind: 'disconnected',
+        since: 1,
+        reason: 'closed by peer',
+        cause: { kind: 'remote', code: 0 },
+      },
+    });
+    socket.list = [away];
+    await run('/msg bob see you later');
+    expect(text()).toMatch(/the message waits until it connects/);
+    // Another event while bob stays away (a redial's state) is not bob leaving.
+    socket.emit('peer', away, 'state');
+    await flush();
+    expect(text()).not.toMatch(/not delivered/);
+    expect(chat.unsent).toBe(0);
+    // Connected, then gone again before acknowledging: that is leaving.
+    socket.emit('peer', info('bob'), 'connected');
+    socket.emit('peer', away, 'disconnected');
+    expect(text()).toMatch(/✗ "see you l…" not delivered to bob: bob left/);
+  });
+
   it('saves the peer list it can (with fingerprints) and loads it back', async () => {
     socket.list = [info('bob'), info('carol', { address: undefined, fingerprint: undefined })];
     await run('/save out.json');
