@@ -22,9 +22,10 @@ import { decodeChat } from './protocol.js';
 
 /**
  * The chat's behaviour, independent of any screen: runs Actions against a
- * socket and reports everything worth showing as ChatLines. The line-mode
- * front end (and later the full-screen one) only reads input, parses it and
- * renders the lines.
+ * socket (each command with its own handler, commands/; our own messages
+ * through delivery.ts) and turns what the network says into ChatLines. The
+ * front ends (line mode, the full-screen UI) only read input, parse it and
+ * render the lines.
  */
 
 /**
