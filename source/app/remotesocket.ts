@@ -33,7 +33,7 @@ import {
   type WorkerBindOptions,
   type WorkerMessage,
   type WorkerStart,
-} from './protocol.js';
+} from './workerprotocol.js';
 
 /**
  * The chat's socket, seen from the main thread: a stand-in for

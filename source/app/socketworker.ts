@@ -11,7 +11,7 @@ import {
   toWireError,
   type WorkerMessage,
   type WorkerStart,
-} from './protocol.js';
+} from './workerprotocol.js';
 
 /**
  * The worker side of the chat's socket (remotesocket.ts is the other): the

@@ -1,32 +1,31 @@
-import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { PeerEntry } from '../app/peersfile.js';
 import type {
   Message,
   MultiHolepunchSocket,
   PeerChange,
   PeerInfo,
   SocketEvents,
-  StunInfo,
 } from '../index.js';
-import { decodeInvite, isInviteCode, UsageError, validateNick } from '../index.js';
-import { type Action, COMMANDS, isFingerprint } from './commands.js';
+import { UsageError } from '../index.js';
 import {
-  type ChatLine,
-  describeState,
-  formatPeerTable,
-  formatTime,
-  formatWhois,
-  shortFp,
-} from './format.js';
-import { loadPeersFile, type PeerEntry, savePeersFile } from './peersfile.js';
-import { decodeChat, encodeChat } from './protocol.js';
+  type Action,
+  COMMANDS,
+  type CommandContext,
+  type ExecuteResult,
+  runCommand,
+} from './commands/index.js';
+import { Deliveries, type DeliveryDeps } from './delivery.js';
+import { type ChatLine, describeState, shortFp } from './format.js';
+import { decodeChat } from './protocol.js';
 
 /**
  * The chat's behaviour, independent of any screen: runs Actions against a
- * socket and reports everything worth showing as ChatLines. The line-mode
- * front end (and later the full-screen one) only reads input, parses it and
- * renders the lines.
+ * socket (each command with its own handler, commands/; our own messages
+ * through delivery.ts) and turns what the network says into ChatLines. The
+ * front ends (line mode, the full-screen UI) only read input, parse it and
+ * render the lines.
  */
 
 /**
@@ -70,10 +69,11 @@ export interface ControllerOptions {
   cwd?: string;
   now?: () => number;
   /**
-   * How each own message ended, by the `id` on its ChatLine. When given, the
-   * "delivered" system lines are left out: the screen marks the message itself.
+   * How each recipient of each own message fared, by the `id` on its
+   * ChatLine. When given, the "delivered" system lines are left out: the
+   * screen marks the message itself.
    */
-  onDelivery?: (id: number, state: 'delivered' | 'failed', detail?: string) => void;
+  onDelivery?: DeliveryDeps['onDelivery'];
   /**
    * The user accepted `nick`'s new key with /trust (the transport has pinned
    * it): the known-peers store follows, so the key survives a restart.
@@ -87,8 +87,6 @@ export interface ControllerOptions {
 export const MAX_SHOWN_CHARS = 64 * 1024;
 /** The same error from the network is shown at most once per this many ms. */
 const ERROR_REPEAT_MS = 5000;
-/** Longest /invite waits for a STUN round still in progress, ms. */
-export const INVITE_STUN_WAIT_MS = 3000;
 
 /**
  * Longest a command may take (ms) before the chat stops waiting for it and
@@ -98,7 +96,7 @@ export const INVITE_STUN_WAIT_MS = 3000;
  */
 export const COMMAND_TIMEOUT_MS = 15_000;
 
-export type ExecuteResult = 'quit' | 'clear' | 'bell' | undefined;
+export type { ExecuteResult };
 
 export class ChatController {
   private readonly socket: ChatSocket;
@@ -116,11 +114,9 @@ export class ChatController {
   private readonly recentErrors = new Map<string, number>();
   /** When each peer last connected, by our clock (the transport's is monotonic). */
   private readonly connectedAt = new Map<string, number>();
-  private readonly pending = new Set<Promise<void>>();
-  /** Own messages not sent (nobody to send to) or not acknowledged. */
-  private unsentCount = 0;
+  private readonly deliveries: Deliveries;
+  private readonly context: CommandContext;
   private closed: Promise<void> | undefined;
-  private nextId = 1;
 
   /** Nicks of peers the user never added (strangers), to mark their lines. */
   private readonly strangers = new Set<string>();
@@ -132,6 +128,18 @@ export class ChatController {
     this.socket = socket;
     this.opts = opts;
     this.now = opts.now ?? Date.now;
+    this.deliveries = new Deliveries({
+      socket,
+      nick: opts.nick,
+      print: opts.print,
+      system: (t) => this.system(t),
+      error: (t) => this.error(t),
+      verbose: (t) => this.verbose(t),
+      now: this.now,
+      requirePeer: (n) => this.requirePeer(n),
+      onDelivery: opts.onDelivery,
+    });
+    this.context = this.makeContext();
     socket.on('message', this.onMessage);
     socket.on('peer', this.onPeer);
     socket.on('error', this.onError);
@@ -147,30 +155,6 @@ export class ChatController {
 
   private verbose(text: string): void {
     if (this.opts.verbose) this.system(text);
-  }
-
-  /**
-   * A code made while STUN is still asking would lack our public address and
-   * our NAT's kind (which decides whether many-port probing is needed), so
-   * /invite waits for STUN a little first — never long: a code with local
-   * addresses is still useful on a LAN.
-   */
-  private async stunSettled(ms: number): Promise<void> {
-    const info = this.socket.stunInfo();
-    if (!info || info.done) return;
-    this.system('asking STUN for your public address first...');
-    await new Promise<void>((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.socket.off('stun', onStun);
-        resolve();
-      };
-      const onStun = (s: StunInfo) => {
-        if (s.done) finish();
-      };
-      const timer = setTimeout(finish, ms);
-      this.socket.on('stun', onStun);
-    });
   }
 
   /** Nicks for tab completion. */
@@ -255,7 +239,7 @@ export class ChatController {
 
   /** Own messages that could not be sent or were not acknowledged, so far. */
   get unsent(): number {
-    return this.unsentCount;
+    return this.deliveries.unsent;
   }
 
   private async run(action: Action): Promise<ExecuteResult> {
@@ -265,299 +249,38 @@ export class ChatController {
       case 'error':
         this.error(action.message);
         return undefined;
-      case 'help':
-        this.help(action.command);
-        return undefined;
-      case 'wait':
-        await this.wait(action.nick, action.seconds);
-        return undefined;
-      case 'clear':
-        return 'clear';
-      case 'bell':
-        return 'bell';
-      case 'quit':
-        return 'quit';
       case 'broadcast':
-        this.broadcast(action.text);
+        this.deliveries.send(action.text);
         return undefined;
-      case 'msg':
-        this.privateMessage(action.nick, action.text);
-        return undefined;
-      case 'list':
-        this.list();
-        return undefined;
-      case 'whois':
-        this.whois(action.nick);
-        return undefined;
-      case 'add': {
-        await this.socket.addPeers({ [action.nick]: action.address });
-        const where = isInviteCode(action.address)
-          ? 'with an invite code (key pinned from it)'
-          : `at ${action.address}`;
-        this.system(`connecting to ${action.nick} ${where}`);
-        return undefined;
-      }
-      case 'invite':
-        await this.stunSettled(INVITE_STUN_WAIT_MS);
-        this.system('your invite code (give it to someone; they type /join <code>):');
-        this.system(this.socket.invite());
-        return undefined;
-      case 'join': {
-        const nick = decodeInvite(action.code).nick;
-        try {
-          validateNick(nick);
-        } catch {
-          this.error(`the code's nick is not usable here: use /add <nick> <code>`);
-          return undefined;
-        }
-        await this.socket.addPeers({ [nick]: action.code });
-        this.system(`connecting to ${nick} with an invite code (key pinned from it)`);
-        return undefined;
-      }
-      case 'remove':
-        this.requirePeer(action.nick);
-        this.socket.removePeer(action.nick);
-        return undefined;
-      case 'trust':
-        await this.trust(action.nick);
-        return undefined;
-      case 'block':
-        this.block(action.nick);
-        return undefined;
-      case 'unblock':
-        this.unblock(action.nick);
-        return undefined;
-      case 'save':
-        await this.save(action.file);
-        return undefined;
-      case 'load':
-        await this.load(action.file);
-        return undefined;
+      default:
+        return runCommand(action, this.context);
     }
   }
 
-  private help(command: string | undefined): void {
-    const one = COMMANDS.find((c) => c.name === command);
-    if (one) {
-      this.system(`${one.usage}  ${one.description}`);
-      for (const a of one.aliases) this.system(`  also /${a}`);
-      return;
-    }
-    this.system('plain text goes to every connected peer; start it with // to send a leading /');
-    const width = Math.max(...COMMANDS.map((c) => c.usage.length));
-    for (const c of COMMANDS) this.system(`  ${c.usage.padEnd(width)}  ${c.description}`);
-  }
-
-  /**
-   * Resolves once `nick` is connected (it may be a peer that has yet to dial
-   * us), or throws after `seconds`: a script's next line can then rely on it.
-   */
-  private async wait(nick: string, seconds: number): Promise<void> {
-    const isUp = (p: PeerInfo) => p.nick === nick && p.state.kind === 'connected';
-    if (this.socket.peers().some(isUp)) {
-      this.system(`${nick} is connected`);
-      return;
-    }
-    this.system(`waiting up to ${seconds} s for ${nick} to connect...`);
-    const connected = await new Promise<boolean>((res) => {
-      const finish = (ok: boolean) => {
-        clearTimeout(timer);
-        this.socket.off('peer', onPeer);
-        res(ok);
-      };
-      const onPeer = (p: PeerInfo) => {
-        if (isUp(p)) finish(true);
-      };
-      const timer = setTimeout(() => finish(false), seconds * 1000);
-      this.socket.on('peer', onPeer);
-    });
-    if (!connected) throw new Error(`${nick} did not connect within ${seconds} s`);
+  /** What a command's handler may use (commands/command.ts). */
+  private makeContext(): CommandContext {
+    const connectedAt = this.connectedAt;
+    return {
+      socket: this.socket,
+      commands: COMMANDS,
+      system: (t) => this.system(t),
+      error: (t) => this.error(t),
+      now: this.now,
+      requirePeer: (n) => this.requirePeer(n),
+      resolvePath: (file) => resolve(this.opts.cwd ?? process.cwd(), file),
+      addEntries: (entries) => this.addEntries(entries),
+      sendMessage: (text, to) => this.deliveries.send(text, to),
+      connectedSince: (nick) => connectedAt.get(nick),
+      trusting: this.trusting,
+      blockedNicks: this.blockedNicks,
+      onTrust: this.opts.onTrust,
+    };
   }
 
   private requirePeer(nick: string): PeerInfo {
     const p = this.socket.peers().find((x) => x.nick === nick);
     if (!p) throw new Error(`unknown peer "${nick}": /list shows the peers you have`);
     return p;
-  }
-
-  /** Keeps a send's promise for shutdown and reports how it ended. */
-  private track(send: Promise<void>, ok: () => void, fail: (err: Error) => void): void {
-    const p: Promise<void> = send
-      .then(ok, fail)
-      .catch(() => undefined)
-      .finally(() => this.pending.delete(p));
-    this.pending.add(p);
-  }
-
-  private broadcast(text: string): void {
-    const connected = this.socket.peers().filter((p) => p.state.kind === 'connected');
-    if (connected.length === 0) {
-      this.unsentCount++;
-      this.error('nobody is connected: message not sent (add a peer with /add <nick> <host:port>)');
-      return;
-    }
-    const id = this.nextId++;
-    this.opts.print({
-      kind: 'message',
-      id,
-      time: this.now(),
-      from: this.opts.nick,
-      text,
-      private: false,
-      own: true,
-    });
-    const n = connected.length;
-    const done = this.opts.onDelivery;
-    this.track(
-      this.socket.send(encodeChat({ text, private: false })),
-      () =>
-        done ? done(id, 'delivered') : this.verbose(`delivered to ${n} peer${n === 1 ? '' : 's'}`),
-      (err) => {
-        this.unsentCount++;
-        done?.(id, 'failed', err.message);
-        this.error(`not delivered: ${err.message}`);
-      },
-    );
-  }
-
-  private privateMessage(nick: string, text: string): void {
-    const peer = this.socket.peers().find((x) => x.nick === nick);
-    if (!peer) {
-      this.unsentCount++;
-      this.requirePeer(nick);
-      return;
-    }
-    const id = this.nextId++;
-    this.opts.print({
-      kind: 'message',
-      id,
-      time: this.now(),
-      from: this.opts.nick,
-      text,
-      private: true,
-      own: true,
-      to: nick,
-    });
-    if (peer.state.kind !== 'connected') {
-      this.system(`${nick} is ${describeState(peer.state)}; the message waits until it connects`);
-    }
-    const done = this.opts.onDelivery;
-    this.track(
-      this.socket.send(encodeChat({ text, private: true }), { recipient: nick }),
-      () => (done ? done(id, 'delivered') : this.system(`delivered to ${nick}`)),
-      (err) => {
-        this.unsentCount++;
-        done?.(id, 'failed', err.message);
-        this.error(`message to ${nick} failed: ${err.message}`);
-      },
-    );
-  }
-
-  private list(): void {
-    const peers = this.socket.peers();
-    if (peers.length === 0) {
-      this.system('no peers yet: /add <nick> <host:port>');
-      return;
-    }
-    for (const row of formatPeerTable(peers)) this.system(row);
-  }
-
-  private whois(nick: string): void {
-    const p = this.requirePeer(nick);
-    for (const row of formatWhois(p, this.now())) this.system(row);
-    const since = this.connectedAt.get(nick);
-    if (since !== undefined && p.state.kind === 'connected') {
-      this.system(`  connected    since ${formatTime(since)}`);
-    }
-    // Both keys in full: comparing fingerprints is how the user decides.
-    const s = p.state;
-    if (s.kind === 'key-mismatch') {
-      this.system(`  pinned key   ${s.expected}`);
-      this.system(`  offered key  ${s.got} (refused: /trust ${nick} if ${nick} confirms it)`);
-      return;
-    }
-    const pinned = this.socket.pinnedFingerprint(nick);
-    if (pinned && pinned !== p.fingerprint) this.system(`  pinned key   ${pinned}`);
-  }
-
-  private async trust(nick: string): Promise<void> {
-    const p = this.requirePeer(nick);
-    // Marked first: the new key's session can complete while the trust store is written.
-    this.trusting.add(nick);
-    try {
-      await this.socket.trustNewKey(nick);
-    } catch (err) {
-      this.trusting.delete(nick);
-      throw err;
-    }
-    const pinned = this.socket.pinnedFingerprint(nick);
-    if (pinned) this.opts.onTrust?.(nick, pinned, p.address);
-    this.system(`trusting ${nick}'s new key${pinned ? ` ${pinned}` : ''}; reconnecting`);
-  }
-
-  private block(target: string): void {
-    const peer = this.socket.peers().find((p) => p.nick === target);
-    const fp = peer ? peer.fingerprint : isFingerprint(target) ? target : undefined;
-    if (!fp) {
-      throw new Error(
-        peer
-          ? `cannot block ${target} yet: its key is not known (it never connected)`
-          : `unknown peer "${target}": give a nick from /list or a fingerprint`,
-      );
-    }
-    if (peer) this.blockedNicks.set(peer.nick, fp);
-    if (this.socket.isBlocked(fp)) {
-      this.system(`key ${shortFp(fp)} is already blocked`);
-      return;
-    }
-    this.socket.block(fp);
-    this.system(`blocked ${peer ? `${peer.nick} ` : ''}(key ${shortFp(fp)})`);
-  }
-
-  private unblock(target: string): void {
-    const fp = this.blockedNicks.get(target) ?? (isFingerprint(target) ? target : undefined);
-    if (!fp) throw new Error(`"${target}" was not blocked here: give its fingerprint`);
-    this.blockedNicks.delete(target);
-    if (!this.socket.isBlocked(fp)) throw new Error(`key ${shortFp(fp)} is not blocked`);
-    this.socket.unblock(fp);
-    this.system(`unblocked key ${shortFp(fp)}; /add the peer again to reconnect`);
-  }
-
-  private resolvePath(file: string): string {
-    return resolve(this.opts.cwd ?? process.cwd(), file);
-  }
-
-  private async save(file: string): Promise<void> {
-    const path = this.resolvePath(file);
-    // The directory must exist: /save makes no directories. (Node's recursive
-    // mkdir, which the atomic write uses, never returns for a directory that
-    // cannot be made under an existing parent, e.g. /proc/nope: it retries.)
-    const dir = dirname(path);
-    const info = await stat(dir).catch(() => undefined);
-    if (!info?.isDirectory()) {
-      throw new Error(`cannot write peers file ${path}: ${dir} is not a directory`);
-    }
-    const entries: PeerEntry[] = [];
-    let skipped = 0;
-    for (const p of this.socket.peers()) {
-      if (!p.address) {
-        skipped++;
-        continue;
-      }
-      const fingerprint = this.socket.pinnedFingerprint(p.nick) ?? p.fingerprint;
-      entries.push({ nick: p.nick, address: p.address, ...(fingerprint ? { fingerprint } : {}) });
-    }
-    await savePeersFile(path, entries);
-    const note = skipped > 0 ? ` (${skipped} without a known address left out)` : '';
-    this.system(`saved ${entries.length} peer${entries.length === 1 ? '' : 's'} to ${path}${note}`);
-  }
-
-  private async load(file: string): Promise<void> {
-    const path = this.resolvePath(file);
-    const entries = await loadPeersFile(path);
-    const n = (await this.addEntries(entries)).length;
-    const of = n === entries.length ? '' : ` of ${entries.length}`;
-    this.system(`loaded ${n}${of} peer${entries.length === 1 ? '' : 's'} from ${path}`);
   }
 
   // ---- what the network tells us ----------------------------------------------
@@ -586,6 +309,12 @@ export class ChatController {
     else this.strangers.add(p.nick);
     const last = this.reported.get(p.nick);
     this.reported.set(p.nick, p.state.kind);
+    // Before the line saying it: what the peer never acknowledged is known
+    // now. Only on the change itself: a message sent while the peer was
+    // already away waits for it to come back.
+    if (change === 'disconnected' || change === 'removed') {
+      this.deliveries.peerGone(p, change === 'removed');
+    }
     switch (change) {
       case 'connected':
         this.trusting.delete(p.nick);
@@ -665,7 +394,7 @@ export class ChatController {
 
   /** Sends still waiting for acknowledgement. */
   get pendingSends(): number {
-    return this.pending.size;
+    return this.deliveries.waiting;
   }
 
   /**
@@ -674,10 +403,10 @@ export class ChatController {
    */
   shutdown(graceMs = 0): Promise<void> {
     this.closed ??= (async () => {
-      if (graceMs > 0 && this.pending.size > 0) {
+      if (graceMs > 0 && this.deliveries.waiting > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
-          Promise.all([...this.pending]),
+          this.deliveries.settled(),
           new Promise<void>((r) => {
             timer = setTimeout(r, graceMs);
           }),
@@ -685,7 +414,7 @@ export class ChatController {
         clearTimeout(timer);
       }
       await this.socket.close();
-      await Promise.all([...this.pending]);
+      await this.deliveries.settled();
       this.socket.off('message', this.onMessage);
       this.socket.off('peer', this.onPeer);
       this.socket.off('error', this.onError);

@@ -23,6 +23,8 @@ export type ChatLine =
       to?: string;
       /** From a peer the user never added: shown marked, so it cannot pass for a friend. */
       stranger?: boolean;
+      /** Own messages: who it was sent to, each acknowledging (or not) on its own. */
+      recipients?: readonly string[];
     }
   | { kind: 'system'; time: number; text: string }
   | { kind: 'error'; time: number; text: string };
@@ -49,6 +51,19 @@ export function formatChatLine(line: ChatLine): string {
     case 'error':
       return sanitize(`${stamp} !! ${line.text}`);
   }
+}
+
+/** Characters of a message quoted in a line about it (the rest becomes …). */
+export const QUOTE_CHARS = 10;
+
+/**
+ * The start of a message, quoted, for a line that must say which message it
+ * is about (`"hello wor…"`). Cut by code point, never inside a surrogate pair.
+ */
+export function quoteStart(text: string): string {
+  const chars = [...text];
+  const shown = chars.length > QUOTE_CHARS ? `${chars.slice(0, QUOTE_CHARS - 1).join('')}…` : text;
+  return `"${shown}"`;
 }
 
 /** The short form of a fingerprint, as peers read it to each other ('-' when unknown). */

@@ -7,18 +7,43 @@ import type { ChatLine } from './format.js';
  * into the state the panes render. No I/O, no clock (times come in events).
  */
 
-export type Delivery = 'sending' | 'delivered' | 'failed';
+/** How one recipient's copy of an own message ended (or that it has not yet). */
+export type Outcome = 'pending' | 'acked' | 'failed' | 'left';
+
+export interface RecipientMark {
+  nick: string;
+  outcome: Outcome;
+  /** Why, for a failed or left one. */
+  detail?: string;
+}
 
 export interface UiLine {
   /** Stable React key. */
   key: number;
   line: ChatLine;
-  /** Own messages only. */
-  delivery?: Delivery;
-  /** Why it failed, for a failed one. */
-  detail?: string;
+  /** Own messages only: each recipient and its outcome, in the order sent. */
+  recipients?: readonly RecipientMark[];
   /** Someone else's message naming our nick. */
   mention: boolean;
+}
+
+export interface DeliverySummary {
+  total: number;
+  acked: number;
+  /** Not acknowledged yet, still may be. */
+  waiting: string[];
+  /** Will not be: failed or left, with why. */
+  missing: RecipientMark[];
+}
+
+/** What a message's mark says: how many acknowledged, who is still awaited, who is missing. */
+export function deliverySummary(recipients: readonly RecipientMark[]): DeliverySummary {
+  return {
+    total: recipients.length,
+    acked: recipients.filter((r) => r.outcome === 'acked').length,
+    waiting: recipients.filter((r) => r.outcome === 'pending').map((r) => r.nick),
+    missing: recipients.filter((r) => r.outcome === 'failed' || r.outcome === 'left'),
+  };
 }
 
 export interface PeerView {
@@ -50,7 +75,14 @@ export interface ChatState {
 
 export type ChatEvent =
   | { type: 'line'; line: ChatLine }
-  | { type: 'delivery'; id: number; state: 'delivered' | 'failed'; detail?: string }
+  /** One recipient of own message `id` acknowledged it, or never will. */
+  | {
+      type: 'delivery';
+      id: number;
+      nick: string;
+      outcome: Exclude<Outcome, 'pending'>;
+      detail?: string;
+    }
   | { type: 'peers'; peers: readonly PeerInfo[]; now: number }
   | { type: 'stats'; stats: SocketStats }
   /** Positive scrolls back (older), negative forward. */
@@ -116,7 +148,12 @@ export function reduce(state: ChatState, ev: ChatEvent): ChatState {
         line,
         mention,
         ...(line.kind === 'message' && line.own && line.id !== undefined
-          ? { delivery: 'sending' as const }
+          ? {
+              recipients: (line.recipients ?? []).map((nick) => ({
+                nick,
+                outcome: 'pending' as const,
+              })),
+            }
           : {}),
       };
       const lines =
@@ -134,20 +171,8 @@ export function reduce(state: ChatState, ev: ChatEvent): ChatState {
         rings: mention && state.bell ? state.rings + 1 : state.rings,
       };
     }
-    case 'delivery': {
-      const i = state.lines.findLastIndex(
-        (l) => l.line.kind === 'message' && l.line.own && l.line.id === ev.id,
-      );
-      const old = state.lines[i];
-      if (!old) return state;
-      const lines = [...state.lines];
-      lines[i] = {
-        ...old,
-        delivery: ev.state,
-        ...(ev.detail !== undefined ? { detail: ev.detail } : {}),
-      };
-      return { ...state, lines };
-    }
+    case 'delivery':
+      return deliver(state, ev);
     case 'peers': {
       const before = new Map(state.peers.map((p) => [p.info.nick, p]));
       const peers = [...ev.peers]
@@ -175,4 +200,26 @@ export function reduce(state: ChatState, ev: ChatEvent): ChatState {
     case 'bell':
       return state.bell === ev.on ? state : { ...state, bell: ev.on };
   }
+}
+
+/**
+ * Settles one recipient of an own message. The first outcome stands: the
+ * transport's rejection that follows a recipient's leaving is no news.
+ */
+function deliver(state: ChatState, ev: Extract<ChatEvent, { type: 'delivery' }>): ChatState {
+  const i = state.lines.findLastIndex(
+    (l) => l.line.kind === 'message' && l.line.own && l.line.id === ev.id,
+  );
+  const old = state.lines[i];
+  const at = old?.recipients?.findIndex((r) => r.nick === ev.nick) ?? -1;
+  if (!old?.recipients || at < 0 || old.recipients[at]!.outcome !== 'pending') return state;
+  const recipients = [...old.recipients];
+  recipients[at] = {
+    nick: ev.nick,
+    outcome: ev.outcome,
+    ...(ev.detail !== undefined ? { detail: ev.detail } : {}),
+  };
+  const lines = [...state.lines];
+  lines[i] = { ...old, recipients };
+  return { ...state, lines };
 }

@@ -1,6 +1,6 @@
 import { Box, useStdout } from 'ink';
 import { memo, type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
-import { completeCommand, parseCommand } from '../chat/commands.js';
+import { completeCommand, parseCommand } from '../chat/commands/index.js';
 import type { ChatController } from '../chat/controller.js';
 import type { ChatStore } from '../chat/store.js';
 import { frameRows } from './frame.js';

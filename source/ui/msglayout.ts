@@ -1,5 +1,5 @@
 import { formatTime } from '../chat/format.js';
-import type { UiLine } from '../chat/reducer.js';
+import { deliverySummary, type UiLine } from '../chat/reducer.js';
 import { sanitize } from '../chat/sanitize.js';
 import { cells, cellWidth, type Span, wrapSpans } from './cells.js';
 import { hue, nickColor } from './theme.js';
@@ -23,17 +23,24 @@ export interface RowStyle {
 
 export type Row = readonly Span<RowStyle>[];
 
-function deliveryMark(l: UiLine): string {
-  switch (l.delivery) {
-    case 'sending':
-      return ' …';
-    case 'delivered':
-      return ' ✓';
-    case 'failed':
-      return ` ✗ not delivered${l.detail ? `: ${l.detail}` : ''}`;
-    default:
-      return '';
+/** An own message's mark and its colour: `…`, `✓`, `✓ 2/3 · waiting: dave`, `✗ …`. */
+function deliveryMark(l: UiLine): { text: string; color: string } | undefined {
+  if (!l.recipients || l.recipients.length === 0) return undefined;
+  const { total, acked, waiting, missing } = deliverySummary(l.recipients);
+  if (acked === total) return { text: ' ✓', color: 'green' };
+  if (waiting.length === total) return { text: ' …', color: 'gray' };
+  const only = missing[0];
+  if (total === 1 && only) {
+    return { text: ` ✗ not delivered${only.detail ? `: ${only.detail}` : ''}`, color: 'red' };
   }
+  const head = acked > 0 ? '✓' : waiting.length > 0 ? '…' : '✗';
+  const parts = [`${head} ${acked}/${total}`];
+  if (waiting.length > 0) parts.push(`waiting: ${waiting.join(', ')}`);
+  if (missing.length > 0) {
+    parts.push(`missing: ${missing.map((r) => `${r.nick} (${r.outcome})`).join(', ')}`);
+  }
+  const color = missing.length === 0 ? 'gray' : acked > 0 || waiting.length > 0 ? 'yellow' : 'red';
+  return { text: ` ${parts.join(' · ')}`, color };
 }
 
 /** The line in three parts: a lead (time, gutter), a header (nick) and the text. */
@@ -90,10 +97,7 @@ function parts(l: UiLine, color: boolean): Parts {
     },
   ];
   const mark = deliveryMark(l);
-  if (mark) {
-    const c = l.delivery === 'failed' ? 'red' : l.delivery === 'delivered' ? 'green' : 'gray';
-    body.push({ text: sanitize(mark), style: { color: hue(color, c) } });
-  }
+  if (mark) body.push({ text: sanitize(mark.text), style: { color: hue(color, mark.color) } });
   return {
     lead: [
       stamp,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromWireError, ownBytes, toWireError } from '../../source/app/protocol.js';
 import { RemoteSocket } from '../../source/app/remotesocket.js';
+import { fromWireError, ownBytes, toWireError } from '../../source/app/workerprotocol.js';
 import type { ChatSocket } from '../../source/chat/controller.js';
 import {
   type Message,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCommand } from '../../source/chat/commands.js';
+import { parseCommand } from '../../source/chat/commands/index.js';
 import { ChatController } from '../../source/chat/controller.js';
 import { type ChatLine, formatChatLine } from '../../source/chat/format.js';
 import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';

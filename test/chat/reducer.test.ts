@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatLine } from '../../source/chat/format.js';
 import {
   type ChatState,
+  deliverySummary,
   initialState,
   MAX_LINES,
   mentions,
@@ -41,19 +42,63 @@ describe('reduce', () => {
     expect(s.lines[0]!.line).toMatchObject({ text: '10' });
   });
 
-  it('tracks an own message from sending to delivered or failed, by id', () => {
+  it('tracks each recipient of an own message: acked, failed with its reason, or left', () => {
     let s = feed(initialState('alice'), [
-      msg('one', { own: true, id: 1, from: 'alice' }),
-      msg('two', { own: true, id: 2, from: 'alice' }),
+      msg('one', { own: true, id: 1, from: 'alice', recipients: ['bob', 'carol', 'dave'] }),
+      msg('two', {
+        own: true,
+        id: 2,
+        from: 'alice',
+        private: true,
+        to: 'bob',
+        recipients: ['bob'],
+      }),
       msg('theirs'),
     ]);
-    expect(s.lines.map((l) => l.delivery)).toEqual(['sending', 'sending', undefined]);
-    s = reduce(s, { type: 'delivery', id: 2, state: 'delivered' });
-    s = reduce(s, { type: 'delivery', id: 1, state: 'failed', detail: 'timed out' });
-    expect(s.lines.map((l) => l.delivery)).toEqual(['failed', 'delivered', undefined]);
-    expect(s.lines[0]!.detail).toBe('timed out');
-    // An unknown id (e.g. cleared away) changes nothing.
-    expect(reduce(s, { type: 'delivery', id: 99, state: 'delivered' })).toBe(s);
+    expect(s.lines[0]!.recipients).toEqual([
+      { nick: 'bob', outcome: 'pending' },
+      { nick: 'carol', outcome: 'pending' },
+      { nick: 'dave', outcome: 'pending' },
+    ]);
+    expect(s.lines[2]!.recipients).toBeUndefined();
+    s = reduce(s, { type: 'delivery', id: 1, nick: 'bob', outcome: 'acked' });
+    s = reduce(s, { type: 'delivery', id: 1, nick: 'dave', outcome: 'left', detail: 'dave left' });
+    s = reduce(s, { type: 'delivery', id: 2, nick: 'bob', outcome: 'failed', detail: 'timed out' });
+    expect(s.lines[0]!.recipients).toEqual([
+      { nick: 'bob', outcome: 'acked' },
+      { nick: 'carol', outcome: 'pending' },
+      { nick: 'dave', outcome: 'left', detail: 'dave left' },
+    ]);
+    expect(s.lines[1]!.recipients).toEqual([
+      { nick: 'bob', outcome: 'failed', detail: 'timed out' },
+    ]);
+    // A settled recipient stays as it was first reported (the transport's
+    // rejection that follows "left" is no news), and an unknown message or
+    // recipient (e.g. cleared away) changes nothing.
+    expect(reduce(s, { type: 'delivery', id: 1, nick: 'dave', outcome: 'failed' })).toBe(s);
+    expect(reduce(s, { type: 'delivery', id: 99, nick: 'bob', outcome: 'acked' })).toBe(s);
+    expect(reduce(s, { type: 'delivery', id: 1, nick: 'eve', outcome: 'acked' })).toBe(s);
+  });
+
+  it('sums up a message’s recipients: acknowledged, waiting, and missing with why', () => {
+    let s = feed(initialState('alice'), [
+      msg('one', { own: true, id: 1, from: 'alice', recipients: ['bob', 'carol', 'dave'] }),
+    ]);
+    const summary = () => deliverySummary(s.lines[0]!.recipients!);
+    expect(summary()).toEqual({
+      total: 3,
+      acked: 0,
+      waiting: ['bob', 'carol', 'dave'],
+      missing: [],
+    });
+    s = reduce(s, { type: 'delivery', id: 1, nick: 'carol', outcome: 'acked' });
+    s = reduce(s, { type: 'delivery', id: 1, nick: 'dave', outcome: 'left', detail: 'dave left' });
+    expect(summary()).toEqual({
+      total: 3,
+      acked: 1,
+      waiting: ['bob'],
+      missing: [{ nick: 'dave', outcome: 'left', detail: 'dave left' }],
+    });
   });
 
   it('marks mentions of our nick in others’ messages and rings while the bell is on', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dataPaths } from '../../source/chat/paths.js';
+import { dataPaths } from '../../source/app/paths.js';
 import { fingerprint, generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
 import { MultiHolepunchSocket } from '../../source/net/shell/socket.js';
 import { chatArgv, chatEnv, findTmux, type Pane, Tmux } from './tmux.js';

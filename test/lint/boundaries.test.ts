@@ -54,6 +54,19 @@ const transportOnlyViaIndex: Probe[] = [
     expect: [IMPORTS],
   },
   {
+    // The program around the chat (cli body, worker socket) is no exception.
+    path: 'source/app/probe-value.ts',
+    source:
+      "import { MultiHolepunchSocket } from '../net/shell/socket.js';\nexport const M = MultiHolepunchSocket;\n",
+    expect: [IMPORTS],
+  },
+  {
+    path: 'source/app/probe-control.ts',
+    source:
+      "import { MultiHolepunchSocket } from '../index.js';\nexport const M = MultiHolepunchSocket;\n",
+    expect: [],
+  },
+  {
     path: 'cli.tsx',
     source:
       "import { MultiHolepunchSocket } from './source/net/shell/socket.js';\nexport const M = MultiHolepunchSocket;\n",
@@ -166,7 +179,7 @@ afterAll(() => {
 
 describe('architecture boundaries (biome.json)', () => {
   it.each(transportOnlyViaIndex.map((p) => [p.path, p]))(
-    'chat, UI and CLI reach the transport only through source/index.ts: %s',
+    'app, chat, UI and CLI reach the transport only through source/index.ts: %s',
     (_, probe) => {
       expect(reported.get(probe.path) ?? []).toEqual(probe.expect);
     },

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Action } from '../../source/chat/commands.js';
+import type { Action } from '../../source/chat/commands/index.js';
 import type { ExecuteResult } from '../../source/chat/controller.js';
 import { initialState } from '../../source/chat/reducer.js';
 import { type ChatStore, createChatStore } from '../../source/chat/store.js';

@@ -51,20 +51,64 @@ describe('Messages pane', () => {
 
   it('marks own and private messages and shows the delivery state', () => {
     let s = stateWith([
-      msg('to all', { own: true, from: 'alice', id: 1 }),
-      msg('psst', { own: true, from: 'alice', id: 2, private: true, to: 'bob' }),
+      msg('to all', { own: true, from: 'alice', id: 1, recipients: ['bob'] }),
+      msg('psst', {
+        own: true,
+        from: 'alice',
+        id: 2,
+        private: true,
+        to: 'bob',
+        recipients: ['bob'],
+      }),
       msg('secret', { private: true }),
-      msg('lost', { own: true, from: 'alice', id: 3 }),
+      msg('lost', { own: true, from: 'alice', id: 3, recipients: ['bob'] }),
     ]);
     expect(frame(s)).toContain('»<alice> to all …');
-    s = reduce(s, { type: 'delivery', id: 1, state: 'delivered' });
-    s = reduce(s, { type: 'delivery', id: 2, state: 'delivered' });
-    s = reduce(s, { type: 'delivery', id: 3, state: 'failed', detail: 'timed out' });
+    s = reduce(s, { type: 'delivery', id: 1, nick: 'bob', outcome: 'acked' });
+    s = reduce(s, { type: 'delivery', id: 2, nick: 'bob', outcome: 'acked' });
+    s = reduce(s, { type: 'delivery', id: 3, nick: 'bob', outcome: 'failed', detail: 'timed out' });
     const out = frame(s);
     expect(out).toContain('»<alice> to all ✓');
     expect(out).toContain('»[private → bob] <alice> psst ✓');
     expect(out).toContain(' [private] <bob> secret');
     expect(out).toContain('»<alice> lost ✗ not delivered: timed out');
+  });
+
+  it('marks a message to several peers per recipient: ✓ when all, ✓ n/m with who is missing', () => {
+    const to = ['bob', 'carol', 'dave'];
+    let s = stateWith([msg('hello everyone', { own: true, from: 'alice', id: 1, recipients: to })]);
+    expect(frame(s)).toContain('»<alice> hello everyone …');
+    s = reduce(s, { type: 'delivery', id: 1, nick: 'bob', outcome: 'acked' });
+    expect(frame(s)).toContain('»<alice> hello everyone ✓ 1/3 · waiting: carol, dave');
+    s = reduce(s, { type: 'delivery', id: 1, nick: 'carol', outcome: 'acked' });
+    expect(frame(s)).toContain('»<alice> hello everyone ✓ 2/3 · waiting: dave');
+    const left = reduce(s, {
+      type: 'delivery',
+      id: 1,
+      nick: 'dave',
+      outcome: 'left',
+      detail: 'dave left',
+    });
+    expect(frame(left)).toContain('»<alice> hello everyone ✓ 2/3 · missing: dave (left)');
+    const all = reduce(s, { type: 'delivery', id: 1, nick: 'dave', outcome: 'acked' });
+    expect(frame(all)).toContain('»<alice> hello everyone ✓');
+    expect(frame(all)).not.toContain('3/3');
+  });
+
+  it('a message nobody acknowledged says who is missing and why, still waiting or not', () => {
+    let s = stateWith([
+      msg('anyone?', { own: true, from: 'alice', id: 1, recipients: ['bob', 'carol'] }),
+    ]);
+    s = reduce(s, { type: 'delivery', id: 1, nick: 'bob', outcome: 'left', detail: 'bob left' });
+    expect(frame(s)).toContain('»<alice> anyone? … 0/2 · waiting: carol · missing: bob (left)');
+    s = reduce(s, {
+      type: 'delivery',
+      id: 1,
+      nick: 'carol',
+      outcome: 'failed',
+      detail: 'timed out',
+    });
+    expect(frame(s)).toContain('»<alice> anyone? ✗ 0/2 · missing: bob (left), carol (failed)');
   });
 
   it("marks a stranger's lines, so a look-alike nick cannot pass for a friend", () => {

@@ -74,7 +74,7 @@ const squash = (s: string) => s.replace(/\s+/g, '');
 function fill(s: AppScreen): string {
   let expected = '';
   const add = (from: string, text: string, own = false) => {
-    s.line(msg(from, text, own ? { own: true, id: 7 } : {}));
+    s.line(msg(from, text, own ? { own: true, id: 7, recipients: ['bob'] } : {}));
     expected += `12:27:26${own ? '»' : ''}<${from}>${text}`;
   };
   for (let i = 0; i < 30; i++) add('bob', `line ${i}`);
@@ -83,7 +83,7 @@ function fill(s: AppScreen): string {
     add('erin', text);
   }
   add('alice', `${'long '.repeat(200)}TAIL`, true);
-  s.store.dispatch({ type: 'delivery', id: 7, state: 'delivered' });
+  s.store.dispatch({ type: 'delivery', id: 7, nick: 'bob', outcome: 'acked' });
   expected += '✓';
   for (let i = 0; i < 5; i++) add('dave', `after ${i}`);
   return squash(expected);
@@ -132,8 +132,14 @@ describe('scrolling the message pane', () => {
 
   it('reaches the tail of a message taller than the pane with PageUp', async () => {
     const s = app(60, 15);
-    s.line(msg('alice', `${'word '.repeat(600)}TAIL`, { own: true, id: 1 }));
-    s.store.dispatch({ type: 'delivery', id: 1, state: 'failed', detail: 'timed out' });
+    s.line(msg('alice', `${'word '.repeat(600)}TAIL`, { own: true, id: 1, recipients: ['bob'] }));
+    s.store.dispatch({
+      type: 'delivery',
+      id: 1,
+      nick: 'bob',
+      outcome: 'failed',
+      detail: 'timed out',
+    });
     for (let i = 0; i < 4; i++) s.line(msg('bob', `after ${i}`));
     await until(() => s.frame().includes('after 3'), 'shown');
     // Two rows a page here: the tail is two pages up, then the text above it.

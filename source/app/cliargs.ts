@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { quoteForDisplay } from '../chat/sanitize.js';
 import {
   BASE_PLPMTU,
   isValidMaxDatagram,
@@ -7,7 +8,6 @@ import {
   validateNick,
 } from '../index.js';
 import { validateProfile } from './paths.js';
-import { quoteForDisplay } from './sanitize.js';
 
 /**
  * Checks the command line beyond what meow parses, so every mistake becomes

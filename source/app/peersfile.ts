@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { quoteForDisplay } from '../chat/sanitize.js';
 import {
   fingerprint,
   parseFingerprint,
@@ -7,7 +8,6 @@ import {
   validateNick,
 } from '../index.js';
 import { writeFileAtomic } from '../util/atomicwrite.js';
-import { quoteForDisplay } from './sanitize.js';
 
 /**
  * The peers file written by /save and read by /load and `-c FILE`:

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Conf from 'conf';
+import type { SocketEventSource } from '../chat/controller.js';
 import type { MultiHolepunchSocket, PeerChange, PeerInfo } from '../index.js';
 import { UsageError, validateNick } from '../index.js';
-import type { SocketEventSource } from './controller.js';
 import type { PeerEntry } from './peersfile.js';
 
 /**

@@ -18,7 +18,7 @@ import {
   MAX_PEERS_FILE_BYTES,
   type PeerEntry,
   savePeersFile,
-} from '../../source/chat/peersfile.js';
+} from '../../source/app/peersfile.js';
 import { UsageError } from '../../source/net/core/errors.js';
 import { callDenied, isRoot } from '../support/asuser.js';
 
@@ -177,13 +177,13 @@ describe('peers file', () => {
       await chmod(dir, 0o755);
       if (isRoot()) await chown(path, 65534, 65534);
       await chmod(path, 0o000);
-      const denied = await callDenied('source/chat/peersfile.ts', 'loadPeersFile', path);
+      const denied = await callDenied('source/app/peersfile.ts', 'loadPeersFile', path);
       expect(denied.ok === false && denied.name).toBe('UsageError');
       expect(denied.ok === false && denied.message).toMatch(/cannot read peers file .*EACCES/);
       expect(denied.ok === false && denied.message).toContain(path);
       // Control: the same user and file, readable: it loads.
       await chmod(path, 0o600);
-      expect(await callDenied('source/chat/peersfile.ts', 'loadPeersFile', path)).toEqual({
+      expect(await callDenied('source/app/peersfile.ts', 'loadPeersFile', path)).toEqual({
         ok: true,
       });
     },

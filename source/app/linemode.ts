@@ -1,8 +1,8 @@
 import { clearLine, createInterface, cursorTo, moveCursor } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { completeCommand, parseCommand } from './commands.js';
-import type { ChatController } from './controller.js';
-import { type ChatLine, formatChatLine } from './format.js';
+import { completeCommand, parseCommand } from '../chat/commands/index.js';
+import type { ChatController } from '../chat/controller.js';
+import { type ChatLine, formatChatLine } from '../chat/format.js';
 
 /**
  * The plain line-mode front end: reads lines (a terminal with history and tab

@@ -1,6 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
+import { quoteForDisplay } from '../chat/sanitize.js';
 import { UsageError } from '../index.js';
-import { quoteForDisplay } from './sanitize.js';
 
 /**
  * Where the chat keeps its identity key and trust store:

@@ -1,0 +1,126 @@
+import { decodeInvite, parseFingerprint, parseHostPort, validateNick } from '../../index.js';
+import { isUnsafeChar, quoteForDisplay } from '../sanitize.js';
+import type { ErrorAction } from './action.js';
+
+/**
+ * Argument checks the command files share. Pure: each returns a message fit
+ * to show the user (echoing input only through quoteForDisplay), never
+ * throws.
+ */
+
+const NICK_RULE = 'use 1-32 letters, digits, "_", "." or "-" (no spaces)';
+/** host:port is at most a 253-character host name, a colon and 5 digits (plus IPv6 brackets). */
+const MAX_ADDRESS_CHARS = 300;
+export const MAX_FILE_CHARS = 4096;
+
+export const error = (message: string): ErrorAction => ({ type: 'error', message });
+
+export const usageError = (usage: string): ErrorAction => error(`usage: ${usage}`);
+
+/** The first character `sanitize` would escape, optionally allowing TAB. */
+export function firstUnsafe(text: string, allowTab: boolean): number | undefined {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (allowTab && c === 0x09) continue;
+    if (isUnsafeChar(c)) return c;
+  }
+  return undefined;
+}
+
+export function describeChar(code: number): string {
+  return code <= 0xff
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+export function checkNick(nick: string): string | undefined {
+  try {
+    validateNick(nick);
+    return undefined;
+  } catch {
+    return `bad nickname ${quoteForDisplay(nick)}: ${NICK_RULE}`;
+  }
+}
+
+/** True when `text` parses as a key fingerprint (so a nick-or-fingerprint argument is the latter). */
+export function isFingerprint(text: string): boolean {
+  try {
+    parseFingerprint(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function checkAddress(address: string): string | undefined {
+  if (address.length > MAX_ADDRESS_CHARS) {
+    return `bad address ${quoteForDisplay(address)}: too long (${address.length} characters)`;
+  }
+  const bad = firstUnsafe(address, false);
+  if (bad !== undefined) return `bad address: contains control character ${describeChar(bad)}`;
+  try {
+    parseHostPort(address);
+    return undefined;
+  } catch (err) {
+    return `${(err as Error).message}`;
+  }
+}
+
+/** The problem with an invite code, or undefined when it decodes. */
+export function checkInvite(code: string): string | undefined {
+  try {
+    decodeInvite(code);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** Message text: control characters refused (named visibly), TAB made a space. */
+export function checkText(text: string): { text: string } | ErrorAction {
+  const bad = firstUnsafe(text, true);
+  if (bad !== undefined) {
+    return error(`message contains control character ${describeChar(bad)}; not sent`);
+  }
+  return { text: text.replaceAll('\t', ' ') };
+}
+
+/** Splits off the first whitespace-separated word; `rest` has its leading whitespace removed. */
+export function firstWord(text: string): { word: string; rest: string } {
+  const m = /^(\S*)\s*([\s\S]*)$/u.exec(text);
+  return { word: m?.[1] ?? '', rest: m?.[2] ?? '' };
+}
+
+export function words(text: string): string[] {
+  const t = text.trim();
+  return t === '' ? [] : t.split(/\s+/u);
+}
+
+/** Exactly one argument, a valid nick (or, when allowed, a fingerprint). */
+export function oneNick(
+  rest: string,
+  usage: string,
+  fingerprintToo = false,
+): { nick: string } | ErrorAction {
+  const args = words(rest);
+  const [nick] = args;
+  if (args.length !== 1 || nick === undefined) return usageError(usage);
+  if (fingerprintToo && isFingerprint(nick)) return { nick };
+  const bad = checkNick(nick);
+  return bad ? error(bad) : { nick };
+}
+
+/** No arguments at all. */
+export function noArgs(rest: string, usage: string): ErrorAction | undefined {
+  return words(rest).length === 0 ? undefined : usageError(usage);
+}
+
+/** A file name: the rest of the line, trimmed. */
+export function fileArg(rest: string, usage: string): { file: string } | ErrorAction {
+  const file = rest.trim();
+  if (file === '') return usageError(usage);
+  if (file.length > MAX_FILE_CHARS) return error(`file name too long (${file.length} characters)`);
+  const bad = firstUnsafe(file, false);
+  if (bad !== undefined) return error(`file name contains control character ${describeChar(bad)}`);
+  return { file };
+}

@@ -1,0 +1,29 @@
+import { oneNick } from './args.js';
+import type { CommandDef } from './command.js';
+
+export const trust: CommandDef<'trust'> = {
+  name: 'trust',
+  aliases: [],
+  usage: '/trust <nick>',
+  description: "accept a peer's changed key (compare fingerprints first!)",
+  args: 'nick',
+  parse(rest) {
+    const r = oneNick(rest, trust.usage);
+    return 'type' in r ? r : { type: 'trust', nick: r.nick };
+  },
+  async run({ nick }, ctx) {
+    const p = ctx.requirePeer(nick);
+    // Marked first: the new key's session can complete while the trust store is written.
+    ctx.trusting.add(nick);
+    try {
+      await ctx.socket.trustNewKey(nick);
+    } catch (err) {
+      ctx.trusting.delete(nick);
+      throw err;
+    }
+    const pinned = ctx.socket.pinnedFingerprint(nick);
+    if (pinned) ctx.onTrust?.(nick, pinned, p.address);
+    ctx.system(`trusting ${nick}'s new key${pinned ? ` ${pinned}` : ''}; reconnecting`);
+    return undefined;
+  },
+};

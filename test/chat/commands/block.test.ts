@@ -1,0 +1,6 @@
+import { describe } from 'vitest';
+import { itTakesANickOrFingerprint } from './helpers.js';
+
+describe('/block', () => {
+  itTakesANickOrFingerprint('block');
+});

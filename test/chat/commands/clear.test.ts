@@ -1,0 +1,6 @@
+import { describe } from 'vitest';
+import { itTakesNoArguments } from './helpers.js';
+
+describe('/clear', () => {
+  itTakesNoArguments('clear');
+});
