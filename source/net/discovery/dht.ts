@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import DHT, { type DhtGetResult } from 'bittorrent-dht';
-import { type Identity, signDetached, verifyDetached } from '../crypto/identity.js';
-import { bep44SignedData, type RecordPolicy, SALT, type Verdict, validSeq } from './policy.js';
+import { verifyDetached } from '../crypto/identity.js';
+import { type RecordPolicy, SALT, type SignedItem, type Verdict, validSeq } from './policy.js';
 
 /**
  * Our node in the BitTorrent Mainline DHT (BEP 5), used for BEP 44 mutable
@@ -23,6 +23,12 @@ export interface DhtNodeOptions {
   port?: number;
   /** Per-query timeout in ms (default 2000, bittorrent-dht's). */
   timeout?: number;
+  /**
+   * Resolve only once the routing table is populated (default true). The
+   * socket does not wait: a lookup or publish before then starts from the
+   * bootstrap nodes, and bind should not take seconds when some are down.
+   */
+  waitReady?: boolean;
 }
 
 export interface DhtStats {
@@ -53,7 +59,6 @@ export class DhtNode {
     notFound: 0,
     badMessages: 0,
   };
-  private lastSeq = 0;
 
   private constructor(
     private readonly dht: DHT,
@@ -86,7 +91,8 @@ export class DhtNode {
         resolve();
       });
     });
-    if (!dht.ready) await new Promise((resolve) => dht.once('ready', resolve));
+    if (opts.waitReady !== false && !dht.ready)
+      await new Promise((resolve) => dht.once('ready', resolve));
     return node;
   }
 
@@ -101,19 +107,20 @@ export class DhtNode {
   }
 
   /**
-   * Stores `record` (encoded) under our key with seq = ms since the epoch,
-   * kept strictly increasing so a republish within one millisecond, or
-   * after a clock step back, still supersedes the last one (BEP 44 nodes
-   * refuse a seq not above what they hold). Resolves with the nodes that
-   * took it; 0 when none did (counted as a failure).
+   * Stores our signed item (policy.ts signItem) on the nodes closest to
+   * its target. Resolves with the nodes that took it; 0 when none did
+   * (counted as a failure).
    */
-  publish(identity: Identity, record: Buffer, now = Date.now()): Promise<number> {
-    const seq = Math.max(Math.floor(now), this.lastSeq + 1);
-    this.lastSeq = seq;
-    const sig = signDetached(identity, bep44SignedData(SALT, seq, record));
+  publish(item: SignedItem): Promise<number> {
     return new Promise((resolve) => {
       this.dht.put(
-        { k: identity.publicKey, v: record, seq, salt: SALT, sign: () => sig },
+        {
+          k: Buffer.from(item.k),
+          v: Buffer.from(item.v),
+          seq: item.seq,
+          salt: SALT,
+          sign: () => Buffer.from(item.sig),
+        },
         (err, _target, n) => {
           if (err || n === 0) this.stats.publishFailures++;
           else this.stats.publishes++;

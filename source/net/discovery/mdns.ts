@@ -1,4 +1,5 @@
 import type { Answer, Question } from 'dns-packet';
+import multicastDns from 'multicast-dns';
 import type { Addr } from '../core/address.js';
 import { BadPacket, UsageError } from '../core/errors.js';
 import { TokenBucket } from '../core/handshake/cookies.js';
@@ -239,4 +240,35 @@ function isTxt(rr: unknown): rr is { name: string; type: 'TXT'; data: unknown } 
   if (typeof rr !== 'object' || rr === null) return false;
   const r = rr as { name?: unknown; type?: unknown };
   return r.type === 'TXT' && typeof r.name === 'string';
+}
+
+/**
+ * The real transport: multicast-dns on 224.0.0.251:5353 (all interfaces),
+ * adapted to MdnsTransport. Its packets are dns-packet's decoding of
+ * hostile bytes, read through the `unknown`-typed MdnsPacket.
+ */
+export function multicastTransport(make: () => MulticastLike): MdnsTransport {
+  const m = make();
+  return {
+    on(event: string, listener: (...args: never[]) => void) {
+      m.on(event, listener as (...args: unknown[]) => void);
+      return undefined;
+    },
+    query: (packet) => m.query(packet),
+    respond: (packet) => m.respond(packet),
+    destroy: (cb) => m.destroy(cb),
+  } as MdnsTransport;
+}
+
+/** What multicastTransport needs of a multicast-dns instance. */
+export interface MulticastLike {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  query(packet: { questions: Question[] }): void;
+  respond(packet: { answers: Answer[]; additionals?: Answer[] }): void;
+  destroy(cb?: () => void): void;
+}
+
+/** mDNS on the host's interfaces (224.0.0.251:5353, our own packets looped back and ignored). */
+export function lanTransport(): MdnsTransport {
+  return multicastTransport(() => multicastDns({ loopback: true }) as unknown as MulticastLike);
 }

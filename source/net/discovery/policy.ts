@@ -1,7 +1,7 @@
 import type { Addr } from '../core/address.js';
 import { BadPacket } from '../core/errors.js';
 import { TokenBucket } from '../core/handshake/cookies.js';
-import { verifyDetached } from '../crypto/identity.js';
+import { type Identity, signDetached, verifyDetached } from '../crypto/identity.js';
 import { type LocalView, thirdPartyTargetAllowed } from '../nat/targets.js';
 import { type DiscoveryRecord, decodeRecord, MAX_RECORD_BYTES } from './record.js';
 
@@ -74,6 +74,32 @@ export function bep44SignedData(salt: Uint8Array | undefined, seq: number, v: Ui
   if (salt && salt.length > 0) parts.push(Buffer.from(`4:salt${salt.length}:`), Buffer.from(salt));
   parts.push(Buffer.from(`3:seqi${seq}e1:v${v.length}:`), Buffer.from(v));
   return Buffer.concat(parts);
+}
+
+/** Our own item: `v` signed under our identity key with BEP 44's salt/seq/v string. */
+export function signItem(identity: Identity, v: Buffer, seq: number): SignedItem {
+  return {
+    k: identity.publicKey,
+    salt: SALT,
+    seq,
+    v,
+    sig: signDetached(identity, bep44SignedData(SALT, seq, v)),
+  };
+}
+
+/**
+ * BEP 44 seq for our items: milliseconds since the epoch, so it keeps
+ * increasing across restarts, but strictly above the last one, so a
+ * republish within one millisecond or after a clock step back still
+ * supersedes it (nodes refuse a seq not above the one they hold).
+ */
+export class Sequencer {
+  private last = 0;
+
+  next(epochMs: number): number {
+    this.last = Math.max(Math.floor(epochMs), this.last + 1);
+    return this.last;
+  }
 }
 
 export function validSeq(seq: unknown): seq is number {

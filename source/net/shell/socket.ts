@@ -4,13 +4,17 @@ import { type Addr, addrKey, normalizeIp } from '../core/address.js';
 import { MAX_MESSAGE_SIZE } from '../core/conn/stream.js';
 import { Endpoint, validateNick } from '../core/endpoint.js';
 import { TransportError, UsageError } from '../core/errors.js';
+import type { NatMapping } from '../core/events.js';
 import { type PeerAddress, parsePeerEntry } from '../core/peers/entry.js';
 import {
   fingerprint as fingerprintOf,
   generateIdentity,
   parseFingerprint,
 } from '../crypto/identity.js';
-import { encodeInvite } from '../nat/invite.js';
+import { Discovery, recordFromInvite } from '../discovery/discovery.js';
+import { lanTransport } from '../discovery/mdns.js';
+import { discoverySettings } from '../discovery/settings.js';
+import { decodeInvite, encodeInvite } from '../nat/invite.js';
 import { loadOrCreateIdentity } from '../store/identityfile.js';
 import { TrustStore } from '../store/truststore.js';
 import { describeState, peerInfo } from './describe.js';
@@ -63,6 +67,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private closed = false;
   private readonly startedAt = performance.now();
   private readonly sendTimeout: number;
+  private discovery: Discovery | undefined;
 
   private constructor(
     endpoint: Endpoint,
@@ -123,6 +128,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     const sock = new MultiHolepunchSocket(endpoint, trust, opened, opts);
     try {
       if (opts.stun && opts.stun.length > 0) await sock.startStun(opts.stun, opts.stunRto);
+      await sock.startDiscovery(opts);
       if (opts.peers) await sock.addPeers(opts.peers);
     } catch (err) {
       await sock.close();
@@ -165,18 +171,75 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
    */
   async addPeers(peers: Record<string, PeerAddress>): Promise<void> {
     this.assertOpen();
-    const parsed = Object.entries(peers).map(([nick, value]) => parsePeerEntry(nick, value));
+    const discovery = this.discovery !== undefined;
+    const parsed = Object.entries(peers).map(([nick, value]) =>
+      parsePeerEntry(nick, value, { discovery }),
+    );
+    for (const p of parsed) if (p.byKey) this.checkPin(p.nick, p.key!);
     const resolved = await Promise.all(
-      parsed.map(async (p) => {
-        const addrs: Addr[] = [...p.invited];
-        for (const text of p.hosts) addrs.push(...(await this.resolve(text)));
-        return { nick: p.nick, spec: { addrs, key: p.key, nat: p.nat } };
-      }),
+      parsed
+        .filter((p) => !p.byKey)
+        .map(async (p) => {
+          const addrs: Addr[] = [...p.invited];
+          for (const text of p.hosts) addrs.push(...(await this.resolve(text)));
+          return { nick: p.nick, spec: { addrs, key: p.key, nat: p.nat } };
+        }),
     );
     this.assertOpen();
     const now = performance.now();
     for (const { nick, spec } of resolved) this.endpoint.addPeer(nick, spec, now);
+    // Key only: discovery looks it up and dials what it finds, pinning the key first.
+    for (const p of parsed) if (p.byKey) this.discovery?.find(p.nick, p.key!);
     this.driver.pump();
+  }
+
+  /** A key-only entry must agree with a pin the name already has (addPeer checks it later). */
+  private checkPin(nick: string, key: Buffer): void {
+    const pinned = this.endpoint.pinnedKey(nick);
+    if (pinned && !pinned.equals(key)) {
+      throw new UsageError(
+        `${nick} is pinned to key ${fingerprintOf(pinned)}, but you gave ${fingerprintOf(key)}: if the key really changed, remove ${nick} first`,
+      );
+    }
+  }
+
+  /** Starts DHT and mDNS discovery as `opts` and the environment ask (off by default). */
+  private async startDiscovery(opts: BindOptions): Promise<void> {
+    const settings = discoverySettings(opts, process.env);
+    if (!settings.dht && !settings.mdns) return;
+    const bound = this.localAddress().address;
+    const dhtHost = bound.includes('.') && bound !== '0.0.0.0' ? bound : '0.0.0.0';
+    const host = {
+      identity: this.endpoint.local.identity,
+      record: () => recordFromInvite(decodeInvite(this.invite()), !!this.stunInfo()?.publicAddress),
+      lanEndpoint: () => ({
+        port: this.localAddress().port,
+        ipv4: decodeInvite(this.invite())
+          .addrs.map((a) => a.address)
+          .filter((a) => a.includes('.')),
+      }),
+      local: () => ({ addresses: hostAddresses(normalizeIp(this.localAddress().address)) }),
+      connected: (key: Buffer) => {
+        const fp = fingerprintOf(key);
+        return this.endpoint
+          .peers()
+          .some((p) => p.fingerprint === fp && p.state.kind === 'connected');
+      },
+      dial: (nick: string, key: Buffer, addrs: Addr[], nat: NatMapping) => {
+        if (this.closed) return;
+        try {
+          this.endpoint.addPeer(nick, { addrs, key, nat }, performance.now());
+        } catch (err) {
+          // The user re-pinned or removed the name meanwhile: the record no longer applies.
+          if (err instanceof UsageError) return;
+          throw err;
+        }
+        this.driver.pump();
+      },
+      epochNow: () => Date.now(),
+      now: () => performance.now(),
+    };
+    this.discovery = await Discovery.start(host, settings, dhtHost, lanTransport);
   }
 
   private resolve(text: string): Promise<Addr[]> {
@@ -256,6 +319,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
 
   removePeer(nick: string): void {
     this.assertOpen();
+    // A name still being looked up by key is not in the endpoint yet.
+    if (this.discovery?.forget(nick) && !this.endpoint.hasPeer(nick)) return;
     this.endpoint.removePeer(nick, performance.now());
     this.driver.pump();
   }
@@ -373,6 +438,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       natMapping: stun?.mapping ?? 'unknown',
       probing: this.endpoint.probingStats(),
       uptime: performance.now() - this.startedAt,
+      discovery: this.discovery?.stats(),
     };
   }
 
@@ -386,7 +452,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     // Set first: waitForPeer checks run during the close and must see it.
     this.closed = true;
     clearInterval(this.statsTimer);
-    await this.driver.close();
+    await Promise.all([this.driver.close(), this.discovery?.close()]);
   }
 
   private assertOpen(): void {

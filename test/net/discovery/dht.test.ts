@@ -2,7 +2,13 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentity, signDetached } from '../../../source/net/crypto/identity.js';
 import { DhtNode, mutableTarget } from '../../../source/net/discovery/dht.js';
-import { bep44SignedData, RecordPolicy, SALT } from '../../../source/net/discovery/policy.js';
+import {
+  bep44SignedData,
+  RecordPolicy,
+  SALT,
+  Sequencer,
+  signItem,
+} from '../../../source/net/discovery/policy.js';
 import { type DiscoveryRecord, encodeRecord } from '../../../source/net/discovery/record.js';
 import { inject, type PrivateDht, privateDht } from './privatedht.js';
 
@@ -46,7 +52,10 @@ describe('DHT discovery on a private loopback DHT of 20 nodes', () => {
     const pub = await node();
     const { dht: res, policy } = await node();
     expect(pub.dht.nodeCount).toBeGreaterThan(0);
-    const stored = await pub.dht.publish(bob, encodeRecord(record));
+    const seqs = new Sequencer();
+    const stored = await pub.dht.publish(
+      signItem(bob, encodeRecord(record), seqs.next(Date.now())),
+    );
     expect(stored).toBeGreaterThan(0);
     const found = await res.resolve(bob.publicKey);
     expect(found?.record).toEqual(record);
@@ -56,8 +65,10 @@ describe('DHT discovery on a private loopback DHT of 20 nodes', () => {
     // Bob moves: a republish supersedes (seq strictly increases even within one ms).
     const moved = { ...record, candidates: [{ ...record.candidates[0]!, port: 40002 }] };
     const t = Date.now();
-    await pub.dht.publish(bob, encodeRecord(record), t);
-    expect(await pub.dht.publish(bob, encodeRecord(moved), t)).toBeGreaterThan(0);
+    await pub.dht.publish(signItem(bob, encodeRecord(record), seqs.next(t)));
+    expect(await pub.dht.publish(signItem(bob, encodeRecord(moved), seqs.next(t)))).toBeGreaterThan(
+      0,
+    );
     const again = await res.resolve(bob.publicKey);
     expect(again?.record).toEqual(moved);
     expect(res.stats.lookups).toBe(2);
@@ -124,7 +135,7 @@ describe('DHT discovery on a private loopback DHT of 20 nodes', () => {
     expect(dht.stats.badMessages).toBeGreaterThanOrEqual(2);
     const gina = generateIdentity();
     const pub = await node();
-    await pub.dht.publish(gina, encodeRecord(record));
+    await pub.dht.publish(signItem(gina, encodeRecord(record), Date.now()));
     expect((await dht.resolve(gina.publicKey))?.record).toEqual(record);
   });
 });

@@ -10,6 +10,7 @@ import {
   MAX_DIALED_CANDIDATES,
   RecordPolicy,
   SALT,
+  Sequencer,
   type SignedItem,
 } from '../../../source/net/discovery/policy.js';
 import { type DiscoveryRecord, encodeRecord } from '../../../source/net/discovery/record.js';
@@ -56,6 +57,16 @@ describe('BEP 44 signed data', () => {
     const signed = bep44SignedData(SALT, 1_764_000_000_123, v);
     const expected = Buffer.concat([Buffer.from('4:salt7:srmudp13:seqi1764000000123e1:v5:'), v]);
     expect(signed.equals(expected)).toBe(true);
+  });
+});
+
+describe('Sequencer', () => {
+  it('gives ms since the epoch, strictly increasing within a millisecond and across a clock step back', () => {
+    const s = new Sequencer();
+    expect(s.next(1_764_000_000_000.7)).toBe(1_764_000_000_000);
+    expect(s.next(1_764_000_000_000)).toBe(1_764_000_000_001);
+    expect(s.next(1_763_000_000_000)).toBe(1_764_000_000_002);
+    expect(s.next(1_765_000_000_000)).toBe(1_765_000_000_000);
   });
 });
 

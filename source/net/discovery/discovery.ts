@@ -1,0 +1,270 @@
+import type { Addr } from '../core/address.js';
+import type { NatMapping } from '../core/events.js';
+import type { Identity } from '../crypto/identity.js';
+import type { Introduction } from '../nat/introduce.js';
+import type { LocalView } from '../nat/targets.js';
+import { DhtNode } from './dht.js';
+import { MdnsDiscovery, type MdnsStats, type MdnsTransport } from './mdns.js';
+import {
+  REJECT_REASONS,
+  RecordPolicy,
+  type RejectReason,
+  Sequencer,
+  type SignedItem,
+  signItem,
+  type Verdict,
+} from './policy.js';
+import { type DiscoveryRecord, encodeRecord } from './record.js';
+import type { DiscoverySettings } from './settings.js';
+
+/**
+ * Finding peers by key: keeps our record published (DHT) and announced
+ * (mDNS), looks up the keys the user added without an address, and dials
+ * what an accepted record gives, through the policy's bounds. The socket
+ * (shell/socket.ts) is its host: it supplies our record and local view and
+ * performs the dial (addPeer, which pins the key for that name first).
+ */
+
+/** How often our record is rebuilt and compared (candidates change when STUN answers). */
+export const REFRESH_INTERVAL = 5_000;
+/**
+ * Republish even when nothing changed: BEP 44 items are dropped by nodes
+ * after a while (libtorrent keeps them about 2 hours), so well inside that.
+ */
+export const REPUBLISH_INTERVAL = 30 * 60_000;
+/** Lookups for a key not yet connected back off from this … */
+export const LOOKUP_RETRY_MIN = 2_000;
+/** … to this; a connected key is looked up again at this pace (did it move?). */
+export const LOOKUP_RETRY_MAX = 60_000;
+export const LOOKUP_CONNECTED = 5 * 60_000;
+
+export interface DiscoveryHost {
+  readonly identity: Identity;
+  /** Our record as of now (from the invite: nick, candidates, NAT mapping). */
+  record(): DiscoveryRecord;
+  /** UDP port of the peer socket and our IPv4 addresses (mDNS SRV and A records). */
+  lanEndpoint(): { port: number; ipv4: string[] };
+  local(): LocalView;
+  connected(key: Buffer): boolean;
+  /** Add (or re-address) `nick` pinned to `key` and dial `addrs`. */
+  dial(nick: string, key: Buffer, addrs: Addr[], nat: NatMapping): void;
+  /** Wall clock (ms since the epoch) for seq; monotonic ms for budgets. */
+  epochNow(): number;
+  now(): number;
+}
+
+export interface DiscoveryStats {
+  dht: boolean;
+  mdns: boolean;
+  /** Our record stored in the DHT (times), and attempts no node took. */
+  publishes: number;
+  publishFailures: number;
+  /** mDNS announcements and answers sent. */
+  announces: number;
+  lookups: number;
+  accepted: number;
+  rejected: Record<RejectReason, number>;
+  /** Dials started from records, by where the record came from. */
+  dials: { dht: number; lan: number };
+  /** Candidates not dialled (bad target or past the per-record cap). */
+  refusedTargets: number;
+  /** Malformed DHT messages and mDNS packets, counted and dropped. */
+  badMessages: number;
+}
+
+interface Want {
+  nick: string;
+  key: Buffer;
+  timer: NodeJS.Timeout | undefined;
+  inFlight: boolean;
+  failures: number;
+}
+
+export class Discovery {
+  private readonly seqs = new Sequencer();
+  private published: { bytes: Buffer; item: SignedItem; at: number } | undefined;
+  private readonly wants = new Map<string, Want>();
+  private readonly refreshTimer: NodeJS.Timeout;
+  private readonly dials = { dht: 0, lan: 0 };
+  private closed = false;
+  private readonly mdns: MdnsDiscovery | undefined;
+
+  /**
+   * Starts what `settings` ask for: the DHT node (its own UDP socket on
+   * `dhtHost`, IPv4) and mDNS over `mdnsTransport` (multicast-dns, or a
+   * test's fake LAN).
+   */
+  static async start(
+    host: DiscoveryHost,
+    settings: DiscoverySettings,
+    dhtHost: string,
+    mdnsTransport: (() => MdnsTransport) | undefined,
+  ): Promise<Discovery> {
+    const policy = new RecordPolicy();
+    const dht = settings.dht
+      ? await DhtNode.start(policy, {
+          bootstrap: settings.dht.bootstrap,
+          host: dhtHost,
+          waitReady: false,
+        })
+      : undefined;
+    const transport = settings.mdns && mdnsTransport ? mdnsTransport() : undefined;
+    return new Discovery(host, policy, dht, settings.dht?.publish ?? false, transport);
+  }
+
+  private constructor(
+    private readonly host: DiscoveryHost,
+    readonly policy: RecordPolicy,
+    private readonly dht: DhtNode | undefined,
+    private readonly publishDht: boolean,
+    transport: MdnsTransport | undefined,
+  ) {
+    this.mdns = transport
+      ? new MdnsDiscovery(
+          transport,
+          policy,
+          (k, v, via) => this.act(k, v, via, 'lan'),
+          () => host.now(),
+        )
+      : undefined;
+    this.refreshTimer = setInterval(() => this.refresh(), REFRESH_INTERVAL);
+    this.refreshTimer.unref();
+    this.refresh();
+  }
+
+  /** Looks `key` up for `nick` (DHT and LAN) until forgotten; dials what it finds. */
+  find(nick: string, key: Buffer): void {
+    const id = key.toString('hex');
+    const old = this.wants.get(id);
+    if (old) clearTimeout(old.timer);
+    this.wants.set(id, { nick, key, timer: undefined, inFlight: false, failures: 0 });
+    this.mdns?.want(key);
+    void this.lookup(id);
+  }
+
+  /** Stops looking for whatever `nick` was looking for; whether it was. */
+  forget(nick: string): boolean {
+    let found = false;
+    for (const [id, w] of this.wants) {
+      if (w.nick !== nick) continue;
+      clearTimeout(w.timer);
+      this.wants.delete(id);
+      this.mdns?.unwant(w.key);
+      found = true;
+    }
+    return found;
+  }
+
+  /**
+   * Rebuilds our record; publishes and announces it when it changed or the
+   * last publish is getting old.
+   */
+  refresh(): void {
+    if (this.closed) return;
+    const bytes = encodeRecord(this.host.record());
+    const now = this.host.now();
+    const p = this.published;
+    if (p?.bytes.equals(bytes) && now - p.at < REPUBLISH_INTERVAL) return;
+    const item = signItem(this.host.identity, bytes, this.seqs.next(this.host.epochNow()));
+    this.published = { bytes, item, at: now };
+    if (this.dht && this.publishDht) void this.dht.publish(item);
+    if (this.mdns) {
+      const lan = this.host.lanEndpoint();
+      this.mdns.announce({
+        key: Buffer.from(item.k),
+        v: bytes,
+        seq: item.seq,
+        sig: Buffer.from(item.sig),
+        ...lan,
+      });
+    }
+  }
+
+  stats(): DiscoveryStats {
+    const d = this.dht?.stats;
+    const m: MdnsStats | undefined = this.mdns?.stats;
+    const rejected = Object.fromEntries(
+      REJECT_REASONS.map((r) => [r, this.policy.rejected[r]]),
+    ) as Record<RejectReason, number>;
+    return {
+      dht: this.dht !== undefined,
+      mdns: this.mdns !== undefined,
+      publishes: d?.publishes ?? 0,
+      publishFailures: d?.publishFailures ?? 0,
+      announces: m?.announces ?? 0,
+      lookups: (d?.lookups ?? 0) + (m?.queries ?? 0),
+      accepted: this.policy.accepted,
+      rejected,
+      dials: { ...this.dials },
+      refusedTargets: this.policy.refusedTargets,
+      badMessages: (d?.badMessages ?? 0) + (m?.malformed ?? 0),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.refreshTimer);
+    for (const w of this.wants.values()) clearTimeout(w.timer);
+    this.wants.clear();
+    await Promise.all([this.dht?.close(), this.mdns?.close()]);
+  }
+
+  private async lookup(id: string): Promise<void> {
+    const want = this.wants.get(id);
+    if (!want || want.inFlight || this.closed) return;
+    want.timer = undefined;
+    if (this.dht) {
+      want.inFlight = true;
+      const found = await this.dht.resolve(want.key);
+      want.inFlight = false;
+      if (this.closed || this.wants.get(id) !== want) return;
+      if (found) this.act(want.key, found, undefined, 'dht');
+      want.failures = found ? 0 : want.failures + 1;
+    } else this.mdns?.browse();
+    this.schedule(want);
+  }
+
+  private schedule(want: Want): void {
+    const delay = this.host.connected(want.key)
+      ? LOOKUP_CONNECTED
+      : Math.min(LOOKUP_RETRY_MAX, LOOKUP_RETRY_MIN * 2 ** Math.min(want.failures, 10));
+    const id = want.key.toString('hex');
+    want.timer = setTimeout(() => void this.lookup(id), delay);
+    want.timer.unref();
+  }
+
+  /** A fresh record (or any, while not connected) is dialled within the policy's bounds. */
+  private act(
+    key: Buffer,
+    verdict: Extract<Verdict, { ok: true }>,
+    via: Addr | undefined,
+    source: 'dht' | 'lan',
+  ): void {
+    const want = this.wants.get(key.toString('hex'));
+    if (!want || this.closed) return;
+    if (!verdict.fresh && this.host.connected(key)) return;
+    const targets = this.policy.dialTargets(
+      key,
+      verdict.record,
+      via,
+      this.host.local(),
+      this.host.now(),
+    );
+    if (targets.length === 0) return;
+    this.dials[source]++;
+    this.host.dial(want.nick, key, targets, verdict.record.nat);
+  }
+}
+
+/** Our record from what an invite code holds (the reflexive address, if any, is first there). */
+export function recordFromInvite(invite: Introduction, reflexive: boolean): DiscoveryRecord {
+  return {
+    nick: invite.nick,
+    nat: invite.nat ?? 'unknown',
+    candidates: invite.addrs.map((a, i) => ({
+      kind: reflexive && i === 0 ? 'reflexive' : 'host',
+      address: a.address,
+      port: a.port,
+    })),
+  };
+}
