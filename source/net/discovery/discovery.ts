@@ -56,6 +56,8 @@ export interface DiscoveryHost {
 export interface DiscoveryStats {
   dht: boolean;
   mdns: boolean;
+  /** Versions of our record signed (at start, on change, and periodically). */
+  versions: number;
   /** Our record stored in the DHT (times), and attempts no node took. */
   publishes: number;
   publishFailures: number;
@@ -78,6 +80,8 @@ interface Want {
   timer: NodeJS.Timeout | undefined;
   inFlight: boolean;
   failures: number;
+  /** When we last dialled from a record (host.now()); undefined = never. */
+  dialedAt: number | undefined;
 }
 
 export class Discovery {
@@ -86,6 +90,7 @@ export class Discovery {
   private readonly wants = new Map<string, Want>();
   private readonly refreshTimer: NodeJS.Timeout;
   private readonly dials = { dht: 0, lan: 0 };
+  private versions = 0;
   private closed = false;
   private readonly mdns: MdnsDiscovery | undefined;
 
@@ -137,9 +142,11 @@ export class Discovery {
     const id = key.toString('hex');
     const old = this.wants.get(id);
     if (old) clearTimeout(old.timer);
-    this.wants.set(id, { nick, key, timer: undefined, inFlight: false, failures: 0 });
-    this.mdns?.want(key);
-    void this.lookup(id);
+    const want = { nick, key, timer: undefined, inFlight: false, failures: 0, dialedAt: undefined };
+    this.wants.set(id, want);
+    this.mdns?.want(key); // asks the LAN at once
+    if (this.dht) void this.lookup(id, false);
+    else this.schedule(want);
   }
 
   /** Stops looking for whatever `nick` was looking for; whether it was. */
@@ -167,6 +174,7 @@ export class Discovery {
     if (p?.bytes.equals(bytes) && now - p.at < REPUBLISH_INTERVAL) return;
     const item = signItem(this.host.identity, bytes, this.seqs.next(this.host.epochNow()));
     this.published = { bytes, item, at: now };
+    this.versions++;
     if (this.dht && this.publishDht) void this.dht.publish(item);
     if (this.mdns) {
       const lan = this.host.lanEndpoint();
@@ -189,6 +197,7 @@ export class Discovery {
     return {
       dht: this.dht !== undefined,
       mdns: this.mdns !== undefined,
+      versions: this.versions,
       publishes: d?.publishes ?? 0,
       publishFailures: d?.publishFailures ?? 0,
       announces: m?.announces ?? 0,
@@ -209,10 +218,12 @@ export class Discovery {
     await Promise.all([this.dht?.close(), this.mdns?.close()]);
   }
 
-  private async lookup(id: string): Promise<void> {
+  /** A DHT lookup (if on), and on retries a LAN browse too (if on). */
+  private async lookup(id: string, browse: boolean): Promise<void> {
     const want = this.wants.get(id);
     if (!want || want.inFlight || this.closed) return;
     want.timer = undefined;
+    if (browse) this.mdns?.browse();
     if (this.dht) {
       want.inFlight = true;
       const found = await this.dht.resolve(want.key);
@@ -220,7 +231,7 @@ export class Discovery {
       if (this.closed || this.wants.get(id) !== want) return;
       if (found) this.act(want.key, found, undefined, 'dht');
       want.failures = found ? 0 : want.failures + 1;
-    } else this.mdns?.browse();
+    } else want.failures++;
     this.schedule(want);
   }
 
@@ -229,11 +240,15 @@ export class Discovery {
       ? LOOKUP_CONNECTED
       : Math.min(LOOKUP_RETRY_MAX, LOOKUP_RETRY_MIN * 2 ** Math.min(want.failures, 10));
     const id = want.key.toString('hex');
-    want.timer = setTimeout(() => void this.lookup(id), delay);
+    want.timer = setTimeout(() => void this.lookup(id, true), delay);
     want.timer.unref();
   }
 
-  /** A fresh record (or any, while not connected) is dialled within the policy's bounds. */
+  /**
+   * A fresh record is dialled (bob moved); the same record again only
+   * while not connected and not dialled within LOOKUP_RETRY_MAX (the
+   * dialer is still trying those addresses). All within the policy's bounds.
+   */
   private act(
     key: Buffer,
     verdict: Extract<Verdict, { ok: true }>,
@@ -242,15 +257,14 @@ export class Discovery {
   ): void {
     const want = this.wants.get(key.toString('hex'));
     if (!want || this.closed) return;
-    if (!verdict.fresh && this.host.connected(key)) return;
-    const targets = this.policy.dialTargets(
-      key,
-      verdict.record,
-      via,
-      this.host.local(),
-      this.host.now(),
-    );
+    const now = this.host.now();
+    if (!verdict.fresh) {
+      if (this.host.connected(key)) return;
+      if (want.dialedAt !== undefined && now - want.dialedAt < LOOKUP_RETRY_MAX) return;
+    }
+    const targets = this.policy.dialTargets(key, verdict.record, via, this.host.local(), now);
     if (targets.length === 0) return;
+    want.dialedAt = now;
     this.dials[source]++;
     this.host.dial(want.nick, key, targets, verdict.record.nat);
   }
