@@ -163,6 +163,28 @@ export class Discovery {
   }
 
   /**
+   * What the socket saw of a peer. A wanted key that connected under
+   * another name (it dialled us first, as a stranger) takes the name we
+   * gave it, pinned, at the address it is already talking from; a wanted
+   * name that disconnected is looked up again at once (did it move?).
+   */
+  onPeer(nick: string, key: Buffer | undefined, change: string, address: Addr | undefined): void {
+    if (this.closed) return;
+    if (change === 'connected' && key && address) {
+      const want = this.wants.get(key.toString('hex'));
+      if (want && want.nick !== nick) this.host.dial(want.nick, key, [address], 'unknown');
+      return;
+    }
+    if (change !== 'disconnected') return;
+    for (const [id, want] of this.wants) {
+      if (want.nick !== nick) continue;
+      clearTimeout(want.timer);
+      want.failures = 0;
+      void this.lookup(id, true);
+    }
+  }
+
+  /**
    * Rebuilds our record; publishes and announces it when it changed or the
    * last publish is getting old.
    */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { type Addr, addrKey, normalizeIp } from '../core/address.js';
+import { type Addr, addrKey, normalizeIp, parseHostPort } from '../core/address.js';
 import { MAX_MESSAGE_SIZE } from '../core/conn/stream.js';
 import { Endpoint, validateNick } from '../core/endpoint.js';
 import { TransportError, UsageError } from '../core/errors.js';
@@ -239,7 +239,19 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       epochNow: () => Date.now(),
       now: () => performance.now(),
     };
-    this.discovery = await Discovery.start(host, settings, dhtHost, lanTransport);
+    const discovery = await Discovery.start(host, settings, dhtHost, lanTransport);
+    this.discovery = discovery;
+    this.on('peer', (info, change) => {
+      const key = info.fingerprint ? parseFingerprint(info.fingerprint) : undefined;
+      let addr: Addr | undefined;
+      try {
+        const at = info.address ? parseHostPort(info.address) : undefined;
+        addr = at ? { address: normalizeIp(at.host), port: at.port } : undefined;
+      } catch {
+        addr = undefined; // a form we do not re-parse (a zoned link-local): no rename, no harm
+      }
+      discovery.onPeer(info.nick, key, change, addr);
+    });
   }
 
   private resolve(text: string): Promise<Addr[]> {

@@ -116,3 +116,54 @@ describe('addPeers by fingerprint alone, found through a private loopback DHT', 
     expect(alice.peers().map((p) => p.nick)).not.toContain('ghost');
   });
 });
+
+describe('a peer found by key moves', () => {
+  beforeEach(async () => {
+    swarm = await privateDht(20);
+  });
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+    await swarm.close();
+  });
+
+  it('bob restarts on another port: alice reconnects by his updated record', async () => {
+    const dht = { bootstrap: swarm.bootstrap };
+    const bobId = generateIdentity();
+    const alice = await bind({ nick: 'alice', dht });
+    const bob1 = await bind({ nick: 'bob', dht, identity: bobId });
+    await alice.addPeers({ bob: bob1.fingerprint });
+    await alice.waitForPeer('bob', { timeout: 30_000 });
+    const oldPort = bob1.localAddress().port;
+    // Bob's side must have completed the handshake, or his CLOSE never goes out.
+    await bob1.waitForPeer('alice', { timeout: 10_000 });
+    await bob1.close();
+    await vi.waitFor(
+      () => expect(alice.peers().find((p) => p.nick === 'bob')?.state.kind).not.toBe('connected'),
+      {
+        timeout: 30_000,
+        interval: 50,
+      },
+    );
+    const bob2 = await bind({ nick: 'bob', dht, identity: bobId });
+    const newPort = bob2.localAddress().port;
+    expect(newPort).not.toBe(oldPort);
+    const info = await alice.waitForPeer('bob', { timeout: 60_000 });
+    expect(info.address).toBe(`127.0.0.1:${newPort}`);
+    expect(info.fingerprint).toBe(bob2.fingerprint);
+    expect(alice.stats().discovery!.dials.dht).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a wanted key that dials us first takes the name we gave it, pinned', async () => {
+    const dht = { bootstrap: swarm.bootstrap, publish: false };
+    const alice = await bind({ nick: 'alice', dht });
+    const bob = await bind({ nick: 'robert' });
+    // Alice looks Bob up by key, but Bob (not published) dials her first with her address.
+    await alice.addPeers({ bob: bob.fingerprint });
+    await bob.addPeers({ alice: `127.0.0.1:${alice.localAddress().port}` });
+    const info = await alice.waitForPeer('bob', { timeout: 30_000 });
+    expect(info.fingerprint).toBe(bob.fingerprint);
+    expect(alice.pinnedFingerprint('bob')).toBe(bob.fingerprint);
+    expect(alice.peers().map((p) => p.nick)).not.toContain('robert');
+  });
+});
