@@ -257,10 +257,14 @@ export class Discovery {
     this.schedule(want);
   }
 
+  /** Next lookup: the first retry after LOOKUP_RETRY_MIN, doubling per miss up to LOOKUP_RETRY_MAX. */
   private schedule(want: Want): void {
     const delay = this.host.connected(want.key)
       ? LOOKUP_CONNECTED
-      : Math.min(LOOKUP_RETRY_MAX, LOOKUP_RETRY_MIN * 2 ** Math.min(want.failures, 10));
+      : Math.min(
+          LOOKUP_RETRY_MAX,
+          LOOKUP_RETRY_MIN * 2 ** Math.max(0, Math.min(want.failures - 1, 10)),
+        );
     const id = want.key.toString('hex');
     want.timer = setTimeout(() => void this.lookup(id, true), delay);
     want.timer.unref();

@@ -125,6 +125,24 @@ describe('Discovery over an in-memory LAN (mDNS only, virtual clock)', () => {
     await Promise.all([alice.d.close(), bob.d.close()]);
   });
 
+  it('retries a key not found after 2 s, then backs off to one lookup a minute', async () => {
+    const lan = new FakeLan();
+    const alice = await lanNode(lan, '192.168.7.3', 41001);
+    const transport = lan.members[0]!;
+    const queries = () => transport.sent.filter((p) => p.kind === 'query').length;
+    alice.d.find('ghost', generateIdentity().publicKey);
+    const at: number[] = [];
+    for (let s = 0; s <= 600; s++) {
+      const before = queries();
+      if (s > 0) await vi.advanceTimersByTimeAsync(1000);
+      if (queries() > before || s === 0) at.push(s);
+    }
+    expect(at.slice(0, 6)).toEqual([0, 2, 4, 8, 16, 32]);
+    // Then at most one a minute: 10 minutes cost ~15 queries, not hundreds.
+    expect(at.length).toBeLessThanOrEqual(6 + 10);
+    await alice.d.close();
+  });
+
   it('forgets a name: no more dials for that key', async () => {
     const lan = new FakeLan();
     const bob = await lanNode(lan, '192.168.7.2', 41000);
