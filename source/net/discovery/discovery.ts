@@ -3,6 +3,7 @@ import type { NatMapping } from '../core/events.js';
 import type { Identity } from '../crypto/identity.js';
 import type { Introduction } from '../nat/introduce.js';
 import type { LocalView } from '../nat/targets.js';
+import { BroadcastBeacon } from './beacon.js';
 import { DhtNode } from './dht.js';
 import { MdnsDiscovery, type MdnsStats, type MdnsTransport } from './mdns.js';
 import {
@@ -66,8 +67,11 @@ export interface DiscoveryStats {
   lookups: number;
   accepted: number;
   rejected: Record<RejectReason, number>;
-  /** Dials started from records, by where the record came from. */
-  dials: { dht: number; lan: number };
+  /** Broadcast beacons (the LAN fallback where multicast is blocked): sent, received. */
+  beaconsSent: number;
+  beaconsReceived: number;
+  /** Dials started from records, by where the record came from (lan = mDNS). */
+  dials: { dht: number; lan: number; broadcast: number };
   /** Candidates not dialled (bad target or past the per-record cap). */
   refusedTargets: number;
   /** Malformed DHT messages and mDNS packets, counted and dropped. */
@@ -89,7 +93,8 @@ export class Discovery {
   private published: { bytes: Buffer; item: SignedItem; at: number } | undefined;
   private readonly wants = new Map<string, Want>();
   private readonly refreshTimer: NodeJS.Timeout;
-  private readonly dials = { dht: 0, lan: 0 };
+  private readonly dials = { dht: 0, lan: 0, broadcast: 0 };
+  private beacon: BroadcastBeacon | undefined;
   private versions = 0;
   private closed = false;
   private readonly mdns: MdnsDiscovery | undefined;
@@ -104,6 +109,7 @@ export class Discovery {
     settings: DiscoverySettings,
     dhtHost: string,
     mdnsTransport: (() => MdnsTransport) | undefined,
+    beaconPort?: number,
   ): Promise<Discovery> {
     const policy = new RecordPolicy();
     const dht = settings.dht
@@ -114,7 +120,27 @@ export class Discovery {
         })
       : undefined;
     const transport = settings.mdns && mdnsTransport ? mdnsTransport() : undefined;
-    return new Discovery(host, policy, dht, settings.dht?.publish ?? false, transport);
+    const d = new Discovery(host, policy, dht, settings.dht?.publish ?? false, transport);
+    if (settings.mdns && beaconPort !== undefined) {
+      // The broadcast fallback is best effort: a port in use leaves mDNS alone.
+      const found = (k: Buffer, v: Extract<Verdict, { ok: true }>, via: Addr) =>
+        d.act(k, v, via, 'broadcast');
+      const beacon = await BroadcastBeacon.start(policy, found, () => host.now(), beaconPort).catch(
+        () => undefined,
+      );
+      if (beacon) d.attachBeacon(beacon);
+    }
+    return d;
+  }
+
+  private attachBeacon(beacon: BroadcastBeacon): void {
+    if (this.closed) {
+      void beacon.close();
+      return;
+    }
+    this.beacon = beacon;
+    if (this.published) beacon.announce(this.published.item);
+    for (const w of this.wants.values()) beacon.want(w.key);
   }
 
   private constructor(
@@ -145,6 +171,7 @@ export class Discovery {
     const want = { nick, key, timer: undefined, inFlight: false, failures: 0, dialedAt: undefined };
     this.wants.set(id, want);
     this.mdns?.want(key); // asks the LAN at once
+    this.beacon?.want(key);
     if (this.dht) void this.lookup(id, false);
     else this.schedule(want);
   }
@@ -157,6 +184,7 @@ export class Discovery {
       clearTimeout(w.timer);
       this.wants.delete(id);
       this.mdns?.unwant(w.key);
+      this.beacon?.unwant(w.key);
       found = true;
     }
     return found;
@@ -198,6 +226,7 @@ export class Discovery {
     this.published = { bytes, item, at: now };
     this.versions++;
     if (this.dht && this.publishDht) void this.dht.publish(item);
+    this.beacon?.announce(item);
     if (this.mdns) {
       const lan = this.host.lanEndpoint();
       this.mdns.announce({
@@ -226,9 +255,12 @@ export class Discovery {
       lookups: (d?.lookups ?? 0) + (m?.queries ?? 0),
       accepted: this.policy.accepted,
       rejected,
+      beaconsSent: this.beacon?.stats.sent ?? 0,
+      beaconsReceived: this.beacon?.stats.received ?? 0,
       dials: { ...this.dials },
       refusedTargets: this.policy.refusedTargets,
-      badMessages: (d?.badMessages ?? 0) + (m?.malformed ?? 0),
+      badMessages:
+        (d?.badMessages ?? 0) + (m?.malformed ?? 0) + (this.beacon?.stats.malformed ?? 0),
     };
   }
 
@@ -237,7 +269,7 @@ export class Discovery {
     clearInterval(this.refreshTimer);
     for (const w of this.wants.values()) clearTimeout(w.timer);
     this.wants.clear();
-    await Promise.all([this.dht?.close(), this.mdns?.close()]);
+    await Promise.all([this.dht?.close(), this.mdns?.close(), this.beacon?.close()]);
   }
 
   /** A DHT lookup (if on), and on retries a LAN browse too (if on). */
@@ -245,7 +277,10 @@ export class Discovery {
     const want = this.wants.get(id);
     if (!want || want.inFlight || this.closed) return;
     want.timer = undefined;
-    if (browse) this.mdns?.browse();
+    if (browse) {
+      this.mdns?.browse();
+      this.beacon?.query(want.key);
+    }
     if (this.dht) {
       want.inFlight = true;
       const found = await this.dht.resolve(want.key);
@@ -279,7 +314,7 @@ export class Discovery {
     key: Buffer,
     verdict: Extract<Verdict, { ok: true }>,
     via: Addr | undefined,
-    source: 'dht' | 'lan',
+    source: 'dht' | 'lan' | 'broadcast',
   ): void {
     const want = this.wants.get(key.toString('hex'));
     if (!want || this.closed) return;

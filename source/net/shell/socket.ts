@@ -11,6 +11,7 @@ import {
   generateIdentity,
   parseFingerprint,
 } from '../crypto/identity.js';
+import { BEACON_PORT } from '../discovery/beacon.js';
 import { Discovery, recordFromInvite } from '../discovery/discovery.js';
 import { lanTransport } from '../discovery/mdns.js';
 import { discoverySettings } from '../discovery/settings.js';
@@ -239,7 +240,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       epochNow: () => Date.now(),
       now: () => performance.now(),
     };
-    const discovery = await Discovery.start(host, settings, dhtHost, lanTransport);
+    const discovery = await Discovery.start(host, settings, dhtHost, lanTransport, BEACON_PORT);
     this.discovery = discovery;
     this.on('peer', (info, change) => {
       const key = info.fingerprint ? parseFingerprint(info.fingerprint) : undefined;

@@ -82,7 +82,7 @@ interface AgentLine {
   nick?: string;
   fingerprint?: string;
   discovery?: {
-    dials: { lan: number; dht: number };
+    dials: { lan: number; dht: number; broadcast: number };
     accepted: number;
     mdns: boolean;
     dht: boolean;
@@ -185,7 +185,19 @@ describe.skipIf(!enabled)('mDNS between two network namespaces on one bridge', (
     }
   });
 
-  it('a peer given only a fingerprint is found on the LAN and connected, with no DHT and no STUN', async () => {
+  /** Replaces the bridge's filter: what it drops between the two hosts. */
+  async function bridgeDrops(rule: string): Promise<void> {
+    const br = `${PREFIX}-br`;
+    const script = `flush ruleset\ntable bridge f {\n chain filt {\n  type filter hook forward priority 0; policy accept;\n  ${rule}\n }\n}\n`;
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile('ip', ['netns', 'exec', br, 'nft', '-f', '-'], (err) =>
+        err ? reject(err) : resolve(),
+      );
+      child.stdin!.end(script);
+    });
+  }
+
+  async function connectByKey() {
     const alice = generateIdentity();
     const bob = generateIdentity();
     const bobFp = fingerprint(bob.publicKey);
@@ -199,10 +211,25 @@ describe.skipIf(!enabled)('mDNS between two network namespaces on one bridge', (
     expect(connected.fingerprint).toBe(bobFp);
     a.send('stats');
     const stats = await a.next((l) => l.event === 'stats', 'stats');
-    expect(stats.discovery).toMatchObject({ mdns: true, dht: false });
-    expect(stats.discovery!.dials.lan).toBeGreaterThanOrEqual(1);
-    expect(stats.discovery!.accepted).toBeGreaterThanOrEqual(1);
     a.send('quit');
     b.send('quit');
+    expect(stats.discovery).toMatchObject({ mdns: true, dht: false });
+    expect(stats.discovery!.accepted).toBeGreaterThanOrEqual(1);
+    return stats.discovery!;
+  }
+
+  it('a peer given only a fingerprint is found over mDNS and connected, with no DHT and no STUN', async () => {
+    // The broadcast fallback is filtered on the bridge: only mDNS can do it.
+    await bridgeDrops('udp dport 47913 drop');
+    const d = await connectByKey();
+    expect(d.dials.lan).toBeGreaterThanOrEqual(1);
+    expect(d.dials.broadcast).toBe(0);
+  });
+
+  it('with multicast dropped on the bridge, the broadcast beacon finds and connects the peer', async () => {
+    await bridgeDrops('ether daddr 01:00:5e:00:00:00/24 drop');
+    const d = await connectByKey();
+    expect(d.dials.lan).toBe(0);
+    expect(d.dials.broadcast).toBeGreaterThanOrEqual(1);
   });
 });
