@@ -1,21 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { type Addr, addrKey, normalizeIp, parseHostPort } from '../core/address.js';
+import { type Addr, addrKey, normalizeIp } from '../core/address.js';
 import { MAX_MESSAGE_SIZE } from '../core/conn/stream.js';
 import { Endpoint, validateNick } from '../core/endpoint.js';
 import { TransportError, UsageError } from '../core/errors.js';
-import type { NatMapping } from '../core/events.js';
 import { type PeerAddress, parsePeerEntry } from '../core/peers/entry.js';
 import {
   fingerprint as fingerprintOf,
   generateIdentity,
   parseFingerprint,
 } from '../crypto/identity.js';
-import { BEACON_PORT } from '../discovery/beacon.js';
-import { Discovery, recordFromInvite } from '../discovery/discovery.js';
-import { lanTransport } from '../discovery/mdns.js';
-import { discoverySettings } from '../discovery/settings.js';
-import { decodeInvite, encodeInvite } from '../nat/invite.js';
+import { attachDiscovery, type SocketDiscovery } from '../discovery/attach.js';
+import { encodeInvite } from '../nat/invite.js';
 import { loadOrCreateIdentity } from '../store/identityfile.js';
 import { TrustStore } from '../store/truststore.js';
 import { describeState, peerInfo } from './describe.js';
@@ -68,7 +64,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private closed = false;
   private readonly startedAt = performance.now();
   private readonly sendTimeout: number;
-  private discovery: Discovery | undefined;
+  private discovery: SocketDiscovery | undefined;
 
   private constructor(
     endpoint: Endpoint,
@@ -176,7 +172,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     const parsed = Object.entries(peers).map(([nick, value]) =>
       parsePeerEntry(nick, value, { discovery }),
     );
-    for (const p of parsed) if (p.byKey) this.checkPin(p.nick, p.key!);
+    for (const p of parsed) if (p.byKey) this.discovery?.check(p.nick, p.key!);
     const resolved = await Promise.all(
       parsed
         .filter((p) => !p.byKey)
@@ -194,65 +190,22 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     this.driver.pump();
   }
 
-  /** A key-only entry must agree with a pin the name already has (addPeer checks it later). */
-  private checkPin(nick: string, key: Buffer): void {
-    const pinned = this.endpoint.pinnedKey(nick);
-    if (pinned && !pinned.equals(key)) {
-      throw new UsageError(
-        `${nick} is pinned to key ${fingerprintOf(pinned)}, but you gave ${fingerprintOf(key)}: if the key really changed, remove ${nick} first`,
-      );
-    }
-  }
-
-  /** Starts DHT and mDNS discovery as `opts` and the environment ask (off by default). */
+  /** DHT and LAN discovery (discovery/attach.ts), when bind asks for them. */
   private async startDiscovery(opts: BindOptions): Promise<void> {
-    const settings = discoverySettings(opts, process.env);
-    if (!settings.dht && !settings.mdns) return;
-    const bound = this.localAddress().address;
-    const dhtHost = bound.includes('.') && bound !== '0.0.0.0' ? bound : '0.0.0.0';
-    const host = {
-      identity: this.endpoint.local.identity,
-      record: () => recordFromInvite(decodeInvite(this.invite()), !!this.stunInfo()?.publicAddress),
-      lanEndpoint: () => ({
-        port: this.localAddress().port,
-        ipv4: decodeInvite(this.invite())
-          .addrs.map((a) => a.address)
-          .filter((a) => a.includes('.')),
-      }),
-      local: () => ({ addresses: hostAddresses(normalizeIp(this.localAddress().address)) }),
-      connected: (key: Buffer) => {
-        const fp = fingerprintOf(key);
-        return this.endpoint
-          .peers()
-          .some((p) => p.fingerprint === fp && p.state.kind === 'connected');
+    this.discovery = await attachDiscovery(
+      {
+        endpoint: this.endpoint,
+        pump: () => this.driver.pump(),
+        isClosed: () => this.closed,
+        invite: () => this.invite(),
+        hasPublicAddress: () => !!this.stunInfo()?.publicAddress,
+        localAddress: () => this.localAddress(),
+        hostAddresses: () => hostAddresses(normalizeIp(this.localAddress().address)),
+        onPeer: (listener) => this.on('peer', listener),
       },
-      dial: (nick: string, key: Buffer, addrs: Addr[], nat: NatMapping) => {
-        if (this.closed) return;
-        try {
-          this.endpoint.addPeer(nick, { addrs, key, nat }, performance.now());
-        } catch (err) {
-          // The user re-pinned or removed the name meanwhile: the record no longer applies.
-          if (err instanceof UsageError) return;
-          throw err;
-        }
-        this.driver.pump();
-      },
-      epochNow: () => Date.now(),
-      now: () => performance.now(),
-    };
-    const discovery = await Discovery.start(host, settings, dhtHost, lanTransport, BEACON_PORT);
-    this.discovery = discovery;
-    this.on('peer', (info, change) => {
-      const key = info.fingerprint ? parseFingerprint(info.fingerprint) : undefined;
-      let addr: Addr | undefined;
-      try {
-        const at = info.address ? parseHostPort(info.address) : undefined;
-        addr = at ? { address: normalizeIp(at.host), port: at.port } : undefined;
-      } catch {
-        addr = undefined; // a form we do not re-parse (a zoned link-local): no rename, no harm
-      }
-      discovery.onPeer(info.nick, key, change, addr);
-    });
+      opts,
+      process.env,
+    );
   }
 
   private resolve(text: string): Promise<Addr[]> {
