@@ -7,7 +7,7 @@ import { fingerprint, parseFingerprint } from '../crypto/identity.js';
 import { decodeInvite } from '../nat/invite.js';
 import { BEACON_PORT } from './beacon.js';
 import { Discovery, type DiscoveryHost, recordFromInvite } from './discovery.js';
-import { lanTransport } from './mdns.js';
+import { lanIpv4, lanTransport } from './mdns.js';
 import { type DiscoveryBindOptions, type DiscoveryEnv, discoverySettings } from './settings.js';
 
 /**
@@ -102,9 +102,7 @@ function hostOf(side: SocketSide): DiscoveryHost {
     record: () => recordFromInvite(decodeInvite(side.invite()), side.hasPublicAddress()),
     lanEndpoint: () => ({
       port: side.localAddress().port,
-      ipv4: decodeInvite(side.invite())
-        .addrs.map((a) => a.address)
-        .filter((a) => a.includes('.')),
+      ipv4: lanIpv4(decodeInvite(side.invite()).addrs),
     }),
     local: () => ({ addresses: side.hostAddresses() }),
     connected: (key) => {

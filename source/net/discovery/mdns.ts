@@ -1,9 +1,11 @@
+import { isIP } from 'node:net';
 import type { Answer, Question } from 'dns-packet';
 import multicastDns from 'multicast-dns';
 import type { Addr } from '../core/address.js';
 import { BadPacket, UsageError } from '../core/errors.js';
 import { TokenBucket } from '../core/handshake/cookies.js';
 import { fingerprint, parseFingerprint } from '../crypto/identity.js';
+import { ipScope } from '../nat/targets.js';
 import { type RecordPolicy, SALT, type Verdict } from './policy.js';
 
 /**
@@ -170,6 +172,11 @@ export class MdnsDiscovery {
       if (verdict.ok) this.found(txt.key, verdict, { address: rinfo.address, port: rinfo.port });
     }
   }
+}
+
+/** The IPv4 addresses our A records name: never loopback, which means the answerer's own host. */
+export function lanIpv4(addrs: readonly Addr[]): string[] {
+  return addrs.map((a) => a.address).filter((a) => isIP(a) === 4 && ipScope(a) !== 'loopback');
 }
 
 /** `<fingerprint>._srmudp._udp.local`: the DNS-SD instance of a key (a 52-byte label, ≤ 63). */

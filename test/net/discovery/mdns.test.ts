@@ -11,6 +11,7 @@ import {
   instanceName,
   type LanItem,
   lanAnswers,
+  lanIpv4,
   MdnsDiscovery,
   parseLanTxt,
   SERVICE,
@@ -152,6 +153,16 @@ describe('mDNS discovery (over an in-memory LAN: nothing multicasts on real inte
     const b = node(lan, '192.168.7.2');
     b.mdns.announce(lanItem(bob));
     expect(a.found).toHaveLength(1);
+  });
+
+  it('names LAN addresses only in A records (no loopback, no IPv6)', () => {
+    const addrs = [
+      { address: '192.168.7.2', port: 1 },
+      { address: '127.0.0.1', port: 1 },
+      { address: 'fd00::2', port: 1 },
+      { address: '10.0.0.5', port: 1 },
+    ];
+    expect(lanIpv4(addrs)).toEqual(['192.168.7.2', '10.0.0.5']);
   });
 
   it('parseLanTxt: first of a repeated key wins, keys are case-insensitive', () => {
