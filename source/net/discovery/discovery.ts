@@ -165,6 +165,7 @@ export class Discovery {
 
   /** Looks `key` up for `nick` (DHT and LAN) until forgotten; dials what it finds. */
   find(nick: string, key: Buffer): void {
+    this.forget(nick); // a name looks for one key: the latest the user gave
     const id = key.toString('hex');
     const old = this.wants.get(id);
     if (old) clearTimeout(old.timer);

@@ -143,6 +143,27 @@ describe('Discovery over an in-memory LAN (mDNS only, virtual clock)', () => {
     await alice.d.close();
   });
 
+  it('a name looks for one key: giving it another replaces the first', async () => {
+    const lan = new FakeLan();
+    const bob = await lanNode(lan, '192.168.7.2', 41000);
+    const carol = await lanNode(lan, '192.168.7.4', 41002);
+    const alice = await lanNode(lan, '192.168.7.3', 41001);
+    alice.d.find('friend', generateIdentity().publicKey); // nobody has this key
+    alice.d.find('friend', bob.identity.publicKey);
+    expect(alice.dials.map((d) => d.addrs[0]!.port)).toEqual([41000]);
+    alice.d.find('friend', carol.identity.publicKey);
+    bob.state.record = {
+      ...bob.state.record,
+      candidates: [{ kind: 'host', address: '192.168.7.2', port: 9 }],
+    };
+    await vi.advanceTimersByTimeAsync(REFRESH_INTERVAL);
+    // Bob's new record is no longer wanted; only Carol's was dialled since.
+    expect(alice.dials.map((d) => d.addrs[0]!.port)).toEqual([41000, 41002]);
+    expect(alice.d.forget('friend')).toBe(true);
+    expect(alice.d.forget('friend')).toBe(false);
+    await Promise.all([alice.d.close(), bob.d.close(), carol.d.close()]);
+  });
+
   it('forgets a name: no more dials for that key', async () => {
     const lan = new FakeLan();
     const bob = await lanNode(lan, '192.168.7.2', 41000);
