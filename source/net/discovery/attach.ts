@@ -81,13 +81,11 @@ export async function attachDiscovery(
   const bound = side.localAddress().address;
   // bittorrent-dht is IPv4: its socket binds the same IPv4 address as ours, or all.
   const dhtHost = bound.includes('.') && bound !== '0.0.0.0' ? bound : '0.0.0.0';
-  const discovery = await Discovery.start(
-    hostOf(side),
-    settings,
+  const discovery = await Discovery.start(hostOf(side), settings, {
     dhtHost,
-    lanTransport,
-    BEACON_PORT,
-  );
+    mdnsTransport: lanTransport,
+    beaconPort: BEACON_PORT,
+  });
   side.onPeer((info, change) => {
     const key = info.fingerprint ? parseFingerprint(info.fingerprint) : undefined;
     discovery.onPeer(info.nick, key, change, addrOf(info.address));

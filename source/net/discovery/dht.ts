@@ -111,7 +111,8 @@ export class DhtNode {
    * its target. Resolves with the nodes that took it; 0 when none did
    * (counted as a failure).
    */
-  publish(item: SignedItem): Promise<number> {
+  async publish(item: SignedItem): Promise<number> {
+    await this.refreshClosest(mutableTarget(item.k));
     return new Promise((resolve) => {
       this.dht.put(
         {
@@ -127,6 +128,19 @@ export class DhtNode {
           resolve(err ? 0 : n);
         },
       );
+    });
+  }
+
+  /**
+   * A fresh walk towards `target`, so the put goes to the nodes closest
+   * now. bittorrent-dht caches the closest nodes per target for 5 minutes
+   * and reuses them even when the last walk found none (bootstrap not up
+   * yet): every put in that window then fails with "No nodes to query".
+   * A get walks again and replaces the cache (values are not wanted here).
+   */
+  private refreshClosest(target: Buffer): Promise<void> {
+    return new Promise((resolve) => {
+      this.dht.get(target, { salt: SALT, cache: false, verify: () => false }, () => resolve());
     });
   }
 

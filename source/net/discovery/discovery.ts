@@ -33,6 +33,8 @@ export const REFRESH_INTERVAL = 5_000;
  * after a while (libtorrent keeps them about 2 hours), so well inside that.
  */
 export const REPUBLISH_INTERVAL = 30 * 60_000;
+/** A DHT publish that no node took (no route yet, bootstrap down) is tried again after this. */
+export const PUBLISH_RETRY = 30_000;
 /** Lookups for a key not yet connected back off from this … */
 export const LOOKUP_RETRY_MIN = 2_000;
 /** … to this; a connected key is looked up again at this pace (did it move?). */
@@ -52,6 +54,20 @@ export interface DiscoveryHost {
   /** Wall clock (ms since the epoch) for seq; monotonic ms for budgets. */
   epochNow(): number;
   now(): number;
+}
+
+/** The I/O discovery may use: where the DHT binds, how mDNS is reached, the beacon's port. */
+export interface DiscoveryIo {
+  /** IPv4 address for the DHT's own UDP socket. */
+  dhtHost: string;
+  /** multicast-dns, or a test's fake LAN; undefined: no mDNS. */
+  mdnsTransport?: (() => MdnsTransport) | undefined;
+  /** Broadcast beacon port; undefined: no beacon. */
+  beaconPort?: number | undefined;
+  /** DHT query timeout (ms; default bittorrent-dht's 2000). */
+  dhtTimeout?: number;
+  /** Shorter intervals for tests on real sockets. */
+  timing?: { refresh?: number; publishRetry?: number };
 }
 
 export interface DiscoveryStats {
@@ -96,6 +112,8 @@ export class Discovery {
   private readonly dials = { dht: 0, lan: 0, broadcast: 0 };
   private beacon: BroadcastBeacon | undefined;
   private versions = 0;
+  /** Whether the last DHT publish reached any node (undefined: none yet, or in flight). */
+  private dhtStored: boolean | undefined;
   private closed = false;
   private readonly mdns: MdnsDiscovery | undefined;
 
@@ -107,20 +125,21 @@ export class Discovery {
   static async start(
     host: DiscoveryHost,
     settings: DiscoverySettings,
-    dhtHost: string,
-    mdnsTransport: (() => MdnsTransport) | undefined,
-    beaconPort?: number,
+    io: DiscoveryIo,
   ): Promise<Discovery> {
+    const { dhtHost, mdnsTransport, beaconPort } = io;
     const policy = new RecordPolicy();
     const dht = settings.dht
       ? await DhtNode.start(policy, {
           bootstrap: settings.dht.bootstrap,
           host: dhtHost,
           waitReady: false,
+          ...(io.dhtTimeout !== undefined ? { timeout: io.dhtTimeout } : {}),
         })
       : undefined;
     const transport = settings.mdns && mdnsTransport ? mdnsTransport() : undefined;
-    const d = new Discovery(host, policy, dht, settings.dht?.publish ?? false, transport);
+    const timing = { refresh: REFRESH_INTERVAL, publishRetry: PUBLISH_RETRY, ...io.timing };
+    const d = new Discovery(host, policy, dht, settings.dht?.publish ?? false, transport, timing);
     if (settings.mdns && beaconPort !== undefined) {
       // The broadcast fallback is best effort: a port in use leaves mDNS alone.
       const found = (k: Buffer, v: Extract<Verdict, { ok: true }>, via: Addr) =>
@@ -149,6 +168,7 @@ export class Discovery {
     private readonly dht: DhtNode | undefined,
     private readonly publishDht: boolean,
     transport: MdnsTransport | undefined,
+    private readonly timing: { refresh: number; publishRetry: number },
   ) {
     this.mdns = transport
       ? new MdnsDiscovery(
@@ -158,7 +178,7 @@ export class Discovery {
           () => host.now(),
         )
       : undefined;
-    this.refreshTimer = setInterval(() => this.refresh(), REFRESH_INTERVAL);
+    this.refreshTimer = setInterval(() => this.refresh(), timing.refresh);
     this.refreshTimer.unref();
     this.refresh();
   }
@@ -222,11 +242,17 @@ export class Discovery {
     const bytes = encodeRecord(this.host.record());
     const now = this.host.now();
     const p = this.published;
-    if (p?.bytes.equals(bytes) && now - p.at < REPUBLISH_INTERVAL) return;
+    const retry = this.dhtStored === false && now - (p?.at ?? 0) >= this.timing.publishRetry;
+    if (p?.bytes.equals(bytes) && now - p.at < REPUBLISH_INTERVAL && !retry) return;
     const item = signItem(this.host.identity, bytes, this.seqs.next(this.host.epochNow()));
     this.published = { bytes, item, at: now };
     this.versions++;
-    if (this.dht && this.publishDht) void this.dht.publish(item);
+    if (this.dht && this.publishDht) {
+      this.dhtStored = undefined; // in flight
+      void this.dht.publish(item).then((n) => {
+        if (this.published?.item === item) this.dhtStored = n > 0;
+      });
+    }
     this.beacon?.announce(item);
     if (this.mdns) {
       const lan = this.host.lanEndpoint();

@@ -39,8 +39,10 @@ function fakeHost(address: string, port: number) {
 
 async function lanNode(lan: FakeLan, address: string, port: number) {
   const h = fakeHost(address, port);
-  const d = await Discovery.start(h.host, { dht: undefined, mdns: true }, '0.0.0.0', () =>
-    lan.join(address),
+  const d = await Discovery.start(
+    h.host,
+    { dht: undefined, mdns: true },
+    { dhtHost: '0.0.0.0', mdnsTransport: () => lan.join(address) },
   );
   return { ...h, d };
 }
