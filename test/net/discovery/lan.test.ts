@@ -24,13 +24,19 @@ const children = new Set<ChildProcess>();
 
 const ip = (args: string[]) => run('ip', args);
 
+/** Root, `ip`, nft, and the right to make a namespace with a veth in it (a probe, removed at once). */
 async function canRun(): Promise<boolean> {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  const probe = `${PREFIX}-probe`;
   try {
-    await run('ip', ['-V']);
+    await run('nft', ['--version']);
+    await ip(['netns', 'add', probe]);
+    await ip(['-n', probe, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
     return true;
   } catch {
     return false;
+  } finally {
+    await ip(['netns', 'del', probe]).catch(() => undefined);
   }
 }
 
