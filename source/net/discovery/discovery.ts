@@ -90,9 +90,13 @@ export interface DiscoveryStats {
   dials: { dht: number; lan: number; broadcast: number };
   /** Candidates not dialled (bad target or past the per-record cap). */
   refusedTargets: number;
+  /** Names looked up by key, and where each was last found ('dht', 'lan' = mDNS, 'broadcast'), if yet (for /whois). */
+  lookingFor: Record<string, DialSource | undefined>;
   /** Malformed DHT messages and mDNS packets, counted and dropped. */
   badMessages: number;
 }
+
+export type DialSource = 'dht' | 'lan' | 'broadcast';
 
 interface Want {
   nick: string;
@@ -102,6 +106,7 @@ interface Want {
   failures: number;
   /** When we last dialled from a record (host.now()); undefined = never. */
   dialedAt: number | undefined;
+  foundBy: DialSource | undefined;
 }
 
 export class Discovery {
@@ -189,7 +194,15 @@ export class Discovery {
     const id = key.toString('hex');
     const old = this.wants.get(id);
     if (old) clearTimeout(old.timer);
-    const want = { nick, key, timer: undefined, inFlight: false, failures: 0, dialedAt: undefined };
+    const want: Want = {
+      nick,
+      key,
+      timer: undefined,
+      inFlight: false,
+      failures: 0,
+      dialedAt: undefined,
+      foundBy: undefined,
+    };
     this.wants.set(id, want);
     this.mdns?.want(key); // asks the LAN at once
     this.beacon?.want(key);
@@ -286,6 +299,7 @@ export class Discovery {
       beaconsReceived: this.beacon?.stats.received ?? 0,
       dials: { ...this.dials },
       refusedTargets: this.policy.refusedTargets,
+      lookingFor: Object.fromEntries([...this.wants.values()].map((w) => [w.nick, w.foundBy])),
       badMessages:
         (d?.badMessages ?? 0) + (m?.malformed ?? 0) + (this.beacon?.stats.malformed ?? 0),
     };
@@ -341,7 +355,7 @@ export class Discovery {
     key: Buffer,
     verdict: Extract<Verdict, { ok: true }>,
     via: Addr | undefined,
-    source: 'dht' | 'lan' | 'broadcast',
+    source: DialSource,
   ): void {
     const want = this.wants.get(key.toString('hex'));
     if (!want || this.closed) return;
@@ -353,6 +367,7 @@ export class Discovery {
     const targets = this.policy.dialTargets(key, verdict.record, via, this.host.local(), now);
     if (targets.length === 0) return;
     want.dialedAt = now;
+    want.foundBy = source;
     this.dials[source]++;
     this.host.dial(want.nick, key, targets, verdict.record.nat);
   }

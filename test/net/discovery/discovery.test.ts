@@ -73,6 +73,7 @@ describe('Discovery over an in-memory LAN (mDNS only, virtual clock)', () => {
       accepted: 1,
       dials: { lan: 1, dht: 0 },
     });
+    expect(alice.d.stats().lookingFor).toEqual({ bobby: 'lan' });
     await Promise.all([alice.d.close(), bob.d.close()]);
   });
 
@@ -151,6 +152,7 @@ describe('Discovery over an in-memory LAN (mDNS only, virtual clock)', () => {
     const carol = await lanNode(lan, '192.168.7.4', 41002);
     const alice = await lanNode(lan, '192.168.7.3', 41001);
     alice.d.find('friend', generateIdentity().publicKey); // nobody has this key
+    expect(alice.d.stats().lookingFor).toEqual({ friend: undefined });
     alice.d.find('friend', bob.identity.publicKey);
     expect(alice.dials.map((d) => d.addrs[0]!.port)).toEqual([41000]);
     alice.d.find('friend', carol.identity.publicKey);

@@ -41,6 +41,7 @@ describe('addPeers by fingerprint alone, found through a private loopback DHT', 
     expect(d.accepted).toBeGreaterThanOrEqual(1);
     expect(d.dials.dht).toBeGreaterThanOrEqual(1);
     expect(Object.values(d.rejected).every((n) => n === 0)).toBe(true);
+    expect(d.lookingFor).toEqual({ bob: 'dht' });
     expect(bob.stats().discovery!.publishes).toBeGreaterThanOrEqual(1);
     const got = bob.receive({ timeout: 10_000 });
     await alice.send('found you by key', { recipient: 'bob' });
