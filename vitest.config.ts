@@ -14,7 +14,9 @@ export default defineConfig({
     fileParallelism: false,
     // No test may contact the default public STUN servers: every process the
     // tests start inherits this (tests that want STUN name the lab's server).
-    env: { SRMUDP_STUN: 'none' },
+    // Likewise no public DHT router and no multicast on real interfaces
+    // (tests that want them name a private DHT or build namespaces).
+    env: { SRMUDP_STUN: 'none', SRMUDP_DHT: 'none', SRMUDP_MDNS: 'off' },
     maxWorkers: 2,
   },
 });

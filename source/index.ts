@@ -9,6 +9,20 @@ export { confusableWith, nickSkeleton, validateNick } from './net/core/names.js'
 export type { PeerAddress } from './net/core/peers/entry.js';
 export type { CipherName } from './net/crypto/cipher.js';
 export { fingerprint, parseFingerprint, shortFingerprint } from './net/crypto/identity.js';
+export type { DiscoveryStats } from './net/discovery/discovery.js';
+export type { RejectReason } from './net/discovery/policy.js';
+export {
+  type CandidateKind,
+  type DiscoveryRecord,
+  decodeRecord,
+  encodeRecord,
+  MAX_RECORD_BYTES,
+} from './net/discovery/record.js';
+export {
+  type DhtBindOptions,
+  type DiscoveryBindOptions,
+  PUBLIC_ROUTERS,
+} from './net/discovery/settings.js';
 export type { ProbingStats } from './net/nat/birthday.js';
 export { decodeInvite, isInviteCode } from './net/nat/invite.js';
 export { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from './net/recovery/pmtu.js';

@@ -10,6 +10,7 @@ import {
   generateIdentity,
   parseFingerprint,
 } from '../crypto/identity.js';
+import { attachDiscovery, type SocketDiscovery } from '../discovery/attach.js';
 import { encodeInvite } from '../nat/invite.js';
 import { loadOrCreateIdentity } from '../store/identityfile.js';
 import { TrustStore } from '../store/truststore.js';
@@ -63,6 +64,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private closed = false;
   private readonly startedAt = performance.now();
   private readonly sendTimeout: number;
+  private discovery: SocketDiscovery | undefined;
 
   private constructor(
     endpoint: Endpoint,
@@ -123,6 +125,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     const sock = new MultiHolepunchSocket(endpoint, trust, opened, opts);
     try {
       if (opts.stun && opts.stun.length > 0) await sock.startStun(opts.stun, opts.stunRto);
+      await sock.startDiscovery(opts);
       if (opts.peers) await sock.addPeers(opts.peers);
     } catch (err) {
       await sock.close();
@@ -165,18 +168,44 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
    */
   async addPeers(peers: Record<string, PeerAddress>): Promise<void> {
     this.assertOpen();
-    const parsed = Object.entries(peers).map(([nick, value]) => parsePeerEntry(nick, value));
+    const discovery = this.discovery !== undefined;
+    const parsed = Object.entries(peers).map(([nick, value]) =>
+      parsePeerEntry(nick, value, { discovery }),
+    );
+    for (const p of parsed) if (p.byKey) this.discovery?.check(p.nick, p.key!);
     const resolved = await Promise.all(
-      parsed.map(async (p) => {
-        const addrs: Addr[] = [...p.invited];
-        for (const text of p.hosts) addrs.push(...(await this.resolve(text)));
-        return { nick: p.nick, spec: { addrs, key: p.key, nat: p.nat } };
-      }),
+      parsed
+        .filter((p) => !p.byKey)
+        .map(async (p) => {
+          const addrs: Addr[] = [...p.invited];
+          for (const text of p.hosts) addrs.push(...(await this.resolve(text)));
+          return { nick: p.nick, spec: { addrs, key: p.key, nat: p.nat } };
+        }),
     );
     this.assertOpen();
     const now = performance.now();
     for (const { nick, spec } of resolved) this.endpoint.addPeer(nick, spec, now);
+    // Key only: discovery looks it up and dials what it finds, pinning the key first.
+    for (const p of parsed) if (p.byKey) this.discovery?.find(p.nick, p.key!);
     this.driver.pump();
+  }
+
+  /** DHT and LAN discovery (discovery/attach.ts), when bind asks for them. */
+  private async startDiscovery(opts: BindOptions): Promise<void> {
+    this.discovery = await attachDiscovery(
+      {
+        endpoint: this.endpoint,
+        pump: () => this.driver.pump(),
+        isClosed: () => this.closed,
+        invite: () => this.invite(),
+        hasPublicAddress: () => !!this.stunInfo()?.publicAddress,
+        localAddress: () => this.localAddress(),
+        hostAddresses: () => hostAddresses(normalizeIp(this.localAddress().address)),
+        onPeer: (listener) => this.on('peer', listener),
+      },
+      opts,
+      process.env,
+    );
   }
 
   private resolve(text: string): Promise<Addr[]> {
@@ -256,6 +285,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
 
   removePeer(nick: string): void {
     this.assertOpen();
+    // A name still being looked up by key is not in the endpoint yet.
+    if (this.discovery?.forget(nick) && !this.endpoint.hasPeer(nick)) return;
     this.endpoint.removePeer(nick, performance.now());
     this.driver.pump();
   }
@@ -373,6 +404,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       natMapping: stun?.mapping ?? 'unknown',
       probing: this.endpoint.probingStats(),
       uptime: performance.now() - this.startedAt,
+      discovery: this.discovery?.stats(),
     };
   }
 
@@ -386,7 +418,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     // Set first: waitForPeer checks run during the close and must see it.
     this.closed = true;
     clearInterval(this.statsTimer);
-    await this.driver.close();
+    await Promise.all([this.driver.close(), this.discovery?.close()]);
   }
 
   private assertOpen(): void {

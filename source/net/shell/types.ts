@@ -5,6 +5,8 @@ import type { NatMapping, PeerChange, PeerState } from '../core/events.js';
 import type { PeerAddress } from '../core/peers/entry.js';
 import type { CipherName } from '../crypto/cipher.js';
 import type { Identity } from '../crypto/identity.js';
+import type { DiscoveryStats } from '../discovery/discovery.js';
+import type { DiscoveryBindOptions } from '../discovery/settings.js';
 import type { ProbingStats } from '../nat/birthday.js';
 
 /**
@@ -13,7 +15,8 @@ import type { ProbingStats } from '../nat/birthday.js';
  * without importing the socket itself.
  */
 
-export interface BindOptions {
+/** `dht` and `mdns` (finding peers by key, off by default): see discovery/settings.ts. */
+export interface BindOptions extends DiscoveryBindOptions {
   nick: string;
   /** UDP port; 0 (default) picks a free one. */
   port?: number;
@@ -108,6 +111,8 @@ export interface SocketStats extends EndpointStats {
   /** Many-port probing (toward symmetric NATs): all zero unless it ever ran. */
   probing: ProbingStats;
   uptime: number;
+  /** Finding peers by key (DHT, mDNS): undefined when neither is on. */
+  discovery: DiscoveryStats | undefined;
 }
 
 export interface SendOptions {

@@ -7,7 +7,8 @@ import { validateNick } from '../names.js';
 
 /**
  * How a caller names a peer for `addPeers`: an address (`host:port`), an
- * invite code, or `{ address?, fingerprint? }` with at least one of the two.
+ * invite code, a fingerprint alone (found by discovery), or
+ * `{ address?, fingerprint? }` with at least one of the two.
  */
 export type PeerAddress =
   | string
@@ -27,12 +28,28 @@ export interface ParsedPeerEntry {
   invited: Addr[];
   key: Buffer | undefined;
   nat: NatMapping | undefined;
+  /** Only a key was given: discovery must find the addresses. */
+  byKey: boolean;
+}
+
+/** A bare fingerprint where an address was expected: no `:` (every host:port has one), 52 base32 characters. */
+function looksLikeFingerprint(text: string): boolean {
+  return !text.includes(':') && /^[a-z2-7]{52}$/i.test(text.replace(/[\s-]/g, ''));
 }
 
 /** Checks one entry completely (throws UsageError), before anything is added. */
-export function parsePeerEntry(nick: string, value: PeerAddress): ParsedPeerEntry {
+export function parsePeerEntry(
+  nick: string,
+  value: PeerAddress,
+  opts: { discovery?: boolean } = {},
+): ParsedPeerEntry {
   validateNick(nick);
-  const spec = typeof value === 'string' ? { address: value } : value;
+  const spec =
+    typeof value === 'string'
+      ? looksLikeFingerprint(value)
+        ? { fingerprint: value }
+        : { address: value }
+      : value;
   if (typeof spec !== 'object' || spec === null)
     throw new UsageError(`${nick}: give an address, an invite code or { address, fingerprint }`);
   const texts =
@@ -41,7 +58,14 @@ export function parsePeerEntry(nick: string, value: PeerAddress): ParsedPeerEntr
       : typeof spec.address === 'string'
         ? [spec.address]
         : [...spec.address];
-  const out: ParsedPeerEntry = { nick, hosts: [], invited: [], key: undefined, nat: undefined };
+  const out: ParsedPeerEntry = {
+    nick,
+    hosts: [],
+    invited: [],
+    key: undefined,
+    nat: undefined,
+    byKey: false,
+  };
   for (const text of texts) {
     if (typeof text !== 'string') throw new UsageError(`${nick}: an address must be a string`);
     if (isInviteCode(text)) {
@@ -66,11 +90,13 @@ export function parsePeerEntry(nick: string, value: PeerAddress): ParsedPeerEntr
     out.key = key;
   }
   if (out.hosts.length === 0 && out.invited.length === 0) {
-    throw new UsageError(
-      spec.fingerprint !== undefined
-        ? `${nick}: a fingerprint alone is not enough yet (finding a peer by its key needs discovery, which this version does not have): give an address or an invite code too`
-        : `${nick}: no address given`,
-    );
+    if (spec.fingerprint !== undefined && opts.discovery) out.byKey = true;
+    else
+      throw new UsageError(
+        spec.fingerprint !== undefined
+          ? `${nick}: a fingerprint alone needs discovery (bind with dht or mdns on), or give an address or an invite code too`
+          : `${nick}: no address given`,
+      );
   }
   return out;
 }
