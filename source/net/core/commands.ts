@@ -10,6 +10,7 @@ import type { Peer } from './peers/peer.js';
 import type { PeerRegistry } from './peers/registry.js';
 import type { Trust } from './peers/trust.js';
 import type { PublicAddress } from './publicaddr.js';
+import type { Relay, RelayServer, RelayStats } from './relay.js';
 import { type PeerSnapshot, snapshot } from './stats.js';
 
 /**
@@ -28,6 +29,7 @@ export abstract class EndpointCommands {
   protected abstract readonly birthday: Birthday;
   protected abstract readonly introPolicy: IntroductionPolicy;
   protected abstract readonly publicAddress: PublicAddress;
+  protected abstract readonly relay: Relay;
   /** Peers whose packets and deadline the next poll recomputes. */
   protected abstract readonly dirty: Set<Peer>;
 
@@ -160,6 +162,26 @@ export abstract class EndpointCommands {
   /** What STUN has told us so far (undefined before any STUN round). */
   stunSummary(): StunSummary | undefined {
     return this.publicAddress.summary();
+  }
+
+  /**
+   * Allocates on TURN relays (RFC 8656) from the peer socket; the first to
+   * answer is kept. Its relayed address becomes one more candidate (relay.ts).
+   */
+  startRelay(servers: readonly RelayServer[], now: number): void {
+    this.lastNow = now;
+    if (this.relay.configured) throw new UsageError('relays are already configured');
+    this.relay.start(servers, now);
+  }
+
+  /** Our allocation: relay, state, relayed address, bytes relayed. */
+  relayStats(): RelayStats {
+    return this.relay.stats();
+  }
+
+  /** Our relayed transport address, once allocated (for invite codes). */
+  relayedAddress(): Addr | undefined {
+    return this.relay.relayed;
   }
 
   /** Many-port probing's counters (birthday.ts). */

@@ -4,7 +4,7 @@ import { Birthday, type SocketCommand } from '../nat/birthday.js';
 import { CONTROL_STREAM } from '../nat/introduce.js';
 import { IntroductionPolicy } from '../nat/introductions.js';
 import { Mesh } from '../nat/mesh.js';
-import { isStun } from '../nat/stun-codec.js';
+import { isStun, StunMethod, stunMethod } from '../nat/stun-codec.js';
 import { CloseCode } from '../wire/frames.js';
 import { HelloFlag } from '../wire/hello.js';
 import { decodePacket, type Packet, PacketType } from '../wire/packet.js';
@@ -24,6 +24,7 @@ import { MAX_PEERS, PeerRegistry } from './peers/registry.js';
 import { Trust } from './peers/trust.js';
 import { PublicAddress } from './publicaddr.js';
 import { Fifo } from './queue.js';
+import { Relay } from './relay.js';
 import { type EndpointStats, emptyEndpointStats } from './stats.js';
 import { earliest, TimerHeap } from './timerheap.js';
 
@@ -59,6 +60,10 @@ export class Endpoint extends EndpointCommands {
   private readonly dialer: Dialer;
   /** Our public address and NAT mapping as STUN servers see them (publicaddr.ts). */
   protected readonly publicAddress: PublicAddress;
+  /** Our TURN allocation: one more path to peers (relay.ts). */
+  protected readonly relay: Relay;
+  /** Set while a datagram from the relay is being unwrapped: it came out of the allocation. */
+  private relayDelivered = false;
   private reassemblyBytes = 0;
   private readonly transmits = new Fifo<Transmit>();
   /** Sessions we closed, answered again for a short while (conn/closing.ts). */
@@ -181,6 +186,14 @@ export class Endpoint extends EndpointCommands {
       emit: (e) => this.events.push(e),
       mappingChanged: () => this.mesh.onOwnMappingChanged(),
     });
+    this.relay = new Relay({
+      emit: (e) => this.events.push(e),
+      deliver: (data, from, now) => {
+        this.relayDelivered = true;
+        this.receive(data, from, now, undefined);
+      },
+      random,
+    });
     this.binder = new SessionBinder({
       local: this.local,
       registry: this.registry,
@@ -207,12 +220,36 @@ export class Endpoint extends EndpointCommands {
     this.lastNow = now;
     this.stats.datagramsIn++;
     this.stats.bytesIn += data.length;
+    if (via === undefined && this.relay.configured && this.relay.owns(from)) {
+      // Our relay's TURN messages and ChannelData share the socket too (RFC 7983 §7);
+      // what it carries from peers goes through receive() below, counted there.
+      // A Binding answer is the STUN client's (the relay may be our STUN server too).
+      if (isStun(data) && stunMethod(data) === StunMethod.Binding) {
+        this.stats.stun++;
+        this.publicAddress.handle(data, from, now);
+        return;
+      }
+      this.relayDelivered = false;
+      if (this.relay.handleDatagram(data, from, now)) {
+        if (!this.relayDelivered) this.stats.stun++;
+        return;
+      }
+      if (isStun(data))
+        this.stats.stun++; // not one of ours: counted, ignored
+      else this.receive(data, from, now, via);
+      return;
+    }
     if (isStun(data)) {
       // STUN shares the socket (RFC 7983 §7): answers to our Binding requests.
       this.stats.stun++;
       this.publicAddress.handle(data, from, now);
       return;
     }
+    this.receive(data, from, now, via);
+  }
+
+  /** One datagram of our protocol, from `from` (relay-tagged when it came out of our allocation). */
+  private receive(data: Buffer, from: Addr, now: number, via: number | undefined): void {
     let packet: Packet;
     try {
       packet = decodePacket(data);
@@ -267,6 +304,7 @@ export class Endpoint extends EndpointCommands {
     if (birthdayAt !== undefined && birthdayAt <= now)
       this.birthday.handleTimeout(now, (key) => this.registry.withKey(key)?.connected === true);
     this.publicAddress.handleTimeout(now);
+    this.relay.handleTimeout(now);
     this.flushDirty(now);
   }
 
@@ -279,7 +317,7 @@ export class Endpoint extends EndpointCommands {
   pollTransmit(now?: number): Transmit | undefined {
     if (now !== undefined && now > this.lastNow) this.lastNow = now;
     this.flushDirty(this.lastNow);
-    const stun = this.publicAddress.pollTransmit();
+    const stun = this.publicAddress.pollTransmit() ?? this.relay.pollTransmit();
     if (stun) {
       this.stats.datagramsOut++;
       this.stats.bytesOut += stun.data.length;
@@ -308,6 +346,7 @@ export class Endpoint extends EndpointCommands {
     // Asked after every pump: no array per call.
     let d = earliest(this.timers.peekTime(), this.nextSweep);
     d = earliest(d, this.publicAddress.nextDeadline());
+    d = earliest(d, this.relay.nextDeadline());
     d = earliest(d, this.closing.nextDeadline());
     return earliest(d, this.birthday.nextDeadline());
   }
@@ -328,6 +367,7 @@ export class Endpoint extends EndpointCommands {
     this.handshakes.clear();
     this.nextSweep = undefined;
     this.birthday.closeAll();
+    this.relay.close(now);
   }
 
   /** True while sessions we closed may still need their CLOSE again (the closing state). */
@@ -348,6 +388,11 @@ export class Endpoint extends EndpointCommands {
   }
 
   private transmit(to: Addr, data: Buffer): void {
+    // Through our allocation: the TURN client wraps it (counted when polled).
+    if (to.relay) {
+      this.relay.send(to, data, this.lastNow);
+      return;
+    }
     this.stats.datagramsOut++;
     this.stats.bytesOut += data.length;
     this.transmits.push({ to, data });

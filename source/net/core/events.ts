@@ -48,7 +48,9 @@ export type EndpointEvent =
   | { type: 'unpinned'; nick: string }
   | { type: 'error'; code: ErrorCode; message: string; nick?: string; address?: Addr }
   /** A STUN round finished a transaction: our public address and NAT mapping as known so far. */
-  | { type: 'stun'; publicAddress: Addr | undefined; mapping: NatMapping; done: boolean };
+  | { type: 'stun'; publicAddress: Addr | undefined; mapping: NatMapping; done: boolean }
+  /** Our TURN allocation (core/relay.ts) was made, or lost: `relayed` is the candidate it gives. */
+  | { type: 'relay'; state: 'allocated' | 'failed'; relayed: Addr | undefined; server: Addr };
 
 /** How our NAT maps us, from STUN (RFC 4787 terms). */
 export type NatMapping = 'endpoint-independent' | 'endpoint-dependent' | 'unknown';
@@ -59,4 +61,5 @@ export type ErrorCode =
   | 'self-connect'
   | 'protocol'
   | 'unreachable'
-  | 'stun';
+  | 'stun'
+  | 'relay';
