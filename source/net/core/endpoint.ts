@@ -150,6 +150,8 @@ export class Endpoint extends EndpointCommands {
       natFailure: (peer) => this.mesh.natFailure(peer),
       ourMapping: () => this.ourMapping(),
       beforeDial: (peer, now) => this.mesh.considerBirthday(peer, now),
+      permit: (addr, now) => this.relay.permit(addr.address, now),
+      relayReady: () => this.relay.ready,
       touched: (peer) => {
         this.dirty.add(peer);
         this.armSweep(this.lastNow);

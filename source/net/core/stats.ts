@@ -15,7 +15,8 @@ export interface PeerStats extends PeerTotals {
   /** Datagram size in use on the current session's path (1200 until a larger probe is acked). */
   mtu: number | undefined;
   lastSeen: number | undefined;
-  path: 'direct' | 'none';
+  /** How the current session reaches the peer: straight, through a TURN relay, or not at all. */
+  path: 'direct' | 'relay' | 'none';
 }
 
 export interface PeerSnapshot {
@@ -100,7 +101,7 @@ export function snapshot(p: Peer): PeerSnapshot {
       recoveries: s?.loss.cc.recoveryCount ?? 0,
       mtu: s?.pmtu.size,
       lastSeen: p.lastSeen,
-      path: s ? 'direct' : 'none',
+      path: s ? (p.relayed ? 'relay' : 'direct') : 'none',
     },
   };
 }

@@ -63,3 +63,89 @@ describe('relay allocation (core/relay.ts)', () => {
     expect(err?.type === 'error' && err.message).toMatch(/allocate failed \(401\)/);
   });
 });
+
+const keyOf = (p: SimPeer) => p.endpoint.local.identity.publicKey;
+
+/** Both behind symmetric NATs (no direct path), each with an allocation on the same relay, each adding the other. */
+function relayedPair(seed: number, kind: NatKind = 'symmetric') {
+  const net = new FakeNetwork({ seed, conditions: { delay: 10 } });
+  const relay = new FakeRelay(net, RELAY_IP);
+  const alice = natted(net, 'alice', 1, kind, relay);
+  const bob = natted(net, 'bob', 2, kind, relay);
+  net.run(500);
+  const ra = alice.endpoint.relayedAddress();
+  const rb = bob.endpoint.relayedAddress();
+  if (!ra || !rb) throw new Error('no allocation');
+  const aPub = { address: '203.0.113.1', port: 4001 };
+  const bPub = { address: '203.0.113.2', port: 4002 };
+  alice.endpoint.addPeer('bob', { addrs: [bPub], relayed: [rb], key: keyOf(bob) }, net.now);
+  bob.endpoint.addPeer('alice', { addrs: [aPub], relayed: [ra], key: keyOf(alice) }, net.now);
+  net.poke(alice.addr);
+  net.poke(bob.addr);
+  return { net, relay, alice, bob, ra, rb, aPub, bPub };
+}
+
+describe('a session whose path is the relay', () => {
+  it('connects two symmetric NATs through one relay, both ways, on path "relay"', () => {
+    const { net, relay, alice, bob } = relayedPair(3);
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 10_000)).toBe(
+      true,
+    );
+    alice.send(['bob'], 'through the relay');
+    bob.send(['alice'], 'and back');
+    net.run(1000);
+    expect(bob.received.map((m) => m.data.toString())).toContain('through the relay');
+    expect(alice.received.map((m) => m.data.toString())).toContain('and back');
+    expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay');
+    expect(bob.endpoint.peer('alice')?.stats.path).toBe('relay');
+    const st = alice.endpoint.relayStats();
+    expect(st.bytesSent).toBeGreaterThan(0);
+    expect(st.bytesReceived).toBeGreaterThan(0);
+    expect(relay.relayed).toBeGreaterThan(0);
+    // Through the relay's addresses, not straight between the NATs.
+    expect(alice.endpoint.peer('bob')?.address?.address).toBe(RELAY_IP);
+    expect(bob.endpoint.peer('alice')?.address?.address).toBe(RELAY_IP);
+  });
+
+  it('without relays the same pair never connects (the control)', () => {
+    const net = new FakeNetwork({ seed: 3, conditions: { delay: 10 } });
+    const alice = natted(net, 'alice', 1, 'symmetric');
+    const bob = natted(net, 'bob', 2, 'symmetric');
+    alice.endpoint.addPeer('bob', { addrs: [{ address: '203.0.113.2', port: 4002 }] }, net.now);
+    bob.endpoint.addPeer('alice', { addrs: [{ address: '203.0.113.1', port: 4001 }] }, net.now);
+    net.poke(alice.addr);
+    net.poke(bob.addr);
+    expect(net.runUntilTrue(() => alice.connected('bob'), 10_000)).toBe(false);
+  });
+
+  it('a peer without an allocation reaches our relayed address: we permitted its IP from its address', () => {
+    const net = new FakeNetwork({ seed: 4, conditions: { delay: 10 } });
+    const relay = new FakeRelay(net, RELAY_IP);
+    const alice = natted(net, 'alice', 1, 'symmetric', relay);
+    const bob = natted(net, 'bob', 2, 'symmetric');
+    net.run(500);
+    const ra = alice.endpoint.relayedAddress()!;
+    // As invite codes would: keys, addresses, and alice's relayed address.
+    alice.endpoint.addPeer(
+      'bob',
+      { addrs: [{ address: '203.0.113.2', port: 4002 }], key: keyOf(bob) },
+      net.now,
+    );
+    bob.endpoint.addPeer(
+      'alice',
+      { addrs: [{ address: '203.0.113.1', port: 4001 }], relayed: [ra], key: keyOf(alice) },
+      net.now,
+    );
+    net.poke(alice.addr);
+    net.poke(bob.addr);
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 10_000)).toBe(
+      true,
+    );
+    expect([...relay.list()[0]!.permissions].sort()).toEqual(['198.51.100.1', '203.0.113.2']);
+    bob.send(['alice'], 'hello relay');
+    net.run(1000);
+    expect(alice.received.map((m) => m.data.toString())).toContain('hello relay');
+    expect(bob.endpoint.peer('alice')?.stats.path).toBe('relay');
+    expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay');
+  });
+});

@@ -9,6 +9,13 @@ export const ATTEMPTS_BEFORE_UNREACHABLE = DIAL_BACKOFF.length + 1;
 export const LEARNED_ATTEMPTS = 5;
 /** Learned addresses kept per peer; a new one replaces the oldest learned, never a given one. */
 export const MAX_LEARNED = 4;
+/**
+ * Relayed candidates are dialed from this attempt on (the first goes at
+ * once, the second 0.5 s later): direct first with a short wait, so a pair
+ * that can meet directly never loads the relay nor switches paths, and a
+ * pair that cannot waits one backoff step for its first session.
+ */
+export const RELAYED_FROM_ATTEMPT = 2;
 
 /** Where a learned address came from. */
 export type CandidateSource = 'introduction' | 'probe' | 'last-path';
@@ -30,6 +37,7 @@ export interface Candidate {
 export class DialPlan {
   private given: Addr[] = [];
   private learned: Candidate[] = [];
+  private relayedAddrs: Addr[] = [];
   /** Attempts since the schedule last restarted. */
   attempt = 0;
   /** When the next attempt goes (undefined: not dialing). */
@@ -45,6 +53,20 @@ export class DialPlan {
 
   get learnedCandidates(): readonly Candidate[] {
     return this.learned;
+  }
+
+  /** The peer's relayed transport addresses (an invite code's): the lowest-priority candidates. */
+  get relayed(): readonly Addr[] {
+    return this.relayedAddrs;
+  }
+
+  setRelayed(addrs: readonly Addr[]): void {
+    this.relayedAddrs = [...addrs];
+  }
+
+  /** Direct candidates (given, then learned with tries left): where path upgrades probe. */
+  direct(): Addr[] {
+    return this.targets();
   }
 
   /** The user (or an invite code) named these addresses: they replace the given ones only. */
@@ -81,20 +103,25 @@ export class DialPlan {
     return out;
   }
 
-  /** Nothing left to dial: no given address and every learned one spent. */
+  /** Nothing left to dial: no given or relayed address and every learned one spent. */
   get exhausted(): boolean {
-    return this.given.length === 0 && !this.learned.some((c) => c.attemptsLeft > 0);
+    return (
+      this.given.length === 0 &&
+      this.relayedAddrs.length === 0 &&
+      !this.learned.some((c) => c.attemptsLeft > 0)
+    );
   }
 
+  /** The user named it somewhere to look (directly or through a relay). */
   get hasGiven(): boolean {
-    return this.given.length > 0;
+    return this.given.length > 0 || this.relayedAddrs.length > 0;
   }
 
   /**
    * One attempt: the addresses to send an INIT to, each learned one spending
    * a try. Schedules the next attempt by the backoff.
    */
-  take(now: number): { given: Addr[]; learned: Addr[] } {
+  take(now: number): { given: Addr[]; learned: Addr[]; relayed: Addr[] } {
     this.attempt++;
     const learned: Addr[] = [];
     for (const c of this.learned) {
@@ -103,7 +130,8 @@ export class DialPlan {
       learned.push(c.addr);
     }
     this.nextAt = now + (DIAL_BACKOFF[this.attempt - 1] ?? DIAL_RETRY);
-    return { given: [...this.given], learned };
+    const relayed = this.attempt >= RELAYED_FROM_ATTEMPT ? [...this.relayedAddrs] : [];
+    return { given: [...this.given], learned, relayed };
   }
 
   /** Starts the backoff over (a new address, a user command, a lost session). */

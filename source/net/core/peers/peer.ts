@@ -1,6 +1,6 @@
 import type { SentPacket } from '../../recovery/loss.js';
 import { CloseCode, decodeFrames } from '../../wire/frames.js';
-import type { Addr } from '../address.js';
+import { type Addr, sameAddr } from '../address.js';
 import type { SentFrames, Session } from '../conn/session.js';
 import type { OutgoingMessage, SendStream } from '../conn/stream.js';
 import { BadPacket } from '../errors.js';
@@ -124,6 +124,18 @@ export class Peer {
 
   get address(): Addr | undefined {
     return this.current?.path ?? this.set.lastPath ?? this.dialing.targets()[0];
+  }
+
+  /**
+   * True when the current session goes through a relay: our allocation, or
+   * the peer's relayed address (which it gave us as such).
+   */
+  get relayed(): boolean {
+    const path = this.current?.path;
+    if (!path) return false;
+    if (path.relay) return true;
+    for (const r of this.dialing.relayed) if (sameAddr(r, path)) return true;
+    return false;
   }
 
   sessions(): Session[] {
