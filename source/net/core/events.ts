@@ -37,6 +37,13 @@ export type PeerChange =
   | 'removed'
   | 'state';
 
+/** The 'peer' event a move to `next` reports by default. */
+export function changeFor(next: PeerState): PeerChange {
+  if (next.kind === 'connected') return 'connected';
+  if (next.kind === 'disconnected') return 'disconnected';
+  return 'state';
+}
+
 export type EndpointEvent =
   | { type: 'peer'; nick: string; change: PeerChange; previousNick?: string }
   | { type: 'message'; nick: string; stream: number; data: Buffer }

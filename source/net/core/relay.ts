@@ -18,6 +18,8 @@ export interface RelayStats {
   state: TurnState | 'none';
   /** Our relayed transport address: a candidate peers can reach us at. */
   relayed: Addr | undefined;
+  /** Our address as the relay saw it (XOR-MAPPED-ADDRESS): a server-reflexive candidate. */
+  mapped: Addr | undefined;
   /** Payload bytes relayed each way. */
   bytesSent: number;
   bytesReceived: number;
@@ -165,6 +167,7 @@ export class Relay {
       server: c?.server,
       state: c?.state ?? 'none',
       relayed: c?.state === 'allocated' ? c.relayed : undefined,
+      mapped: c?.mapped,
       bytesSent: c?.relayedBytes.sent ?? 0,
       bytesReceived: c?.relayedBytes.received ?? 0,
       dropped,

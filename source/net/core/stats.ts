@@ -17,6 +17,8 @@ export interface PeerStats extends PeerTotals {
   lastSeen: number | undefined;
   /** How the current session reaches the peer: straight, through a TURN relay, or not at all. */
   path: 'direct' | 'relay' | 'none';
+  /** Moves of the session between the relay and a direct path (upgrades and fallbacks). */
+  pathSwitches?: number;
 }
 
 export interface PeerSnapshot {
@@ -102,6 +104,7 @@ export function snapshot(p: Peer): PeerSnapshot {
       mtu: s?.pmtu.size,
       lastSeen: p.lastSeen,
       path: s ? (p.relayed ? 'relay' : 'direct') : 'none',
+      pathSwitches: p.pathSwitches,
     },
   };
 }

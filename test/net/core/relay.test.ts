@@ -67,17 +67,22 @@ describe('relay allocation (core/relay.ts)', () => {
 const keyOf = (p: SimPeer) => p.endpoint.local.identity.publicKey;
 
 /** Both behind symmetric NATs (no direct path), each with an allocation on the same relay, each adding the other. */
-function relayedPair(seed: number, kind: NatKind = 'symmetric') {
-  const net = new FakeNetwork({ seed, conditions: { delay: 10 } });
+function relayedPair(seed: number, kind: NatKind = 'symmetric', loss = 0) {
+  const net = new FakeNetwork({ seed, conditions: { delay: 10, loss } });
   const relay = new FakeRelay(net, RELAY_IP);
   const alice = natted(net, 'alice', 1, kind, relay);
   const bob = natted(net, 'bob', 2, kind, relay);
-  net.run(500);
+  net.runUntilTrue(
+    () =>
+      alice.endpoint.relayedAddress() !== undefined && bob.endpoint.relayedAddress() !== undefined,
+    10_000,
+  );
   const ra = alice.endpoint.relayedAddress();
   const rb = bob.endpoint.relayedAddress();
   if (!ra || !rb) throw new Error('no allocation');
-  const aPub = { address: '203.0.113.1', port: 4001 };
-  const bPub = { address: '203.0.113.2', port: 4002 };
+  // Our reflexive addresses as the relay saw them (for an EIM NAT, the ones peers see).
+  const aPub = alice.endpoint.relayStats().mapped ?? { address: '203.0.113.1', port: 4001 };
+  const bPub = bob.endpoint.relayStats().mapped ?? { address: '203.0.113.2', port: 4002 };
   alice.endpoint.addPeer('bob', { addrs: [bPub], relayed: [rb], key: keyOf(bob) }, net.now);
   bob.endpoint.addPeer('alice', { addrs: [aPub], relayed: [ra], key: keyOf(alice) }, net.now);
   net.poke(alice.addr);
@@ -148,4 +153,119 @@ describe('a session whose path is the relay', () => {
     expect(bob.endpoint.peer('alice')?.stats.path).toBe('relay');
     expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay');
   });
+});
+
+// Minutes of virtual time each: seconds of CPU on a shared machine.
+describe('upgrade to direct and fallback to the relay', { timeout: 60_000 }, () => {
+  it('10,000 numbered messages through a switch to direct and back: none lost, none duplicated, in order', () => {
+    const { net, alice, bob, aPub, bPub } = relayedPair(5, 'port-restricted');
+    const aPriv = alice.addr;
+    const bPriv = bob.addr;
+    const block = (on: boolean) => {
+      const c = on ? { blackout: true } : undefined;
+      net.setLinkConditions(aPriv, bPub, c);
+      net.setLinkConditions(bPriv, aPub, c);
+    };
+    block(true);
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 10_000)).toBe(
+      true,
+    );
+    expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay');
+    const total = 10_000;
+    let next = 0;
+    const pump = (ms: number) => {
+      const end = net.now + ms;
+      while (net.now < end) {
+        for (let i = 0; i < 25 && next < total; i++) alice.send(['bob'], `#${next++}`);
+        net.run(20);
+      }
+    };
+    pump(2000);
+    expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay'); // blocked: still relayed
+    block(false);
+    const unblockedAt = net.now;
+    let directAt: number | undefined;
+    while (net.now - unblockedAt < 5000) {
+      pump(50);
+      if (
+        directAt === undefined &&
+        alice.endpoint.peer('bob')?.stats.path === 'direct' &&
+        bob.endpoint.peer('alice')?.stats.path === 'direct'
+      )
+        directAt = net.now;
+    }
+    expect(directAt).toBeDefined();
+    expect(directAt! - unblockedAt).toBeLessThanOrEqual(3000);
+    expect(alice.endpoint.peer('bob')?.address).toEqual(bPub);
+    block(true);
+    const blockedAt = net.now;
+    let relayAt: number | undefined;
+    while (net.now - blockedAt < 5000) {
+      pump(50);
+      if (
+        relayAt === undefined &&
+        alice.endpoint.peer('bob')?.stats.path === 'relay' &&
+        bob.endpoint.peer('alice')?.stats.path === 'relay'
+      )
+        relayAt = net.now;
+    }
+    expect(relayAt).toBeDefined();
+    pump(60_000); // the rest of the messages, through the relay (direct held down)
+    net.run(5000);
+    expect(next).toBe(total);
+    const got = bob.received.map((m) => m.data.toString());
+    expect(got.length).toBe(total);
+    expect(got).toEqual(Array.from({ length: total }, (_, i) => `#${i}`));
+    expect(alice.endpoint.peer('bob')?.stats.pathSwitches).toBe(2);
+    expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay');
+  });
+
+  // Seed 7 once showed a simultaneous open moving the session back onto a relayed path.
+  it.each([6, 7, 8])(
+    'under 5 percent loss everywhere: one move to direct, then it stays (at most one switch a minute), seed %i',
+    (seed) => {
+      const { net, alice, bob, aPub, bPub } = relayedPair(seed, 'port-restricted', 0.05);
+      // Relayed first (the direct path blocked), then the direct path opens, lossy like the rest.
+      const block = { blackout: true, loss: 0.05 };
+      net.setLinkConditions(alice.addr, bPub, block);
+      net.setLinkConditions(bob.addr, aPub, block);
+      expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 20_000)).toBe(
+        true,
+      );
+      expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay');
+      net.setLinkConditions(alice.addr, bPub, undefined);
+      net.setLinkConditions(bob.addr, aPub, undefined);
+      const minutes = 3;
+      let n = 0;
+      const end = net.now + minutes * 60_000;
+      while (net.now < end) {
+        alice.send(['bob'], `#${n++}`);
+        bob.send(['alice'], `#${n}`);
+        net.run(100);
+        console.log(
+          'T',
+          n,
+          JSON.stringify(alice.endpoint.peer('bob')?.address),
+          alice.endpoint.peer('bob')?.stats.pathSwitches,
+          JSON.stringify(bob.endpoint.peer('alice')?.address),
+          bob.endpoint.peer('alice')?.stats.pathSwitches,
+          JSON.stringify(aPub),
+          JSON.stringify(bPub),
+        );
+      }
+      net.run(5000);
+      for (const [p, other] of [
+        [alice, 'bob'],
+        [bob, 'alice'],
+      ] as const) {
+        const st = p.endpoint.peer(other)?.stats;
+        expect(st?.path).toBe('direct');
+        expect(st?.pathSwitches).toBeGreaterThanOrEqual(1);
+        expect(st?.pathSwitches).toBeLessThanOrEqual(minutes);
+      }
+      expect(bob.received.map((m) => m.data.toString())).toEqual(
+        Array.from({ length: n }, (_, i) => `#${i}`),
+      );
+    },
+  );
 });

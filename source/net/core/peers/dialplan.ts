@@ -60,6 +60,13 @@ export class DialPlan {
     return this.relayedAddrs;
   }
 
+  /** True when `a` goes through a relay: our allocation, or one of the peer's relayed addresses. */
+  isRelayed(a: Addr): boolean {
+    if (a.relay) return true;
+    for (const r of this.relayedAddrs) if (sameAddr(r, a)) return true;
+    return false;
+  }
+
   setRelayed(addrs: readonly Addr[]): void {
     this.relayedAddrs = [...addrs];
   }

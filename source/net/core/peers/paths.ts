@@ -10,12 +10,31 @@ export const PATH_CHALLENGE_TRIES = 3;
 const MAX_OWED_RESPONSES = 4;
 /** Candidate addresses whose anti-amplification credit we remember. */
 const MAX_CREDITED = 4;
+/** While relayed, a round of challenges to the direct candidates starts this long after the last. */
+export const UPGRADE_PROBE_PAUSE = 1000;
+/**
+ * Back to the relay when a direct path has had this many probe timeouts in a
+ * row (RFC 9002 §6.2: nothing acknowledged) and has been silent this long:
+ * under 5 % loss neither happens by chance, so a lossy direct path is kept.
+ */
+export const FALLBACK_PTOS = 3;
+export const FALLBACK_SILENCE = 1000;
+/** After falling back, direct paths are not tried again for this long (at most one switch a minute). */
+export const UPGRADE_HOLD_DOWN = 60_000;
 
 /** What path validation needs from its peer's host. */
 export interface PathHost {
   transmit(to: Addr, data: Buffer): void;
   /** The endpoint's injected randomness (challenge data). */
   random(n: number): Buffer;
+}
+
+/** What the peer tells its paths about where it may be. */
+export interface PathCandidates {
+  /** Direct candidates (given and learned addresses): where an upgrade may go. */
+  direct(): readonly Addr[];
+  /** True when `a` goes through a relay (our allocation, or the peer's relayed address). */
+  isRelayed(a: Addr): boolean;
 }
 
 /**
@@ -32,8 +51,22 @@ export class Paths {
    * bytes on both sides (headers and tags are the same size both ways).
    */
   private readonly unvalidatedCredit = new Map<string, number>();
+  /** The relayed path this peer's session last used: where a dead direct path falls back to. */
+  private relayPath: Addr | undefined;
+  /** The direct candidate the current challenge tests (our choice, so no amplification credit). */
+  private candidate: Addr | undefined;
+  /** Next direct candidate to challenge, and when the next round of challenges may start. */
+  private nextCandidate = 0;
+  private nextRoundAt = 0;
+  /** No upgrade before this (hold-down after a fallback). */
+  private holdUntil = 0;
+  /** Times the current session moved between relayed and direct paths. */
+  switches = 0;
 
-  constructor(private readonly host: PathHost) {}
+  constructor(
+    private readonly host: PathHost,
+    private readonly where: PathCandidates,
+  ) {}
 
   /**
    * An authenticated packet of `bytes` payload came from `from`. A new
@@ -69,10 +102,66 @@ export class Paths {
   onResponse(session: Session, from: Addr, data: Uint8Array): void {
     const probe = session.probe;
     if (probe && sameAddr(probe.addr, from) && probe.data.equals(data)) {
+      const old = session.path;
+      const wasRelayed = this.where.isRelayed(old);
+      if (wasRelayed !== this.where.isRelayed(from)) this.switches++;
+      if (wasRelayed) this.relayPath = old;
       session.path = from;
       session.probe = undefined;
+      this.candidate = undefined;
       session.pmtu.reset();
     }
+  }
+
+  /**
+   * A probe timeout on the current session (RFC 9002 §6.2). A direct path
+   * that stays unanswered goes back to the relay it came from: the session
+   * (keys, packet numbers, streams) is the same, only `path` changes, and what
+   * was in flight is retransmitted there by loss recovery. The peer sees our
+   * packets arrive from the relay and validates that path in turn.
+   */
+  onPto(s: Session, now: number): void {
+    const back = this.relayPath;
+    if (!back || this.where.isRelayed(s.path)) return;
+    if (s.loss.ptoCount < FALLBACK_PTOS || now - s.lastReceived < FALLBACK_SILENCE) return;
+    s.path = back;
+    s.probe = undefined;
+    s.pmtu.reset();
+    this.candidate = undefined;
+    this.switches++;
+    this.holdUntil = now + UPGRADE_HOLD_DOWN;
+  }
+
+  /** When a relayed session next challenges a direct candidate (undefined: not relayed). */
+  deadline(s: Session): number | undefined {
+    if (s.probe || !this.where.isRelayed(s.path)) return undefined;
+    return Math.max(this.nextRoundAt, this.holdUntil);
+  }
+
+  /**
+   * While relayed, keep looking for a direct path (issue 17): one candidate
+   * at a time gets a PATH_CHALLENGE (with its retries, below); a round over
+   * all of them starts every UPGRADE_PROBE_PAUSE. Both sides do it, so each
+   * side's challenges open its own NAT to the other's (hole punching); the
+   * first response to come back moves the path (onResponse).
+   */
+  private upgrade(s: Session, now: number): void {
+    if (s.probe || !this.where.isRelayed(s.path)) return;
+    this.relayPath = s.path;
+    if (now < this.nextRoundAt || now < this.holdUntil) return;
+    const direct = this.where.direct();
+    let addr: Addr | undefined;
+    for (let i = 0; i < direct.length && !addr; i++) {
+      const a = direct[(this.nextCandidate + i) % direct.length]!;
+      if (!this.where.isRelayed(a)) {
+        addr = a;
+        this.nextCandidate = (this.nextCandidate + i + 1) % direct.length;
+      }
+    }
+    if (!addr || this.nextCandidate === 0) this.nextRoundAt = now + UPGRADE_PROBE_PAUSE;
+    if (!addr) return;
+    this.candidate = addr;
+    s.probe = { addr, data: this.host.random(PATH_DATA_LENGTH), tries: 0, deadline: now };
   }
 
   /**
@@ -86,6 +175,7 @@ export class Paths {
 
   /** PATH_RESPONSEs we owe and a due PATH_CHALLENGE, each in its own small packet. */
   flush(s: Session, now: number): void {
+    this.upgrade(s, now);
     if (s.pathResponses.length > 0)
       for (const r of s.pathResponses.splice(0)) this.sendControl(s, now, r.to, true, r.data);
     const probe = s.probe;
@@ -93,6 +183,7 @@ export class Paths {
     if (probe.tries >= PATH_CHALLENGE_TRIES) {
       // Never answered: stay where we are (RFC 9000 §8.2.4).
       s.probe = undefined;
+      this.candidate = undefined;
       return;
     }
     probe.tries++;
@@ -104,7 +195,10 @@ export class Paths {
     const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
     const pos = writePathFrame(buf, DATA_HEADER_LENGTH, response, data);
     const payloadLength = pos - DATA_HEADER_LENGTH;
-    if (!sameAddr(to, s.path) && !this.spend(to, payloadLength)) return;
+    // A direct candidate we chose is probed like a dial (ICE's connectivity
+    // checks): bounded by the round pause, not by what it sent us.
+    const ours = !response && this.candidate !== undefined && sameAddr(to, this.candidate);
+    if (!sameAddr(to, s.path) && !ours && !this.spend(to, payloadLength)) return;
     s.seal(buf, payloadLength, now);
     // Not tracked for loss: a lost challenge is simply sent again, a lost
     // response is re-solicited by the next challenge.

@@ -1,10 +1,10 @@
 import type { SentPacket } from '../../recovery/loss.js';
 import { CloseCode, decodeFrames } from '../../wire/frames.js';
-import { type Addr, sameAddr } from '../address.js';
+import type { Addr } from '../address.js';
 import type { SentFrames, Session } from '../conn/session.js';
 import type { OutgoingMessage, SendStream } from '../conn/stream.js';
 import { BadPacket } from '../errors.js';
-import type { EndpointEvent, PeerChange, PeerState } from '../events.js';
+import { changeFor, type EndpointEvent, type PeerChange, type PeerState } from '../events.js';
 import { earliest } from '../timerheap.js';
 import { closePacket, PacketAssembler } from './assembler.js';
 import { DialPlan } from './dialplan.js';
@@ -87,10 +87,14 @@ export class Peer {
     this.dialing = new DialPlan(dialAddrs);
     this.inbound = new Inbound((delta) => host.reserveReassembly(delta));
     this.out = new PacketAssembler(host, () => this.outbound.streams);
-    this.paths = new Paths(host);
+    this.paths = new Paths(host, {
+      direct: () => this.dialing.direct(),
+      isRelayed: (a) => this.dialing.isRelayed(a),
+    });
     this.set = new SessionSet({
       forget: (s) => host.forgetSession(s),
       requeue: (packets) => this.outbound.requeue(packets),
+      isRelayed: (a) => this.dialing.isRelayed(a),
     });
     this.currentState = { kind: 'connecting', since: now, attempt: 0 };
   }
@@ -132,10 +136,12 @@ export class Peer {
    */
   get relayed(): boolean {
     const path = this.current?.path;
-    if (!path) return false;
-    if (path.relay) return true;
-    for (const r of this.dialing.relayed) if (sameAddr(r, path)) return true;
-    return false;
+    return path !== undefined && this.dialing.isRelayed(path);
+  }
+
+  /** Times the session moved between the relay and a direct path. */
+  get pathSwitches(): number {
+    return this.paths.switches;
   }
 
   sessions(): Session[] {
@@ -194,7 +200,9 @@ export class Peer {
       for (const s of this.sessions()) this.retireSession(s, false);
       this.set.current = session;
       this.instance = instance;
-      this.restartStreams();
+      // A new instance: its receive state is gone, ours goes too (memory back to the account).
+      this.inbound.release();
+      this.outbound.restart();
       this.markConnected(now, 'restarted');
       return 'restarted';
     }
@@ -218,17 +226,6 @@ export class Peer {
   private onLost(s: Session, packets: SentPacket<SentFrames>[], now: number): void {
     for (const p of packets) if (p.pmtuProbe) s.pmtu.onProbeLost(p.size, now);
     this.outbound.requeue(packets);
-  }
-
-  /** A new instance of the peer: its receive state is gone, ours goes too. */
-  private restartStreams(): void {
-    this.releaseReassembly();
-    this.outbound.restart();
-  }
-
-  /** Drops every receive stream and returns its memory to the global account. */
-  private releaseReassembly(): void {
-    this.inbound.release();
   }
 
   private markConnected(now: number, change: 'connected' | 'restarted'): void {
@@ -269,7 +266,7 @@ export class Peer {
     );
     // The next session may come from a new instance; a half-received message
     // from this one can never complete.
-    this.releaseReassembly();
+    this.inbound.release();
   }
 
   private sendClose(s: Session, code: number, reason: string, now: number): void {
@@ -401,6 +398,7 @@ export class Peer {
       d = earliest(d, cur.lastSent + KEEPALIVE_INTERVAL);
       const pacing = this.out.pacingDeadline;
       if (pacing !== undefined && this.out.hasStreamData()) d = earliest(d, pacing);
+      d = earliest(d, this.paths.deadline(cur));
     }
     for (const s of this.set.others) d = earliest(d, sessionDeadline(s));
     return d;
@@ -422,6 +420,7 @@ export class Peer {
         this.onLost(s, r.lost, now);
         if (r.probes > 0) s.pmtu.onPto(s.loss.ptoCount, now);
         if (r.probes > 0 && s === this.current) {
+          this.paths.onPto(s, now);
           this.out.probesPending = Math.max(this.out.probesPending, r.probes);
           // A probe should carry data if there is any (RFC 9002 §6.2.4).
           for (const p of s.loss.unacked()) {
@@ -494,12 +493,6 @@ export class Peer {
   totals(): PeerTotals {
     return this.set.totals(this.out.retransmits);
   }
-}
-
-function changeFor(next: PeerState): PeerChange {
-  if (next.kind === 'connected') return 'connected';
-  if (next.kind === 'disconnected') return 'disconnected';
-  return 'state';
 }
 
 /** A session's own timers, or the moment its silence ends it. */

@@ -22,6 +22,8 @@ export interface SessionSetHost {
   forget(session: Session): void;
   /** Packets abandoned with a session: their data goes again on the next. */
   requeue(packets: SentPacket<SentFrames>[]): void;
+  /** True when `a` goes through a relay. */
+  isRelayed(a: Addr): boolean;
 }
 
 /**
@@ -54,6 +56,13 @@ export class SessionSet {
     const old = this.current;
     this.others = this.others.filter((s) => s !== session);
     this.current = session;
+    if (old && !this.host.isRelayed(old.path) && this.host.isRelayed(session.path)) {
+      // The same peer, authenticated on both: a direct path the old session
+      // validated serves the new one too, instead of a detour by the relay
+      // (a simultaneous open through relayed candidates, issue 17).
+      session.path = old.path;
+      session.probe = undefined;
+    }
     if (old) {
       this.host.requeue(old.loss.discardAll());
       this.keepAsOther(old);
