@@ -60,6 +60,8 @@ export class Paths {
   private nextRoundAt = 0;
   /** No upgrade before this (hold-down after a fallback). */
   private holdUntil = 0;
+  /** When a packet last arrived on the current session's path. */
+  private heardOnPath = 0;
   /** Times the current session moved between relayed and direct paths. */
   switches = 0;
 
@@ -73,10 +75,21 @@ export class Paths {
    * address on the newest packet starts path validation (a late, reordered
    * packet never does). One probe at a time: a replayed packet from yet
    * another address must not keep restarting the validation of a genuine move.
+   * From a direct path to a relayed one only once the direct path has been
+   * silent FALLBACK_SILENCE: following the peer there while direct packets
+   * still arrive made both sides chase each other between the two paths for
+   * ever (each moving on the other's packets in flight on the old one).
    */
   onArrival(session: Session, from: Addr, bytes: number, newest: boolean, now: number): void {
-    if (sameAddr(from, session.path)) return;
-    if (newest && !session.probe) {
+    if (sameAddr(from, session.path)) {
+      this.heardOnPath = now;
+      return;
+    }
+    const early =
+      this.where.isRelayed(from) &&
+      !this.where.isRelayed(session.path) &&
+      now - this.heardOnPath < FALLBACK_SILENCE;
+    if (newest && !session.probe && !early) {
       session.probe = {
         addr: from,
         data: this.host.random(PATH_DATA_LENGTH),
@@ -99,7 +112,7 @@ export class Paths {
   }
 
   /** A PATH_RESPONSE: the probed address answered from there with our data, so the path moves. */
-  onResponse(session: Session, from: Addr, data: Uint8Array): void {
+  onResponse(session: Session, from: Addr, data: Uint8Array, now: number): void {
     const probe = session.probe;
     if (probe && sameAddr(probe.addr, from) && probe.data.equals(data)) {
       const old = session.path;
@@ -109,6 +122,7 @@ export class Paths {
       session.path = from;
       session.probe = undefined;
       this.candidate = undefined;
+      this.heardOnPath = now;
       session.pmtu.reset();
     }
   }

@@ -321,7 +321,7 @@ export class Peer {
           if (!challenged) challenged = this.paths.onChallenge(session, from, f.data);
           break;
         case 'path-response':
-          this.paths.onResponse(session, from, f.data);
+          this.paths.onResponse(session, from, f.data, now);
           break;
         case 'close':
           // Answer a clean close once, so a closer in its closing state
