@@ -25,6 +25,8 @@ export interface ParsedPeerEntry {
   hosts: string[];
   /** Addresses from an invite code (already literal). */
   invited: Addr[];
+  /** Relayed addresses from an invite code (its TURN allocation). */
+  relayed: Addr[];
   key: Buffer | undefined;
   nat: NatMapping | undefined;
 }
@@ -41,7 +43,14 @@ export function parsePeerEntry(nick: string, value: PeerAddress): ParsedPeerEntr
       : typeof spec.address === 'string'
         ? [spec.address]
         : [...spec.address];
-  const out: ParsedPeerEntry = { nick, hosts: [], invited: [], key: undefined, nat: undefined };
+  const out: ParsedPeerEntry = {
+    nick,
+    hosts: [],
+    invited: [],
+    relayed: [],
+    key: undefined,
+    nat: undefined,
+  };
   for (const text of texts) {
     if (typeof text !== 'string') throw new UsageError(`${nick}: an address must be a string`);
     if (isInviteCode(text)) {
@@ -51,6 +60,7 @@ export function parsePeerEntry(nick: string, value: PeerAddress): ParsedPeerEntr
       out.key = invite.identity;
       out.nat = invite.nat;
       out.invited.push(...invite.addrs);
+      out.relayed.push(...(invite.relayed ?? []));
     } else {
       parseHostPort(text);
       out.hosts.push(text);
@@ -65,7 +75,7 @@ export function parsePeerEntry(nick: string, value: PeerAddress): ParsedPeerEntr
     }
     out.key = key;
   }
-  if (out.hosts.length === 0 && out.invited.length === 0) {
+  if (out.hosts.length === 0 && out.invited.length === 0 && out.relayed.length === 0) {
     throw new UsageError(
       spec.fingerprint !== undefined
         ? `${nick}: a fingerprint alone is not enough yet (finding a peer by its key needs discovery, which this version does not have): give an address or an invite code too`
