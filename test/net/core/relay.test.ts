@@ -155,6 +155,45 @@ describe('a session whose path is the relay', () => {
   });
 });
 
+describe('relayed candidates in introductions', () => {
+  it('carol, who knows both relayed addresses, introduces two symmetric NATs: they meet through the relay', () => {
+    const net = new FakeNetwork({ seed: 9, conditions: { delay: 10 } });
+    const relay = new FakeRelay(net, RELAY_IP);
+    const alice = natted(net, 'alice', 1, 'symmetric', relay);
+    const bob = natted(net, 'bob', 2, 'symmetric', relay);
+    const carol = new SimPeer(
+      net,
+      { address: '192.0.2.7', port: 7000 },
+      { nick: 'carol' },
+      net.rng,
+    );
+    net.runUntilTrue(
+      () => !!alice.endpoint.relayedAddress() && !!bob.endpoint.relayedAddress(),
+      10_000,
+    );
+    const ra = alice.endpoint.relayedAddress()!;
+    const rb = bob.endpoint.relayedAddress()!;
+    const at = (p: SimPeer) => p.endpoint.relayStats().mapped!;
+    // As invite codes would have told each of them.
+    alice.endpoint.addPeer('carol', { addrs: [carol.addr], key: keyOf(carol) }, net.now);
+    bob.endpoint.addPeer('carol', { addrs: [carol.addr], key: keyOf(carol) }, net.now);
+    carol.endpoint.addPeer(
+      'alice',
+      { addrs: [at(alice)], relayed: [ra], key: keyOf(alice) },
+      net.now,
+    );
+    carol.endpoint.addPeer('bob', { addrs: [at(bob)], relayed: [rb], key: keyOf(bob) }, net.now);
+    for (const p of [alice, bob, carol]) net.poke(p.addr);
+    const met = () =>
+      alice.endpoint.connectedNicks().some((n) => n.startsWith('bob')) &&
+      bob.endpoint.connectedNicks().some((n) => n.startsWith('alice'));
+    expect(net.runUntilTrue(met, 20_000)).toBe(true);
+    const bobAtAlice = alice.endpoint.peers().find((p) => p.nick.startsWith('bob'))!;
+    expect(bobAtAlice.introducedBy).toBe('carol');
+    expect(bobAtAlice.stats.path).toBe('relay');
+  });
+});
+
 // Minutes of virtual time each: seconds of CPU on a shared machine.
 describe('upgrade to direct and fallback to the relay', { timeout: 60_000 }, () => {
   it('10,000 numbered messages through a switch to direct and back: none lost, none duplicated, in order', () => {

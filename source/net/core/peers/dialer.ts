@@ -68,8 +68,11 @@ export class Dialer {
       this.deps.permit(to, now);
       this.deps.handshakes.sendInit(peer, to, now);
     }
-    for (const to of learned)
-      if (this.deps.policy.spendLearnedDial(now)) this.deps.handshakes.sendInit(peer, to, now);
+    for (const to of learned) {
+      if (!this.deps.policy.spendLearnedDial(now)) continue;
+      this.deps.permit(to, now);
+      this.deps.handshakes.sendInit(peer, to, now);
+    }
     // A relayed candidate, from our socket (the peer permitted our IP) and
     // from our own allocation (on the same relay, the relay's IP is permitted).
     for (const to of relayed) {

@@ -16,6 +16,8 @@ export const MAX_LEARNED = 4;
  * pair that cannot waits one backoff step for its first session.
  */
 export const RELAYED_FROM_ATTEMPT = 2;
+/** Relayed candidates kept per peer (one per relay it may use). */
+export const MAX_RELAYED = 2;
 
 /** Where a learned address came from. */
 export type CandidateSource = 'introduction' | 'probe' | 'last-path';
@@ -37,7 +39,9 @@ export interface Candidate {
 export class DialPlan {
   private given: Addr[] = [];
   private learned: Candidate[] = [];
+  /** Relayed addresses the user (an invite code) gave, and those a third party named. */
   private relayedAddrs: Addr[] = [];
+  private learnedRelayed: Candidate[] = [];
   /** Attempts since the schedule last restarted. */
   attempt = 0;
   /** When the next attempt goes (undefined: not dialing). */
@@ -57,18 +61,28 @@ export class DialPlan {
 
   /** The peer's relayed transport addresses (an invite code's): the lowest-priority candidates. */
   get relayed(): readonly Addr[] {
-    return this.relayedAddrs;
+    return this.learnedRelayed.length === 0
+      ? this.relayedAddrs
+      : [...this.relayedAddrs, ...this.learnedRelayed.map((c) => c.addr)];
   }
 
   /** True when `a` goes through a relay: our allocation, or one of the peer's relayed addresses. */
   isRelayed(a: Addr): boolean {
     if (a.relay) return true;
     for (const r of this.relayedAddrs) if (sameAddr(r, a)) return true;
+    for (const c of this.learnedRelayed) if (sameAddr(c.addr, a)) return true;
     return false;
   }
 
   setRelayed(addrs: readonly Addr[]): void {
     this.relayedAddrs = [...addrs];
+  }
+
+  /** A third party named a relayed address: a candidate with a few tries, like a learned one. */
+  learnRelayed(addr: Addr): void {
+    if (this.isRelayed(addr)) return;
+    this.learnedRelayed.push({ addr, source: 'introduction', attemptsLeft: LEARNED_ATTEMPTS });
+    if (this.learnedRelayed.length > MAX_RELAYED) this.learnedRelayed.shift();
   }
 
   /** Direct candidates (given, then learned with tries left): where path upgrades probe. */
@@ -115,7 +129,8 @@ export class DialPlan {
     return (
       this.given.length === 0 &&
       this.relayedAddrs.length === 0 &&
-      !this.learned.some((c) => c.attemptsLeft > 0)
+      !this.learned.some((c) => c.attemptsLeft > 0) &&
+      !this.learnedRelayed.some((c) => c.attemptsLeft > 0)
     );
   }
 
@@ -137,7 +152,15 @@ export class DialPlan {
       learned.push(c.addr);
     }
     this.nextAt = now + (DIAL_BACKOFF[this.attempt - 1] ?? DIAL_RETRY);
-    const relayed = this.attempt >= RELAYED_FROM_ATTEMPT ? [...this.relayedAddrs] : [];
+    const relayed: Addr[] = [];
+    if (this.attempt >= RELAYED_FROM_ATTEMPT) {
+      relayed.push(...this.relayedAddrs);
+      for (const c of this.learnedRelayed) {
+        if (c.attemptsLeft <= 0) continue;
+        c.attemptsLeft--;
+        relayed.push(c.addr);
+      }
+    }
     return { given: [...this.given], learned, relayed };
   }
 
