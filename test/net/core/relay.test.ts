@@ -1,4 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { encodeStunMessage } from '../../../source/net/nat/stun-codec.js';
+import {
+  dataAttr,
+  encodeChannelData,
+  stunType,
+  TurnMethod,
+  xorPeerAttr,
+} from '../../../source/net/nat/turn-codec.js';
 import { FakeNetwork, type NatKind } from '../../support/fakenet.js';
 import { FakeRelay } from '../../support/fakerelay.js';
 import { SimPeer } from '../../support/simnode.js';
@@ -89,6 +97,43 @@ function relayedPair(seed: number, kind: NatKind = 'symmetric', loss = 0) {
   net.poke(bob.addr);
   return { net, relay, alice, bob, ra, rb, aPub, bPub };
 }
+
+describe('bad input from the relay (issue 17 item 8)', () => {
+  it('ChannelData on an unknown channel and a Data indication from an unpermitted peer: counted, dropped, no crash', () => {
+    const net = new FakeNetwork({ seed: 10, conditions: { delay: 10 } });
+    const relay = new FakeRelay(net, RELAY_IP);
+    const alice = new SimPeer(
+      net,
+      { address: '192.0.2.1', port: 1000 },
+      { nick: 'alice' },
+      net.rng,
+    );
+    alice.endpoint.startRelay(
+      [{ server: relay.addr, username: 'user', password: 'secret' }],
+      net.now,
+    );
+    net.poke(alice.addr);
+    net.run(500);
+    expect(alice.endpoint.relayStats().state).toBe('allocated');
+    const before = alice.endpoint.relayStats().dropped;
+    const eventsBefore = alice.events.length;
+    // Channel 0x4abc was never bound.
+    net.inject(encodeChannelData(0x4abc, Buffer.from('forged')), relay.addr, alice.addr);
+    // A Data indication claiming a peer nobody permitted.
+    const id = Buffer.alloc(12, 3);
+    const forged = encodeStunMessage(stunType(TurnMethod.Data, 'indication'), id, [
+      xorPeerAttr({ address: '203.0.113.66', port: 6666 }, id),
+      dataAttr(Buffer.from('forged')),
+    ]);
+    net.inject(forged, relay.addr, alice.addr);
+    // And a truncated one.
+    net.inject(forged.subarray(0, 30), relay.addr, alice.addr);
+    net.run(100);
+    expect(alice.endpoint.relayStats().dropped - before).toBe(3);
+    expect(alice.events.slice(eventsBefore)).toEqual([]);
+    expect(alice.endpoint.relayStats().state).toBe('allocated');
+  });
+});
 
 describe('a session whose path is the relay', () => {
   it('connects two symmetric NATs through one relay, both ways, on path "relay"', () => {
