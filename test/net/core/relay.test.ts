@@ -157,6 +157,34 @@ describe('a session whose path is the relay', () => {
     expect(bob.endpoint.peer('alice')?.address?.address).toBe(RELAY_IP);
   });
 
+  it('direct first: a pair that can meet directly never loads the relay; a pair that cannot waits one backoff step', () => {
+    const direct = relayedPair(11, 'port-restricted');
+    const t0 = direct.net.now;
+    expect(
+      direct.net.runUntilTrue(
+        () => direct.alice.connected('bob') && direct.bob.connected('alice'),
+        10_000,
+      ),
+    ).toBe(true);
+    const directMs = direct.net.now - t0;
+    direct.net.run(2000);
+    expect(direct.alice.endpoint.peer('bob')?.stats.path).toBe('direct');
+    expect(direct.relay.relayed).toBe(0); // not one datagram through the relay
+    expect(directMs).toBeLessThan(500);
+    const relayed = relayedPair(11, 'symmetric');
+    const t1 = relayed.net.now;
+    expect(
+      relayed.net.runUntilTrue(
+        () => relayed.alice.connected('bob') && relayed.bob.connected('alice'),
+        10_000,
+      ),
+    ).toBe(true);
+    const relayedMs = relayed.net.now - t1;
+    // The relayed INITs leave with the second attempt, 500 ms after the first.
+    expect(relayedMs).toBeGreaterThanOrEqual(500);
+    expect(relayedMs).toBeLessThan(1000);
+  });
+
   it('without relays the same pair never connects (the control)', () => {
     const net = new FakeNetwork({ seed: 3, conditions: { delay: 10 } });
     const alice = natted(net, 'alice', 1, 'symmetric');
