@@ -4,6 +4,15 @@ import { type Addr, addrKey, normalizeIp, sameAddr, viaRelay } from './address.j
 import type { Transmit } from './config.js';
 import type { EndpointEvent } from './events.js';
 
+/**
+ * Channels we bind (§12): a peer that reaches us through the relay makes us
+ * answer there, so without a bound anyone on the same relay could walk us
+ * through all 4,096 channel numbers. Past it, Send indications carry the data.
+ */
+export const MAX_CHANNELS = 64;
+/** IPs we ask the relay to let through (each a CreatePermission, refreshed every 240 s). */
+export const MAX_PERMITS = 64;
+
 /** One TURN server to allocate on (the shell resolved its URI). */
 export interface RelayServer {
   server: Addr;
@@ -55,6 +64,8 @@ export class Relay {
   private readonly clients: TurnClient[] = [];
   private active: TurnClient | undefined;
   private readonly wanted = new Set<string>();
+  /** Peers we bound a channel to, on the active allocation. */
+  private readonly channels = new Set<string>();
 
   constructor(private readonly host: RelayHost) {}
 
@@ -108,7 +119,7 @@ export class Relay {
    */
   permit(ip: string, now: number): void {
     const key = normalizeIp(ip);
-    if (this.wanted.has(key)) return;
+    if (this.wanted.has(key) || this.wanted.size >= MAX_PERMITS) return;
     this.wanted.add(key);
     if (this.active?.state === 'allocated') this.active.permit({ address: key, port: 0 }, now);
   }
@@ -120,7 +131,11 @@ export class Relay {
     const peer = { address: to.address, port: to.port };
     // A channel costs 4 bytes a datagram instead of 36 (§12); until the
     // server confirms it, the Send indication carries the data.
-    client.bindChannel(peer, now);
+    const key = addrKey(peer);
+    if (!this.channels.has(key) && this.channels.size < MAX_CHANNELS) {
+      this.channels.add(key);
+      client.bindChannel(peer, now);
+    }
     client.send(peer, data, now);
     this.drain(client, now);
     return true;
@@ -189,6 +204,7 @@ export class Relay {
           return;
         }
         this.active = client;
+        this.channels.clear();
         // The relay's own IP: peers on the same relay reach us from their allocation.
         client.permit({ address: e.relayed.address, port: 0 }, now);
         for (const ip of this.wanted) client.permit({ address: ip, port: 0 }, now);

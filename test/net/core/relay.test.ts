@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { encodeStunMessage } from '../../../source/net/nat/stun-codec.js';
+import { viaRelay } from '../../../source/net/core/address.js';
+import { MAX_CHANNELS, Relay } from '../../../source/net/core/relay.js';
+import {
+  decodeStunMessage,
+  encodeStunMessage,
+  isStun,
+} from '../../../source/net/nat/stun-codec.js';
 import {
   dataAttr,
   encodeChannelData,
@@ -380,4 +386,40 @@ describe('upgrade to direct and fallback to the relay', { timeout: 60_000 }, () 
       );
     },
   );
+});
+
+describe('relay bounds', () => {
+  it('binds at most MAX_CHANNELS channels however many peers it answers, and never runs out of channel numbers', () => {
+    const net = new FakeNetwork({ seed: 12 });
+    const server = new FakeRelay(net, RELAY_IP);
+    const me = { address: '192.0.2.1', port: 1000 };
+    const events: string[] = [];
+    const relay = new Relay({
+      emit: (e) => events.push(e.type),
+      deliver: () => {},
+      random: (n) => Buffer.alloc(n, events.length + 1),
+    });
+    let channelBinds = 0;
+    const pump = () => {
+      for (let t = relay.pollTransmit(); t; t = relay.pollTransmit()) {
+        if (isStun(t.data) && decodeStunMessage(t.data).method === TurnMethod.ChannelBind)
+          channelBinds++;
+        server.handleDatagram(t.data, me);
+        for (let r = server.pollTransmit(); r; r = server.pollTransmit())
+          relay.handleDatagram(r.data, server.addr, net.now);
+      }
+    };
+    relay.start([{ server: server.addr, username: server.username, password: server.password }], 0);
+    pump();
+    expect(relay.ready).toBe(true);
+    // 5,000 distinct relayed destinations (more than the 4,096 channel numbers).
+    for (let i = 0; i < 5000; i++) {
+      expect(
+        relay.send(viaRelay({ address: RELAY_IP, port: 20_000 + i }), Buffer.from('x'), 0),
+      ).toBe(true);
+      pump();
+    }
+    expect(channelBinds).toBe(MAX_CHANNELS);
+    expect(relay.stats().state).toBe('allocated');
+  });
 });
