@@ -49,6 +49,8 @@ export class FakeRelay implements SimNode {
   refused = 0;
   /** Payload bytes relayed each way. */
   relayed = 0;
+  /** Allocations released by their client (Refresh with LIFETIME 0, RFC 8656 §8). */
+  released = 0;
 
   constructor(
     private readonly net: FakeNetwork,
@@ -163,6 +165,7 @@ export class FakeRelay implements SimNode {
         );
         break;
       case TurnMethod.Refresh:
+        if (lifetimeOf(msg) === 0) this.released++;
         attrs.push(lifetimeAttr(lifetimeOf(msg) ?? 600));
         break;
       case TurnMethod.CreatePermission: {

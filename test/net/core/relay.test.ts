@@ -66,6 +66,33 @@ describe('relay allocation (core/relay.ts)', () => {
     expect(s.stun).toBeGreaterThanOrEqual(3); // 401, Allocate success, CreatePermission success
   });
 
+  it('with several relays, keeps the one that answers first and releases the other', () => {
+    const net = new FakeNetwork({ seed: 13, conditions: { delay: 10 } });
+    const slow = new FakeRelay(net, '198.51.100.1');
+    const fast = new FakeRelay(net, '198.51.100.2');
+    const alice = new SimPeer(
+      net,
+      { address: '192.0.2.1', port: 1000 },
+      { nick: 'alice' },
+      net.rng,
+    );
+    net.setLinkConditions(alice.addr, slow.addr, { delay: 150 });
+    alice.endpoint.startRelay(
+      [slow, fast].map((r) => ({ server: r.addr, username: r.username, password: r.password })),
+      net.now,
+    );
+    net.poke(alice.addr);
+    net.run(3000);
+    const st = alice.endpoint.relayStats();
+    expect(st.state).toBe('allocated');
+    expect(st.server).toEqual(fast.addr);
+    expect(st.relayed?.address).toBe('198.51.100.2');
+    // The slow one allocated too, later, and was released at once (Refresh with lifetime 0).
+    expect(slow.list()).toHaveLength(1);
+    expect(slow.released).toBe(1);
+    expect(fast.released).toBe(0);
+  });
+
   it('wrong credentials: the allocation fails with a reason, counted, no crash', () => {
     const net = new FakeNetwork({ seed: 2, conditions: { delay: 10 } });
     const relay = new FakeRelay(net, RELAY_IP);
