@@ -327,6 +327,8 @@ describe('upgrade to direct and fallback to the relay', { timeout: 60_000 }, () 
     };
     pump(2000);
     expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay'); // blocked: still relayed
+    // The same session throughout: no handshake from here on, whichever path it takes.
+    const handshakes = [alice, bob].map((p) => p.endpoint.stats.handshakePackets);
     block(false);
     const unblockedAt = net.now;
     let directAt: number | undefined;
@@ -362,6 +364,7 @@ describe('upgrade to direct and fallback to the relay', { timeout: 60_000 }, () 
     expect(got.length).toBe(total);
     expect(got).toEqual(Array.from({ length: total }, (_, i) => `#${i}`));
     expect(alice.endpoint.peer('bob')?.stats.pathSwitches).toBe(2);
+    expect([alice, bob].map((p) => p.endpoint.stats.handshakePackets)).toEqual(handshakes);
     expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay');
   });
 
