@@ -27,6 +27,7 @@ export type { ProbingStats } from './net/nat/birthday.js';
 export { decodeInvite, isInviteCode } from './net/nat/invite.js';
 export { BASE_PLPMTU, isValidMaxDatagram, MAX_PLPMTU } from './net/recovery/pmtu.js';
 export { describeState } from './net/shell/describe.js';
+export { parseTurnUri, type RelayOption, type TurnUri } from './net/shell/relayuri.js';
 export {
   type BindOptions,
   DEFAULT_RECEIVE_QUEUE_LIMIT,
@@ -34,6 +35,7 @@ export {
   type Message,
   MultiHolepunchSocket,
   type PeerInfo,
+  type RelayInfo,
   type SendOptions,
   type SocketEvents,
   type SocketStats,

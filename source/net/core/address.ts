@@ -1,10 +1,22 @@
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 
-/** A UDP endpoint. `address` is always a normalised IP literal (see normalizeIp). */
+/**
+ * A UDP endpoint. `address` is always a normalised IP literal (see normalizeIp).
+ * `relay` marks a path through our TURN allocation (core/relay.ts): datagrams
+ * to it leave as TURN Send / ChannelData to the relay server, and datagrams
+ * from it came out of the allocation. It is a different path from the same
+ * IP and port reached directly, so keys and comparisons tell them apart.
+ */
 export interface Addr {
   address: string;
   port: number;
+  relay?: true;
+}
+
+/** `a` reached through our relay allocation. */
+export function viaRelay(a: Addr): Addr {
+  return { address: a.address, port: a.port, relay: true };
 }
 
 /**
@@ -26,11 +38,12 @@ export function normalizeIp(ip: string): string {
 }
 
 export function addrKey(a: Addr): string {
-  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  const key = a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  return a.relay ? `relay:${key}` : key;
 }
 
 export function sameAddr(a: Addr, b: Addr): boolean {
-  return a.port === b.port && a.address === b.address;
+  return a.port === b.port && a.address === b.address && a.relay === b.relay;
 }
 
 /** `host:port`, `[v6]:port` or `v6-literal` is not accepted without brackets. */

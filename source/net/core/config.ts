@@ -56,6 +56,8 @@ export interface PeerSpec {
   key?: Uint8Array | undefined;
   /** From an invite code: how the peer's NAT maps it (its first address is then the reflexive one). */
   nat?: NatMapping | undefined;
+  /** Its relayed transport addresses on TURN relays (an invite code's): dialed after the direct ones. */
+  relayed?: Addr[] | undefined;
 }
 
 /** The datagram ceiling path-MTU discovery may reach, checked. */

@@ -1,19 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { fingerprint } from '../crypto/identity.js';
-import { Birthday, type ProbingStats, type SocketCommand } from '../nat/birthday.js';
+import { Birthday, type SocketCommand } from '../nat/birthday.js';
 import { CONTROL_STREAM } from '../nat/introduce.js';
 import { IntroductionPolicy } from '../nat/introductions.js';
-import { Mesh, natFromFlags } from '../nat/mesh.js';
-import { StunClient, type StunClientOptions, type StunSummary } from '../nat/stun.js';
-import { isStun } from '../nat/stun-codec.js';
+import { Mesh } from '../nat/mesh.js';
+import { isStun, StunMethod, stunMethod } from '../nat/stun-codec.js';
 import { CloseCode } from '../wire/frames.js';
 import { HelloFlag } from '../wire/hello.js';
 import { decodePacket, type Packet, PacketType } from '../wire/packet.js';
-import { type Addr, addrKey } from './address.js';
-import { type EndpointConfig, type PeerSpec, type Transmit, validMaxDatagram } from './config.js';
+import type { Addr } from './address.js';
+import { EndpointCommands } from './commands.js';
+import { type EndpointConfig, type Transmit, validMaxDatagram } from './config.js';
 import { Closing } from './conn/closing.js';
-import { MAX_MESSAGE_SIZE } from './conn/stream.js';
-import { BadPacket, type DropReason, UsageError } from './errors.js';
+import { BadPacket, type DropReason } from './errors.js';
 import type { EndpointEvent, NatMapping } from './events.js';
 import { createLocalNode, type LocalNode } from './handshake/handshake.js';
 import { Handshakes } from './handshake/handshakes.js';
@@ -23,8 +22,10 @@ import { Dialer } from './peers/dialer.js';
 import type { Peer, PeerHost } from './peers/peer.js';
 import { MAX_PEERS, PeerRegistry } from './peers/registry.js';
 import { Trust } from './peers/trust.js';
+import { PublicAddress } from './publicaddr.js';
 import { Fifo } from './queue.js';
-import { type EndpointStats, emptyEndpointStats, type PeerSnapshot, snapshot } from './stats.js';
+import { Relay } from './relay.js';
+import { type EndpointStats, emptyEndpointStats } from './stats.js';
 import { earliest, TimerHeap } from './timerheap.js';
 
 export type { EndpointConfig, PeerSpec, Transmit } from './config.js';
@@ -40,46 +41,50 @@ export type { DropCounts, EndpointStats, PeerSnapshot, PeerStats } from './stats
  * call `handleTimeout()` at `nextDeadline()`. The rooms it delegates to:
  * handshake/ (both sides of Noise XX, cookies, resets), peers/ (records,
  * trust, dialing), conn/ (sessions and streams), ../nat (STUN, probing,
- * introductions).
+ * introductions); the user's commands and queries are in commands.ts.
  */
 
 /** Reassembly memory all peers together may hold in us. */
 const TOTAL_REASSEMBLY_LIMIT = 256 * 1024 * 1024;
 const SWEEP_INTERVAL = 1000;
 
-export class Endpoint {
+export class Endpoint extends EndpointCommands {
   readonly local: LocalNode;
   readonly fingerprint: string;
   readonly stats: EndpointStats = emptyEndpointStats();
   private dropTotal = 0;
   acceptStrangers: boolean;
 
-  private readonly registry: PeerRegistry;
-  private readonly handshakes: Handshakes;
+  protected readonly registry: PeerRegistry;
+  protected readonly handshakes: Handshakes;
   private readonly dialer: Dialer;
-  private stun: StunClient | undefined;
+  /** Our public address and NAT mapping as STUN servers see them (publicaddr.ts). */
+  protected readonly publicAddress: PublicAddress;
+  /** Our TURN allocation: one more path to peers (relay.ts). */
+  protected readonly relay: Relay;
+  /** Set while a datagram from the relay is being unwrapped: it came out of the allocation. */
+  private relayDelivered = false;
   private reassemblyBytes = 0;
   private readonly transmits = new Fifo<Transmit>();
   /** Sessions we closed, answered again for a short while (conn/closing.ts). */
   private readonly closing = new Closing();
   private readonly events = new Fifo<EndpointEvent>();
   private readonly timers = new TimerHeap<Peer>();
-  private readonly dirty = new Set<Peer>();
-  private nextMessageId = 1;
+  protected readonly dirty = new Set<Peer>();
   private nextSweep: number | undefined;
-  private lastNow = 0;
   private readonly introductions: boolean;
-  private readonly introPolicy = new IntroductionPolicy();
+  protected readonly introPolicy = new IntroductionPolicy();
   /** Many-port probing toward symmetric NATs (birthday.ts). */
-  private readonly birthday: Birthday;
+  protected readonly birthday: Birthday;
   /** Introductions, NAT messages and probing (nat/mesh.ts). */
   private readonly mesh: Mesh;
   /** Completed handshakes to peer records (peers/binding.ts). */
   private readonly binder: SessionBinder;
   /** The user's commands about names and keys (peers/trust.ts). */
-  private readonly names: Trust;
+  protected readonly names: Trust;
 
   constructor(config: EndpointConfig) {
+    super();
     validateNick(config.nick);
     this.introductions = config.introductions ?? true;
     this.local = createLocalNode(
@@ -145,6 +150,8 @@ export class Endpoint {
       natFailure: (peer) => this.mesh.natFailure(peer),
       ourMapping: () => this.ourMapping(),
       beforeDial: (peer, now) => this.mesh.considerBirthday(peer, now),
+      permit: (addr, now) => this.relay.permit(addr.address, now),
+      relayReady: () => this.relay.ready,
       touched: (peer) => {
         this.dirty.add(peer);
         this.armSweep(this.lastNow);
@@ -176,6 +183,19 @@ export class Endpoint {
         this.dirty.delete(peer);
       },
     });
+    this.publicAddress = new PublicAddress({
+      local: this.local,
+      emit: (e) => this.events.push(e),
+      mappingChanged: () => this.mesh.onOwnMappingChanged(),
+    });
+    this.relay = new Relay({
+      emit: (e) => this.events.push(e),
+      deliver: (data, from, now) => {
+        this.relayDelivered = true;
+        this.receive(data, from, now, undefined);
+      },
+      random,
+    });
     this.binder = new SessionBinder({
       local: this.local,
       registry: this.registry,
@@ -192,7 +212,7 @@ export class Endpoint {
   }
 
   private ourMapping(): NatMapping {
-    return this.stun?.summary().behaviour ?? 'unknown';
+    return this.publicAddress.mapping();
   }
 
   // ---- the sans-I/O surface -------------------------------------------------
@@ -202,12 +222,36 @@ export class Endpoint {
     this.lastNow = now;
     this.stats.datagramsIn++;
     this.stats.bytesIn += data.length;
+    if (via === undefined && this.relay.configured && this.relay.owns(from)) {
+      // Our relay's TURN messages and ChannelData share the socket too (RFC 7983 §7);
+      // what it carries from peers goes through receive() below, counted there.
+      // A Binding answer is the STUN client's (the relay may be our STUN server too).
+      if (isStun(data) && stunMethod(data) === StunMethod.Binding) {
+        this.stats.stun++;
+        this.publicAddress.handle(data, from, now);
+        return;
+      }
+      this.relayDelivered = false;
+      if (this.relay.handleDatagram(data, from, now)) {
+        if (!this.relayDelivered) this.stats.stun++;
+        return;
+      }
+      if (isStun(data))
+        this.stats.stun++; // not one of ours: counted, ignored
+      else this.receive(data, from, now, via);
+      return;
+    }
     if (isStun(data)) {
       // STUN shares the socket (RFC 7983 §7): answers to our Binding requests.
       this.stats.stun++;
-      if (this.stun?.handleResponse(data, from, now) === 'answered') this.drainStun();
+      this.publicAddress.handle(data, from, now);
       return;
     }
+    this.receive(data, from, now, via);
+  }
+
+  /** One datagram of our protocol, from `from` (relay-tagged when it came out of our allocation). */
+  private receive(data: Buffer, from: Addr, now: number, via: number | undefined): void {
     let packet: Packet;
     try {
       packet = decodePacket(data);
@@ -261,11 +305,8 @@ export class Endpoint {
     const birthdayAt = this.birthday.nextDeadline();
     if (birthdayAt !== undefined && birthdayAt <= now)
       this.birthday.handleTimeout(now, (key) => this.registry.withKey(key)?.connected === true);
-    const stunAt = this.stun?.nextDeadline();
-    if (stunAt !== undefined && stunAt <= now) {
-      this.stun!.handleTimeout(now);
-      this.drainStun();
-    }
+    this.publicAddress.handleTimeout(now);
+    this.relay.handleTimeout(now);
     this.flushDirty(now);
   }
 
@@ -278,7 +319,7 @@ export class Endpoint {
   pollTransmit(now?: number): Transmit | undefined {
     if (now !== undefined && now > this.lastNow) this.lastNow = now;
     this.flushDirty(this.lastNow);
-    const stun = this.stun?.pollTransmit();
+    const stun = this.publicAddress.pollTransmit() ?? this.relay.pollTransmit();
     if (stun) {
       this.stats.datagramsOut++;
       this.stats.bytesOut += stun.data.length;
@@ -306,168 +347,13 @@ export class Endpoint {
     this.flushDirty(this.lastNow);
     // Asked after every pump: no array per call.
     let d = earliest(this.timers.peekTime(), this.nextSweep);
-    d = earliest(d, this.stun?.nextDeadline());
+    d = earliest(d, this.publicAddress.nextDeadline());
+    d = earliest(d, this.relay.nextDeadline());
     d = earliest(d, this.closing.nextDeadline());
     return earliest(d, this.birthday.nextDeadline());
   }
 
-  /**
-   * Asks STUN servers (RFC 8489 Binding) for our public address, from the
-   * same socket as the peer traffic so the mapping is the one peers see.
-   * Two or more servers also tell a symmetric NAT from a cone one.
-   */
-  startStun(servers: Addr[], now: number, opts: StunClientOptions = {}): void {
-    this.lastNow = now;
-    this.stun = new StunClient(opts);
-    this.stun.start(servers, now);
-  }
-
-  /** What STUN has told us so far (undefined before any STUN round). */
-  stunSummary(): StunSummary | undefined {
-    return this.stun?.summary();
-  }
-
-  /** Many-port probing's counters (birthday.ts). */
-  probingStats(): ProbingStats {
-    return this.birthday.stats();
-  }
-
-  /** Third-party dials and targets refused by the introduction policy. */
-  introductionStats(): { refusedDials: number; refusedTargets: number } {
-    return {
-      refusedDials: this.introPolicy.refusedDials,
-      refusedTargets: this.introPolicy.refusedTargets,
-    };
-  }
-
-  /** This host's addresses (the shell learns them from the OS). */
-  setLocalAddresses(addresses: readonly string[]): void {
-    this.introPolicy.setLocalAddresses(addresses);
-  }
-
-  private drainStun(): void {
-    const stun = this.stun;
-    if (!stun) return;
-    let changed = false;
-    for (let r = stun.pollResult(); r; r = stun.pollResult()) {
-      changed = true;
-      if (r.kind !== 'mapped') {
-        const why =
-          r.kind === 'timeout'
-            ? `no answer after ${r.transmits} tries`
-            : r.kind === 'error'
-              ? `error ${r.code} ${r.reason}`
-              : r.reason;
-        this.events.push({
-          type: 'error',
-          code: 'stun',
-          message: `STUN server ${addrKey(r.server)}: ${why}`,
-          address: r.server,
-        });
-      }
-    }
-    if (!changed) return;
-    const sum = stun.summary();
-    const before = natFromFlags(this.local.flags);
-    // Our Hello tells peers how our NAT maps us, so introducers can pass it on.
-    const natBits =
-      sum.behaviour === 'endpoint-independent'
-        ? HelloFlag.NatIndependent
-        : sum.behaviour === 'endpoint-dependent'
-          ? HelloFlag.NatDependent
-          : 0;
-    this.local.flags =
-      (this.local.flags & ~(HelloFlag.NatIndependent | HelloFlag.NatDependent)) | natBits;
-    // Peers that connected before this was known heard "unknown" (or an older
-    // answer) in our Hello: tell them now, once per change.
-    if (sum.behaviour !== before) this.mesh.onOwnMappingChanged();
-    this.events.push({
-      type: 'stun',
-      publicAddress: sum.mapped,
-      mapping: sum.behaviour,
-      done: sum.done,
-    });
-  }
-
-  // ---- commands ---------------------------------------------------------------
-
-  /**
-   * Adds (or re-addresses) a peer under a name the user chose; see
-   * peers/trust.ts for the rules. Every check runs before anything changes.
-   */
-  addPeer(nick: string, spec: PeerSpec, now: number): void {
-    this.lastNow = now;
-    this.names.add(nick, spec, now);
-  }
-
-  /** Forgets a peer the user removed, its pin included. */
-  removePeer(nick: string, now: number): void {
-    this.lastNow = now;
-    this.names.remove(nick, now);
-  }
-
-  /** Refuses this key from now on; a connected peer with it is dropped. */
-  block(key: Uint8Array, now: number): void {
-    this.names.block(key, now);
-  }
-
-  unblock(key: Uint8Array): void {
-    this.registry.unblock(key);
-  }
-
-  isBlocked(key: Uint8Array): boolean {
-    return this.registry.isBlocked(key);
-  }
-
-  /** The key pinned for a name (trust store or first use), if any. */
-  pinnedKey(nick: string): Buffer | undefined {
-    return this.registry.pinnedKey(nick);
-  }
-
-  /** Accepts a changed key for a pinned name (after the user compared fingerprints). */
-  trust(nick: string, key: Uint8Array, now: number): void {
-    this.names.trust(nick, key, now);
-  }
-
-  /**
-   * Queues one message for each recipient (nicks; undefined = every connected
-   * peer). Unknown nicks reject the whole call before anything is queued.
-   */
-  sendMessage(
-    recipients: readonly string[] | undefined,
-    data: Uint8Array,
-    now: number,
-    streamId = 0,
-  ): { id: number; peers: { id: number; nick: string }[] } {
-    this.lastNow = now;
-    if (data.length > MAX_MESSAGE_SIZE) {
-      throw new UsageError(
-        `message of ${data.length} bytes exceeds the maximum of ${MAX_MESSAGE_SIZE}`,
-      );
-    }
-    let targets: Peer[];
-    if (recipients === undefined) {
-      targets = [...this.registry.values()].filter((p) => p.connected);
-    } else {
-      const only = recipients.length === 1 ? this.registry.get(recipients[0]!) : undefined;
-      if (only)
-        targets = [only]; // the common unicast: no filter, Set or map
-      else {
-        const unknown = recipients.filter((n) => !this.registry.has(n));
-        if (unknown.length > 0)
-          throw new UsageError(
-            `unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
-          );
-        targets = [...new Set(recipients)].map((n) => this.registry.get(n)!);
-      }
-    }
-    const id = this.nextMessageId++;
-    for (const peer of targets) {
-      peer.queueMessage(id, streamId, data);
-      this.dirty.add(peer);
-    }
-    return { id, peers: targets.map((p) => ({ id: p.id, nick: p.nick })) };
-  }
+  // ---- lifecycle ----------------------------------------------------------------
 
   /** Closes every session politely (CLOSE frames go out with the next poll). */
   close(now: number): void {
@@ -483,24 +369,7 @@ export class Endpoint {
     this.handshakes.clear();
     this.nextSweep = undefined;
     this.birthday.closeAll();
-  }
-
-  /** Bytes queued for a peer and not yet acknowledged (0 for an unknown nick). */
-  queuedBytes(nick: string): number {
-    return this.registry.get(nick)?.unacknowledgedBytes ?? 0;
-  }
-
-  /** Unacknowledged bytes queued for all peers together. */
-  totalQueuedBytes(): number {
-    let n = 0;
-    for (const p of this.registry.values()) n += p.unacknowledgedBytes;
-    return n;
-  }
-
-  connectedNicks(): string[] {
-    const out: string[] = [];
-    for (const p of this.registry.values()) if (p.connected) out.push(p.nick);
-    return out;
+    this.relay.close(now);
   }
 
   /** True while sessions we closed may still need their CLOSE again (the closing state). */
@@ -513,24 +382,6 @@ export class Endpoint {
     return this.reassemblyBytes;
   }
 
-  /** Half-open handshakes held (bounded; see MAX_RESPONDING). */
-  get halfOpenCount(): number {
-    return this.handshakes.halfOpen;
-  }
-
-  peers(): PeerSnapshot[] {
-    return [...this.registry.values()].map(snapshot);
-  }
-
-  hasPeer(nick: string): boolean {
-    return this.registry.has(nick);
-  }
-
-  peer(nick: string): PeerSnapshot | undefined {
-    const p = this.registry.get(nick);
-    return p && snapshot(p);
-  }
-
   // ---- internals ------------------------------------------------------------
 
   private drop(reason: DropReason): void {
@@ -539,6 +390,11 @@ export class Endpoint {
   }
 
   private transmit(to: Addr, data: Buffer): void {
+    // Through our allocation: the TURN client wraps it (counted when polled).
+    if (to.relay) {
+      this.relay.send(to, data, this.lastNow);
+      return;
+    }
     this.stats.datagramsOut++;
     this.stats.bytesOut += data.length;
     this.transmits.push({ to, data });

@@ -37,6 +37,13 @@ export type PeerChange =
   | 'removed'
   | 'state';
 
+/** The 'peer' event a move to `next` reports by default. */
+export function changeFor(next: PeerState): PeerChange {
+  if (next.kind === 'connected') return 'connected';
+  if (next.kind === 'disconnected') return 'disconnected';
+  return 'state';
+}
+
 export type EndpointEvent =
   | { type: 'peer'; nick: string; change: PeerChange; previousNick?: string }
   | { type: 'message'; nick: string; stream: number; data: Buffer }
@@ -48,7 +55,9 @@ export type EndpointEvent =
   | { type: 'unpinned'; nick: string }
   | { type: 'error'; code: ErrorCode; message: string; nick?: string; address?: Addr }
   /** A STUN round finished a transaction: our public address and NAT mapping as known so far. */
-  | { type: 'stun'; publicAddress: Addr | undefined; mapping: NatMapping; done: boolean };
+  | { type: 'stun'; publicAddress: Addr | undefined; mapping: NatMapping; done: boolean }
+  /** Our TURN allocation (core/relay.ts) was made, or lost: `relayed` is the candidate it gives. */
+  | { type: 'relay'; state: 'allocated' | 'failed'; relayed: Addr | undefined; server: Addr };
 
 /** How our NAT maps us, from STUN (RFC 4787 terms). */
 export type NatMapping = 'endpoint-independent' | 'endpoint-dependent' | 'unknown';
@@ -59,4 +68,5 @@ export type ErrorCode =
   | 'self-connect'
   | 'protocol'
   | 'unreachable'
-  | 'stun';
+  | 'stun'
+  | 'relay';

@@ -15,7 +15,10 @@ export interface PeerStats extends PeerTotals {
   /** Datagram size in use on the current session's path (1200 until a larger probe is acked). */
   mtu: number | undefined;
   lastSeen: number | undefined;
-  path: 'direct' | 'none';
+  /** How the current session reaches the peer: straight, through a TURN relay, or not at all. */
+  path: 'direct' | 'relay' | 'none';
+  /** Moves of the session between the relay and a direct path (upgrades and fallbacks). */
+  pathSwitches?: number;
 }
 
 export interface PeerSnapshot {
@@ -100,7 +103,8 @@ export function snapshot(p: Peer): PeerSnapshot {
       recoveries: s?.loss.cc.recoveryCount ?? 0,
       mtu: s?.pmtu.size,
       lastSeen: p.lastSeen,
-      path: s ? 'direct' : 'none',
+      path: s ? (p.relayed ? 'relay' : 'direct') : 'none',
+      pathSwitches: p.pathSwitches,
     },
   };
 }

@@ -107,10 +107,10 @@ function hostOf(side: SocketSide): DiscoveryHost {
       const fp = fingerprint(key);
       return endpoint.peers().some((p) => p.fingerprint === fp && p.state.kind === 'connected');
     },
-    dial: (nick, key, addrs, nat) => {
+    dial: (nick, key, addrs, nat, relayed) => {
       if (side.isClosed()) return;
       try {
-        endpoint.addPeer(nick, { addrs, key, nat }, performance.now());
+        endpoint.addPeer(nick, { addrs, key, nat, relayed }, performance.now());
       } catch (err) {
         // The user re-pinned or removed the name meanwhile: the record no longer applies.
         if (err instanceof UsageError) return;

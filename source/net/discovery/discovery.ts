@@ -50,7 +50,8 @@ export interface DiscoveryHost {
   local(): LocalView;
   connected(key: Buffer): boolean;
   /** Add (or re-address) `nick` pinned to `key` and dial `addrs`. */
-  dial(nick: string, key: Buffer, addrs: Addr[], nat: NatMapping): void;
+  /** Direct candidates in `addrs`, TURN-relayed ones (dialed after them) in `relayed`. */
+  dial(nick: string, key: Buffer, addrs: Addr[], nat: NatMapping, relayed?: Addr[]): void;
   /** Wall clock (ms since the epoch) for seq; monotonic ms for budgets. */
   epochNow(): number;
   now(): number;
@@ -369,7 +370,10 @@ export class Discovery {
     want.dialedAt = now;
     want.foundBy = source;
     this.dials[source]++;
-    this.host.dial(want.nick, key, targets, verdict.record.nat);
+    const plain = (c: Addr) => ({ address: c.address, port: c.port });
+    const direct = targets.filter((c) => c.kind !== 'relayed').map(plain);
+    const relayed = targets.filter((c) => c.kind === 'relayed').map(plain);
+    this.host.dial(want.nick, key, direct, verdict.record.nat, relayed);
   }
 }
 
@@ -378,10 +382,18 @@ export function recordFromInvite(invite: Introduction, reflexive: boolean): Disc
   return {
     nick: invite.nick,
     nat: invite.nat ?? 'unknown',
-    candidates: invite.addrs.map((a, i) => ({
-      kind: reflexive && i === 0 ? 'reflexive' : 'host',
-      address: a.address,
-      port: a.port,
-    })),
+    candidates: [
+      ...invite.addrs.map((a, i) => ({
+        kind: reflexive && i === 0 ? ('reflexive' as const) : ('host' as const),
+        address: a.address,
+        port: a.port,
+      })),
+      // Lowest priority (host > reflexive > relayed, as ICE): last in the list.
+      ...(invite.relayed ?? []).map((a) => ({
+        kind: 'relayed' as const,
+        address: a.address,
+        port: a.port,
+      })),
+    ],
   };
 }

@@ -3,7 +3,7 @@ import { BadPacket } from '../core/errors.js';
 import { TokenBucket } from '../core/handshake/cookies.js';
 import { type Identity, signDetached, verifyDetached } from '../crypto/identity.js';
 import { type LocalView, thirdPartyTargetAllowed } from '../nat/targets.js';
-import { type DiscoveryRecord, decodeRecord, MAX_RECORD_BYTES } from './record.js';
+import { type Candidate, type DiscoveryRecord, decodeRecord, MAX_RECORD_BYTES } from './record.js';
 
 /**
  * What we accept from a discovery record, and what it may make us send.
@@ -169,11 +169,11 @@ export class RecordPolicy {
     via: Addr | undefined,
     local: LocalView,
     now: number,
-  ): Addr[] {
+  ): Candidate[] {
     const allowed = record.candidates.filter((c) => thirdPartyTargetAllowed(c, via, local));
     const targets = allowed
       .slice(0, MAX_DIALED_CANDIDATES)
-      .map((c) => ({ address: c.address, port: c.port }));
+      .map((c) => ({ kind: c.kind, address: c.address, port: c.port }));
     this.refusedTargets += record.candidates.length - targets.length;
     if (targets.length === 0) return [];
     const id = Buffer.from(key).toString('hex');

@@ -19,6 +19,13 @@ import { Reader } from '../wire/reader.js';
  * the first address is the STUN-reflexive one. Decoders before it ignore the
  * trailing byte; later bytes are reserved and ignored.
  *
+ * After `nat` (then always written, 0 when unknown) come tagged sections;
+ * a tag this decoder does not know ends the record (the rest is ignored, so
+ * later versions can add sections). Tag 1 (issue 17) is the node's relayed
+ * transport addresses (RFC 8656): `1 count:u8 (family ip port){count}`,
+ * candidates of the lowest priority, reached through a relay. Decoders
+ * before it stop at `nat`.
+ *
  * "Bob introduces Carol to Alice": Alice learns Carol's key, nick and the
  * address Bob sees her at, and both punch towards each other at once.
  *
@@ -38,6 +45,10 @@ const CONTROL_VERSION = 1;
 const INTRODUCE = 1;
 const NAT_MAPPING = 2;
 const MAX_INTRODUCED_ADDRS = 4;
+/** Relayed candidates carried: one per relay a node may hold. */
+const MAX_RELAYED_ADDRS = 2;
+/** The section after `nat` that lists relayed candidates. */
+const RELAYED_SECTION = 1;
 
 export interface Introduction {
   identity: Buffer;
@@ -45,6 +56,8 @@ export interface Introduction {
   addrs: Addr[];
   /** The introduced node's NAT mapping behaviour (from its STUN); undefined = unknown. */
   nat?: NatMapping;
+  /** Its relayed transport addresses on TURN relays (lowest-priority candidates). */
+  relayed?: Addr[];
 }
 
 /** One control-stream message, as decodeControl reads it. */
@@ -66,17 +79,27 @@ export function encodeIntroduction(intro: Introduction): Buffer {
     intro.identity,
     Buffer.from([nick.length]),
     nick,
-    Buffer.from([addrs.length]),
   ];
+  pushAddrs(parts, addrs);
+  const relayed = (intro.relayed ?? []).slice(0, MAX_RELAYED_ADDRS);
+  const nat = intro.nat ?? 'unknown';
+  if (nat !== 'unknown' || relayed.length > 0) parts.push(Buffer.from([NAT_CODES.indexOf(nat)]));
+  if (relayed.length > 0) {
+    parts.push(Buffer.from([RELAYED_SECTION]));
+    pushAddrs(parts, relayed);
+  }
+  return Buffer.concat(parts);
+}
+
+/** `count:u8 (family:u8 ip port:u16){count}`. */
+function pushAddrs(parts: Buffer[], addrs: readonly Addr[]): void {
+  parts.push(Buffer.from([addrs.length]));
   for (const a of addrs) {
     const ip = ipToBytes(a.address);
     const port = Buffer.allocUnsafe(2);
     port.writeUInt16BE(a.port);
     parts.push(Buffer.from([ip.length === IPV6_LENGTH ? 6 : 4]), ip, port);
   }
-  if (intro.nat !== undefined && intro.nat !== 'unknown')
-    parts.push(Buffer.from([NAT_CODES.indexOf(intro.nat)]));
-  return Buffer.concat(parts);
 }
 
 /** Our NAT mapping, for peers that connected before STUN told us (or before it changed). */
@@ -122,8 +145,19 @@ function introductionBody(r: Reader): Introduction {
   } catch {
     throw new BadPacket('protocol', 'nick is not valid UTF-8');
   }
+  const addrs = readAddrs(r, MAX_INTRODUCED_ADDRS);
+  if (r.remaining === 0) return { identity, nick, addrs };
+  const nat = natCode(r);
+  const intro: Introduction =
+    nat === 'unknown' ? { identity, nick, addrs } : { identity, nick, addrs, nat };
+  if (r.remaining === 0 || r.u8('section') !== RELAYED_SECTION) return intro;
+  const relayed = readAddrs(r, MAX_RELAYED_ADDRS);
+  return relayed.length > 0 ? { ...intro, relayed } : intro;
+}
+
+function readAddrs(r: Reader, max: number): Addr[] {
   const count = r.u8('address count');
-  if (count > MAX_INTRODUCED_ADDRS) throw new BadPacket('protocol', 'too many addresses');
+  if (count > max) throw new BadPacket('protocol', 'too many addresses');
   const addrs: Addr[] = [];
   for (let i = 0; i < count; i++) {
     const family = r.u8('address family');
@@ -136,7 +170,5 @@ function introductionBody(r: Reader): Introduction {
     if (port === 0) throw new BadPacket('protocol', 'port 0');
     addrs.push({ address: normalizeIp(address), port });
   }
-  if (r.remaining === 0) return { identity, nick, addrs };
-  const nat = natCode(r);
-  return nat === 'unknown' ? { identity, nick, addrs } : { identity, nick, addrs, nat };
+  return addrs;
 }

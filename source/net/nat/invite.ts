@@ -26,7 +26,9 @@ export function decodeInvite(text: string): Introduction {
     throw new UsageError('bad invite code: unexpected characters (was it cut or wrapped?)');
   try {
     const intro = decodeIntroduction(Buffer.from(body, 'base64url'));
-    if (intro.addrs.length === 0) throw new UsageError('bad invite code: it lists no address');
+    // A node whose UDP is blocked but for its relay may list only a relayed address.
+    if (intro.addrs.length === 0 && (intro.relayed ?? []).length === 0)
+      throw new UsageError('bad invite code: it lists no address');
     return intro;
   } catch (err) {
     if (err instanceof BadPacket)

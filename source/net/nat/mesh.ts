@@ -1,4 +1,4 @@
-import type { Addr } from '../core/address.js';
+import { type Addr, sameAddr } from '../core/address.js';
 import { BadPacket, type DropReason } from '../core/errors.js';
 import type { NatMapping } from '../core/events.js';
 import type { LocalNode } from '../core/handshake/handshake.js';
@@ -176,11 +176,19 @@ export class Mesh {
 
   private about(p: Peer): Introduction | undefined {
     if (!p.key || !p.current) return undefined;
+    const path = p.current.path;
+    // A path through our allocation still names where the peer is (its
+    // address as the relay saw it); a path to its relayed address is one of
+    // its relayed candidates, which go in their own list (issue 17).
+    const direct = p.dialing.relayed.some((r) => sameAddr(r, path))
+      ? []
+      : [{ address: path.address, port: path.port }];
     return {
       identity: p.key,
       nick: p.announcedNick ?? p.nick,
-      addrs: [p.current.path],
+      addrs: direct,
       nat: this.remoteNat.get(p.key.toString('hex'))?.mapping ?? 'unknown',
+      relayed: [...p.dialing.relayed],
     };
   }
 
@@ -227,7 +235,8 @@ export class Mesh {
     if (intro.identity.equals(local.identity.publicKey) || registry.isBlocked(hex)) return;
     if (registry.wasRemoved(intro.identity)) return;
     const targets = this.deps.policy.targets(intro.addrs, from.current?.path);
-    if (targets.length === 0) return;
+    const relayed = this.deps.policy.targets(intro.relayed ?? [], from.current?.path);
+    if (targets.length === 0 && relayed.length === 0) return;
     let peer = registry.withKey(hex);
     if (peer?.connected) return;
     // A peer that closed its session with us said goodbye; a third party's
@@ -254,6 +263,7 @@ export class Mesh {
       this.deps.birthday.reset(hex);
     }
     for (const a of targets) peer.dialing.learn(a, 'introduction');
+    for (const r of relayed) peer.dialing.learnRelayed(r);
     this.deps.dialer.start(peer, now);
   }
 }

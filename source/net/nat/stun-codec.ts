@@ -114,6 +114,11 @@ function methodOf(type: number): number {
   return (type & 0x000f) | ((type >> 1) & 0x0070) | ((type >> 2) & 0x0f80);
 }
 
+/** The method of a datagram `isStun` accepted, without decoding it (Binding vs TURN's methods). */
+export function stunMethod(buf: Uint8Array): number {
+  return methodOf(((buf[0]! << 8) | buf[1]!) & 0x3fff);
+}
+
 // ---- encoding ---------------------------------------------------------------
 
 /**

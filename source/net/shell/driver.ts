@@ -218,6 +218,9 @@ export class Driver {
       case 'error':
         reportError(this.emitter, new TransportError(e.message, e.code));
         return;
+      case 'relay':
+        // Shown in stats(); a lost allocation also came as an 'error' event.
+        return;
       case 'stun':
         this.emitter.emit('stun', {
           publicAddress: e.publicAddress ? addrKey(e.publicAddress) : undefined,

@@ -17,6 +17,7 @@ import { TrustStore } from '../store/truststore.js';
 import { describeState, peerInfo } from './describe.js';
 import { Driver } from './driver.js';
 import { DEFAULT_RECEIVE_QUEUE_BYTES, DEFAULT_RECEIVE_QUEUE_LIMIT, type Hook } from './inbox.js';
+import { type ParsedRelay, parseRelays } from './relayuri.js';
 import { hostAddresses, localCandidates, resolveHostPort } from './resolve.js';
 import { DEFAULT_SEND_TIMEOUT } from './sends.js';
 import type {
@@ -39,6 +40,7 @@ export type {
   BindOptions,
   Message,
   PeerInfo,
+  RelayInfo,
   SendOptions,
   SocketEvents,
   SocketStats,
@@ -104,6 +106,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     if (opts.receiveQueueBytes !== undefined && !(opts.receiveQueueBytes >= 0)) {
       throw new UsageError('receiveQueueBytes must be a non-negative number');
     }
+    const relays = opts.relays ? parseRelays(opts.relays) : [];
     const identity =
       opts.identity ??
       (opts.identityPath ? await loadOrCreateIdentity(opts.identityPath) : generateIdentity());
@@ -125,6 +128,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     const sock = new MultiHolepunchSocket(endpoint, trust, opened, opts);
     try {
       if (opts.stun && opts.stun.length > 0) await sock.startStun(opts.stun, opts.stunRto);
+      if (relays.length > 0) await sock.startRelays(relays);
+      // After the relays: our first published record carries the relayed candidate.
       await sock.startDiscovery(opts);
       if (opts.peers) await sock.addPeers(opts.peers);
     } catch (err) {
@@ -139,6 +144,23 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     this.assertOpen();
     const addrs = (await Promise.all(servers.map((s) => this.resolve(s)))).map((list) => list[0]!);
     this.endpoint.startStun(addrs, performance.now(), rto ? { rto } : {});
+    this.driver.pump();
+  }
+
+  /** Allocates on the relays (see BindOptions.relays) from the peer socket. */
+  private async startRelays(relays: readonly ParsedRelay[]): Promise<void> {
+    const servers = await Promise.all(
+      relays.map(async (r) => ({
+        server: (
+          await this.resolve(
+            `${r.uri.host.includes(':') ? `[${r.uri.host}]` : r.uri.host}:${r.uri.port}`,
+          )
+        )[0]!,
+        username: r.username,
+        password: r.password,
+      })),
+    );
+    this.endpoint.startRelay(servers, performance.now());
     this.driver.pump();
   }
 
@@ -179,7 +201,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
         .map(async (p) => {
           const addrs: Addr[] = [...p.invited];
           for (const text of p.hosts) addrs.push(...(await this.resolve(text)));
-          return { nick: p.nick, spec: { addrs, key: p.key, nat: p.nat } };
+          return { nick: p.nick, spec: { addrs, key: p.key, nat: p.nat, relayed: p.relayed } };
         }),
     );
     this.assertOpen();
@@ -231,10 +253,13 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     const addrs = mapped
       ? [mapped, ...local.filter((a) => addrKey(a) !== addrKey(mapped))].slice(0, 4)
       : local;
+    const relayed = this.endpoint.relayedAddress();
     return encodeInvite({
       identity: this.endpoint.local.identity.publicKey,
       nick: this.endpoint.local.nick,
       addrs,
+      // Our TURN allocation: where a peer no direct path reaches finds us.
+      ...(relayed ? { relayed: [relayed] } : {}),
       // How our NAT maps us, so a peer can tell when many-port probing is needed.
       ...(mapped && summary ? { nat: summary.behaviour } : {}),
     });
@@ -403,8 +428,22 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       publicAddress: stun?.publicAddress,
       natMapping: stun?.mapping ?? 'unknown',
       probing: this.endpoint.probingStats(),
+      relay: this.relayInfo(),
       uptime: performance.now() - this.startedAt,
       discovery: this.discovery?.stats(),
+    };
+  }
+
+  private relayInfo(): SocketStats['relay'] {
+    const r = this.endpoint.relayStats();
+    if (r.state === 'none') return undefined;
+    return {
+      server: r.server ? addrKey(r.server) : undefined,
+      state: r.state,
+      relayed: r.relayed ? addrKey(r.relayed) : undefined,
+      bytesSent: r.bytesSent,
+      bytesReceived: r.bytesReceived,
+      dropped: r.dropped,
     };
   }
 

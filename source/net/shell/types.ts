@@ -8,6 +8,7 @@ import type { Identity } from '../crypto/identity.js';
 import type { DiscoveryStats } from '../discovery/discovery.js';
 import type { DiscoveryBindOptions } from '../discovery/settings.js';
 import type { ProbingStats } from '../nat/birthday.js';
+import type { RelayOption } from './relayuri.js';
 
 /**
  * The shapes of the public socket API (options, messages, peer reports,
@@ -49,6 +50,13 @@ export interface BindOptions extends DiscoveryBindOptions {
   stun?: string[];
   /** STUN retransmission timeout in ms (RFC 8489 default 500). */
   stunRto?: number;
+  /**
+   * TURN relays (RFC 8656), as WebRTC's RTCIceServer: `{ urls: 'turn:host[:port]',
+   * username, credential }`. An allocation is made from this very socket when
+   * bound; its relayed address is then in invite codes, and peers no direct
+   * path reaches are reached through it. Default: none.
+   */
+  relays?: RelayOption[];
   /** Messages kept for receive() when no hook or listener takes them (default 10,000). */
   receiveQueueLimit?: number;
   /**
@@ -110,9 +118,23 @@ export interface SocketStats extends EndpointStats {
   natMapping: NatMapping;
   /** Many-port probing (toward symmetric NATs): all zero unless it ever ran. */
   probing: ProbingStats;
+  /** Our TURN allocation, when relays are configured (see BindOptions.relays). */
+  relay: RelayInfo | undefined;
   uptime: number;
   /** Finding peers by key (DHT, mDNS): undefined when neither is on. */
   discovery: DiscoveryStats | undefined;
+}
+
+export interface RelayInfo {
+  /** `host:port` of the relay in use. */
+  server: string | undefined;
+  state: 'idle' | 'allocating' | 'allocated' | 'closing' | 'closed' | 'failed' | 'none';
+  /** Our relayed address (`host:port`): a candidate in our invite codes. */
+  relayed: string | undefined;
+  /** Payload bytes relayed each way, and datagrams from the relay dropped. */
+  bytesSent: number;
+  bytesReceived: number;
+  dropped: number;
 }
 
 export interface SendOptions {

@@ -15,7 +15,8 @@ import { FakeLan } from './fakelan.js';
 /** A socket stand-in: its record can change, and it notes every dial. */
 function fakeHost(address: string, port: number) {
   const identity = generateIdentity();
-  const dials: { nick: string; key: Buffer; addrs: Addr[]; nat: NatMapping }[] = [];
+  const dials: { nick: string; key: Buffer; addrs: Addr[]; nat: NatMapping; relayed?: Addr[] }[] =
+    [];
   const state = {
     record: {
       nick: 'n',
@@ -30,7 +31,7 @@ function fakeHost(address: string, port: number) {
     lanEndpoint: () => ({ port, ipv4: [address] }),
     local: () => ({ addresses: [address] }),
     connected: () => state.connected,
-    dial: (nick, key, addrs, nat) => dials.push({ nick, key, addrs, nat }),
+    dial: (nick, key, addrs, nat, relayed) => dials.push({ nick, key, addrs, nat, relayed }),
     epochNow: () => Date.now(),
     now: () => Date.now(),
   };
@@ -74,6 +75,27 @@ describe('Discovery over an in-memory LAN (mDNS only, virtual clock)', () => {
       dials: { lan: 1, dht: 0 },
     });
     expect(alice.d.stats().lookingFor).toEqual({ bobby: 'lan' });
+    await Promise.all([alice.d.close(), bob.d.close()]);
+  });
+
+  it("dials a record's relayed candidate as relayed (after the direct ones), not as a direct address", async () => {
+    const lan = new FakeLan();
+    const bob = await lanNode(lan, '192.168.7.2', 41000);
+    bob.state.record = {
+      ...bob.state.record,
+      candidates: [
+        { kind: 'host', address: '192.168.7.2', port: 41000 },
+        { kind: 'relayed', address: '192.168.7.9', port: 49152 },
+      ],
+    };
+    bob.d.refresh();
+    const alice = await lanNode(lan, '192.168.7.3', 41001);
+    alice.d.find('bobby', bob.identity.publicKey);
+    expect(alice.dials).toHaveLength(1);
+    expect(alice.dials[0]).toMatchObject({
+      addrs: [{ address: '192.168.7.2', port: 41000 }],
+      relayed: [{ address: '192.168.7.9', port: 49152 }],
+    });
     await Promise.all([alice.d.close(), bob.d.close()]);
   });
 

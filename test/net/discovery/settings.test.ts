@@ -101,5 +101,11 @@ describe('recordFromInvite', () => {
     ]);
     expect(recordFromInvite(invite, false).candidates.map((c) => c.kind)).toEqual(['host', 'host']);
     expect(recordFromInvite({ ...invite, nat: undefined }, false).nat).toBe('unknown');
+    const relayed = { ...invite, relayed: [{ address: '198.18.0.2', port: 49152 }] };
+    expect(recordFromInvite(relayed, true).candidates.map((c) => c.kind)).toEqual([
+      'reflexive',
+      'host',
+      'relayed',
+    ]);
   });
 });

@@ -56,6 +56,52 @@ describe('introductions and invite codes on the wire', () => {
     expect(decodeInvite(BOB_INVITE)).toEqual(bob);
   });
 
+  it('carries relayed candidates after the NAT byte, and still reads codes made before them', () => {
+    // Made by main before relayed candidates existed (nat/invite.ts then).
+    const OLD_WITH_NAT =
+      'srmudp1:AQGrq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqwVhbGljZQIEywBxAQ-hBAoAAQIPoQE';
+    const OLD_V6 =
+      'srmudp1:AQGrq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqwNib2IBBiABDbgAAAAAAAAAAAAAAAEjKA';
+    const identity = Buffer.alloc(32, 0xab);
+    expect(decodeInvite(OLD_WITH_NAT)).toEqual({
+      identity,
+      nick: 'alice',
+      addrs: [
+        { address: '203.0.113.1', port: 4001 },
+        { address: '10.0.1.2', port: 4001 },
+      ],
+      nat: 'endpoint-independent',
+    });
+    expect(decodeInvite(OLD_V6)).toEqual({
+      identity,
+      nick: 'bob',
+      addrs: [{ address: '2001:db8::1', port: 9000 }],
+    });
+    const relayed = [{ address: '198.51.100.1', port: 49152 }];
+    const carol = { ...CAROL, nat: undefined, relayed };
+    const bytes = encodeIntroduction(carol);
+    // The old layout, then nat 0 (unknown, written because something follows), then section 1: the relayed list.
+    const oldPart = encodeIntroduction({ ...CAROL, nat: undefined });
+    expect(bytes.subarray(0, oldPart.length).equals(oldPart)).toBe(true);
+    expect(bytes.subarray(oldPart.length).toString('hex')).toBe(
+      '00 01 01 04 c6336401 c000'.replace(/ /g, ''),
+    );
+    const { nat: _nat, ...withoutNat } = carol;
+    expect(decodeIntroduction(bytes)).toEqual(withoutNat);
+    // With a known NAT and only a relayed address (a node whose UDP goes only to its relay).
+    const blocked = {
+      identity,
+      nick: 'dave',
+      addrs: [],
+      nat: 'endpoint-dependent' as const,
+      relayed,
+    };
+    expect(decodeInvite(encodeInvite(blocked))).toEqual(blocked);
+    expect(() => decodeInvite(encodeInvite({ identity, nick: 'eve', addrs: [] }))).toThrow(
+      /lists no address/,
+    );
+  });
+
   it('reads an IPv4-mapped IPv6 address as the IPv4 address it is, so its scope is judged as IPv4', () => {
     // family 6, ::ffff:127.0.0.1, port 9: under the hex spelling ::ffff:7f00:1
     // it would pass for a global IPv6 address (nat/targets.ts).

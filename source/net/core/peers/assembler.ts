@@ -4,17 +4,13 @@ import {
   streamHeaderLength,
   writeAckFrame,
   writeCloseFrame,
-  writePathFrame,
   writePing,
   writeStreamFrame,
 } from '../../wire/frames.js';
 import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM, trimPacket } from '../../wire/packet.js';
-import { type Addr, addrKey, sameAddr } from '../address.js';
+import type { Addr } from '../address.js';
 import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
 import type { SendStream } from '../conn/stream.js';
-
-/** PATH_CHALLENGEs sent to a new address before giving up on it. */
-export const PATH_CHALLENGE_TRIES = 3;
 
 /** What the assembler needs from its peer's host. */
 export interface AssemblerHost {
@@ -52,9 +48,8 @@ export class PacketAssembler {
     s.ackHeldForReply = false;
   }
 
-  /** Everything that may go now on the current session. */
+  /** Everything that may go now on the current session (path frames went first: paths.ts). */
   flushCurrent(s: Session, now: number): void {
-    this.sendPathFrames(s, now);
     this.sendMtuProbe(s, now);
     this.pacingDeadline = undefined;
     const size = s.pmtu.size;
@@ -116,32 +111,6 @@ export class PacketAssembler {
     this.host.transmit(s.path, buf);
   }
 
-  /** PATH_RESPONSEs we owe and a due PATH_CHALLENGE, each in its own small packet. */
-  private sendPathFrames(s: Session, now: number): void {
-    for (const r of s.pathResponses.splice(0)) this.sendControl(s, now, r.to, true, r.data);
-    const probe = s.probe;
-    if (!probe || probe.deadline > now) return;
-    if (probe.tries >= PATH_CHALLENGE_TRIES) {
-      // Never answered: stay where we are (RFC 9000 §8.2.4).
-      s.probe = undefined;
-      return;
-    }
-    probe.tries++;
-    probe.deadline = now + Math.max(3 * s.loss.rtt.smoothedRtt, 100) * 2 ** (probe.tries - 1);
-    this.sendControl(s, now, probe.addr, false, probe.data);
-  }
-
-  private sendControl(s: Session, now: number, to: Addr, response: boolean, data: Buffer): void {
-    const buf = Buffer.allocUnsafe(MAX_DATAGRAM);
-    const pos = writePathFrame(buf, DATA_HEADER_LENGTH, response, data);
-    const payloadLength = pos - DATA_HEADER_LENGTH;
-    if (!sameAddr(to, s.path) && !this.spendUnvalidated(to, payloadLength)) return;
-    s.seal(buf, payloadLength, now);
-    // Not tracked for loss: a lost challenge is simply sent again, a lost
-    // response is re-solicited by the next challenge.
-    this.host.transmit(to, buf.subarray(0, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH));
-  }
-
   private sendPacket(s: Session, now: number, withData: boolean, current: boolean): void {
     // The datagram comes from a slab (allocPacket); the frames are written
     // straight into it and sealed in place.
@@ -193,34 +162,6 @@ export class PacketAssembler {
       s.pacer.onPacketSent(size, s.loss.cc.congestionWindow, s.loss.rtt.smoothedRtt, now);
     }
     this.host.transmit(s.path, out);
-  }
-
-  /**
-   * Anti-amplification towards addresses not yet validated (RFC 9000 §8.1,
-   * §9.3): what we send there is at most three times what arrived from
-   * there, so a spoofed source cannot turn us into a reflector. In payload
-   * bytes on both sides (headers and tags are the same size both ways).
-   */
-  private readonly unvalidatedCredit = new Map<string, number>();
-
-  creditUnvalidated(from: Addr, bytes: number): void {
-    const key = addrKey(from);
-    const credit = (this.unvalidatedCredit.get(key) ?? 0) + 3 * bytes;
-    this.unvalidatedCredit.delete(key);
-    this.unvalidatedCredit.set(key, credit);
-    // A handful of candidate paths at most: forget the oldest.
-    if (this.unvalidatedCredit.size > 4) {
-      const [oldest] = this.unvalidatedCredit.keys();
-      this.unvalidatedCredit.delete(oldest!);
-    }
-  }
-
-  private spendUnvalidated(to: Addr, bytes: number): boolean {
-    const key = addrKey(to);
-    const credit = this.unvalidatedCredit.get(key) ?? 0;
-    if (credit < bytes) return false;
-    this.unvalidatedCredit.set(key, credit - bytes);
-    return true;
   }
 }
 

@@ -1,6 +1,6 @@
 import { fingerprint } from '../../crypto/identity.js';
 import type { IntroductionPolicy } from '../../nat/introductions.js';
-import { type Addr, addrKey } from '../address.js';
+import { type Addr, addrKey, viaRelay } from '../address.js';
 import type { EndpointEvent, NatMapping } from '../events.js';
 import type { Handshakes } from '../handshake/handshakes.js';
 import { ATTEMPTS_BEFORE_UNREACHABLE, DIAL_BACKOFF, DIAL_RETRY } from './dialplan.js';
@@ -17,6 +17,10 @@ export interface DialerDeps {
   beforeDial(peer: Peer, now: number): void;
   /** `peer`'s timers changed. */
   touched(peer: Peer): void;
+  /** Lets `addr`'s IP through our relay allocation (a peer may answer on our relayed address). */
+  permit(addr: Addr, now: number): void;
+  /** True when we hold a relay allocation: relayed candidates are also dialed from it. */
+  relayReady(): boolean;
 }
 
 /**
@@ -55,14 +59,26 @@ export class Dialer {
       if (peer.state.kind === 'connecting') this.giveUp(peer, now);
       return;
     }
-    const { given, learned } = plan.take(now);
+    const { given, learned, relayed } = plan.take(now);
     if (peer.state.kind === 'connecting')
       peer.transition({ kind: 'connecting', since: peer.state.since, attempt: plan.attempt });
     if (plan.attempt === ATTEMPTS_BEFORE_UNREACHABLE && given.length > 0) this.slow(peer, now);
     this.deps.beforeDial(peer, now);
-    for (const to of given) this.deps.handshakes.sendInit(peer, to, now);
-    for (const to of learned)
-      if (this.deps.policy.spendLearnedDial(now)) this.deps.handshakes.sendInit(peer, to, now);
+    for (const to of given) {
+      this.deps.permit(to, now);
+      this.deps.handshakes.sendInit(peer, to, now);
+    }
+    for (const to of learned) {
+      if (!this.deps.policy.spendLearnedDial(now)) continue;
+      this.deps.permit(to, now);
+      this.deps.handshakes.sendInit(peer, to, now);
+    }
+    // A relayed candidate, from our socket (the peer permitted our IP) and
+    // from our own allocation (on the same relay, the relay's IP is permitted).
+    for (const to of relayed) {
+      this.deps.handshakes.sendInit(peer, to, now);
+      if (this.deps.relayReady()) this.deps.handshakes.sendInit(peer, viaRelay(to), now);
+    }
     this.deps.touched(peer);
   }
 

@@ -9,6 +9,15 @@ export const ATTEMPTS_BEFORE_UNREACHABLE = DIAL_BACKOFF.length + 1;
 export const LEARNED_ATTEMPTS = 5;
 /** Learned addresses kept per peer; a new one replaces the oldest learned, never a given one. */
 export const MAX_LEARNED = 4;
+/**
+ * Relayed candidates are dialed from this attempt on (the first goes at
+ * once, the second 0.5 s later): direct first with a short wait, so a pair
+ * that can meet directly never loads the relay nor switches paths, and a
+ * pair that cannot waits one backoff step for its first session.
+ */
+export const RELAYED_FROM_ATTEMPT = 2;
+/** Relayed candidates kept per peer (one per relay it may use). */
+export const MAX_RELAYED = 2;
 
 /** Where a learned address came from. */
 export type CandidateSource = 'introduction' | 'probe' | 'last-path';
@@ -30,6 +39,9 @@ export interface Candidate {
 export class DialPlan {
   private given: Addr[] = [];
   private learned: Candidate[] = [];
+  /** Relayed addresses the user (an invite code) gave, and those a third party named. */
+  private relayedAddrs: Addr[] = [];
+  private learnedRelayed: Candidate[] = [];
   /** Attempts since the schedule last restarted. */
   attempt = 0;
   /** When the next attempt goes (undefined: not dialing). */
@@ -45,6 +57,37 @@ export class DialPlan {
 
   get learnedCandidates(): readonly Candidate[] {
     return this.learned;
+  }
+
+  /** The peer's relayed transport addresses (an invite code's): the lowest-priority candidates. */
+  get relayed(): readonly Addr[] {
+    return this.learnedRelayed.length === 0
+      ? this.relayedAddrs
+      : [...this.relayedAddrs, ...this.learnedRelayed.map((c) => c.addr)];
+  }
+
+  /** True when `a` goes through a relay: our allocation, or one of the peer's relayed addresses. */
+  isRelayed(a: Addr): boolean {
+    if (a.relay) return true;
+    for (const r of this.relayedAddrs) if (sameAddr(r, a)) return true;
+    for (const c of this.learnedRelayed) if (sameAddr(c.addr, a)) return true;
+    return false;
+  }
+
+  setRelayed(addrs: readonly Addr[]): void {
+    this.relayedAddrs = [...addrs];
+  }
+
+  /** A third party named a relayed address: a candidate with a few tries, like a learned one. */
+  learnRelayed(addr: Addr): void {
+    if (this.isRelayed(addr)) return;
+    this.learnedRelayed.push({ addr, source: 'introduction', attemptsLeft: LEARNED_ATTEMPTS });
+    if (this.learnedRelayed.length > MAX_RELAYED) this.learnedRelayed.shift();
+  }
+
+  /** Direct candidates (given, then learned with tries left): where path upgrades probe. */
+  direct(): Addr[] {
+    return this.targets();
   }
 
   /** The user (or an invite code) named these addresses: they replace the given ones only. */
@@ -81,20 +124,26 @@ export class DialPlan {
     return out;
   }
 
-  /** Nothing left to dial: no given address and every learned one spent. */
+  /** Nothing left to dial: no given or relayed address and every learned one spent. */
   get exhausted(): boolean {
-    return this.given.length === 0 && !this.learned.some((c) => c.attemptsLeft > 0);
+    return (
+      this.given.length === 0 &&
+      this.relayedAddrs.length === 0 &&
+      !this.learned.some((c) => c.attemptsLeft > 0) &&
+      !this.learnedRelayed.some((c) => c.attemptsLeft > 0)
+    );
   }
 
+  /** The user named it somewhere to look (directly or through a relay). */
   get hasGiven(): boolean {
-    return this.given.length > 0;
+    return this.given.length > 0 || this.relayedAddrs.length > 0;
   }
 
   /**
    * One attempt: the addresses to send an INIT to, each learned one spending
    * a try. Schedules the next attempt by the backoff.
    */
-  take(now: number): { given: Addr[]; learned: Addr[] } {
+  take(now: number): { given: Addr[]; learned: Addr[]; relayed: Addr[] } {
     this.attempt++;
     const learned: Addr[] = [];
     for (const c of this.learned) {
@@ -103,7 +152,16 @@ export class DialPlan {
       learned.push(c.addr);
     }
     this.nextAt = now + (DIAL_BACKOFF[this.attempt - 1] ?? DIAL_RETRY);
-    return { given: [...this.given], learned };
+    const relayed: Addr[] = [];
+    if (this.attempt >= RELAYED_FROM_ATTEMPT) {
+      relayed.push(...this.relayedAddrs);
+      for (const c of this.learnedRelayed) {
+        if (c.attemptsLeft <= 0) continue;
+        c.attemptsLeft--;
+        relayed.push(c.addr);
+      }
+    }
+    return { given: [...this.given], learned, relayed };
   }
 
   /** Starts the backoff over (a new address, a user command, a lost session). */

@@ -26,6 +26,8 @@ export interface ParsedPeerEntry {
   hosts: string[];
   /** Addresses from an invite code (already literal). */
   invited: Addr[];
+  /** Relayed addresses from an invite code (its TURN allocation). */
+  relayed: Addr[];
   key: Buffer | undefined;
   nat: NatMapping | undefined;
   /** Only a key was given: discovery must find the addresses. */
@@ -62,6 +64,7 @@ export function parsePeerEntry(
     nick,
     hosts: [],
     invited: [],
+    relayed: [],
     key: undefined,
     nat: undefined,
     byKey: false,
@@ -75,6 +78,7 @@ export function parsePeerEntry(
       out.key = invite.identity;
       out.nat = invite.nat;
       out.invited.push(...invite.addrs);
+      out.relayed.push(...(invite.relayed ?? []));
     } else {
       parseHostPort(text);
       out.hosts.push(text);
@@ -89,7 +93,7 @@ export function parsePeerEntry(
     }
     out.key = key;
   }
-  if (out.hosts.length === 0 && out.invited.length === 0) {
+  if (out.hosts.length === 0 && out.invited.length === 0 && out.relayed.length === 0) {
     if (spec.fingerprint !== undefined && opts.discovery) out.byKey = true;
     else
       throw new UsageError(

@@ -1,24 +1,32 @@
-import { CONTROL_STREAM } from '../../nat/introduce.js';
 import type { SentPacket } from '../../recovery/loss.js';
-import { CloseCode, decodeFrames, PATH_DATA_LENGTH } from '../../wire/frames.js';
-import { type Addr, sameAddr } from '../address.js';
+import { CloseCode, decodeFrames } from '../../wire/frames.js';
+import type { Addr } from '../address.js';
 import type { SentFrames, Session } from '../conn/session.js';
-import { type OutgoingMessage, SendStream } from '../conn/stream.js';
+import type { OutgoingMessage, SendStream } from '../conn/stream.js';
 import { BadPacket } from '../errors.js';
-import type { EndpointEvent, PeerChange, PeerState } from '../events.js';
+import { changeFor, type EndpointEvent, type PeerChange, type PeerState } from '../events.js';
 import { earliest } from '../timerheap.js';
 import { closePacket, PacketAssembler } from './assembler.js';
 import { DialPlan } from './dialplan.js';
 import { Inbound } from './inbound.js';
+import { Outbound, type QueuedMessage } from './outbound.js';
+import { Paths } from './paths.js';
+import {
+  describeRemoteClose,
+  type PeerTotals,
+  SessionSet,
+  SIMULTANEOUS_OPEN_WINDOW,
+  wins,
+} from './sessions.js';
 
-export { closePacket, PATH_CHALLENGE_TRIES } from './assembler.js';
+export { closePacket } from './assembler.js';
+export { PATH_CHALLENGE_TRIES } from './paths.js';
+export type { PeerTotals } from './sessions.js';
 
 /** Send a PING when we have sent nothing for this long: holds NAT mappings (DESIGN.md). */
 export const KEEPALIVE_INTERVAL = 15_000;
 /** Silence that ends a session (≥ 30 s so that a short blackout is survived). */
 export const IDLE_TIMEOUT = 45_000;
-/** Window in which a second session from the same peer instance counts as simultaneous open. */
-export const SIMULTANEOUS_OPEN_WINDOW = 5_000;
 export { MAX_PEER_GAPS, MAX_STREAMS, PEER_REASSEMBLY_LIMIT } from './inbound.js';
 
 /** What a peer needs from the endpoint that owns it. */
@@ -34,16 +42,6 @@ export interface PeerHost {
   random(n: number): Buffer;
 }
 
-export interface PeerTotals {
-  packetsSent: number;
-  packetsReceived: number;
-  bytesSent: number;
-  bytesReceived: number;
-  packetsLost: number;
-  retransmits: number;
-  ptoCount: number;
-}
-
 /**
  * One remote node: a key (once known), the name we show for it, where to dial
  * it, its sessions and the streams that outlive any one session.
@@ -56,17 +54,20 @@ export class Peer {
   /** Where and when to dial it (given addresses, learned candidates, backoff). */
   readonly dialing: DialPlan;
   private currentState: PeerState;
-  current: Session | undefined;
-  others: Session[] = [];
+  /** The current session and the other live one, if any (sessions.ts). */
+  private readonly set: SessionSet;
 
-  private sendStreams = new Map<number, SendStream>();
+  /** Send streams: queued, in flight, acknowledged (outbound.ts). */
+  private readonly outbound = new Outbound();
   /** Receive streams and their reassembly budget (inbound.ts). */
   private readonly inbound: Inbound;
-  /** Packet assembly: probes and pings owed, pacing, path frames (assembler.ts). */
+  /** Packet assembly: probes and pings owed, pacing (assembler.ts). */
   private readonly out: PacketAssembler;
-  private lastAddr: Addr | undefined;
-  /** Counters of sessions already retired, so stats survive a session switch. */
-  private retired: PeerTotals = emptyTotals();
+  /** Path validation and anti-amplification (paths.ts). */
+  private readonly paths: Paths;
+  /** Reports one acknowledged message (made once: called per ack on the hot path). */
+  private readonly delivered = (m: OutgoingMessage): void =>
+    this.host.emit({ type: 'delivered', id: m.id, peerId: this.id, nick: this.nick });
   lastSeen: number | undefined;
   /** The peer lets us introduce it to others (its Hello did not opt out). */
   introducible = false;
@@ -85,7 +86,16 @@ export class Peer {
   ) {
     this.dialing = new DialPlan(dialAddrs);
     this.inbound = new Inbound((delta) => host.reserveReassembly(delta));
-    this.out = new PacketAssembler(host, () => this.sendStreams);
+    this.out = new PacketAssembler(host, () => this.outbound.streams);
+    this.paths = new Paths(host, {
+      direct: () => this.dialing.direct(),
+      isRelayed: (a) => this.dialing.isRelayed(a),
+    });
+    this.set = new SessionSet({
+      forget: (s) => host.forgetSession(s),
+      requeue: (packets) => this.outbound.requeue(packets),
+      isRelayed: (a) => this.dialing.isRelayed(a),
+    });
     this.currentState = { kind: 'connecting', since: now, attempt: 0 };
   }
 
@@ -102,43 +112,60 @@ export class Peer {
     this.host.emit({ type: 'peer', nick: this.nick, change });
   }
 
+  /** The session that sends data, if any. */
+  get current(): Session | undefined {
+    return this.set.current;
+  }
+
   get connected(): boolean {
     return this.current !== undefined;
   }
 
   /** The path of the last session that ended (authenticated: the peer spoke from there). */
   get lastPath(): Addr | undefined {
-    return this.lastAddr;
+    return this.set.lastPath;
   }
 
   get address(): Addr | undefined {
-    return this.current?.path ?? this.lastAddr ?? this.dialing.targets()[0];
+    return this.current?.path ?? this.set.lastPath ?? this.dialing.targets()[0];
+  }
+
+  /**
+   * True when the current session goes through a relay: our allocation, or
+   * the peer's relayed address (which it gave us as such).
+   */
+  get relayed(): boolean {
+    const path = this.current?.path;
+    return path !== undefined && this.dialing.isRelayed(path);
+  }
+
+  /** Times the session moved between the relay and a direct path. */
+  get pathSwitches(): number {
+    return this.paths.switches;
   }
 
   sessions(): Session[] {
-    return this.current ? [this.current, ...this.others] : [...this.others];
+    return this.set.all();
   }
 
   // ---- sending ------------------------------------------------------------
 
   stream(id: number): SendStream {
-    let s = this.sendStreams.get(id);
-    if (!s) {
-      s = new SendStream(id);
-      this.sendStreams.set(id, s);
-    }
-    return s;
+    return this.outbound.stream(id);
   }
 
   queueMessage(id: number, streamId: number, data: Uint8Array): void {
-    this.stream(streamId).write(id, data);
+    this.outbound.queue(id, streamId, data);
   }
 
   /** Bytes queued or in flight, not yet acknowledged (for backpressure). */
   get unacknowledgedBytes(): number {
-    let n = 0;
-    for (const s of this.sendStreams.values()) n += s.unacknowledged;
-    return n;
+    return this.outbound.unacknowledgedBytes;
+  }
+
+  /** True when application messages (not control traffic) wait for acknowledgement. */
+  get hasQueuedMessages(): boolean {
+    return this.outbound.hasQueuedMessages;
   }
 
   /** Asks for an ack-eliciting packet at the next flush (e.g. to confirm a handshake). */
@@ -147,19 +174,12 @@ export class Peer {
   }
 
   /** Removes and returns every unacknowledged message (to move them to another record). */
-  takeQueued(): { id: number; streamId: number; data: Uint8Array }[] {
-    const out: { id: number; streamId: number; data: Uint8Array }[] = [];
-    for (const s of this.sendStreams.values()) {
-      for (const m of s.pendingMessages()) out.push({ id: m.id, streamId: s.id, data: m.data });
-    }
-    this.sendStreams = new Map();
-    return out;
+  takeQueued(): QueuedMessage[] {
+    return this.outbound.take();
   }
 
   pendingMessageIds(): number[] {
-    const ids: number[] = [];
-    for (const s of this.sendStreams.values()) for (const m of s.pendingMessages()) ids.push(m.id);
-    return ids;
+    return this.outbound.pendingMessageIds();
   }
 
   // ---- sessions -----------------------------------------------------------
@@ -178,71 +198,34 @@ export class Peer {
     this.lastSeen = now;
     if (this.instance && !this.instance.equals(instance)) {
       for (const s of this.sessions()) this.retireSession(s, false);
-      this.current = session;
+      this.set.current = session;
       this.instance = instance;
-      this.restartStreams();
+      // A new instance: its receive state is gone, ours goes too (memory back to the account).
+      this.inbound.release();
+      this.outbound.restart();
       this.markConnected(now, 'restarted');
       return 'restarted';
     }
     this.instance = instance;
     const cur = this.current;
     if (!cur) {
-      this.current = session;
+      this.set.current = session;
       this.markConnected(now, 'connected');
       return 'connected';
     }
     const simultaneous = now - cur.createdAt < SIMULTANEOUS_OPEN_WINDOW;
     if (simultaneous && wins(cur, session)) {
-      this.keepAsOther(session);
+      this.set.keepAsOther(session);
     } else {
-      this.switchTo(session);
+      this.set.switchTo(session);
     }
     return 'extra';
-  }
-
-  private keepAsOther(session: Session): void {
-    this.others.push(session);
-    while (this.others.length > 1) this.retireSession(this.others[0]!, true);
-  }
-
-  /** Makes `session` current; in-flight data of the old one is re-sent on it. */
-  private switchTo(session: Session): void {
-    const old = this.current;
-    this.others = this.others.filter((s) => s !== session);
-    this.current = session;
-    if (old) {
-      this.requeue(old.loss.discardAll());
-      this.keepAsOther(old);
-    }
   }
 
   /** Declared lost on `s`: data goes again, a lost MTU probe narrows the search. */
   private onLost(s: Session, packets: SentPacket<SentFrames>[], now: number): void {
     for (const p of packets) if (p.pmtuProbe) s.pmtu.onProbeLost(p.size, now);
-    this.requeue(packets);
-  }
-
-  private requeue(packets: SentPacket<SentFrames>[]): void {
-    for (const p of packets) this.requeueFrames(p.frames);
-  }
-
-  private requeueFrames(frames: SentFrames): void {
-    const t = frames.streams;
-    for (let i = 0; i < t.length; i += 3) this.sendStreams.get(t[i]!)?.onLost(t[i + 1]!, t[i + 2]!);
-  }
-
-  private restartStreams(): void {
-    const old = [...this.sendStreams.values()];
-    this.sendStreams = new Map();
-    this.releaseReassembly();
-    for (const s of old) {
-      for (const m of s.pendingMessages()) this.queueMessage(m.id, s.id, m.data);
-    }
-  }
-
-  /** Drops every receive stream and returns its memory to the global account. */
-  private releaseReassembly(): void {
-    this.inbound.release();
+    this.outbound.requeue(packets);
   }
 
   private markConnected(now: number, change: 'connected' | 'restarted'): void {
@@ -252,25 +235,12 @@ export class Peer {
 
   /** A valid stateless reset ended `session`: another live session takes over if there is one. */
   onReset(session: Session): void {
-    const wasCurrent = this.current === session;
-    this.retireSession(session, true);
-    if (wasCurrent && this.others.length > 0) this.current = this.others.shift();
+    this.set.retireAndPromote(session);
   }
 
   /** Drops one session, keeping its counters. */
   retireSession(session: Session, requeue: boolean): void {
-    const packets = session.loss.discardAll();
-    if (requeue) this.requeue(packets);
-    this.retired.packetsSent += session.packetsSent;
-    this.retired.packetsReceived += session.packetsReceived;
-    this.retired.bytesSent += session.bytesSent;
-    this.retired.bytesReceived += session.bytesReceived;
-    this.retired.packetsLost += session.loss.stats.packetsLost;
-    this.retired.ptoCount += session.loss.stats.ptoCount;
-    this.lastAddr = session.path;
-    if (this.current === session) this.current = undefined;
-    this.others = this.others.filter((s) => s !== session);
-    this.host.forgetSession(session);
+    this.set.retire(session, requeue);
   }
 
   /**
@@ -296,19 +266,11 @@ export class Peer {
     );
     // The next session may come from a new instance; a half-received message
     // from this one can never complete.
-    this.releaseReassembly();
+    this.inbound.release();
   }
 
   private sendClose(s: Session, code: number, reason: string, now: number): void {
     this.host.transmit(s.path, closePacket(s, code, reason, now));
-  }
-
-  /** True when application messages (not control traffic) wait for acknowledgement. */
-  get hasQueuedMessages(): boolean {
-    for (const s of this.sendStreams.values()) {
-      if (s.id !== CONTROL_STREAM && s.unacknowledged > 0) return true;
-    }
-    return false;
   }
 
   // ---- receiving ----------------------------------------------------------
@@ -336,22 +298,11 @@ export class Peer {
       throw err;
     }
     this.lastSeen = now;
-    // A new address on the newest packet starts path validation (a late,
-    // reordered packet never does); the path moves only when it answers.
-    // One probe at a time: a replayed packet from yet another address must
-    // not keep restarting the validation of a genuine move.
-    if (newest && !sameAddr(from, session.path) && !session.probe) {
-      session.probe = {
-        addr: from,
-        data: this.host.random(PATH_DATA_LENGTH),
-        tries: 0,
-        deadline: now,
-      };
-    }
+    // The path moves only when a new address answers a challenge (paths.ts).
+    this.paths.onArrival(session, from, payload.length, newest, now);
     let eliciting = false;
     let carriedData = false;
     let challenged = false;
-    if (!sameAddr(from, session.path)) this.out.creditUnvalidated(from, payload.length);
     for (const f of frames) {
       switch (f.type) {
         case 'ping':
@@ -367,23 +318,10 @@ export class Peer {
           break;
         case 'path-challenge':
           eliciting = true;
-          // One response per packet, however many challenges it carries
-          // (RFC 9000 §8.2.2 lets us answer only the last), and at most a few owed.
-          if (!challenged && session.pathResponses.length < 4) {
-            session.pathResponses.push({ to: from, data: Buffer.from(f.data) });
-            challenged = true;
-          }
+          if (!challenged) challenged = this.paths.onChallenge(session, from, f.data);
           break;
         case 'path-response':
-          if (
-            session.probe &&
-            sameAddr(session.probe.addr, from) &&
-            session.probe.data.equals(f.data)
-          ) {
-            session.path = from;
-            session.probe = undefined;
-            session.pmtu.reset();
-          }
+          this.paths.onResponse(session, from, f.data, now);
           break;
         case 'close':
           // Answer a clean close once, so a closer in its closing state
@@ -398,18 +336,13 @@ export class Peer {
     // Data arriving on the session the tie-break prefers moves us onto it, so
     // both sides converge after a simultaneous open.
     if (eliciting && session !== this.current && this.current && wins(session, this.current)) {
-      this.switchTo(session);
+      this.set.switchTo(session);
     }
     return true;
   }
 
   private onRemoteClose(session: Session, code: number, reason: string, now: number): void {
-    const wasCurrent = this.current === session;
-    this.retireSession(session, true);
-    if (wasCurrent && this.others.length > 0) {
-      this.current = this.others.shift();
-      return;
-    }
+    if (this.set.retireAndPromote(session)) return;
     if (!this.current && this.state.kind !== 'disconnected') {
       this.transition({
         kind: 'disconnected',
@@ -424,20 +357,10 @@ export class Peer {
     const result = session.loss.onAck(ranges, ackDelay, now);
     for (const p of result.acked) {
       if (p.pmtuProbe) session.pmtu.onProbeAcked(p.size, now);
-      const t = p.frames.streams;
-      for (let i = 0; i < t.length; i += 3) {
-        const stream = this.sendStreams.get(t[i]!);
-        if (!stream) continue;
-        this.delivered(stream.onAcked(t[i + 1]!, t[i + 2]!));
-      }
+      this.outbound.onAcked(p.frames, this.delivered);
       if (p.frames.ackLargest >= 0) session.forgetAcksBelow(p.frames.ackLargest + 1);
     }
     this.onLost(session, result.lost, now);
-  }
-
-  private delivered(messages: readonly OutgoingMessage[]): void {
-    for (const m of messages)
-      this.host.emit({ type: 'delivered', id: m.id, peerId: this.id, nick: this.nick });
   }
 
   private onStream(streamId: number, offset: number, data: Uint8Array, now: number): boolean {
@@ -475,8 +398,9 @@ export class Peer {
       d = earliest(d, cur.lastSent + KEEPALIVE_INTERVAL);
       const pacing = this.out.pacingDeadline;
       if (pacing !== undefined && this.out.hasStreamData()) d = earliest(d, pacing);
+      d = earliest(d, this.paths.deadline(cur));
     }
-    for (const s of this.others) d = earliest(d, sessionDeadline(s));
+    for (const s of this.set.others) d = earliest(d, sessionDeadline(s));
     return d;
   }
 
@@ -486,24 +410,21 @@ export class Peer {
       // Compare the very sums deadline() returns: `now - t >= d` can round to false at
       // now === t + d (fractional clocks), leaving the timer due and firing back to back.
       if (now >= s.lastReceived + IDLE_TIMEOUT) {
-        const wasCurrent = s === this.current;
-        this.retireSession(s, true);
-        if (wasCurrent && this.others.length > 0) this.current = this.others.shift();
+        this.set.retireAndPromote(s);
         continue;
       }
-      // Only the current session sends PATH_CHALLENGEs (flush); a probe another one started
-      // (a replay from a new address) would leave its deadline due forever: a spinning timer.
-      if (s !== this.current && s.probe && s.probe.deadline <= now) s.probe = undefined;
+      if (s !== this.current) this.paths.expireIdle(s, now);
       const lossDeadline = s.loss.deadline();
       if (lossDeadline !== undefined && lossDeadline <= now) {
         const r = s.loss.onTimeout(now);
         this.onLost(s, r.lost, now);
         if (r.probes > 0) s.pmtu.onPto(s.loss.ptoCount, now);
         if (r.probes > 0 && s === this.current) {
+          this.paths.onPto(s, now);
           this.out.probesPending = Math.max(this.out.probesPending, r.probes);
           // A probe should carry data if there is any (RFC 9002 §6.2.4).
           for (const p of s.loss.unacked()) {
-            this.requeueFrames(p.frames);
+            this.outbound.requeueFrames(p.frames);
             break;
           }
         } else if (r.probes > 0) {
@@ -534,7 +455,7 @@ export class Peer {
 
   /** Builds and hands to the host every packet that may go now. */
   flush(now: number): void {
-    for (const s of this.others) {
+    for (const s of this.set.others) {
       if (s.exhausted) continue;
       this.out.flushOther(s, now);
     }
@@ -544,6 +465,7 @@ export class Peer {
       this.retireExhausted(s, now);
       return;
     }
+    this.paths.flush(s, now);
     this.out.flushCurrent(s, now);
   }
 
@@ -553,11 +475,7 @@ export class Peer {
    * next session, and a pinned peer is dialed again at once.
    */
   private retireExhausted(s: Session, now: number): void {
-    this.retireSession(s, true);
-    if (this.others.length > 0) {
-      this.current = this.others.shift();
-      return;
-    }
+    if (this.set.retireAndPromote(s)) return;
     this.transition({
       kind: 'disconnected',
       since: now,
@@ -573,71 +491,11 @@ export class Peer {
   // ---- stats --------------------------------------------------------------
 
   totals(): PeerTotals {
-    const t = { ...this.retired, retransmits: this.out.retransmits };
-    for (const s of this.sessions()) {
-      t.packetsSent += s.packetsSent;
-      t.packetsReceived += s.packetsReceived;
-      t.bytesSent += s.bytesSent;
-      t.bytesReceived += s.bytesReceived;
-      t.packetsLost += s.loss.stats.packetsLost;
-      t.ptoCount += s.loss.stats.ptoCount;
-    }
-    return t;
-  }
-}
-
-function changeFor(next: PeerState): PeerChange {
-  if (next.kind === 'connected') return 'connected';
-  if (next.kind === 'disconnected') return 'disconnected';
-  return 'state';
-}
-
-/**
- * The words for a peer's CLOSE. The code decides; the peer's free text is
- * shown only for codes that carry a detail (a protocol violation it saw).
- */
-export function describeRemoteClose(code: number, reason: string): string {
-  switch (code) {
-    case CloseCode.Normal:
-      return 'closed by peer';
-    case CloseCode.Blocked:
-      return 'blocked by the peer';
-    case CloseCode.NotAccepted:
-      return 'not accepted by the peer';
-    case CloseCode.IdleTimeout:
-      return 'the peer timed out';
-    case CloseCode.Replaced:
-      return 'replaced by a newer session';
-    case CloseCode.ProtocolViolation:
-      return reason
-        ? `the peer saw a protocol violation: ${reason}`
-        : 'the peer saw a protocol violation';
-    default:
-      return `closed by peer (code ${code})`;
+    return this.set.totals(this.out.retransmits);
   }
 }
 
 /** A session's own timers, or the moment its silence ends it. */
 function sessionDeadline(s: Session): number | undefined {
   return earliest(s.deadline(), s.lastReceived + IDLE_TIMEOUT);
-}
-
-/**
- * Simultaneous-open tie-break: the session whose initiator has the lower
- * static key wins. Both sides see the same two keys, so they agree.
- */
-export function wins(a: Session, b: Session): boolean {
-  return Buffer.compare(a.initiatorStatic, b.initiatorStatic) < 0;
-}
-
-function emptyTotals(): PeerTotals {
-  return {
-    packetsSent: 0,
-    packetsReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    packetsLost: 0,
-    retransmits: 0,
-    ptoCount: 0,
-  };
 }

@@ -39,7 +39,8 @@ export class Trust {
    */
   add(nick: string, spec: PeerSpec, now: number): void {
     validateNick(nick);
-    if (spec.addrs.length === 0) throw new UsageError(`no address for ${nick}`);
+    if (spec.addrs.length === 0 && (spec.relayed ?? []).length === 0)
+      throw new UsageError(`no address for ${nick}`);
     const key = spec.key ? Buffer.from(spec.key) : undefined;
     if (key) this.checkExpectedKey(nick, key);
     let peer = this.deps.registry.get(nick);
@@ -64,9 +65,10 @@ export class Trust {
     if (key) {
       this.deps.registry.pinName(nick, key);
       this.deps.registry.unmarkRemoved(key);
-      if (spec.nat) this.deps.mesh.noteInvite(key, spec.nat, spec.addrs[0]);
+      if (spec.nat && spec.addrs[0]) this.deps.mesh.noteInvite(key, spec.nat, spec.addrs[0]);
     }
     peer.dialing.setGiven(spec.addrs);
+    peer.dialing.setRelayed(spec.relayed ?? []);
     if (!peer.connected) this.deps.dialer.start(peer, now);
     this.deps.touched(peer);
   }
