@@ -166,7 +166,7 @@ describe('RecordPolicy.dialTargets', () => {
       local,
       0,
     );
-    expect(lan[0]).toEqual({ address: '10.0.0.9', port: 9 });
+    expect(lan[0]).toEqual({ kind: 'host', address: '10.0.0.9', port: 9 });
   });
 
   it('bounds re-dials per key and per node: a record cannot make us a packet cannon', () => {
