@@ -58,6 +58,12 @@ export interface PeerSpec {
   nat?: NatMapping | undefined;
   /** Its relayed transport addresses on TURN relays (an invite code's): dialed after the direct ones. */
   relayed?: Addr[] | undefined;
+  /**
+   * No address yet: discovery (DHT, LAN) looks `key` up and adds what it
+   * finds. The name is pinned to the key now, so nobody else can take it
+   * while the lookup runs.
+   */
+  lookup?: boolean | undefined;
 }
 
 /** The datagram ceiling path-MTU discovery may reach, checked. */

@@ -207,8 +207,13 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     this.assertOpen();
     const now = performance.now();
     for (const { nick, spec } of resolved) this.endpoint.addPeer(nick, spec, now);
-    // Key only: discovery looks it up and dials what it finds, pinning the key first.
-    for (const p of parsed) if (p.byKey) this.discovery?.find(p.nick, p.key!);
+    // Key only: the name is pinned to the key at once (no stranger can take
+    // it meanwhile); discovery looks the key up and dials what it finds.
+    for (const p of parsed) {
+      if (!p.byKey) continue;
+      this.endpoint.addPeer(p.nick, { addrs: [], key: p.key, lookup: true }, now);
+      this.discovery?.find(p.nick, p.key!);
+    }
     this.driver.pump();
   }
 

@@ -107,6 +107,30 @@ describe('addPeers by fingerprint alone, found through a private loopback DHT', 
     expect(alice.stats().discovery?.lookups).toBe(0);
   });
 
+  it('the name is pinned while the key is looked up: a stranger announcing it cannot take it', async () => {
+    const alice = await bind({
+      nick: 'alice',
+      dht: { bootstrap: swarm.bootstrap, publish: false },
+    });
+    const bobKey = fingerprint(generateIdentity().publicKey); // never published: never found
+    await alice.addPeers({ bob: bobKey });
+    const waiting = alice.peers().find((p) => p.nick === 'bob');
+    expect(waiting?.state).toMatchObject({ kind: 'unreachable', reason: /looking up/ });
+    expect(alice.pinnedFingerprint('bob')).toBe(bobKey);
+    // Mallory (another key) calls herself bob and dials alice first.
+    const mallory = await bind({ nick: 'bob' });
+    await mallory.addPeers({ alice: `127.0.0.1:${alice.localAddress().port}` });
+    await mallory.waitForPeer('alice', { timeout: 10_000 });
+    await vi.waitFor(
+      () => expect(alice.peers().some((p) => p.fingerprint === mallory.fingerprint)).toBe(true),
+      { timeout: 10_000, interval: 20 },
+    );
+    const squatter = alice.peers().find((p) => p.fingerprint === mallory.fingerprint)!;
+    expect(squatter.nick).not.toBe('bob');
+    expect(alice.pinnedFingerprint('bob')).toBe(bobKey);
+    expect(alice.peers().find((p) => p.nick === 'bob')?.state.kind).toBe('unreachable');
+  });
+
   it('removing a name still being looked up stops the lookups', async () => {
     const alice = await bind({
       nick: 'alice',

@@ -27,6 +27,9 @@ export interface TrustDeps {
  * user gives is checked before anything is pinned; a stranger holding a name
  * the user adds moves aside; removing a name forgets its pin.
  */
+/** The state's reason while only a key is known and discovery looks it up. */
+export const LOOKING_UP = 'looking up its key (DHT, LAN)';
+
 export class Trust {
   constructor(private readonly deps: TrustDeps) {}
 
@@ -39,9 +42,9 @@ export class Trust {
    */
   add(nick: string, spec: PeerSpec, now: number): void {
     validateNick(nick);
-    if (spec.addrs.length === 0 && (spec.relayed ?? []).length === 0)
-      throw new UsageError(`no address for ${nick}`);
     const key = spec.key ? Buffer.from(spec.key) : undefined;
+    const noAddress = spec.addrs.length === 0 && (spec.relayed ?? []).length === 0;
+    if (noAddress && !(spec.lookup && key)) throw new UsageError(`no address for ${nick}`);
     if (key) this.checkExpectedKey(nick, key);
     let peer = this.deps.registry.get(nick);
     if (peer && !peer.pinned && !(key && peer.key?.equals(key))) {
@@ -66,6 +69,13 @@ export class Trust {
       this.deps.registry.pinName(nick, key);
       this.deps.registry.unmarkRemoved(key);
       if (spec.nat && spec.addrs[0]) this.deps.mesh.noteInvite(key, spec.nat, spec.addrs[0]);
+    }
+    if (noAddress) {
+      // Key only: pinned above; discovery adds the addresses it finds.
+      if (!peer.connected && peer.state.kind !== 'unreachable')
+        peer.transition({ kind: 'unreachable', since: now, reason: LOOKING_UP });
+      this.deps.touched(peer);
+      return;
     }
     peer.dialing.setGiven(spec.addrs);
     peer.dialing.setRelayed(spec.relayed ?? []);
