@@ -37,6 +37,22 @@ export class RttEstimator {
   }
 
   /**
+   * The handshake's round trip, used until the first acknowledgement gives a
+   * real sample. It includes the responder's Noise work (three DH) and any
+   * event-loop delay on either side, which no ack delay corrects for; taken
+   * as the first sample (§5.3) it would set smoothed_rtt several times too
+   * high and take dozens of samples to decay, on an idle link minutes. So it
+   * shapes the PTO like kInitialRtt does (§6.2.2) and the first
+   * acknowledged packet initialises the estimate as §5.3 says.
+   */
+  provisional(rawRtt: number): void {
+    if (this.hasSample || !Number.isFinite(rawRtt) || rawRtt <= 0) return;
+    this.latestRtt = rawRtt;
+    this.smoothedRtt = rawRtt;
+    this.rttVar = rawRtt / 2;
+  }
+
+  /**
    * Feed one RTT sample (§5.3). `ackDelay` is the peer's reported delay already converted to ms;
    * `maxAckDelay` is the peer's max_ack_delay. Samples that are negative or not finite (a caller
    * bug or a clock step) are ignored rather than poisoning the estimate; samples above

@@ -289,8 +289,9 @@ export class Handshakes {
       ...(this.deps.rekeyInterval ? { rekeyInterval: this.deps.rekeyInterval } : {}),
       maxDatagram: this.deps.maxDatagram,
     });
-    // The handshake round trip is a genuine RTT sample (RFC 9002 §5.1 allows any).
-    session.loss.rtt.update(Math.max(now - startedAt, 0.01), 0, 0);
+    // The handshake round trip sets the PTO until the first acknowledgement
+    // gives a real sample (see RttEstimator.provisional).
+    session.loss.rtt.provisional(Math.max(now - startedAt, 0.01));
     return session;
   }
 }
