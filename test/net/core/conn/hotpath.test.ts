@@ -6,7 +6,7 @@
  * constructor, about twice the cost).
  */
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PAGE_COST } from '../../../../source/net/core/conn/pages.js';
 import { MAX_PAYLOAD, Session } from '../../../../source/net/core/conn/session.js';
 import { RecvStream, SendStream } from '../../../../source/net/core/conn/stream.js';
@@ -153,5 +153,33 @@ describe('receive path: objects per packet', () => {
     expect(delivered.every((d) => d.length === 1024)).toBe(true);
     // Never a reassembly page (PAGE_COST: 4 KiB + bitmap, for a 2-byte header).
     expect(peak).toBeLessThan(PAGE_COST);
+  });
+
+  it('a copied message costs one Buffer (its own): its length header is stepped over, not copied', () => {
+    const rx = new RecvStream(0);
+    const datagram = new Uint8Array(1200); // small messages in a big datagram: copied out
+    const alloc = vi.spyOn(Buffer, 'allocUnsafe');
+    const clear = vi.spyOn(Map.prototype, 'clear');
+    try {
+      let offset = 0;
+      const got: number[] = [];
+      for (let m = 0; m < 100; m++) {
+        const length = 10 + (m % 90);
+        const pos = writeVarint(datagram, 0, length);
+        datagram.fill(m, pos, pos + length);
+        for (const msg of rx.onData(offset, datagram.subarray(0, pos + length))) {
+          expect(msg.length).toBe(length);
+          got.push(msg[length - 1]!);
+        }
+        offset += pos + length;
+      }
+      expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      expect(alloc).toHaveBeenCalledTimes(100);
+      // In-order data never had a reassembly page: nothing to clear, no new hash table.
+      expect(clear).not.toHaveBeenCalled();
+    } finally {
+      alloc.mockRestore();
+      clear.mockRestore();
+    }
   });
 });
