@@ -542,7 +542,11 @@ export class RecvStream {
   private dropReadyHead(): void {
     this.ready[this.readyHead++] = NO_BYTES;
     if (this.readyHead === this.ready.length) {
-      this.ready.length = 0;
+      // Emptied with pop, not `length = 0`, which frees the backing store:
+      // the next frame's push then allocated a new one, once per message
+      // in a ping-pong (issue 16). Every slot popped was pushed once.
+      const ready = this.ready;
+      while (ready.length > 0) ready.pop();
       this.readyHead = 0;
     } else if (this.readyHead >= 1024 && this.readyHead * 2 > this.ready.length) {
       this.ready = this.ready.slice(this.readyHead);
