@@ -62,6 +62,8 @@ export class SendStream {
   private sendOffset = 0;
   /** End of written data. */
   writeOffset = 0;
+  /** onAcked's answer when messages completed, reused (see onAcked). */
+  private readonly done: OutgoingMessage[] = [];
   /** nextChunk's answer, reused: the caller writes it into a packet before asking again. */
   private readonly chunk: { offset: number; data: Uint8Array; retransmit: boolean } = {
     offset: 0,
@@ -171,7 +173,11 @@ export class SendStream {
     this.lost.insert(Math.max(offset, this.ackedPrefix), offset + length);
   }
 
-  /** Records an acknowledgement; returns the messages it completed, oldest first. */
+  /**
+   * Records an acknowledgement; returns the messages it completed, oldest
+   * first, in an array of this stream's own, overwritten by the next call
+   * (an array per completed message was ~0.2 KB per 1 KiB round trip).
+   */
   onAcked(offset: number, length: number): readonly OutgoingMessage[] {
     if (offset + length <= this.ackedPrefix) return NOTHING_DONE;
     if (offset <= this.ackedPrefix && this.acked.size === 0) {
@@ -187,7 +193,15 @@ export class SendStream {
     }
     if (this.lost.size > 0) this.lost.removeBelow(this.ackedPrefix);
     this.releaseSegments();
-    const done: OutgoingMessage[] = [];
+    if (
+      this.msgHead >= this.messages.length ||
+      this.messages[this.msgHead]!.end > this.ackedPrefix
+    ) {
+      this.compact();
+      return NOTHING_DONE;
+    }
+    const done = this.done;
+    while (done.length > 0) done.pop(); // (length = 0 would free the backing store)
     while (
       this.msgHead < this.messages.length &&
       this.messages[this.msgHead]!.end <= this.ackedPrefix
@@ -271,6 +285,8 @@ export class RecvStream {
    */
   private tail: Buffer | undefined;
   private tailUsed = 0;
+  /** parseMessages' answer, reused (see parseMessages). */
+  private readonly complete: Buffer[] = [];
   /** peekHeader's answer: the front message's length and its header's size. */
   private headerLength = 0;
   private headerBytes = 0;
@@ -433,6 +449,11 @@ export class RecvStream {
     this.readyBytes += view.length;
   }
 
+  /**
+   * The messages now complete, in an array of this stream's own overwritten
+   * by the next onData (the caller hands them on at once), or the shared
+   * empty answer.
+   */
   private parseMessages(): Buffer[] {
     let out: Buffer[] | undefined;
     while (this.peekHeader()) {
@@ -442,8 +463,11 @@ export class RecvStream {
         throw new BadPacket('protocol', 'message exceeds the maximum size');
       if (this.readyBytes < headerBytes + length) break;
       const message = this.take(headerBytes, length);
-      if (out) out.push(message);
-      else out = [message];
+      if (!out) {
+        out = this.complete;
+        while (out.length > 0) out.pop(); // (length = 0 would free the backing store)
+      }
+      out.push(message);
       this.consumed += headerBytes + length;
     }
     return out ?? NO_MESSAGES;

@@ -258,4 +258,28 @@ describe('receive path: objects per packet', () => {
       expect(r.ok && r.payload[0]).toBe(i + 1);
     }
   });
+
+  it('SendStream.onAcked and RecvStream.onData answer completed messages in one array each', () => {
+    const tx = new SendStream(0);
+    const rx = new RecvStream(0);
+    const acked = new Set<object>();
+    const received = new Set<object>();
+    const ids: number[] = [];
+    let delivered = 0;
+    for (let m = 0; m < 100; m++) {
+      tx.write(m, Buffer.alloc(100 + m, m));
+      for (let c = tx.nextChunk(1170); c; c = tx.nextChunk(1170)) {
+        const out = rx.onData(c.offset, Uint8Array.from(c.data));
+        if (out.length > 0) received.add(out);
+        for (const msg of out) expect(msg[0]).toBe(delivered++); // read before the next call
+        const done = tx.onAcked(c.offset, c.data.length);
+        if (done.length > 0) acked.add(done);
+        for (const d of done) ids.push(d.id); // read before the next call
+      }
+    }
+    expect(delivered).toBe(100);
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(acked.size).toBe(1);
+    expect(received.size).toBe(1);
+  });
 });
