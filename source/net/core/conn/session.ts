@@ -66,6 +66,13 @@ export type OpenResult =
   | { ok: true; payload: Uint8Array; newest: boolean }
   | { ok: false; reason: 'replay' | 'decrypt' };
 
+/**
+ * The DATA header of the packet being sealed, as its associated data: a copy
+ * of our own instead of a third view of the packet. One for all sessions
+ * (seal runs to completion; nothing else writes it), not a typed array each.
+ */
+const SEAL_HEADER = new Uint8Array(DATA_HEADER_LENGTH);
+
 // Failures are shared constants: a flood of forged packets allocates nothing.
 const REPLAYED: OpenResult = Object.freeze({ ok: false, reason: 'replay' });
 const UNAUTHENTIC: OpenResult = Object.freeze({ ok: false, reason: 'decrypt' });
@@ -122,11 +129,6 @@ export class Session {
     delayMicros: 0,
   };
   private readonly ackPairs: [number, number][] = [];
-  /**
-   * The DATA header of the packet being sealed, as its associated data: a
-   * copy in memory of our own instead of a fourth view of the packet.
-   */
-  private readonly sealHeader = new Uint8Array(DATA_HEADER_LENGTH);
   private elicitingSinceAck = 0;
   ackDeadline: number | undefined;
   /**
@@ -310,11 +312,11 @@ export class Session {
     // The header goes into the packet and, as associated data, into our own
     // 14 bytes: writing it twice costs less than a view of the packet.
     writeDataHeader(buf, this.remoteIndex, pn);
-    writeDataHeader(this.sealHeader, this.remoteIndex, pn);
+    writeDataHeader(SEAL_HEADER, this.remoteIndex, pn);
     // Typed-array views (not Buffer#subarray): two per packet, see view().
     const plain = view(buf, DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength);
     const out = view(buf, DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
-    this.sendKey.seal(pn, this.sealHeader, plain, out);
+    this.sendKey.seal(pn, SEAL_HEADER, plain, out);
     this.packetsSent++;
     this.bytesSent += DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH;
     this.lastSent = now;
