@@ -13,8 +13,9 @@
  *
  * Allocation (issue 16): no object per sent packet beyond the caller's, arrays that keep their
  * capacity when they drain (a ping-pong drains them on every ACK; starting again from [] cost
- * a new backing store per packet), and onAck / onTimeout answer in objects of their own,
- * overwritten by the next call (as Session.open does): read the answer before calling again.
+ * a new backing store per packet), and onAck / onTimeout answer in objects shared by every
+ * detector, overwritten by the next call (as Session.open's): read the answer before calling
+ * any detector again.
  */
 
 import { NewReno } from './congestion.js';
@@ -80,6 +81,19 @@ const ACKED = 1;
 const LOST = 2;
 const DROPPED = 3;
 type EntryState = typeof LIVE | typeof ACKED | typeof LOST | typeof DROPPED;
+
+/**
+ * onAck's and onTimeout's answers, one each for every detector (see the
+ * header): callers read an answer before anything calls a detector again, and
+ * a 1,000-peer hub does not hold three objects and three arrays per session.
+ */
+const ACK_RESULT: AckResult<unknown> = {
+  acked: [],
+  lost: [],
+  rttUpdated: false,
+  persistentCongestion: false,
+};
+const TIMEOUT_RESULT: TimeoutResult<unknown> = { lost: [], probes: 0, persistentCongestion: false };
 
 /** A drained packet array keeps at most this many slots; a larger one is freed. */
 const KEEP_DRAINED = 256;
@@ -152,15 +166,6 @@ export class LossDetector<F> {
   #recentlyLost = new RangeSet();
   /** #detectAndRemoveLost's second answer (a field, not a result object per ACK). */
   #persistentCongestion = false;
-  /** onAck's answer, reused (see the header). */
-  readonly #ackResult: AckResult<F> = {
-    acked: [],
-    lost: [],
-    rttUpdated: false,
-    persistentCongestion: false,
-  };
-  /** onTimeout's answer, reused. */
-  readonly #timeoutResult: TimeoutResult<F> = { lost: [], probes: 0, persistentCongestion: false };
 
   constructor(
     opts: {
@@ -232,11 +237,11 @@ export class LossDetector<F> {
 
   /**
    * A.7. `ranges` are acknowledged [start, end) ranges (any order; the wire gives them
-   * descending), `ackDelay` is the peer's reported delay in ms. The answer is this detector's
-   * own, overwritten by the next onAck.
+   * descending), `ackDelay` is the peer's reported delay in ms. The answer is shared (see the
+   * header), overwritten by the next onAck of any detector.
    */
   onAck(ranges: Iterable<[number, number]>, ackDelay: number, now: number): AckResult<F> {
-    const result = this.#ackResult;
+    const result = ACK_RESULT as AckResult<F>;
     const acked = result.acked;
     emptyArray(acked);
     emptyArray(result.lost);
@@ -331,11 +336,11 @@ export class LossDetector<F> {
   }
 
   /**
-   * A.9. Does nothing if called before `deadline()`. The answer is this detector's own,
-   * overwritten by the next onTimeout.
+   * A.9. Does nothing if called before `deadline()`. The answer is shared (see the header),
+   * overwritten by the next onTimeout of any detector.
    */
   onTimeout(now: number): TimeoutResult<F> {
-    const result = this.#timeoutResult;
+    const result = TIMEOUT_RESULT as TimeoutResult<F>;
     emptyArray(result.lost);
     result.probes = 0;
     result.persistentCongestion = false;

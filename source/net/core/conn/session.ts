@@ -73,6 +73,10 @@ export type OpenResult =
  */
 const SEAL_HEADER = new Uint8Array(DATA_HEADER_LENGTH);
 
+/** ackRanges' answer and the pairs it is made of, for every session (see ackRanges). */
+const ACK_OUT: { ranges: [number, number][]; delayMicros: number } = { ranges: [], delayMicros: 0 };
+const ACK_PAIRS: [number, number][] = [];
+
 // Failures are shared constants: a flood of forged packets allocates nothing.
 const REPLAYED: OpenResult = Object.freeze({ ok: false, reason: 'replay' });
 const UNAUTHENTIC: OpenResult = Object.freeze({ ok: false, reason: 'decrypt' });
@@ -123,12 +127,6 @@ export class Session {
   /** Received packet numbers not yet known to be acknowledged by the peer. */
   private readonly toAck = new RangeSet();
   private largestReceivedAt = 0;
-  /** ackRanges' answer and the pairs it is made of, reused (see ackRanges). */
-  private readonly ackOut: { ranges: [number, number][]; delayMicros: number } = {
-    ranges: [],
-    delayMicros: 0,
-  };
-  private readonly ackPairs: [number, number][] = [];
   private elicitingSinceAck = 0;
   ackDeadline: number | undefined;
   /**
@@ -254,24 +252,24 @@ export class Session {
 
   /**
    * Ranges for an ACK frame, descending, and the ack delay in microseconds.
-   * The answer, its array and its pairs are this session's own, overwritten
-   * by the next call (the packet being assembled reads them at once): one
-   * array and a pair per range per packet was ~0.5 KB per 1 KiB round trip
-   * (issue 16).
+   * The answer, its array and its pairs are shared by every session,
+   * overwritten by the next call (the packet being assembled reads them at
+   * once): one array and a pair per range per packet was ~0.5 KB per 1 KiB
+   * round trip (issue 16).
    */
   ackRanges(now: number): { ranges: [number, number][]; delayMicros: number } {
-    const out = this.ackOut;
+    const out = ACK_OUT;
     const ranges = out.ranges;
     const set = this.toAck;
     const n = set.size;
-    // Pairs are kept for reuse in `ackPairs`; `ranges` is emptied with pop
+    // Pairs are kept for reuse in ACK_PAIRS; `ranges` is emptied with pop
     // (length = 0 would free its backing store).
     while (ranges.length > 0) ranges.pop();
     for (let i = 0; i < n; i++) {
-      let pair = this.ackPairs[i];
+      let pair = ACK_PAIRS[i];
       if (pair === undefined) {
         pair = [0, 0];
-        this.ackPairs.push(pair);
+        ACK_PAIRS.push(pair);
       }
       pair[0] = set.startAt(n - 1 - i);
       pair[1] = set.endAt(n - 1 - i);
