@@ -7,15 +7,14 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeFrames,
   type Frame,
-  type FrameSink,
   FrameType,
-  readFrames,
   writeAckFrame,
   writeCloseFrame,
   writePathFrame,
   writePing,
   writeStreamFrame,
 } from '../../../source/net/wire/frames.js';
+import { type FrameSink, readFrames } from '../../../source/net/wire/framewalk.js';
 import { expectBadPacket } from '../../support/badpacket.js';
 import { Rng } from '../../support/rng.js';
 
