@@ -4,12 +4,19 @@
  * entries are skipped when they surface. This keeps "earliest deadline across
  * all sessions" O(log n) for a socket with thousands of peers (one OS timer
  * for the whole socket, never one per peer or per packet).
+ *
+ * Entries that leave the heap are kept for the next push and popDue answers
+ * in one reused array: the endpoint sets a peer's deadline after every flush,
+ * and an entry per set was most of what this heap allocated (issue 16).
  */
 interface Entry<T> {
   time: number;
-  owner: T;
+  owner: T | undefined;
   generation: number;
 }
+
+/** Spare entries kept for reuse (beyond this, they are left to the collector). */
+const MAX_SPARE = 64;
 
 export class TimerHeap<T extends object> {
   private readonly heap: Entry<T>[] = [];
@@ -17,6 +24,10 @@ export class TimerHeap<T extends object> {
   private readonly scheduled = new WeakMap<T, number>();
   /** Entries in `heap` that no longer match their owner's generation. */
   private stale = 0;
+  /** Entries out of the heap, owner cleared, ready for the next push. */
+  private readonly spare: Entry<T>[] = [];
+  /** popDue's answer, reused. */
+  private readonly due: T[] = [];
 
   /** Sets (or clears, with undefined) the owner's single deadline. */
   set(owner: T, time: number | undefined): void {
@@ -29,18 +40,25 @@ export class TimerHeap<T extends object> {
       return;
     }
     this.scheduled.set(owner, time);
-    this.heap.push({ time, owner, generation });
+    const e = this.spare.pop();
+    if (e) {
+      e.time = time;
+      e.owner = owner;
+      e.generation = generation;
+      this.heap.push(e);
+    } else this.heap.push({ time, owner, generation });
     this.up(this.heap.length - 1);
     // Stale entries accumulate when deadlines move often; rebuild when they dominate.
     if (this.heap.length > 64 && this.stale > 3 * (this.heap.length - this.stale)) this.rebuild();
   }
 
   private isLive(e: Entry<T>): boolean {
-    return this.generations.get(e.owner) === e.generation;
+    return this.generations.get(e.owner!) === e.generation;
   }
 
   private rebuild(): void {
     const live = this.heap.filter((e) => this.isLive(e));
+    for (const e of this.heap) if (!this.isLive(e)) this.recycle(e);
     this.heap.length = 0;
     this.stale = 0;
     for (const e of live) {
@@ -49,30 +67,43 @@ export class TimerHeap<T extends object> {
     }
   }
 
+  private recycle(e: Entry<T>): void {
+    e.owner = undefined; // no reference kept to an owner that is gone
+    if (this.spare.length < MAX_SPARE) this.spare.push(e);
+  }
+
   peekTime(): number | undefined {
     this.dropStale();
     return this.heap[0]?.time;
   }
 
-  /** Removes and returns the owners whose deadline is <= now. */
+  /**
+   * Removes and returns the owners whose deadline is <= now. The array is
+   * this heap's own, overwritten by the next call: iterate it at once.
+   */
   popDue(now: number): T[] {
-    const due: T[] = [];
+    const due = this.due;
+    while (due.length > 0) due.pop(); // (length = 0 would free its backing store)
     for (;;) {
       this.dropStale();
       const top = this.heap[0];
       if (!top || top.time > now) break;
       this.pop();
-      this.generations.set(top.owner, top.generation + 1);
-      this.scheduled.delete(top.owner);
-      due.push(top.owner);
+      const owner = top.owner!;
+      this.generations.set(owner, top.generation + 1);
+      this.scheduled.delete(owner);
+      due.push(owner);
+      this.recycle(top);
     }
     return due;
   }
 
   private dropStale(): void {
     while (this.heap.length > 0 && !this.isLive(this.heap[0]!)) {
+      const top = this.heap[0]!;
       this.pop();
       this.stale--;
+      this.recycle(top);
     }
   }
 

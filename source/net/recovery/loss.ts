@@ -5,10 +5,17 @@
  * `deadline()` and call `onTimeout` when it fires.
  *
  * Bookkeeping: sent packets live in an array ordered by packet number (packet numbers only
- * grow), with a head index. Acked/lost entries are marked in place and swept off the front, so
- * every entry is appended once and removed once. Because §6.1 declares every packet more than
- * kPacketThreshold below the largest acknowledged lost, settled markers can only pile up behind
- * a live entry for about one round trip, keeping walks short.
+ * grow), with a head and a tail index, and their states in a parallel array. Acked/lost entries
+ * are marked in place and swept off the front, so every entry is appended once and removed
+ * once. Because §6.1 declares every packet more than kPacketThreshold below the largest
+ * acknowledged lost, settled markers can only pile up behind a live entry for about one round
+ * trip, keeping walks short.
+ *
+ * Allocation (issue 16): no object per sent packet beyond the caller's, arrays that keep their
+ * capacity when they drain (a ping-pong drains them on every ACK; starting again from [] cost
+ * a new backing store per packet), and onAck / onTimeout answer in objects shared by every
+ * detector, overwritten by the next call (as Session.open's): read the answer before calling
+ * any detector again.
  */
 
 import { NewReno } from './congestion.js';
@@ -75,9 +82,25 @@ const LOST = 2;
 const DROPPED = 3;
 type EntryState = typeof LIVE | typeof ACKED | typeof LOST | typeof DROPPED;
 
-interface Entry<F> {
-  readonly packet: SentPacket<F>;
-  state: EntryState;
+/**
+ * onAck's and onTimeout's answers, one each for every detector (see the
+ * header): callers read an answer before anything calls a detector again, and
+ * a 1,000-peer hub does not hold three objects and three arrays per session.
+ */
+const ACK_RESULT: AckResult<unknown> = {
+  acked: [],
+  lost: [],
+  rttUpdated: false,
+  persistentCongestion: false,
+};
+const TIMEOUT_RESULT: TimeoutResult<unknown> = { lost: [], probes: 0, persistentCongestion: false };
+
+/** A drained packet array keeps at most this many slots; a larger one is freed. */
+const KEEP_DRAINED = 256;
+
+/** Empties an array that is reused, keeping its backing store (length = 0 would free it). */
+function emptyArray(a: unknown[]): void {
+  while (a.length > 0) a.pop();
 }
 
 /**
@@ -111,10 +134,14 @@ export class LossDetector<F> {
   readonly #packetThreshold: number;
   readonly #timeThreshold: number;
 
-  #entries: Entry<F>[] = [];
+  /** Sent packets, [head, tail) in use; slots outside it are undefined. */
+  #packets: (SentPacket<F> | undefined)[] = [];
+  /** The state of packets[i] (LIVE, ACKED, LOST, DROPPED). */
+  #states: EntryState[] = [];
   #head = 0;
-  /** ACK-only entries in send order, for enforcing MAX_BARE_TRACKED. */
-  #bare: Entry<F>[] = [];
+  #tail = 0;
+  /** Packet numbers of ACK-only packets in send order, for enforcing MAX_BARE_TRACKED. */
+  #bare: number[] = [];
   #bareHead = 0;
   #bareLive = 0;
 
@@ -187,8 +214,15 @@ export class LossDetector<F> {
       throw new RangeError(`packet number ${p.pn} not above ${this.#largestSent}`);
     }
     this.#largestSent = p.pn;
-    const entry: Entry<F> = { packet: p, state: LIVE };
-    this.#entries.push(entry);
+    const i = this.#tail;
+    if (i < this.#packets.length) {
+      this.#packets[i] = p;
+      this.#states[i] = LIVE;
+    } else {
+      this.#packets.push(p);
+      this.#states.push(LIVE);
+    }
+    this.#tail = i + 1;
     if (p.inFlight) {
       this.#inFlightCount++;
       this.cc.onPacketSent(p.size);
@@ -197,16 +231,22 @@ export class LossDetector<F> {
       this.#ackElicitingOutstanding++;
       this.#timeOfLastAckEliciting = p.timeSent;
     } else if (!p.inFlight) {
-      this.#trackBare(entry);
+      this.#trackBare(p.pn);
     }
   }
 
   /**
    * A.7. `ranges` are acknowledged [start, end) ranges (any order; the wire gives them
-   * descending), `ackDelay` is the peer's reported delay in ms.
+   * descending), `ackDelay` is the peer's reported delay in ms. The answer is shared (see the
+   * header), overwritten by the next onAck of any detector.
    */
   onAck(ranges: Iterable<[number, number]>, ackDelay: number, now: number): AckResult<F> {
-    const acked: SentPacket<F>[] = [];
+    const result = ACK_RESULT as AckResult<F>;
+    const acked = result.acked;
+    emptyArray(acked);
+    emptyArray(result.lost);
+    result.rttUpdated = false;
+    result.persistentCongestion = false;
     let largestInFrame = -1;
     let sorted = true;
     for (const [rawStart, rawEnd] of ranges) {
@@ -222,14 +262,16 @@ export class LossDetector<F> {
       if (run !== undefined && end - 1 > run.lastPn) {
         run.minAckedAbove = Math.min(run.minAckedAbove, Math.max(start, run.lastPn + 1));
       }
-      const entries = this.#entries;
+      const packets = this.#packets;
+      const states = this.#states;
+      const tail = this.#tail;
       const before = acked.length;
-      for (let i = this.#lowerBound(start); i < entries.length; i++) {
-        const entry = entries[i]!;
-        if (entry.packet.pn >= end) break;
-        if (entry.state !== LIVE) continue;
-        this.#settle(entry, ACKED);
-        acked.push(entry.packet);
+      for (let i = this.#lowerBound(start); i < tail; i++) {
+        const p = packets[i]!;
+        if (p.pn >= end) break;
+        if (states[i] !== LIVE) continue;
+        this.#settle(i, ACKED);
+        acked.push(p);
       }
       const prev = acked[before - 1];
       if (prev !== undefined && acked.length > before && acked[before]!.pn < prev.pn) {
@@ -241,9 +283,7 @@ export class LossDetector<F> {
     }
     // A.7: an ACK that acknowledges nothing new changes nothing else (no RTT sample, no loss
     // detection, no PTO reset).
-    if (acked.length === 0) {
-      return { acked, lost: [], rttUpdated: false, persistentCongestion: false };
-    }
+    if (acked.length === 0) return result;
     // Ranges arrive descending; callers want oldest first.
     if (!sorted) acked.sort((a, b) => a.pn - b.pn);
 
@@ -263,17 +303,20 @@ export class LossDetector<F> {
 
     // A.7: losses are processed before acknowledgments so that acks of packets sent before a
     // new recovery period do not grow the window (B.5, B.6).
-    const lost = this.#detectAndRemoveLost(now);
+    const lost = this.#detectAndRemoveLost(now, result.lost);
     const persistentCongestion = this.#persistentCongestion;
     this.#onLost(lost, persistentCongestion, now);
-    for (const p of acked) {
+    for (let i = 0; i < acked.length; i++) {
+      const p = acked[i]!;
       if (p.inFlight) this.cc.onPacketAcked(p.size, p.timeSent, now);
     }
     // A.7: a peer that acknowledges is alive; the PTO backoff restarts (we have no address
     // validation concerns: the handshake already completed).
     this.#ptoCount = 0;
     this.#compact();
-    return { acked, lost, rttUpdated, persistentCongestion };
+    result.rttUpdated = rttUpdated;
+    result.persistentCongestion = persistentCongestion;
+    return result;
   }
 
   /**
@@ -292,33 +335,41 @@ export class LossDetector<F> {
     return Math.max(this.#timeOfLastAckEliciting, this.#lastPtoTime) + interval;
   }
 
-  /** A.9. Does nothing if called before `deadline()`. */
+  /**
+   * A.9. Does nothing if called before `deadline()`. The answer is shared (see the header),
+   * overwritten by the next onTimeout of any detector.
+   */
   onTimeout(now: number): TimeoutResult<F> {
+    const result = TIMEOUT_RESULT as TimeoutResult<F>;
+    emptyArray(result.lost);
+    result.probes = 0;
+    result.persistentCongestion = false;
     const deadline = this.deadline();
-    if (deadline === undefined || now < deadline) {
-      return { lost: [], probes: 0, persistentCongestion: false };
-    }
+    if (deadline === undefined || now < deadline) return result;
     if (this.#lossTime !== undefined) {
       // §6.1.2: time-threshold losses; this is not a PTO, so no probes and no backoff.
-      const lost = this.#detectAndRemoveLost(now);
+      const lost = this.#detectAndRemoveLost(now, result.lost);
       const persistentCongestion = this.#persistentCongestion;
       this.#onLost(lost, persistentCongestion, now);
       this.#compact();
-      return { lost, probes: 0, persistentCongestion };
+      result.persistentCongestion = persistentCongestion;
+      return result;
     }
     // §6.2.4: a PTO declares nothing lost; it sends probes and backs off the next PTO.
     this.#ptoCount++;
     this.stats.ptoCount++;
     this.#lastPtoTime = now;
-    return { lost: [], probes: PTO_PROBES, persistentCongestion: false };
+    result.probes = PTO_PROBES;
+    return result;
   }
 
   /** Outstanding ack-eliciting packets, oldest first. Do not call other methods mid-iteration. */
   *unacked(): Iterable<SentPacket<F>> {
-    const entries = this.#entries;
-    for (let i = this.#head; i < entries.length; i++) {
-      const entry = entries[i]!;
-      if (entry.state === LIVE && entry.packet.ackEliciting) yield entry.packet;
+    const packets = this.#packets;
+    const states = this.#states;
+    for (let i = this.#head; i < this.#tail; i++) {
+      const p = packets[i]!;
+      if (states[i] === LIVE && p.ackEliciting) yield p;
     }
   }
 
@@ -329,16 +380,17 @@ export class LossDetector<F> {
    */
   discardAll(): SentPacket<F>[] {
     const out: SentPacket<F>[] = [];
-    const entries = this.#entries;
-    for (let i = this.#head; i < entries.length; i++) {
-      const entry = entries[i]!;
-      if (entry.state !== LIVE) continue;
-      const p = entry.packet;
+    const packets = this.#packets;
+    for (let i = this.#head; i < this.#tail; i++) {
+      if (this.#states[i] !== LIVE) continue;
+      const p = packets[i]!;
       if (p.inFlight) this.cc.removeFromFlight(p.size);
       out.push(p);
     }
-    this.#entries = [];
+    this.#packets = [];
+    this.#states = [];
     this.#head = 0;
+    this.#tail = 0;
     this.#bare = [];
     this.#bareHead = 0;
     this.#bareLive = 0;
@@ -356,9 +408,8 @@ export class LossDetector<F> {
    * kPacketThreshold later packets are acknowledged (§6.1.1) or it was sent more than
    * kTimeThreshold * max(smoothed_rtt, latest_rtt) ago (§6.1.2); otherwise it sets the loss time.
    */
-  #detectAndRemoveLost(now: number): SentPacket<F>[] {
+  #detectAndRemoveLost(now: number, lost: SentPacket<F>[]): SentPacket<F>[] {
     this.#lossTime = undefined;
-    const lost: SentPacket<F>[] = [];
     let persistentCongestion = false;
     this.#persistentCongestion = false;
     const largestAcked = this.#largestAcked;
@@ -370,24 +421,25 @@ export class LossDetector<F> {
     );
     // §7.6.1: (smoothed_rtt + max(4 * rttvar, kGranularity) + max_ack_delay) * threshold.
     const pcDuration = (rtt.ptoBase() + this.#maxAckDelay) * PERSISTENT_CONGESTION_THRESHOLD;
-    const entries = this.#entries;
-    for (let i = this.#head; i < entries.length; i++) {
-      const entry = entries[i]!;
-      const p = entry.packet;
+    const packets = this.#packets;
+    const states = this.#states;
+    for (let i = this.#head; i < this.#tail; i++) {
+      const p = packets[i]!;
       if (p.pn > largestAcked) break;
-      if (entry.state === ACKED) {
+      const state = states[i];
+      if (state === ACKED) {
         const run = this.#run;
         if (run !== undefined && p.pn > run.lastPn && p.pn < run.minAckedAbove) {
           run.minAckedAbove = p.pn;
         }
         continue;
       }
-      if (entry.state !== LIVE) continue;
+      if (state !== LIVE) continue;
       // Compare as `timeSent + lossDelay <= now`, the same sum the loss time is set to, so a
       // timer fired exactly at the loss time always finds the packet lost (no float drift).
       const lossAt = p.timeSent + lossDelay;
       if (lossAt <= now || largestAcked >= p.pn + this.#packetThreshold) {
-        this.#settle(entry, LOST);
+        this.#settle(i, LOST);
         lost.push(p);
         if (!p.pmtuProbe && this.#extendRun(p, pcDuration)) persistentCongestion = true;
       } else if (this.#lossTime === undefined || lossAt < this.#lossTime) {
@@ -427,7 +479,8 @@ export class LossDetector<F> {
     let lostBytes = 0;
     let newestLostTime = Number.NEGATIVE_INFINITY;
     let counted = 0;
-    for (const p of lost) {
+    for (let i = 0; i < lost.length; i++) {
+      const p = lost[i]!;
       if (p.pmtuProbe) {
         if (p.inFlight) this.cc.removeFromFlight(p.size);
         continue;
@@ -477,23 +530,32 @@ export class LossDetector<F> {
     }
   }
 
-  #settle(entry: Entry<F>, state: EntryState): void {
-    entry.state = state;
-    const p = entry.packet;
+  #settle(i: number, state: EntryState): void {
+    this.#states[i] = state;
+    const p = this.#packets[i]!;
     if (p.inFlight) this.#inFlightCount--;
     if (p.ackEliciting) this.#ackElicitingOutstanding--;
     else if (!p.inFlight) this.#bareLive--;
   }
 
-  #trackBare(entry: Entry<F>): void {
+  /** True when packet `pn` is still tracked and neither acked, lost nor dropped. */
+  #isLive(pn: number): boolean {
+    const i = this.#lowerBound(pn);
+    return i < this.#tail && this.#packets[i]!.pn === pn && this.#states[i] === LIVE;
+  }
+
+  #trackBare(pn: number): void {
     const bare = this.#bare;
-    bare.push(entry);
+    bare.push(pn);
     this.#bareLive++;
     while (this.#bareLive > MAX_BARE_TRACKED) {
       const oldest = bare[this.#bareHead++]!;
-      if (oldest.state === LIVE) this.#settle(oldest, DROPPED);
+      const i = this.#lowerBound(oldest);
+      if (i < this.#tail && this.#packets[i]!.pn === oldest && this.#states[i] === LIVE) {
+        this.#settle(i, DROPPED);
+      }
     }
-    while (this.#bareHead < bare.length && bare[this.#bareHead]!.state !== LIVE) this.#bareHead++;
+    while (this.#bareHead < bare.length && !this.#isLive(bare[this.#bareHead]!)) this.#bareHead++;
     if (this.#bareHead >= COMPACT_MIN && this.#bareHead * 2 > bare.length) {
       this.#bare = bare.slice(this.#bareHead);
       this.#bareHead = 0;
@@ -501,30 +563,44 @@ export class LossDetector<F> {
     this.#compact();
   }
 
-  /** Sweep settled entries off the front; occasionally reallocate so memory tracks live entries. */
+  /**
+   * Sweep settled entries off the front (releasing their packets); move the live ones down in
+   * place once the dead prefix dominates, so memory tracks live entries without a new array.
+   */
   #compact(): void {
-    const entries = this.#entries;
+    const packets = this.#packets;
+    const states = this.#states;
+    const tail = this.#tail;
     let head = this.#head;
-    while (head < entries.length && entries[head]!.state !== LIVE) head++;
-    if (head === entries.length) {
-      this.#entries = [];
-      this.#head = 0;
-    } else if (head >= COMPACT_MIN && head * 2 > entries.length) {
-      this.#entries = entries.slice(head);
-      this.#head = 0;
-    } else {
-      this.#head = head;
+    while (head < tail && states[head] !== LIVE) packets[head++] = undefined;
+    if (head === tail) {
+      head = 0;
+      this.#tail = 0;
+      if (packets.length > KEEP_DRAINED) {
+        this.#packets = [];
+        this.#states = [];
+      }
+    } else if (head >= COMPACT_MIN && head * 2 > tail) {
+      const live = tail - head;
+      for (let k = 0; k < live; k++) {
+        packets[k] = packets[head + k];
+        states[k] = states[head + k]!;
+      }
+      for (let k = live; k < tail; k++) packets[k] = undefined;
+      this.#tail = live;
+      head = 0;
     }
+    this.#head = head;
   }
 
   /** First index at or after the head whose packet number is >= pn. */
   #lowerBound(pn: number): number {
-    const entries = this.#entries;
+    const packets = this.#packets;
     let lo = this.#head;
-    let hi = entries.length;
+    let hi = this.#tail;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (entries[mid]!.packet.pn >= pn) hi = mid;
+      if (packets[mid]!.pn >= pn) hi = mid;
       else lo = mid + 1;
     }
     return lo;

@@ -2,7 +2,11 @@
  * A set of non-negative integers stored as sorted, disjoint, non-adjacent half-open ranges
  * [start, end). Used for ACK ranges (packet numbers) and stream byte ranges.
  *
- * Representation: two parallel sorted arrays of range starts and ends. The hot paths in a
+ * Representation: two parallel sorted arrays of range starts and ends and a count; the
+ * arrays keep their length (capacity) when ranges go, so the common cycle of a session's ACK ranges (insert a packet
+ * number, drop everything once the peer acknowledged our ACK) allocates nothing. With plain
+ * arrays, dropping the last range freed the backing store and the next insert allocated a new
+ * one: ~600 bytes per 1 KiB round trip of the in-process ping-pong (issue 16). The hot paths in a
  * transport are "append just past the end" (a new packet number or the next stream bytes) and
  * "drop from the front" (bounding memory once ranges are acknowledged), both of which are O(1)
  * or O(ranges) here; everything else is a binary search plus one splice.
@@ -14,26 +18,28 @@
  * counts what each operation costs (search probes plus elements moved), so
  * tests can bound it without a clock.
  */
+/** Capacity kept however few ranges remain (a session's ACK ranges stay below this). */
+const KEEP_CAPACITY = 64;
+
 export class RangeSet {
-  // Invariant: starts[i] < ends[i] < starts[i + 1] (strict: adjacent ranges are always merged).
+  // Invariant: starts[i] < ends[i] < starts[i + 1] for i < n (strict: adjacent ranges are
+  // always merged); slots at and above n are unused.
   #starts: number[] = [];
   #ends: number[] = [];
+  #n = 0;
   /** Search probes plus array elements moved, since construction. */
   work = 0;
 
   insert(start: number, end: number): void {
     if (!(start < end)) return;
-    const starts = this.#starts;
-    const ends = this.#ends;
-    const n = starts.length;
+    const n = this.#n;
     // Fast paths: empty set, or strictly after / touching the last range.
-    if (n === 0 || start > ends[n - 1]!) {
-      starts.push(start);
-      ends.push(end);
+    if (n === 0 || start > this.#ends[n - 1]!) {
+      this.#insertAt(n, start, end);
       return;
     }
-    if (start >= starts[n - 1]!) {
-      if (end > ends[n - 1]!) ends[n - 1] = end;
+    if (start >= this.#starts[n - 1]!) {
+      if (end > this.#ends[n - 1]!) this.#ends[n - 1] = end;
       return;
     }
     // First range that could merge: its end reaches `start` (adjacency counts, so >=).
@@ -42,15 +48,15 @@ export class RangeSet {
     const j = this.#firstStartAbove(end);
     if (i === j) {
       this.work += n - i;
-      starts.splice(i, 0, start);
-      ends.splice(i, 0, end);
+      this.#insertAt(i, start, end);
       return;
     }
-    const newStart = Math.min(start, starts[i]!);
-    const newEnd = Math.max(end, ends[j - 1]!);
+    const newStart = Math.min(start, this.#starts[i]!);
+    const newEnd = Math.max(end, this.#ends[j - 1]!);
     if (j - i > 1) this.work += n - j;
-    starts.splice(i, j - i, newStart);
-    ends.splice(i, j - i, newEnd);
+    this.#starts[i] = newStart;
+    this.#ends[i] = newEnd;
+    this.#drop(i + 1, j);
   }
 
   remove(start: number, end: number): void {
@@ -84,16 +90,14 @@ export class RangeSet {
         ends[k] = tailEnd;
       } else {
         // Both sides of one range survive: it splits in two.
-        this.work += starts.length - k;
-        starts.splice(k, 0, end);
-        ends.splice(k, 0, tailEnd);
+        this.work += this.#n - k;
+        this.#insertAt(k, end, tailEnd);
         return;
       }
       k++;
     }
-    this.work += starts.length - j;
-    dropRange(starts, k, j);
-    dropRange(ends, k, j);
+    this.work += this.#n - j;
+    this.#drop(k, j);
   }
 
   has(value: number): boolean {
@@ -110,21 +114,26 @@ export class RangeSet {
 
   /** Number of disjoint ranges (not number of values). */
   get size(): number {
+    return this.#n;
+  }
+
+  /** Ranges the arrays have room for: the memory held, whatever `size` is now. */
+  get capacity(): number {
     return this.#starts.length;
   }
 
   get min(): number | undefined {
-    return this.#starts[0];
+    return this.#n === 0 ? undefined : this.#starts[0];
   }
 
   /** End (exclusive) of the lowest range: with `min`, the first range without a tuple. */
   get firstEnd(): number | undefined {
-    return this.#ends[0];
+    return this.#n === 0 ? undefined : this.#ends[0];
   }
 
   /** Largest contained value, i.e. end - 1 of the last range. */
   get max(): number | undefined {
-    const n = this.#ends.length;
+    const n = this.#n;
     return n === 0 ? undefined : this.#ends[n - 1]! - 1;
   }
 
@@ -132,15 +141,26 @@ export class RangeSet {
   *ranges(): IterableIterator<[number, number]> {
     const starts = this.#starts;
     const ends = this.#ends;
-    for (let k = 0; k < starts.length; k++) yield [starts[k]!, ends[k]!];
+    for (let k = 0; k < this.#n; k++) yield [starts[k]!, ends[k]!];
+  }
+
+  /** Start of the k-th range, ascending (0 <= k < size): reading ranges without a tuple. */
+  startAt(k: number): number {
+    return this.#starts[k]!;
+  }
+
+  /** End (exclusive) of the k-th range, ascending (0 <= k < size). */
+  endAt(k: number): number {
+    return this.#ends[k]!;
   }
 
   /** The ranges, highest first, as a new array (what an ACK frame encodes; no iterator). */
   toArrayDescending(): [number, number][] {
     const starts = this.#starts;
     const ends = this.#ends;
-    const out: [number, number][] = new Array(starts.length);
-    for (let k = starts.length - 1, i = 0; k >= 0; k--, i++) out[i] = [starts[k]!, ends[k]!];
+    const n = this.#n;
+    const out: [number, number][] = new Array(n);
+    for (let k = n - 1, i = 0; k >= 0; k--, i++) out[i] = [starts[k]!, ends[k]!];
     return out;
   }
 
@@ -152,7 +172,7 @@ export class RangeSet {
     if (k >= 0 && this.#ends[k]! > start) cursor = this.#ends[k]!;
     if (cursor >= end) return undefined;
     // Ranges never touch, so the next range (if any) starts strictly after `cursor`.
-    const next = this.#starts[k + 1];
+    const next = k + 1 < this.#n ? this.#starts[k + 1]! : undefined;
     return [cursor, next === undefined ? end : Math.min(end, next)];
   }
 
@@ -160,16 +180,58 @@ export class RangeSet {
   removeBelow(value: number): void {
     const i = this.#firstEndAbove(value);
     if (i > 0) {
-      this.work += this.#starts.length - i;
-      dropRange(this.#starts, 0, i);
-      dropRange(this.#ends, 0, i);
+      this.work += this.#n - i;
+      this.#drop(0, i);
     }
-    if (this.#starts.length > 0 && this.#starts[0]! < value) this.#starts[0] = value;
+    if (this.#n > 0 && this.#starts[0]! < value) this.#starts[0] = value;
   }
 
   clear(): void {
-    this.#starts = [];
-    this.#ends = [];
+    this.#n = 0;
+    this.#shrink();
+  }
+
+  /** Opens slot `i` (moving [i, n) up one) and writes the range there. */
+  #insertAt(i: number, start: number, end: number): void {
+    const n = this.#n;
+    const starts = this.#starts;
+    const ends = this.#ends;
+    if (n === starts.length) {
+      // Grown the way push grows an array (amortised, in place when it can).
+      starts.push(0);
+      ends.push(0);
+    }
+    for (let k = n; k > i; k--) {
+      starts[k] = starts[k - 1]!;
+      ends[k] = ends[k - 1]!;
+    }
+    starts[i] = start;
+    ends[i] = end;
+    this.#n = n + 1;
+  }
+
+  /** Removes ranges [from, to), moving those above down. */
+  #drop(from: number, to: number): void {
+    if (from >= to) return;
+    const n = this.#n;
+    const starts = this.#starts;
+    const ends = this.#ends;
+    for (let k = to; k < n; k++) {
+      starts[k - to + from] = starts[k]!;
+      ends[k - to + from] = ends[k]!;
+    }
+    this.#n = n - (to - from);
+    this.#shrink();
+  }
+
+  /** A set that once held many ranges gives the memory back when it holds few. */
+  #shrink(): void {
+    const cap = this.#starts.length;
+    if (cap > KEEP_CAPACITY && this.#n * 4 < cap) {
+      const keep = Math.max(KEEP_CAPACITY, 2 * this.#n);
+      this.#starts.length = keep;
+      this.#ends.length = keep;
+    }
   }
 
   // --- binary searches (all return an index in [0, n] or -1) ---
@@ -201,23 +263,15 @@ export class RangeSet {
 
   #search(a: readonly number[], value: number, strict: boolean): number {
     // ⌈log2(n + 1)⌉ probes: counted, not run twice.
-    this.work += 32 - Math.clz32(a.length);
-    return firstIndex(a, value, strict);
+    this.work += 32 - Math.clz32(this.#n);
+    return firstIndex(a, this.#n, value, strict);
   }
 }
 
-/** Removes a[from..to) in place; unlike splice, allocates no array of removed elements. */
-function dropRange(a: number[], from: number, to: number): void {
-  const n = a.length;
-  if (from >= to) return;
-  for (let k = to; k < n; k++) a[k - to + from] = a[k]!;
-  a.length = n - (to - from);
-}
-
-/** Binary search in a sorted array: the first index whose element is > value (strict) or >= value. */
-function firstIndex(a: readonly number[], value: number, strict: boolean): number {
+/** Binary search in sorted a[0, n): the first index whose element is > value (strict) or >= value. */
+function firstIndex(a: readonly number[], n: number, value: number, strict: boolean): number {
   let lo = 0;
-  let hi = a.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const x = a[mid]!;

@@ -52,11 +52,16 @@ export const CloseCode = {
 
 /** Most ranges one ACK frame carries; older ones are re-sent or given up. */
 export const MAX_ACK_RANGES = 64;
-const MAX_CLOSE_REASON = 256;
+/** Longest CLOSE reason, bytes of UTF-8. */
+export const MAX_CLOSE_REASON = 256;
 
 const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
-/** Decodes every frame of a payload. Throws BadPacket on any malformation. */
+/**
+ * Decodes every frame of a payload into objects (tests, the closing state;
+ * the per-packet path can use framewalk.ts's readFrames). Throws BadPacket on any
+ * malformation.
+ */
 export function decodeFrames(payload: Uint8Array): Frame[] {
   const r = new Reader(payload);
   const frames: Frame[] = [];

@@ -75,6 +75,15 @@ export class Reader {
     return out;
   }
 
+  /** Steps over the next `n` bytes, checked as bytes() checks them; returns where they start. */
+  skip(n: number, what = 'bytes'): number {
+    if (!Number.isSafeInteger(n) || n < 0) throw new BadPacket('malformed', `bad ${what} length`);
+    this.need(n, what);
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
   rest(): Uint8Array {
     const out = view(this.buf, this.pos, this.end);
     this.pos = this.end;

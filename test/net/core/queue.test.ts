@@ -70,6 +70,19 @@ describe('Fifo', () => {
     expect(backing(q)).toBe(0);
   });
 
+  it('a small queue drained every turn keeps its array (no new backing store per turn)', () => {
+    const q = new Fifo<number>();
+    for (let i = 0; i < 3; i++) q.push(i);
+    const first = (q as unknown as { items: unknown[] }).items;
+    for (let turn = 0; turn < 100; turn++) {
+      while (q.shift() !== undefined);
+      for (let i = 0; i < 3; i++) q.push(turn * 3 + i);
+      expect((q as unknown as { items: unknown[] }).items).toBe(first);
+    }
+    expect(backing(q)).toBe(3);
+    expect([q.shift(), q.shift(), q.shift(), q.shift()]).toEqual([297, 298, 299, undefined]);
+  });
+
   it('holds memory bounded by its length when it never drains (a steady stream)', () => {
     const q = new Fifo<number>();
     q.push(0);

@@ -172,4 +172,27 @@ describe('TimerHeap', () => {
     expect(popped).toBeGreaterThan(0);
     expect(maxLength).toBeLessThanOrEqual(4 * owners.length + 65);
   });
+
+  it('a deadline moved after every flush reuses heap entries, and popDue one answer array', () => {
+    const owners: Owner[] = Array.from({ length: 4 }, (_, name) => ({ name }));
+    const heap = new TimerHeap<Owner>();
+    const entries = new Set<object>();
+    const answers = new Set<object>();
+    let now = 0;
+    for (let turn = 0; turn < 1000; turn++) {
+      // As the endpoint does: every owner's deadline moves each turn, one comes due.
+      for (const [i, o] of owners.entries()) heap.set(o, now + 1 + i);
+      for (const e of (heap as unknown as { heap: object[] }).heap) entries.add(e);
+      now += 1;
+      const due = heap.popDue(now);
+      expect(due).toEqual([owners[0]]);
+      answers.add(due);
+    }
+    expect(answers.size).toBe(1);
+    // The live entries plus the stale ones not yet surfaced, each reused: never one per set.
+    expect(entries.size).toBeLessThanOrEqual(4 * owners.length + 65);
+    // Entries out of the heap keep no owner alive.
+    const spare = (heap as unknown as { spare: { owner: unknown }[] }).spare;
+    expect(spare.every((e) => e.owner === undefined)).toBe(true);
+  });
 });

@@ -495,3 +495,41 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     );
   });
 });
+
+describe('LossDetector allocation (issue 16)', () => {
+  it('answers onAck and onTimeout in objects of its own, emptied and reused on every call', () => {
+    const ld = new LossDetector<string>();
+    const acks = new Set<object>();
+    const lists = new Set<object>();
+    let now = 0;
+    for (let pn = 0; pn < 1000; pn++) {
+      ld.onPacketSent(pkt(pn, now));
+      now += 1;
+      const r = ld.onAck([[pn, pn + 1]], 0, now);
+      expect(pns(r.acked)).toEqual([pn]); // read before the next call, as callers do
+      expect(r.lost).toEqual([]);
+      acks.add(r);
+      lists.add(r.acked);
+    }
+    expect(acks.size).toBe(1);
+    expect(lists.size).toBe(1);
+    // Nothing outstanding: a timeout answers nothing, in its own reused object.
+    const t1 = ld.onTimeout(now + 10_000);
+    const t2 = ld.onTimeout(now + 20_000);
+    expect(t1).toBe(t2);
+    expect(t2).toEqual({ lost: [], probes: 0, persistentCongestion: false });
+  });
+
+  it('keeps declaring the right packets lost across in-place compactions', () => {
+    const ld = new LossDetector<string>();
+    // One packet in ten is never acknowledged: each is declared lost three packets later.
+    const lost: number[] = [];
+    for (let pn = 0; pn < 5000; pn++) {
+      ld.onPacketSent(pkt(pn, pn));
+      if (pn % 10 === 3) continue;
+      lost.push(...pns(ld.onAck([[pn, pn + 1]], 0, pn + 1).lost));
+    }
+    expect(lost).toEqual(Array.from({ length: 500 }, (_, i) => 10 * i + 3));
+    expect(ld.inFlightCount).toBe(0);
+  });
+});

@@ -213,3 +213,34 @@ describe('RangeSet work (search probes plus elements moved)', () => {
     expect(set.work).toBe(0);
   });
 });
+
+describe('RangeSet memory (capacity: ranges its arrays have room for)', () => {
+  it('keeps its arrays when emptied, so a session acknowledging every packet allocates nothing', () => {
+    const set = new RangeSet();
+    set.insert(0, 1);
+    const capacity = set.capacity;
+    expect(capacity).toBeGreaterThanOrEqual(1);
+    for (let pn = 1; pn < 1000; pn++) {
+      set.insert(pn, pn + 1);
+      set.removeBelow(pn + 1); // the peer acknowledged the ACK that carried it
+      expect(set.size).toBe(0);
+      expect(set.capacity).toBe(capacity);
+    }
+    set.insert(5000, 5001);
+    expect([...set.ranges()]).toEqual([[5000, 5001]]);
+  });
+
+  it('gives back what many ranges held once few remain', () => {
+    const set = new RangeSet();
+    for (let v = 0; v < 10_000; v += 2) set.insert(v, v + 1);
+    expect(set.capacity).toBeGreaterThanOrEqual(5000);
+    set.removeBelow(9990);
+    expect(set.size).toBe(5);
+    expect(set.capacity).toBeLessThanOrEqual(64);
+    set.clear();
+    expect(set.capacity).toBeLessThanOrEqual(64);
+    expect(set.min).toBeUndefined();
+    expect(set.max).toBeUndefined();
+    expect(set.firstEnd).toBeUndefined();
+  });
+});

@@ -6,7 +6,7 @@
  * constructor, about twice the cost).
  */
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PAGE_COST } from '../../../../source/net/core/conn/pages.js';
 import { MAX_PAYLOAD, Session } from '../../../../source/net/core/conn/session.js';
 import { RecvStream, SendStream } from '../../../../source/net/core/conn/stream.js';
@@ -153,5 +153,133 @@ describe('receive path: objects per packet', () => {
     expect(delivered.every((d) => d.length === 1024)).toBe(true);
     // Never a reassembly page (PAGE_COST: 4 KiB + bitmap, for a 2-byte header).
     expect(peak).toBeLessThan(PAGE_COST);
+  });
+
+  it('a copied message costs one Buffer (its own): its length header is stepped over, not copied', () => {
+    const rx = new RecvStream(0);
+    const datagram = new Uint8Array(1200); // small messages in a big datagram: copied out
+    const alloc = vi.spyOn(Buffer, 'allocUnsafe');
+    const clear = vi.spyOn(Map.prototype, 'clear');
+    try {
+      let offset = 0;
+      const got: number[] = [];
+      for (let m = 0; m < 100; m++) {
+        const length = 10 + (m % 90);
+        const pos = writeVarint(datagram, 0, length);
+        datagram.fill(m, pos, pos + length);
+        for (const msg of rx.onData(offset, datagram.subarray(0, pos + length))) {
+          expect(msg.length).toBe(length);
+          got.push(msg[length - 1]!);
+        }
+        offset += pos + length;
+      }
+      expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      expect(alloc).toHaveBeenCalledTimes(100);
+      // In-order data never had a reassembly page: nothing to clear, no new hash table.
+      expect(clear).not.toHaveBeenCalled();
+    } finally {
+      alloc.mockRestore();
+      clear.mockRestore();
+    }
+  });
+
+  it('Session.ackRanges answers in one reused object, array and set of pairs', () => {
+    const { rx } = pair();
+    const answers = new Set<object>();
+    const pairs = new Set<object>();
+    let peak = 0;
+    for (let pn = 0; pn < 200; pn++) {
+      // Every third packet missing: up to a few ranges at a time.
+      if (pn % 3 !== 2) rx.onPacketReceived(pn, true, pn);
+      const a = rx.ackRanges(pn);
+      expect(a.ranges[0]![1]).toBe(pn % 3 === 2 ? pn : pn + 1);
+      answers.add(a);
+      answers.add(a.ranges);
+      for (const p of a.ranges) pairs.add(p);
+      peak = Math.max(peak, a.ranges.length);
+      if (pn % 10 === 9) rx.forgetAcksBelow(pn - 5);
+    }
+    expect(answers.size).toBe(2);
+    // A pair per range held at the busiest moment, reused ever after.
+    expect(peak).toBeGreaterThan(1);
+    expect(pairs.size).toBe(peak);
+    rx.onPacketReceived(1000, true, 1000);
+    const last = rx.ackRanges(1000).ranges;
+    expect(last[0]).toEqual([1000, 1001]);
+    expect(last.every(([lo, hi], i) => lo < hi && (i === 0 || hi < last[i - 1]![0]))).toBe(true);
+  });
+
+  it('Session.seal makes no view of the header: the associated data is its own copy', () => {
+    const seen: Uint8Array[] = [];
+    const real = createPacketKey('chacha20-poly1305', randomBytes(32));
+    const spy = {
+      cipher: real.cipher,
+      seal(nonce: number, ad: Uint8Array, plain: Uint8Array, out: Uint8Array) {
+        seen.push(ad);
+        real.seal(nonce, ad, plain, out);
+      },
+      open: real.open.bind(real),
+      rekey: () => real.rekey(),
+    };
+    const tx = new Session({
+      localIndex: 1,
+      remoteIndex: 2,
+      initiator: false,
+      initiatorStatic: Buffer.alloc(32),
+      remoteStatic: Buffer.alloc(32),
+      sendKey: spy,
+      recvKey: real,
+      path: { address: '127.0.0.1', port: 1 },
+      now: 0,
+    });
+    const rx = new Session({
+      localIndex: 2,
+      remoteIndex: 1,
+      initiator: false,
+      initiatorStatic: Buffer.alloc(32),
+      remoteStatic: Buffer.alloc(32),
+      sendKey: real,
+      recvKey: real,
+      path: { address: '127.0.0.1', port: 1 },
+      now: 0,
+    });
+    const datagrams = [sealed(tx, 1), sealed(tx, 2)];
+    expect(seen).toHaveLength(2);
+    for (const [i, d] of datagrams.entries()) {
+      expect(seen[i]!.buffer).not.toBe(d.buffer);
+      // The header on the wire is what was authenticated: one bit of it changed fails.
+      const tampered = Buffer.from(d);
+      tampered[5]! ^= 1; // the receiver index, which the receiver does not check itself
+      const t = decodePacket(tampered);
+      const p = decodePacket(d);
+      if (p.type !== PacketType.Data || t.type !== PacketType.Data) throw new Error('not DATA');
+      expect(rx.open(t.header, t.pn, t.sealed, 0).ok).toBe(false);
+      const r = rx.open(p.header, p.pn, p.sealed, 0);
+      expect(r.ok && r.payload[0]).toBe(i + 1);
+    }
+  });
+
+  it('SendStream.onAcked and RecvStream.onData answer completed messages in one array each', () => {
+    const tx = new SendStream(0);
+    const rx = new RecvStream(0);
+    const acked = new Set<object>();
+    const received = new Set<object>();
+    const ids: number[] = [];
+    let delivered = 0;
+    for (let m = 0; m < 100; m++) {
+      tx.write(m, Buffer.alloc(100 + m, m));
+      for (let c = tx.nextChunk(1170); c; c = tx.nextChunk(1170)) {
+        const out = rx.onData(c.offset, Uint8Array.from(c.data));
+        if (out.length > 0) received.add(out);
+        for (const msg of out) expect(msg[0]).toBe(delivered++); // read before the next call
+        const done = tx.onAcked(c.offset, c.data.length);
+        if (done.length > 0) acked.add(done);
+        for (const d of done) ids.push(d.id); // read before the next call
+      }
+    }
+    expect(delivered).toBe(100);
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(acked.size).toBe(1);
+    expect(received.size).toBe(1);
   });
 });
