@@ -61,6 +61,11 @@ export class SocketDiscovery {
     return this.discovery.forget(nick);
   }
 
+  /** Our candidates may have changed (STUN answered): publish at once if the record did. */
+  refresh(): void {
+    this.discovery.refresh();
+  }
+
   stats(): ReturnType<Discovery['stats']> {
     return this.discovery.stats();
   }

@@ -1,6 +1,8 @@
+import dgram from 'node:dgram';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../../source/net/core/errors.js';
 import { fingerprint, generateIdentity } from '../../../source/net/crypto/identity.js';
+import { decodeStunMessage, encodeBindingResponse } from '../../../source/net/nat/stun-codec.js';
 import { type BindOptions, MultiHolepunchSocket } from '../../../source/net/shell/socket.js';
 import { type PrivateDht, privateDht } from './privatedht.js';
 
@@ -190,5 +192,42 @@ describe('a peer found by key moves', () => {
     expect(info.fingerprint).toBe(bob.fingerprint);
     expect(alice.pinnedFingerprint('bob')).toBe(bob.fingerprint);
     expect(alice.peers().map((p) => p.nick)).not.toContain('robert');
+  });
+});
+
+describe('our record follows STUN', () => {
+  beforeEach(async () => {
+    swarm = await privateDht(20);
+  });
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+    await swarm.close();
+  });
+
+  it('is re-signed with the reflexive address as soon as STUN answers, not at the next refresh', async () => {
+    // A STUN server that reports a mapped port other than ours (as a NAT would).
+    const stun = dgram.createSocket('udp4');
+    stun.on('message', (msg, rinfo) => {
+      const req = decodeStunMessage(msg);
+      const mapped = { address: '127.0.0.1', port: rinfo.port === 65535 ? 1 : rinfo.port + 1 };
+      stun.send(encodeBindingResponse(req.transactionId, mapped), rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((r) => stun.bind(0, '127.0.0.1', r));
+    try {
+      const alice = await bind({
+        nick: 'alice',
+        dht: { bootstrap: swarm.bootstrap },
+        stun: [`127.0.0.1:${stun.address().port}`],
+      });
+      const versionsAtStun = await new Promise<number>((resolve) => {
+        alice.on('stun', () => resolve(alice.stats().discovery!.versions));
+      });
+      // The socket's own 'stun' listener (registered at bind) ran first and signed a new version.
+      expect(versionsAtStun).toBe(2);
+      expect(alice.stunInfo()?.publicAddress).toBeDefined();
+    } finally {
+      stun.close();
+    }
   });
 });
