@@ -5,6 +5,7 @@ import { MAX_MESSAGE_SIZE } from '../core/conn/stream.js';
 import { Endpoint, validateNick } from '../core/endpoint.js';
 import { TransportError, UsageError } from '../core/errors.js';
 import { type PeerAddress, parsePeerEntry } from '../core/peers/entry.js';
+import type { RelayServer } from '../core/relay.js';
 import {
   fingerprint as fingerprintOf,
   generateIdentity,
@@ -147,18 +148,24 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     this.driver.pump();
   }
 
-  /** Allocates on the relays (see BindOptions.relays) from the peer socket. */
+  /**
+   * Allocates on the relays (see BindOptions.relays): over UDP from the peer
+   * socket, falling back to TCP on the same port; or over TCP / TLS.
+   */
   private async startRelays(relays: readonly ParsedRelay[]): Promise<void> {
     const servers = await Promise.all(
-      relays.map(async (r) => ({
-        server: (
-          await this.resolve(
-            `${r.uri.host.includes(':') ? `[${r.uri.host}]` : r.uri.host}:${r.uri.port}`,
-          )
-        )[0]!,
-        username: r.username,
-        password: r.password,
-      })),
+      relays.map(async (r): Promise<RelayServer> => {
+        const { host, port, transport, secure } = r.uri;
+        const [server] = await this.resolve(`${host.includes(':') ? `[${host}]` : host}:${port}`);
+        this.driver.links.configure({ server: server!, host, tls: secure, pin: r.pin });
+        return {
+          server: server!,
+          username: r.username,
+          password: r.password,
+          transport: transport === 'udp' ? 'udp' : 'stream',
+          fallback: transport === 'udp',
+        };
+      }),
     );
     this.endpoint.startRelay(servers, performance.now());
     this.driver.pump();
@@ -440,6 +447,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     return {
       server: r.server ? addrKey(r.server) : undefined,
       state: r.state,
+      transport:
+        r.transport === 'stream' && r.server ? this.driver.links.transportOf(r.server) : 'udp',
+      reason: r.reason,
       relayed: r.relayed ? addrKey(r.relayed) : undefined,
       bytesSent: r.bytesSent,
       bytesReceived: r.bytesReceived,
