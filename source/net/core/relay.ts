@@ -27,6 +27,8 @@ export interface RelayServer {
   transport?: 'udp' | 'stream';
   /** UDP first; when the Allocate gets no answer at all, the same server over a stream. */
   fallback?: boolean;
+  /** Initial retransmission timeout over UDP in ms (RFC 8489 §6.2.1: 500); a stream never retransmits. */
+  rto?: number;
 }
 
 /**
@@ -301,7 +303,7 @@ export class Relay {
       username: config.username,
       password: config.password,
       randomBytes: this.host.random,
-      ...(stream ? STREAM_TX : {}),
+      ...(stream ? STREAM_TX : config.rto !== undefined ? { rto: config.rto } : {}),
     });
   }
 

@@ -104,6 +104,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     if (opts.receiveQueueLimit !== undefined && !(opts.receiveQueueLimit >= 0)) {
       throw new UsageError('receiveQueueLimit must be a non-negative number');
     }
+    if (opts.relayRto !== undefined && !(Number.isInteger(opts.relayRto) && opts.relayRto > 0)) {
+      throw new UsageError('relayRto must be a positive whole number of ms');
+    }
     if (opts.receiveQueueBytes !== undefined && !(opts.receiveQueueBytes >= 0)) {
       throw new UsageError('receiveQueueBytes must be a non-negative number');
     }
@@ -129,7 +132,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     const sock = new MultiHolepunchSocket(endpoint, trust, opened, opts);
     try {
       if (opts.stun && opts.stun.length > 0) await sock.startStun(opts.stun, opts.stunRto);
-      if (relays.length > 0) await sock.startRelays(relays);
+      if (relays.length > 0) await sock.startRelays(relays, opts.relayRto);
       // After the relays: our first published record carries the relayed candidate.
       await sock.startDiscovery(opts);
       if (opts.peers) await sock.addPeers(opts.peers);
@@ -152,7 +155,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
    * Allocates on the relays (see BindOptions.relays): over UDP from the peer
    * socket, falling back to TCP on the same port; or over TCP / TLS.
    */
-  private async startRelays(relays: readonly ParsedRelay[]): Promise<void> {
+  private async startRelays(relays: readonly ParsedRelay[], rto?: number): Promise<void> {
     const servers = await Promise.all(
       relays.map(async (r): Promise<RelayServer> => {
         const { host, port, transport, secure } = r.uri;
@@ -164,6 +167,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
           password: r.password,
           transport: transport === 'udp' ? 'udp' : 'stream',
           fallback: transport === 'udp',
+          ...(rto !== undefined ? { rto } : {}),
         };
       }),
     );

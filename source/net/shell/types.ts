@@ -57,6 +57,12 @@ export interface BindOptions extends DiscoveryBindOptions {
    * path reaches are reached through it. Default: none.
    */
   relays?: RelayOption[];
+  /**
+   * Initial retransmission timeout of TURN requests over UDP, in ms (RFC 8489
+   * §6.2.1: 500). An Allocate unanswered after its 7 transmissions (39.5 s
+   * at 500) moves a `turn:` relay to TCP; tests shorten it.
+   */
+  relayRto?: number;
   /** Messages kept for receive() when no hook or listener takes them (default 10,000). */
   receiveQueueLimit?: number;
   /**
