@@ -7,6 +7,7 @@ import { decodeStunMessage, isStun } from '../../../source/net/nat/stun-codec.js
 import { TurnMethod } from '../../../source/net/nat/turn-codec.js';
 import { FakeNetwork } from '../../support/fakenet.js';
 import { FakeRelay } from '../../support/fakerelay.js';
+import { SimPeer } from '../../support/simnode.js';
 
 /**
  * The relay room's seam for TURN over a stream (RFC 8656 §12.5): transmits
@@ -236,5 +237,91 @@ describe('releasing an allocation no session uses (issue 17 item 4)', () => {
     // A dial that wants the relay (need) while allocated changes nothing.
     expect(r.relay.need(later)).toBe(true);
     expect(pump(r, later).filter((t) => allocates([t]).length > 0)).toEqual([]);
+  });
+});
+
+describe('release after a switch to direct, on the fake net (issue 17 item 4)', {
+  timeout: 60_000,
+}, () => {
+  /** Two port-restricted NATs on one relay, their direct path blocked until `block(false)`. */
+  function pair() {
+    const net = new FakeNetwork({ seed: 21, conditions: { delay: 10 } });
+    const relay = new FakeRelay(net, RELAY_IP);
+    const node = (nick: string, n: number) => {
+      const p = new SimPeer(net, { address: `10.0.${n}.2`, port: 4000 + n }, { nick }, net.rng, {
+        kind: 'port-restricted',
+        publicAddress: `203.0.113.${n}`,
+      });
+      p.endpoint.startRelay(
+        [{ server: relay.addr, username: 'user', password: 'secret' }],
+        net.now,
+      );
+      net.poke(p.addr);
+      return p;
+    };
+    const alice = node('alice', 1);
+    const bob = node('bob', 2);
+    net.runUntilTrue(
+      () => !!alice.endpoint.relayedAddress() && !!bob.endpoint.relayedAddress(),
+      10_000,
+    );
+    const pub = (p: SimPeer) => p.endpoint.relayStats().mapped!;
+    const key = (p: SimPeer) => p.endpoint.local.identity.publicKey;
+    const [aPub, bPub] = [pub(alice), pub(bob)];
+    const block = (on: boolean) => {
+      const c = on ? { blackout: true } : undefined;
+      net.setLinkConditions(alice.addr, bPub, c);
+      net.setLinkConditions(bob.addr, aPub, c);
+    };
+    block(true);
+    const ra = alice.endpoint.relayedAddress()!;
+    const rb = bob.endpoint.relayedAddress()!;
+    alice.endpoint.addPeer('bob', { addrs: [bPub], relayed: [rb], key: key(bob) }, net.now);
+    bob.endpoint.addPeer('alice', { addrs: [aPub], relayed: [ra], key: key(alice) }, net.now);
+    net.poke(alice.addr);
+    net.poke(bob.addr);
+    return { net, relay, alice, bob, block, ra };
+  }
+
+  it('keeps the allocation while relayed and for 5 min after going direct, then releases it; a dial that wants the relay allocates again', () => {
+    const { net, relay, alice, bob, block, ra } = pair();
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 10_000)).toBe(
+      true,
+    );
+    expect(alice.endpoint.peer('bob')?.stats.path).toBe('relay');
+    // Relayed for 6 minutes (keepalives flow through it): never released.
+    net.run(6 * 60_000);
+    expect(relay.released).toBe(0);
+    expect(alice.endpoint.relayStats().state).toBe('allocated');
+    block(false);
+    expect(
+      net.runUntilTrue(() => alice.endpoint.peer('bob')?.stats.path === 'direct', 10_000),
+    ).toBe(true);
+    const directAt = net.now;
+    // Kept a while after the switch (a dying direct path still finds it)...
+    net.run(IDLE_RELEASE_MS - 30_000);
+    expect(alice.endpoint.relayStats().state).toBe('allocated');
+    expect(relay.released).toBe(0);
+    // ...then released by both, the session untouched.
+    net.runUntilTrue(() => relay.released === 2, 120_000);
+    expect(net.now - directAt).toBeGreaterThanOrEqual(IDLE_RELEASE_MS - 30_000);
+    expect(alice.endpoint.relayStats().state).toBe('released');
+    expect(alice.endpoint.relayedAddress()).toBeUndefined();
+    expect(alice.connected('bob') && bob.connected('alice')).toBe(true);
+    expect(alice.endpoint.peer('bob')?.stats.path).toBe('direct');
+    // A new peer known only by a relayed address: the dial wants the relay, so alice allocates again.
+    const carolKey = new SimPeer(net, { address: '192.0.2.9', port: 9 }, { nick: 'carol' }, net.rng)
+      .endpoint.local.identity.publicKey;
+    alice.endpoint.addPeer(
+      'carol',
+      { addrs: [], relayed: [{ address: RELAY_IP, port: 60_000 }], key: carolKey },
+      net.now,
+    );
+    net.poke(alice.addr);
+    expect(net.runUntilTrue(() => alice.endpoint.relayStats().state === 'allocated', 10_000)).toBe(
+      true,
+    );
+    // A new allocation: the fake relay hands the same client its old port back; coturn may not.
+    expect(alice.endpoint.relayedAddress()?.address).toBe(ra.address);
   });
 });
