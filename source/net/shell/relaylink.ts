@@ -39,6 +39,8 @@ export const CONNECT_TIMEOUT_MS = 10_000;
  * cannot make us hold unbounded memory.
  */
 export const MAX_QUEUED_BYTES = 256 * 1024;
+/** At close, a relay that does not close its side of the connection by then is cut off. */
+export const END_GRACE_MS = 1000;
 
 export class RelayLinks {
   private readonly targets = new Map<string, LinkTarget>();
@@ -134,7 +136,10 @@ class Link {
     if (this.done) return;
     this.done = true;
     this.socket.end();
+    // Closing the socket must not wait on a relay that keeps its half open.
+    const cut = setTimeout(() => this.socket.destroy(), END_GRACE_MS);
     await this.closed;
+    clearTimeout(cut);
   }
 
   private readonly onConnect = (): void => {

@@ -101,6 +101,26 @@ describe('stream connections to relays (shell/relaylink.ts)', () => {
     await l.close();
   });
 
+  it('close does not wait on a relay that keeps its half of the connection open', async () => {
+    let got = 0;
+    let conn: net.Socket | undefined;
+    const srv = net.createServer({ allowHalfOpen: true }, (c) => {
+      conn = c;
+      c.on('data', (d) => (got += d.length));
+      c.on('error', () => {});
+    });
+    servers.push(srv);
+    await new Promise<void>((r) => srv.listen(0, LOOPBACK, r));
+    const server = { address: LOOPBACK, port: (srv.address() as net.AddressInfo).port };
+    const { l, downs } = links();
+    l.configure({ server, host: LOOPBACK, tls: false, pin: undefined });
+    l.send({ to: server, data: encodeBindingRequest(randomBytes(12)), stream: true });
+    await waitFor(() => got === 20);
+    await l.close(); // resolves: the grace ends in a destroy
+    expect(downs).toEqual([]);
+    conn?.destroy();
+  });
+
   it('a transmit to a relay never configured is dropped and counted, opening nothing', () => {
     const { l, downs } = links();
     l.send({ to: { address: LOOPBACK, port: 9 }, data: Buffer.alloc(4, 0x40), stream: true });
