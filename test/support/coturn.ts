@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Addr } from '../../source/net/core/address.js';
@@ -28,21 +29,80 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
+/** A free TCP port on loopback (the TLS listener's). */
+export async function freeTcpPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, LOOPBACK, r));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** What to listen on besides UDP (coturn's defaults off here, for test isolation). */
+export interface CoturnListen {
+  /** TCP on the same port as UDP (RFC 8656 §12.5). */
+  tcp?: boolean;
+  /** No UDP listener: a relay reachable only over TCP (UDP to its port gets nothing back). */
+  noUdp?: boolean;
+  /** TLS on `tlsPort`, with this PEM certificate and key. */
+  tls?: { cert: string; key: string };
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), and its SHA-256 fingerprint. */
+export function selfSignedCert(dir: string): { cert: string; key: string; fingerprint: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const r = spawnSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=srmudp-test-relay',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
+  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr?.toString()}`);
+  return { cert, key, fingerprint: new X509Certificate(readFileSync(cert)).fingerprint256 };
+}
+
 export class Coturn {
   readonly dir = mkdtempSync(join(tmpdir(), 'srmudp-coturn-'));
   child: ChildProcess | undefined;
   /** Set when turnserver could not be started at all (under CI without coturn: the test fails). */
   spawnError: Error | undefined;
   port = 0;
+  /** The TLS listener's port, when asked for. */
+  tlsPort = 0;
 
-  async start(auth: string[]): Promise<Addr> {
+  async start(auth: string[], listen: CoturnListen = {}): Promise<Addr> {
     this.port = await freeUdpPort();
+    if (listen.tls) this.tlsPort = await freeTcpPort();
     const args = [
       '-n',
       '--no-cli',
-      '--no-tls',
       '--no-dtls',
-      '--no-tcp',
+      ...(listen.tls
+        ? [
+            '--cert',
+            listen.tls.cert,
+            '--pkey',
+            listen.tls.key,
+            '--tls-listening-port',
+            String(this.tlsPort),
+          ]
+        : ['--no-tls']),
+      ...(listen.tcp || listen.tls ? [] : ['--no-tcp']),
+      ...(listen.noUdp ? ['--no-udp'] : []),
       '--listening-ip',
       LOOPBACK,
       '--relay-ip',
@@ -67,8 +127,30 @@ export class Coturn {
       this.spawnError = err;
     });
     const server = { address: LOOPBACK, port: this.port };
-    await this.ready(server);
+    if (listen.noUdp) await this.readyTcp(server);
+    else await this.ready(server);
     return server;
+  }
+
+  /** Ready when it answers a Binding request over TCP (its UDP port is shut). */
+  private async readyTcp(server: Addr): Promise<void> {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      if (this.spawnError) throw new Error(`cannot start turnserver: ${this.spawnError.message}`);
+      if (this.child?.exitCode != null) throw new Error(`turnserver exited:\n${this.log()}`);
+      const ok = await new Promise<boolean>((resolve) => {
+        const c = net.connect(server.port, server.address);
+        c.once('error', () => resolve(false));
+        c.once('connect', () => c.write(encodeBindingRequest(randomBytes(12))));
+        c.once('data', () => {
+          c.destroy();
+          resolve(true);
+        });
+      });
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`turnserver not answering:\n${this.log()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Ready when it answers a Binding request. */

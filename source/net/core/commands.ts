@@ -174,6 +174,12 @@ export abstract class EndpointCommands {
     this.relay.start(servers, now);
   }
 
+  /** The shell's TCP/TLS connection to relay `server` broke or never opened: `reason` says why. */
+  relayLinkDown(server: Addr, reason: string, now: number): void {
+    this.lastNow = now;
+    this.relay.linkDown(server, reason, now);
+  }
+
   /** Our allocation: relay, state, relayed address, bytes relayed. */
   relayStats(): RelayStats {
     return this.relay.stats();

@@ -47,6 +47,8 @@ export interface Transmit {
   data: Buffer;
   /** An extra (probing) socket to send from, opened by a SocketCommand; undefined = the main socket. */
   via?: number;
+  /** TURN to a relay we reach over TCP/TLS (core/relay.ts): the shell writes it on that connection. */
+  stream?: true;
 }
 
 /** What the user tells us about a peer: where it is, and optionally which key it must have. */

@@ -151,7 +151,7 @@ export class Endpoint extends EndpointCommands {
       ourMapping: () => this.ourMapping(),
       beforeDial: (peer, now) => this.mesh.considerBirthday(peer, now),
       permit: (addr, now) => this.relay.permit(addr.address, now),
-      relayReady: () => this.relay.ready,
+      relayReady: () => this.relay.need(this.lastNow),
       touched: (peer) => {
         this.dirty.add(peer);
         this.armSweep(this.lastNow);
@@ -248,6 +248,19 @@ export class Endpoint extends EndpointCommands {
       return;
     }
     this.receive(data, from, now, via);
+  }
+
+  /**
+   * A message framed off our TCP/TLS connection to relay `server` (RFC 8656
+   * §12.5, nat/turn-stream.ts): TURN only, never our wire or a Binding answer.
+   */
+  handleRelayFrame(data: Buffer, server: Addr, now: number): void {
+    this.lastNow = now;
+    this.stats.bytesIn += data.length;
+    this.relayDelivered = false;
+    // The framer passes only STUN and ChannelData; what the client drops it counts.
+    this.relay.handleDatagram(data, server, now, true);
+    if (!this.relayDelivered) this.stats.stun++;
   }
 
   /** One datagram of our protocol, from `from` (relay-tagged when it came out of our allocation). */

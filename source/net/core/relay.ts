@@ -18,13 +18,38 @@ export interface RelayServer {
   server: Addr;
   username: string;
   password: string;
+  /**
+   * How the TURN messages travel: 'udp' on the peer socket, or 'stream'
+   * (TCP or TLS, RFC 8656 §12.5) through a connection the shell keeps: our
+   * transmits to it are marked `stream`, and what comes back is fed to
+   * `handleDatagram(…, overStream = true)`. Default 'udp'.
+   */
+  transport?: 'udp' | 'stream';
+  /** UDP first; when the Allocate gets no answer at all, the same server over a stream. */
+  fallback?: boolean;
+  /** Initial retransmission timeout over UDP in ms (RFC 8489 §6.2.1: 500); a stream never retransmits. */
+  rto?: number;
 }
+
+/**
+ * Unused this long after a session last sent or received through it, the
+ * allocation is released (Refresh with LIFETIME 0, RFC 8656 §8): the path
+ * switched to direct and the relay need not hold a port and bandwidth for
+ * us. Long enough that a direct path dying soon after (fallback with
+ * hysteresis, issue 17 item 4) finds the relay still there.
+ */
+export const IDLE_RELEASE_MS = 5 * 60_000;
 
 /** What `stats()` shows of our allocation. */
 export interface RelayStats {
   /** The relay in use (the first to answer), or the first configured while none has. */
   server: Addr | undefined;
-  state: TurnState | 'none';
+  /** 'released': given back after IDLE_RELEASE_MS unused; allocated again when a relay is needed. */
+  state: TurnState | 'none' | 'released';
+  /** How we reach it: 'stream' is TCP or TLS (the shell knows which). */
+  transport: 'udp' | 'stream' | undefined;
+  /** Why the last attempt failed, or why we moved to a stream; undefined while all is well. */
+  reason: string | undefined;
   /** Our relayed transport address: a candidate peers can reach us at. */
   relayed: Addr | undefined;
   /** Our address as the relay saw it (XOR-MAPPED-ADDRESS): a server-reflexive candidate. */
@@ -35,6 +60,22 @@ export interface RelayStats {
   /** Datagrams from the relay dropped (no permission, unknown channel, malformed...). */
   dropped: number;
 }
+
+/** One configured relay: its current client and how it is reached. */
+interface Slot {
+  config: RelayServer;
+  client: TurnClient;
+  stream: boolean;
+  reason: string | undefined;
+  /** Bytes relayed by the clients this slot had before the current one. */
+  earlier: { sent: number; received: number };
+}
+
+/**
+ * RFC 8489 §6.2.2: over a reliable transport a request is sent once (TCP
+ * retransmits) and fails after Ti = 39.5 s, i.e. 79 of the 500 ms RTOs.
+ */
+const STREAM_TX = { maxTransmits: 1, lastWaitFactor: 79 };
 
 /** What the relay room needs from the endpoint. */
 export interface RelayHost {
@@ -59,36 +100,51 @@ export interface RelayHost {
  * either side knowing the other's real address. A peer without an allocation
  * must be permitted by its IP, which we know only from an invite code or an
  * introduction (`permit`).
+ *
+ * A relay may be reached over TCP or TLS instead (RFC 8656 §12.5): the
+ * room does not care, it only marks those transmits `stream` for the shell,
+ * which frames them on its connection and feeds back what comes out. A UDP
+ * relay marked `fallback` that never answers the Allocate is tried again
+ * that way. An allocation a session used and then left for IDLE_RELEASE_MS
+ * (the path went direct) is released, and allocated again on `need`.
  */
 export class Relay {
-  private readonly clients: TurnClient[] = [];
-  private active: TurnClient | undefined;
+  private readonly slots: Slot[] = [];
+  /** The slot whose allocation we use (the first to answer). */
+  private active: Slot | undefined;
+  /** The slot whose allocation we released for want of use; allocated again on `need`. */
+  private dormant: Slot | undefined;
   private readonly wanted = new Set<string>();
   /** Peers we bound a channel to, on the active allocation. */
   private readonly channels = new Set<string>();
+  /** When a session last sent or received through the allocation; undefined while none has. */
+  private lastUsed: number | undefined;
 
   constructor(private readonly host: RelayHost) {}
 
   get configured(): boolean {
-    return this.clients.length > 0;
+    return this.slots.length > 0;
   }
 
   start(servers: readonly RelayServer[], now: number): void {
-    for (const s of servers) {
-      const client = new TurnClient({
-        server: s.server,
-        username: s.username,
-        password: s.password,
-        randomBytes: this.host.random,
-      });
-      this.clients.push(client);
-      client.allocate(now);
+    for (const config of servers) {
+      const stream = config.transport === 'stream';
+      const slot: Slot = {
+        config,
+        stream,
+        client: this.newClient(config, stream),
+        reason: undefined,
+        earlier: { sent: 0, received: 0 },
+      };
+      this.slots.push(slot);
+      slot.client.allocate(now);
     }
   }
 
   /** Our relayed address, once allocated. */
   get relayed(): Addr | undefined {
-    return this.active?.state === 'allocated' ? this.active.relayed : undefined;
+    const c = this.active?.client;
+    return c?.state === 'allocated' ? c.relayed : undefined;
   }
 
   /** True when `to` can be reached through the allocation now. */
@@ -96,20 +152,55 @@ export class Relay {
     return this.relayed !== undefined;
   }
 
-  /** True when `from` is one of our relay servers: its STUN and ChannelData are ours. */
-  owns(from: Addr): boolean {
-    for (const c of this.clients) if (sameAddr(c.server, from)) return true;
+  /**
+   * A session wants the relay (a dial to a relayed candidate, a path falling
+   * back to it): true when the allocation is there; when we released it for
+   * want of use, allocates again (the caller's retransmissions cover the
+   * round trip). The new allocation has a new relayed address.
+   */
+  need(now: number): boolean {
+    if (this.ready) return true;
+    const slot = this.dormant;
+    if (slot && (slot.client.state === 'closed' || slot.client.state === 'closing')) {
+      this.dormant = undefined;
+      this.replaceClient(slot, slot.stream, now);
+    }
     return false;
   }
 
-  /** A datagram from a relay server; false when it is not TURN (the caller goes on). */
-  handleDatagram(data: Buffer, from: Addr, now: number): boolean {
+  /** True when `from` is one of our relay servers: its STUN and ChannelData are ours. */
+  owns(from: Addr): boolean {
+    for (const s of this.slots) if (sameAddr(s.client.server, from)) return true;
+    return false;
+  }
+
+  /**
+   * A message from a relay server; false when it is not TURN (the caller goes
+   * on). `overStream`: it came framed off our TCP/TLS connection to `from`
+   * (turn-stream.ts); a UDP datagram claiming to be from a server we reach by
+   * stream is not taken as its (off-path spoofing is what TCP spares us).
+   */
+  handleDatagram(data: Buffer, from: Addr, now: number, overStream = false): boolean {
     if (!isStun(data) && !isChannelData(data)) return false;
-    const client = this.clients.find((c) => sameAddr(c.server, from));
-    if (!client) return false;
+    const slot = this.slots.find((s) => s.stream === overStream && sameAddr(s.client.server, from));
+    if (!slot) return false;
+    const client = slot.client;
     const handled = client.handleDatagram(data, from, now) === 'handled';
-    this.drain(client, now);
+    this.drain(slot, client, now);
     return handled || isChannelData(data);
+  }
+
+  /**
+   * The shell's connection to a stream relay broke or never opened (refused,
+   * TLS failure, certificate pin mismatch): its allocation dies with it
+   * (RFC 8656 §12.5 ties a TCP allocation to its connection), with `reason`.
+   */
+  linkDown(server: Addr, reason: string, now: number): void {
+    const slot = this.slots.find((s) => s.stream && sameAddr(s.client.server, server));
+    if (!slot) return;
+    const client = slot.client;
+    client.linkLost(reason);
+    this.drain(slot, client, now);
   }
 
   /**
@@ -121,13 +212,19 @@ export class Relay {
     const key = normalizeIp(ip);
     if (this.wanted.has(key) || this.wanted.size >= MAX_PERMITS) return;
     this.wanted.add(key);
-    if (this.active?.state === 'allocated') this.active.permit({ address: key, port: 0 }, now);
+    const c = this.active?.client;
+    if (c?.state === 'allocated') c.permit({ address: key, port: 0 }, now);
   }
 
   /** Sends `data` to `to` (a relay-tagged address) through the allocation; false when there is none. */
   send(to: Addr, data: Buffer, now: number): boolean {
-    const client = this.active;
-    if (client?.state !== 'allocated') return false;
+    const slot = this.active;
+    if (slot?.client.state !== 'allocated') {
+      this.need(now);
+      return false;
+    }
+    const client = slot.client;
+    this.lastUsed = now;
     const peer = { address: to.address, port: to.port };
     // A channel costs 4 bytes a datagram instead of 36 (§12); until the
     // server confirms it, the Send indication carries the data.
@@ -137,105 +234,172 @@ export class Relay {
       client.bindChannel(peer, now);
     }
     client.send(peer, data, now);
-    this.drain(client, now);
+    this.drain(slot, client, now);
     return true;
   }
 
   pollTransmit(): Transmit | undefined {
-    for (const c of this.clients) {
-      const t = c.pollTransmit();
-      if (t) return t;
+    for (const s of this.slots) {
+      const t = s.client.pollTransmit();
+      if (t) return s.stream ? { to: t.to, data: t.data, stream: true } : t;
     }
     return undefined;
   }
 
   nextDeadline(): number | undefined {
-    let at: number | undefined;
-    for (const c of this.clients) {
-      const d = c.nextDeadline();
+    let at = this.releaseAt();
+    for (const s of this.slots) {
+      const d = s.client.nextDeadline();
       if (d !== undefined && (at === undefined || d < at)) at = d;
     }
     return at;
   }
 
   handleTimeout(now: number): void {
-    for (const c of this.clients) {
+    for (const s of this.slots) {
+      const c = s.client;
       const d = c.nextDeadline();
       if (d === undefined || d > now) continue;
       c.handleTimeout(now);
-      this.drain(c, now);
+      this.drain(s, c, now);
     }
+    const at = this.releaseAt();
+    if (at !== undefined && at <= now) this.release(now);
   }
 
   /** Releases every allocation (Refresh with lifetime 0). */
   close(now: number): void {
-    for (const c of this.clients) {
+    for (const s of this.slots) {
+      const c = s.client;
       c.close(now);
-      this.drain(c, now);
+      this.drain(s, c, now);
     }
   }
 
   stats(): RelayStats {
-    const c = this.active ?? this.clients[0];
+    const s =
+      this.active ??
+      this.dormant ??
+      this.slots.find((x) => x.client.state !== 'failed') ??
+      this.slots[0];
+    const c = s?.client;
     const dropped = c ? Object.values(c.dropped).reduce((a, b) => a + b, 0) : 0;
     return {
       server: c?.server,
-      state: c?.state ?? 'none',
+      state: !c ? 'none' : s === this.dormant ? 'released' : c.state,
+      transport: s ? (s.stream ? 'stream' : 'udp') : undefined,
+      reason: s?.reason,
       relayed: c?.state === 'allocated' ? c.relayed : undefined,
       mapped: c?.mapped,
-      bytesSent: c?.relayedBytes.sent ?? 0,
-      bytesReceived: c?.relayedBytes.received ?? 0,
+      bytesSent: (s?.earlier.sent ?? 0) + (c?.relayedBytes.sent ?? 0),
+      bytesReceived: (s?.earlier.received ?? 0) + (c?.relayedBytes.received ?? 0),
       dropped,
     };
   }
 
-  private drain(client: TurnClient, now: number): void {
-    for (let e = client.pollEvent(); e; e = client.pollEvent()) this.onEvent(client, e, now);
+  private newClient(config: RelayServer, stream: boolean): TurnClient {
+    return new TurnClient({
+      server: config.server,
+      username: config.username,
+      password: config.password,
+      randomBytes: this.host.random,
+      ...(stream ? STREAM_TX : config.rto !== undefined ? { rto: config.rto } : {}),
+    });
   }
 
-  private onEvent(client: TurnClient, e: TurnEvent, now: number): void {
+  /** A fresh client on `slot` (a fallback to a stream, or allocating again after a release). */
+  private replaceClient(slot: Slot, stream: boolean, now: number): void {
+    slot.earlier.sent += slot.client.relayedBytes.sent;
+    slot.earlier.received += slot.client.relayedBytes.received;
+    slot.stream = stream;
+    slot.client = this.newClient(slot.config, stream);
+    slot.client.allocate(now);
+  }
+
+  /** When the allocation, used by a session and then left, is released; undefined while it is not. */
+  private releaseAt(): number | undefined {
+    if (this.lastUsed === undefined || this.active?.client.state !== 'allocated') return undefined;
+    return this.lastUsed + IDLE_RELEASE_MS;
+  }
+
+  /** No session used the allocation for IDLE_RELEASE_MS: give it back (Refresh, LIFETIME 0, §8). */
+  private release(now: number): void {
+    const slot = this.active;
+    if (!slot) return;
+    this.active = undefined;
+    this.dormant = slot;
+    this.lastUsed = undefined;
+    this.channels.clear();
+    slot.reason = `released after ${IDLE_RELEASE_MS / 60_000} min unused; allocated again when needed`;
+    const c = slot.client;
+    c.close(now);
+    this.drain(slot, c, now);
+  }
+
+  private drain(slot: Slot, client: TurnClient, now: number): void {
+    for (let e = client.pollEvent(); e; e = client.pollEvent()) this.onEvent(slot, client, e, now);
+  }
+
+  private onEvent(slot: Slot, client: TurnClient, e: TurnEvent, now: number): void {
     switch (e.kind) {
       case 'data':
-        if (client === this.active) this.host.deliver(e.data, viaRelay(e.peer), now);
+        if (slot === this.active && client === slot.client) {
+          this.lastUsed = now;
+          this.host.deliver(e.data, viaRelay(e.peer), now);
+        }
         return;
       case 'allocated':
-        if (this.active?.state === 'allocated') {
-          client.close(now); // another relay answered first
-          return;
-        }
-        this.active = client;
-        this.channels.clear();
-        // The relay's own IP: peers on the same relay reach us from their allocation.
-        client.permit({ address: e.relayed.address, port: 0 }, now);
-        for (const ip of this.wanted) client.permit({ address: ip, port: 0 }, now);
-        this.host.emit({
-          type: 'relay',
-          state: 'allocated',
-          relayed: e.relayed,
-          server: client.server,
-        });
+        this.onAllocated(slot, client, e.relayed, now);
         return;
       case 'failed':
-        if (e.op === 'allocate' || e.op === 'refresh') {
-          if (client === this.active) {
-            this.active = undefined;
-            this.host.emit({
-              type: 'relay',
-              state: 'failed',
-              relayed: undefined,
-              server: client.server,
-            });
-          }
-          this.host.emit({
-            type: 'error',
-            code: 'relay',
-            message: `TURN relay ${addrKey(client.server)}: ${e.op} failed${e.code ? ` (${e.code})` : ''}: ${e.reason}`,
-            address: client.server,
-          });
-        }
+        if (e.op === 'allocate' || e.op === 'refresh') this.onLost(slot, client, e, now);
         return;
       default:
         return;
     }
+  }
+
+  private onAllocated(slot: Slot, client: TurnClient, relayed: Addr, now: number): void {
+    if (this.active?.client.state === 'allocated') {
+      client.close(now); // another relay answered first
+      return;
+    }
+    this.active = slot;
+    this.dormant = undefined;
+    this.lastUsed = undefined;
+    slot.reason = undefined;
+    this.channels.clear();
+    // The relay's own IP: peers on the same relay reach us from their allocation.
+    client.permit({ address: relayed.address, port: 0 }, now);
+    for (const ip of this.wanted) client.permit({ address: ip, port: 0 }, now);
+    this.host.emit({ type: 'relay', state: 'allocated', relayed, server: client.server });
+  }
+
+  private onLost(
+    slot: Slot,
+    client: TurnClient,
+    e: Extract<TurnEvent, { kind: 'failed' }>,
+    now: number,
+  ): void {
+    const where = addrKey(client.server);
+    if (slot.config.fallback && !slot.stream && e.op === 'allocate' && e.code === undefined) {
+      // RFC 8656 §3.1 / issue 17 item 2: a network that drops outbound UDP
+      // still lets TCP out; the same server, the same port, over a stream.
+      slot.reason = `no answer over UDP (${e.reason}); trying TCP`;
+      this.replaceClient(slot, true, now);
+      return;
+    }
+    slot.reason = `${e.op} failed${e.code ? ` (${e.code})` : ''}: ${e.reason}`;
+    if (slot === this.active) {
+      this.active = undefined;
+      this.lastUsed = undefined;
+      this.host.emit({ type: 'relay', state: 'failed', relayed: undefined, server: client.server });
+    }
+    this.host.emit({
+      type: 'error',
+      code: 'relay',
+      message: `TURN relay ${where}${slot.stream ? ' (over TCP/TLS)' : ''}: ${slot.reason}`,
+      address: client.server,
+    });
   }
 }

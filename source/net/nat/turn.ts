@@ -179,6 +179,20 @@ export class TurnClient {
     this.txs.start({ op: 'close' }, TurnMethod.Refresh, () => [lifetimeAttr(0)], now);
   }
 
+  /**
+   * The connection to the server broke (TCP or TLS, RFC 8656 §12.5): an
+   * allocation lives and dies with its connection, so it is lost, with the
+   * connection's `reason`. Nothing to do once closed or failed.
+   */
+  linkLost(reason: string): void {
+    if (this.state === 'closing') {
+      this.finishClose();
+      return;
+    }
+    if (this.state !== 'allocating' && this.state !== 'allocated') return;
+    this.lose(this.state === 'allocating' ? 'allocate' : 'refresh', undefined, reason);
+  }
+
   pollTransmit(): { to: Addr; data: Buffer } | undefined {
     return this.transmits.shift();
   }

@@ -10,6 +10,7 @@ import { parseFingerprint } from '../crypto/identity.js';
 import type { TrustStore } from '../store/truststore.js';
 import { peerInfo } from './describe.js';
 import { Inbox } from './inbox.js';
+import { RelayLinks } from './relaylink.js';
 import { Sends } from './sends.js';
 import { type PeerInfo, reportError, type SocketEvents } from './types.js';
 import { type OpenedSocket, Udp } from './udp.js';
@@ -34,6 +35,8 @@ export class Driver {
   readonly udp: Udp;
   readonly inbox: Inbox;
   readonly sends: Sends;
+  /** TCP/TLS connections to relays reached by stream (RFC 8656 §12.5). */
+  readonly links: RelayLinks;
   /** Checks run after every peer change (waitForPeer), and at close. */
   readonly peerWaiters = new Set<() => void>();
   /** Converts the monotonic clock the endpoint runs on to epoch milliseconds. */
@@ -60,6 +63,18 @@ export class Driver {
     this.udp = new Udp(opened, this.onDatagram, this.onSocketError);
     this.inbox = new Inbox(emitter, opts.receiveQueueLimit, opts.receiveQueueBytes);
     this.sends = new Sends(endpoint, this.scheduleFlush);
+    this.links = new RelayLinks({
+      frame: (data, server) => {
+        if (this.closed && !this.draining) return;
+        this.endpoint.handleRelayFrame(data, server, performance.now());
+        this.scheduleFlush();
+      },
+      down: (server, reason) => {
+        if (this.closed) return;
+        this.endpoint.relayLinkDown(server, reason, performance.now());
+        this.scheduleFlush();
+      },
+    });
   }
 
   /** Every datagram in, from the main socket or a probing one (`via`). */
@@ -156,7 +171,8 @@ export class Driver {
     }
     const now = performance.now();
     for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
-      this.udp.send(t);
+      if (t.stream) this.links.send(t);
+      else this.udp.send(t);
     }
   }
 
@@ -285,6 +301,6 @@ export class Driver {
     this.checkPeerWaiters();
     await Promise.all([...this.writes]);
     await this.drainClosing();
-    await this.udp.close();
+    await Promise.all([this.udp.close(), this.links.close()]);
   }
 }

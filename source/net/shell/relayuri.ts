@@ -9,8 +9,11 @@ import { UsageError } from '../core/errors.js';
  *   scheme    = "turn" / "turns"      (default port 3478 / 5349, §3)
  *   transport = "udp" / "tcp"
  *
- * Only `turn:` over UDP is spoken so far (TCP and TLS to the relay are
- * issue 17 item 2): the others parse, and are refused with that reason.
+ * `turn:` runs over UDP, falling back to TCP on the same host and port when
+ * the Allocate gets no answer (networks that drop outbound UDP);
+ * `?transport=tcp` goes straight to TCP, and `turns:` to TLS (RFC 8656
+ * §12.5), verified against the system's CAs or pinned by
+ * `certificateFingerprint`.
  */
 export interface RelayOption {
   /** One or more `turn:` URIs for the same relay; the first usable one is used. */
@@ -18,6 +21,13 @@ export interface RelayOption {
   username: string;
   /** The password (long-term credential, RFC 8489 §9.2); never logged. */
   credential: string;
+  /**
+   * For `turns:` to a self-hosted relay with a self-signed certificate: its
+   * SHA-256 fingerprint (64 hex digits, colons allowed, as `openssl x509
+   * -fingerprint -sha256` prints it). The certificate must match it, and
+   * the system CAs are then not consulted.
+   */
+  certificateFingerprint?: string;
 }
 
 export interface TurnUri {
@@ -66,12 +76,24 @@ export interface ParsedRelay {
   uri: TurnUri;
   username: string;
   password: string;
+  /** The certificate's SHA-256 (32 bytes) a `turns:` relay must present, when pinned. */
+  pin: Buffer | undefined;
+}
+
+/** Reads a SHA-256 fingerprint as `openssl` or a browser prints it; throws UsageError. */
+export function parseCertificatePin(text: string, where: string): Buffer {
+  const hex = text.trim().replace(/:/g, '');
+  if (!/^[0-9a-fA-F]{64}$/.test(hex))
+    throw new UsageError(
+      `${where}: certificateFingerprint must be a SHA-256 fingerprint (64 hex digits, colons allowed)`,
+    );
+  return Buffer.from(hex, 'hex');
 }
 
 /**
  * Checks every relay option (throws UsageError), before the socket opens.
- * Each relay's first `turn:` UDP URI is the one used; a relay with none is
- * refused, saying why.
+ * Of a relay's URIs the first over UDP is used (the lowest latency, with
+ * TCP as its fallback), else the first one.
  */
 export function parseRelays(relays: readonly RelayOption[]): ParsedRelay[] {
   if (!Array.isArray(relays))
@@ -90,11 +112,13 @@ export function parseRelays(relays: readonly RelayOption[]): ParsedRelay[] {
       if (typeof u !== 'string') throw new UsageError(`relays[${i}]: a URI must be a string`);
       return parseTurnUri(u);
     });
-    const udp = parsed.find((u) => !u.secure && u.transport === 'udp');
-    if (!udp)
-      throw new UsageError(
-        `relays[${i}]: only turn: over UDP is supported so far (TCP and TLS to the relay are not yet)`,
-      );
-    return { uri: udp, username: r.username, password: r.credential };
+    const uri = parsed.find((u) => u.transport === 'udp') ?? parsed[0]!;
+    const fp = r.certificateFingerprint;
+    if (fp !== undefined && typeof fp !== 'string')
+      throw new UsageError(`relays[${i}]: certificateFingerprint must be a string`);
+    const pin = fp === undefined ? undefined : parseCertificatePin(fp, `relays[${i}]`);
+    if (pin && !uri.secure)
+      throw new UsageError(`relays[${i}]: certificateFingerprint pins a turns: (TLS) relay only`);
+    return { uri, username: r.username, password: r.credential, pin };
   });
 }

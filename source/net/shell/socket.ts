@@ -5,6 +5,7 @@ import { MAX_MESSAGE_SIZE } from '../core/conn/stream.js';
 import { Endpoint, validateNick } from '../core/endpoint.js';
 import { TransportError, UsageError } from '../core/errors.js';
 import { type PeerAddress, parsePeerEntry } from '../core/peers/entry.js';
+import type { RelayServer } from '../core/relay.js';
 import {
   fingerprint as fingerprintOf,
   generateIdentity,
@@ -103,6 +104,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     if (opts.receiveQueueLimit !== undefined && !(opts.receiveQueueLimit >= 0)) {
       throw new UsageError('receiveQueueLimit must be a non-negative number');
     }
+    if (opts.relayRto !== undefined && !(Number.isInteger(opts.relayRto) && opts.relayRto > 0)) {
+      throw new UsageError('relayRto must be a positive whole number of ms');
+    }
     if (opts.receiveQueueBytes !== undefined && !(opts.receiveQueueBytes >= 0)) {
       throw new UsageError('receiveQueueBytes must be a non-negative number');
     }
@@ -128,7 +132,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     const sock = new MultiHolepunchSocket(endpoint, trust, opened, opts);
     try {
       if (opts.stun && opts.stun.length > 0) await sock.startStun(opts.stun, opts.stunRto);
-      if (relays.length > 0) await sock.startRelays(relays);
+      if (relays.length > 0) await sock.startRelays(relays, opts.relayRto);
       // After the relays: our first published record carries the relayed candidate.
       await sock.startDiscovery(opts);
       if (opts.peers) await sock.addPeers(opts.peers);
@@ -147,18 +151,25 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     this.driver.pump();
   }
 
-  /** Allocates on the relays (see BindOptions.relays) from the peer socket. */
-  private async startRelays(relays: readonly ParsedRelay[]): Promise<void> {
+  /**
+   * Allocates on the relays (see BindOptions.relays): over UDP from the peer
+   * socket, falling back to TCP on the same port; or over TCP / TLS.
+   */
+  private async startRelays(relays: readonly ParsedRelay[], rto?: number): Promise<void> {
     const servers = await Promise.all(
-      relays.map(async (r) => ({
-        server: (
-          await this.resolve(
-            `${r.uri.host.includes(':') ? `[${r.uri.host}]` : r.uri.host}:${r.uri.port}`,
-          )
-        )[0]!,
-        username: r.username,
-        password: r.password,
-      })),
+      relays.map(async (r): Promise<RelayServer> => {
+        const { host, port, transport, secure } = r.uri;
+        const [server] = await this.resolve(`${host.includes(':') ? `[${host}]` : host}:${port}`);
+        this.driver.links.configure({ server: server!, host, tls: secure, pin: r.pin });
+        return {
+          server: server!,
+          username: r.username,
+          password: r.password,
+          transport: transport === 'udp' ? 'udp' : 'stream',
+          fallback: transport === 'udp',
+          ...(rto !== undefined ? { rto } : {}),
+        };
+      }),
     );
     this.endpoint.startRelay(servers, performance.now());
     this.driver.pump();
@@ -449,6 +460,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     return {
       server: r.server ? addrKey(r.server) : undefined,
       state: r.state,
+      transport:
+        r.transport === 'stream' && r.server ? this.driver.links.transportOf(r.server) : 'udp',
+      reason: r.reason,
       relayed: r.relayed ? addrKey(r.relayed) : undefined,
       bytesSent: r.bytesSent,
       bytesReceived: r.bytesReceived,

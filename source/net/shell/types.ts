@@ -57,6 +57,12 @@ export interface BindOptions extends DiscoveryBindOptions {
    * path reaches are reached through it. Default: none.
    */
   relays?: RelayOption[];
+  /**
+   * Initial retransmission timeout of TURN requests over UDP, in ms (RFC 8489
+   * §6.2.1: 500). An Allocate unanswered after its 7 transmissions (39.5 s
+   * at 500) moves a `turn:` relay to TCP; tests shorten it.
+   */
+  relayRto?: number;
   /** Messages kept for receive() when no hook or listener takes them (default 10,000). */
   receiveQueueLimit?: number;
   /**
@@ -128,7 +134,20 @@ export interface SocketStats extends EndpointStats {
 export interface RelayInfo {
   /** `host:port` of the relay in use. */
   server: string | undefined;
-  state: 'idle' | 'allocating' | 'allocated' | 'closing' | 'closed' | 'failed' | 'none';
+  /** 'released': given back after minutes unused (the path went direct); allocated again when needed. */
+  state:
+    | 'idle'
+    | 'allocating'
+    | 'allocated'
+    | 'closing'
+    | 'closed'
+    | 'failed'
+    | 'released'
+    | 'none';
+  /** How we reach the relay: UDP on the peer socket, or a TCP / TLS connection (RFC 8656 §12.5). */
+  transport: 'udp' | 'tcp' | 'tls' | undefined;
+  /** Why it failed (refused, TLS failure, pin mismatch, wrong credentials...) or moved to TCP. */
+  reason: string | undefined;
   /** Our relayed address (`host:port`): a candidate in our invite codes. */
   relayed: string | undefined;
   /** Payload bytes relayed each way, and datagrams from the relay dropped. */

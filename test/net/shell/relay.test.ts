@@ -45,7 +45,7 @@ describe('relay URIs (RFC 7065)', () => {
     expect(() => parseTurnUri(uri)).toThrow(why);
   });
 
-  it('checks whole relay options, and refuses (for now) a relay reachable only over TCP or TLS', () => {
+  it('checks whole relay options: the first UDP URI is preferred, TCP and TLS are taken, a pin is read', () => {
     const ok = parseRelays([
       { urls: ['turns:r.example.org', 'turn:r.example.org'], username: 'u', credential: 'p' },
     ]);
@@ -54,11 +54,27 @@ describe('relay URIs (RFC 7065)', () => {
         uri: { secure: false, host: 'r.example.org', port: 3478, transport: 'udp' },
         username: 'u',
         password: 'p',
+        pin: undefined,
       },
     ]);
+    const fp = `${'AB:'.repeat(31)}CD`;
+    const [tls] = parseRelays([
+      { urls: 'turns:r.example.org', username: 'u', credential: 'p', certificateFingerprint: fp },
+    ]);
+    expect(tls!.uri).toEqual({ secure: true, host: 'r.example.org', port: 5349, transport: 'tcp' });
+    expect(tls!.pin).toEqual(Buffer.from(`${'ab'.repeat(31)}cd`, 'hex'));
+    const [tcp] = parseRelays([
+      { urls: 'turn:r.example.org?transport=tcp', username: 'u', credential: 'p' },
+    ]);
+    expect(tcp!.uri.transport).toBe('tcp');
     expect(() =>
-      parseRelays([{ urls: 'turns:r.example.org', username: 'u', credential: 'p' }]),
-    ).toThrow(/only turn: over UDP/);
+      parseRelays([
+        { urls: 'turns:r', username: 'u', credential: 'p', certificateFingerprint: 'abc' },
+      ]),
+    ).toThrow(/64 hex digits/);
+    expect(() =>
+      parseRelays([{ urls: 'turn:r', username: 'u', credential: 'p', certificateFingerprint: fp }]),
+    ).toThrow(/turns: \(TLS\) relay only/);
     expect(() => parseRelays([{ urls: 'turn:r', username: '', credential: 'p' }])).toThrow(
       /username/,
     );
