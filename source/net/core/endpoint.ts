@@ -150,6 +150,7 @@ export class Endpoint extends EndpointCommands {
       natFailure: (peer) => this.mesh.natFailure(peer),
       ourMapping: () => this.ourMapping(),
       beforeDial: (peer, now) => this.mesh.considerBirthday(peer, now),
+      probing: (peer) => this.mesh.probing(peer),
       permit: (addr, now) => this.relay.permit(addr.address, now),
       relayReady: () => this.relay.need(this.lastNow),
       touched: (peer) => {

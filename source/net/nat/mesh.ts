@@ -131,6 +131,13 @@ export class Mesh {
     this.deps.birthday.start(hex, role, token, theirs.addr, now);
   }
 
+  /** True while many-port probing toward `peer` is running or has a hit being dialed. */
+  probing(peer: Peer): boolean {
+    if (!peer.key) return false;
+    const state = this.deps.birthday.state(peer.key.toString('hex'));
+    return state === 'running' || state === 'hit';
+  }
+
   /** What the NATs on both sides make of a failed dial, in words (undefined: nothing known). */
   natFailure(peer: Peer): string | undefined {
     if (!peer.key) return undefined;

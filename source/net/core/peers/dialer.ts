@@ -21,6 +21,8 @@ export interface DialerDeps {
   permit(addr: Addr, now: number): void;
   /** True when we hold a relay allocation: relayed candidates are also dialed from it. */
   relayReady(): boolean;
+  /** True while many-port probing toward `peer` runs (a direct path may yet open). */
+  probing(peer: Peer): boolean;
 }
 
 /**
@@ -75,6 +77,11 @@ export class Dialer {
     }
     // A relayed candidate, from our socket (the peer permitted our IP) and
     // from our own allocation (on the same relay, the relay's IP is permitted).
+    // Not while many-port probing runs: a relayed session would mark the peer
+    // connected and end the probing that finds the direct path (the NAT lab:
+    // symmetric <-> port-restricted by invite stayed relayed 10/10). The
+    // relay is the last resort, dialed once probing has failed.
+    if (relayed.length > 0 && this.deps.probing(peer)) relayed.length = 0;
     for (const to of relayed) {
       this.deps.handshakes.sendInit(peer, to, now);
       if (this.deps.relayReady()) this.deps.handshakes.sendInit(peer, viaRelay(to), now);
