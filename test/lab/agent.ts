@@ -344,6 +344,51 @@ async function exchangeCanaries(
   return arrived();
 }
 
+/**
+ * Sends a numbered message to the peer every `sendEveryMs` until its
+ * session's path is `until` (or the timeout), then waits for those sends'
+ * acknowledgements (up to the same timeout again).
+ */
+async function watchPath(
+  req: Extract<Request, { op: 'watch-path' }>,
+): Promise<Record<string, unknown>> {
+  const node = nodes.get(req.handle);
+  if (!node) throw new Error(`no node ${req.handle}`);
+  const find = () => node.sock.peers().find((p) => p.fingerprint === req.fingerprint);
+  const t0 = performance.now();
+  const sends: Promise<boolean>[] = [];
+  let nextSend = t0;
+  let ms: number | undefined;
+  while (performance.now() - t0 < req.timeoutMs) {
+    const p = find();
+    if (p?.stats.path === req.until) {
+      ms = Math.round(performance.now() - t0);
+      break;
+    }
+    if (p && performance.now() >= nextSend) {
+      nextSend += req.sendEveryMs;
+      sends.push(
+        node.sock
+          .send(`watch #${sends.length}`, { recipient: p.nick, timeout: req.timeoutMs })
+          .then(
+            () => true,
+            () => false,
+          ),
+      );
+    }
+    await sleep(5);
+  }
+  const acked = (await Promise.all(sends)).filter(Boolean).length;
+  const p = find();
+  return {
+    ms,
+    path: p?.stats.path,
+    pathSwitches: p?.stats.pathSwitches,
+    sent: sends.length,
+    acked,
+  };
+}
+
 async function closeNode(req: Extract<Request, { op: 'close' }>): Promise<Record<string, unknown>> {
   const node = nodes.get(req.handle);
   if (!node) return { closeMs: 0 };
@@ -371,6 +416,9 @@ async function handle(req: Request): Promise<void> {
         break;
       case 'connect':
         body = await connectNode(req);
+        break;
+      case 'watch-path':
+        body = await watchPath(req);
         break;
       case 'close':
         body = await closeNode(req);

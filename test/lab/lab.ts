@@ -367,6 +367,32 @@ export class Lab {
     return Capture.started(child, file);
   }
 
+  /**
+   * Drops UDP between a site's gateway and `peerIp` (both ways) in a table of
+   * its own, so `unblock` removes exactly it: a firewall rule on the direct
+   * path, while the relay's addresses stay reachable.
+   */
+  async block(siteName: string, peerIp: string): Promise<void> {
+    const gw = this.site(siteName).gatewayNs ?? this.site(siteName).ns;
+    await nsExec(
+      gw,
+      ['nft', '-f', '-'],
+      `table inet srmblock {
+  chain forward {
+    type filter hook forward priority filter - 10; policy accept;
+    ip saddr ${peerIp} meta l4proto udp drop
+    ip daddr ${peerIp} meta l4proto udp drop
+  }
+}
+`,
+    );
+  }
+
+  async unblock(siteName: string): Promise<void> {
+    const gw = this.site(siteName).gatewayNs ?? this.site(siteName).ns;
+    await nsExec(gw, ['nft', 'delete', 'table', 'inet', 'srmblock']);
+  }
+
   turnLogTail(lines = 20): string {
     try {
       return readFileSync(this.turnLog, 'utf8').split('\n').slice(-lines).join('\n');
@@ -600,6 +626,16 @@ export type AgentRequest =
       startAt: number;
       timeoutMs: number;
     }
+  | {
+      op: 'watch-path';
+      handle: number;
+      fingerprint: string;
+      /** Resolves when the session's path is this (or at timeoutMs). */
+      until: 'direct' | 'relay';
+      timeoutMs: number;
+      /** Meanwhile a small numbered message to the peer this often (a fallback needs data in flight). */
+      sendEveryMs: number;
+    }
   | { op: 'close'; handle: number };
 
 export interface StunReply {
@@ -660,6 +696,16 @@ export interface PeerResult {
   pathSwitches?: number;
   /** The canaries sent by the other side that arrived from it. */
   canariesReceived?: number;
+}
+
+export interface WatchReply {
+  /** ms until the path was `until`, or undefined when it never was. */
+  ms: number | undefined;
+  path: string | undefined;
+  pathSwitches: number | undefined;
+  /** Messages sent meanwhile, and how many were acknowledged (the wait includes their acks). */
+  sent: number;
+  acked: number;
 }
 
 export interface ConnectReply {
@@ -725,12 +771,13 @@ export class Agent {
   request(req: Extract<AgentRequest, { op: 'send-udp' }>): Promise<Record<string, unknown>>;
   request(req: Extract<AgentRequest, { op: 'bind' }>): Promise<BindReply>;
   request(req: Extract<AgentRequest, { op: 'connect' }>): Promise<ConnectReply>;
+  request(req: Extract<AgentRequest, { op: 'watch-path' }>): Promise<WatchReply>;
   request(req: Extract<AgentRequest, { op: 'close' }>): Promise<{ closeMs: number }>;
   request(req: AgentRequest): Promise<unknown> {
     const id = this.nextId++;
     // No request takes this long (a pair's connect is at most ~20 s): a hung
     // agent fails the test with its name instead of running into the timeout.
-    const limit = req.op === 'connect' ? req.timeoutMs + 15_000 : 15_000;
+    const limit = req.op === 'connect' || req.op === 'watch-path' ? req.timeoutMs + 15_000 : 15_000;
     return new Promise((res, rej) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);

@@ -19,6 +19,7 @@ import {
   TURN_RELAY_PORTS,
   TURN_RELAYS,
   TURN_USER,
+  type WatchReply,
 } from './lab.js';
 
 /**
@@ -415,6 +416,68 @@ describe.skipIf(unavailable !== undefined)('NAT lab with TURN relays', () => {
     expect(found).toEqual([]);
     expect(foundTokens).toEqual([]);
   }, 60_000);
+
+  it('a relayed session between two port-restricted NATs goes direct when the firewall rule on the direct path goes, and back to the relay when it returns', async () => {
+    const bound: Bound[] = [];
+    const prc1 = lab!.site('prc1');
+    let blocked = false;
+    try {
+      await lab!.block('prc2', prc1.publicIp);
+      blocked = true;
+      bound.push(await bindNode('prc1', 'alice'));
+      bound.push(await bindNode('prc2', 'bob'));
+      const [A, B] = bound as [Bound, Bound];
+      expect([...relayProblems(A), ...relayProblems(B)]).toEqual([]);
+      const [ra, rb] = await connectPair(A, B);
+      for (const r of [ra, rb]) {
+        expect(r.results[0]?.state).toBe('connected');
+        expect(r.results[0]?.path).toBe('relay');
+      }
+      // Both sides keep a message in flight every 50 ms while the path moves:
+      // each must be acknowledged (the session, its keys and streams survive).
+      const watch = (until: 'direct' | 'relay') =>
+        Promise.all(
+          [
+            [A, B],
+            [B, A],
+          ].map(([me, other]) =>
+            agent(me!.site.name).request({
+              op: 'watch-path',
+              handle: me!.reply.handle,
+              fingerprint: other!.reply.fingerprint,
+              until,
+              timeoutMs: 15_000,
+              sendEveryMs: 50,
+            }),
+          ),
+        );
+      await lab!.unblock('prc2');
+      blocked = false;
+      const up = await watch('direct');
+      await lab!.block('prc2', prc1.publicIp);
+      blocked = true;
+      const down = await watch('relay');
+      const fmt = (w: WatchReply[]) =>
+        w.map((x) => `${x.ms ?? 'never'} ms (${x.acked}/${x.sent} acked)`).join(' / ');
+      console.log(
+        `NAT lab (relay): port-restricted ↔ port-restricted, real time (alice / bob): rule removed → direct in ${fmt(up)}; rule back → relay in ${fmt(down)}`,
+      );
+      for (const [w, path] of [
+        [up, 'direct'],
+        [down, 'relay'],
+      ] as const) {
+        for (const x of w) {
+          expect(x.path).toBe(path);
+          expect(x.ms).toBeDefined();
+          expect(x.sent).toBeGreaterThan(0);
+          expect(x.acked).toBe(x.sent);
+        }
+      }
+    } finally {
+      if (blocked) await lab!.unblock('prc2');
+      await closeNodes(bound);
+    }
+  }, 90_000);
 
   describe('"UDP blocked" sites', () => {
     it('the site kind: its gateway lets no UDP out, so neither STUN nor a UDP allocation gets an answer', async () => {
