@@ -356,16 +356,27 @@ async function watchPath(
   if (!node) throw new Error(`no node ${req.handle}`);
   const find = () => node.sock.peers().find((p) => p.fingerprint === req.fingerprint);
   const t0 = performance.now();
+  const pathAtStart = find()?.stats.path;
   const sends: Promise<boolean>[] = [];
   let nextSend = t0;
   let ms: number | undefined;
-  while (performance.now() - t0 < req.timeoutMs) {
+  let reachedAt: number | undefined;
+  let leftAfter: number | undefined;
+  for (;;) {
+    const now = performance.now();
     const p = find();
-    if (p?.stats.path === req.until) {
-      ms = Math.round(performance.now() - t0);
-      break;
+    if (reachedAt === undefined) {
+      if (now - t0 >= req.timeoutMs) break;
+      if (p?.stats.path === req.until) {
+        reachedAt = now;
+        ms = Math.round(now - t0);
+      }
+    } else {
+      if (now - reachedAt >= (req.holdMs ?? 0)) break;
+      if (p?.stats.path !== req.until && leftAfter === undefined)
+        leftAfter = Math.round(now - reachedAt);
     }
-    if (p && performance.now() >= nextSend) {
+    if (p && now >= nextSend) {
       nextSend += req.sendEveryMs;
       sends.push(
         node.sock
@@ -382,6 +393,8 @@ async function watchPath(
   const p = find();
   return {
     ms,
+    pathAtStart,
+    ...(leftAfter !== undefined ? { leftAfter } : {}),
     path: p?.stats.path,
     pathSwitches: p?.stats.pathSwitches,
     sent: sends.length,

@@ -635,6 +635,8 @@ export type AgentRequest =
       timeoutMs: number;
       /** Meanwhile a small numbered message to the peer this often (a fallback needs data in flight). */
       sendEveryMs: number;
+      /** Once there, keep sending this long, watching that the path stays. */
+      holdMs?: number;
     }
   | { op: 'close'; handle: number };
 
@@ -701,6 +703,10 @@ export interface PeerResult {
 export interface WatchReply {
   /** ms until the path was `until`, or undefined when it never was. */
   ms: number | undefined;
+  /** The path when the watch began, and at its end. */
+  pathAtStart: string | undefined;
+  /** ms into the hold at which the path first left `until` (undefined: it stayed). */
+  leftAfter?: number;
   path: string | undefined;
   pathSwitches: number | undefined;
   /** Messages sent meanwhile, and how many were acknowledged (the wait includes their acks). */

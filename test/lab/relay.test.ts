@@ -435,7 +435,7 @@ describe.skipIf(unavailable !== undefined)('NAT lab with TURN relays', () => {
       }
       // Both sides keep a message in flight every 50 ms while the path moves:
       // each must be acknowledged (the session, its keys and streams survive).
-      const watch = (until: 'direct' | 'relay') =>
+      const watch = (until: 'direct' | 'relay', holdMs = 0) =>
         Promise.all(
           [
             [A, B],
@@ -448,31 +448,49 @@ describe.skipIf(unavailable !== undefined)('NAT lab with TURN relays', () => {
               until,
               timeoutMs: 15_000,
               sendEveryMs: 50,
+              holdMs,
             }),
           ),
         );
       await lab!.unblock('prc2');
       blocked = false;
-      const up = await watch('direct');
+      // Once direct, both stay direct for 3 s of traffic (no flapping back).
+      const up = await watch('direct', 3000);
+      const settled = await watch('direct');
       await lab!.block('prc2', prc1.publicIp);
       blocked = true;
       const down = await watch('relay');
       const fmt = (w: WatchReply[]) =>
-        w.map((x) => `${x.ms ?? 'never'} ms (${x.acked}/${x.sent} acked)`).join(' / ');
+        w
+          .map(
+            (x) =>
+              `${x.pathAtStart}→${x.path} in ${x.ms ?? 'never'} ms${x.leftAfter !== undefined ? `, left ${x.leftAfter} ms later` : ''} (${x.acked}/${x.sent} acked, ${x.pathSwitches} switches so far)`,
+          )
+          .join(' / ');
       console.log(
-        `NAT lab (relay): port-restricted ↔ port-restricted, real time (alice / bob): rule removed → direct in ${fmt(up)}; rule back → relay in ${fmt(down)}`,
+        [
+          'NAT lab (relay): port-restricted ↔ port-restricted, real time (alice / bob):',
+          `  rule removed: ${fmt(up)}`,
+          `  then:         ${fmt(settled)}`,
+          `  rule back:    ${fmt(down)}`,
+        ].join('\n'),
       );
       for (const [w, path] of [
         [up, 'direct'],
+        [settled, 'direct'],
         [down, 'relay'],
       ] as const) {
         for (const x of w) {
           expect(x.path).toBe(path);
           expect(x.ms).toBeDefined();
-          expect(x.sent).toBeGreaterThan(0);
           expect(x.acked).toBe(x.sent);
         }
       }
+      for (const x of up)
+        expect([x.pathAtStart, x.sent > 0, x.leftAfter]).toEqual(['relay', true, undefined]);
+      // Still direct when the rule came back: exactly one switch so far each.
+      for (const x of settled) expect([x.pathAtStart, x.pathSwitches]).toEqual(['direct', 1]);
+      for (const x of down) expect([x.pathAtStart, x.sent > 0]).toEqual(['direct', true]);
     } finally {
       if (blocked) await lab!.unblock('prc2');
       await closeNodes(bound);
