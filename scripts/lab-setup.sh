@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the network-namespace NAT lab (test/lab) needs: iproute2 (ip netns,
-# veth, bridge), nftables (the NAT gateways) and coturn (turnserver, the STUN
-# server). Idempotent: does nothing when every tool is already present.
+# veth, bridge), nftables (the NAT gateways), coturn (turnserver, the STUN and
+# TURN server) and tcpdump (the relay test captures what coturn forwards).
+# Idempotent: does nothing when every tool is already present.
 # Needs root (or sudo) and a Debian/Ubuntu apt.
 set -euo pipefail
 
@@ -9,9 +10,10 @@ need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 
 if [ "${#need[@]}" -eq 0 ]; then
-  echo "lab-setup: iproute2, nftables and coturn already installed"
+  echo "lab-setup: iproute2, nftables, coturn and tcpdump already installed"
   exit 0
 fi
 

@@ -139,6 +139,7 @@ async function bindNode(req: Extract<Request, { op: 'bind' }>): Promise<Record<s
     stun: req.stun,
     stunRto: 100,
     sendTimeout: 10_000,
+    ...(req.relays ? { relays: req.relays } : {}),
   });
   const handle = nextHandle++;
   const node: LabNode = { sock, nick: req.nick, messages: [] };
@@ -151,6 +152,12 @@ async function bindNode(req: Extract<Request, { op: 'bind' }>): Promise<Record<s
   while (!sock.stunInfo()?.done && performance.now() - t0 < req.stunTimeoutMs) await sleep(10);
   const stunMs = Math.round(performance.now() - t0);
   const stun = sock.stunInfo();
+  // With relays: the invite code carries the relayed candidate once allocated.
+  const allocating = () => ['idle', 'allocating'].includes(sock.stats().relay?.state ?? 'none');
+  const r0 = performance.now();
+  if (req.relays)
+    while (allocating() && performance.now() - r0 < (req.relayTimeoutMs ?? 4000)) await sleep(10);
+  const relayMs = Math.round(performance.now() - r0);
   const code = sock.invite();
   const invite = decodeInvite(code);
   const inviteAddrs = invite.addrs.map(addrKey);
@@ -175,6 +182,13 @@ async function bindNode(req: Extract<Request, { op: 'bind' }>): Promise<Record<s
     inviteAddrs,
     reflexiveFirst,
     code: labCode,
+    ...(req.relays
+      ? {
+          relay: sock.stats().relay,
+          relayMs,
+          inviteRelayed: (invite.relayed ?? []).map(addrKey),
+        }
+      : {}),
   };
 }
 
@@ -195,11 +209,14 @@ async function connectNode(
   const deadline = t0 + req.timeoutMs;
   const find = (fp: string) => sock.peers().find((p) => p.fingerprint === fp);
   const connectedAt = new Map<string, number>();
+  const pathAtConnect = new Map<string, string>();
   const settled = () =>
     req.expect.every((fp) => {
       const p = find(fp);
-      if (p?.state.kind === 'connected' && !connectedAt.has(fp))
+      if (p?.state.kind === 'connected' && !connectedAt.has(fp)) {
         connectedAt.set(fp, Math.round(performance.now() - t0));
+        pathAtConnect.set(fp, p.stats.path);
+      }
       return p !== undefined && p.state.kind !== 'connecting';
     });
   let error: string | undefined;
@@ -228,6 +245,10 @@ async function connectNode(
         bulkAcked: undefined as boolean | undefined,
         bulkReceived: undefined as boolean | undefined,
         mtu: p?.stats.mtu,
+        pathAtConnect: pathAtConnect.get(fp),
+        path: p?.stats.path,
+        pathSwitches: p?.stats.pathSwitches,
+        canariesReceived: undefined as number | undefined,
       };
       if (p?.state.kind !== 'connected' || !req.exchange.includes(fp)) return out;
       const [sent, got] = await Promise.allSettled([
@@ -247,7 +268,12 @@ async function connectNode(
       if (sent.status === 'rejected') out.sendError = String(sent.reason);
       out.received = got.status === 'fulfilled' && got.value;
       if (req.bulk) Object.assign(out, await exchangeBulk(node, p.nick, req.bulk, deadline));
-      out.mtu = find(fp)?.stats.mtu;
+      if (req.canaries)
+        out.canariesReceived = await exchangeCanaries(node, p.nick, req.canaries, deadline);
+      const end = find(fp);
+      out.mtu = end?.stats.mtu;
+      out.path = end?.stats.path;
+      out.pathSwitches = end?.stats.pathSwitches;
       return out;
     }),
   );
@@ -255,6 +281,7 @@ async function connectNode(
     results,
     error,
     probeSockets: sock.probeSocketCount,
+    relay: sock.stats().relay,
     peers: sock
       .peers()
       .map((p) => `${p.nick}@${p.address ?? '?'}:${p.state.kind}`)
@@ -293,6 +320,88 @@ async function exchangeBulk(
   };
 }
 
+/**
+ * Sends each canary to `nick` (all at once: they are small), then waits for
+ * the ones it sends us; returns how many distinct canaries arrived from it.
+ */
+async function exchangeCanaries(
+  node: LabNode,
+  nick: string,
+  canaries: string[],
+  deadline: number,
+): Promise<number> {
+  const timeout = Math.max(1, deadline - performance.now());
+  await Promise.allSettled(canaries.map((c) => node.sock.send(c, { recipient: nick, timeout })));
+  const wanted = new Set(canaries);
+  const arrived = () =>
+    new Set(
+      node.messages
+        .filter((m) => m.peer === nick)
+        .map((m) => m.content.toString('utf8'))
+        .filter((t) => wanted.has(t)),
+    ).size;
+  while (arrived() < canaries.length && performance.now() < deadline) await sleep(5);
+  return arrived();
+}
+
+/**
+ * Sends a numbered message to the peer every `sendEveryMs` until its
+ * session's path is `until` (or the timeout), then waits for those sends'
+ * acknowledgements (up to the same timeout again).
+ */
+async function watchPath(
+  req: Extract<Request, { op: 'watch-path' }>,
+): Promise<Record<string, unknown>> {
+  const node = nodes.get(req.handle);
+  if (!node) throw new Error(`no node ${req.handle}`);
+  const find = () => node.sock.peers().find((p) => p.fingerprint === req.fingerprint);
+  const t0 = performance.now();
+  const pathAtStart = find()?.stats.path;
+  const sends: Promise<boolean>[] = [];
+  let nextSend = t0;
+  let ms: number | undefined;
+  let reachedAt: number | undefined;
+  let leftAfter: number | undefined;
+  for (;;) {
+    const now = performance.now();
+    const p = find();
+    if (reachedAt === undefined) {
+      if (now - t0 >= req.timeoutMs) break;
+      if (p?.stats.path === req.until) {
+        reachedAt = now;
+        ms = Math.round(now - t0);
+      }
+    } else {
+      if (now - reachedAt >= (req.holdMs ?? 0)) break;
+      if (p?.stats.path !== req.until && leftAfter === undefined)
+        leftAfter = Math.round(now - reachedAt);
+    }
+    if (p && now >= nextSend) {
+      nextSend += req.sendEveryMs;
+      sends.push(
+        node.sock
+          .send(`watch #${sends.length}`, { recipient: p.nick, timeout: req.timeoutMs })
+          .then(
+            () => true,
+            () => false,
+          ),
+      );
+    }
+    await sleep(5);
+  }
+  const acked = (await Promise.all(sends)).filter(Boolean).length;
+  const p = find();
+  return {
+    ms,
+    pathAtStart,
+    ...(leftAfter !== undefined ? { leftAfter } : {}),
+    path: p?.stats.path,
+    pathSwitches: p?.stats.pathSwitches,
+    sent: sends.length,
+    acked,
+  };
+}
+
 async function closeNode(req: Extract<Request, { op: 'close' }>): Promise<Record<string, unknown>> {
   const node = nodes.get(req.handle);
   if (!node) return { closeMs: 0 };
@@ -320,6 +429,9 @@ async function handle(req: Request): Promise<void> {
         break;
       case 'connect':
         body = await connectNode(req);
+        break;
+      case 'watch-path':
+        body = await watchPath(req);
         break;
       case 'close':
         body = await closeNode(req);

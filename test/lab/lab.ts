@@ -6,6 +6,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Addr } from '../../source/net/core/address.js';
+import type { RelayOption } from '../../source/net/shell/relayuri.js';
+import type { RelayInfo } from '../../source/net/shell/types.js';
+import { Capture } from './capture.js';
 
 /**
  * The NAT lab: Linux network namespaces joined by veth pairs, built and torn
@@ -13,10 +16,15 @@ import type { Addr } from '../../source/net/core/address.js';
  * scripts/lab-setup.sh).
  *
  *   [inet]  a bridge: the "public internet", 198.18.0.0/24 (RFC 2544 space)
- *     ├── [stun]      coturn, STUN only, on 198.18.0.2 and 198.18.0.3 port 3478
+ *     ├── [stun]      coturn on 198.18.0.2 and 198.18.0.3 port 3478: STUN only,
+ *     │               or STUN and TURN (`new Lab({ turn: true })`, long-term
+ *     │               credentials TURN_USER / TURN_PASSWORD, relayed ports
+ *     │               TURN_RELAY_PORTS on the same two addresses)
  *     ├── [pub1/2]    hosts with a public address, no NAT
  *     └── [<site>gw]  NAT gateways; each fronts a LAN 10.<n>.0.0/24 with one
  *           └── [<site>] host at 10.<n>.0.2
+ *     (`new Lab({ udpBlocked: true })` adds ub1: a port-restricted NAT that
+ *      drops every outbound UDP datagram, as some corporate and guest networks do)
  *
  * Nothing here is routed to or from the machine's own namespace: traffic
  * stays between the lab's namespaces. Every namespace is named
@@ -42,6 +50,36 @@ export const STUN_IPS = ['198.18.0.2', '198.18.0.3'] as const;
 export const STUN_SERVERS: Addr[] = STUN_IPS.map((address) => ({ address, port: STUN_PORT }));
 /** Ports the full-cone gateways forward statically to their host (and preserve outbound). */
 export const FULL_CONE_PORTS = { from: 40000, to: 40999 } as const;
+/** Runs of each symmetric ↔ port-restricted pair (many-port probing), by invite and by introduction. */
+export const BIRTHDAY_RUNS = 10;
+/** The fewest of one matrix's BIRTHDAY_RUNS that must connect directly (see nat.test.ts, expectBirthday). */
+export const BIRTHDAY_FLOOR_RUNS = 8;
+/** The fewest of both matrices' runs together (2 × BIRTHDAY_RUNS) that must connect directly. */
+export const BIRTHDAY_FLOOR_POOLED = 17;
+
+/**
+ * TURN (RFC 8656) on the STUN servers when the lab is built with `turn`:
+ * long-term credentials (RFC 8489 §9.2) in this realm, and the relayed
+ * transport addresses coturn allocates from this range (apart from the
+ * full-cone range, so no gateway rule and no node ever uses one).
+ */
+export const TURN_REALM = 'srmudp-lab';
+export const TURN_USER = 'labuser';
+export const TURN_PASSWORD = 'lab-relay-secret';
+export const TURN_RELAY_PORTS = { from: 50000, to: 50999 } as const;
+/** The lab's relays as bind({ relays }) takes them: coturn on both public addresses. */
+export const TURN_RELAYS = STUN_IPS.map((ip) => ({
+  urls: `turn:${ip}:${STUN_PORT}`,
+  username: TURN_USER,
+  credential: TURN_PASSWORD,
+}));
+
+export interface LabOptions {
+  /** coturn is a TURN server too (long-term credentials), not STUN only. */
+  turn?: boolean;
+  /** Add the "UDP blocked" site ub1. */
+  udpBlocked?: boolean;
+}
 
 const NS_PATTERN = /^srmlab(\d+)-/;
 
@@ -56,6 +94,8 @@ export interface Site {
   /** Namespace and public address of the NAT gateway (the host itself when public). */
   gatewayNs: string | undefined;
   publicIp: string;
+  /** The gateway drops all outbound UDP (the "UDP blocked" site kind); TCP passes. */
+  udpBlocked?: boolean;
 }
 
 // ---- can it run here? ---------------------------------------------------------
@@ -68,6 +108,7 @@ export async function labUnavailableReason(): Promise<string | undefined> {
     ['ip', ['-V']],
     ['nft', ['--version']],
     ['turnserver', ['--version']],
+    ['tcpdump', ['--version']],
   ] as const) {
     try {
       await run(tool, [...args], { timeout: 5000 });
@@ -154,6 +195,7 @@ interface SiteSpec {
   kind: NatKind;
   /** Last octet of the public address; also the LAN's second octet. */
   octet: number;
+  udpBlocked?: boolean;
 }
 
 const SITES: SiteSpec[] = [
@@ -166,6 +208,13 @@ const SITES: SiteSpec[] = [
   { name: 'sym1', kind: 'symmetric', octet: 41 },
   { name: 'sym2', kind: 'symmetric', octet: 42 },
 ];
+/** The "UDP blocked" site: behind a port-restricted NAT that lets no UDP out. */
+const UDP_BLOCKED_SITE: SiteSpec = {
+  name: 'ub1',
+  kind: 'port-restricted',
+  octet: 51,
+  udpBlocked: true,
+};
 
 export class Lab {
   readonly prefix = `srmlab${process.pid}`;
@@ -182,7 +231,7 @@ export class Lab {
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
 
-  constructor() {
+  constructor(readonly options: LabOptions = {}) {
     process.on('exit', this.onExit);
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
@@ -205,7 +254,7 @@ export class Lab {
     for (const a of STUN_IPS) await ip(['-n', stun, 'addr', 'add', `${a}/24`, 'dev', 'eth0']);
     await ip(['-n', stun, 'link', 'set', 'eth0', 'up']);
 
-    for (const spec of SITES) {
+    for (const spec of this.options.udpBlocked ? [...SITES, UDP_BLOCKED_SITE] : SITES) {
       const publicIp = `198.18.0.${spec.octet}`;
       if (spec.kind === 'public') {
         const ns = await this.addNs(spec.name);
@@ -242,7 +291,11 @@ export class Lab {
       await ip(['-n', host, 'link', 'set', 'eth0', 'up']);
       await ip(['-n', host, 'route', 'add', 'default', 'via', lanGw]);
       await nsExec(gw, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-      await nsExec(gw, ['nft', '-f', '-'], natRules(spec.kind, hostIp, publicIp));
+      await nsExec(
+        gw,
+        ['nft', '-f', '-'],
+        natRules(spec.kind, hostIp, publicIp, { udpBlocked: spec.udpBlocked === true }),
+      );
       this.sites.push({ ...spec, ns: host, hostIp, gatewayNs: gw, publicIp });
     }
     await this.startStun(stun);
@@ -291,6 +344,55 @@ export class Lab {
     return listNamespaces().filter((ns) => ns.startsWith(`${prefix}-`));
   }
 
+  /**
+   * Starts tcpdump on every interface of the STUN/TURN server's namespace:
+   * every datagram coturn receives or forwards (see capture.ts), including
+   * relay-to-relay hops between its two addresses, which never leave the
+   * namespace (they go over lo). Resolves once it listens.
+   */
+  capture(): Promise<Capture> {
+    const file = join(this.tmp, `capture-${Date.now()}.pcap`);
+    const child = this.spawnIn(`${this.prefix}-stun`, [
+      'tcpdump',
+      '-i',
+      'any',
+      '-n',
+      '-U',
+      '-s',
+      '0',
+      '-w',
+      file,
+      'udp',
+    ]);
+    return Capture.started(child, file);
+  }
+
+  /**
+   * Drops UDP between a site's gateway and `peerIp` (both ways) in a table of
+   * its own, so `unblock` removes exactly it: a firewall rule on the direct
+   * path, while the relay's addresses stay reachable.
+   */
+  async block(siteName: string, peerIp: string): Promise<void> {
+    const gw = this.site(siteName).gatewayNs ?? this.site(siteName).ns;
+    await nsExec(
+      gw,
+      ['nft', '-f', '-'],
+      `table inet srmblock {
+  chain forward {
+    type filter hook forward priority filter - 10; policy accept;
+    ip saddr ${peerIp} meta l4proto udp drop
+    ip daddr ${peerIp} meta l4proto udp drop
+  }
+}
+`,
+    );
+  }
+
+  async unblock(siteName: string): Promise<void> {
+    const gw = this.site(siteName).gatewayNs ?? this.site(siteName).ns;
+    await nsExec(gw, ['nft', 'delete', 'table', 'inet', 'srmblock']);
+  }
+
   turnLogTail(lines = 20): string {
     try {
       return readFileSync(this.turnLog, 'utf8').split('\n').slice(-lines).join('\n');
@@ -335,7 +437,25 @@ export class Lab {
   }
 
   private async startStun(ns: string): Promise<void> {
-    const args = ['turnserver', '-n', '--stun-only', '--no-cli', '--no-tls', '--no-dtls'];
+    const args = ['turnserver', '-n', '--no-cli', '--no-tls', '--no-dtls'];
+    if (this.options.turn) {
+      // RFC 8656 allocations with long-term credentials, relayed from the same
+      // two addresses (so a relayed candidate is 198.18.0.2/.3:5xxxx).
+      args.push(
+        '--lt-cred-mech',
+        '--realm',
+        TURN_REALM,
+        '--user',
+        `${TURN_USER}:${TURN_PASSWORD}`,
+        '--min-port',
+        String(TURN_RELAY_PORTS.from),
+        '--max-port',
+        String(TURN_RELAY_PORTS.to),
+      );
+      for (const a of STUN_IPS) args.push('--relay-ip', a);
+    } else {
+      args.push('--stun-only');
+    }
     for (const a of STUN_IPS) args.push('--listening-ip', a);
     args.push(
       '--listening-port',
@@ -400,8 +520,16 @@ export class Lab {
  * outbound packet clashes with it and masquerade picks another port, and
  * the two sides' retries keep both wrong entries alive (measured: two
  * port-restricted NATs then never connect even with the right addresses).
+ * - udpBlocked (the "UDP blocked" site kind): port-restricted, and the
+ *   forward chain drops every new outbound UDP flow (TCP still passes), so
+ *   neither STUN nor a direct path nor TURN over UDP gets out.
  */
-export function natRules(kind: NatKind, hostIp: string, publicIp: string): string {
+export function natRules(
+  kind: NatKind,
+  hostIp: string,
+  publicIp: string,
+  opts: { udpBlocked?: boolean } = {},
+): string {
   const { from, to } = FULL_CONE_PORTS;
   const nat =
     kind === 'full-cone'
@@ -430,6 +558,7 @@ table inet filter {
   chain forward {
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
+    ${opts.udpBlocked ? 'iifname "lan0" oifname "wan0" meta l4proto udp drop' : ''}
     iifname "lan0" oifname "wan0" accept
     ${kind === 'full-cone' ? 'iifname "wan0" oifname "lan0" ct status dnat accept' : ''}
   }
@@ -476,6 +605,9 @@ export type AgentRequest =
       /** `host:port` of the lab's STUN servers (never a public one). */
       stun: string[];
       stunTimeoutMs: number;
+      /** TURN relays (TURN_RELAYS); bind then waits for the allocation (or its failure). */
+      relays?: RelayOption[];
+      relayTimeoutMs?: number;
     }
   | {
       op: 'connect';
@@ -488,9 +620,23 @@ export type AgentRequest =
       exchange: string[];
       /** Then this many messages of `bytes` each way with them, one at a time. */
       bulk?: { messages: number; bytes: number };
+      /** Then these messages to each exchanged peer; the reply counts how many of each arrived from it. */
+      canaries?: string[];
       /** Epoch ms (both agents share the clock) at which to add the peers. */
       startAt: number;
       timeoutMs: number;
+    }
+  | {
+      op: 'watch-path';
+      handle: number;
+      fingerprint: string;
+      /** Resolves when the session's path is this (or at timeoutMs). */
+      until: 'direct' | 'relay';
+      timeoutMs: number;
+      /** Meanwhile a small numbered message to the peer this often (a fallback needs data in flight). */
+      sendEveryMs: number;
+      /** Once there, keep sending this long, watching that the path stays. */
+      holdMs?: number;
     }
   | { op: 'close'; handle: number };
 
@@ -521,6 +667,11 @@ export interface BindReply {
   reflexiveFirst: boolean;
   /** The code the lab exchanges: sock.invite(), plus the reflexive address first if it was missing. */
   code: string;
+  /** stats().relay once allocated (or failed, or the wait ran out); undefined without relays. */
+  relay?: RelayInfo;
+  relayMs?: number;
+  /** The relayed candidates in the invite code. */
+  inviteRelayed?: string[];
 }
 
 export interface PeerResult {
@@ -541,6 +692,26 @@ export interface PeerResult {
   bulkReceived?: boolean;
   /** Datagram size the session uses at the end (path-MTU discovery), bytes. */
   mtu: number | undefined;
+  /** stats.path when first seen connected, and at the end; moves between relay and direct. */
+  pathAtConnect?: string;
+  path?: string;
+  pathSwitches?: number;
+  /** The canaries sent by the other side that arrived from it. */
+  canariesReceived?: number;
+}
+
+export interface WatchReply {
+  /** ms until the path was `until`, or undefined when it never was. */
+  ms: number | undefined;
+  /** The path when the watch began, and at its end. */
+  pathAtStart: string | undefined;
+  /** ms into the hold at which the path first left `until` (undefined: it stayed). */
+  leftAfter?: number;
+  path: string | undefined;
+  pathSwitches: number | undefined;
+  /** Messages sent meanwhile, and how many were acknowledged (the wait includes their acks). */
+  sent: number;
+  acked: number;
 }
 
 export interface ConnectReply {
@@ -550,6 +721,8 @@ export interface ConnectReply {
   peers: string;
   /** Extra (many-port probing) sockets the node holds once the exchange is done. */
   probeSockets: number;
+  /** stats().relay at the end. */
+  relay?: RelayInfo;
 }
 
 export class Agent {
@@ -604,12 +777,13 @@ export class Agent {
   request(req: Extract<AgentRequest, { op: 'send-udp' }>): Promise<Record<string, unknown>>;
   request(req: Extract<AgentRequest, { op: 'bind' }>): Promise<BindReply>;
   request(req: Extract<AgentRequest, { op: 'connect' }>): Promise<ConnectReply>;
+  request(req: Extract<AgentRequest, { op: 'watch-path' }>): Promise<WatchReply>;
   request(req: Extract<AgentRequest, { op: 'close' }>): Promise<{ closeMs: number }>;
   request(req: AgentRequest): Promise<unknown> {
     const id = this.nextId++;
     // No request takes this long (a pair's connect is at most ~20 s): a hung
     // agent fails the test with its name instead of running into the timeout.
-    const limit = req.op === 'connect' ? req.timeoutMs + 15_000 : 15_000;
+    const limit = req.op === 'connect' || req.op === 'watch-path' ? req.timeoutMs + 15_000 : 15_000;
     return new Promise((res, rej) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);

@@ -3,6 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Addr } from '../../source/net/core/address.js';
 import {
   type Agent,
+  BIRTHDAY_FLOOR_POOLED,
+  BIRTHDAY_FLOOR_RUNS,
+  BIRTHDAY_RUNS,
   type BindReply,
   type ConnectReply,
   Lab,
@@ -52,12 +55,6 @@ const INTRO_PAIRS: readonly { x: string; y: string; birthday: boolean }[] = [
   { x: 'fc1', y: 'prc1', birthday: false },
   { x: 'sym1', y: 'prc2', birthday: true },
 ];
-/** Runs of each symmetric ↔ port-restricted pair (many-port probing), by invite and by introduction. */
-const BIRTHDAY_RUNS = 10;
-/** The fewest of one matrix's BIRTHDAY_RUNS that must connect directly (see expectBirthday). */
-const BIRTHDAY_FLOOR_RUNS = 8;
-/** The fewest of both matrices' runs together (2 × BIRTHDAY_RUNS) that must connect directly. */
-const BIRTHDAY_FLOOR_POOLED = 17;
 const isBirthdayPair = (a: NatKind, b: NatKind) =>
   (a === 'symmetric' && b === 'port-restricted') || (a === 'port-restricted' && b === 'symmetric');
 const STUN_ADDRS = STUN_SERVERS.map((a) => `${a.address}:${a.port}`);
