@@ -154,9 +154,25 @@ async function connect(req: Extract<Request, { op: 'connect' }>) {
       accepted: d.accepted,
       dialsDht: d.dials.dht,
       rejected: Object.values(d.rejected).reduce((a, b) => a + b, 0),
+      rejectedBy: Object.fromEntries(Object.entries(d.rejected).filter(([, n]) => n > 0)),
+      publishFailures: d.publishFailures,
       foundBy: d.lookingFor[req.expect],
     },
   };
+}
+
+/** Waits until `versions` versions of our record are signed and as many stored in the DHT. */
+async function settle(req: Extract<Request, { op: 'settle' }>) {
+  const node = nodes.get(req.handle);
+  if (!node) throw new Error(`no node ${req.handle}`);
+  const t0 = performance.now();
+  const done = () => {
+    const d = node.sock.stats().discovery;
+    return d !== undefined && d.versions >= req.versions && d.publishes >= req.versions;
+  };
+  while (!done() && performance.now() - t0 < req.timeoutMs) await sleep(20);
+  const d = node.sock.stats().discovery;
+  return { settled: done(), versions: d?.versions, publishes: d?.publishes };
 }
 
 async function close(req: Extract<Request, { op: 'close' }>) {
@@ -184,6 +200,9 @@ async function handle(req: Request): Promise<void> {
         break;
       case 'connect':
         body = await connect(req);
+        break;
+      case 'settle':
+        body = await settle(req);
         break;
       case 'close':
         body = await close(req);

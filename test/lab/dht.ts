@@ -53,6 +53,7 @@ export type DhtAgentRequest =
       startAt: number;
       timeoutMs: number;
     }
+  | { op: 'settle'; handle: number; versions: number; timeoutMs: number }
   | { op: 'close'; handle: number };
 
 export interface DhtBindReply {
@@ -80,6 +81,8 @@ export interface DhtConnectReply {
         accepted: number;
         dialsDht: number;
         rejected: number;
+        rejectedBy: Record<string, number>;
+        publishFailures: number;
         foundBy: string | undefined;
       }
     | undefined;
@@ -253,6 +256,18 @@ export class DhtAgent {
       { op: 'connect', ...req },
       req.timeoutMs + 15_000,
     ) as unknown as Promise<DhtConnectReply>;
+  }
+
+  settle(
+    handle: number,
+    versions: number,
+    timeoutMs: number,
+  ): Promise<{ settled: boolean; versions: number; publishes: number }> {
+    return this.call({ op: 'settle', handle, versions, timeoutMs }) as unknown as Promise<{
+      settled: boolean;
+      versions: number;
+      publishes: number;
+    }>;
   }
 
   close(handle: number): Promise<void> {
