@@ -1,5 +1,5 @@
 import { CONTROL_STREAM } from '../../nat/introduce.js';
-import type { SentPacket } from '../../recovery/loss.js';
+import type { SentPacket } from '../../recovery/sentlog.js';
 import type { SentFrames } from '../conn/session.js';
 import { type OutgoingMessage, SendStream } from '../conn/stream.js';
 
