@@ -1,7 +1,7 @@
 /** Public library entry: `import { MultiHolepunchSocket } from 'srmudp-tui'`. */
 
 export { parseHostPort } from './net/core/address.js';
-export { MAX_MESSAGE_SIZE } from './net/core/conn/stream.js';
+export { MAX_MESSAGE_SIZE } from './net/core/conn/streamlimits.js';
 export type { PeerStats } from './net/core/endpoint.js';
 export { BadPacket, TransportError, UsageError } from './net/core/errors.js';
 export type { DisconnectCause, PeerChange, PeerState } from './net/core/events.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_SIZE } from '../../source/net/core/conn/stream.js';
+import { MAX_MESSAGE_SIZE } from '../../source/net/core/conn/streamlimits.js';
 import type { Endpoint } from '../../source/net/core/endpoint.js';
 import { MAX_STREAMS } from '../../source/net/core/peers/peer.js';
 import { CONTROL_STREAM } from '../../source/net/nat/introduce.js';

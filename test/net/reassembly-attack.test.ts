@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PAGE_COST } from '../../source/net/core/conn/pages.js';
-import { MAX_STREAM_GAPS, RECV_WINDOW } from '../../source/net/core/conn/stream.js';
+import { MAX_STREAM_GAPS } from '../../source/net/core/conn/recvstream.js';
+import { RECV_WINDOW } from '../../source/net/core/conn/streamlimits.js';
 import { MAX_PEER_GAPS, PEER_REASSEMBLY_LIMIT } from '../../source/net/core/peers/peer.js';
 import { reassemblyAttack } from '../support/scenarios/reassembly.js';
 

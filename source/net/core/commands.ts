@@ -3,7 +3,7 @@ import type { IntroductionPolicy } from '../nat/introductions.js';
 import type { StunClientOptions, StunSummary } from '../nat/stun.js';
 import type { Addr } from './address.js';
 import type { PeerSpec } from './config.js';
-import { MAX_MESSAGE_SIZE } from './conn/stream.js';
+import { MAX_MESSAGE_SIZE } from './conn/streamlimits.js';
 import { UsageError } from './errors.js';
 import type { Handshakes } from './handshake/handshakes.js';
 import type { Peer } from './peers/peer.js';

@@ -1,41 +1,21 @@
 /**
  * Loss detection, RFC 9002 §6 and Appendix A, for a single packet-number space (our handshake
  * runs separately, so there are no Initial/Handshake spaces and the session is always
- * "handshake confirmed"). Sans I/O: callers pass `now` in milliseconds, arm one timer at
- * `deadline()` and call `onTimeout` when it fires.
+ * "handshake confirmed"): A.7 ack processing with §5.1 RTT sampling, A.10 loss detection by
+ * packet (§6.1.1) and time threshold (§6.1.2), the §6.2 probe timeout with its backoff, and
+ * §7.6 persistent congestion, feeding the congestion controller (congestion.ts, Appendix B).
+ * Sans I/O: callers pass `now` in milliseconds, arm one timer at `deadline()` and call
+ * `onTimeout` when it fires. The packets themselves are kept in a SentLog (sentlog.ts).
  *
- * Bookkeeping: sent packets live in an array ordered by packet number (packet numbers only
- * grow), with a head and a tail index, and their states in a parallel array. Acked/lost entries
- * are marked in place and swept off the front, so every entry is appended once and removed
- * once. Because §6.1 declares every packet more than kPacketThreshold below the largest
- * acknowledged lost, settled markers can only pile up behind a live entry for about one round
- * trip, keeping walks short.
- *
- * Allocation (issue 16): no object per sent packet beyond the caller's, arrays that keep their
- * capacity when they drain (a ping-pong drains them on every ACK; starting again from [] cost
- * a new backing store per packet), and onAck / onTimeout answer in objects shared by every
- * detector, overwritten by the next call (as Session.open's): read the answer before calling
- * any detector again.
+ * Allocation (issue 16): onAck / onTimeout answer in objects shared by every detector,
+ * overwritten by the next call (as Session.open's): read the answer before calling any
+ * detector again.
  */
 
 import { NewReno } from './congestion.js';
 import { RangeSet } from './rangeset.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
-
-export interface SentPacket<F> {
-  pn: number;
-  timeSent: number;
-  size: number;
-  ackEliciting: boolean;
-  inFlight: boolean;
-  /**
-   * A path-MTU probe (pmtu.ts): in flight like any packet, but its loss says
-   * the path is too narrow, not congested (RFC 9000 §14.4), so it neither
-   * shrinks the window nor counts toward persistent congestion or loss stats.
-   */
-  pmtuProbe?: boolean;
-  frames: F;
-}
+import { ACKED, LIVE, LOST, SentLog, type SentPacket } from './sentlog.js';
 
 export interface AckResult<F> {
   acked: SentPacket<F>[];
@@ -64,23 +44,8 @@ const MAX_BACKOFF_EXPONENT = 30;
  * a silent path is probed at least as often as it is kept alive. Sessions use less (1 s).
  */
 export const DEFAULT_MAX_PTO = 15_000;
-/**
- * Packets that are neither ack-eliciting nor in flight (ACK-only) are tracked only so the caller
- * learns when they are acknowledged. A peer that never sends anything ack-eliciting never acks
- * them (RFC 9000 §13.2.1), so past this many the oldest are forgotten: they carry nothing that
- * needs retransmission and they do not count against the window.
- */
-const MAX_BARE_TRACKED = 1024;
 /** How many disjoint ranges of recently lost packet numbers to remember for spurious-loss stats. */
 const MAX_LOST_RANGES = 64;
-/** Sweep the array once the dead prefix is at least this long and more than half of it. */
-const COMPACT_MIN = 1024;
-
-const LIVE = 0;
-const ACKED = 1;
-const LOST = 2;
-const DROPPED = 3;
-type EntryState = typeof LIVE | typeof ACKED | typeof LOST | typeof DROPPED;
 
 /**
  * onAck's and onTimeout's answers, one each for every detector (see the
@@ -94,9 +59,6 @@ const ACK_RESULT: AckResult<unknown> = {
   persistentCongestion: false,
 };
 const TIMEOUT_RESULT: TimeoutResult<unknown> = { lost: [], probes: 0, persistentCongestion: false };
-
-/** A drained packet array keeps at most this many slots; a larger one is freed. */
-const KEEP_DRAINED = 256;
 
 /** Empties an array that is reused, keeping its backing store (length = 0 would free it). */
 function emptyArray(a: unknown[]): void {
@@ -134,16 +96,7 @@ export class LossDetector<F> {
   readonly #packetThreshold: number;
   readonly #timeThreshold: number;
 
-  /** Sent packets, [head, tail) in use; slots outside it are undefined. */
-  #packets: (SentPacket<F> | undefined)[] = [];
-  /** The state of packets[i] (LIVE, ACKED, LOST, DROPPED). */
-  #states: EntryState[] = [];
-  #head = 0;
-  #tail = 0;
-  /** Packet numbers of ACK-only packets in send order, for enforcing MAX_BARE_TRACKED. */
-  #bare: number[] = [];
-  #bareHead = 0;
-  #bareLive = 0;
+  readonly #log = new SentLog<F>();
 
   #largestSent = -1;
   #largestAcked: number | undefined;
@@ -158,8 +111,6 @@ export class LossDetector<F> {
    * deadline, and without this every call before the probes went out was a new expiry.
    */
   #lastPtoTime = Number.NEGATIVE_INFINITY;
-  #ackElicitingOutstanding = 0;
-  #inFlightCount = 0;
   /** first_rtt_sample (A.3): persistent congestion only counts packets sent after it. */
   #firstRttSampleTime: number | undefined;
   #run: CongestionRun | undefined;
@@ -205,7 +156,7 @@ export class LossDetector<F> {
 
   /** Tracked packets that count toward bytes in flight and are neither acked nor lost. */
   get inFlightCount(): number {
-    return this.#inFlightCount;
+    return this.#log.inFlightCount;
   }
 
   /** A.5. Packet numbers must strictly increase and `timeSent` must not go backwards. */
@@ -214,25 +165,9 @@ export class LossDetector<F> {
       throw new RangeError(`packet number ${p.pn} not above ${this.#largestSent}`);
     }
     this.#largestSent = p.pn;
-    const i = this.#tail;
-    if (i < this.#packets.length) {
-      this.#packets[i] = p;
-      this.#states[i] = LIVE;
-    } else {
-      this.#packets.push(p);
-      this.#states.push(LIVE);
-    }
-    this.#tail = i + 1;
-    if (p.inFlight) {
-      this.#inFlightCount++;
-      this.cc.onPacketSent(p.size);
-    }
-    if (p.ackEliciting) {
-      this.#ackElicitingOutstanding++;
-      this.#timeOfLastAckEliciting = p.timeSent;
-    } else if (!p.inFlight) {
-      this.#trackBare(p.pn);
-    }
+    this.#log.append(p);
+    if (p.inFlight) this.cc.onPacketSent(p.size);
+    if (p.ackEliciting) this.#timeOfLastAckEliciting = p.timeSent;
   }
 
   /**
@@ -262,15 +197,16 @@ export class LossDetector<F> {
       if (run !== undefined && end - 1 > run.lastPn) {
         run.minAckedAbove = Math.min(run.minAckedAbove, Math.max(start, run.lastPn + 1));
       }
-      const packets = this.#packets;
-      const states = this.#states;
-      const tail = this.#tail;
+      const log = this.#log;
+      const packets = log.packets;
+      const states = log.states;
+      const tail = log.tail;
       const before = acked.length;
-      for (let i = this.#lowerBound(start); i < tail; i++) {
+      for (let i = log.lowerBound(start); i < tail; i++) {
         const p = packets[i]!;
         if (p.pn >= end) break;
         if (states[i] !== LIVE) continue;
-        this.#settle(i, ACKED);
+        log.settle(i, ACKED);
         acked.push(p);
       }
       const prev = acked[before - 1];
@@ -313,7 +249,7 @@ export class LossDetector<F> {
     // A.7: a peer that acknowledges is alive; the PTO backoff restarts (we have no address
     // validation concerns: the handshake already completed).
     this.#ptoCount = 0;
-    this.#compact();
+    this.#log.compact();
     result.rttUpdated = rttUpdated;
     result.persistentCongestion = persistentCongestion;
     return result;
@@ -326,7 +262,7 @@ export class LossDetector<F> {
    */
   deadline(): number | undefined {
     if (this.#lossTime !== undefined) return this.#lossTime;
-    if (this.#ackElicitingOutstanding === 0) return undefined;
+    if (this.#log.ackElicitingOutstanding === 0) return undefined;
     const backoff = 2 ** Math.min(this.#ptoCount, MAX_BACKOFF_EXPONENT);
     // §6.2.1: max_ack_delay is included (and backed off) for the application data space.
     // The cap is ours, not RFC 9002's: after a long blackout the next probe
@@ -351,7 +287,7 @@ export class LossDetector<F> {
       const lost = this.#detectAndRemoveLost(now, result.lost);
       const persistentCongestion = this.#persistentCongestion;
       this.#onLost(lost, persistentCongestion, now);
-      this.#compact();
+      this.#log.compact();
       result.persistentCongestion = persistentCongestion;
       return result;
     }
@@ -365,9 +301,10 @@ export class LossDetector<F> {
 
   /** Outstanding ack-eliciting packets, oldest first. Do not call other methods mid-iteration. */
   *unacked(): Iterable<SentPacket<F>> {
-    const packets = this.#packets;
-    const states = this.#states;
-    for (let i = this.#head; i < this.#tail; i++) {
+    const log = this.#log;
+    const packets = log.packets;
+    const states = log.states;
+    for (let i = log.head; i < log.tail; i++) {
       const p = packets[i]!;
       if (states[i] === LIVE && p.ackEliciting) yield p;
     }
@@ -380,22 +317,15 @@ export class LossDetector<F> {
    */
   discardAll(): SentPacket<F>[] {
     const out: SentPacket<F>[] = [];
-    const packets = this.#packets;
-    for (let i = this.#head; i < this.#tail; i++) {
-      if (this.#states[i] !== LIVE) continue;
+    const log = this.#log;
+    const packets = log.packets;
+    for (let i = log.head; i < log.tail; i++) {
+      if (log.states[i] !== LIVE) continue;
       const p = packets[i]!;
       if (p.inFlight) this.cc.removeFromFlight(p.size);
       out.push(p);
     }
-    this.#packets = [];
-    this.#states = [];
-    this.#head = 0;
-    this.#tail = 0;
-    this.#bare = [];
-    this.#bareHead = 0;
-    this.#bareLive = 0;
-    this.#ackElicitingOutstanding = 0;
-    this.#inFlightCount = 0;
+    log.clear();
     this.#lossTime = undefined;
     this.#ptoCount = 0;
     this.#run = undefined;
@@ -421,9 +351,10 @@ export class LossDetector<F> {
     );
     // §7.6.1: (smoothed_rtt + max(4 * rttvar, kGranularity) + max_ack_delay) * threshold.
     const pcDuration = (rtt.ptoBase() + this.#maxAckDelay) * PERSISTENT_CONGESTION_THRESHOLD;
-    const packets = this.#packets;
-    const states = this.#states;
-    for (let i = this.#head; i < this.#tail; i++) {
+    const log = this.#log;
+    const packets = log.packets;
+    const states = log.states;
+    for (let i = log.head; i < log.tail; i++) {
       const p = packets[i]!;
       if (p.pn > largestAcked) break;
       const state = states[i];
@@ -439,7 +370,7 @@ export class LossDetector<F> {
       // timer fired exactly at the loss time always finds the packet lost (no float drift).
       const lossAt = p.timeSent + lossDelay;
       if (lossAt <= now || largestAcked >= p.pn + this.#packetThreshold) {
-        this.#settle(i, LOST);
+        log.settle(i, LOST);
         lost.push(p);
         if (!p.pmtuProbe && this.#extendRun(p, pcDuration)) persistentCongestion = true;
       } else if (this.#lossTime === undefined || lossAt < this.#lossTime) {
@@ -528,81 +459,5 @@ export class LossDetector<F> {
         return;
       }
     }
-  }
-
-  #settle(i: number, state: EntryState): void {
-    this.#states[i] = state;
-    const p = this.#packets[i]!;
-    if (p.inFlight) this.#inFlightCount--;
-    if (p.ackEliciting) this.#ackElicitingOutstanding--;
-    else if (!p.inFlight) this.#bareLive--;
-  }
-
-  /** True when packet `pn` is still tracked and neither acked, lost nor dropped. */
-  #isLive(pn: number): boolean {
-    const i = this.#lowerBound(pn);
-    return i < this.#tail && this.#packets[i]!.pn === pn && this.#states[i] === LIVE;
-  }
-
-  #trackBare(pn: number): void {
-    const bare = this.#bare;
-    bare.push(pn);
-    this.#bareLive++;
-    while (this.#bareLive > MAX_BARE_TRACKED) {
-      const oldest = bare[this.#bareHead++]!;
-      const i = this.#lowerBound(oldest);
-      if (i < this.#tail && this.#packets[i]!.pn === oldest && this.#states[i] === LIVE) {
-        this.#settle(i, DROPPED);
-      }
-    }
-    while (this.#bareHead < bare.length && !this.#isLive(bare[this.#bareHead]!)) this.#bareHead++;
-    if (this.#bareHead >= COMPACT_MIN && this.#bareHead * 2 > bare.length) {
-      this.#bare = bare.slice(this.#bareHead);
-      this.#bareHead = 0;
-    }
-    this.#compact();
-  }
-
-  /**
-   * Sweep settled entries off the front (releasing their packets); move the live ones down in
-   * place once the dead prefix dominates, so memory tracks live entries without a new array.
-   */
-  #compact(): void {
-    const packets = this.#packets;
-    const states = this.#states;
-    const tail = this.#tail;
-    let head = this.#head;
-    while (head < tail && states[head] !== LIVE) packets[head++] = undefined;
-    if (head === tail) {
-      head = 0;
-      this.#tail = 0;
-      if (packets.length > KEEP_DRAINED) {
-        this.#packets = [];
-        this.#states = [];
-      }
-    } else if (head >= COMPACT_MIN && head * 2 > tail) {
-      const live = tail - head;
-      for (let k = 0; k < live; k++) {
-        packets[k] = packets[head + k];
-        states[k] = states[head + k]!;
-      }
-      for (let k = live; k < tail; k++) packets[k] = undefined;
-      this.#tail = live;
-      head = 0;
-    }
-    this.#head = head;
-  }
-
-  /** First index at or after the head whose packet number is >= pn. */
-  #lowerBound(pn: number): number {
-    const packets = this.#packets;
-    let lo = this.#head;
-    let hi = this.#tail;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (packets[mid]!.pn >= pn) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
   }
 }

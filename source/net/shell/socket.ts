@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { type Addr, addrKey, normalizeIp } from '../core/address.js';
-import { MAX_MESSAGE_SIZE } from '../core/conn/stream.js';
+import { MAX_MESSAGE_SIZE } from '../core/conn/streamlimits.js';
 import { Endpoint, validateNick } from '../core/endpoint.js';
 import { TransportError, UsageError } from '../core/errors.js';
 import { type PeerAddress, parsePeerEntry } from '../core/peers/entry.js';

@@ -1,11 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NewReno } from '../../../source/net/recovery/congestion.js';
-import {
-  DEFAULT_MAX_PTO,
-  LossDetector,
-  type SentPacket,
-} from '../../../source/net/recovery/loss.js';
+import { DEFAULT_MAX_PTO, LossDetector } from '../../../source/net/recovery/loss.js';
+import type { SentPacket } from '../../../source/net/recovery/sentlog.js';
 import { BASE_PLPMTU } from '../../../source/net/wire/packet.js';
 
 const MSS = BASE_PLPMTU;

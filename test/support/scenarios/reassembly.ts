@@ -15,10 +15,10 @@
  */
 
 import { PAGE_COST, PAGE_SIZE, PageStore } from '../../../source/net/core/conn/pages.js';
+import { MAX_STREAM_GAPS, type RecvStream } from '../../../source/net/core/conn/recvstream.js';
 import type { Session } from '../../../source/net/core/conn/session.js';
 import { MAX_PAYLOAD } from '../../../source/net/core/conn/session.js';
-import type { RecvStream } from '../../../source/net/core/conn/stream.js';
-import { MAX_STREAM_GAPS, RECV_WINDOW } from '../../../source/net/core/conn/stream.js';
+import { RECV_WINDOW } from '../../../source/net/core/conn/streamlimits.js';
 import type { Endpoint } from '../../../source/net/core/endpoint.js';
 import {
   MAX_PEER_GAPS,

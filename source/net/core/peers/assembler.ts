@@ -9,8 +9,8 @@ import {
 } from '../../wire/frames.js';
 import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM, trimPacket } from '../../wire/packet.js';
 import type { Addr } from '../address.js';
+import type { SendStream } from '../conn/sendstream.js';
 import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
-import type { SendStream } from '../conn/stream.js';
 
 /** What the assembler needs from its peer's host. */
 export interface AssemblerHost {

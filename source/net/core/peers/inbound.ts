@@ -1,4 +1,4 @@
-import { MAX_STREAM_GAPS, RecvStream } from '../conn/stream.js';
+import { MAX_STREAM_GAPS, RecvStream } from '../conn/recvstream.js';
 import { BadPacket } from '../errors.js';
 
 /** Most streams a peer may open towards us. */

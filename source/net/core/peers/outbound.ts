@@ -1,7 +1,7 @@
 import { CONTROL_STREAM } from '../../nat/introduce.js';
-import type { SentPacket } from '../../recovery/loss.js';
+import type { SentPacket } from '../../recovery/sentlog.js';
+import { type OutgoingMessage, SendStream } from '../conn/sendstream.js';
 import type { SentFrames } from '../conn/session.js';
-import { type OutgoingMessage, SendStream } from '../conn/stream.js';
 
 /** A message still owed to the peer (to move it to another record or instance). */
 export interface QueuedMessage {

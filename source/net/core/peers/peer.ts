@@ -1,8 +1,8 @@
-import type { SentPacket } from '../../recovery/loss.js';
+import type { SentPacket } from '../../recovery/sentlog.js';
 import { CloseCode, decodeFrames } from '../../wire/frames.js';
 import type { Addr } from '../address.js';
+import type { OutgoingMessage, SendStream } from '../conn/sendstream.js';
 import type { SentFrames, Session } from '../conn/session.js';
-import type { OutgoingMessage, SendStream } from '../conn/stream.js';
 import { BadPacket } from '../errors.js';
 import { changeFor, type EndpointEvent, type PeerChange, type PeerState } from '../events.js';
 import { earliest } from '../timerheap.js';

@@ -1,4 +1,4 @@
-import type { SentPacket } from '../../recovery/loss.js';
+import type { SentPacket } from '../../recovery/sentlog.js';
 import { CloseCode } from '../../wire/frames.js';
 import type { Addr } from '../address.js';
 import type { SentFrames, Session } from '../conn/session.js';

@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { PAGE_COST } from '../../../../source/net/core/conn/pages.js';
+import { RecvStream } from '../../../../source/net/core/conn/recvstream.js';
+import { SendStream } from '../../../../source/net/core/conn/sendstream.js';
 import { MAX_PAYLOAD, Session } from '../../../../source/net/core/conn/session.js';
-import { RecvStream, SendStream } from '../../../../source/net/core/conn/stream.js';
 import { createPacketKey, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import {
   DATA_HEADER_LENGTH,

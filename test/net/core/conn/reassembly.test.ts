@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PAGE_COST, PAGE_SIZE } from '../../../../source/net/core/conn/pages.js';
-import {
-  MAX_STREAM_GAPS,
-  RECV_WINDOW,
-  RecvStream,
-} from '../../../../source/net/core/conn/stream.js';
+import { MAX_STREAM_GAPS, RecvStream } from '../../../../source/net/core/conn/recvstream.js';
+import { RECV_WINDOW } from '../../../../source/net/core/conn/streamlimits.js';
 import { varintLength, writeVarint } from '../../../../source/net/wire/reader.js';
 import { expectBadPacket } from '../../../support/badpacket.js';
 import { Rng } from '../../../support/rng.js';

@@ -1,14 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PAGE_COST, PAGE_SIZE } from '../../../../source/net/core/conn/pages.js';
+import { RecvStream } from '../../../../source/net/core/conn/recvstream.js';
+import { type OutgoingMessage, SendStream } from '../../../../source/net/core/conn/sendstream.js';
 import {
   MAX_MESSAGE_SIZE,
-  type OutgoingMessage,
   RECV_WINDOW,
-  RecvStream,
   SEND_WINDOW,
-  SendStream,
-} from '../../../../source/net/core/conn/stream.js';
+} from '../../../../source/net/core/conn/streamlimits.js';
 import { varintLength, writeVarint } from '../../../../source/net/wire/reader.js';
 import { expectBadPacket } from '../../../support/badpacket.js';
 import { Rng } from '../../../support/rng.js';

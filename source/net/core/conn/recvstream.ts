@@ -1,245 +1,18 @@
-import { RangeSet } from '../../recovery/rangeset.js';
-import { varintLength, view, writeVarint } from '../../wire/reader.js';
+import { view } from '../../wire/reader.js';
 import { BadPacket } from '../errors.js';
 import { PAGE_COST, PageStore } from './pages.js';
+import { MAX_MESSAGE_SIZE, RECV_WINDOW } from './streamlimits.js';
 
 /**
- * Reliable ordered streams, after RFC 9000 §2-§4: a stream is a byte sequence
- * carried in STREAM frames at explicit offsets; messages are framed inside it
- * as [varint length][bytes]. Data, not packets, is retransmitted: a lost
- * packet's byte ranges go back into `lost` and are sent again in whatever
- * packet comes next.
+ * The receiving half of a reliable ordered stream, after RFC 9000 §2-§3 (see
+ * sendstream.ts): STREAM frames (§19.8) arrive at explicit offsets, in any
+ * order and possibly duplicated; their bytes are reassembled (§2.2), in-order
+ * frames without a copy where possible and early ones in pages (pages.ts),
+ * and complete [varint length][bytes] messages are handed out in order. Data
+ * beyond the receive window (our stand-in for §4.1's flow-control limit) or
+ * carved into too many gaps (the reassembly attack of §21.7) is a protocol
+ * violation.
  */
-
-/** Largest message a caller may send (documented in the readme). */
-export const MAX_MESSAGE_SIZE = 1024 * 1024;
-/**
- * How far past the oldest unacknowledged byte a sender may run, and how far
- * past its delivered data a receiver buffers. A fixed window instead of
- * QUIC's MAX_STREAM_DATA credit: simple, and it bounds reassembly memory.
- */
-export const SEND_WINDOW = 4 * 1024 * 1024;
-export const RECV_WINDOW = 2 * SEND_WINDOW;
-
-interface Segment {
-  start: number;
-  data: Uint8Array;
-}
-
-export interface OutgoingMessage {
-  id: number;
-  /** Stream offset one past the message's last byte. */
-  end: number;
-  data: Uint8Array;
-}
-
-/**
- * A message of at least JOIN_MIN bytes leaves with its length header and its
- * first JOIN_BYTES bytes in one segment (a copy of about 1 KiB), so its first
- * STREAM frame is large enough for the receiver to keep as a view of the
- * datagram (RecvStream's KEEP_VIEW_MIN). With the header alone in a frame,
- * the receiver copied those 1-4 bytes into a fresh 4 KiB reassembly page for
- * every message: 4.6 KB of ArrayBuffer per message, two thirds of what a
- * 1 KiB ping-pong allocated per round trip (bench/workers/alloc.ts). Shorter
- * messages keep the separate header: the receiver copies them either way.
- */
-const JOIN_MIN = 512;
-const JOIN_BYTES = 1024;
-
-/** onAcked's answer when messages completed: one for every stream (see onAcked). */
-const DONE: OutgoingMessage[] = [];
-/** onData's answer when messages completed: one for every stream (see parseMessages). */
-const COMPLETE: Buffer[] = [];
-
-/** onAcked's answer when no message completed (most acks): shared, never mutated. */
-const NOTHING_DONE: readonly OutgoingMessage[] = Object.freeze([]);
-
-export class SendStream {
-  private readonly segments: Segment[] = [];
-  private segHead = 0;
-  private readonly messages: OutgoingMessage[] = [];
-  private msgHead = 0;
-  private readonly lost = new RangeSet();
-  private readonly acked = new RangeSet();
-  /** Every byte below this offset has been acknowledged. */
-  ackedPrefix = 0;
-  /** Next never-sent byte. */
-  private sendOffset = 0;
-  /** End of written data. */
-  writeOffset = 0;
-  /** nextChunk's answer, reused: the caller writes it into a packet before asking again. */
-  private readonly chunk: { offset: number; data: Uint8Array; retransmit: boolean } = {
-    offset: 0,
-    data: new Uint8Array(0),
-    retransmit: false,
-  };
-
-  constructor(readonly id: number) {}
-
-  /** Appends one message; returns its end offset. */
-  write(id: number, data: Uint8Array): number {
-    const headerLength = varintLength(data.length);
-    // See JOIN_MIN: the header travels with the first bytes of a message
-    // large enough to be kept as a view at the receiver.
-    const joined = data.length >= JOIN_MIN ? Math.min(data.length, JOIN_BYTES) : 0;
-    const head = Buffer.allocUnsafe(headerLength + joined);
-    writeVarint(head, 0, data.length);
-    if (joined > 0) head.set(joined === data.length ? data : view(data, 0, joined), headerLength);
-    this.segments.push({ start: this.writeOffset, data: head });
-    this.writeOffset += head.length;
-    if (data.length > joined) {
-      const rest = joined === 0 ? data : view(data, joined, data.length);
-      this.segments.push({ start: this.writeOffset, data: rest });
-      this.writeOffset += rest.length;
-    }
-    this.messages.push({ id, end: this.writeOffset, data });
-    return this.writeOffset;
-  }
-
-  /** Bytes written but not yet acknowledged. */
-  get unacknowledged(): number {
-    return this.writeOffset - this.ackedPrefix;
-  }
-
-  get hasDataToSend(): boolean {
-    return this.lost.size > 0 || this.canSendNew();
-  }
-
-  private canSendNew(): boolean {
-    return this.sendOffset < this.writeOffset && this.sendOffset < this.ackedPrefix + SEND_WINDOW;
-  }
-
-  /**
-   * The next piece to send (lost ranges first, then new data), at most
-   * `maxBytes` long and never spanning two segments. The returned object is
-   * this stream's own and is overwritten by the next call (one per packet
-   * is what the profile charged it; the sender copies it into the packet at
-   * once).
-   */
-  nextChunk(
-    maxBytes: number,
-  ): { offset: number; data: Uint8Array; retransmit: boolean } | undefined {
-    while (this.lost.size > 0) {
-      const lostStart = this.lost.min!;
-      const lostEnd = this.lost.firstEnd!;
-      const gap = this.acked.firstGap(lostStart, lostEnd);
-      if (!gap) {
-        this.lost.remove(lostStart, lostEnd);
-        continue;
-      }
-      const data = this.slice(gap[0], Math.min(gap[1], gap[0] + maxBytes));
-      this.lost.remove(lostStart, gap[0] + data.length);
-      return this.answer(gap[0], data, true);
-    }
-    if (!this.canSendNew()) return undefined;
-    const limit = Math.min(
-      this.writeOffset,
-      this.ackedPrefix + SEND_WINDOW,
-      this.sendOffset + maxBytes,
-    );
-    const offset = this.sendOffset;
-    const data = this.slice(offset, limit);
-    this.sendOffset = offset + data.length;
-    return this.answer(offset, data, false);
-  }
-
-  private answer(
-    offset: number,
-    data: Uint8Array,
-    retransmit: boolean,
-  ): { offset: number; data: Uint8Array; retransmit: boolean } {
-    const c = this.chunk;
-    c.offset = offset;
-    c.data = data;
-    c.retransmit = retransmit;
-    return c;
-  }
-
-  /** A view of [start, end) clipped to the segment holding `start`. */
-  private slice(start: number, end: number): Uint8Array {
-    let lo = this.segHead;
-    let hi = this.segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.segments[mid]!.start <= start) lo = mid;
-      else hi = mid - 1;
-    }
-    const seg = this.segments[lo]!;
-    const from = start - seg.start;
-    const to = Math.min(end - seg.start, seg.data.length);
-    // The application's Buffer: a typed-array view, not Buffer#subarray (see view()).
-    return view(seg.data, from, to);
-  }
-
-  onLost(offset: number, length: number): void {
-    if (offset + length <= this.ackedPrefix) return;
-    this.lost.insert(Math.max(offset, this.ackedPrefix), offset + length);
-  }
-
-  /**
-   * Records an acknowledgement; returns the messages it completed, oldest
-   * first, in an array shared by every stream, overwritten by the next call
-   * (an array per completed message was ~0.2 KB per 1 KiB round trip).
-   */
-  onAcked(offset: number, length: number): readonly OutgoingMessage[] {
-    if (offset + length <= this.ackedPrefix) return NOTHING_DONE;
-    if (offset <= this.ackedPrefix && this.acked.size === 0) {
-      // In order, nothing acknowledged out of order above (the usual case):
-      // the prefix just moves; the range set is not touched.
-      this.ackedPrefix = offset + length;
-    } else {
-      this.acked.insert(offset, offset + length);
-      const firstStart = this.acked.min;
-      if (firstStart === undefined || firstStart > this.ackedPrefix) return NOTHING_DONE;
-      this.ackedPrefix = this.acked.firstEnd!;
-      this.acked.removeBelow(this.ackedPrefix);
-    }
-    if (this.lost.size > 0) this.lost.removeBelow(this.ackedPrefix);
-    this.releaseSegments();
-    if (
-      this.msgHead >= this.messages.length ||
-      this.messages[this.msgHead]!.end > this.ackedPrefix
-    ) {
-      this.compact();
-      return NOTHING_DONE;
-    }
-    const done = DONE;
-    while (done.length > 0) done.pop(); // (length = 0 would free the backing store)
-    while (
-      this.msgHead < this.messages.length &&
-      this.messages[this.msgHead]!.end <= this.ackedPrefix
-    ) {
-      done.push(this.messages[this.msgHead++]!);
-    }
-    this.compact();
-    return done;
-  }
-
-  private releaseSegments(): void {
-    while (this.segHead < this.segments.length) {
-      const seg = this.segments[this.segHead]!;
-      if (seg.start + seg.data.length > this.ackedPrefix) break;
-      this.segHead++;
-    }
-  }
-
-  /** Drop consumed array prefixes now and then, so long runs stay O(1) amortised. */
-  private compact(): void {
-    if (this.segHead > 1024 && this.segHead * 2 > this.segments.length) {
-      this.segments.splice(0, this.segHead);
-      this.segHead = 0;
-    }
-    if (this.msgHead > 1024 && this.msgHead * 2 > this.messages.length) {
-      this.messages.splice(0, this.msgHead);
-      this.msgHead = 0;
-    }
-  }
-
-  /** Messages not yet fully acknowledged (to resend after the peer restarted). */
-  pendingMessages(): OutgoingMessage[] {
-    return this.messages.slice(this.msgHead);
-  }
-}
 
 /**
  * Most disjoint runs of out-of-order bytes one stream may hold. A sender that
@@ -259,6 +32,8 @@ export const MAX_STREAM_GAPS = 4096;
 const KEEP_VIEW_MIN = 512;
 
 const NO_BYTES = new Uint8Array(0);
+/** onData's answer when messages completed: one for every stream (see parseMessages). */
+const COMPLETE: Buffer[] = [];
 /** onData's answer when no message completed (most packets of a bulk transfer): shared, frozen. */
 const NO_MESSAGES = Object.freeze([]) as unknown as Buffer[];
 
