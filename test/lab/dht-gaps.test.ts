@@ -8,10 +8,8 @@ import { type BindOptions, MultiHolepunchSocket } from '../../source/net/shell/s
 import { type PrivateDht, privateDht } from '../net/discovery/privatedht.js';
 
 /**
- * Two library gaps the DHT lab (dht.test.ts) found, each reproduced on
- * loopback so it needs no namespaces and fails (or passes) deterministically.
- * Both are `it.fails`: they pass while the gap is there; whoever fixes the
- * library turns them into `it` (each was checked to flip under a fix).
+ * Three library gaps the DHT lab (dht.test.ts) found, each reproduced on
+ * loopback so it needs no namespaces, each failing before its fix:
  *
  * 1. A library gap the DHT lab found (dht.test.ts counts it as "names not yet
  * pinned"), reproduced on loopback (no namespaces needed): issue 18 asks
@@ -81,7 +79,7 @@ afterEach(async () => {
 });
 
 describe('a wanted key that dials us first under the name we gave it', () => {
-  it.fails('is pinned to that name (today: it is not)', async () => {
+  it('is pinned to that name (before the fix: it was not)', async () => {
     const alice = await bind({
       nick: 'alice',
       dht: { bootstrap: swarm.bootstrap, publish: false },
@@ -101,7 +99,7 @@ describe('a wanted key that dials us first under the name we gave it', () => {
 });
 
 describe('our record once STUN has answered', () => {
-  it.fails('is in the DHT with the reflexive address within a second (today: at the next 5 s refresh)', async () => {
+  it('is in the DHT with the reflexive address within a second (before the fix: at the next 5 s refresh)', async () => {
     const stun = await slowStun(300);
     const reader = await DhtNode.start(new RecordPolicy(), {
       bootstrap: swarm.bootstrap,
@@ -135,7 +133,7 @@ describe('our record once STUN has answered', () => {
 });
 
 describe('a record newer than the last one dialled, once refused by the re-dial budget', () => {
-  it.fails('is dialled when the budget refills (15 s), not a minute after the last dial', async () => {
+  it('is dialled when the budget refills (15 s), not a minute after the last dial', async () => {
     const dht = { bootstrap: swarm.bootstrap };
     const bobId = generateIdentity();
     const alice = await bind({ nick: 'alice', dht });

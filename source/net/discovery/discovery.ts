@@ -107,6 +107,12 @@ interface Want {
   failures: number;
   /** When we last dialled from a record (host.now()); undefined = never. */
   dialedAt: number | undefined;
+  /**
+   * The seq of the record we last dialled from. A newer record is news even
+   * if the policy's budget refused its first sighting: "seen" is not
+   * "dialled", or a move soon after a connect waited a minute.
+   */
+  dialedSeq: number | undefined;
   foundBy: DialSource | undefined;
 }
 
@@ -202,6 +208,7 @@ export class Discovery {
       inFlight: false,
       failures: 0,
       dialedAt: undefined,
+      dialedSeq: undefined,
       foundBy: undefined,
     };
     this.wants.set(id, want);
@@ -361,13 +368,15 @@ export class Discovery {
     const want = this.wants.get(key.toString('hex'));
     if (!want || this.closed) return;
     const now = this.host.now();
-    if (!verdict.fresh) {
+    const fresh = want.dialedSeq === undefined || verdict.seq > want.dialedSeq;
+    if (!fresh) {
       if (this.host.connected(key)) return;
       if (want.dialedAt !== undefined && now - want.dialedAt < LOOKUP_RETRY_MAX) return;
     }
     const targets = this.policy.dialTargets(key, verdict.record, via, this.host.local(), now);
     if (targets.length === 0) return;
     want.dialedAt = now;
+    want.dialedSeq = verdict.seq;
     want.foundBy = source;
     this.dials[source]++;
     const plain = (c: Addr) => ({ address: c.address, port: c.port });
