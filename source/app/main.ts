@@ -165,23 +165,30 @@ async function main(argv: readonly string[]): Promise<number> {
   const print = lineMode
     ? lineMode.print
     : (line: ChatLine) => store.dispatch({ type: 'line', line });
+  // A read-only disk must not end the chat (the trust store still has the
+  // key), but it is said.
+  const keep = (write: () => void) => {
+    try {
+      write();
+    } catch (err) {
+      print({
+        kind: 'error',
+        time: Date.now(),
+        text: `cannot save known peers to ${known.path}: ${(err as Error).message}`,
+      });
+    }
+  };
   const controller = new ChatController(socket, {
     nick: opts.nick,
     verbose: opts.verbose,
     print,
-    onTrust: (nick, fingerprint, address) => {
-      try {
-        known.trusted(nick, fingerprint, address);
-      } catch (err) {
-        // A read-only disk must not end the chat (the trust store still has
-        // the key), but it is said.
-        print({
-          kind: 'error',
-          time: Date.now(),
-          text: `cannot save known peers to ${known.path}: ${(err as Error).message}`,
-        });
-      }
-    },
+    onTrust: (nick, fingerprint, address) => keep(() => known.trusted(nick, fingerprint, address)),
+    // A name added by key is kept at once: found or not, a restart looks it up again.
+    onAdded: (nick, by, fingerprint) =>
+      keep(() =>
+        by === 'key' && fingerprint ? known.byKey(nick, fingerprint) : known.byAddress(nick),
+      ),
+    onForgotten: (nick) => keep(() => known.forget(nick)),
     ...(fullScreen
       ? {
           onDelivery: (id, nick, outcome, detail) =>

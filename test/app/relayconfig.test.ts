@@ -22,7 +22,11 @@ describe('relayOptions', () => {
 
   it('no --relay: no relays, and the config file is not even read', () => {
     let reads = 0;
-    expect(relayOptions([], undefined, {}, () => (reads++, {}), 'cfg')).toEqual([]);
+    const read = () => {
+      reads++;
+      return {};
+    };
+    expect(relayOptions([], undefined, {}, read, 'cfg')).toEqual([]);
     expect(reads).toBe(0);
   });
 
