@@ -52,16 +52,17 @@ export function discoverySummary(d: DiscoveryStats | undefined): string | undefi
   const rejected = Object.entries(d.rejected)
     .filter(([, n]) => n > 0)
     .map(([why, n]) => `${n} ${why}`);
+  // Who we are still looking for first: on a narrow pane the counts are cut, not that.
+  const waiting = lookingUp(d);
   const parts = [
     `discovery (${[d.dht ? 'DHT' : '', d.mdns ? 'mDNS' : ''].filter(Boolean).join(', ')}):`,
+    ...(waiting.length > 0 ? [`looking up ${waiting.join(', ')}`] : []),
     `${d.publishes} published${d.publishFailures > 0 ? ` (${d.publishFailures} failed)` : ''}`,
     `${d.lookups} lookups`,
     `${d.accepted} records accepted`,
     `${total(d.rejected)} rejected${rejected.length > 0 ? ` (${rejected.join(', ')})` : ''}`,
     `dials ${d.dials.dht} DHT, ${d.dials.lan} LAN, ${d.dials.broadcast} broadcast`,
   ];
-  const waiting = lookingUp(d);
-  if (waiting.length > 0) parts.push(`looking up ${waiting.join(', ')}`);
   return parts.join('  ');
 }
 

@@ -46,7 +46,7 @@ describe('discovery lines', () => {
       }),
     );
     expect(row).toBe(
-      'discovery (DHT, mDNS):  3 published  4 lookups  1 records accepted  3 rejected (1 signature, 2 stale)  dials 1 DHT, 0 LAN, 0 broadcast  looking up bob',
+      'discovery (DHT, mDNS):  looking up bob  3 published  4 lookups  1 records accepted  3 rejected (1 signature, 2 stale)  dials 1 DHT, 0 LAN, 0 broadcast',
     );
     expect(discoverySummary(undefined)).toBeUndefined();
   });
