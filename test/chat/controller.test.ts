@@ -623,8 +623,11 @@ describe('ChatController: peers by key, relays', () => {
     expect(socket.added).toEqual([{ carol: { fingerprint: FP_CAROL } }]);
     expect(text()).toContain(`looking up carol by key ${FP_CAROL} in the DHT`);
     expect(added).toEqual([['carol', 'key', FP_CAROL]]);
-    // Not found yet: /whois says so rather than "unknown peer".
+    // Not found yet: /list and /whois say so rather than "no peers" or "unknown peer".
     lines.length = 0;
+    await run('/list');
+    expect(text()).toMatch(/carol: looking up by key, not found yet/);
+    expect(text()).not.toMatch(/no peers yet/);
     await run('/whois carol');
     expect(text()).toMatch(/carol: looking up by key in the DHT, not found yet/);
     expect(text()).not.toMatch(/unknown peer/);
