@@ -148,6 +148,41 @@ describe('srmudp-tui command line', () => {
     expect(await a.exited).toBe(0);
   });
 
+  it('a peer added by key is looked up (a private DHT on loopback), and again after a restart', async () => {
+    // A DHT bootstrap on 127.0.0.1 that never answers: discovery runs, in the
+    // worker, and nothing leaves the machine (mDNS stays off by the env).
+    const dead = dgram.createSocket('udp4');
+    await new Promise<void>((r) => dead.bind(0, '127.0.0.1', () => r()));
+    try {
+      const boot = `127.0.0.1:${dead.address().port}`;
+      const fp = 'hoedrikisoul3m6khpwsumlphenbfvvnw5gvu6gityzcxqzy4daq';
+      const args = ['-n', 'alice', '--host', '127.0.0.1', '--dht-bootstrap', boot];
+      const a = start(args);
+      await a.waitFor(/finding peers by key through the Mainline DHT/);
+      a.send(`/add carol ${fp}`);
+      await a.waitFor(/looking up carol by key \S+ in the DHT/);
+      a.send('/list');
+      await a.waitFor(/carol: looking up by key, not found yet/);
+      a.send('/quit');
+      expect(await a.exited).toBe(0);
+      const known = JSON.parse(await readFile(join(home, 'data', 'known-peers.json'), 'utf8'));
+      expect(known.peers.carol).toEqual({ fingerprint: fp, lookup: true });
+
+      const b = start(args);
+      await b.waitFor(/reconnecting to 1 known peer: carol/);
+      b.send('/whois carol');
+      await b.waitFor(/carol: looking up by key in the DHT, not found yet/);
+      b.send('/remove carol');
+      await b.waitFor(/stopped looking up carol; forgotten/);
+      b.send('/quit');
+      expect(await b.exited).toBe(0);
+      const after = JSON.parse(await readFile(join(home, 'data', 'known-peers.json'), 'utf8'));
+      expect(after.peers).toEqual({});
+    } finally {
+      dead.close();
+    }
+  }, 40_000);
+
   it.skipIf(NO_COTURN)(
     '--relay allocates on a real coturn with the password from the profile config file',
     async () => {
