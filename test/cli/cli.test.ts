@@ -53,7 +53,9 @@ function start(args: string[], env: Record<string, string> = {}): Running {
     err += d;
   });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const waitFor = (pattern: RegExp, timeout = 8000) =>
+  // A guard against a hang, not a measure: a loaded machine (two cores,
+  // several engineers) takes 5-8 s to start the chat under tsx.
+  const waitFor = (pattern: RegExp, timeout = 20_000) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
       const check = () => {
         const m = out.match(pattern);
@@ -181,7 +183,7 @@ describe('srmudp-tui command line', () => {
     } finally {
       dead.close();
     }
-  }, 40_000);
+  }, 90_000);
 
   it.skipIf(NO_COTURN)(
     '--relay allocates on a real coturn with the password from the profile config file',
