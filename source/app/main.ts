@@ -72,9 +72,10 @@ const HELP = `
   Files
     The identity key, the trust store (names pinned to keys) and the known
     peers (reconnected at start) live in
-    <config>/${NAME}/<profile>/ (with config.json, the relay's
-    credentials: {"relay": {"user": "...", "password": "..."}}), where <config> is $XDG_CONFIG_HOME or
+    <config>/${NAME}/<profile>/, where <config> is $XDG_CONFIG_HOME or
     ~/.config (%APPDATA% on Windows). $SRMUDP_HOME overrides that directory.
+    config.json there may hold the relay's credentials:
+    {"relay": {"user": "...", "password": "..."}}
 
   In the chat
     Type a line to send it to every connected peer; /help lists the commands.
