@@ -5,6 +5,7 @@ import {
   isValidMaxDatagram,
   MAX_PLPMTU,
   parseHostPort,
+  parseTurnUri,
   validateNick,
 } from '../index.js';
 import { validateProfile } from './paths.js';
@@ -30,6 +31,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   bell: { value: false },
   stun: { value: true },
   'max-datagram': { value: true },
+  relay: { value: true },
+  'relay-user': { value: true },
+  'dht-bootstrap': { value: true },
+  // Booleans, for their --no- forms: the chat turns both on by default.
+  dht: { value: false },
+  mdns: { value: false },
   help: { short: 'h', value: false },
   version: { value: false },
 };
@@ -72,6 +79,13 @@ export interface RawFlags {
   bell?: boolean | undefined;
   stun?: string[] | undefined;
   maxDatagram?: string | undefined;
+  relay?: string[] | undefined;
+  relayUser?: string | undefined;
+  dhtBootstrap?: string[] | undefined;
+  /** false for --no-dht */
+  dht?: boolean | undefined;
+  /** false for --no-mdns */
+  mdns?: boolean | undefined;
 }
 
 export interface CliOptions {
@@ -87,6 +101,20 @@ export interface CliOptions {
   stun: string[];
   /** --max-datagram: path-MTU discovery's ceiling in bytes (undefined: the library's, 1452). */
   maxDatagram: number | undefined;
+  /** TURN relays (RFC 7065 URIs); the password is never a flag (see relayconfig.ts). */
+  relays: string[];
+  relayUser: string | undefined;
+  /** bind's `dht`: true = the public routers by name; an object = a private DHT. */
+  dht: boolean | { bootstrap: string[] };
+  /** bind's `mdns`. */
+  mdns: boolean;
+}
+
+/** What the chat reads from the environment besides its flags. */
+export interface CliEnv {
+  SRMUDP_STUN?: string | undefined;
+  SRMUDP_DHT?: string | undefined;
+  SRMUDP_MDNS?: string | undefined;
 }
 
 /**
@@ -120,7 +148,7 @@ function stunServers(
 export function checkOptions(
   flags: RawFlags,
   input: readonly string[],
-  env: { SRMUDP_STUN?: string | undefined } = {},
+  env: CliEnv = {},
 ): CliOptions | string {
   const [extra] = input;
   if (extra !== undefined) {
@@ -164,10 +192,16 @@ export function checkOptions(
       return `bad --max-datagram ${quoteForDisplay(flags.maxDatagram)}: use a number of bytes from ${BASE_PLPMTU} to ${MAX_PLPMTU} (${BASE_PLPMTU} turns path-MTU discovery off)`;
     }
   }
+  const relay = relayFlags(flags);
+  if (typeof relay === 'string') return relay;
+  const discovery = discoveryFlags(flags, env);
+  if (typeof discovery === 'string') return discovery;
   return {
     nick,
     port,
     stun,
+    ...relay,
+    ...discovery,
     host: flags.host,
     config: flags.config,
     profile: flags.profile,
@@ -175,4 +209,52 @@ export function checkOptions(
     noBell: flags.bell === false,
     maxDatagram,
   };
+}
+
+function relayFlags(flags: RawFlags): Pick<CliOptions, 'relays' | 'relayUser'> | string {
+  const relays = (flags.relay ?? []).map((r) => r.trim());
+  for (const uri of relays) {
+    try {
+      parseTurnUri(uri);
+    } catch (err) {
+      const why = (err as Error).message.replace(/^bad relay URI "[^"]*": /, '');
+      return `bad --relay ${quoteForDisplay(uri)}: ${why}`;
+    }
+  }
+  if (flags.relayUser !== undefined && relays.length === 0)
+    return '--relay-user without --relay: name the relay too (--relay turn:HOST[:PORT])';
+  if (flags.relayUser !== undefined && flags.relayUser.trim() === '')
+    return 'missing name after --relay-user';
+  return { relays, relayUser: flags.relayUser?.trim() };
+}
+
+const OFF = ['off', '0', 'false', 'no', 'none'];
+
+/**
+ * The chat finds peers by key by default (unlike the library): the
+ * Mainline DHT through the public routers, by name, and mDNS on the LAN.
+ * `SRMUDP_DHT=none` / `SRMUDP_MDNS=off` (every test process has them) turn
+ * them off as the flags do; the library honours them too, this only makes
+ * the chat's own report say so.
+ */
+function discoveryFlags(flags: RawFlags, env: CliEnv): Pick<CliOptions, 'dht' | 'mdns'> | string {
+  const mdns = flags.mdns !== false && !OFF.includes((env.SRMUDP_MDNS ?? '').trim().toLowerCase());
+  const bootstrap = (flags.dhtBootstrap ?? []).map((b) => b.trim());
+  if (bootstrap.length > 0 && flags.dht === false)
+    return '--dht-bootstrap and --no-dht contradict each other: give one';
+  for (const node of bootstrap) {
+    let host: string;
+    try {
+      host = parseHostPort(node).host;
+    } catch {
+      return `bad --dht-bootstrap ${quoteForDisplay(node)}: use host:port (e.g. 192.0.2.7:6881)`;
+    }
+    // BEP 5's compact node info is IPv4 only.
+    if (isIP(host) === 6)
+      return `bad --dht-bootstrap ${quoteForDisplay(node)}: the DHT is IPv4 only`;
+  }
+  // An explicit bootstrap list is the user's own choice: kept whatever $SRMUDP_DHT says.
+  if (bootstrap.length > 0) return { dht: { bootstrap }, mdns };
+  const envOff = (env.SRMUDP_DHT ?? '').trim().toLowerCase() === 'none';
+  return { dht: flags.dht !== false && !envOff, mdns };
 }

@@ -24,8 +24,11 @@ import type { PeerEntry } from './peersfile.js';
 export const KNOWN_PEERS_VERSION = 1;
 
 interface KnownPeer {
-  address: string;
+  /** Where it was last connected; absent for a peer added by key and never found. */
+  address?: string;
   fingerprint?: string;
+  /** Added by key alone: looked up by key again at start (its address may have moved). */
+  lookup?: true;
 }
 
 interface Shape {
@@ -95,8 +98,9 @@ export class KnownPeers {
     const peers = this.conf.get('peers') ?? {};
     return Object.entries(peers).map(([nick, p]) => ({
       nick,
-      address: p.address,
+      ...(p.address !== undefined ? { address: p.address } : {}),
       ...(p.fingerprint ? { fingerprint: p.fingerprint } : {}),
+      ...(p.lookup ? { lookup: true } : {}),
     }));
   }
 
@@ -115,7 +119,7 @@ export class KnownPeers {
       const pinned = transport.pinnedFingerprint(e.nick);
       if (!pinned || pinned === e.fingerprint) return e;
       try {
-        this.store(e.nick, e.address, pinned);
+        this.store(e.nick, e.address, pinned, e.lookup === true);
       } catch {
         // A read-only disk must not stop the chat: the pin is used all the same.
       }
@@ -126,22 +130,52 @@ export class KnownPeers {
   remember(p: PeerInfo): void {
     if (!p.pinned || !p.address) return;
     const old = this.conf.get('peers')?.[p.nick];
-    this.store(p.nick, p.address, p.fingerprint ?? old?.fingerprint);
+    this.store(p.nick, p.address, p.fingerprint ?? old?.fingerprint, old?.lookup === true);
+  }
+
+  /**
+   * `nick` was added by key alone (/add <nick> <fingerprint>): kept at once,
+   * before discovery finds it, so a restart looks it up again.
+   */
+  byKey(nick: string, fingerprint: string): void {
+    const old = this.conf.get('peers')?.[nick];
+    this.store(nick, old?.fingerprint === fingerprint ? old.address : undefined, fingerprint, true);
+  }
+
+  /** `nick` was added again at an address: reconnected there, no longer looked up by key. */
+  byAddress(nick: string): void {
+    const old = this.conf.get('peers')?.[nick];
+    if (!old?.lookup) return;
+    if (old.address === undefined) this.forget(nick);
+    else this.store(nick, old.address, old.fingerprint, false);
   }
 
   /** The user trusted `nick`'s new key (/trust): it replaces the remembered one. */
   trusted(nick: string, fingerprint: string, address: string | undefined): void {
-    const at = address ?? this.conf.get('peers')?.[nick]?.address;
-    if (at) this.store(nick, at, fingerprint);
+    const old = this.conf.get('peers')?.[nick];
+    const at = address ?? old?.address;
+    if (at) this.store(nick, at, fingerprint, old?.lookup === true);
   }
 
-  private store(nick: string, address: string, fingerprint: string | undefined): void {
+  private store(
+    nick: string,
+    address: string | undefined,
+    fingerprint: string | undefined,
+    lookup: boolean,
+  ): void {
     const old = this.conf.get('peers')?.[nick];
-    if (old && old.address === address && old.fingerprint === fingerprint) return;
+    if (
+      old &&
+      old.address === address &&
+      old.fingerprint === fingerprint &&
+      (old.lookup === true) === lookup
+    )
+      return;
     this.conf.set('version', KNOWN_PEERS_VERSION);
     this.conf.set(`peers.${escapeKey(nick)}`, {
-      address,
+      ...(address !== undefined ? { address } : {}),
       ...(fingerprint ? { fingerprint } : {}),
+      ...(lookup ? { lookup: true } : {}),
     });
   }
 
@@ -204,10 +238,14 @@ function check(store: unknown): string | undefined {
       return `bad nick ${JSON.stringify(nick).slice(0, 40)}`;
     }
     const e = p as Record<string, unknown> | null;
-    if (typeof e !== 'object' || e === null || typeof e.address !== 'string')
-      return `peer ${nick} has no address`;
+    if (typeof e !== 'object' || e === null) return `peer ${nick} is not an object`;
     if (e.fingerprint !== undefined && typeof e.fingerprint !== 'string')
       return `peer ${nick} has a bad fingerprint`;
+    if (e.lookup !== undefined && e.lookup !== true) return `peer ${nick} has a bad "lookup"`;
+    // A peer is found at its address, or looked up by its key: one of the two.
+    const byKey = e.lookup === true && typeof e.fingerprint === 'string';
+    if (typeof e.address !== 'string' && !(byKey && e.address === undefined))
+      return `peer ${nick} has no address`;
   }
   return undefined;
 }

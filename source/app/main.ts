@@ -21,8 +21,10 @@ import { runTui } from '../ui/run.js';
 import { checkOptions, findUnknownFlag } from './cliargs.js';
 import { KnownPeers, startPeers } from './knownpeers.js';
 import { createLineMode } from './linemode.js';
+import { discoveryStartLine, watchRelay } from './netreport.js';
 import { dataPaths, resolveDataDir } from './paths.js';
 import { loadPeersFile, type PeerEntry } from './peersfile.js';
+import { readRelayConfig, relayOptions } from './relayconfig.js';
 import { RemoteSocket } from './remotesocket.js';
 
 const NAME = 'srmudp-tui';
@@ -50,6 +52,20 @@ const HELP = `
                          largest UDP datagram, 1200-1452 (default 1452:
                          sessions start at 1200 and probe the path for more;
                          1200 turns that off, e.g. behind a VPN that fragments)
+        --relay URI      a TURN relay for peers no direct path reaches, as
+                         turn:HOST[:PORT][?transport=udp] (repeatable; none
+                         by default). Its password comes from
+                         $SRMUDP_RELAY_PASSWORD or the profile's config.json,
+                         never from a flag
+        --relay-user NAME
+                         the relay's user name (or "relay.user" in config.json)
+        --dht-bootstrap HOST:PORT
+                         find peers by key through this DHT node (repeatable;
+                         default: the public BitTorrent routers, by name)
+        --no-dht         do not publish or look up keys in the Mainline DHT
+                         ($SRMUDP_DHT=none does the same)
+        --no-mdns        do not announce or browse on the LAN with mDNS
+                         ($SRMUDP_MDNS=off does the same)
     -h, --help           show this help
         --version        show the version
 
@@ -58,6 +74,8 @@ const HELP = `
     peers (reconnected at start) live in
     <config>/${NAME}/<profile>/, where <config> is $XDG_CONFIG_HOME or
     ~/.config (%APPDATA% on Windows). $SRMUDP_HOME overrides that directory.
+    config.json there may hold the relay's credentials:
+    {"relay": {"user": "...", "password": "..."}}
 
   In the chat
     Type a line to send it to every connected peer; /help lists the commands.
@@ -67,6 +85,8 @@ const HELP = `
   Examples
     $ ${NAME} -n alice -p 9000
     $ ${NAME} -n bob        then type: /add alice 192.0.2.10:9000
+                            or, by key: /add alice <her 52-character fingerprint>
+    $ SRMUDP_RELAY_PASSWORD=... ${NAME} -n bob --relay turn:relay.example.org --relay-user bob
 `;
 
 function fail(message: string): number {
@@ -92,7 +112,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const unknown = findUnknownFlag(argv);
   if (unknown) return fail(`unknown flag ${unknown} (see --help)`);
-  const opts = checkOptions(cli.flags, cli.input, { SRMUDP_STUN: process.env.SRMUDP_STUN });
+  const opts = checkOptions(cli.flags, cli.input, process.env);
   if (typeof opts === 'string') return fail(opts);
 
   let peers: PeerEntry[] = [];
@@ -105,6 +125,14 @@ async function main(argv: readonly string[]): Promise<number> {
     profile: opts.profile,
   });
   const paths = dataPaths(dir);
+  const relays = relayOptions(
+    opts.relays,
+    opts.relayUser,
+    process.env,
+    () => readRelayConfig(paths.config),
+    paths.config,
+  );
+  if (typeof relays === 'string') return fail(relays);
   // The full-screen UI needs a terminal on both ends; piped input keeps the
   // line mode, so scripts can drive the chat (and see plain lines).
   const fullScreen = process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -121,6 +149,9 @@ async function main(argv: readonly string[]): Promise<number> {
       ...(opts.maxDatagram !== undefined ? { maxDatagramSize: opts.maxDatagram } : {}),
       identityPath: paths.identity,
       trustStore: paths.trust,
+      ...(relays.length > 0 ? { relays } : {}),
+      dht: opts.dht,
+      mdns: opts.mdns,
     });
   } catch (err) {
     if (err instanceof UsageError) return fail(err.message);
@@ -135,23 +166,30 @@ async function main(argv: readonly string[]): Promise<number> {
   const print = lineMode
     ? lineMode.print
     : (line: ChatLine) => store.dispatch({ type: 'line', line });
+  // A read-only disk must not end the chat (the trust store still has the
+  // key), but it is said.
+  const keep = (write: () => void) => {
+    try {
+      write();
+    } catch (err) {
+      print({
+        kind: 'error',
+        time: Date.now(),
+        text: `cannot save known peers to ${known.path}: ${(err as Error).message}`,
+      });
+    }
+  };
   const controller = new ChatController(socket, {
     nick: opts.nick,
     verbose: opts.verbose,
     print,
-    onTrust: (nick, fingerprint, address) => {
-      try {
-        known.trusted(nick, fingerprint, address);
-      } catch (err) {
-        // A read-only disk must not end the chat (the trust store still has
-        // the key), but it is said.
-        print({
-          kind: 'error',
-          time: Date.now(),
-          text: `cannot save known peers to ${known.path}: ${(err as Error).message}`,
-        });
-      }
-    },
+    onTrust: (nick, fingerprint, address) => keep(() => known.trusted(nick, fingerprint, address)),
+    // A name added by key is kept at once: found or not, a restart looks it up again.
+    onAdded: (nick, by, fingerprint) =>
+      keep(() =>
+        by === 'key' && fingerprint ? known.byKey(nick, fingerprint) : known.byAddress(nick),
+      ),
+    onForgotten: (nick) => keep(() => known.forget(nick)),
     ...(fullScreen
       ? {
           onDelivery: (id, nick, outcome, detail) =>
@@ -179,7 +217,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!info.done && info.mapping === 'unknown') return;
     const nat =
       info.mapping === 'endpoint-dependent'
-        ? ' (symmetric NAT: a peer behind another symmetric NAT would need a relay, which this version lacks)'
+        ? ` (symmetric NAT: a peer behind another symmetric NAT is reached only through a relay${opts.relays.length > 0 ? '' : ': see --relay'})`
         : '';
     const line = info.publicAddress
       ? `public address ${info.publicAddress}${nat}`
@@ -205,6 +243,8 @@ async function main(argv: readonly string[]): Promise<number> {
       }
     }, STUN_QUIET_MS).unref();
   }
+  say(discoveryStartLine(socket.stats().discovery));
+  const unwatchRelay = watchRelay(socket, say);
   if (process.env.SRMUDP_HOME && opts.profile !== undefined) {
     say(`--profile ${opts.profile} is ignored: SRMUDP_HOME sets the data directory`);
   }
@@ -225,7 +265,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const of = loaded.length === peers.length ? '' : ` of ${peers.length}`;
     say(`loaded ${loaded.length}${of} peer${peers.length === 1 ? '' : 's'} from ${opts.config}`);
   }
-  say('type /help for the commands; add a peer with /add <nick> <host:port>');
+  say('type /help for the commands; add a peer with /add <nick> <host:port> (or <fingerprint>)');
 
   // Opt-in diagnostics for bench/tui.ts (see source/ui/debugstats.ts).
   const onRender = startDebugStats(process.env.SRMUDP_DEBUG_ELD);
@@ -265,6 +305,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const code = await mode.done;
   ended = true;
   unfollow();
+  unwatchRelay();
   return code;
 }
 
@@ -285,6 +326,11 @@ function parse(argv: readonly string[]) {
       bell: { type: 'boolean', default: true },
       stun: { type: 'string', isMultiple: true },
       maxDatagram: { type: 'string' },
+      relay: { type: 'string', isMultiple: true },
+      relayUser: { type: 'string' },
+      dhtBootstrap: { type: 'string', isMultiple: true },
+      dht: { type: 'boolean', default: true },
+      mdns: { type: 'boolean', default: true },
       help: { type: 'boolean', shortFlag: 'h' },
       version: { type: 'boolean' },
     },

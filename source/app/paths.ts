@@ -55,6 +55,8 @@ export interface DataPaths {
   trust: string;
   /** Known peers (conf store), reconnected at start. */
   known: string;
+  /** The profile's settings (relay credentials: relayconfig.ts); read, never written. */
+  config: string;
 }
 
 export function dataPaths(dir: string): DataPaths {
@@ -63,5 +65,6 @@ export function dataPaths(dir: string): DataPaths {
     identity: join(dir, 'identity.json'),
     trust: join(dir, 'trust.json'),
     known: join(dir, 'known-peers.json'),
+    config: join(dir, 'config.json'),
   };
 }

@@ -38,8 +38,11 @@ export const MAX_PEERS_FILE_BYTES = 1024 * 1024;
 
 export interface PeerEntry {
   nick: string;
-  address: string;
+  /** Absent only for a peer known by key alone that was never found (known-peers store). */
+  address?: string;
   fingerprint?: string;
+  /** Added by key (/add <nick> <fingerprint>): looked up by key again at start. */
+  lookup?: boolean;
 }
 
 function code(err: unknown): string {
@@ -56,7 +59,10 @@ function addressKey(address: string): string {
  * Checks one entry, returning it normalised (fingerprint in canonical form,
  * address trimmed) or a problem description.
  */
-function checkEntry(value: unknown, where: string): PeerEntry | string {
+/** An entry of a peers file: there, an address is required. */
+type FileEntry = PeerEntry & { address: string };
+
+function checkEntry(value: unknown, where: string): FileEntry | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return `${where} is not an object`;
   }
@@ -74,7 +80,7 @@ function checkEntry(value: unknown, where: string): PeerEntry | string {
   } catch {
     return `${where}.address ${quoteForDisplay(e.address)} is not host:port`;
   }
-  const entry: PeerEntry = { nick: e.nick, address: e.address.trim() };
+  const entry: FileEntry = { nick: e.nick, address: e.address.trim() };
   if (e.fingerprint !== undefined) {
     if (typeof e.fingerprint !== 'string') return `${where}.fingerprint is not a string`;
     try {
@@ -87,8 +93,8 @@ function checkEntry(value: unknown, where: string): PeerEntry | string {
 }
 
 /** Validates a whole list; the first problem found, or the normalised entries. */
-function checkEntries(list: readonly unknown[]): PeerEntry[] | string {
-  const out: PeerEntry[] = [];
+function checkEntries(list: readonly unknown[]): FileEntry[] | string {
+  const out: FileEntry[] = [];
   const nicks = new Map<string, number>();
   const addresses = new Map<string, number>();
   const fingerprints = new Map<string, number>();

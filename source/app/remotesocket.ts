@@ -187,6 +187,7 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
         return;
       case 'reply': {
         this.take(m.snapshot);
+        if (m.stats) this.lastStats = m.stats;
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
@@ -276,6 +277,7 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
       }
     }
     this.take(reply.snapshot);
+    if (reply.stats) this.lastStats = reply.stats;
     if (!reply.ok) throw fromWireError(reply.error);
     return reply.value;
   }

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type Message, MultiHolepunchSocket, TransportError } from '../index.js';
+import { type Message, MultiHolepunchSocket, type SocketStats, TransportError } from '../index.js';
 import {
   type CallRequest,
   type HandedMessage,
@@ -89,9 +89,10 @@ function answerSync(socket: MultiHolepunchSocket, r: SyncRequest): void {
   let reply: SyncReply;
   try {
     const value = callSync(socket, r);
-    reply = { seq: r.seq, ok: true, value, snapshot: snapshot(socket) };
+    reply = { seq: r.seq, ok: true, value, snapshot: snapshot(socket), stats: statsNow(socket) };
   } catch (err) {
-    reply = { seq: r.seq, ok: false, error: toWireError(err), snapshot: snapshot(socket) };
+    const error = toWireError(err);
+    reply = { seq: r.seq, ok: false, error, snapshot: snapshot(socket), stats: statsNow(socket) };
   }
   start.syncPort.postMessage(reply);
   // The caller is blocked in Atomics.wait: the reply is already queued on its port.
@@ -130,6 +131,24 @@ function handOver(m: Message): void {
   if (batch.length === 1) setImmediate(flushBatch);
 }
 
+/** The main thread's discards are the receive queue's too (socket.ts boundQueue). */
+function withUnread(stats: SocketStats): SocketStats {
+  return {
+    ...stats,
+    queueDropped: stats.queueDropped + unread.dropped,
+    queueDroppedBytes: stats.queueDroppedBytes + unread.droppedBytes,
+  };
+}
+
+/** Stats now, for a reply (a closed socket has none to give). */
+function statsNow(socket: MultiHolepunchSocket): SocketStats | undefined {
+  try {
+    return withUnread(socket.stats());
+  } catch {
+    return undefined;
+  }
+}
+
 function serve(socket: MultiHolepunchSocket): void {
   socket.on('message', handOver);
   socket.on('peer', (peer, change) =>
@@ -139,16 +158,7 @@ function serve(socket: MultiHolepunchSocket): void {
   // Listening turns the socket's stats tick on (every 250 ms): the panes get
   // pushed figures and never ask across threads per render.
   socket.on('stats', (stats) =>
-    post({
-      type: 'stats',
-      // The main thread's discards are the receive queue's too (socket.ts boundQueue).
-      stats: {
-        ...stats,
-        queueDropped: stats.queueDropped + unread.dropped,
-        queueDroppedBytes: stats.queueDroppedBytes + unread.droppedBytes,
-      },
-      snapshot: snapshot(socket),
-    }),
+    post({ type: 'stats', stats: withUnread(stats), snapshot: snapshot(socket) }),
   );
   socket.on('error', (err) => post({ type: 'error', error: toWireError(err) }));
   start.syncPort.on('message', (r: SyncRequest) => answerSync(socket, r));
@@ -160,8 +170,10 @@ function serve(socket: MultiHolepunchSocket): void {
       return;
     }
     // The main thread ends this thread once it has the reply to 'close'.
+    // Stats ride on every reply but send's (one per message: the tick is enough there).
+    const stats = () => (r.method === 'send' ? {} : { stats: statsNow(socket) });
     call(socket, r).then(
-      () => post({ type: 'reply', id: r.id, ok: true, snapshot: snapshot(socket) }),
+      () => post({ type: 'reply', id: r.id, ok: true, snapshot: snapshot(socket), ...stats() }),
       (err: unknown) =>
         post({
           type: 'reply',
@@ -169,6 +181,7 @@ function serve(socket: MultiHolepunchSocket): void {
           ok: false,
           error: toWireError(err),
           snapshot: snapshot(socket),
+          ...stats(),
         }),
     );
   });

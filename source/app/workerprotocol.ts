@@ -94,10 +94,19 @@ export type SyncRequest = {
   [M in SyncMethod]: { type: 'sync'; seq: number; method: M; args: SyncMethods[M] };
 }[SyncMethod];
 
-/** `seq` echoes the request's: a reply that came after its caller gave up is told apart. */
+/**
+ * `seq` echoes the request's: a reply that came after its caller gave up is
+ * told apart. `stats` (see 'reply') rides along on user commands.
+ */
 export type SyncReply =
-  | { seq: number; ok: true; value: string | boolean | undefined; snapshot: PeersSnapshot }
-  | { seq: number; ok: false; error: WireError; snapshot: PeersSnapshot };
+  | {
+      seq: number;
+      ok: true;
+      value: string | boolean | undefined;
+      snapshot: PeersSnapshot;
+      stats?: SocketStats;
+    }
+  | { seq: number; ok: false; error: WireError; snapshot: PeersSnapshot; stats?: SocketStats };
 
 /** A received message as handed to the main thread (batched: one post per worker turn). */
 export interface HandedMessage {
@@ -118,8 +127,20 @@ export type WorkerMessage =
       snapshot: PeersSnapshot;
     }
   | { type: 'bind-failed'; error: WireError }
-  | { type: 'reply'; id: number; ok: true; snapshot: PeersSnapshot }
-  | { type: 'reply'; id: number; ok: false; error: WireError; snapshot: PeersSnapshot }
+  /**
+   * `stats` as of the reply, on every call but send(): what a command just
+   * changed (a name now looked up by key, in stats().discovery) is seen by
+   * the next command, not only after the next 250 ms tick.
+   */
+  | { type: 'reply'; id: number; ok: true; snapshot: PeersSnapshot; stats?: SocketStats }
+  | {
+      type: 'reply';
+      id: number;
+      ok: false;
+      error: WireError;
+      snapshot: PeersSnapshot;
+      stats?: SocketStats;
+    }
   | { type: 'messages'; list: HandedMessage[] }
   | { type: 'peer'; peer: PeerInfo; change: PeerChange; snapshot: PeersSnapshot }
   | { type: 'stun'; info: StunInfo }

@@ -8,7 +8,7 @@ import type {
   PeerInfo,
   SocketEvents,
 } from '../index.js';
-import { UsageError } from '../index.js';
+import { isInviteCode, type PeerAddress, UsageError } from '../index.js';
 import {
   type Action,
   COMMANDS,
@@ -18,6 +18,7 @@ import {
 } from './commands/index.js';
 import { Deliveries, type DeliveryDeps } from './delivery.js';
 import { type ChatLine, describeState, shortFp } from './format.js';
+import type { AddedBy } from './netformat.js';
 import { decodeChat } from './protocol.js';
 
 /**
@@ -57,6 +58,7 @@ type ChatSocketMethods = Pick<
   | 'stunInfo'
   | 'pinnedFingerprint'
   | 'isBlocked'
+  | 'stats'
 >;
 
 export interface ControllerOptions {
@@ -79,6 +81,10 @@ export interface ControllerOptions {
    * it): the known-peers store follows, so the key survives a restart.
    */
   onTrust?: (nick: string, fingerprint: string, address: string | undefined) => void;
+  /** The user added a name (/add, /join): how, for the known-peers store (see CommandContext). */
+  onAdded?: (nick: string, by: AddedBy, fingerprint?: string) => void;
+  /** A name still being looked up by key was removed. */
+  onForgotten?: (nick: string) => void;
   /** Longest a command (all but /wait) may run before it is reported as hung (ms). */
   commandTimeoutMs?: number;
 }
@@ -114,6 +120,8 @@ export class ChatController {
   private readonly recentErrors = new Map<string, number>();
   /** When each peer last connected, by our clock (the transport's is monotonic). */
   private readonly connectedAt = new Map<string, number>();
+  /** How each name was added (for /whois's "found by"). */
+  private readonly addedBy = new Map<string, AddedBy>();
   private readonly deliveries: Deliveries;
   private readonly context: CommandContext;
   private closed: Promise<void> | undefined;
@@ -193,15 +201,42 @@ export class ChatController {
       );
       return false;
     }
-    const address = e.fingerprint ? { address: e.address, fingerprint: e.fingerprint } : e.address;
+    const spec = this.entrySpec(e);
+    if (typeof spec === 'string') {
+      this.error(`${e.nick} not added: ${spec}`);
+      return false;
+    }
     try {
-      await this.socket.addPeers({ [e.nick]: address });
+      await this.socket.addPeers({ [e.nick]: spec.address });
+      this.addedBy.set(e.nick, spec.by);
       return true;
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       this.error(`${e.nick} not added: ${err.message}`);
       return false;
     }
+  }
+
+  /**
+   * What to give the transport for an entry. One first found by key is
+   * looked up by key again (its remembered address may be stale: that is
+   * why it was added by key), unless discovery is off and an address is
+   * remembered.
+   */
+  private entrySpec(e: PeerEntry): { address: PeerAddress; by: AddedBy } | string {
+    const d = this.socket.stats().discovery;
+    const discovery = d !== undefined && (d.dht || d.mdns);
+    if (e.lookup && e.fingerprint && (discovery || e.address === undefined)) {
+      if (!discovery)
+        return 'it was added by key, and finding peers by key is off (--no-dht, --no-mdns)';
+      return { address: { fingerprint: e.fingerprint }, by: 'key' };
+    }
+    if (e.address === undefined) return 'no address';
+    const by: AddedBy = isInviteCode(e.address) ? 'invite' : 'address';
+    return {
+      address: e.fingerprint ? { address: e.address, fingerprint: e.fingerprint } : e.address,
+      by,
+    };
   }
 
   /**
@@ -273,6 +308,9 @@ export class ChatController {
       connectedSince: (nick) => connectedAt.get(nick),
       trusting: this.trusting,
       blockedNicks: this.blockedNicks,
+      addedBy: this.addedBy,
+      onAdded: this.opts.onAdded,
+      onForgotten: this.opts.onForgotten,
       onTrust: this.opts.onTrust,
     };
   }
@@ -329,6 +367,7 @@ export class ChatController {
         return;
       case 'removed':
         this.reported.delete(p.nick);
+        this.addedBy.delete(p.nick);
         this.connectedAt.delete(p.nick);
         this.trusting.delete(p.nick);
         this.system(`${p.nick} removed`);

@@ -53,6 +53,8 @@ export interface PeerView {
    * (The transport's `state.since` is on a monotonic clock, not a time of day.)
    */
   since: number;
+  /** Added by key and not found yet: a placeholder row (the transport has no such peer). */
+  lookingUp?: true;
 }
 
 export interface ChatState {
@@ -83,7 +85,8 @@ export type ChatEvent =
       outcome: Exclude<Outcome, 'pending'>;
       detail?: string;
     }
-  | { type: 'peers'; peers: readonly PeerInfo[]; now: number }
+  /** `lookingUp`: names added by key that discovery has not found yet (stats().discovery). */
+  | { type: 'peers'; peers: readonly PeerInfo[]; now: number; lookingUp?: readonly string[] }
   | { type: 'stats'; stats: SocketStats }
   /** Positive scrolls back (older), negative forward. */
   | { type: 'scroll'; by: number }
@@ -175,13 +178,23 @@ export function reduce(state: ChatState, ev: ChatEvent): ChatState {
       return deliver(state, ev);
     case 'peers': {
       const before = new Map(state.peers.map((p) => [p.info.nick, p]));
-      const peers = [...ev.peers]
-        .sort((a, b) => a.nick.localeCompare(b.nick))
-        .map((info): PeerView => {
+      const real = new Set(ev.peers.map((p) => p.nick));
+      const searching = (ev.lookingUp ?? []).filter((nick) => !real.has(nick));
+      const peers = [
+        ...ev.peers.map((info): PeerView => {
           const old = before.get(info.nick);
-          const same = old && stateKey(old.info.state) === stateKey(info.state);
+          const same = old && !old.lookingUp && stateKey(old.info.state) === stateKey(info.state);
           return { info, since: same ? old.since : ev.now };
-        });
+        }),
+        ...searching.map((nick): PeerView => {
+          const old = before.get(nick);
+          return {
+            info: placeholder(nick),
+            since: old?.lookingUp ? old.since : ev.now,
+            lookingUp: true,
+          };
+        }),
+      ].sort((a, b) => a.info.nick.localeCompare(b.info.nick));
       return { ...state, peers, shown: peers.filter((p) => !lapsedStranger(p, ev.now)) };
     }
     case 'stats':
@@ -222,4 +235,35 @@ function deliver(state: ChatState, ev: Extract<ChatEvent, { type: 'delivery' }>)
   const lines = [...state.lines];
   lines[i] = { ...old, recipients };
   return { ...state, lines };
+}
+
+/** A name looked up by key that no record has answered yet: nothing known but the name. */
+function placeholder(nick: string): PeerInfo {
+  return {
+    nick,
+    address: undefined,
+    fingerprint: undefined,
+    pinned: true,
+    announcedNick: undefined,
+    state: { kind: 'connecting', since: 0, attempt: 0 },
+    stats: {
+      packetsSent: 0,
+      packetsReceived: 0,
+      bytesSent: 0,
+      bytesReceived: 0,
+      packetsLost: 0,
+      retransmits: 0,
+      ptoCount: 0,
+      smoothedRtt: undefined,
+      minRtt: undefined,
+      rttVariance: undefined,
+      lossRate: 0,
+      congestionWindow: undefined,
+      bytesInFlight: 0,
+      recoveries: 0,
+      mtu: undefined,
+      lastSeen: undefined,
+      path: 'none',
+    },
+  };
 }

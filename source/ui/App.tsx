@@ -15,7 +15,7 @@ import { EMPTY, edit, type Line } from './lineedit.js';
 import { Messages } from './Messages.js';
 import { rowsOf } from './msglayout.js';
 import { Peers } from './Peers.js';
-import { probingSummary, Stats } from './Stats.js';
+import { Stats, statsRowsWanted } from './Stats.js';
 import { StatusBar } from './StatusBar.js';
 import { type Scroll, scrollBy } from './scroll.js';
 import { hue } from './theme.js';
@@ -124,8 +124,8 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
     setHint(found.length > 1 ? found.map((f) => f.trim()).join('  ') : '');
   };
 
-  // One more stats row while many-port probing has something to show.
-  const statsWanted = state.stats && probingSummary(state.stats) ? 3 : 2;
+  // One more stats row for each of probing, the relay and discovery that has something to show.
+  const statsWanted = statsRowsWanted(state.stats);
   const layout = frameRows(rows, state.shown.length, statsWanted, hint !== '');
   const inner = Math.max(10, columns - 2);
   // Scrolled back, the pane shows one row less (its status row): a page is

@@ -28,6 +28,7 @@ const hhmm = (ms: number) => {
 export function stateWords(p: PeerView): string {
   const s = p.info.state;
   const at = hhmm(p.since);
+  if (p.lookingUp) return `looking up by key since ${at}`;
   switch (s.kind) {
     case 'connected':
       return `connected since ${at}`;

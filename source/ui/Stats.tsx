@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { discoverySummary, relaySummary } from '../chat/netformat.js';
 import { sanitize } from '../chat/sanitize.js';
 import type { ProbingStats, SocketStats } from '../index.js';
 import { clip, formatBytes, hue } from './theme.js';
@@ -10,7 +11,7 @@ export interface StatsProps {
   stats: SocketStats | undefined;
   width: number;
   color: boolean;
-  /** Text rows to fill (who we are first, then totals, then probing). */
+  /** Text rows to fill (who we are first, then totals, then probing, the relay, discovery). */
   rows?: number;
 }
 
@@ -54,6 +55,22 @@ export function formatUptime(ms: number): string {
   return `${Math.floor(h / 24)}d ${two(h % 24)}h`;
 }
 
+/**
+ * The rows after who-we-are and the totals, most telling first: probing
+ * (rare, and the reason a connection is slow), the relay's allocation,
+ * then discovery. Each only when there is something to show.
+ */
+function extraRows(s: SocketStats): string[] {
+  return [probingSummary(s), relaySummary(s.relay), discoverySummary(s.discovery)].filter(
+    (r): r is string => r !== undefined,
+  );
+}
+
+/** Rows the pane would fill, given room (frame.ts shrinks it from the bottom). */
+export function statsRowsWanted(s: SocketStats | undefined): number {
+  return 2 + (s ? extraRows(s).length : 0);
+}
+
 /** Everything the pane shows of `stats`, as one string: equal keys draw the same pane. */
 export function shownStatsKey(stats: SocketStats): string {
   return JSON.stringify({ ...stats, uptime: formatUptime(stats.uptime) });
@@ -69,14 +86,18 @@ export function Stats({ nick, stats, width, color, rows = 3 }: StatsProps) {
     `in ${stats.datagramsIn} pkts ${formatBytes(stats.bytesIn)}   ` +
     `out ${stats.datagramsOut} pkts ${formatBytes(stats.bytesOut)}   ` +
     `bad dropped ${totalDropped(stats)}   up ${formatUptime(stats.uptime)}`;
-  const probing = probingSummary(stats);
+  const extra = extraRows(stats).slice(0, Math.max(0, rows - 2));
   return (
     <Box flexDirection="column">
       <Text color={hue(color, 'cyan')} wrap="truncate-end">
         {clip(who, width)}
       </Text>
       {rows >= 2 ? <Text wrap="truncate-end">{clip(totals, width)}</Text> : null}
-      {probing && rows >= 3 ? <Text wrap="truncate-end">{clip(probing, width)}</Text> : null}
+      {extra.map((row) => (
+        <Text key={row.slice(0, 8)} wrap="truncate-end">
+          {clip(sanitize(row), width)}
+        </Text>
+      ))}
     </Box>
   );
 }

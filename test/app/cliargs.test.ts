@@ -53,6 +53,10 @@ describe('checkOptions', () => {
       noBell: false,
       stun: DEFAULT_STUN_SERVERS,
       maxDatagram: undefined,
+      relays: [],
+      relayUser: undefined,
+      dht: true,
+      mdns: true,
     });
     expect(
       checkOptions(
@@ -79,6 +83,10 @@ describe('checkOptions', () => {
       noBell: true,
       stun: ['198.18.0.2:3478'],
       maxDatagram: 1200,
+      relays: [],
+      relayUser: undefined,
+      dht: true,
+      mdns: true,
     });
     expect(checkOptions({ nick: 'a', port: '65535' }, [])).toMatchObject({ port: 65535 });
   });
@@ -147,5 +155,91 @@ describe('--stun and $SRMUDP_STUN', () => {
   it('refuses a bad server in one line', () => {
     expect(stunOf({ stun: ['nohost'] })).toMatch(/^bad --stun "nohost": use host:port/);
     expect(stunOf({ stun: ['none', 'a.example:1'] })).toMatch(/cannot be combined/);
+  });
+});
+
+describe('--relay, --relay-user', () => {
+  const opts = (flags: Record<string, unknown>) => checkOptions({ nick: 'alice', ...flags }, []);
+
+  it('takes repeated turn: URIs with a user (the password comes from elsewhere)', () => {
+    expect(
+      opts({
+        relay: ['turn:relay.example.org', 'turn:198.18.0.9:3479?transport=udp'],
+        relayUser: 'bob',
+      }),
+    ).toMatchObject({
+      relays: ['turn:relay.example.org', 'turn:198.18.0.9:3479?transport=udp'],
+      relayUser: 'bob',
+    });
+    expect(opts({})).toMatchObject({ relays: [], relayUser: undefined });
+  });
+
+  it('refuses a bad URI, and a user with no relay, in one line', () => {
+    expect(opts({ relay: ['relay.example.org:3478'] })).toMatch(
+      /^bad --relay "relay.example.org:3478": .*turn:host/,
+    );
+    expect(opts({ relay: ['turn:a.example?x=1'] })).toMatch(/^bad --relay/);
+    expect(opts({ relayUser: 'bob' })).toMatch(/^--relay-user without --relay/);
+    expect(opts({ relay: ['turn:a.example'], relayUser: '' })).toMatch(/--relay-user/);
+  });
+});
+
+describe('discovery flags (--dht-bootstrap, --no-dht, --no-mdns, $SRMUDP_DHT, $SRMUDP_MDNS)', () => {
+  const opts = (flags: Record<string, unknown>, env: Record<string, string> = {}) => {
+    const r = checkOptions({ nick: 'alice', ...flags }, [], env);
+    return typeof r === 'string' ? r : { dht: r.dht, mdns: r.mdns };
+  };
+
+  it('turns the DHT (public routers by name) and mDNS on by default', () => {
+    expect(opts({})).toEqual({ dht: true, mdns: true });
+  });
+
+  it('--no-dht, --no-mdns and the environment turn them off', () => {
+    expect(opts({ dht: false })).toEqual({ dht: false, mdns: true });
+    expect(opts({ mdns: false })).toEqual({ dht: true, mdns: false });
+    expect(opts({}, { SRMUDP_DHT: 'none', SRMUDP_MDNS: 'off' })).toEqual({
+      dht: false,
+      mdns: false,
+    });
+    expect(opts({}, { SRMUDP_DHT: ' NONE ', SRMUDP_MDNS: '0' })).toEqual({
+      dht: false,
+      mdns: false,
+    });
+  });
+
+  it('--dht-bootstrap names a private DHT, kept even under SRMUDP_DHT=none', () => {
+    expect(opts({ dhtBootstrap: ['10.0.0.1:6881', 'dht.lan:6881'] })).toEqual({
+      dht: { bootstrap: ['10.0.0.1:6881', 'dht.lan:6881'] },
+      mdns: true,
+    });
+    expect(opts({ dhtBootstrap: ['10.0.0.1:6881'] }, { SRMUDP_DHT: 'none' })).toMatchObject({
+      dht: { bootstrap: ['10.0.0.1:6881'] },
+    });
+  });
+
+  it('refuses a bad bootstrap node, or one with --no-dht, in one line', () => {
+    expect(opts({ dhtBootstrap: ['nohost'] })).toMatch(
+      /^bad --dht-bootstrap "nohost": use host:port/,
+    );
+    expect(opts({ dhtBootstrap: ['[::1]:6881'] })).toMatch(/^bad --dht-bootstrap .*IPv4/);
+    expect(opts({ dhtBootstrap: ['a.example:1'], dht: false })).toMatch(
+      /--dht-bootstrap and --no-dht/,
+    );
+  });
+
+  it('knows the new flags and their negations', () => {
+    expect(
+      findUnknownFlag([
+        '--relay',
+        'turn:x',
+        '--relay-user',
+        'u',
+        '--dht-bootstrap',
+        'a:1',
+        '--no-dht',
+        '--no-mdns',
+      ]),
+    ).toBeUndefined();
+    expect(findUnknownFlag(['--relay-password', 'x'])).toBe('--relay-password');
   });
 });

@@ -161,3 +161,54 @@ describe('KnownPeers', () => {
     }
   });
 });
+
+describe('KnownPeers: peers added by key alone', () => {
+  it('keeps a key-only peer before it is found, so a restart looks it up again', () => {
+    const known = KnownPeers.open(path);
+    known.byKey('bob', FP_BOB);
+    expect(KnownPeers.open(path).entries()).toEqual([
+      { nick: 'bob', fingerprint: FP_BOB, lookup: true },
+    ]);
+  });
+
+  it('once found it gains an address, and stays a key lookup', () => {
+    const sock = Object.assign(new EventEmitter(), { pinnedFingerprint: () => FP_BOB });
+    const known = KnownPeers.open(path);
+    known.follow(sock as unknown as MultiHolepunchSocket);
+    known.byKey('bob', FP_BOB);
+    sock.emit(
+      'peer',
+      peer('bob', { address: '198.51.100.7:9001', fingerprint: FP_BOB }),
+      'connected',
+    );
+    expect(KnownPeers.open(path).entries()).toEqual([
+      { nick: 'bob', address: '198.51.100.7:9001', fingerprint: FP_BOB, lookup: true },
+    ]);
+    // /add <nick> <address> later makes it an address peer again.
+    known.byAddress('bob');
+    sock.emit(
+      'peer',
+      peer('bob', { address: '198.51.100.7:9002', fingerprint: FP_BOB }),
+      'connected',
+    );
+    expect(KnownPeers.open(path).entries()).toEqual([
+      { nick: 'bob', address: '198.51.100.7:9002', fingerprint: FP_BOB },
+    ]);
+  });
+
+  it('a removed key-only peer is forgotten', () => {
+    const sock = Object.assign(new EventEmitter(), { pinnedFingerprint: () => undefined });
+    const known = KnownPeers.open(path);
+    known.follow(sock as unknown as MultiHolepunchSocket);
+    known.byKey('bob', FP_BOB);
+    known.forget('bob');
+    expect(KnownPeers.open(path).entries()).toEqual([]);
+  });
+
+  it('refuses an entry with neither an address nor a key to look up', async () => {
+    for (const peers of [{ bob: {} }, { bob: { fingerprint: FP_BOB } }, { bob: { lookup: 1 } }]) {
+      await writeFile(path, JSON.stringify({ version: 1, peers }));
+      expect(() => KnownPeers.open(path)).toThrow(/malformed known-peers store/);
+    }
+  });
+});

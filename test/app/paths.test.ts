@@ -44,6 +44,7 @@ describe('data directory', () => {
       identity: join('/d', 'identity.json'),
       trust: join('/d', 'trust.json'),
       known: join('/d', 'known-peers.json'),
+      config: join('/d', 'config.json'),
     });
   });
 

@@ -239,3 +239,43 @@ describe('RemoteSocket', () => {
     expect((errors[0] as TransportError).code).toBe('socket');
   });
 });
+
+describe('RemoteSocket: discovery and relays across the worker', () => {
+  it('bind options for discovery cross; a lookup by key shows in stats() as soon as addPeers resolves', async () => {
+    // A private DHT whose only bootstrap node never answers: nothing leaves 127.0.0.1.
+    const { createSocket } = await import('node:dgram');
+    const dead = createSocket('udp4');
+    await new Promise<void>((r) => dead.bind(0, HOST, () => r()));
+    try {
+      const s = await RemoteSocket.bind({
+        nick: 'alice',
+        host: HOST,
+        port: 0,
+        dht: { bootstrap: [`${HOST}:${dead.address().port}`], publish: false },
+        mdns: false,
+      });
+      opened.push(s);
+      expect(s.stats().discovery).toMatchObject({ dht: true, mdns: false });
+      const fp = 'hoedrikisoul3m6khpwsumlphenbfvvnw5gvu6gityzcxqzy4daq';
+      await s.addPeers({ carol: fp });
+      // No stats tick waited for: the reply carried them.
+      expect(s.stats().discovery?.lookingFor).toHaveProperty('carol', undefined);
+      expect(Object.keys(s.stats().discovery?.lookingFor ?? {})).toEqual(['carol']);
+      s.removePeer('carol');
+      expect(s.stats().discovery?.lookingFor).toEqual({});
+    } finally {
+      dead.close();
+    }
+  });
+
+  it('a relay that cannot be used is refused at bind as the library refuses it', async () => {
+    await expect(
+      RemoteSocket.bind({
+        nick: 'alice',
+        host: HOST,
+        port: 0,
+        relays: [{ urls: 'turns:relay.example.org', username: 'u', credential: 'p' }],
+      }),
+    ).rejects.toBeInstanceOf(UsageError);
+  });
+});

@@ -591,3 +591,124 @@ describe('/wait', () => {
     expect(socket.listenerCount('peer')).toBe(1);
   });
 });
+
+describe('ChatController: peers by key, relays', () => {
+  const FP_CAROL = 'hoedrikisoul3m6khpwsumlphenbfvvnw5gvu6gityzcxqzy4daq';
+  let added: [string, string, string | undefined][];
+  let forgotten: string[];
+  beforeEach(() => {
+    added = [];
+    forgotten = [];
+    chat = new ChatController(socket as unknown as ChatSocket, {
+      nick: 'alice',
+      print: (l) => lines.push(l),
+      cwd: dir,
+      onAdded: (nick, by, fp) => added.push([nick, by, fp]),
+      onForgotten: (nick) => forgotten.push(nick),
+    });
+  });
+
+  it('/add <nick> <fingerprint> is refused, saying how, while the DHT and mDNS are off', async () => {
+    await run(`/add carol ${FP_CAROL}`);
+    expect(socket.added).toEqual([]);
+    expect(text()).toMatch(
+      /cannot look carol up by key: the DHT and mDNS are off .*\/add carol <host:port> <fingerprint>/,
+    );
+    expect(added).toEqual([]);
+  });
+
+  it('/add <nick> <fingerprint> looks the key up, and is remembered to look up again', async () => {
+    socket.discover({ mdns: false });
+    await run(`/add carol ${FP_CAROL}`);
+    expect(socket.added).toEqual([{ carol: { fingerprint: FP_CAROL } }]);
+    expect(text()).toContain(`looking up carol by key ${FP_CAROL} in the DHT`);
+    expect(added).toEqual([['carol', 'key', FP_CAROL]]);
+    // Not found yet: /list and /whois say so rather than "no peers" or "unknown peer".
+    lines.length = 0;
+    await run('/list');
+    expect(text()).toMatch(/carol: looking up by key, not found yet/);
+    expect(text()).not.toMatch(/no peers yet/);
+    await run('/whois carol');
+    expect(text()).toMatch(/carol: looking up by key in the DHT, not found yet/);
+    expect(text()).not.toMatch(/unknown peer/);
+    // /remove stops the lookup and forgets the name.
+    await run('/remove carol');
+    expect(socket.removed).toEqual(['carol']);
+    expect(forgotten).toEqual(['carol']);
+    expect(text()).toMatch(/stopped looking up carol/);
+  });
+
+  it('/add <nick> <address> <fingerprint> gives the transport both', async () => {
+    await run(`/add carol 127.0.0.1:9000 ${FP_CAROL}`);
+    expect(socket.added).toEqual([{ carol: { address: '127.0.0.1:9000', fingerprint: FP_CAROL } }]);
+    expect(text()).toMatch(/connecting to carol at 127\.0\.0\.1:9000, expecting key/);
+    expect(added).toEqual([['carol', 'address', FP_CAROL]]);
+  });
+
+  it('refuses our own key', async () => {
+    socket.discover();
+    await run(`/add me ${socket.fingerprint}`);
+    expect(socket.added).toEqual([]);
+    expect(text()).toMatch(/not adding me: that is your own key/);
+  });
+
+  it('/whois says where a peer was found and names the relay of a relayed session', async () => {
+    socket.discover();
+    await run(`/add carol ${FP_CAROL}`);
+    socket.discovery!.lookingFor.carol = 'dht';
+    socket.relay = {
+      server: '198.18.0.9:3478',
+      state: 'allocated',
+      relayed: '198.18.0.9:50000',
+      bytesSent: 0,
+      bytesReceived: 0,
+      dropped: 0,
+    };
+    socket.list = [
+      info('carol', { address: '198.18.0.9:50123', fingerprint: FP_CAROL }),
+      info('dave', { introducedBy: 'carol', pinned: false }),
+    ];
+    socket.list[0]!.stats.path = 'relay';
+    socket.list[0]!.stats.pathSwitches = 2;
+    lines.length = 0;
+    await run('/whois carol');
+    expect(text()).toMatch(/found by\s+DHT/);
+    expect(text()).toMatch(
+      /relay\s+our relay 198\.18\.0\.9:3478, relayed address 198\.18\.0\.9:50000/,
+    );
+    expect(text()).toMatch(/path moves\s+2 \(relay <-> direct\)/);
+    lines.length = 0;
+    await run('/whois dave');
+    expect(text()).toMatch(/found by\s+introduction \(from carol\)/);
+    expect(text()).not.toMatch(/relay /);
+    lines.length = 0;
+    await run('/add erin 127.0.0.1:9001');
+    await run('/whois erin');
+    expect(text()).toMatch(/found by\s+address/);
+  });
+
+  it('a known peer first found by key is looked up by key at start, not at its old address', async () => {
+    socket.discover();
+    const ok = await chat.addEntries([
+      { nick: 'carol', address: '198.51.100.1:9000', fingerprint: FP_CAROL, lookup: true },
+      { nick: 'dave', address: '198.51.100.2:9000', fingerprint: FP_BOB },
+    ]);
+    expect(ok).toEqual(['carol', 'dave']);
+    expect(socket.added).toEqual([
+      { carol: { fingerprint: FP_CAROL } },
+      { dave: { address: '198.51.100.2:9000', fingerprint: FP_BOB } },
+    ]);
+    // With discovery off, the remembered address is the best there is.
+    socket.discovery = undefined;
+    socket.added = [];
+    socket.list = [];
+    await chat.addEntries([
+      { nick: 'carol', address: '198.51.100.1:9000', fingerprint: FP_CAROL, lookup: true },
+      { nick: 'erin', fingerprint: FP_EVE, lookup: true },
+    ]);
+    expect(socket.added).toEqual([
+      { carol: { address: '198.51.100.1:9000', fingerprint: FP_CAROL } },
+    ]);
+    expect(text()).toMatch(/erin not added: it was added by key, and finding peers by key is off/);
+  });
+});

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { PeerAddress } from '../../source/index.js';
+import type { DiscoveryStats, PeerAddress, SocketStats } from '../../source/index.js';
 import { TransportError, UsageError } from '../../source/net/core/errors.js';
 import type {
   PeerInfo,
@@ -7,7 +7,7 @@ import type {
   SocketEvents,
   StunInfo,
 } from '../../source/net/shell/socket.js';
-import { FP_ALICE, peer } from '../ui/fixtures.js';
+import { discoveryStats, FP_ALICE, peer, socketStats } from '../ui/fixtures.js';
 
 /**
  * The chat's socket faked for the controller's tests and line mode's
@@ -56,6 +56,18 @@ export class FakeSocket extends EventEmitter<SocketEvents> {
   closed = false;
   stun: StunInfo | undefined;
   invitesMade = 0;
+  /** stats().discovery: undefined = the DHT and mDNS off, as the library reports it. */
+  discovery: DiscoveryStats | undefined;
+  relay: SocketStats['relay'];
+
+  /** Turns discovery on (as bind({ dht, mdns }) would), looking for no one yet. */
+  discover(over: Partial<DiscoveryStats> = {}): DiscoveryStats {
+    this.discovery = discoveryStats({ lookingFor: {}, ...over });
+    return this.discovery;
+  }
+  stats(): SocketStats {
+    return socketStats({ discovery: this.discovery, relay: this.relay });
+  }
 
   send(content: string | Uint8Array, opts?: SendOptions): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -77,12 +89,19 @@ export class FakeSocket extends EventEmitter<SocketEvents> {
       if (fp && pin && pin !== fp) throw new UsageError(`${nick} is pinned to key ${pin}`);
     }
     this.added.push(peers);
-    for (const nick of Object.keys(peers)) {
+    for (const [nick, a] of Object.entries(peers)) {
+      // A key alone is looked up, as the library does: no peer until found.
+      if (typeof a !== 'string' && a.address === undefined) {
+        if (!this.discovery) throw new UsageError(`${nick}: a fingerprint alone needs discovery`);
+        this.discovery.lookingFor[nick] = undefined;
+        continue;
+      }
       this.list.push(info(nick, { state: { kind: 'connecting', since: 0, attempt: 0 } }));
     }
   }
   removePeer(nick: string): void {
     this.removed.push(nick);
+    if (this.discovery) delete this.discovery.lookingFor[nick];
     this.list = this.list.filter((p) => p.nick !== nick);
   }
   block(fp: string): void {

@@ -225,3 +225,33 @@ describe('strangers in the peers pane', () => {
     expect(s.shown.map((p) => p.info.nick)).toEqual(['bob', 'eve']);
   });
 });
+
+describe('peers looked up by key', () => {
+  it('a name being looked up and not yet a peer gets a row of its own, until found', () => {
+    let s = reduce(initialState('alice'), {
+      type: 'peers',
+      peers: [peer('bob')],
+      lookingUp: ['carol', 'bob'],
+      now: 1000,
+    });
+    // bob is a peer already: its own row, not a second one.
+    expect(s.shown.map((p) => [p.info.nick, p.lookingUp === true, p.since])).toEqual([
+      ['bob', false, 1000],
+      ['carol', true, 1000],
+    ]);
+    expect(s.shown[1]!.info).toMatchObject({ address: undefined, fingerprint: undefined });
+    s = reduce(s, { type: 'peers', peers: [peer('bob')], lookingUp: ['carol'], now: 2000 });
+    expect(s.shown[1]!.since).toBe(1000);
+    // Found: the transport's peer replaces the placeholder.
+    s = reduce(s, {
+      type: 'peers',
+      peers: [peer('bob'), peer('carol', { state: { kind: 'connecting', since: 0, attempt: 0 } })],
+      lookingUp: [],
+      now: 3000,
+    });
+    expect(s.shown.map((p) => [p.info.nick, p.lookingUp === true])).toEqual([
+      ['bob', false],
+      ['carol', false],
+    ]);
+  });
+});

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Coturn, SKIP as NO_COTURN } from '../support/coturn.js';
 import { stunServer } from '../support/stunserver.js';
 
 /** The real CLI in child processes, talking over 127.0.0.1 only. */
@@ -52,7 +53,9 @@ function start(args: string[], env: Record<string, string> = {}): Running {
     err += d;
   });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const waitFor = (pattern: RegExp, timeout = 8000) =>
+  // A guard against a hang, not a measure: a loaded machine (two cores,
+  // several engineers) takes 5-8 s to start the chat under tsx.
+  const waitFor = (pattern: RegExp, timeout = 20_000) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
       const check = () => {
         const m = out.match(pattern);
@@ -109,7 +112,115 @@ describe('srmudp-tui command line', () => {
       expect(stdout).toContain(flag);
     }
     for (const short of ['-n,', '-p,', '-c,', '-v,']) expect(stdout).toContain(short);
+    for (const flag of ['--relay URI', '--relay-user', '--dht-bootstrap', '--no-dht', '--no-mdns'])
+      expect(stdout).toContain(flag);
+    expect(stdout).toContain('SRMUDP_RELAY_PASSWORD');
   });
+
+  it('a relay without a user or a password, or a password flag, exits 2 with one line', async () => {
+    const relay = ['-n', 'alice', '--host', '127.0.0.1', '--relay', 'turn:127.0.0.1:9'];
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [relay, { SRMUDP_RELAY_PASSWORD: 'pw' }, /--relay needs a user/],
+      [
+        [...relay, '--relay-user', 'bob'],
+        { SRMUDP_RELAY_PASSWORD: '' },
+        /--relay needs a password/,
+      ],
+      [['-n', 'alice', '--relay', 'relay.example.org'], {}, /bad --relay "relay.example.org"/],
+      [[...relay, '--relay-password', 'pw'], {}, /unknown flag --relay-password/],
+      [['-n', 'alice', '--dht-bootstrap', 'nohost'], {}, /bad --dht-bootstrap/],
+    ];
+    const results = await Promise.all(cases.map(([args, env]) => run(args, env)));
+    for (const [i, r] of results.entries()) {
+      expect(r.code, cases[i]![0].join(' ')).toBe(2);
+      expectOneLine(r.stderr);
+      expect(r.stderr).toMatch(cases[i]![2]);
+    }
+  });
+
+  it('a chat started by the tests finds no peers by key: no public DHT router, no multicast', async () => {
+    // vitest.config.ts gives every test process SRMUDP_DHT=none and
+    // SRMUDP_MDNS=off; a spawned chat must inherit them (it turns both on
+    // by default), or every test run would talk to the public routers.
+    expect(process.env.SRMUDP_DHT).toBe('none');
+    expect(process.env.SRMUDP_MDNS).toBe('off');
+    const a = start(['-n', 'alice', '--host', '127.0.0.1']);
+    await a.waitFor(/finding peers by key is off \(no DHT, no mDNS\)/);
+    a.send('/quit');
+    expect(await a.exited).toBe(0);
+  });
+
+  it('a peer added by key is looked up (a private DHT on loopback), and again after a restart', async () => {
+    // A DHT bootstrap on 127.0.0.1 that never answers: discovery runs, in the
+    // worker, and nothing leaves the machine (mDNS stays off by the env).
+    const dead = dgram.createSocket('udp4');
+    await new Promise<void>((r) => dead.bind(0, '127.0.0.1', () => r()));
+    try {
+      const boot = `127.0.0.1:${dead.address().port}`;
+      const fp = 'hoedrikisoul3m6khpwsumlphenbfvvnw5gvu6gityzcxqzy4daq';
+      const args = ['-n', 'alice', '--host', '127.0.0.1', '--dht-bootstrap', boot];
+      const a = start(args);
+      await a.waitFor(/finding peers by key through the Mainline DHT/);
+      a.send(`/add carol ${fp}`);
+      await a.waitFor(/looking up carol by key \S+ in the DHT/);
+      a.send('/list');
+      await a.waitFor(/carol: looking up by key, not found yet/);
+      a.send('/quit');
+      expect(await a.exited).toBe(0);
+      const known = JSON.parse(await readFile(join(home, 'data', 'known-peers.json'), 'utf8'));
+      expect(known.peers.carol).toEqual({ fingerprint: fp, lookup: true });
+
+      const b = start(args);
+      await b.waitFor(/reconnecting to 1 known peer: carol/);
+      b.send('/whois carol');
+      await b.waitFor(/carol: looking up by key in the DHT, not found yet/);
+      b.send('/remove carol');
+      await b.waitFor(/stopped looking up carol; forgotten/);
+      b.send('/quit');
+      expect(await b.exited).toBe(0);
+      const after = JSON.parse(await readFile(join(home, 'data', 'known-peers.json'), 'utf8'));
+      expect(after.peers).toEqual({});
+    } finally {
+      dead.close();
+    }
+  }, 90_000);
+
+  it.skipIf(NO_COTURN)(
+    '--relay allocates on a real coturn with the password from the profile config file',
+    async () => {
+      const coturn = new Coturn();
+      try {
+        const server = await coturn.start(['--lt-cred-mech', '--user', 'bob:s3cret']);
+        const { mkdir } = await import('node:fs/promises');
+        await mkdir(join(home, 'data'), { recursive: true });
+        await writeFile(
+          join(home, 'data', 'config.json'),
+          JSON.stringify({ relay: { user: 'bob', password: 's3cret' } }),
+        );
+        const a = start([
+          '-n',
+          'alice',
+          '--host',
+          '127.0.0.1',
+          '--relay',
+          `turn:127.0.0.1:${server.port}`,
+        ]);
+        await a.waitFor(
+          new RegExp(
+            `relay on 127\\.0\\.0\\.1:${server.port}: allocated, relayed address 127\\.0\\.0\\.1:\\d+`,
+          ),
+          15_000,
+        );
+        // The password is in no line the chat printed.
+        expect(a.stdout()).not.toContain('s3cret');
+        a.send('/quit');
+        expect(await a.exited).toBe(0);
+      } finally {
+        await coturn.stop();
+      }
+    },
+    40_000,
+  );
 
   it('--version prints the version', async () => {
     const { code, stdout } = await run(['--version']);

@@ -152,7 +152,14 @@ export function chatArgv(root: string, nick: string): string[] {
   ];
 }
 
-/** Its environment: its own data directory, no STUN servers, a colour terminal. */
+/** Its environment: its own data directory, no STUN servers, no DHT, no mDNS, a colour terminal. */
 export function chatEnv(home: string, nick: string): Record<string, string> {
-  return { SRMUDP_HOME: join(home, nick), SRMUDP_STUN: 'none', TERM: 'xterm-256color' };
+  return {
+    SRMUDP_HOME: join(home, nick),
+    SRMUDP_STUN: 'none',
+    // The chat turns the DHT and mDNS on by default: never from a test.
+    SRMUDP_DHT: 'none',
+    SRMUDP_MDNS: 'off',
+    TERM: 'xterm-256color',
+  };
 }

@@ -8,17 +8,18 @@ import { type ChatStore, createChatStore } from '../../source/chat/store.js';
 import type { PeerInfo } from '../../source/net/shell/socket.js';
 import { App } from '../../source/ui/App.js';
 import type { TransportView } from '../../source/ui/hooks/useTransport.js';
-import { HOSTILE, inert, peer, socketStats } from './fixtures.js';
+import { discoveryStats, HOSTILE, inert, peer, relayInfo, socketStats } from './fixtures.js';
 
 /** The App with a fake transport and controller, driven through its stdin. */
 
 class FakeTransport extends EventEmitter {
   list: PeerInfo[] = [peer('bob'), peer('bella')];
+  current = socketStats();
   peers() {
     return this.list;
   }
   stats() {
-    return socketStats();
+    return this.current;
   }
 }
 
@@ -91,6 +92,27 @@ describe('App', () => {
     transport.emit('stats', socketStats({ datagramsIn: 999 }));
     await until(() => /bob\s+127\.0\.0\.1:9000\s+\w+\s+42\s+0\.5\s+7\s/.test(frame()), 'new rtt');
     expect(frame()).toContain('in 999 pkts');
+  });
+
+  it('lists a name looked up by key until it is found, and shows the relay and discovery rows', async () => {
+    const { frame, transport } = setup();
+    await until(() => frame().includes('bella'), 'peers shown');
+    transport.current = socketStats({
+      relay: relayInfo(),
+      discovery: discoveryStats({ lookingFor: { carol: undefined } }),
+    });
+    transport.emit('stats', transport.current);
+    await until(() => /carol\s+-\s.*looking up by key since/.test(frame()), 'lookup row');
+    expect(frame()).toContain('relay on 198.18.0.9:3478: allocated');
+    expect(frame()).toMatch(/discovery \(DHT, mDNS\):\s+looking up carol/);
+    // Found: the transport's peer takes the row.
+    transport.list = [...transport.list, peer('carol', {}, { path: 'relay' })];
+    transport.current = socketStats({
+      discovery: discoveryStats({ lookingFor: { carol: 'dht' } }),
+    });
+    transport.emit('stats', transport.current);
+    await until(() => /carol\s+127\.0\.0\.1:9000.*relay\s+connected/.test(frame()), 'found');
+    expect(frame()).not.toContain('looking up');
   });
 
   it('sends a typed line as a parsed action and clears the input', async () => {

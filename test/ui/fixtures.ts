@@ -1,3 +1,4 @@
+import type { DiscoveryStats, RelayInfo } from '../../source/index.js';
 import type { PeerState } from '../../source/net/core/events.js';
 import type { PeerInfo, SocketStats } from '../../source/net/shell/socket.js';
 
@@ -93,3 +94,43 @@ export function inert(frame: string): boolean {
   }
   return true;
 }
+
+/** stats().discovery with both DHT and mDNS on, a little traffic. */
+export function discoveryStats(over: Partial<DiscoveryStats> = {}): DiscoveryStats {
+  return {
+    dht: true,
+    mdns: true,
+    versions: 1,
+    publishes: 3,
+    publishFailures: 0,
+    announces: 2,
+    lookups: 4,
+    accepted: 1,
+    rejected: {
+      signature: 0,
+      'foreign-key': 0,
+      salt: 0,
+      stale: 0,
+      oversized: 0,
+      malformed: 0,
+      'rate-limited': 0,
+    },
+    beaconsSent: 0,
+    beaconsReceived: 0,
+    dials: { dht: 1, lan: 0, broadcast: 0 },
+    refusedTargets: 0,
+    lookingFor: {},
+    badMessages: 0,
+    ...over,
+  };
+}
+
+export const relayInfo = (over: Partial<RelayInfo> = {}): RelayInfo => ({
+  server: '198.18.0.9:3478',
+  state: 'allocated',
+  relayed: '198.18.0.9:49152',
+  bytesSent: 2500,
+  bytesReceived: 120,
+  dropped: 0,
+  ...over,
+});

@@ -96,3 +96,27 @@ describe('Peers pane', () => {
     }
   });
 });
+
+describe('Peers pane: relays and lookups', () => {
+  it('says relay in the PATH column of a relayed session, and drops PATH before STATE when narrow', () => {
+    const relayed = view(peer('bob', {}, { path: 'relay' }));
+    expect(frame([relayed]).split('\n')[1]).toMatch(/3\.1%\s+relay\s+connected since 12:03/);
+    const narrow = frame([relayed], 60);
+    expect(narrow).not.toMatch(/PATH/);
+    expect(narrow).toMatch(/connected since/);
+  });
+
+  it('a key-only peer not found yet shows a looking up state', () => {
+    const p: PeerView = {
+      info: peer('carol', {
+        address: undefined,
+        fingerprint: undefined,
+        state: { kind: 'connecting', since: 0, attempt: 0 },
+      }),
+      since,
+      lookingUp: true,
+    };
+    expect(stateWords(p)).toBe('looking up by key since 12:03');
+    expect(frame([p]).split('\n')[1]).toMatch(/^carol\s+-\s+-\s.*looking up by key since 12:03/);
+  });
+});

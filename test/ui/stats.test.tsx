@@ -1,8 +1,8 @@
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
-import { formatUptime, Stats } from '../../source/ui/Stats.js';
+import { formatUptime, Stats, statsRowsWanted } from '../../source/ui/Stats.js';
 import { StatusBar } from '../../source/ui/StatusBar.js';
-import { FP_ALICE, HOSTILE, inert, socketStats } from './fixtures.js';
+import { discoveryStats, FP_ALICE, HOSTILE, inert, relayInfo, socketStats } from './fixtures.js';
 
 describe('Stats pane', () => {
   it('shows local address, own fingerprint, totals, bad datagrams dropped and uptime', () => {
@@ -121,5 +121,38 @@ describe('formatUptime', () => {
     expect(formatUptime(59 * 60_000 + 59_999)).toBe('59m');
     expect(formatUptime(3_600_000 + 5 * 60_000)).toBe('1h 05m');
     expect(formatUptime(2 * 86_400_000 + 7 * 3_600_000)).toBe('2d 07h');
+  });
+});
+
+describe('Stats pane: relay and discovery', () => {
+  const stats = socketStats({
+    relay: relayInfo(),
+    discovery: discoveryStats({ lookingFor: { carol: undefined } }),
+  });
+
+  it('shows the allocation (relay, state, relayed address) and the discovery counters', () => {
+    const { lastFrame } = render(
+      <Stats nick="alice" stats={stats} width={200} color={false} rows={4} />,
+    );
+    const lines = (lastFrame() ?? '').split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toContain(
+      'relay on 198.18.0.9:3478: allocated, relayed address 198.18.0.9:49152, relayed 2.5 kB out, 120 B in',
+    );
+    expect(lines[3]).toMatch(
+      /^discovery \(DHT, mDNS\):\s+looking up carol\s+3 published\s+4 lookups\s+1 records accepted\s+0 rejected/,
+    );
+  });
+
+  it('asks for a row per thing to show, and gives up the last ones first', () => {
+    expect(statsRowsWanted(socketStats())).toBe(2);
+    expect(statsRowsWanted(stats)).toBe(4);
+    expect(statsRowsWanted(socketStats({ relay: relayInfo({ state: 'allocating' }) }))).toBe(3);
+    const { lastFrame } = render(
+      <Stats nick="alice" stats={stats} width={200} color={false} rows={3} />,
+    );
+    const lines = (lastFrame() ?? '').split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(/^relay on/);
   });
 });

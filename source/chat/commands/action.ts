@@ -8,8 +8,11 @@ export type Action =
   /** `command`: the one command to explain (its name, no slash), or all of them. */
   | { type: 'help'; command?: string }
   | { type: 'list' }
-  /** `address` is host:port or an invite code (srmudp1:…). */
-  | { type: 'add'; nick: string; address: string }
+  /**
+   * `address` is host:port or an invite code (srmudp1:…); `fingerprint` the
+   * key it must prove. A fingerprint alone is looked up (DHT, LAN).
+   */
+  | { type: 'add'; nick: string; address?: string; fingerprint?: string }
   /** Show our invite code. */
   | { type: 'invite' }
   /** Connect with an invite code under the nick it carries. */

@@ -1,4 +1,10 @@
-import { decodeInvite, parseFingerprint, parseHostPort, validateNick } from '../../index.js';
+import {
+  decodeInvite,
+  fingerprint,
+  parseFingerprint,
+  parseHostPort,
+  validateNick,
+} from '../../index.js';
 import { isUnsafeChar, quoteForDisplay } from '../sanitize.js';
 import type { ErrorAction } from './action.js';
 
@@ -49,6 +55,27 @@ export function isFingerprint(text: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * A word meant as a key rather than an address: no `:` (every host:port and
+ * invite code has one) and long, of fingerprint characters and dashes. So a
+ * mistyped fingerprint is told apart from an address and named as such.
+ */
+export function looksLikeFingerprint(text: string): boolean {
+  return !text.includes(':') && /^[A-Za-z0-9-]{40,}$/.test(text);
+}
+
+/** The canonical fingerprint (lower case, no dashes), or the problem with it. */
+export function checkFingerprint(text: string): { fingerprint: string } | ErrorAction {
+  try {
+    return { fingerprint: fingerprint(parseFingerprint(text)) };
+  } catch (err) {
+    const why = (err as Error).message.replaceAll(`"${text}"`, 'it');
+    return error(
+      `bad fingerprint ${quoteForDisplay(text)}: ${why} (give the 52-character fingerprint the peer's chat shows)`,
+    );
   }
 }
 

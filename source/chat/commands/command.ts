@@ -1,6 +1,7 @@
 import type { PeerEntry } from '../../app/peersfile.js';
 import type { PeerInfo } from '../../index.js';
 import type { ChatSocket } from '../controller.js';
+import type { AddedBy } from '../netformat.js';
 import type { Action, CommandName, ErrorAction, ExecuteResult } from './action.js';
 
 /**
@@ -60,6 +61,15 @@ export interface CommandContext {
    * the peer is gone: whether a key is blocked is the transport's to say.
    */
   readonly blockedNicks: Map<string, string>;
+  /** How the user added each name (address, invite code, key alone): /whois says where it was found. */
+  readonly addedBy: Map<string, AddedBy>;
+  /**
+   * The user added `nick` (/add, /join): the known-peers store keeps a name
+   * added by key at once, so it is looked up again after a restart.
+   */
+  onAdded?: ((nick: string, by: AddedBy, fingerprint?: string) => void) | undefined;
+  /** A name still being looked up by key was removed (no 'removed' event comes for it). */
+  onForgotten?: ((nick: string) => void) | undefined;
   /** The user accepted `nick`'s new key: the known-peers store follows. */
   onTrust?: ((nick: string, fingerprint: string, address: string | undefined) => void) | undefined;
 }

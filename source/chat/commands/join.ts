@@ -24,6 +24,8 @@ export const join: CommandDef<'join'> = {
       return undefined;
     }
     await ctx.socket.addPeers({ [nick]: action.code });
+    ctx.addedBy.set(nick, 'invite');
+    ctx.onAdded?.(nick, 'invite');
     ctx.system(`connecting to ${nick} with an invite code (key pinned from it)`);
     return undefined;
   },

@@ -1,4 +1,5 @@
 import { formatPeerTable } from '../format.js';
+import { lookingUp } from '../netformat.js';
 import { noArgs } from './args.js';
 import type { CommandDef } from './command.js';
 
@@ -11,11 +12,16 @@ export const list: CommandDef<'list'> = {
   parse: (rest) => noArgs(rest, list.usage) ?? { type: 'list' },
   run(_action, ctx) {
     const peers = ctx.socket.peers();
-    if (peers.length === 0) {
+    // Names added by key that discovery has not found: not peers yet.
+    const searching = lookingUp(ctx.socket.stats().discovery).filter(
+      (nick) => !peers.some((p) => p.nick === nick),
+    );
+    if (peers.length === 0 && searching.length === 0) {
       ctx.system('no peers yet: /add <nick> <host:port>');
       return undefined;
     }
-    for (const row of formatPeerTable(peers)) ctx.system(row);
+    if (peers.length > 0) for (const row of formatPeerTable(peers)) ctx.system(row);
+    for (const nick of searching) ctx.system(`${nick}: looking up by key, not found yet`);
     return undefined;
   },
 };

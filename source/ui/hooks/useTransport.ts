@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import type { SocketEventSource } from '../../chat/controller.js';
+import { lookingUp } from '../../chat/netformat.js';
 import { lapsedStranger } from '../../chat/reducer.js';
 import type { ChatStore } from '../../chat/store.js';
 import type { MultiHolepunchSocket } from '../../index.js';
@@ -32,10 +33,13 @@ export function useTransport(
       // A stranger's minute running out changes the pane with no news from
       // the transport: it counts as a change too.
       const lapsed = store.getState().shown.filter((p) => lapsedStranger(p, at)).length;
-      const key = `${lapsed}|${JSON.stringify(peers)}`;
+      // Names added by key and not found yet are no peers of the transport's:
+      // the pane shows them from discovery's stats.
+      const searching = lookingUp(socket.stats().discovery);
+      const key = `${lapsed}|${searching.join(',')}|${JSON.stringify(peers)}`;
       if (key === peersKey) return;
       peersKey = key;
-      store.dispatch({ type: 'peers', peers, now: at });
+      store.dispatch({ type: 'peers', peers, now: at, lookingUp: searching });
     };
     const onStats = (stats: ReturnType<TransportView['stats']>) => {
       const key = shownStatsKey(stats);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../../source/chat/commands/index.js';
-import { errorOf } from './helpers.js';
+import { errorOf, FP, INVITE } from './helpers.js';
 
 describe('/add', () => {
   it('takes a nick and a host:port', () => {
@@ -22,8 +22,8 @@ describe('/add', () => {
   });
 
   it('wrong arity says the usage', () => {
-    for (const line of ['/add', '/add bob', '/add bob 1.2.3.4:5 extra']) {
-      expect(errorOf(line)).toBe('usage: /add <nick> <host:port>');
+    for (const line of ['/add', '/add bob', `/add bob 1.2.3.4:5 ${FP} extra`]) {
+      expect(errorOf(line)).toBe('usage: /add <nick> <host:port|code|fingerprint> [fingerprint]');
     }
   });
 
@@ -47,5 +47,38 @@ describe('/add', () => {
     // A huge nick is echoed cut short.
     const msg = errorOf(`/add ${'n'.repeat(10_000)} 1.2.3.4:5`);
     expect(msg.length).toBeLessThan(200);
+  });
+});
+
+describe('/add by key', () => {
+  it('takes a nick and a fingerprint alone (found by the DHT or on the LAN)', () => {
+    expect(parseCommand(`/add bob ${FP}`)).toEqual({ type: 'add', nick: 'bob', fingerprint: FP });
+    // Upper case and the grouped form (dashes) are the same key.
+    expect(parseCommand(`/add bob ${FP.toUpperCase()}`)).toMatchObject({ fingerprint: FP });
+    const grouped = FP.match(/.{1,4}/g)!.join('-');
+    expect(parseCommand(`/add bob ${grouped}`)).toMatchObject({ fingerprint: FP });
+  });
+
+  it('takes an address and the key it must prove', () => {
+    expect(parseCommand(`/add bob 127.0.0.1:9000 ${FP}`)).toEqual({
+      type: 'add',
+      nick: 'bob',
+      address: '127.0.0.1:9000',
+      fingerprint: FP,
+    });
+    expect(parseCommand(`/add bob ${INVITE} ${FP}`)).toMatchObject({ address: INVITE });
+  });
+
+  it('a bad fingerprint is a clear message naming it, not an address error', () => {
+    expect(errorOf(`/add bob ${FP.slice(0, 51)}`)).toMatch(
+      /^bad fingerprint ".*": a fingerprint has 52 base32 characters/,
+    );
+    expect(errorOf(`/add bob ${FP.slice(0, 51)}1`)).toMatch(/^bad fingerprint .*"1" is not/);
+    expect(errorOf(`/add bob 127.0.0.1:9000 nope`)).toMatch(/^bad fingerprint "nope"/);
+    expect(errorOf(`/add bob ${FP} ${FP}`)).toMatch(/^bad address/);
+    // Something that is neither says all three forms.
+    expect(errorOf('/add bob nowhere')).toMatch(
+      /host:port, an invite code or a 52-character fingerprint/,
+    );
   });
 });

@@ -39,6 +39,7 @@ describe('COMMANDS', () => {
         .replace('<nick|fingerprint>', 'bob')
         .replace('<nick>', 'bob')
         .replace('<host:port>', '127.0.0.1:9000')
+        .replace('<host:port|code|fingerprint>', '127.0.0.1:9000')
         .replace('<text>', 'hello')
         .replace('<file>', 'peers.json')
         .replace('<code>', INVITE)
