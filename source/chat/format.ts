@@ -78,6 +78,8 @@ function shortState(s: PeerState): string {
   switch (s.kind) {
     case 'key-mismatch':
       return 'KEY CHANGED';
+    case 'looking-up':
+      return 'looking up';
     case 'connecting':
     case 'connected':
     case 'unreachable':

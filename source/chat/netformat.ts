@@ -76,6 +76,17 @@ export function lookingUp(d: DiscoveryStats | undefined): string[] {
 }
 
 /**
+ * Names added by key and not found yet: no record has answered, and the
+ * transport holds the name only as a pin being looked up (or not at all).
+ */
+export function searching(d: DiscoveryStats | undefined, peers: readonly PeerInfo[]): string[] {
+  return lookingUp(d).filter((nick) => {
+    const p = peers.find((x) => x.nick === nick);
+    return p === undefined || p.state.kind === 'looking-up';
+  });
+}
+
+/**
  * Where a peer was found: by discovery (the transport's `lookingFor`), an
  * introduction, or how the user added it; undefined for a stranger who
  * dialled us.

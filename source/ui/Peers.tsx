@@ -34,6 +34,8 @@ export function stateWords(p: PeerView): string {
       return `connected since ${at}`;
     case 'connecting':
       return s.attempt > 0 ? `connecting (attempt ${s.attempt + 1})` : 'connecting';
+    case 'looking-up':
+      return `looking up by key since ${at}`;
     case 'unreachable':
       return `unreachable since ${at}: ${s.reason}`;
     case 'disconnected':

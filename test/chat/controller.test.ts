@@ -659,6 +659,8 @@ describe('ChatController: peers by key, relays', () => {
     socket.relay = {
       server: '198.18.0.9:3478',
       state: 'allocated',
+      transport: 'udp',
+      reason: undefined,
       relayed: '198.18.0.9:50000',
       bytesSent: 0,
       bytesReceived: 0,

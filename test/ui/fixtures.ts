@@ -128,6 +128,8 @@ export function discoveryStats(over: Partial<DiscoveryStats> = {}): DiscoverySta
 export const relayInfo = (over: Partial<RelayInfo> = {}): RelayInfo => ({
   server: '198.18.0.9:3478',
   state: 'allocated',
+  transport: 'udp',
+  reason: undefined,
   relayed: '198.18.0.9:49152',
   bytesSent: 2500,
   bytesReceived: 120,

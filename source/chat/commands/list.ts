@@ -1,5 +1,5 @@
 import { formatPeerTable } from '../format.js';
-import { lookingUp } from '../netformat.js';
+import { searching as notFound } from '../netformat.js';
 import { noArgs } from './args.js';
 import type { CommandDef } from './command.js';
 
@@ -11,11 +11,9 @@ export const list: CommandDef<'list'> = {
   args: 'none',
   parse: (rest) => noArgs(rest, list.usage) ?? { type: 'list' },
   run(_action, ctx) {
-    const peers = ctx.socket.peers();
-    // Names added by key that discovery has not found: not peers yet.
-    const searching = lookingUp(ctx.socket.stats().discovery).filter(
-      (nick) => !peers.some((p) => p.nick === nick),
-    );
+    // Names added by key that discovery has not found: said apart, not as rows.
+    const searching = notFound(ctx.socket.stats().discovery, ctx.socket.peers());
+    const peers = ctx.socket.peers().filter((p) => !searching.includes(p.nick));
     if (peers.length === 0 && searching.length === 0) {
       ctx.system('no peers yet: /add <nick> <host:port>');
       return undefined;

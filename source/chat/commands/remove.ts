@@ -1,4 +1,4 @@
-import { lookingUp } from '../netformat.js';
+import { searching as notFound } from '../netformat.js';
 import { oneNick } from './args.js';
 import type { CommandDef } from './command.js';
 
@@ -14,11 +14,8 @@ export const remove: CommandDef<'remove'> = {
   },
   run(action, ctx) {
     const { nick } = action;
-    // A name added by key and not found yet is no peer of the transport's:
-    // removing it stops the lookup, and no 'removed' event will say so.
-    const searching =
-      lookingUp(ctx.socket.stats().discovery).includes(nick) &&
-      !ctx.socket.peers().some((p) => p.nick === nick);
+    // A name added by key and not found yet: removing it stops the lookup.
+    const searching = notFound(ctx.socket.stats().discovery, ctx.socket.peers()).includes(nick);
     if (searching) {
       ctx.socket.removePeer(nick);
       ctx.addedBy.delete(nick);

@@ -1,6 +1,6 @@
 import type { PeerInfo } from '../../index.js';
 import { formatTime, formatWhois } from '../format.js';
-import { foundBy, lookingUp } from '../netformat.js';
+import { foundBy, searching } from '../netformat.js';
 import { oneNick } from './args.js';
 import type { CommandContext, CommandDef } from './command.js';
 
@@ -17,8 +17,7 @@ export const whois: CommandDef<'whois'> = {
   },
   run({ nick }, ctx) {
     const stats = ctx.socket.stats();
-    const known = ctx.socket.peers().find((x) => x.nick === nick);
-    if (!known && lookingUp(stats.discovery).includes(nick)) {
+    if (searching(stats.discovery, ctx.socket.peers()).includes(nick)) {
       const d = stats.discovery!;
       const where = [d.dht ? 'the DHT' : '', d.mdns ? 'on the LAN' : ''].filter(Boolean);
       ctx.system(`${nick}: looking up by key in ${where.join(' and ')}, not found yet`);

@@ -10,6 +10,8 @@ export type PeerState =
   | { kind: 'connecting'; since: number; attempt: number }
   | { kind: 'connected'; since: number }
   | { kind: 'unreachable'; since: number; reason: string }
+  /** Only a key is known: discovery (DHT, LAN) is looking it up. */
+  | { kind: 'looking-up'; since: number }
   | { kind: 'disconnected'; since: number; reason: string; cause: DisconnectCause }
   | { kind: 'key-mismatch'; since: number; expected: string; got: string };
 

@@ -14,6 +14,8 @@ export function describeState(s: PeerState): string {
       return s.attempt > 0 ? `connecting (attempt ${s.attempt})` : 'connecting';
     case 'connected':
       return 'connected';
+    case 'looking-up':
+      return 'looking up its key (DHT, LAN)';
     case 'unreachable':
       return `unreachable: ${s.reason}`;
     case 'disconnected':

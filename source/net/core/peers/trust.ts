@@ -27,8 +27,6 @@ export interface TrustDeps {
  * user gives is checked before anything is pinned; a stranger holding a name
  * the user adds moves aside; removing a name forgets its pin.
  */
-/** The state's reason while only a key is known and discovery looks it up. */
-export const LOOKING_UP = 'looking up its key (DHT, LAN)';
 
 export class Trust {
   constructor(private readonly deps: TrustDeps) {}
@@ -72,8 +70,8 @@ export class Trust {
     }
     if (noAddress) {
       // Key only: pinned above; discovery adds the addresses it finds.
-      if (!peer.connected && peer.state.kind !== 'unreachable')
-        peer.transition({ kind: 'unreachable', since: now, reason: LOOKING_UP });
+      if (!peer.connected && peer.state.kind !== 'looking-up')
+        peer.transition({ kind: 'looking-up', since: now });
       this.deps.touched(peer);
       return;
     }
