@@ -178,6 +178,28 @@ describe('HandshakeState against oversized and low-order input', () => {
     );
   });
 
+  it('calls a message cut inside the encrypted static key truncated (XX message 2)', () => {
+    const init = new HandshakeState({
+      ...base,
+      pattern: 'XX',
+      initiator: true,
+      s: generateDhKeyPair(),
+    });
+    const resp = new HandshakeState({
+      ...base,
+      pattern: 'XX',
+      initiator: false,
+      s: generateDhKeyPair(),
+    });
+    resp.readMessage(init.writeMessage(new Uint8Array(0)));
+    const msg2 = resp.writeMessage(new Uint8Array(0));
+    // e (32), then s encrypted (32 + 16): cut 8 bytes before the end of s.
+    expect(expectBadPacket(() => init.readMessage(msg2.subarray(0, 32 + 40))).message).toBe(
+      'handshake message truncated',
+    );
+    expect(init.readMessage(msg2).length).toBe(0);
+  });
+
   it('a low-order static key supplied by the caller fails as the peer’s fault, at first use', () => {
     // Pre-message keys (here rs of NK) never pass through readMessage's screening.
     const init = new HandshakeState({
