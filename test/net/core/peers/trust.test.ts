@@ -1,0 +1,125 @@
+/**
+ * The user's commands about names and keys (peers/trust.ts; readme, "Names
+ * and keys"), through the Endpoint on the virtual clock: every check runs
+ * before anything changes, removing forgets the pin and says which messages
+ * will never arrive, blocking drops a connected peer. Found by mutation
+ * testing (test/mutation-survivors.md): the lifecycle tests never reached them.
+ */
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../../../source/net/core/errors.js';
+import { fingerprint, generateIdentity } from '../../../../source/net/crypto/identity.js';
+import { FakeNetwork } from '../../../support/fakenet.js';
+import { SimPeer } from '../../../support/simnode.js';
+
+function setup() {
+  const net = new FakeNetwork({ seed: 77, conditions: { delay: 10 } });
+  const ids = { alice: generateIdentity(), bob: generateIdentity(), carol: generateIdentity() };
+  const node = (nick: keyof typeof ids, n: number) =>
+    new SimPeer(
+      net,
+      { address: `203.0.113.${n}`, port: 1000 * n },
+      { nick, identity: ids[nick] },
+      net.rng,
+    );
+  return { net, ids, alice: node('alice', 1), bob: node('bob', 2), carol: node('carol', 3) };
+}
+
+describe('Trust: adding a name', () => {
+  it('refuses a name without an address', () => {
+    const { net, alice } = setup();
+    expect(() => alice.endpoint.addPeer('bob', { addrs: [] }, net.now)).toThrow(
+      'no address for bob',
+    );
+    expect(alice.endpoint.peer('bob')).toBeUndefined();
+  });
+
+  it('pins the key the user gave, and connects only to it', () => {
+    const { net, ids, alice, bob } = setup();
+    alice.endpoint.addPeer('bob', { addrs: [bob.addr], key: ids.bob.publicKey }, net.now);
+    net.poke(alice.addr);
+    bob.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.connected('bob'), 5000)).toBe(true);
+    expect(alice.endpoint.pinnedKey('bob')?.equals(ids.bob.publicKey)).toBe(true);
+  });
+
+  it('refuses a key that disagrees with the pin, naming both, and changes nothing', () => {
+    const { net, ids, alice, bob } = setup();
+    alice.endpoint.addPeer('bob', { addrs: [bob.addr], key: ids.bob.publicKey }, net.now);
+    const other = generateIdentity().publicKey;
+    const err = (() => {
+      try {
+        alice.endpoint.addPeer('bob', { addrs: [bob.addr], key: other }, net.now);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe(
+      `bob is pinned to key ${fingerprint(ids.bob.publicKey)}, but you gave ${fingerprint(other)}: if the key really changed, remove bob first`,
+    );
+    expect(alice.endpoint.pinnedKey('bob')?.equals(ids.bob.publicKey)).toBe(true);
+    // The same key again is fine (re-addressing).
+    alice.endpoint.addPeer('bob', { addrs: [bob.addr], key: ids.bob.publicKey }, net.now);
+  });
+
+  it('refuses a key already pinned under another name', () => {
+    const { net, ids, alice, bob } = setup();
+    alice.endpoint.addPeer('bob', { addrs: [bob.addr], key: ids.bob.publicKey }, net.now);
+    expect(() =>
+      alice.endpoint.addPeer('robert', { addrs: [bob.addr], key: ids.bob.publicKey }, net.now),
+    ).toThrow(`the key ${fingerprint(ids.bob.publicKey)} is already known as bob`);
+    expect(alice.endpoint.peer('robert')).toBeUndefined();
+  });
+});
+
+describe('Trust: removing, blocking, trusting', () => {
+  it('removing an unknown name is refused; removing bob forgets the pin and reports what will not arrive', () => {
+    const { net, ids, alice } = setup();
+    expect(() => alice.endpoint.removePeer('zed', net.now)).toThrow('unknown peer "zed"');
+    // Nobody is at this address: the message waits.
+    const nowhere = { address: '203.0.113.99', port: 9 };
+    alice.endpoint.addPeer('bob', { addrs: [nowhere], key: ids.bob.publicKey }, net.now);
+    const id = alice.send(['bob'], 'hello');
+    net.run(100);
+    alice.endpoint.removePeer('bob', net.now);
+    const events = alice.events.concat(drain(alice));
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'undeliverable', id, nick: 'bob', reason: 'removed' }),
+    );
+    expect(alice.endpoint.peer('bob')).toBeUndefined();
+    expect(alice.endpoint.pinnedKey('bob')).toBeUndefined();
+  });
+
+  it('blocking a connected peer drops it and refuses its key', () => {
+    const { net, ids, alice, bob } = setup();
+    alice.add('bob', bob);
+    bob.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 5000)).toBe(
+      true,
+    );
+    alice.endpoint.block(ids.bob.publicKey, net.now);
+    expect(alice.endpoint.isBlocked(ids.bob.publicKey)).toBe(true);
+    expect(alice.endpoint.peer('bob')).toBeUndefined();
+    net.run(3000);
+    expect(alice.connected('bob')).toBe(false);
+  });
+
+  it('trusting a new key for a name pins it; an unknown name is refused', () => {
+    const { net, ids, alice, bob } = setup();
+    expect(() => alice.endpoint.trust('zed', ids.bob.publicKey, net.now)).toThrow(
+      'unknown peer "zed"',
+    );
+    alice.endpoint.addPeer('bob', { addrs: [bob.addr], key: ids.carol.publicKey }, net.now);
+    alice.endpoint.trust('bob', ids.bob.publicKey, net.now);
+    expect(alice.endpoint.pinnedKey('bob')?.equals(ids.bob.publicKey)).toBe(true);
+    net.poke(alice.addr);
+    bob.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.connected('bob'), 5000)).toBe(true);
+  });
+});
+
+function drain(p: SimPeer) {
+  const out = [];
+  for (let e = p.endpoint.pollEvent(); e; e = p.endpoint.pollEvent()) out.push(e);
+  return out;
+}
