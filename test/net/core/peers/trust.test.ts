@@ -72,6 +72,52 @@ describe('Trust: adding a name', () => {
   });
 });
 
+describe('Trust: a stranger already holding the name', () => {
+  /** bob adds alice first, so alice knows him only as the stranger he says he is. */
+  function strangerBob() {
+    const t = setup();
+    t.bob.add('alice', t.alice);
+    expect(t.net.runUntilTrue(() => t.alice.connected('bob'), 5000)).toBe(true);
+    expect(t.alice.endpoint.peer('bob')?.pinned).toBe(false);
+    return t;
+  }
+
+  it('adding the name with the stranger’s own key keeps its session and pins it', () => {
+    const { net, ids, alice, bob } = strangerBob();
+    const before = alice.endpoint.peer('bob')!;
+    alice.endpoint.addPeer('bob', { addrs: [bob.addr], key: ids.bob.publicKey }, net.now);
+    const after = alice.endpoint.peer('bob')!;
+    expect(after.id).toBe(before.id);
+    expect(after.pinned).toBe(true);
+    expect(after.state.kind).toBe('connected');
+    expect(alice.endpoint.peers()).toHaveLength(1);
+  });
+
+  it('adding the name with another key moves the stranger aside, still connected', () => {
+    const { net, ids, alice, carol } = strangerBob();
+    const stranger = alice.endpoint.peer('bob')!;
+    alice.endpoint.addPeer('bob', { addrs: [carol.addr], key: ids.carol.publicKey }, net.now);
+    const named = alice.endpoint.peer('bob')!;
+    expect(named.id).not.toBe(stranger.id);
+    expect(named.pinned).toBe(true);
+    const aside = alice.endpoint.peers().find((p) => p.id === stranger.id)!;
+    expect(aside.nick).not.toBe('bob');
+    expect(aside.pinned).toBe(false);
+    expect(aside.state.kind).toBe('connected');
+    expect(aside.fingerprint).toBe(fingerprint(ids.bob.publicKey));
+  });
+
+  it('a stranger whose key the user names takes the name, whatever it announced', () => {
+    const { net, ids, alice, bob } = strangerBob();
+    const stranger = alice.endpoint.peer('bob')!;
+    alice.endpoint.addPeer('robert', { addrs: [bob.addr], key: ids.bob.publicKey }, net.now);
+    const named = alice.endpoint.peer('robert')!;
+    expect(named.id).toBe(stranger.id);
+    expect(named.pinned).toBe(true);
+    expect(alice.endpoint.peer('bob')).toBeUndefined();
+  });
+});
+
 describe('Trust: removing, blocking, trusting', () => {
   it('removing an unknown name is refused; removing bob forgets the pin and reports what will not arrive', () => {
     const { net, ids, alice } = setup();
