@@ -40,6 +40,12 @@ describe('Trust: adding a name', () => {
     bob.add('alice', alice);
     expect(net.runUntilTrue(() => alice.connected('bob'), 5000)).toBe(true);
     expect(alice.endpoint.pinnedKey('bob')?.equals(ids.bob.publicKey)).toBe(true);
+    // Adding the same name and key again (re-addressing) keeps the session.
+    const id = alice.endpoint.peer('bob')!.id;
+    alice.endpoint.addPeer('bob', { addrs: [bob.addr], key: ids.bob.publicKey }, net.now);
+    expect(alice.endpoint.peer('bob')!.id).toBe(id);
+    expect(alice.connected('bob')).toBe(true);
+    expect(alice.endpoint.peers()).toHaveLength(1);
   });
 
   it('refuses a key that disagrees with the pin, naming both, and changes nothing', () => {
@@ -136,6 +142,15 @@ describe('Trust: removing, blocking, trusting', () => {
     expect(alice.endpoint.pinnedKey('bob')).toBeUndefined();
   });
 
+  it('removes a name that never answered (no key learned yet)', () => {
+    const { net, alice } = setup();
+    alice.endpoint.addPeer('zed', { addrs: [{ address: '203.0.113.99', port: 9 }] }, net.now);
+    net.run(100);
+    alice.endpoint.removePeer('zed', net.now);
+    expect(alice.endpoint.peer('zed')).toBeUndefined();
+    expect(alice.endpoint.peers()).toEqual([]);
+  });
+
   it('blocking a connected peer drops it and refuses its key', () => {
     const { net, ids, alice, bob } = setup();
     alice.add('bob', bob);
@@ -161,6 +176,42 @@ describe('Trust: removing, blocking, trusting', () => {
     net.poke(alice.addr);
     bob.add('alice', alice);
     expect(net.runUntilTrue(() => alice.connected('bob'), 5000)).toBe(true);
+  });
+});
+
+describe('Trust: making room for strangers', () => {
+  it('a full endpoint forgets the stranger disconnected longest to admit a new one', () => {
+    const net = new FakeNetwork({ seed: 78, conditions: { delay: 10 } });
+    const at = (n: number) => ({ address: `203.0.113.${n}`, port: 1000 * n });
+    const alice = new SimPeer(net, at(1), { nick: 'alice', maxPeers: 2 }, net.rng);
+    const [bob, carol, dave] = (['bob', 'carol', 'dave'] as const).map(
+      (nick, i) => new SimPeer(net, at(i + 2), { nick }, net.rng),
+    );
+    bob!.add('alice', alice);
+    carol!.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.connected('bob') && alice.connected('carol'), 5000)).toBe(
+      true,
+    );
+    // Full of connected strangers: dave is refused.
+    dave!.add('alice', alice);
+    net.run(3000);
+    expect(alice.endpoint.peer('dave')).toBeUndefined();
+    // bob leaves: his record is the one to forget when dave tries again.
+    bob!.endpoint.removePeer('alice', net.now);
+    net.poke(bob!.addr);
+    expect(net.runUntilTrue(() => !alice.connected('bob'), 5000)).toBe(true);
+    expect(net.runUntilTrue(() => alice.connected('dave'), 20_000)).toBe(true);
+    expect(alice.endpoint.peer('bob')).toBeUndefined();
+    expect(alice.connected('carol')).toBe(true);
+  });
+});
+
+describe('Trust: blocking a key nobody holds', () => {
+  it('refuses it from now on without touching anyone', () => {
+    const { net, ids, alice } = setup();
+    alice.endpoint.block(ids.carol.publicKey, net.now);
+    expect(alice.endpoint.isBlocked(ids.carol.publicKey)).toBe(true);
+    expect(alice.endpoint.peers()).toEqual([]);
   });
 });
 
