@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * The tests mutation testing runs (`npm run mutate`, stryker.config.mjs): the
@@ -22,6 +22,10 @@ export default defineConfig({
       'test/net/lifecycle.test.ts',
       'test/net/security.test.ts',
     ],
+    // Its permission test runs a child as another uid (nobody), which cannot
+    // read Stryker's sandbox (created mode 0700), so the dry run fails; the
+    // key file is not in the mutation scope, identity.ts has its own tests.
+    exclude: [...configDefaults.exclude, 'test/net/store/identityfile.test.ts'],
     testTimeout: 60_000,
     pool: 'forks',
     fileParallelism: false,

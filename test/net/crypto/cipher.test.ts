@@ -39,6 +39,21 @@ function seal(cipher: CipherName, key: Uint8Array, nonce: number, ad: Uint8Array
   return out;
 }
 
+describe('cipher suites', () => {
+  it('offers exactly the two suites of Noise §12.3 and §12.4 (and so every test below runs for both)', () => {
+    expect(CIPHER_NAMES).toEqual(['chacha20-poly1305', 'aes-256-gcm']);
+  });
+
+  it('refuses an unknown suite or a wrong key length with a message naming it', () => {
+    expect(() => createPacketKey('rot13' as CipherName, Buffer.alloc(32))).toThrow(
+      /unknown cipher rot13/,
+    );
+    expect(() => createPacketKey('aes-256-gcm', Buffer.alloc(16))).toThrow(
+      'aes-256-gcm key must be 32 bytes, got 16',
+    );
+  });
+});
+
 describe.each(CIPHER_NAMES)('%s', (cipher) => {
   const key = randomBytes(KEY_LENGTH);
   const ad = Buffer.from('header');
@@ -108,12 +123,56 @@ describe.each(CIPHER_NAMES)('%s', (cipher) => {
     expect(k.open(1, ad, buf.subarray(1), buf.subarray(0, pt.length))).toBe(false);
   });
 
-  it('throws UsageError for caller mistakes on seal', () => {
+  it('throws UsageError for caller mistakes on seal, saying what was wrong', () => {
     const k = createPacketKey(cipher, key);
     expect(() => k.seal(-1, ad, pt, Buffer.alloc(pt.length + 16))).toThrow(UsageError);
-    expect(() => k.seal(2 ** 53, ad, pt, Buffer.alloc(pt.length + 16))).toThrow(UsageError);
+    expect(() => k.seal(2 ** 53, ad, pt, Buffer.alloc(pt.length + 16))).toThrow(
+      `nonce must be an integer in [0, 2^53), got ${2 ** 53}`,
+    );
     expect(() => k.seal(0, ad, pt, Buffer.alloc(pt.length))).toThrow(UsageError);
+    expect(() => k.seal(0, ad, pt, Buffer.alloc(pt.length))).toThrow(
+      `seal output must be ${pt.length + 16} bytes, got ${pt.length}`,
+    );
     expect(() => createPacketKey(cipher, Buffer.alloc(16))).toThrow(UsageError);
+  });
+
+  it('refuses to seal into memory that overlaps the plaintext at another offset', () => {
+    // Only the exact in-place case is safe (libsodium overwrites as it reads); a shifted
+    // overlap would corrupt the plaintext before it is encrypted.
+    const k = createPacketKey(cipher, key);
+    const buf = Buffer.alloc(pt.length + TAG_LENGTH + 1);
+    pt.copy(buf, 1);
+    const plain = buf.subarray(1, 1 + pt.length);
+    expect(() => k.seal(4, ad, plain, buf.subarray(0, pt.length + TAG_LENGTH))).toThrow(
+      'seal output may alias the plaintext only at the same offset',
+    );
+    expect(() => k.seal(4, ad, buf.subarray(0, pt.length), buf.subarray(1))).toThrow(UsageError);
+  });
+
+  it('seals and opens between adjacent views of one buffer (touching is not overlapping)', () => {
+    // A packet slab holds many datagrams back to back: a view ending where the next
+    // begins must not be mistaken for an overlap, on either side.
+    const k = createPacketKey(cipher, key);
+    const expected = seal(cipher, key, 8, ad, pt);
+    const len = pt.length;
+    const after = Buffer.alloc(2 * len + TAG_LENGTH);
+    pt.copy(after);
+    k.seal(8, ad, after.subarray(0, len), after.subarray(len));
+    expect(after.subarray(len)).toEqual(expected);
+    const before = Buffer.alloc(2 * len + TAG_LENGTH);
+    pt.copy(before, len + TAG_LENGTH);
+    k.seal(8, ad, before.subarray(len + TAG_LENGTH), before.subarray(0, len + TAG_LENGTH));
+    expect(before.subarray(0, len + TAG_LENGTH)).toEqual(expected);
+
+    const slab = Buffer.alloc(2 * len + TAG_LENGTH);
+    expected.copy(slab);
+    expect(k.open(8, ad, slab.subarray(0, len + TAG_LENGTH), slab.subarray(len + TAG_LENGTH))).toBe(
+      true,
+    );
+    expect(slab.subarray(len + TAG_LENGTH)).toEqual(pt);
+    expected.copy(slab, len);
+    expect(k.open(8, ad, slab.subarray(len), slab.subarray(0, len))).toBe(true);
+    expect(slab.subarray(0, len)).toEqual(pt);
   });
 
   it('copies the key', () => {

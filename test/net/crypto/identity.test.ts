@@ -27,6 +27,14 @@ describe('signatures', () => {
     expect(verifyDetached(id.publicKey, msg, bad)).toBe(false);
   });
 
+  it('refuses to sign with a secret key that is not 64 bytes, saying so', () => {
+    const id = generateIdentity();
+    const short = { publicKey: id.publicKey, secretKey: id.secretKey.subarray(0, 32) };
+    expect(() => signDetached(short, Buffer.from('m'))).toThrow(
+      'identity secret key must be 64 bytes',
+    );
+  });
+
   it('returns false for wrong lengths instead of throwing', () => {
     const id = generateIdentity();
     const msg = Buffer.from('m');
@@ -49,6 +57,9 @@ describe('fingerprints', () => {
     expect(fp).toMatch(/^[a-z2-7]{52}$/);
     expect(fingerprint(Buffer.alloc(32, 0xff))).toBe(`${'7'.repeat(51)}q`);
     expect(shortFingerprint(key)).toBe(fp.slice(0, 8));
+    // Peer states carry fingerprints as text: the same short form.
+    expect(shortFingerprint(fp)).toBe(fp.slice(0, 8));
+    expect(shortFingerprint(fp)).toBe(shortFingerprint(key));
   });
 
   it('round trips, accepting upper case, spaces and dashes', () => {
@@ -73,7 +84,11 @@ describe('fingerprints', () => {
     expect(() => parseFingerprint(`${fp.slice(0, 51)}=`)).toThrow(UsageError);
     // Non-zero pad bits in the last character: not a canonical spelling.
     expect(() => parseFingerprint(`${fp.slice(0, 51)}b`)).toThrow(UsageError);
+    expect(() => parseFingerprint(`${fp.slice(0, 51)}b`)).toThrow(
+      `"${fp.slice(0, 51)}b" is not a valid fingerprint (bad last character)`,
+    );
     expect(() => fingerprint(Buffer.alloc(31))).toThrow(UsageError);
+    expect(() => fingerprint(Buffer.alloc(31))).toThrow('a fingerprint is of a 32-byte public key');
   });
 });
 
@@ -87,5 +102,7 @@ describe('keyPairMatches', () => {
     other.copy(foreignHalf, 32);
     expect(keyPairMatches(other, foreignHalf)).toBe(false);
     expect(keyPairMatches(id.publicKey, id.secretKey.subarray(0, 63))).toBe(false);
+    // A key file cut short (shorter than the 32-byte seed): false, not a crash.
+    expect(keyPairMatches(id.publicKey, id.secretKey.subarray(0, 16))).toBe(false);
   });
 });

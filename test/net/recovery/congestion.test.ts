@@ -136,6 +136,29 @@ describe('NewReno (RFC 9002 §7, Appendix B)', () => {
     cc.onPacketsLost(MSS, 0, 1);
     expect(cc.bytesInFlight).toBe(0);
   });
+
+  it('a packet sent in the same ms recovery began neither grows the window nor ends recovery (B.5)', () => {
+    // B.5 InCongestionRecovery(sent_time): sent_time <= congestion_recovery_start_time.
+    const cc = new NewReno();
+    for (let i = 0; i < 3; i++) cc.onPacketSent(MSS);
+    cc.onPacketsLost(MSS, 10, 100);
+    const window = cc.congestionWindow;
+    cc.onPacketAcked(MSS, 100, 150);
+    expect(cc.state).toBe('recovery');
+    expect(cc.congestionWindow).toBe(window);
+    cc.onPacketAcked(MSS, 101, 160);
+    expect(cc.state).toBe('congestion-avoidance');
+  });
+
+  it('a loss of nothing in flight is no congestion signal', () => {
+    const cc = new NewReno();
+    cc.onPacketSent(MSS);
+    cc.onPacketsLost(0, 50, 100);
+    expect(cc.congestionWindow).toBe(10 * MSS);
+    expect(cc.state).toBe('slow-start');
+    expect(cc.recoveryCount).toBe(0);
+    expect(cc.bytesInFlight).toBe(MSS);
+  });
 });
 
 describe('Pacer (RFC 9002 §7.7)', () => {
@@ -205,6 +228,78 @@ describe('Pacer (RFC 9002 §7.7)', () => {
     for (let i = 0; i < 50; i++) p.onPacketSent(MSS, cwnd, srtt, 0); // probes ignore pacing
     expect(p.nextSendTime(MSS, cwnd, srtt, 0)).toBeCloseTo(40, 9); // 0.4 * srtt
   });
+
+  it('holds a timer tick of sending when that is more than 10 datagrams, but never a whole large window', () => {
+    // cwnd 100 datagrams, srtt 10 ms: 12.5 datagrams per ms, so 2 ms is 25 datagrams.
+    const p = new Pacer();
+    const cwnd = 100 * MSS;
+    let burst = 0;
+    while (p.nextSendTime(MSS, cwnd, 10, 0) === 0 && burst < 200) {
+      p.onPacketSent(MSS, cwnd, 10, 0);
+      burst++;
+    }
+    expect(burst).toBe(25);
+    // srtt 100 ms: 2 ms is 2.5 datagrams, so the 10-datagram burst allowance rules.
+    const q = new Pacer();
+    burst = 0;
+    while (q.nextSendTime(MSS, cwnd, 100, 0) === 0 && burst < 200) {
+      q.onPacketSent(MSS, cwnd, 100, 0);
+      burst++;
+    }
+    expect(burst).toBe(10);
+  });
+
+  it('a packet sent before any usable srtt does not poison later pacing', () => {
+    const p = new Pacer();
+    p.onPacketSent(MSS, 10 * MSS, 0, 0);
+    p.onPacketSent(MSS, 10 * MSS, Number.POSITIVE_INFINITY, 0);
+    expect(p.nextSendTime(MSS, 10 * MSS, 100, 1)).toBe(1);
+  });
+
+  it('never paces, and never answers in the past or never, for an unusable window or srtt', () => {
+    for (const [cwnd, srtt] of [
+      [0, 100],
+      [-MSS, 100],
+      [10 * MSS, 0],
+      [10 * MSS, -5],
+      [10 * MSS, Number.POSITIVE_INFINITY],
+      [10 * MSS, Number.NaN],
+    ] as const) {
+      const p = new Pacer();
+      for (let i = 0; i < 30; i++) {
+        expect(p.nextSendTime(MSS, cwnd, srtt, 7)).toBe(7);
+        p.onPacketSent(MSS, cwnd, srtt, 7);
+      }
+    }
+  });
+
+  it('a window cut shrinks the burst at once, even within the same ms', () => {
+    const p = new Pacer();
+    // 25 datagrams of tokens at cwnd 100 datagrams and srtt 10 ms (see above).
+    expect(p.nextSendTime(MSS, 100 * MSS, 10, 0)).toBe(0);
+    // A loss: cwnd 20 datagrams, rate 2.5 datagrams/ms, so the bucket holds 10 datagrams.
+    let burst = 0;
+    while (p.nextSendTime(MSS, 20 * MSS, 10, 0) === 0 && burst < 100) {
+      p.onPacketSent(MSS, 20 * MSS, 10, 0);
+      burst++;
+    }
+    expect(burst).toBe(10);
+  });
+
+  it('time going backwards neither takes tokens away nor credits the same time twice', () => {
+    const p = new Pacer();
+    const cwnd = 10 * MSS;
+    for (let i = 0; i < 10; i++) p.onPacketSent(MSS, cwnd, 100, 100);
+    const wait = p.nextSendTime(MSS, cwnd, 100, 100);
+    expect(wait).toBeCloseTo(108, 9);
+    // A caller asking with an earlier time is told the same wait (8 ms)...
+    expect(p.nextSendTime(MSS, cwnd, 100, 50)).toBeCloseTo(58, 9);
+    // ...and back at 100 the 50 ms it stepped back are not refilled again.
+    expect(p.nextSendTime(MSS, cwnd, 100, 100)).toBeCloseTo(108, 9);
+    // Half a datagram of tokens earned by 104 is kept when asked again earlier.
+    expect(p.nextSendTime(MSS, cwnd, 100, 104)).toBeCloseTo(108, 9);
+    expect(p.nextSendTime(MSS, cwnd, 100, 60)).toBeCloseTo(64, 9);
+  });
 });
 
 describe('HyStart++ slow-start exit (RFC 9406, without CSS)', () => {
@@ -251,6 +346,35 @@ describe('HyStart++ slow-start exit (RFC 9406, without CSS)', () => {
     const cc = new NewReno();
     cc.onPacketSent(MSS);
     cc.onPacketsLost(MSS, 1, 2);
+    const ssthresh = cc.ssthresh;
+    let t = round(cc, 10, Array(8).fill(1));
+    t = round(cc, t, Array(8).fill(50));
+    expect(cc.ssthresh).toBe(ssthresh);
+    expect(cc.slowStartDelayExits).toBe(0);
+  });
+  it('a round is judged by its minimum RTT, not its latest sample', () => {
+    const cc = new NewReno();
+    let t = round(cc, 0, Array(8).fill(20));
+    // One 20 ms sample holds the round at 20 however late the others are.
+    t = round(cc, t, [20, 40, 40, 40, 40, 40, 40, 40]);
+    expect(cc.slowStartDelayExits).toBe(0);
+    expect(cc.state).toBe('slow-start');
+  });
+
+  it('exits when the rise equals the threshold exactly (RFC 9406 §4.3: ">=")', () => {
+    const cc = new NewReno();
+    // Last round 80 ms: the threshold is 80 / 8 = 10 ms (within [4, 16]).
+    let t = round(cc, 0, Array(8).fill(80));
+    t = round(cc, t, Array(8).fill(90));
+    expect(cc.slowStartDelayExits).toBe(1);
+  });
+
+  it('stays off after slow start ended by a loss, also once recovery is over', () => {
+    const cc = new NewReno();
+    for (let i = 0; i < 3; i++) cc.onPacketSent(MSS);
+    cc.onPacketsLost(MSS, 1, 2);
+    cc.onPacketAcked(MSS, 3, 4); // a packet sent after the loss: recovery over
+    expect(cc.state).toBe('congestion-avoidance');
     const ssthresh = cc.ssthresh;
     let t = round(cc, 10, Array(8).fill(1));
     t = round(cc, t, Array(8).fill(50));

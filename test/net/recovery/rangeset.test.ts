@@ -86,6 +86,65 @@ function checkAgainstModel(set: RangeSet, model: Set<number>, a: number, b: numb
   expect(set.firstGap(lo, hi)).toEqual(modelFirstGap(model, lo, hi));
 }
 
+/** Ops on short ranges: many small disjoint ranges, so removes and merges reach the middle. */
+const shortStart = fc.integer({ min: 0, max: LIMIT - 6 });
+const shortOpArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc
+      .record({ start: shortStart, len: fc.integer({ min: 1, max: 4 }) })
+      .map(({ start, len }): Op => ({ kind: 'insert', start, end: start + len })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ start: shortStart, len: fc.integer({ min: 1, max: 6 }) })
+      .map(({ start, len }): Op => ({ kind: 'remove', start, end: start + len })),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('removeBelow' as const), value: bound }) },
+);
+
+/** Binary-search probes of one search over `n` ranges (⌈log2(n + 1)⌉, as documented). */
+const probes = (n: number): number => (n === 0 ? 0 : Math.floor(Math.log2(n)) + 1);
+
+/**
+ * The bounds `work` promises, from the ranges before the op alone: each binary search
+ * counts its probes, and each range that has to move (the ranges above the change,
+ * whenever the number of ranges changes) counts one; a remove that reshapes two or more
+ * ranges may also count the ranges above them. Appending to or touching the newest range
+ * costs nothing. Session's O(MAX_ACK_RANGES) bounds rest on these.
+ */
+function workBounds(before: [number, number][], op: Op): [number, number] {
+  const n = before.length;
+  if (op.kind === 'clear') return [0, 0];
+  if (op.kind === 'removeBelow') {
+    const gone = before.filter(([, e]) => e <= op.value).length;
+    const cost = probes(n) + (gone > 0 ? n - gone : 0);
+    return [cost, cost];
+  }
+  const { start, end } = op;
+  if (!(start < end)) return [0, 0];
+  const newest = before[n - 1];
+  if (op.kind === 'insert') {
+    if (newest === undefined || start >= newest[0]) return [0, 0];
+    const touching = before.filter(([s, e]) => e >= start && s <= end).length;
+    const above = before.filter(([s]) => s > end).length;
+    const cost = 2 * probes(n) + (touching === 1 ? 0 : above);
+    return [cost, cost];
+  }
+  const overlapping = before.filter(([s, e]) => e > start && s < end);
+  const above = before.filter(([s]) => s >= end).length;
+  const first = overlapping[0];
+  const last = overlapping[overlapping.length - 1];
+  const keepHead = first !== undefined && first[0] < start;
+  const keepTail = last !== undefined && last[1] > end;
+  const count = overlapping.length;
+  // The number of ranges changes unless one range is trimmed at one side, or two are.
+  const countChanges = count > 0 && count - Number(keepHead) - Number(keepTail) !== 0;
+  const cost = 2 * probes(n) + (countChanges ? above : 0);
+  return [cost, cost + (count >= 2 ? above : 0)];
+}
+
 describe('RangeSet', () => {
   it('behaves like a Set<number> under random operations (model-based)', () => {
     fc.assert(
@@ -99,6 +158,49 @@ describe('RangeSet', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('behaves like a Set<number> with many short ranges, and work stays within its bounds (model-based)', () => {
+    // Short ranges leave many disjoint ranges, so inserts and removes land in the middle:
+    // what a remove drops, the ranges above it must close up over.
+    fc.assert(
+      fc.property(
+        fc.array(shortOpArb, { minLength: 20, maxLength: 60 }),
+        bound,
+        bound,
+        (ops, a, b) => {
+          const set = new RangeSet();
+          const model = new Set<number>();
+          for (const op of ops) {
+            const [low, high] = workBounds(modelRanges(model), op);
+            const before = set.work;
+            apply(set, model, op);
+            // Measured before the checks below, whose queries search (and count) too.
+            const cost = set.work - before;
+            expect(cost).toBeGreaterThanOrEqual(low);
+            expect(cost).toBeLessThanOrEqual(high);
+            checkAgainstModel(set, model, a, b);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('removing a whole range in the middle keeps every range above it; trimming one moves nothing', () => {
+    const s = new RangeSet();
+    for (const v of [0, 4, 8, 12]) s.insert(v, v + 2);
+    // Trimming [0, 2) up to the range that starts at 4: two searches over 4 ranges, no moves.
+    const before = s.work;
+    s.remove(1, 4);
+    expect(s.work - before).toBe(2 * probes(4));
+    s.insert(1, 2);
+    s.remove(3, 7);
+    expect([...s.ranges()]).toEqual([
+      [0, 2],
+      [8, 10],
+      [12, 14],
+    ]);
   });
 
   it('merges adjacent and overlapping inserts into one range', () => {
@@ -210,6 +312,12 @@ describe('RangeSet work (search probes plus elements moved)', () => {
     const set = new RangeSet();
     for (let v = 0; v < n; v++) set.insert(v, v + 1);
     for (let v = n + 1; v < 3 * n; v += 2) set.insert(v, v + 1);
+    expect(set.work).toBe(0);
+    // A duplicate of the newest packet (or of the newest range's start) is the same fast path.
+    const last = set.max!;
+    set.insert(last, last + 1);
+    set.insert(last, last + 2);
+    expect(set.max).toBe(last + 1);
     expect(set.work).toBe(0);
   });
 });

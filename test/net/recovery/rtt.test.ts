@@ -104,4 +104,36 @@ describe('RttEstimator (RFC 9002 §5)', () => {
     expect(r.latestRtt).toBe(400);
     expect(r.smoothedRtt).toBeCloseTo(400, 0);
   });
+  it('counts a 0 ms sample (an ACK read in the same virtual tick as its packet)', () => {
+    // §5.1: a sample is discarded only when it is negative; 0 is a real, very fast path.
+    const r = new RttEstimator();
+    r.update(0, 0, 25);
+    expect(r.hasSample).toBe(true);
+    expect([r.latestRtt, r.smoothedRtt, r.rttVar, r.minRtt]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('treats a negative or NaN ack delay as none: a peer cannot make the path look slower or faster by lying', () => {
+    // §5.3 subtracts ack_delay; a negative one would add to the sample and a NaN one would
+    // poison smoothed_rtt for good. Both must give the same estimate as a zero delay.
+    const expected = new RttEstimator();
+    expected.update(10, 0, 25);
+    expected.update(40, 0, 25);
+    for (const delay of [-5, Number.NaN, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY]) {
+      const r = new RttEstimator();
+      r.update(10, 0, 25);
+      // 40 ≥ min 10 + max_ack_delay 25, so a delay taken as 25 (Infinity, capped) would show.
+      r.update(40, delay, 25);
+      expect([r.smoothedRtt, r.rttVar]).toEqual([expected.smoothedRtt, expected.rttVar]);
+    }
+    expect(expected.smoothedRtt).toBe(0.875 * 10 + 0.125 * 40);
+  });
+
+  it('subtracts the ack delay when the result lands exactly on min_rtt (§5.3: "not below")', () => {
+    const r = new RttEstimator();
+    r.update(10, 0, 25);
+    // 15 - 5 = 10 = min_rtt: allowed, so adjusted = 10 and srtt stays at 10.
+    r.update(15, 5, 25);
+    expect(r.smoothedRtt).toBe(0.875 * 10 + 0.125 * 10);
+    expect(r.rttVar).toBe(0.75 * 5 + 0.25 * 0);
+  });
 });

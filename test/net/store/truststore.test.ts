@@ -58,6 +58,10 @@ describe('trust store file', () => {
       /pin for "bob" is not a fingerprint/,
     ],
     ['empty file', '', /not JSON/],
+    ['null', 'null', /not a JSON object/],
+    ['a number', '5', /not a JSON object/],
+    ['null pins', '{"type":"srmudp-trust","version":1,"pins":null}', /"pins" is not an object/],
+    ['string pins', '{"type":"srmudp-trust","version":1,"pins":"bob"}', /"pins" is not an object/],
   ];
   for (const [what, body, message] of bad) {
     it(`refuses ${what}, naming the file, and leaves it unchanged`, async () => {
@@ -70,6 +74,39 @@ describe('trust store file', () => {
       expect(await readFile(path, 'utf8')).toBe(body);
     });
   }
+
+  it('forgets a pin on disk; forgetting an unknown name writes nothing', async () => {
+    const path = join(dir, 'trust.json');
+    const store = await TrustStore.load(path);
+    await store.delete('nobody');
+    expect(await readdir(dir)).toEqual([]);
+    const key = generateIdentity().publicKey;
+    await store.set('bob', key);
+    await store.set('carol', key);
+    await store.delete('bob');
+    expect(store.get('bob')).toBeUndefined();
+    const again = await TrustStore.load(path);
+    expect(again.entries().map(([nick]) => nick)).toEqual(['carol']);
+  });
+
+  it('a memory store keeps pins and never touches the disk', async () => {
+    const store = TrustStore.memory();
+    expect(store.path).toBeUndefined();
+    const key = generateIdentity().publicKey;
+    await store.set('bob', key);
+    expect(store.get('bob')?.equals(key)).toBe(true);
+    await store.delete('bob');
+    expect(store.entries()).toEqual([]);
+  });
+
+  it('reports a failed save with the file and the error code', async () => {
+    const path = join(dir, 'sub', 'trust.json');
+    const store = await TrustStore.load(path);
+    await writeFile(join(dir, 'sub'), 'a file where the directory should be');
+    const err = await store.set('bob', generateIdentity().publicKey).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(String(err)).toMatch(new RegExp(`cannot save trust store ${path}: E[A-Z]+$`));
+  });
 
   it('reports an unreadable path (a directory) clearly', async () => {
     const err = await TrustStore.load(dir).catch((e: unknown) => e);

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_ACK_DELAY,
+  MAX_PACKET_NUMBER,
   MAX_PAYLOAD,
+  MAX_PTO,
   payloadRoom,
   Session,
   type SessionInit,
@@ -124,6 +126,17 @@ describe('Session sealing', () => {
         epoch === 2,
       ]);
     }
+  });
+
+  it('seals the last packet number, then refuses: a nonce is never used twice', () => {
+    // An interval of 2^51 keeps the jump to the last pn to one rekey.
+    const { sender } = pair(2 ** 51);
+    (sender as unknown as { nextPn: number }).nextPn = MAX_PACKET_NUMBER - 1;
+    const [last] = sealMany(sender, 1);
+    expect(last!.pn).toBe(MAX_PACKET_NUMBER - 1);
+    expect(sender.exhausted).toBe(true);
+    expect(() => sealMany(sender, 1)).toThrow('packet number space exhausted');
+    expect(sender.packetsSent).toBe(1);
   });
 
   it('keeps one key for the default interval (2^24 packets)', () => {
@@ -330,6 +343,39 @@ describe('Session ACK bookkeeping (RFC 9000 §13.2)', () => {
     expect(receiver.ackHeldForReply).toBe(true);
     receiver.onAckSent();
     expect(receiver.ackHeldForReply).toBe(false);
+  });
+
+  it('probes a silent path at least every MAX_PTO, however many probes went unanswered', () => {
+    // Without the session's own cap (LossDetector's default is 15 s) a blackout of a
+    // few seconds would put the next probe far behind the path's return.
+    const { sender } = pair();
+    const frames = { streams: [], ackLargest: -1 };
+    let pn = 0;
+    sender.loss.onPacketSent({
+      pn: pn++,
+      timeSent: 0,
+      size: 100,
+      ackEliciting: true,
+      inFlight: true,
+      frames,
+    });
+    let now = 0;
+    for (let i = 0; i < 12; i++) {
+      const at = sender.loss.deadline()!;
+      expect(at - now).toBeLessThanOrEqual(MAX_PTO);
+      now = at;
+      expect(sender.loss.onTimeout(now).probes).toBe(2);
+      sender.loss.onPacketSent({
+        pn: pn++,
+        timeSent: now,
+        size: 100,
+        ackEliciting: true,
+        inFlight: true,
+        frames,
+      });
+    }
+    // Before any RTT sample: 333 + 4 * 166.5 + MAX_ACK_DELAY = 1004 ms, capped at 1 s.
+    expect(now).toBe(12 * MAX_PTO);
   });
 
   it('deadline() also weighs the loss timer (a packet in flight)', () => {
