@@ -14,10 +14,10 @@ export default {
   // state machine and trust decisions.
   mutate: [
     'source/net/crypto/{noise,cipher,identity}.ts',
-    'source/net/core/conn/{replay,session,stream}.ts',
+    'source/net/core/conn/{replay,session,sendstream,recvstream}.ts',
     'source/net/core/handshake/cookies.ts',
     'source/net/wire/{packet,frames,reader}.ts',
-    'source/net/recovery/{rtt,loss,congestion,rangeset}.ts',
+    'source/net/recovery/{rtt,loss,sentlog,congestion,rangeset}.ts',
     'source/net/core/peers/*.ts',
     'source/net/store/truststore.ts',
   ],

@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { NewReno } from '../../../source/net/recovery/congestion.js';
-import { LossDetector, type SentPacket } from '../../../source/net/recovery/loss.js';
+import { LossDetector } from '../../../source/net/recovery/loss.js';
+import type { SentPacket } from '../../../source/net/recovery/sentlog.js';
 import { BASE_PLPMTU } from '../../../source/net/wire/packet.js';
 
 const MSS = BASE_PLPMTU;
