@@ -320,8 +320,8 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
     return typeof v === 'string' ? v : undefined;
   }
 
-  invite(): string {
-    return String(this.syncCall('invite', []));
+  invite(opts: { addresses?: boolean } = {}): string {
+    return String(this.syncCall('invite', [opts]));
   }
 
   peers(): PeerInfo[] {

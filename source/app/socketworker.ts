@@ -81,7 +81,7 @@ function callSync(socket: MultiHolepunchSocket, r: SyncRequest): string | boolea
     case 'pinnedFingerprint':
       return socket.pinnedFingerprint(r.args[0]);
     case 'invite':
-      return socket.invite();
+      return socket.invite(r.args[0]);
   }
 }
 

@@ -76,7 +76,7 @@ export interface SyncMethods {
   unblock: [fingerprint: string];
   isBlocked: [fingerprint: string];
   pinnedFingerprint: [nick: string];
-  invite: [];
+  invite: [opts: { addresses?: boolean }];
 }
 
 export type AsyncMethod = keyof AsyncMethods;

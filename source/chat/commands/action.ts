@@ -14,7 +14,7 @@ export type Action =
    */
   | { type: 'add'; nick: string; address?: string; fingerprint?: string }
   /** Show our invite code. */
-  | { type: 'invite' }
+  | { type: 'invite'; keyOnly?: true }
   /** Connect with an invite code under the nick it carries. */
   | { type: 'join'; code: string }
   | { type: 'remove'; nick: string }

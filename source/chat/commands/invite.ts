@@ -8,11 +8,20 @@ export const INVITE_STUN_WAIT_MS = 3000;
 export const invite: CommandDef<'invite'> = {
   name: 'invite',
   aliases: [],
-  usage: '/invite',
-  description: 'show a code others can paste to reach you (/join or /add <nick> <code>)',
+  usage: '/invite [key]',
+  description:
+    'show a code others can paste to reach you (/join or /add <nick> <code>); "key": nick and key only, found by DHT/LAN, never stale',
   args: 'none',
-  parse: (rest) => noArgs(rest, invite.usage) ?? { type: 'invite' },
-  async run(_action, ctx) {
+  parse(rest) {
+    if (rest.trim() === 'key') return { type: 'invite', keyOnly: true };
+    return noArgs(rest, invite.usage) ?? { type: 'invite' };
+  },
+  async run(action, ctx) {
+    if (action.keyOnly) {
+      ctx.system('your key-only invite code (they need the DHT or the same LAN; /join <code>):');
+      ctx.system(ctx.socket.invite({ addresses: false }));
+      return undefined;
+    }
     await stunSettled(ctx, INVITE_STUN_WAIT_MS);
     ctx.system('your invite code (give it to someone; they type /join <code>):');
     ctx.system(ctx.socket.invite());

@@ -9,6 +9,11 @@ import { decodeIntroduction, encodeIntroduction, type Introduction } from './int
  */
 const PREFIX = 'srmudp1:';
 
+/** A code that carries only a nick and a key: the peer is found by discovery. */
+export function isKeyOnly(invite: Introduction): boolean {
+  return invite.addrs.length === 0 && (invite.relayed ?? []).length === 0;
+}
+
 export function isInviteCode(text: string): boolean {
   return text.trim().startsWith(PREFIX);
 }
@@ -25,11 +30,10 @@ export function decodeInvite(text: string): Introduction {
   if (!/^[A-Za-z0-9_-]+$/.test(body))
     throw new UsageError('bad invite code: unexpected characters (was it cut or wrapped?)');
   try {
-    const intro = decodeIntroduction(Buffer.from(body, 'base64url'));
-    // A node whose UDP is blocked but for its relay may list only a relayed address.
-    if (intro.addrs.length === 0 && (intro.relayed ?? []).length === 0)
-      throw new UsageError('bad invite code: it lists no address');
-    return intro;
+    // A node whose UDP is blocked but for its relay may list only a relayed
+    // address; a key-only code lists none (discovery finds the addresses:
+    // it never goes stale when the friend's address changes).
+    return decodeIntroduction(Buffer.from(body, 'base64url'));
   } catch (err) {
     if (err instanceof BadPacket)
       throw new UsageError(`bad invite code: ${err.message} (was it cut short?)`);

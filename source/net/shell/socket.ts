@@ -258,9 +258,19 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
    * A copy-pasteable code with our nick, identity key and candidate
    * addresses (the bound address, or every local interface address when
    * bound to a wildcard). `addPeers({ name: code })` on the other side
-   * connects and pins our key.
+   * connects and pins our key. `{ addresses: false }`: a key-only code
+   * (nick and key), which a peer with discovery on resolves by DHT or LAN
+   * and which never goes stale.
    */
-  invite(): string {
+  invite(opts: { addresses?: boolean } = {}): string {
+    if (opts.addresses === false) {
+      // Key only: nothing that goes stale; the holder finds us by discovery.
+      return encodeInvite({
+        identity: this.endpoint.local.identity.publicKey,
+        nick: this.endpoint.local.nick,
+        addrs: [],
+      });
+    }
     const { address, port } = this.localAddress();
     const udp = this.driver.udp;
     const wildcard = address === '::' || address === '0.0.0.0';

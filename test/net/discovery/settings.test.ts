@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../source/net/core/errors.js';
 import { parsePeerEntry } from '../../../source/net/core/peers/entry.js';
-import { fingerprint, generateIdentity } from '../../../source/net/crypto/identity.js';
+import {
+  fingerprint,
+  generateIdentity,
+  parseFingerprint,
+} from '../../../source/net/crypto/identity.js';
 import { recordFromInvite } from '../../../source/net/discovery/discovery.js';
 import { discoverySettings, PUBLIC_ROUTERS } from '../../../source/net/discovery/settings.js';
+import { encodeInvite } from '../../../source/net/nat/invite.js';
 
 describe('discoverySettings', () => {
   it('is off by default, like STUN', () => {
@@ -71,6 +76,18 @@ describe('addPeers entries by key (entry.ts)', () => {
   it('without discovery a key alone is a UsageError that says what is missing', () => {
     expect(() => parsePeerEntry('bob', fp)).toThrow(/needs discovery/);
     expect(() => parsePeerEntry('bob', { fingerprint: fp })).toThrow(/needs discovery/);
+  });
+
+  it('a key-only invite code is a key: looked up with discovery, a UsageError without', () => {
+    const key = parseFingerprint(fp);
+    const code = encodeInvite({ identity: key, nick: 'bob', addrs: [] });
+    const e = parsePeerEntry('bob', code, { discovery: true });
+    expect(e.byKey).toBe(true);
+    expect(e.key!.equals(key)).toBe(true);
+    expect(() => parsePeerEntry('bob', code)).toThrow(/key-only invite code\) needs discovery/);
+    // With the fingerprint too, they must agree.
+    const other = fingerprint(generateIdentity().publicKey);
+    expect(() => parsePeerEntry('bob', { address: code, fingerprint: other })).toThrow(UsageError);
   });
 
   it('with an address as well, it is not by key', () => {

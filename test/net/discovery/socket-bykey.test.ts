@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../../source/net/core/errors.js';
 import { fingerprint, generateIdentity } from '../../../source/net/crypto/identity.js';
+import { decodeInvite } from '../../../source/net/nat/invite.js';
 import { decodeStunMessage, encodeBindingResponse } from '../../../source/net/nat/stun-codec.js';
 import { type BindOptions, MultiHolepunchSocket } from '../../../source/net/shell/socket.js';
 import { type PrivateDht, privateDht } from './privatedht.js';
@@ -70,6 +71,20 @@ describe('addPeers by fingerprint alone, found through a private loopback DHT', 
       },
       { timeout: 30_000, interval: 50 },
     );
+  });
+
+  it('a key-only invite code (nick and key, no address) is looked up and connects', async () => {
+    const dht = { bootstrap: swarm.bootstrap };
+    const alice = await bind({ nick: 'alice', dht });
+    const bob = await bind({ nick: 'bob', dht });
+    const code = bob.invite({ addresses: false });
+    expect(decodeInvite(code).addrs).toEqual([]);
+    await alice.addPeers({ bob: code });
+    expect(alice.pinnedFingerprint('bob')).toBe(bob.fingerprint);
+    const info = await alice.waitForPeer('bob', { timeout: 30_000 });
+    expect(info.fingerprint).toBe(bob.fingerprint);
+    const plain = await bind({ nick: 'plain' });
+    await expect(plain.addPeers({ bob: code })).rejects.toThrow(/needs discovery/);
   });
 
   it('publish: false looks others up without announcing us', async () => {

@@ -7,7 +7,7 @@ import {
   encodeNatMapping,
   type Introduction,
 } from '../../../source/net/nat/introduce.js';
-import { decodeInvite, encodeInvite } from '../../../source/net/nat/invite.js';
+import { decodeInvite, encodeInvite, isKeyOnly } from '../../../source/net/nat/invite.js';
 import { ipScope } from '../../../source/net/nat/targets.js';
 import { expectBadPacket } from '../../support/badpacket.js';
 
@@ -97,9 +97,11 @@ describe('introductions and invite codes on the wire', () => {
       relayed,
     };
     expect(decodeInvite(encodeInvite(blocked))).toEqual(blocked);
-    expect(() => decodeInvite(encodeInvite({ identity, nick: 'eve', addrs: [] }))).toThrow(
-      /lists no address/,
-    );
+    // A key-only code (nick and key; discovery finds the addresses) decodes as such.
+    const keyOnly = decodeInvite(encodeInvite({ identity, nick: 'eve', addrs: [] }));
+    expect(keyOnly).toEqual({ identity, nick: 'eve', addrs: [] });
+    expect(isKeyOnly(keyOnly)).toBe(true);
+    expect(isKeyOnly(blocked)).toBe(false);
   });
 
   it('reads an IPv4-mapped IPv6 address as the IPv4 address it is, so its scope is judged as IPv4', () => {

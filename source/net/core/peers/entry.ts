@@ -94,11 +94,12 @@ export function parsePeerEntry(
     out.key = key;
   }
   if (out.hosts.length === 0 && out.invited.length === 0 && out.relayed.length === 0) {
-    if (spec.fingerprint !== undefined && opts.discovery) out.byKey = true;
+    // Only a key (a fingerprint, or a key-only invite code): discovery finds it.
+    if (out.key !== undefined && opts.discovery) out.byKey = true;
     else
       throw new UsageError(
-        spec.fingerprint !== undefined
-          ? `${nick}: a fingerprint alone needs discovery (bind with dht or mdns on), or give an address or an invite code too`
+        out.key !== undefined
+          ? `${nick}: a key alone (a fingerprint or a key-only invite code) needs discovery (bind with dht or mdns on), or give an address or an invite code with addresses`
           : `${nick}: no address given`,
       );
   }
