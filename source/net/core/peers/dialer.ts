@@ -61,11 +61,16 @@ export class Dialer {
       if (peer.state.kind === 'connecting') this.giveUp(peer, now);
       return;
     }
-    const { given, learned, relayed } = plan.take(now);
+    // Many-port probing may start here; while it runs, relayed candidates
+    // wait with their tries kept: a relayed session would mark the peer
+    // connected and end the probing that finds the direct path (the NAT
+    // lab: symmetric <-> port-restricted by invite stayed relayed 10/10).
+    // The relay is the last resort, dialed once probing has failed.
+    this.deps.beforeDial(peer, now);
+    const { given, learned, relayed } = plan.take(now, !this.deps.probing(peer));
     if (peer.state.kind === 'connecting')
       peer.transition({ kind: 'connecting', since: peer.state.since, attempt: plan.attempt });
     if (plan.attempt === ATTEMPTS_BEFORE_UNREACHABLE && given.length > 0) this.slow(peer, now);
-    this.deps.beforeDial(peer, now);
     for (const to of given) {
       this.deps.permit(to, now);
       this.deps.handshakes.sendInit(peer, to, now);
@@ -77,11 +82,6 @@ export class Dialer {
     }
     // A relayed candidate, from our socket (the peer permitted our IP) and
     // from our own allocation (on the same relay, the relay's IP is permitted).
-    // Not while many-port probing runs: a relayed session would mark the peer
-    // connected and end the probing that finds the direct path (the NAT lab:
-    // symmetric <-> port-restricted by invite stayed relayed 10/10). The
-    // relay is the last resort, dialed once probing has failed.
-    if (relayed.length > 0 && this.deps.probing(peer)) relayed.length = 0;
     for (const to of relayed) {
       this.deps.handshakes.sendInit(peer, to, now);
       if (this.deps.relayReady()) this.deps.handshakes.sendInit(peer, viaRelay(to), now);

@@ -143,7 +143,8 @@ export class DialPlan {
    * One attempt: the addresses to send an INIT to, each learned one spending
    * a try. Schedules the next attempt by the backoff.
    */
-  take(now: number): { given: Addr[]; learned: Addr[]; relayed: Addr[] } {
+  /** `withRelayed` false: relayed candidates wait (and keep their tries) for a later attempt. */
+  take(now: number, withRelayed = true): { given: Addr[]; learned: Addr[]; relayed: Addr[] } {
     this.attempt++;
     const learned: Addr[] = [];
     for (const c of this.learned) {
@@ -153,7 +154,7 @@ export class DialPlan {
     }
     this.nextAt = now + (DIAL_BACKOFF[this.attempt - 1] ?? DIAL_RETRY);
     const relayed: Addr[] = [];
-    if (this.attempt >= RELAYED_FROM_ATTEMPT) {
+    if (withRelayed && this.attempt >= RELAYED_FROM_ATTEMPT) {
       relayed.push(...this.relayedAddrs);
       for (const c of this.learnedRelayed) {
         if (c.attemptsLeft <= 0) continue;

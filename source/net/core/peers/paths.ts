@@ -85,6 +85,14 @@ export class Paths {
       this.heardOnPath = now;
       return;
     }
+    // The address we are validating now delivers authenticated packets (the
+    // peer moved there first): challenge it again at once rather than wait
+    // for the backed-off retry, or the peer, hearing nothing from us on it,
+    // follows us back to the old path (a flap seen in the NAT lab).
+    const probe = session.probe;
+    if (probe && sameAddr(probe.addr, from) && probe.tries > 0 && probe.deadline > now) {
+      probe.deadline = now;
+    }
     const early =
       this.where.isRelayed(from) &&
       !this.where.isRelayed(session.path) &&
