@@ -19,6 +19,13 @@ export const UPGRADE_PROBE_PAUSE = 1000;
  */
 export const FALLBACK_PTOS = 3;
 export const FALLBACK_SILENCE = 1000;
+/**
+ * Following the peer from a direct path back onto the relay waits longer
+ * than one upgrade round (UPGRADE_PROBE_PAUSE plus the challenge's retries):
+ * the peer may validate the direct path a round after we did, and following
+ * it back meanwhile made both sides flap (3 switches in the NAT lab).
+ */
+export const FOLLOW_SILENCE = 3000;
 /** After falling back, direct paths are not tried again for this long (at most one switch a minute). */
 export const UPGRADE_HOLD_DOWN = 60_000;
 
@@ -76,7 +83,7 @@ export class Paths {
    * packet never does). One probe at a time: a replayed packet from yet
    * another address must not keep restarting the validation of a genuine move.
    * From a direct path to a relayed one only once the direct path has been
-   * silent FALLBACK_SILENCE: following the peer there while direct packets
+   * silent FOLLOW_SILENCE: following the peer there while direct packets
    * still arrive made both sides chase each other between the two paths for
    * ever (each moving on the other's packets in flight on the old one).
    */
@@ -85,18 +92,10 @@ export class Paths {
       this.heardOnPath = now;
       return;
     }
-    // The address we are validating now delivers authenticated packets (the
-    // peer moved there first): challenge it again at once rather than wait
-    // for the backed-off retry, or the peer, hearing nothing from us on it,
-    // follows us back to the old path (a flap seen in the NAT lab).
-    const probe = session.probe;
-    if (probe && sameAddr(probe.addr, from) && probe.tries > 0 && probe.deadline > now) {
-      probe.deadline = now;
-    }
     const early =
       this.where.isRelayed(from) &&
       !this.where.isRelayed(session.path) &&
-      now - this.heardOnPath < FALLBACK_SILENCE;
+      now - this.heardOnPath < FOLLOW_SILENCE;
     if (newest && !session.probe && !early) {
       session.probe = {
         addr: from,
