@@ -39,7 +39,7 @@ describe('invite codes in the chat', () => {
     await bob.socket.waitForPeer('al');
     expect(parseCommand('/join srmudp1:abc')).toMatchObject({ type: 'error' });
     expect(parseCommand('/join')).toEqual({ type: 'error', message: 'usage: /join <code>' });
-    expect(parseCommand('/invite now')).toEqual({ type: 'error', message: 'usage: /invite' });
+    expect(parseCommand('/invite now')).toEqual({ type: 'error', message: 'usage: /invite [key]' });
     expect(parseCommand('/add bob srmudp1:!!')).toMatchObject({ type: 'error' });
   });
 });
