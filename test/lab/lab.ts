@@ -74,6 +74,18 @@ export const TURN_RELAYS = STUN_IPS.map((ip) => ({
   credential: TURN_PASSWORD,
 }));
 
+/**
+ * The same relays over TCP only (RFC 7065 `?transport=tcp`, RFC 8656 §12.5):
+ * how a host on a "UDP blocked" site reaches them. Named directly rather
+ * than left to the `turn:` URI's UDP→TCP fallback, whose wait is the
+ * core's business; coturn listens on TCP 3478 by default.
+ */
+export const TURN_RELAYS_TCP = STUN_IPS.map((ip) => ({
+  urls: `turn:${ip}:${STUN_PORT}?transport=tcp`,
+  username: TURN_USER,
+  credential: TURN_PASSWORD,
+}));
+
 export interface LabOptions {
   /** coturn is a TURN server too (long-term credentials), not STUN only. */
   turn?: boolean;
@@ -472,11 +484,14 @@ export class Lab {
     const child = this.spawnIn(ns, args);
     child.stdout?.resume();
     child.stderr?.resume();
-    // Ready when both addresses listen on the STUN port.
+    // Ready when both addresses listen on the STUN port (and, as TURN, on
+    // TCP too: the "UDP blocked" site reaches the relays only that way).
     const deadline = Date.now() + 10_000;
+    const listening = (out: string) => STUN_IPS.every((a) => out.includes(`${a}:${STUN_PORT} `));
     for (;;) {
-      const { stdout } = await nsExec(ns, ['ss', '-Hlun']);
-      if (STUN_IPS.every((a) => stdout.includes(`${a}:${STUN_PORT} `))) return;
+      const udp = (await nsExec(ns, ['ss', '-Hlun'])).stdout;
+      const tcp = this.options.turn ? (await nsExec(ns, ['ss', '-Hltn'])).stdout : udp;
+      if (listening(udp) && listening(tcp)) return;
       if (child.exitCode !== null) {
         throw new Error(`turnserver exited (${child.exitCode}):\n${this.turnLogTail()}`);
       }
