@@ -56,6 +56,7 @@ import { killAll, launch, type Worker } from './ipc.js';
 import { latencyRows } from './latencyrows.js';
 import { type AtSize, ownRows } from './owncpu.js';
 import { type Placement, pinningUnavailable, place, unpin } from './pin.js';
+import { measureRelay } from './relay.js';
 import { measureScale, SCALE_FULL, SCALE_QUICK, scaleRows } from './scale.js';
 import {
   formatNumber,
@@ -726,6 +727,13 @@ async function main(): Promise<void> {
   } catch (err) {
     rows.push(statusRow(G8, PR, 'ms', `FAILED: ${fail('discovery', err)}`));
   }
+
+  // 9. Relayed through coturn on loopback beside direct (issue 17, bench/relay.ts).
+  const relay = await measureRelay(config, progress);
+  rows.push(...relay.rows);
+  details.relay = relay.details;
+  skipped.push(...relay.skipped);
+  for (const f of relay.failed) fail(f.what, f.error);
 }
 
 // ---- entry ----------------------------------------------------------------------
