@@ -67,9 +67,10 @@ interface Pair {
   /**
    * Payload bytes the pinger sent through its own allocation and the echo
    * received through its own, by the end of the last bulk run (session
-   * totals): which allocation carries the session. On loopback one crossing
-   * of coturn: each side reaches the other's relayed address directly, so
-   * the session uses one side's allocation, not both.
+   * totals): which allocations carry the session. Measured, because it
+   * varies: on loopback each side can reach the other's relayed address
+   * directly, so a session may use one allocation (one crossing of coturn)
+   * or both (two: ours, then the peer's).
    */
   relayBytes?: { txSent: number; rxReceived: number };
   /** Set once a figure of this pair could not be measured; its later runs are skipped. */
@@ -177,6 +178,12 @@ async function bulkRun(p: Pair, cfg: Config, bytes = cfg.oursBytes): Promise<voi
   });
 }
 
+/** Allocations the session's data went through: 1 when one side's carried (nearly) nothing. */
+function crossings(b: { txSent: number; rxReceived: number }): number {
+  const most = Math.max(b.txSent, b.rxReceived);
+  return most === 0 ? 0 : Math.round((b.txSent + b.rxReceived) / most);
+}
+
 /** Runs `step` unless the pair already failed; a failure marks it. */
 async function guarded(p: Pair, step: () => Promise<void>): Promise<void> {
   if (p.error !== undefined) return;
@@ -236,7 +243,7 @@ function rowsOf(pairs: ReadonlyMap<Via, Pair>, cfg: Config): Row[] {
             : '',
           `${last.retransmits} retransmits (last run)`,
           p.relayBytes
-            ? `through the pinger's allocation ${formatNumber(p.relayBytes.txSent / MiB)} MiB sent, through the echo's ${formatNumber(p.relayBytes.rxReceived / MiB)} MiB received (one of the two carries the session)`
+            ? `session totals through the pinger's allocation ${formatNumber(p.relayBytes.txSent / MiB)} MiB sent, through the echo's ${formatNumber(p.relayBytes.rxReceived / MiB)} MiB received: each datagram crossed coturn ${crossings(p.relayBytes)}x`
             : '',
           p.error ? `a later run FAILED: ${p.error}` : '',
         ]
