@@ -24,7 +24,8 @@ import { Capture } from './capture.js';
  *     └── [<site>gw]  NAT gateways; each fronts a LAN 10.<n>.0.0/24 with one
  *           └── [<site>] host at 10.<n>.0.2
  *     (`new Lab({ udpBlocked: true })` adds ub1: a port-restricted NAT that
- *      drops every outbound UDP datagram, as some corporate and guest networks do)
+ *      drops every outbound UDP datagram, as some corporate and guest networks do;
+ *      it reaches the relays over TCP only, TURN_RELAYS_TCP)
  *
  * Nothing here is routed to or from the machine's own namespace: traffic
  * stays between the lab's namespaces. Every namespace is named
