@@ -10,7 +10,8 @@
  * With taskset (Linux) the two ends are pinned: bulk on different CPUs, the
  * ping-pong once on the same CPU and once on different CPUs (bench/pin.ts).
  * Group 4 is issue #16's own-CPU-per-datagram and ceiling (bench/owncpu.ts),
- * group 7 its allocation per round trip (bench/workers/alloc.ts).
+ * group 7 its allocation per round trip (bench/workers/alloc.ts); group 9
+ * the same transport relayed through a coturn on loopback (bench/relay.ts).
  * Baselines: raw node:dgram, a udx-native stream, @hyperswarm/secret-stream
  * over udx-native, and node:tls 1.3 over TCP (with a throwaway certificate
  * from openssl; skipped, not failed, when openssl is missing).
