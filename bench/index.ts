@@ -10,7 +10,8 @@
  * With taskset (Linux) the two ends are pinned: bulk on different CPUs, the
  * ping-pong once on the same CPU and once on different CPUs (bench/pin.ts).
  * Group 4 is issue #16's own-CPU-per-datagram and ceiling (bench/owncpu.ts),
- * group 7 its allocation per round trip (bench/workers/alloc.ts).
+ * group 7 its allocation per round trip (bench/workers/alloc.ts); group 9
+ * the same transport relayed through a coturn on loopback (bench/relay.ts).
  * Baselines: raw node:dgram, a udx-native stream, @hyperswarm/secret-stream
  * over udx-native, and node:tls 1.3 over TCP (with a throwaway certificate
  * from openssl; skipped, not failed, when openssl is missing).
@@ -56,6 +57,7 @@ import { killAll, launch, type Worker } from './ipc.js';
 import { latencyRows } from './latencyrows.js';
 import { type AtSize, ownRows } from './owncpu.js';
 import { type Placement, pinningUnavailable, place, unpin } from './pin.js';
+import { measureRelay } from './relay.js';
 import { measureScale, SCALE_FULL, SCALE_QUICK, scaleRows } from './scale.js';
 import {
   formatNumber,
@@ -726,6 +728,13 @@ async function main(): Promise<void> {
   } catch (err) {
     rows.push(statusRow(G8, PR, 'ms', `FAILED: ${fail('discovery', err)}`));
   }
+
+  // 9. Relayed through coturn on loopback beside direct (issue 17, bench/relay.ts).
+  const relay = await measureRelay(config, progress);
+  rows.push(...relay.rows);
+  details.relay = relay.details;
+  skipped.push(...relay.skipped);
+  for (const f of relay.failed) fail(f.what, f.error);
 }
 
 // ---- entry ----------------------------------------------------------------------

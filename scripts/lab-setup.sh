@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the network-namespace NAT lab (test/lab) needs: iproute2 (ip netns,
-# veth, bridge), nftables (the NAT gateways), coturn (turnserver, the STUN and
-# TURN server) and tcpdump (the relay test captures what coturn forwards).
+# veth, bridge), nftables (the NAT gateways), coturn (turnserver: the lab's STUN and
+# TURN server, and the relayed figures of `npm run bench`) and tcpdump (the relay
+# test captures what coturn forwards).
 # Idempotent: does nothing when every tool is already present.
 # Needs root (or sudo) and a Debian/Ubuntu apt.
 set -euo pipefail

@@ -2,11 +2,14 @@
  * Our transport, one MultiHolepunchSocket per worker process, used only
  * through its public API. Roles: sink (counts and checks delivered
  * messages), source (bulk sender with a bounded number of sends awaiting
- * their ack), echo server and pinger. Loopback (127.0.0.1) only.
+ * their ack), echo server and pinger; optionally with a TURN relay
+ * (bench/relay.ts). Loopback (127.0.0.1) only.
  */
 import { performance } from 'node:perf_hooks';
 import type { PeerStats } from '../../source/net/core/endpoint.js';
 import type { CipherName } from '../../source/net/crypto/cipher.js';
+import { decodeInvite, encodeInvite } from '../../source/net/nat/invite.js';
+import type { RelayOption } from '../../source/net/shell/relayuri.js';
 import {
   type Message,
   MultiHolepunchSocket,
@@ -120,6 +123,8 @@ const api = {
     cipher: CipherName;
     /** Path-MTU discovery's ceiling (1200 = off); default the library's. */
     maxDatagram?: number;
+    /** TURN relays (a coturn on loopback): see relayInvite. */
+    relays?: RelayOption[];
   }): Promise<{ port: number }> {
     await closeSocket();
     errors = [];
@@ -129,6 +134,7 @@ const api = {
       nick: a.nick,
       cipher: a.cipher,
       ...(a.maxDatagram !== undefined ? { maxDatagramSize: a.maxDatagram } : {}),
+      ...(a.relays ? { relays: a.relays } : {}),
     });
     sock.on('error', (err) => {
       if (errors.length < 100) errors.push(err.message);
@@ -143,6 +149,37 @@ const api = {
     await s.addPeers({ [a.nick]: `${HOST}:${a.port}` });
     await s.waitForPeer(a.nick, { timeout: a.timeoutMs });
     return { ms: performance.now() - t0 };
+  },
+
+  /**
+   * Once the relay allocation settles: our invite code with the relayed
+   * candidate only (no direct address), so a peer that dials it goes
+   * through the relay; throws if the allocation failed.
+   */
+  async relayInvite(a: { timeoutMs: number }): Promise<{ code: string; relayed: string }> {
+    const s = socket();
+    const t0 = performance.now();
+    const state = () => s.stats().relay?.state ?? 'none';
+    while (['idle', 'allocating'].includes(state()) && performance.now() - t0 < a.timeoutMs)
+      await new Promise((r) => setTimeout(r, 10));
+    const r = s.stats().relay;
+    if (r?.state !== 'allocated' || r.relayed === undefined)
+      throw new Error(`relay ${r?.state ?? 'none'}: ${r?.reason ?? 'no reason given'}`);
+    const invite = decodeInvite(s.invite());
+    return { code: encodeInvite({ ...invite, addrs: [] }), relayed: r.relayed };
+  },
+
+  /** addPeers by invite code, then waitForPeer; how long it took and the session's path. */
+  async connectInvite(a: {
+    nick: string;
+    code: string;
+    timeoutMs: number;
+  }): Promise<{ ms: number; path: string }> {
+    const s = socket();
+    const t0 = performance.now();
+    await s.addPeers({ [a.nick]: a.code });
+    const p = await s.waitForPeer(a.nick, { timeout: a.timeoutMs });
+    return { ms: performance.now() - t0, path: p.stats.path };
   },
 
   /** Starts counting delivered messages (call before the source starts). */

@@ -24,7 +24,8 @@ import { Capture } from './capture.js';
  *     └── [<site>gw]  NAT gateways; each fronts a LAN 10.<n>.0.0/24 with one
  *           └── [<site>] host at 10.<n>.0.2
  *     (`new Lab({ udpBlocked: true })` adds ub1: a port-restricted NAT that
- *      drops every outbound UDP datagram, as some corporate and guest networks do)
+ *      drops every outbound UDP datagram, as some corporate and guest networks do;
+ *      it reaches the relays over TCP only, TURN_RELAYS_TCP)
  *
  * Nothing here is routed to or from the machine's own namespace: traffic
  * stays between the lab's namespaces. Every namespace is named
@@ -70,6 +71,18 @@ export const TURN_RELAY_PORTS = { from: 50000, to: 50999 } as const;
 /** The lab's relays as bind({ relays }) takes them: coturn on both public addresses. */
 export const TURN_RELAYS = STUN_IPS.map((ip) => ({
   urls: `turn:${ip}:${STUN_PORT}`,
+  username: TURN_USER,
+  credential: TURN_PASSWORD,
+}));
+
+/**
+ * The same relays over TCP only (RFC 7065 `?transport=tcp`, RFC 8656 §12.5):
+ * how a host on a "UDP blocked" site reaches them. Named directly rather
+ * than left to the `turn:` URI's UDP→TCP fallback, whose wait is the
+ * core's business; coturn listens on TCP 3478 by default.
+ */
+export const TURN_RELAYS_TCP = STUN_IPS.map((ip) => ({
+  urls: `turn:${ip}:${STUN_PORT}?transport=tcp`,
   username: TURN_USER,
   credential: TURN_PASSWORD,
 }));
@@ -472,11 +485,14 @@ export class Lab {
     const child = this.spawnIn(ns, args);
     child.stdout?.resume();
     child.stderr?.resume();
-    // Ready when both addresses listen on the STUN port.
+    // Ready when both addresses listen on the STUN port (and, as TURN, on
+    // TCP too: the "UDP blocked" site reaches the relays only that way).
     const deadline = Date.now() + 10_000;
+    const listening = (out: string) => STUN_IPS.every((a) => out.includes(`${a}:${STUN_PORT} `));
     for (;;) {
-      const { stdout } = await nsExec(ns, ['ss', '-Hlun']);
-      if (STUN_IPS.every((a) => stdout.includes(`${a}:${STUN_PORT} `))) return;
+      const udp = (await nsExec(ns, ['ss', '-Hlun'])).stdout;
+      const tcp = this.options.turn ? (await nsExec(ns, ['ss', '-Hltn'])).stdout : udp;
+      if (listening(udp) && listening(tcp)) return;
       if (child.exitCode !== null) {
         throw new Error(`turnserver exited (${child.exitCode}):\n${this.turnLogTail()}`);
       }

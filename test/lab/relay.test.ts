@@ -18,6 +18,7 @@ import {
   STUN_SERVERS,
   TURN_RELAY_PORTS,
   TURN_RELAYS,
+  TURN_RELAYS_TCP,
   TURN_USER,
   type WatchReply,
 } from './lab.js';
@@ -27,8 +28,9 @@ import {
  * servers is STUN and TURN; every node binds with both as relays. Each pair
  * of {full-cone, port-restricted, symmetric} connects 10 times by invite code:
  * directly where the NATs allow, through the relay where they do not
- * (symmetric ↔ symmetric); and what coturn forwards carries none of the
- * plaintext sent through it. Skips with one line where the lab cannot run;
+ * (symmetric ↔ symmetric); a host whose network drops all outbound UDP
+ * (site ub1) reaches a public and a symmetric peer through the relay, over
+ * TCP; and what coturn forwards carries none of the plaintext sent through it. Skips with one line where the lab cannot run;
  * SRMUDP_LAB_REQUIRED=1 (CI) turns that skip into a failure.
  */
 
@@ -54,9 +56,14 @@ const SITE_OF: Record<Kind, string> = {
   'port-restricted': 'prc',
   symmetric: 'sym',
 };
+/** What a side is, for the expectations and the matrix: its NAT, or "UDP blocked" (ub1). */
+type Label = NatKind | 'udp-blocked';
+const labelOf = (site: Site): Label => (site.udpBlocked ? 'udp-blocked' : site.kind);
 /** What each pair must show: a direct path, the relay, or many-port probing's floor. */
 type Expect = 'direct' | 'relay' | 'probing';
-const expectation = (a: Kind, b: Kind): Expect => {
+const expectation = (a: Label, b: Label): Expect => {
+  // A network that lets no UDP out has no direct path to anyone (issue 17).
+  if (a === 'udp-blocked' || b === 'udp-blocked') return 'relay';
   if (a === 'symmetric' && b === 'symmetric') return 'relay';
   if ([a, b].includes('symmetric') && [a, b].includes('port-restricted')) return 'probing';
   return 'direct';
@@ -76,9 +83,17 @@ interface Bound {
   reply: BindReply;
 }
 
+/** The "UDP blocked" pairs: ub1 with the public pub1 and with the symmetric sym2. */
+const UB_SITE = 'ub1';
+const UB_PAIRS = [
+  ['public', 'pub1'],
+  ['symmetric', 'sym2'],
+] as const;
+type UbPeer = (typeof UB_PAIRS)[number][0];
+
 interface Attempt {
-  a: Kind;
-  b: Kind;
+  a: Label;
+  b: Label;
   /** Both connected, and one message each way acknowledged and received. */
   connected: boolean;
   /** Each side's path at the end, and when first connected. */
@@ -102,8 +117,8 @@ function outcome(A: Bound, B: Bound, ra: ConnectReply, rb: ConnectReply, i: numb
   const side = (who: string, p: PeerResult, r: ConnectReply) =>
     `${who}: ${p.state}${p.reason ? ` (“${p.reason}”)` : ''} ${p.pathAtConnect ?? '-'}→${p.path ?? '-'} via ${p.address ?? '?'}${p.sendError ? `; send: ${p.sendError}` : ''}${r.error ? `; ${r.error}` : ''}`;
   return {
-    a: A.site.kind as Kind,
-    b: B.site.kind as Kind,
+    a: labelOf(A.site),
+    b: labelOf(B.site),
     // Every expected peer (bob too, by introduction) connected; one message each way.
     connected:
       [ra, rb].every((r) => r.results.every((p) => p.state === 'connected')) &&
@@ -181,15 +196,24 @@ describe.skipIf(unavailable !== undefined)('NAT lab with TURN relays', () => {
 
   /** Node ports: in the full-cone range, a fresh one per node (as nat.test.ts, from its other end). */
   let nextPort = 40899;
-  const bindNode = async (siteName: string, nick: string): Promise<Bound> => {
+  /**
+   * A "UDP blocked" site binds with the relays over TCP (it still asks STUN,
+   * as a host that does not know its network would, but the wait for an
+   * answer that cannot come is cut short: the invite code is the same).
+   */
+  const bindNode = async (
+    siteName: string,
+    nick: string,
+    relays: typeof TURN_RELAYS = lab!.site(siteName).udpBlocked ? TURN_RELAYS_TCP : TURN_RELAYS,
+  ): Promise<Bound> => {
     const site = lab!.site(siteName);
     const reply = await agent(siteName).request({
       op: 'bind',
       nick,
       port: nextPort--,
       stun: STUN_ADDRS,
-      stunTimeoutMs: 4000,
-      relays: TURN_RELAYS,
+      stunTimeoutMs: site.udpBlocked ? 1000 : 4000,
+      relays,
       relayTimeoutMs: 4000,
     });
     return { site, nick, reply };
@@ -227,16 +251,22 @@ describe.skipIf(unavailable !== undefined)('NAT lab with TURN relays', () => {
       return [`${where}: relay ${r?.state} after ${b.reply.relayMs} ms`];
     const host = r.relayed?.split(':')[0] ?? '';
     if (!RELAY_HOSTS.includes(host)) return [`${where}: relayed address ${r.relayed}`];
+    // RFC 8656 §12.5: the UDP-blocked site's allocation is over TCP, everyone else's over UDP.
+    const transport = b.site.udpBlocked ? 'tcp' : 'udp';
+    if (r.transport !== transport) return [`${where}: relay over ${r.transport}, not ${transport}`];
     if (!b.reply.inviteRelayed?.includes(r.relayed!))
       return [`${where}: invite relayed [${b.reply.inviteRelayed}], allocated ${r.relayed}`];
     return [];
   };
 
-  const attempt = async (ka: Kind, kb: Kind, problems: string[]): Promise<Attempt> => {
+  const attempt = (ka: Kind, kb: Kind, problems: string[]): Promise<Attempt> =>
+    attemptAt(`${SITE_OF[ka]}1`, `${SITE_OF[kb]}2`, problems);
+  /** alice at one site, bob at the other: fresh nodes, both add the other's invite code at once. */
+  const attemptAt = async (siteA: string, siteB: string, problems: string[]): Promise<Attempt> => {
     const bound: Bound[] = [];
     try {
-      bound.push(await bindNode(`${SITE_OF[ka]}1`, 'alice'));
-      bound.push(await bindNode(`${SITE_OF[kb]}2`, 'bob'));
+      bound.push(await bindNode(siteA, 'alice'));
+      bound.push(await bindNode(siteB, 'bob'));
       const [A, B] = bound as [Bound, Bound];
       problems.push(...relayProblems(A), ...relayProblems(B));
       const [ra, rb] = await connectPair(A, B);
@@ -282,8 +312,10 @@ describe.skipIf(unavailable !== undefined)('NAT lab with TURN relays', () => {
   /** Every attempt by invite code, by pair, for the matrix printed once both tests ran. */
   const byPair = new Map<string, Attempt[]>();
   const pairOf = (a: Kind, b: Kind) => byPair.get(`${a}|${b}`) ?? byPair.get(`${b}|${a}`) ?? [];
+  const byUbPair = new Map<UbPeer, Attempt[]>();
   afterAll(() => {
     if (byPair.size > 0) console.log(matrixLines(pairOf).join('\n'));
+    if (byUbPair.size > 0) console.log(ubMatrixLines((k) => byUbPair.get(k) ?? []).join('\n'));
   });
 
   it('the five pairs that need no probing connect 10/10 by invite code: directly, and symmetric ↔ symmetric through the relay', async () => {
@@ -507,21 +539,64 @@ describe.skipIf(unavailable !== undefined)('NAT lab with TURN relays', () => {
         maxTransmits: 3,
       });
       expect((r.results as { kind: string }[]).map((x) => x.kind)).toEqual(['timeout', 'timeout']);
-      const b = await bindNode('ub1', 'carol');
+      // The relays as `turn:` URIs (UDP first): the allocation gets no answer.
+      const b = await bindNode('ub1', 'carol', TURN_RELAYS);
       try {
         expect(b.reply.stun?.publicAddress).toBeUndefined();
-        expect(b.reply.relay?.state).not.toBe('allocated');
-        expect(b.reply.inviteRelayed).toEqual([]);
+        // No UDP allocation: still waiting for an answer, or (once the core's
+        // UDP→TCP fallback has run) allocated over TCP instead.
+        const r = b.reply.relay;
+        expect(r?.state === 'allocated' && r.transport === 'udp').toBe(false);
+        if (r?.state !== 'allocated') expect(b.reply.inviteRelayed).toEqual([]);
       } finally {
         await closeNodes([b]);
       }
     });
-    // TURN over TCP (issue 17 item 2) is not on main yet: without it a node
-    // whose network drops UDP reaches no relay.
-    it.todo('UDP blocked ↔ public: 10/10 through the relay over TCP');
-    it.todo('UDP blocked ↔ symmetric: 10/10 through the relay over TCP');
+
+    it('UDP blocked ↔ public and UDP blocked ↔ symmetric: 10/10 each by invite code, through the relay over TCP', async () => {
+      const problems: string[] = [];
+      // The two pairs' chains at once (fresh nodes and ports each attempt,
+      // as the five pairs above); ub1 alternates between alice and bob.
+      const chains = UB_PAIRS.map(async ([, other]) => {
+        const out: Attempt[] = [];
+        for (let run = 0; run < ATTEMPTS; run++) {
+          const [a, b] = run % 2 === 0 ? [UB_SITE, other] : [other, UB_SITE];
+          out.push(await attemptAt(a, b, problems));
+        }
+        return out;
+      });
+      const results = await Promise.all(chains);
+      for (const [i, [k]] of UB_PAIRS.entries()) byUbPair.set(k, results[i]!);
+      const unexpected = results.flat().filter((o) => !isRelay(o));
+      console.log(
+        [
+          `NAT lab (relay): UDP blocked: ${results.flat().length} attempts, ${unexpected.length} not through the relay`,
+          ...unexpected.map((o) => `  not relayed: ${o.detail}`),
+          ...problems.map((p) => `  problem: ${p}`),
+        ].join('\n'),
+      );
+      // Every node allocated (ub1 over TCP) with its relayed candidate in its invite code.
+      expect(problems).toEqual([]);
+      for (const [i, [k]] of UB_PAIRS.entries()) {
+        expect(results[i]!.length).toBe(ATTEMPTS);
+        for (const o of results[i]!) expect([o.a, o.b].sort()).toEqual([k, 'udp-blocked'].sort());
+      }
+      expect(unexpected.map((o) => o.detail)).toEqual([]);
+    }, 120_000);
   });
 });
+
+/** The "UDP blocked" row, in the matrix's cells and widths. */
+function ubMatrixLines(pairOf: (k: UbPeer) => Attempt[]): string[] {
+  const width = 34;
+  return [
+    `"UDP blocked" (ub1: its NAT drops all outbound UDP; TURN over TCP to the same coturn), ${ATTEMPTS} attempts per pair by invite code:`,
+    ['A \\ B'.padEnd(18), ...UB_PAIRS.map(([k, site]) => `${k} (${site})`.padEnd(width))].join(''),
+    ['udp-blocked'.padEnd(18), ...UB_PAIRS.map(([k]) => matrixCell(pairOf(k)).padEnd(width))].join(
+      '',
+    ),
+  ];
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
