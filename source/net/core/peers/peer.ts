@@ -1,5 +1,6 @@
 import type { SentPacket } from '../../recovery/sentlog.js';
-import { CloseCode, decodeFrames } from '../../wire/frames.js';
+import { CloseCode } from '../../wire/frames.js';
+import { checkFrames } from '../../wire/framewalk.js';
 import type { Addr } from '../address.js';
 import type { OutgoingMessage, SendStream } from '../conn/sendstream.js';
 import type { SentFrames, Session } from '../conn/session.js';
@@ -11,6 +12,7 @@ import { DialPlan } from './dialplan.js';
 import { Inbound } from './inbound.js';
 import { Outbound, type QueuedMessage } from './outbound.js';
 import { Paths } from './paths.js';
+import { PayloadWalk, WALK_CARRIED_DATA, WALK_ELICITING, WALK_STOPPED } from './payloadwalk.js';
 import {
   describeRemoteClose,
   type PeerTotals,
@@ -65,6 +67,8 @@ export class Peer {
   private readonly out: PacketAssembler;
   /** Path validation and anti-amplification (paths.ts). */
   private readonly paths: Paths;
+  /** Each packet's frames, walked into this peer without per-frame objects. */
+  private readonly walk: PayloadWalk;
   /** Reports one acknowledged message (made once: called per ack on the hot path). */
   private readonly delivered = (m: OutgoingMessage): void =>
     this.host.emit({ type: 'delivered', id: m.id, peerId: this.id, nick: this.nick });
@@ -97,6 +101,19 @@ export class Peer {
       isRelayed: (a) => this.dialing.isRelayed(a),
     });
     this.currentState = { kind: 'connecting', since: now, attempt: 0 };
+    this.walk = new PayloadWalk({
+      ack: (session, ranges, ackDelay, at) => this.onAck(session, ranges, ackDelay, at),
+      stream: (streamId, offset, data, at) => this.onStream(streamId, offset, data, at),
+      challenge: (session, from, data) => this.paths.onChallenge(session, from, data),
+      response: (session, from, data, at) => this.paths.onResponse(session, from, data, at),
+      close: (session, code, reason, at) => {
+        // Answer a clean close once, so a closer in its closing state
+        // (conn/closing.ts) knows we heard it and stops resending.
+        if (code === CloseCode.Normal && !session.exhausted)
+          this.sendClose(session, CloseCode.Normal, 'closed', at);
+        this.onRemoteClose(session, code, reason, at);
+      },
+    });
   }
 
   get state(): PeerState {
@@ -287,9 +304,8 @@ export class Peer {
     now: number,
     newest = true,
   ): boolean {
-    let frames: ReturnType<typeof decodeFrames>;
     try {
-      frames = decodeFrames(payload);
+      checkFrames(payload);
     } catch (err) {
       if (err instanceof BadPacket) {
         this.host.countDrop('protocol');
@@ -300,38 +316,10 @@ export class Peer {
     this.lastSeen = now;
     // The path moves only when a new address answers a challenge (paths.ts).
     this.paths.onArrival(session, from, payload.length, newest, now);
-    let eliciting = false;
-    let carriedData = false;
-    let challenged = false;
-    for (const f of frames) {
-      switch (f.type) {
-        case 'ping':
-          eliciting = true;
-          break;
-        case 'ack':
-          this.onAck(session, f.ranges, f.ackDelayMicros / 1000, now);
-          break;
-        case 'stream':
-          eliciting = true;
-          carriedData = true;
-          if (!this.onStream(f.streamId, f.offset, f.data, now)) return false;
-          break;
-        case 'path-challenge':
-          eliciting = true;
-          if (!challenged) challenged = this.paths.onChallenge(session, from, f.data);
-          break;
-        case 'path-response':
-          this.paths.onResponse(session, from, f.data, now);
-          break;
-        case 'close':
-          // Answer a clean close once, so a closer in its closing state
-          // (conn/closing.ts) knows we heard it and stops resending.
-          if (f.code === CloseCode.Normal && !session.exhausted)
-            this.sendClose(session, CloseCode.Normal, 'closed', now);
-          this.onRemoteClose(session, f.code, f.reason, now);
-          return false;
-      }
-    }
+    const walked = this.walk.run(session, from, payload, now);
+    if (walked === WALK_STOPPED) return false;
+    const eliciting = (walked & WALK_ELICITING) !== 0;
+    const carriedData = (walked & WALK_CARRIED_DATA) !== 0;
     session.onPacketReceived(pn, eliciting, now, carriedData);
     // Data arriving on the session the tie-break prefers moves us onto it, so
     // both sides converge after a simultaneous open.
@@ -353,7 +341,12 @@ export class Peer {
     }
   }
 
-  private onAck(session: Session, ranges: [number, number][], ackDelay: number, now: number): void {
+  private onAck(
+    session: Session,
+    ranges: readonly [number, number][],
+    ackDelay: number,
+    now: number,
+  ): void {
     const result = session.loss.onAck(ranges, ackDelay, now);
     for (const p of result.acked) {
       if (p.pmtuProbe) session.pmtu.onProbeAcked(p.size, now);
