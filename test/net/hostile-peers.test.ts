@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../source/net/core/address.js';
 import type { Session } from '../../source/net/core/conn/session.js';
+import { resetToken } from '../../source/net/core/handshake/handshake.js';
 import type { Peer } from '../../source/net/core/peers/peer.js';
 import { TAG_LENGTH } from '../../source/net/crypto/cipher.js';
 import { generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
@@ -9,6 +10,7 @@ import { writePathFrame } from '../../source/net/wire/frames.js';
 import {
   DATA_HEADER_LENGTH,
   decodePacket,
+  encodeReset,
   PacketType,
   writeDataHeader,
 } from '../../source/net/wire/packet.js';
@@ -236,6 +238,48 @@ describe('stateless resets and path validation', () => {
     net.inject(other, eve, ALICE);
     net.run(100);
     expect(resetsToEve).toBe(1);
+  });
+
+  it('a RESET with a harvested token, sent from elsewhere, never makes us dial where it came from', () => {
+    // Bob dialed alice, so alice has no address of her own for him: after a
+    // reset she looks for him at the session's authenticated last path. The
+    // reset's source proves nothing (anyone on the path can send one from
+    // anywhere, RFC 9000 §10.3 / §21.11), so eve's address must get nothing.
+    const net = new FakeNetwork({ seed: 122, conditions: { delay: 5 } });
+    const alice = new SimPeer(net, ALICE, { nick: 'alice' }, net.rng);
+    const bob = new SimPeer(net, BOB, { nick: 'bob' }, net.rng);
+    bob.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 5000)).toBe(
+      true,
+    );
+    expect(alice.endpoint.peer('bob')?.pinned).toBe(false);
+    // The index on alice's DATA to bob, and bob's token for it (an observer's harvest).
+    let toBob: number | undefined;
+    net.tap = (d) => {
+      if (d.data[1] === PacketType.Data && d.to.port === BOB.port) toBob = d.data.readUInt32BE(2);
+      return undefined;
+    };
+    alice.send(['bob'], 'index probe');
+    net.run(100);
+    expect(toBob).toBeDefined();
+    const token = resetToken(bob.endpoint.local, toBob!);
+    const eve: Addr = { address: '203.0.113.50', port: 5000 };
+    let toEve = 0;
+    let initsToBob = 0;
+    net.tap = (d) => {
+      if (d.to.address === eve.address) toEve++;
+      if (d.to.address === BOB.address && isInit(d.data)) initsToBob++;
+      return undefined;
+    };
+    net.inject(encodeReset(toBob!, token), eve, ALICE);
+    net.run(1);
+    expect(alice.connected('bob')).toBe(false); // a genuine token is a genuine reset
+    net.run(30_000);
+    // Not one datagram to eve; bob was looked for (and found) where he really is.
+    expect(toEve).toBe(0);
+    expect(initsToBob).toBeGreaterThan(0);
+    expect(alice.connected('bob')).toBe(true);
+    expect(alice.endpoint.peer('bob')?.address).toEqual(BOB);
   });
 
   it('answers one PATH_CHALLENGE per packet, and sends an unvalidated address at most 3x what came from it', () => {
