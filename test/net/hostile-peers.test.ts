@@ -150,6 +150,32 @@ describe('introductions cannot redirect or rename a friend', () => {
   });
 });
 
+describe('invisible characters in an announced nick', () => {
+  it('a stranger announcing "bob" plus a Hangul filler (U+3164, blank) shows as bob-<fingerprint>, never as bob', () => {
+    const net = new FakeNetwork({ seed: 105 });
+    const alice = new SimPeer(net, ALICE, { nick: 'alice' }, net.rng);
+    const bob = new SimPeer(net, BOB, { nick: 'bob' }, net.rng);
+    alice.add('bob', bob);
+    expect(net.runUntilTrue(() => alice.connected('bob'), 5000)).toBe(true);
+    // Our own code refuses such a nick, so the attacker's Hello carries it by hand.
+    const fake = new SimPeer(net, MALLORY, { nick: 'mallory' }, net.rng);
+    (fake.endpoint.local as { nick: string }).nick = 'bob\u3164';
+    fake.add('alice', alice);
+    expect(
+      net.runUntilTrue(
+        () => alice.endpoint.peers().filter((p) => p.state.kind === 'connected').length === 2,
+        5000,
+      ),
+    ).toBe(true);
+    const names = alice.endpoint.peers().map((p) => p.nick);
+    // Nothing invisible is kept, and what is left ("bob") is taken: a suffix.
+    expect(names.filter((n) => /[\p{Default_Ignorable_Code_Point}\p{Cf}]/u.test(n))).toEqual([]);
+    const shown = alice.endpoint.peers().find((p) => p.fingerprint === fake.endpoint.fingerprint);
+    expect(shown?.nick).toMatch(/^bob-[a-z2-7]{8}$/);
+    expect(alice.endpoint.peer('bob')?.fingerprint).toBe(bob.endpoint.fingerprint);
+  });
+});
+
 describe('reflection through introductions is bounded node-wide', () => {
   it('eight hostile identities flooding introductions at one victim: INITs to it stay within the budget', () => {
     const r = reflection(110);
