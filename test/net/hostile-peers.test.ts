@@ -342,6 +342,35 @@ describe('stateless resets and path validation', () => {
     expect(bytesToSpoofed).toBeLessThanOrEqual(3 * bytesIn);
     expect(alice.endpoint.peer('mallory')?.state.kind).toBe('connected');
   });
+
+  it('one challenge from a spoofed address draws at most 3x its bytes there, retries included (RFC 9000 §8.1)', () => {
+    // The response plus our own challenge and its PATH_CHALLENGE_TRIES - 1
+    // retries would be 4 datagrams of the same size: the credit stops at 3.
+    const { net, alice, mallory } = withMallory(123);
+    const spoofed: Addr = { address: '203.0.113.78', port: 7778 };
+    const session = (
+      mallory.endpoint as unknown as { registry: { get(n: string): Peer } }
+    ).registry.get('alice').current as Session;
+    let sent = 0;
+    let bytesOut = 0;
+    net.tap = (d) => {
+      if (d.to.address === spoofed.address) {
+        sent++;
+        bytesOut += d.data.length;
+      }
+      return undefined;
+    };
+    const buf = Buffer.alloc(200);
+    const len =
+      writePathFrame(buf, DATA_HEADER_LENGTH, false, Buffer.alloc(8, 7)) - DATA_HEADER_LENGTH;
+    session.seal(buf, len, net.now);
+    const packet = buf.subarray(0, DATA_HEADER_LENGTH + len + TAG_LENGTH);
+    net.inject(packet, spoofed, ALICE);
+    net.run(10_000);
+    expect(sent).toBeGreaterThanOrEqual(1); // the response is owed
+    expect(bytesOut).toBeLessThanOrEqual(3 * packet.length);
+    expect(alice.endpoint.peer('mallory')?.state.kind).toBe('connected');
+  });
 });
 
 describe('the user-given key is checked before anything is pinned', () => {
