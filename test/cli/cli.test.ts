@@ -396,12 +396,13 @@ describe('srmudp-tui command line', () => {
     expect(await a.exited).toBe(0);
   });
 
-  it('a peer answering with another key than the -c file names is refused', async () => {
+  it('a peer answering with another key than the -c file names is refused, and its key never reaches trust.json', async () => {
     const port = await freePort();
     const a = start(['-n', 'alice', '--host', '127.0.0.1', '-p', String(port)], {
       SRMUDP_HOME: join(home, 'a'),
     });
-    await a.waitFor(/your fingerprint/);
+    // Alice is the "impostor" here: her real key is not the one the file names.
+    const answered = (await a.waitFor(/your fingerprint: ([a-z2-7]{52})/))[1]!;
     const peers = join(home, 'peers.json');
     await writeFile(
       peers,
@@ -414,13 +415,22 @@ describe('srmudp-tui command line', () => {
     const b = start(['-n', 'bob', '--host', '127.0.0.1', '-c', peers], {
       SRMUDP_HOME: join(home, 'b'),
     });
-    await b.waitFor(/WARNING: alice's key changed! expected a{52}, got [a-z2-7]{52}/);
+    // Whichever comes first: the refusal, or (the bug) a session with alice's key.
+    await b.waitFor(/WARNING: alice's key changed!|alice connected from/);
     b.send('/list');
-    await b.waitFor(/alice\s+127\.0\.0\.1:\d+\s+KEY CHANGED/);
+    await b.waitFor(/alice\s+127\.0\.0\.1:\d+\s+\S/);
     b.proc.stdin.end();
     a.proc.stdin.end();
     expect(await b.exited).toBe(0);
     expect(await a.exited).toBe(0);
+    // Refused before anything was pinned (security issue item 6): bob's trust
+    // store holds the file's key for alice, never the key that answered.
+    const trust = await readFile(join(home, 'b', 'trust.json'), 'utf8').catch(() => '');
+    expect(trust).not.toContain(answered);
+    expect(trust).toContain('a'.repeat(52));
+    expect(b.stdout()).toMatch(/WARNING: alice's key changed! expected a{52}, got [a-z2-7]{52}/);
+    expect(b.stdout()).not.toMatch(/alice connected from/);
+    expect(b.stdout()).toMatch(/alice\s+127\.0\.0\.1:\d+\s+KEY CHANGED/);
   });
 
   it('says the public address once, when STUN has settled', async () => {

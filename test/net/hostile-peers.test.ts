@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../source/net/core/address.js';
 import type { Session } from '../../source/net/core/conn/session.js';
+import { resetToken } from '../../source/net/core/handshake/handshake.js';
 import type { Peer } from '../../source/net/core/peers/peer.js';
 import { TAG_LENGTH } from '../../source/net/crypto/cipher.js';
 import { generateIdentity, type Identity } from '../../source/net/crypto/identity.js';
@@ -9,6 +10,7 @@ import { writePathFrame } from '../../source/net/wire/frames.js';
 import {
   DATA_HEADER_LENGTH,
   decodePacket,
+  encodeReset,
   PacketType,
   writeDataHeader,
 } from '../../source/net/wire/packet.js';
@@ -148,6 +150,32 @@ describe('introductions cannot redirect or rename a friend', () => {
   });
 });
 
+describe('invisible characters in an announced nick', () => {
+  it('a stranger announcing "bob" plus a Hangul filler (U+3164, blank) shows as bob-<fingerprint>, never as bob', () => {
+    const net = new FakeNetwork({ seed: 105 });
+    const alice = new SimPeer(net, ALICE, { nick: 'alice' }, net.rng);
+    const bob = new SimPeer(net, BOB, { nick: 'bob' }, net.rng);
+    alice.add('bob', bob);
+    expect(net.runUntilTrue(() => alice.connected('bob'), 5000)).toBe(true);
+    // Our own code refuses such a nick, so the attacker's Hello carries it by hand.
+    const fake = new SimPeer(net, MALLORY, { nick: 'mallory' }, net.rng);
+    (fake.endpoint.local as { nick: string }).nick = 'bob\u3164';
+    fake.add('alice', alice);
+    expect(
+      net.runUntilTrue(
+        () => alice.endpoint.peers().filter((p) => p.state.kind === 'connected').length === 2,
+        5000,
+      ),
+    ).toBe(true);
+    const names = alice.endpoint.peers().map((p) => p.nick);
+    // Nothing invisible is kept, and what is left ("bob") is taken: a suffix.
+    expect(names.filter((n) => /[\p{Default_Ignorable_Code_Point}\p{Cf}]/u.test(n))).toEqual([]);
+    const shown = alice.endpoint.peers().find((p) => p.fingerprint === fake.endpoint.fingerprint);
+    expect(shown?.nick).toMatch(/^bob-[a-z2-7]{8}$/);
+    expect(alice.endpoint.peer('bob')?.fingerprint).toBe(bob.endpoint.fingerprint);
+  });
+});
+
 describe('reflection through introductions is bounded node-wide', () => {
   it('eight hostile identities flooding introductions at one victim: INITs to it stay within the budget', () => {
     const r = reflection(110);
@@ -238,6 +266,48 @@ describe('stateless resets and path validation', () => {
     expect(resetsToEve).toBe(1);
   });
 
+  it('a RESET with a harvested token, sent from elsewhere, never makes us dial where it came from', () => {
+    // Bob dialed alice, so alice has no address of her own for him: after a
+    // reset she looks for him at the session's authenticated last path. The
+    // reset's source proves nothing (anyone on the path can send one from
+    // anywhere, RFC 9000 §10.3 / §21.11), so eve's address must get nothing.
+    const net = new FakeNetwork({ seed: 122, conditions: { delay: 5 } });
+    const alice = new SimPeer(net, ALICE, { nick: 'alice' }, net.rng);
+    const bob = new SimPeer(net, BOB, { nick: 'bob' }, net.rng);
+    bob.add('alice', alice);
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 5000)).toBe(
+      true,
+    );
+    expect(alice.endpoint.peer('bob')?.pinned).toBe(false);
+    // The index on alice's DATA to bob, and bob's token for it (an observer's harvest).
+    let toBob: number | undefined;
+    net.tap = (d) => {
+      if (d.data[1] === PacketType.Data && d.to.port === BOB.port) toBob = d.data.readUInt32BE(2);
+      return undefined;
+    };
+    alice.send(['bob'], 'index probe');
+    net.run(100);
+    expect(toBob).toBeDefined();
+    const token = resetToken(bob.endpoint.local, toBob!);
+    const eve: Addr = { address: '203.0.113.50', port: 5000 };
+    let toEve = 0;
+    let initsToBob = 0;
+    net.tap = (d) => {
+      if (d.to.address === eve.address) toEve++;
+      if (d.to.address === BOB.address && isInit(d.data)) initsToBob++;
+      return undefined;
+    };
+    net.inject(encodeReset(toBob!, token), eve, ALICE);
+    net.run(1);
+    expect(alice.connected('bob')).toBe(false); // a genuine token is a genuine reset
+    net.run(30_000);
+    // Not one datagram to eve; bob was looked for (and found) where he really is.
+    expect(toEve).toBe(0);
+    expect(initsToBob).toBeGreaterThan(0);
+    expect(alice.connected('bob')).toBe(true);
+    expect(alice.endpoint.peer('bob')?.address).toEqual(BOB);
+  });
+
   it('answers one PATH_CHALLENGE per packet, and sends an unvalidated address at most 3x what came from it', () => {
     const { net, alice, mallory } = withMallory(121);
     const spoofed: Addr = { address: '203.0.113.77', port: 7777 };
@@ -270,6 +340,35 @@ describe('stateless resets and path validation', () => {
     // Before: 4 responses per packet plus challenges (≈ 4× the datagrams).
     expect(toSpoofed).toBeLessThanOrEqual(20 + 3);
     expect(bytesToSpoofed).toBeLessThanOrEqual(3 * bytesIn);
+    expect(alice.endpoint.peer('mallory')?.state.kind).toBe('connected');
+  });
+
+  it('one challenge from a spoofed address draws at most 3x its bytes there, retries included (RFC 9000 §8.1)', () => {
+    // The response plus our own challenge and its PATH_CHALLENGE_TRIES - 1
+    // retries would be 4 datagrams of the same size: the credit stops at 3.
+    const { net, alice, mallory } = withMallory(123);
+    const spoofed: Addr = { address: '203.0.113.78', port: 7778 };
+    const session = (
+      mallory.endpoint as unknown as { registry: { get(n: string): Peer } }
+    ).registry.get('alice').current as Session;
+    let sent = 0;
+    let bytesOut = 0;
+    net.tap = (d) => {
+      if (d.to.address === spoofed.address) {
+        sent++;
+        bytesOut += d.data.length;
+      }
+      return undefined;
+    };
+    const buf = Buffer.alloc(200);
+    const len =
+      writePathFrame(buf, DATA_HEADER_LENGTH, false, Buffer.alloc(8, 7)) - DATA_HEADER_LENGTH;
+    session.seal(buf, len, net.now);
+    const packet = buf.subarray(0, DATA_HEADER_LENGTH + len + TAG_LENGTH);
+    net.inject(packet, spoofed, ALICE);
+    net.run(10_000);
+    expect(sent).toBeGreaterThanOrEqual(1); // the response is owed
+    expect(bytesOut).toBeLessThanOrEqual(3 * packet.length);
     expect(alice.endpoint.peer('mallory')?.state.kind).toBe('connected');
   });
 });

@@ -41,7 +41,23 @@ export abstract class EndpointCommands {
    */
   addPeer(nick: string, spec: PeerSpec, now: number): void {
     this.lastNow = now;
+    // What the user names is the user's, even where a record named it first
+    // (before the add: it dials at once).
+    this.registry.get(nick)?.dialing.markFound(specAddrs(spec), false);
     this.names.add(nick, spec, now);
+  }
+
+  /**
+   * As addPeer, for what a DHT or LAN record (discovery/) found for a key the
+   * user asked for: whoever holds that key chose these addresses, so each
+   * INIT to one spends the node-wide third-party budget, as an introduced
+   * address does (nat/introductions.ts).
+   */
+  addFoundPeer(nick: string, spec: PeerSpec, now: number): void {
+    this.lastNow = now;
+    const named = specAddrs(spec);
+    this.introPolicy.withFound(named, () => this.names.add(nick, spec, now));
+    this.registry.get(nick)?.dialing.markFound(named, true);
   }
 
   /** Forgets a peer the user removed, its pin included. */
@@ -207,4 +223,8 @@ export abstract class EndpointCommands {
   setLocalAddresses(addresses: readonly string[]): void {
     this.introPolicy.setLocalAddresses(addresses);
   }
+}
+
+function specAddrs(spec: PeerSpec): Addr[] {
+  return [...spec.addrs, ...(spec.relayed ?? [])];
 }

@@ -29,6 +29,8 @@ export interface SocketSide {
   localAddress(): { address: string; port: number };
   /** This host's addresses, as the introduction policy sees them (shell/resolve.ts). */
   hostAddresses(): string[];
+  /** The endpoint's clock (the socket's is performance.now(); tests pass a virtual one). */
+  now?(): number;
   onPeer(
     listener: (
       info: { nick: string; fingerprint: string | undefined; address: string | undefined },
@@ -98,8 +100,10 @@ export async function attachDiscovery(
   return new SocketDiscovery(side, discovery);
 }
 
-function hostOf(side: SocketSide): DiscoveryHost {
+/** The host discovery acts through (exported for tests: its dial is where a record reaches the dialer). */
+export function hostOf(side: SocketSide): DiscoveryHost {
   const { endpoint } = side;
+  const now = () => side.now?.() ?? performance.now();
   return {
     identity: endpoint.local.identity,
     record: () => recordFromInvite(decodeInvite(side.invite()), side.hasPublicAddress()),
@@ -115,7 +119,7 @@ function hostOf(side: SocketSide): DiscoveryHost {
     dial: (nick, key, addrs, nat, relayed) => {
       if (side.isClosed()) return;
       try {
-        endpoint.addPeer(nick, { addrs, key, nat, relayed }, performance.now());
+        endpoint.addFoundPeer(nick, { addrs, key, nat, relayed }, now());
       } catch (err) {
         // The user re-pinned or removed the name meanwhile: the record no longer applies.
         if (err instanceof UsageError) return;
@@ -124,7 +128,7 @@ function hostOf(side: SocketSide): DiscoveryHost {
       side.pump();
     },
     epochNow: () => Date.now(),
-    now: () => performance.now(),
+    now,
   };
 }
 

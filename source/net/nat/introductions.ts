@@ -1,4 +1,4 @@
-import type { Addr } from '../core/address.js';
+import { type Addr, sameAddr } from '../core/address.js';
 import { TokenBucket } from '../core/handshake/cookies.js';
 import { type LocalView, thirdPartyTargetAllowed } from './targets.js';
 
@@ -6,7 +6,8 @@ import { type LocalView, thirdPartyTargetAllowed } from './targets.js';
 export const INTRO_RATE_PER_MINUTE = 32;
 /**
  * Datagrams that third parties (introductions, probe hits, a reset's last
- * path) may make this node send to addresses the user never gave, in all,
+ * path, DHT and LAN discovery records) may make this node send to addresses
+ * the user never gave, in all,
  * across every peer: a burst, then this many a minute. Each is one INIT
  * (320 bytes, MIN_INIT_SIZE), so the whole node sends at most ≈ 38 KB a
  * minute (after a 20 KB burst) where strangers point it, however many
@@ -31,6 +32,33 @@ export class IntroductionPolicy {
   refusedDials = 0;
   /** Introduced addresses refused as targets (multicast, private elsewhere, …). */
   refusedTargets = 0;
+
+  /**
+   * The addresses of the discovery record being added right now (see
+   * withFound): its first dial happens inside the add, before the peer's
+   * dial plan can carry the marks.
+   */
+  private pendingFound: readonly Addr[] = [];
+
+  /**
+   * Runs `add` (the user-name machinery adding a peer from a discovery
+   * record) with `addrs` counted as third-party addresses: a DHT or LAN
+   * record names them, not the user, so every INIT to one spends the same
+   * node-wide budget as an introduced address (the security issue's item 5).
+   */
+  withFound<T>(addrs: readonly Addr[], add: () => T): T {
+    this.pendingFound = addrs;
+    try {
+      return add();
+    } finally {
+      this.pendingFound = [];
+    }
+  }
+
+  /** Is `to` an address of the record being added (withFound)? */
+  isPendingFound(to: Addr): boolean {
+    return this.pendingFound.some((a) => sameAddr(a, to));
+  }
 
   setLocalAddresses(addresses: readonly string[]): void {
     this.local = { addresses: [...addresses] };

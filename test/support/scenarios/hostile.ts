@@ -19,6 +19,7 @@ import { LEARNED_DIALS_PER_MINUTE } from '../../../source/net/nat/introductions.
 import { PacketType } from '../../../source/net/wire/packet.js';
 import { FakeNetwork } from '../fakenet.js';
 import { SimPeer } from '../simnode.js';
+import { type Cost, CostMeter, costText } from './cost.js';
 
 const ALICE = { address: '203.0.113.1', port: 1000 };
 const BOB = { address: '203.0.113.2', port: 2000 };
@@ -41,6 +42,10 @@ export interface ReflectionFigures {
   /** INITs the budget allows in that time (burst + rate). */
   budget: number;
   refusedDials: number;
+  /** Every byte alice sent (victim, attackers, anyone) per byte the attackers sent her, during the attack. */
+  aliceBytesOut: number;
+  attackerBytesIn: number;
+  cost: Cost;
 }
 
 export function reflection(seed: number, identities = 8, minutes = 1): ReflectionFigures {
@@ -61,11 +66,17 @@ export function reflection(seed: number, identities = 8, minutes = 1): Reflectio
     throw new Error('reflection: the hostile peers did not connect');
   let initsToVictim = 0;
   let bytesToVictim = 0;
+  let aliceBytesOut = 0;
+  let attackerBytesIn = 0;
+  const meter = new CostMeter();
   net.tap = (d) => {
+    meter.sample();
     if (d.to.address === VICTIM.address) {
       bytesToVictim += d.data.length;
       if (d.data[1] === PacketType.Init) initsToVictim++;
     }
+    if (d.from.address === ALICE.address) aliceBytesOut += d.data.length;
+    else if (d.to.address === ALICE.address) attackerBytesIn += d.data.length;
     return undefined;
   };
   let introductions = 0;
@@ -100,6 +111,9 @@ export function reflection(seed: number, identities = 8, minutes = 1): Reflectio
     minutes: elapsed,
     budget: Math.ceil(LEARNED_DIALS_BURST + LEARNED_DIALS_PER_MINUTE * elapsed),
     refusedDials: alice.endpoint.introductionStats().refusedDials,
+    aliceBytesOut,
+    attackerBytesIn,
+    cost: meter.done(),
   };
 }
 
@@ -114,10 +128,24 @@ export interface NameClaimFigures {
   /** A private message to bob reached bob, and no claimant. */
   messageToRealBob: boolean;
   messageToClaimant: boolean;
+  /** What alice sent anyone but bob per byte the claimants sent her. */
+  aliceBytesOut: number;
+  claimantBytesIn: number;
+  cost: Cost;
 }
 
 export function nameClaim(seed: number): NameClaimFigures {
   const net = new FakeNetwork({ seed });
+  const meter = new CostMeter();
+  let aliceBytesOut = 0;
+  let claimantBytesIn = 0;
+  net.tap = (d) => {
+    meter.sample();
+    const bobSide = d.to.address === BOB.address || d.from.address === BOB.address;
+    if (d.from.address === ALICE.address && !bobSide) aliceBytesOut += d.data.length;
+    else if (d.to.address === ALICE.address && !bobSide) claimantBytesIn += d.data.length;
+    return undefined;
+  };
   const alice = new SimPeer(net, ALICE, { nick: 'alice' }, net.rng);
   // 1: a stranger who announces "bob" connects first.
   const announcer = new SimPeer(
@@ -164,6 +192,9 @@ export function nameClaim(seed: number): NameClaimFigures {
     lookalikes: claimants.filter((n) => n === 'bob' || n === 'b\u043eb'),
     messageToRealBob: mine(bob),
     messageToClaimant: mine(announcer) || mine(lookalike),
+    aliceBytesOut,
+    claimantBytesIn,
+    cost: meter.done(),
   };
 }
 
@@ -182,6 +213,11 @@ export function hostileSection(r: ReflectionFigures, n: NameClaimFigures): strin
       `${r.ratio.toFixed(2)}x (${r.bytesToVictim} bytes)`,
     ),
     pad('third-party dials refused by the budget', String(r.refusedDials)),
+    pad(
+      "alice's bytes out per attacker byte in",
+      `${(r.aliceBytesOut / Math.max(1, r.attackerBytesIn)).toFixed(2)}x (${r.aliceBytesOut} / ${r.attackerBytesIn} bytes)`,
+    ),
+    pad('CPU, memory (whole simulation)', costText(r.cost)),
     '',
     'Name claims before the user adds bob (announced, introduced, look-alike)',
     pad('"bob" holds the real key, pinned', `${n.bobIsReal && n.bobPinned ? 'yes' : 'NO'}`),
@@ -190,6 +226,11 @@ export function hostileSection(r: ReflectionFigures, n: NameClaimFigures): strin
       'a private message to bob reached',
       n.messageToRealBob && !n.messageToClaimant ? 'bob only' : 'WRONG PEER',
     ),
+    pad(
+      "alice's bytes out per claimant byte in",
+      `${(n.aliceBytesOut / Math.max(1, n.claimantBytesIn)).toFixed(2)}x (${n.aliceBytesOut} / ${n.claimantBytesIn} bytes)`,
+    ),
+    pad('CPU, memory (whole simulation)', costText(n.cost)),
   ].join('\n');
 }
 

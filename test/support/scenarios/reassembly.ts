@@ -30,6 +30,7 @@ import { streamHeaderLength, writeStreamFrame } from '../../../source/net/wire/f
 import { DATA_HEADER_LENGTH } from '../../../source/net/wire/packet.js';
 import { FakeNetwork } from '../fakenet.js';
 import { SimPeer } from '../simnode.js';
+import { type Cost, CostMeter, costText } from './cost.js';
 
 export const ATTACK_VARIANTS = ['every-other', 'spread-gaps', 'one-per-page'] as const;
 export type AttackVariant = (typeof ATTACK_VARIANTS)[number];
@@ -61,6 +62,10 @@ export interface ReassemblyFigures {
   heldAfter: number;
   goodPeerDelivered: boolean;
   goodPeerConnected: boolean;
+  /** Bytes alice sent mallory while the attack ran (ACKs, the CLOSE). */
+  bytesToAttacker: number;
+  /** CPU and peak memory of the attack phase (the process running the scenario). */
+  cost: Cost;
 }
 
 // ---- reaching inside: the attacker needs its session keys, the victim's
@@ -169,11 +174,20 @@ export function reassemblyAttack(seed: number, variant: AttackVariant): Reassemb
     heldAfter: 0,
     goodPeerDelivered: false,
     goodPeerConnected: false,
+    bytesToAttacker: 0,
+    cost: { cpuMs: 0, peakMemory: 0, rssAtPeak: 0, samples: 0 },
+  };
+  const meter = new CostMeter();
+  net.tap = (d) => {
+    if (d.from.address === alice.addr.address && d.to.address === mallory.addr.address)
+      figures.bytesToAttacker += d.data.length;
+    return undefined;
   };
   // Sample mallory's streams each time alice accounts a frame (every onStream).
   const host = victim.host;
   const reserve = host.reserveReassembly.bind(host);
   host.reserveReassembly = (delta) => {
+    meter.sample();
     let charged = 0;
     let objects = 0;
     let gaps = 0;
@@ -215,6 +229,8 @@ export function reassemblyAttack(seed: number, variant: AttackVariant): Reassemb
     : 'gone';
   figures.protocolDrops = alice.endpoint.stats.dropped.protocol;
   host.reserveReassembly = reserve;
+  figures.cost = meter.done();
+  net.tap = undefined;
 
   net.runUntilTrue(() => alice.received.some((m) => m.data.equals(big)), 30_000);
   figures.goodPeerDelivered = alice.received.filter((m) => m.nick === 'bob').length === 1;
@@ -267,6 +283,11 @@ export function reassemblySection(
         '  operations',
         `${f.operations} steps (${(f.operations / Math.max(1, f.frames)).toFixed(1)} per frame)`,
       ),
+      pad(
+        '  bytes out per attack byte in',
+        `${(f.bytesToAttacker / Math.max(1, f.attackBytes)).toFixed(2)}x (${f.bytesToAttacker} B to mallory)`,
+      ),
+      pad('  CPU, memory (whole simulation)', costText(f.cost)),
       pad(
         '  well-behaved peer',
         `${f.goodPeerDelivered ? 'delivered' : 'NOT delivered'}, ${f.goodPeerConnected ? 'connected' : 'DISCONNECTED'}; held after: ${f.heldAfter} B`,

@@ -72,6 +72,7 @@ export class Dialer {
       peer.transition({ kind: 'connecting', since: peer.state.since, attempt: plan.attempt });
     if (plan.attempt === ATTEMPTS_BEFORE_UNREACHABLE && given.length > 0) this.slow(peer, now);
     for (const to of given) {
+      if (this.thirdParty(plan, to) && !this.deps.policy.spendLearnedDial(now)) continue;
       this.deps.permit(to, now);
       this.deps.handshakes.sendInit(peer, to, now);
     }
@@ -83,10 +84,16 @@ export class Dialer {
     // A relayed candidate, from our socket (the peer permitted our IP) and
     // from our own allocation (on the same relay, the relay's IP is permitted).
     for (const to of relayed) {
+      if (this.thirdParty(plan, to) && !this.deps.policy.spendLearnedDial(now)) continue;
       this.deps.handshakes.sendInit(peer, to, now);
       if (this.deps.relayReady()) this.deps.handshakes.sendInit(peer, viaRelay(to), now);
     }
     this.deps.touched(peer);
+  }
+
+  /** A discovery record, not the user, named `to` (nat/introductions.ts withFound). */
+  private thirdParty(plan: Peer['dialing'], to: Addr): boolean {
+    return plan.isFound(to) || this.deps.policy.isPendingFound(to);
   }
 
   /** Our own key answered at `from`: drop that address; if none is left, say so. */

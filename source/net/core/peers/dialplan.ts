@@ -1,4 +1,4 @@
-import { type Addr, sameAddr } from '../address.js';
+import { type Addr, addrKey, sameAddr } from '../address.js';
 
 /** Handshake attempts back off 0.5, 1, 2, 4, 8 s, then every 15 s. */
 export const DIAL_BACKOFF = [500, 1000, 2000, 4000, 8000];
@@ -42,6 +42,12 @@ export class DialPlan {
   /** Relayed addresses the user (an invite code) gave, and those a third party named. */
   private relayedAddrs: Addr[] = [];
   private learnedRelayed: Candidate[] = [];
+  /**
+   * Given and relayed addresses that a discovery record named, not the user
+   * (addrKey): dialed like given ones (a record is how a friend who moved is
+   * found again), but each INIT spends the node-wide third-party budget.
+   */
+  private found = new Set<string>();
   /** Attempts since the schedule last restarted. */
   attempt = 0;
   /** When the next attempt goes (undefined: not dialing). */
@@ -88,6 +94,25 @@ export class DialPlan {
   /** Direct candidates (given, then learned with tries left): where path upgrades probe. */
   direct(): Addr[] {
     return this.targets();
+  }
+
+  /**
+   * Marks addresses as found by discovery (or, `found` false, as the user's
+   * own). Only addresses still given or relayed keep a mark, so the set
+   * stays as small as the plan.
+   */
+  markFound(addrs: readonly Addr[], found: boolean): void {
+    for (const a of addrs) {
+      if (found) this.found.add(addrKey(a));
+      else this.found.delete(addrKey(a));
+    }
+    const dialed = new Set([...this.given, ...this.relayedAddrs].map(addrKey));
+    for (const k of this.found) if (!dialed.has(k)) this.found.delete(k);
+  }
+
+  /** Did a discovery record, not the user, name `a`? */
+  isFound(a: Addr): boolean {
+    return this.found.size > 0 && this.found.has(addrKey(a));
   }
 
   /** The user (or an invite code) named these addresses: they replace the given ones only. */
