@@ -69,6 +69,14 @@ export class SentLog<F> {
   #bareHead = 0;
   #bareLive = 0;
 
+  /**
+   * Slots the ACK-only list holds, live or not: memory, for tests that bound it (the list is
+   * private, and a head that stopped advancing would grow it by one per ACK-only packet).
+   */
+  get bareSlots(): number {
+    return this.#bare.length;
+  }
+
   /** A.5's storage: appends `p`, whose packet number the caller checked is above every other. */
   append(p: SentPacket<F>): void {
     const i = this.tail;

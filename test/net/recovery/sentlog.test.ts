@@ -207,13 +207,46 @@ describe('SentLog: ACK-only packets a peer may never acknowledge (RFC 9000 §13.
   it('a peer that never acknowledges: memory stays bounded over 100,000 ACK-only packets', () => {
     const log = new SentLog<number>();
     let maxSlots = 0;
+    let maxBare = 0;
     for (let pn = 0; pn < 100_000; pn++) {
       log.append(pkt(pn, bare));
       maxSlots = Math.max(maxSlots, log.packets.length);
+      maxBare = Math.max(maxBare, log.bareSlots);
     }
     expect(retained(log)).toBe(MAX_BARE);
     expect(stateOf(log, 100_000 - MAX_BARE)).toBe(LIVE);
     expect(stateOf(log, 100_000 - MAX_BARE - 1)).toBeUndefined();
     expect(maxSlots).toBeLessThanOrEqual(COMPACT_MIN + MAX_BARE + 1);
+    expect(maxBare).toBeLessThanOrEqual(2 * (COMPACT_MIN + MAX_BARE));
+  });
+
+  it('a peer that acknowledges them: the list of ACK-only packets stays bounded too', () => {
+    // Acknowledged ACK-only packets (the peer sent something ack-eliciting now and then) are
+    // skipped at the list's head; were they not, the list would grow by one per packet.
+    const log = new SentLog<number>();
+    let maxBare = 0;
+    for (let pn = 0; pn < 50_000; pn++) {
+      log.append(pkt(pn, bare));
+      if (pn >= 4) settlePn(log, pn - 4, ACKED);
+      log.compact();
+      maxBare = Math.max(maxBare, log.bareSlots);
+    }
+    expect(retained(log)).toBe(4);
+    expect(maxBare).toBeLessThanOrEqual(2 * COMPACT_MIN + 8);
+  });
+
+  it('acknowledged ACK-only packets held behind an outstanding one are skipped all the same', () => {
+    // pn 0 (data) keeps every later entry in the log; the acknowledged ACK-only ones among
+    // them must still leave the list of ACK-only packets to forget.
+    const log = new SentLog<number>();
+    log.append(pkt(0));
+    let maxBare = 0;
+    for (let pn = 1; pn < 20_000; pn++) {
+      log.append(pkt(pn, bare));
+      if (pn > 4) settlePn(log, pn - 4, ACKED);
+      maxBare = Math.max(maxBare, log.bareSlots);
+    }
+    expect(stateOf(log, 0)).toBe(LIVE);
+    expect(maxBare).toBeLessThanOrEqual(2 * COMPACT_MIN + 8);
   });
 });
