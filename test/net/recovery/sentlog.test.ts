@@ -218,6 +218,9 @@ describe('SentLog: ACK-only packets a peer may never acknowledge (RFC 9000 §13.
     expect(stateOf(log, 100_000 - MAX_BARE - 1)).toBeUndefined();
     expect(maxSlots).toBeLessThanOrEqual(COMPACT_MIN + MAX_BARE + 1);
     expect(maxBare).toBeLessThanOrEqual(2 * (COMPACT_MIN + MAX_BARE));
+    // One packet forgotten per packet sent, and a copy of the list (about 1024 entries) once
+    // in 1024 packets: about two steps per packet, never a walk or a copy per packet.
+    expect(log.bareWork).toBeLessThanOrEqual(2 * 100_000 + 100_000 / 8);
   });
 
   it('a peer that acknowledges them: the list of ACK-only packets stays bounded too', () => {
@@ -233,6 +236,9 @@ describe('SentLog: ACK-only packets a peer may never acknowledge (RFC 9000 §13.
     }
     expect(retained(log)).toBe(4);
     expect(maxBare).toBeLessThanOrEqual(2 * COMPACT_MIN + 8);
+    // One acknowledged entry skipped per packet, and the few live entries copied once in
+    // 1024 packets, not every time the skipped ones outnumber them.
+    expect(log.bareWork).toBeLessThanOrEqual(50_000 + 50_000 / 8);
   });
 
   it('acknowledged ACK-only packets held behind an outstanding one are skipped all the same', () => {
