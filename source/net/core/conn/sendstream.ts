@@ -85,6 +85,15 @@ export class SendStream {
     return this.writeOffset;
   }
 
+  /**
+   * Array slots held for segments and messages, released or not: memory, for
+   * tests that bound it (a released slot still references its data until the
+   * arrays are compacted).
+   */
+  get slotsHeld(): number {
+    return this.segments.length + this.messages.length;
+  }
+
   /** Bytes written but not yet acknowledged. */
   get unacknowledged(): number {
     return this.writeOffset - this.ackedPrefix;
