@@ -54,6 +54,38 @@ describe('SendStream: memory of a long-lived stream', () => {
   });
 });
 
+describe('SendStream: work of a long-lived stream', () => {
+  // A full window in flight, then acknowledged packet by packet, three times: compacting on
+  // every ack, or every 1024 acks, would move every slot left each time (millions of
+  // moves); compacting once the released part is the larger one moves a few per ack.
+  // Messages of 1000 bytes take one segment each (header joined), of 100 bytes two.
+  it.each([
+    { n: 3000, size: 1000, chunksPerMessage: 1, slotsPerMessage: 2 },
+    { n: 20_000, size: 100, chunksPerMessage: 2, slotsPerMessage: 3 },
+  ])(
+    '$n messages of $size bytes in flight: a few slots moved per ack',
+    ({ n, size, chunksPerMessage, slotsPerMessage }) => {
+      const s = new SendStream(1);
+      const rounds = 3;
+      let done = 0;
+      let maxSlots = 0;
+      for (let round = 0; round < rounds; round++) {
+        for (let id = 0; id < n; id++) s.write(id, Buffer.alloc(size, id & 0xff));
+        const chunks = drain(s, size + 2);
+        expect(chunks.length).toBe(chunksPerMessage * n);
+        maxSlots = Math.max(maxSlots, s.slotsHeld);
+        for (const [offset, data] of chunks) done += s.onAcked(offset, data.length).length;
+      }
+      expect(done).toBe(rounds * n);
+      expect(s.compactWork).toBeGreaterThan(0);
+      expect(s.compactWork).toBeLessThanOrEqual(3 * rounds * slotsPerMessage * n);
+      // What earlier windows released is not held into the next: a window's slots plus at
+      // most 1024 released ones, for segments and for messages.
+      expect(maxSlots).toBeLessThanOrEqual(slotsPerMessage * n + 2 * 1025);
+    },
+  );
+});
+
 describe('SendStream: where a length header travels', () => {
   it('alone for a message under 512 bytes (the receiver copies it either way)', () => {
     const s = new SendStream(1);
