@@ -261,6 +261,14 @@ describe('PeerRegistry: trust', () => {
     expect(reg.pinnedKey('bob')).toEqual(key(2));
   });
 
+  it('made without pins or blocks, it holds none', () => {
+    const reg = new PeerRegistry(new Host(), () => {}, 16);
+    expect(reg.blockedKeys()).toEqual([]);
+    // No name is taken: even a one-letter one is free.
+    expect(reg.strangerNick('S', key(1))).toBe('S');
+    expect(reg.pinnedKey('S')).toBeUndefined();
+  });
+
   it('unpins a name once, and reports nothing for a name never pinned', () => {
     const { reg, events } = registry([['bob', key(1)]]);
     reg.unpin('carol');
