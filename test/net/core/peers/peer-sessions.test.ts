@@ -139,6 +139,8 @@ describe('Peer: our disconnect', () => {
     });
     expect(host.events).toEqual([{ type: 'peer', nick: 'bob', change: 'disconnected' }]);
     expect(peer.connected).toBe(false);
+    // Where the peer last spoke from (authenticated) is kept for the next dial.
+    expect(peer.lastPath).toEqual(PATH);
     // One CLOSE on each session, in its own keys.
     expect(host.sent).toHaveLength(2);
     const closes = [
