@@ -6,7 +6,7 @@ import type { EndpointEvent } from '../../../../source/net/core/events.js';
 import { Peer, type PeerHost } from '../../../../source/net/core/peers/peer.js';
 import { SIMULTANEOUS_OPEN_WINDOW } from '../../../../source/net/core/peers/sessions.js';
 import { createPacketKey, KEY_LENGTH, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
-import { CloseCode, decodeFrames } from '../../../../source/net/wire/frames.js';
+import { CloseCode, decodeFrames, writePing } from '../../../../source/net/wire/frames.js';
 import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js';
 
 /**
@@ -111,6 +111,30 @@ describe('Peer: which session carries data', () => {
       );
       expect(peer.sessions()).toHaveLength(2);
     }
+  });
+
+  it('data on the session the tie-break prefers moves us onto it; other packets do not', () => {
+    // After a simultaneous open each side may have made the other session current: data
+    // arriving on the preferred one brings both onto it.
+    const ping = Uint8Array.of(1);
+    writePing(ping, 0);
+    const setup = () => {
+      const peer = new Peer(1, 'bob', true, [PATH], 0, new Host());
+      const preferred = make(1, 5, 0).session; // its initiator key sorts first: it wins
+      const other = make(2, 9, 0).session;
+      peer.adoptSession(preferred, INSTANCE, 0);
+      peer.adoptSession(other, INSTANCE, SIMULTANEOUS_OPEN_WINDOW); // newer: current
+      expect(peer.current).toBe(other);
+      return { peer, preferred, other };
+    };
+    const a = setup();
+    a.peer.onPayload(a.other, 0, ping, PATH, 6000);
+    expect(a.peer.current).toBe(a.other); // data on the current one: nothing moves
+    a.peer.onPayload(a.preferred, 0, new Uint8Array(0), PATH, 6001);
+    expect(a.peer.current).toBe(a.other); // nothing ack-eliciting: nothing moves
+    a.peer.onPayload(a.preferred, 1, ping, PATH, 6002);
+    expect(a.peer.current).toBe(a.preferred);
+    expect(a.peer.sessions()).toHaveLength(2);
   });
 
   it('is relayed only when the current path is a relayed one', () => {
