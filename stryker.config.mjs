@@ -11,10 +11,11 @@ export default {
   vitest: { configFile: 'test/mutation/vitest.config.ts', related: true },
   // The scope: crypto, replay window, cookies, session keys and rekey,
   // packet and frame codecs, recovery, streams and reassembly, the peer
-  // state machine and trust decisions.
+  // state machine and trust decisions. pages.ts is the streams' reassembly
+  // store; streamlimits.ts the window both halves agree on.
   mutate: [
     'source/net/crypto/{noise,cipher,identity}.ts',
-    'source/net/core/conn/{replay,session,sendstream,recvstream}.ts',
+    'source/net/core/conn/{replay,session,sendstream,recvstream,streamlimits,pages}.ts',
     'source/net/core/handshake/cookies.ts',
     'source/net/wire/{packet,frames,reader}.ts',
     'source/net/recovery/{rtt,loss,sentlog,congestion,rangeset}.ts',

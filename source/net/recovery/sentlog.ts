@@ -69,6 +69,17 @@ export class SentLog<F> {
   #bareHead = 0;
   #bareLive = 0;
 
+  /**
+   * Slots the ACK-only list holds, live or not: memory, for tests that bound it (the list is
+   * private, and a head that stopped advancing would grow it by one per ACK-only packet).
+   */
+  get bareSlots(): number {
+    return this.#bare.length;
+  }
+
+  /** Work on the ACK-only list, in steps (an entry looked at or copied): for tests that bound it. */
+  bareWork = 0;
+
   /** A.5's storage: appends `p`, whose packet number the caller checked is above every other. */
   append(p: SentPacket<F>): void {
     const i = this.tail;
@@ -118,14 +129,19 @@ export class SentLog<F> {
     bare.push(pn);
     this.#bareLive++;
     while (this.#bareLive > MAX_BARE_TRACKED) {
+      this.bareWork++;
       const oldest = bare[this.#bareHead++]!;
       const i = this.lowerBound(oldest);
       if (i < this.tail && this.packets[i]!.pn === oldest && this.states[i] === LIVE) {
         this.settle(i, DROPPED);
       }
     }
-    while (this.#bareHead < bare.length && !this.#isLive(bare[this.#bareHead]!)) this.#bareHead++;
+    while (this.#bareHead < bare.length && !this.#isLive(bare[this.#bareHead]!)) {
+      this.#bareHead++;
+      this.bareWork++;
+    }
     if (this.#bareHead >= COMPACT_MIN && this.#bareHead * 2 > bare.length) {
+      this.bareWork += bare.length - this.#bareHead;
       this.#bare = bare.slice(this.#bareHead);
       this.#bareHead = 0;
     }

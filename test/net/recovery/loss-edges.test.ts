@@ -100,6 +100,17 @@ describe('LossDetector: what may be declared lost (§6.1)', () => {
     expect(ld.deadline()).toBeCloseTo(1000 + (9 / 8) * 90, 9);
   });
 
+  it('counts the PTO from the last ack-eliciting packet, not a later ACK-only one (§6.2.1)', () => {
+    const ld = new LossDetector<string>();
+    ld.onPacketSent(pkt(0, 0));
+    const due = ld.deadline()!;
+    // Acknowledging the peer's data meanwhile must not push our probe back.
+    ld.onPacketSent(pkt(1, 200, bare));
+    ld.onPacketSent(pkt(2, 300, { ackEliciting: false, size: 30 })); // padding, in flight
+    expect(ld.deadline()).toBe(due);
+    expect(ld.onTimeout(due).probes).toBe(2);
+  });
+
   it('a PTO never reports persistent congestion', () => {
     const ld = new LossDetector<string>();
     ld.onPacketSent(pkt(0, 0));

@@ -85,6 +85,18 @@ export class SendStream {
     return this.writeOffset;
   }
 
+  /**
+   * Array slots held for segments and messages, released or not: memory, for
+   * tests that bound it (a released slot still references its data until the
+   * arrays are compacted).
+   */
+  get slotsHeld(): number {
+    return this.segments.length + this.messages.length;
+  }
+
+  /** Array slots visited when compacting (work, for tests that bound it). */
+  compactWork = 0;
+
   /** Bytes written but not yet acknowledged. */
   get unacknowledged(): number {
     return this.writeOffset - this.ackedPrefix;
@@ -215,10 +227,12 @@ export class SendStream {
   /** Drop consumed array prefixes now and then, so long runs stay O(1) amortised. */
   private compact(): void {
     if (this.segHead > 1024 && this.segHead * 2 > this.segments.length) {
+      this.compactWork += this.segments.length;
       this.segments.splice(0, this.segHead);
       this.segHead = 0;
     }
     if (this.msgHead > 1024 && this.msgHead * 2 > this.messages.length) {
+      this.compactWork += this.messages.length;
       this.messages.splice(0, this.msgHead);
       this.msgHead = 0;
     }
