@@ -69,7 +69,26 @@ interface Slot {
   reason: string | undefined;
   /** Bytes relayed by the clients this slot had before the current one. */
   earlier: { sent: number; received: number };
+  /** A UDP slot marked `fallback`: when to try the same server by stream too, if UDP is still silent. */
+  fallbackAt: number | undefined;
+  /** The same server by the other transport, racing this one (happy eyeballs, see FALLBACK_AFTER_RTOS). */
+  partner: Slot | undefined;
 }
+
+/** RFC 8489 §6.2.1's initial RTO, which a server config may override. */
+const DEFAULT_RTO = 500;
+/**
+ * A UDP Allocate still unanswered when its third transmission goes (0, 1
+ * and 3 RTOs: 1.5 s at 500 ms) most likely meets a network that drops
+ * outbound UDP; a relay's round trip is far shorter. Then the same server
+ * is tried by stream as well (RFC 8656 §3.1 allows TCP to it), in the
+ * spirit of happy eyeballs (RFC 8305 §5: start the next attempt after a
+ * short delay, keep the first one running): whichever allocates first is
+ * kept, so a UDP answer arriving late still wins over a TCP connection
+ * that has not allocated yet. Waiting for the whole transaction timeout
+ * (39.5 s) instead kept a UDP-blocked node without a relay that long.
+ */
+export const FALLBACK_AFTER_RTOS = 3;
 
 /**
  * RFC 8489 §6.2.2: over a reliable transport a request is sent once (TCP
@@ -127,18 +146,54 @@ export class Relay {
   }
 
   start(servers: readonly RelayServer[], now: number): void {
-    for (const config of servers) {
-      const stream = config.transport === 'stream';
-      const slot: Slot = {
-        config,
-        stream,
-        client: this.newClient(config, stream),
-        reason: undefined,
-        earlier: { sent: 0, received: 0 },
-      };
-      this.slots.push(slot);
-      slot.client.allocate(now);
+    for (const config of servers) this.addSlot(config, config.transport === 'stream', now);
+  }
+
+  /** A new slot for `config`, allocating at once. */
+  private addSlot(config: RelayServer, stream: boolean, now: number): Slot {
+    const slot: Slot = {
+      config,
+      stream,
+      client: this.newClient(config, stream),
+      reason: undefined,
+      earlier: { sent: 0, received: 0 },
+      fallbackAt: undefined,
+      partner: undefined,
+    };
+    this.slots.push(slot);
+    this.armFallback(slot, now);
+    slot.client.allocate(now);
+    return slot;
+  }
+
+  /** A UDP slot that may fall back gets its moment to try a stream as well (FALLBACK_AFTER_RTOS). */
+  private armFallback(slot: Slot, now: number): void {
+    slot.fallbackAt =
+      slot.config.fallback && !slot.stream
+        ? now + FALLBACK_AFTER_RTOS * (slot.config.rto ?? DEFAULT_RTO)
+        : undefined;
+  }
+
+  /**
+   * The UDP Allocate is still unanswered at `fallbackAt`: the same server by
+   * stream, racing it (the UDP transaction goes on). Nothing when the server
+   * answered anything over UDP (it is reachable; a 401 counts).
+   */
+  private raceStream(slot: Slot, now: number): void {
+    slot.fallbackAt = undefined;
+    if (slot.client.state !== 'allocating' || slot.client.heard) return;
+    const waited = FALLBACK_AFTER_RTOS * (slot.config.rto ?? DEFAULT_RTO);
+    slot.reason = `no answer over UDP in ${waited} ms; trying TCP as well`;
+    let partner = slot.partner;
+    if (partner && (partner.client.state === 'allocating' || partner.client.state === 'allocated'))
+      return;
+    if (partner) this.replaceClient(partner, true, now);
+    else {
+      partner = this.addSlot(slot.config, true, now);
+      partner.partner = slot;
+      slot.partner = partner;
     }
+    partner.reason = slot.reason;
   }
 
   /** Our relayed address, once allocated. */
@@ -249,19 +304,23 @@ export class Relay {
   nextDeadline(): number | undefined {
     let at = this.releaseAt();
     for (const s of this.slots) {
-      const d = s.client.nextDeadline();
-      if (d !== undefined && (at === undefined || d < at)) at = d;
+      for (const d of [s.client.nextDeadline(), s.fallbackAt]) {
+        if (d !== undefined && (at === undefined || d < at)) at = d;
+      }
     }
     return at;
   }
 
   handleTimeout(now: number): void {
-    for (const s of this.slots) {
+    // A copy: a stream racing a silent UDP slot joins the list here.
+    for (const s of [...this.slots]) {
       const c = s.client;
       const d = c.nextDeadline();
-      if (d === undefined || d > now) continue;
-      c.handleTimeout(now);
-      this.drain(s, c, now);
+      if (d !== undefined && d <= now) {
+        c.handleTimeout(now);
+        this.drain(s, c, now);
+      }
+      if (s.fallbackAt !== undefined && s.fallbackAt <= now) this.raceStream(s, now);
     }
     const at = this.releaseAt();
     if (at !== undefined && at <= now) this.release(now);
@@ -313,6 +372,7 @@ export class Relay {
     slot.earlier.received += slot.client.relayedBytes.received;
     slot.stream = stream;
     slot.client = this.newClient(slot.config, stream);
+    this.armFallback(slot, now);
     slot.client.allocate(now);
   }
 
@@ -368,7 +428,16 @@ export class Relay {
     this.dormant = undefined;
     this.lastUsed = undefined;
     slot.reason = undefined;
+    slot.fallbackAt = undefined;
     this.channels.clear();
+    const partner = slot.partner;
+    if (slot.stream && partner?.client.state === 'allocating') {
+      // The stream won the race: the UDP Allocate stops retransmitting (a
+      // stream still allocating when UDP wins is released once it answers, above).
+      partner.fallbackAt = undefined;
+      partner.client.close(now);
+      this.drain(partner, partner.client, now);
+    }
     // The relay's own IP: peers on the same relay reach us from their allocation.
     client.permit({ address: relayed.address, port: 0 }, now);
     for (const ip of this.wanted) client.permit({ address: ip, port: 0 }, now);
@@ -382,7 +451,14 @@ export class Relay {
     now: number,
   ): void {
     const where = addrKey(client.server);
-    if (slot.config.fallback && !slot.stream && e.op === 'allocate' && e.code === undefined) {
+    const partner = slot.partner;
+    if (
+      slot.config.fallback &&
+      !slot.stream &&
+      !partner &&
+      e.op === 'allocate' &&
+      e.code === undefined
+    ) {
       // RFC 8656 §3.1 / issue 17 item 2: a network that drops outbound UDP
       // still lets TCP out; the same server, the same port, over a stream.
       slot.reason = `no answer over UDP (${e.reason}); trying TCP`;
@@ -394,6 +470,14 @@ export class Relay {
       this.active = undefined;
       this.lastUsed = undefined;
       this.host.emit({ type: 'relay', state: 'failed', relayed: undefined, server: client.server });
+    } else if (partner && e.op === 'allocate') {
+      // One of a UDP / stream race: while the other may still allocate, its
+      // outcome is the one to report; when both failed, both reasons.
+      const other = partner.client.state;
+      if (other === 'allocating' || other === 'allocated') return;
+      if (other === 'failed' && partner.reason)
+        slot.reason = `${slot.reason}; ${partner.stream ? 'over TCP' : 'over UDP'}: ${partner.reason}`;
+      partner.reason = slot.reason;
     }
     this.host.emit({
       type: 'error',
