@@ -165,7 +165,14 @@ export class FakeRelay implements SimNode {
         );
         break;
       case TurnMethod.Refresh:
-        if (lifetimeOf(msg) === 0) this.released++;
+        if (lifetimeOf(msg) === 0) {
+          this.released++;
+          // §8: the allocation is deleted; its port is gone (a new Allocate gets a new one, as coturn does).
+          if (alloc) {
+            this.allocations.delete(key(from));
+            this.net.detach(alloc.port.addr);
+          }
+        }
         attrs.push(lifetimeAttr(lifetimeOf(msg) ?? 600));
         break;
       case TurnMethod.CreatePermission: {

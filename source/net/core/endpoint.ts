@@ -168,6 +168,7 @@ export class Endpoint extends EndpointCommands {
       acceptStrangers: () => this.acceptStrangers,
       makeRoom: (now) => this.names.evictStranger(now),
       ourMapping: () => this.ourMapping(),
+      ourRelayed: () => this.relay.relayed,
       drop: (r) => this.drop(r),
       touched: (peer) => this.dirty.add(peer),
       nextMessageId: () => this.nextMessageId++,
@@ -190,7 +191,11 @@ export class Endpoint extends EndpointCommands {
       mappingChanged: () => this.mesh.onOwnMappingChanged(),
     });
     this.relay = new Relay({
-      emit: (e) => this.events.push(e),
+      emit: (e) => {
+        this.events.push(e);
+        // A new allocation (a new port after an idle release): connected peers hear it.
+        if (e.type === 'relay' && e.state === 'allocated') this.mesh.onOwnRelayedChanged();
+      },
       deliver: (data, from, now) => {
         this.relayDelivered = true;
         this.receive(data, from, now, undefined);

@@ -248,6 +248,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     // publish the reflexive address as soon as we learn it, not at the next
     // periodic refresh seconds later (seen in the NAT lab: ~7 s to connect by key).
     if (this.discovery) this.on('stun', () => this.discovery?.refresh());
+    // Likewise our relayed address, at bind and whenever it changes (a new
+    // allocation after an idle release has a new port).
+    if (this.discovery) this.driver.onRelayAllocated = () => this.discovery?.refresh();
   }
 
   private resolve(text: string): Promise<Addr[]> {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type Addr, viaRelay } from '../../../source/net/core/address.js';
+import { type Addr, sameAddr, viaRelay } from '../../../source/net/core/address.js';
 import type { Transmit } from '../../../source/net/core/config.js';
 import type { EndpointEvent } from '../../../source/net/core/events.js';
+import type { PeerRegistry } from '../../../source/net/core/peers/registry.js';
 import {
   FALLBACK_AFTER_RTOS,
   IDLE_RELEASE_MS,
@@ -390,8 +391,13 @@ describe('release after a switch to direct, on the fake net (issue 17 item 4)', 
     bob.endpoint.addPeer('alice', { addrs: [aPub], relayed: [ra], key: key(alice) }, net.now);
     net.poke(alice.addr);
     net.poke(bob.addr);
-    return { net, relay, alice, bob, block, ra };
+    return { net, relay, alice, bob, block, ra, key };
   }
+
+  /** The relayed candidates `of` holds for `nick` (what an invite code or the peer itself said). */
+  const relayedOf = (of: SimPeer, nick: string): readonly Addr[] =>
+    (of.endpoint as unknown as { registry: PeerRegistry }).registry.get(nick)?.dialing.relayed ??
+    [];
 
   it('keeps the allocation while relayed and for 5 min after going direct, then releases it; a dial that wants the relay allocates again', () => {
     const { net, relay, alice, bob, block, ra } = pair();
@@ -431,7 +437,56 @@ describe('release after a switch to direct, on the fake net (issue 17 item 4)', 
     expect(net.runUntilTrue(() => alice.endpoint.relayStats().state === 'allocated', 10_000)).toBe(
       true,
     );
-    // A new allocation: the fake relay hands the same client its old port back; coturn may not.
+    // A new allocation on the same relay, on a new port (the old one was deleted, RFC 8656 §8).
     expect(alice.endpoint.relayedAddress()?.address).toBe(ra.address);
+    expect(alice.endpoint.relayedAddress()?.port).not.toBe(ra.port);
+  });
+
+  it('the new relayed address after a release reaches the live session, which falls back to it when direct dies', () => {
+    const { net, relay, alice, bob, block, ra, key } = pair();
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 10_000)).toBe(
+      true,
+    );
+    block(false);
+    expect(
+      net.runUntilTrue(() => alice.endpoint.peer('bob')?.stats.path === 'direct', 10_000),
+    ).toBe(true);
+    expect(net.runUntilTrue(() => relay.released === 2, IDLE_RELEASE_MS + 120_000)).toBe(true);
+    // Alice needs the relay again (a peer known only by a relayed address): a new allocation.
+    const carol = new SimPeer(net, { address: '192.0.2.9', port: 9 }, { nick: 'carol' }, net.rng);
+    alice.endpoint.addPeer(
+      'carol',
+      { addrs: [], relayed: [{ address: RELAY_IP, port: 60_000 }], key: key(carol) },
+      net.now,
+    );
+    net.poke(alice.addr);
+    expect(net.runUntilTrue(() => alice.endpoint.relayedAddress() !== undefined, 10_000)).toBe(
+      true,
+    );
+    const ra2 = alice.endpoint.relayedAddress()!;
+    expect(ra2.port).not.toBe(ra.port);
+    // Over the live (direct) session bob hears it: it replaces the released one.
+    expect(
+      net.runUntilTrue(() => relayedOf(bob, 'alice').some((a) => sameAddr(a, ra2)), 5000),
+    ).toBe(true);
+    expect(relayedOf(bob, 'alice').some((a) => sameAddr(a, ra))).toBe(false);
+    // The direct path dies: the session falls back through alice's new allocation, and carries data.
+    block(true);
+    expect(
+      net.runUntilTrue(
+        () =>
+          alice.endpoint.peer('bob')?.stats.path === 'relay' &&
+          bob.endpoint.peer('alice')?.stats.path === 'relay',
+        60_000,
+      ),
+    ).toBe(true);
+    bob.send(['alice'], 'through the new allocation');
+    expect(
+      net.runUntilTrue(
+        () => alice.received.some((m) => m.data.toString() === 'through the new allocation'),
+        10_000,
+      ),
+    ).toBe(true);
+    expect(alice.connected('bob') && bob.connected('alice')).toBe(true);
   });
 });

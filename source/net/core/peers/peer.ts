@@ -139,6 +139,23 @@ export class Peer {
     return path !== undefined && this.dialing.isRelayed(path);
   }
 
+  /**
+   * The peer told us its relayed addresses anew (its new allocation): they
+   * replace those it gave before, and a fallback path that led to one it
+   * gave up leads to the first new one.
+   */
+  replaceRelayed(addrs: readonly Addr[]): void {
+    const before = [...this.dialing.relayed];
+    this.dialing.setRelayed(addrs);
+    const to = addrs[0];
+    if (!to) return;
+    const same = (a: Addr, b: Addr) => a.address === b.address && a.port === b.port;
+    this.paths.retarget(
+      (a) => before.some((b) => same(a, b)) && !addrs.some((n) => same(a, n)),
+      to,
+    );
+  }
+
   /** Times the session moved between the relay and a direct path. */
   get pathSwitches(): number {
     return this.paths.switches;
