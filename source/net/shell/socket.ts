@@ -376,11 +376,21 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     return key ? fingerprintOf(key) : undefined;
   }
 
-  /** Accepts the new key of a pinned nick whose key changed (after comparing fingerprints). */
+  /**
+   * Accepts the new key of a pinned nick whose key changed (after comparing
+   * fingerprints), or pins the key of an unconfirmed peer (see
+   * PeerInfo.unconfirmed): the key its session proved.
+   */
   async trustNewKey(nick: string): Promise<void> {
     this.assertOpen();
     const p = this.endpoint.peer(nick);
     if (!p) throw new UsageError(`unknown peer "${nick}"`);
+    if (p.unconfirmed && p.fingerprint) {
+      this.endpoint.confirm(nick);
+      await this.trust.set(nick, parseFingerprint(p.fingerprint));
+      this.driver.pump();
+      return;
+    }
     if (p.state.kind !== 'key-mismatch') throw new UsageError(`${nick}'s key has not changed`);
     const key = parseFingerprint(p.state.got);
     this.endpoint.trust(nick, key, performance.now());

@@ -101,6 +101,13 @@ export interface PeerInfo {
   announcedNick: string | undefined;
   /** The nick of the peer whose introduction brought this one, if one did. */
   introducedBy?: string;
+  /**
+   * Set when the user added this name at an address without a key and the
+   * session came from that IP on another port (a symmetric NAT): taken as
+   * this peer, its key not pinned until `trustNewKey(nick)` confirms it.
+   * `from` is where it answered (`host:port`).
+   */
+  unconfirmed?: { from: string };
   state: PeerState;
   stats: PeerStats;
 }

@@ -73,6 +73,14 @@ export class Peer {
   introducible = false;
   /** Set when we learned of this peer through an introduction (nick of the introducer). */
   introducedBy: string | undefined;
+  /**
+   * The user added this name at an address without a key, and a session
+   * announcing the name came from that address's IP on another port (a
+   * symmetric NAT rewrote it): taken as this peer for the session, its key
+   * held but NOT pinned, since anyone behind the same NAT could claim the
+   * name. The user confirms it (`trust`); a key given later decides.
+   */
+  unconfirmed: { from: Addr } | undefined;
 
   constructor(
     /** Stable for the life of this record, unlike the nick, which can be renamed. */
