@@ -46,7 +46,8 @@ export class Trust {
     if (key) this.checkExpectedKey(nick, key);
     let peer = this.deps.registry.get(nick);
     if (peer?.unconfirmed && key) {
-      if (peer.key?.equals(key)) peer.unconfirmed = undefined; // the key given is the one that answered
+      // The key given is the one that answered: confirmed; another: the claimant moves aside.
+      if (peer.key?.equals(key)) peer.unconfirmed = undefined;
       else this.demoteUnconfirmed(peer);
     }
     if (peer && !peer.pinned && !(key && peer.key?.equals(key))) {
