@@ -31,6 +31,16 @@ export function relaySummary(r: RelayInfo | undefined, traffic = true): string |
   }
 }
 
+/**
+ * A peer taken as the user's name from the IP they gave but another port
+ * (a symmetric NAT rewrote it; issue 17 item 7): its key is not pinned,
+ * since anyone behind that NAT could claim the name. Undefined otherwise.
+ */
+export function unconfirmedNote(p: Pick<PeerInfo, 'nick' | 'unconfirmed'>): string | undefined {
+  if (!p.unconfirmed) return undefined;
+  return `unconfirmed: answered from ${p.unconfirmed.from}, /trust ${p.nick} to pin`;
+}
+
 /** The start-up line: what discovery runs, and how to turn it off. */
 export function discoveryStartLine(d: DiscoveryStats | undefined): string {
   if (!d || (!d.dht && !d.mdns))

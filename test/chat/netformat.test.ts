@@ -5,6 +5,7 @@ import {
   foundBy,
   lookingUp,
   relaySummary,
+  unconfirmedNote,
 } from '../../source/chat/netformat.js';
 import { discoveryStats, relayInfo as relay } from '../ui/fixtures.js';
 
@@ -68,5 +69,14 @@ describe('foundBy', () => {
     expect(foundBy({ nick: 'carol' }, d, 'invite')).toBe('invite');
     expect(foundBy({ nick: 'carol' }, undefined, 'address')).toBe('address');
     expect(foundBy({ nick: 'stranger' }, d, undefined)).toBeUndefined();
+  });
+});
+
+describe('unconfirmedNote (issue 17 item 7)', () => {
+  it('names where the unconfirmed peer answered and how to pin it; nothing for any other peer', () => {
+    expect(unconfirmedNote({ nick: 'bob', unconfirmed: { from: '198.51.100.7:41234' } })).toBe(
+      'unconfirmed: answered from 198.51.100.7:41234, /trust bob to pin',
+    );
+    expect(unconfirmedNote({ nick: 'bob' })).toBeUndefined();
   });
 });
