@@ -702,6 +702,7 @@ describe('ChatController: peers by key, relays', () => {
       bytesSent: 0,
       bytesReceived: 0,
       dropped: 0,
+      droppedBy: {},
     };
     socket.list = [
       info('carol', { address: '198.18.0.9:50123', fingerprint: FP_CAROL }),

@@ -15,6 +15,9 @@ describe('relaySummary', () => {
       'relay on 198.18.0.9:3478: allocated, relayed address 198.18.0.9:49152, relayed 2.5 kB out, 120 B in',
     );
     expect(relaySummary(relay({ dropped: 3 }))).toMatch(/, 3 dropped$/);
+    expect(
+      relaySummary(relay({ dropped: 3, droppedBy: { noPermission: 2, unknownChannel: 1 } })),
+    ).toMatch(/, 3 dropped \(2 from a peer without permission, 1 on an unknown channel\)$/);
     expect(relaySummary(relay(), false)).toBe(
       'relay on 198.18.0.9:3478: allocated, relayed address 198.18.0.9:49152',
     );

@@ -59,7 +59,12 @@ export interface RelayStats {
   bytesReceived: number;
   /** Datagrams from the relay dropped (no permission, unknown channel, malformed...). */
   dropped: number;
+  /** The same, by why (RFC 8656 §11.4 no permission, §12.4 unknown channel...): only the non-zero. */
+  droppedBy: Partial<Record<RelayDropReason, number>>;
 }
+
+/** Why a datagram from the relay was dropped (TurnClient.dropped). */
+export type RelayDropReason = keyof TurnClient['dropped'];
 
 /** One configured relay: its current client and how it is reached. */
 interface Slot {
@@ -343,6 +348,10 @@ export class Relay {
       this.slots[0];
     const c = s?.client;
     const dropped = c ? Object.values(c.dropped).reduce((a, b) => a + b, 0) : 0;
+    const droppedBy: Partial<Record<RelayDropReason, number>> = {};
+    if (c)
+      for (const [why, n] of Object.entries(c.dropped) as [RelayDropReason, number][])
+        if (n > 0) droppedBy[why] = n;
     return {
       server: c?.server,
       state: !c ? 'none' : s === this.dormant ? 'released' : c.state,
@@ -353,7 +362,22 @@ export class Relay {
       bytesSent: (s?.earlier.sent ?? 0) + (c?.relayedBytes.sent ?? 0),
       bytesReceived: (s?.earlier.received ?? 0) + (c?.relayedBytes.received ?? 0),
       dropped,
+      droppedBy,
     };
+  }
+
+  /**
+   * Why we hold no allocation, when every configured relay failed (`host:port:
+   * reason`): what a peer only a relay reaches shows in its state. Undefined
+   * while one is allocated, allocating or released.
+   */
+  failure(): string | undefined {
+    if (this.slots.length === 0) return undefined;
+    if (this.slots.some((s) => s.client.state !== 'failed' && s.client.state !== 'closed'))
+      return undefined;
+    if (this.dormant) return undefined;
+    const s = this.slots.find((x) => x.reason) ?? this.slots[0]!;
+    return `${addrKey(s.client.server)}: ${s.reason ?? 'failed'}`;
   }
 
   private newClient(config: RelayServer, stream: boolean): TurnClient {

@@ -490,6 +490,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       bytesSent: r.bytesSent,
       bytesReceived: r.bytesReceived,
       dropped: r.dropped,
+      droppedBy: r.droppedBy,
     };
   }
 

@@ -161,6 +161,15 @@ export interface RelayInfo {
   bytesSent: number;
   bytesReceived: number;
   dropped: number;
+  /**
+   * The same by why, only the non-zero: `noPermission` (a Data indication
+   * from a peer we gave no permission, RFC 8656 §11.4), `unknownChannel`
+   * (ChannelData on a channel not bound, §12.4), `malformed`, `notForUs`,
+   * `wrongSource`.
+   */
+  droppedBy: Partial<
+    Record<'malformed' | 'wrongSource' | 'unknownChannel' | 'noPermission' | 'notForUs', number>
+  >;
 }
 
 export interface SendOptions {
