@@ -376,7 +376,11 @@ export class Relay {
     if (this.slots.some((s) => s.client.state !== 'failed' && s.client.state !== 'closed'))
       return undefined;
     if (this.dormant) return undefined;
-    const s = this.slots.find((x) => x.reason) ?? this.slots[0]!;
+    // The one that failed last says why (a UDP slot that lost a race to TCP only closed).
+    const s =
+      this.slots.find((x) => x.client.state === 'failed' && x.reason) ??
+      this.slots.find((x) => x.reason) ??
+      this.slots[0]!;
     return `${addrKey(s.client.server)}: ${s.reason ?? 'failed'}`;
   }
 

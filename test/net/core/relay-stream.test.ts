@@ -217,6 +217,22 @@ describe('TURN over a stream: the relay room (issue 17 item 2)', () => {
     expect(r.events.filter((e) => e.type === 'error')).toEqual([]);
   });
 
+  it('a stream that won the race and then lost its connection is what the failure names', () => {
+    const r = room();
+    r.relay.start([r.config({ fallback: true })], 0);
+    race(r, { udpFrom: Number.POSITIVE_INFINITY, until: 5000 });
+    expect(r.relay.stats().transport).toBe('stream');
+    expect(r.relay.failure()).toBeUndefined();
+    r.relay.linkDown(
+      r.server.addr,
+      'TCP to 198.51.100.1:3478: the relay closed the connection',
+      6000,
+    );
+    expect(r.relay.failure()).toBe(
+      '198.51.100.1:3478: refresh failed: TCP to 198.51.100.1:3478: the relay closed the connection',
+    );
+  });
+
   it('keeps UDP when it answers late, before the stream allocated: the stream is released once it answers', () => {
     const r = room();
     r.relay.start([r.config({ fallback: true })], 0);
