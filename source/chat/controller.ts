@@ -18,7 +18,7 @@ import {
 } from './commands/index.js';
 import { Deliveries, type DeliveryDeps } from './delivery.js';
 import { type ChatLine, describeState, shortFp } from './format.js';
-import type { AddedBy } from './netformat.js';
+import { type AddedBy, unconfirmedNote } from './netformat.js';
 import { decodeChat } from './protocol.js';
 
 /**
@@ -404,11 +404,14 @@ export class ChatController {
   private connected(p: PeerInfo): void {
     this.connectedAt.set(p.nick, this.now());
     // Unpinned means we never added it: an introduction brought it, or it dialed us.
-    const how = p.pinned
-      ? ''
-      : p.introducedBy !== undefined
-        ? ` (introduced by ${p.introducedBy})`
-        : ' (it added us)';
+    const unconfirmed = unconfirmedNote(p);
+    const how = unconfirmed
+      ? ` (${unconfirmed})`
+      : p.pinned
+        ? ''
+        : p.introducedBy !== undefined
+          ? ` (introduced by ${p.introducedBy})`
+          : ' (it added us)';
     this.system(
       `${p.nick} connected from ${p.address ?? '?'}${how}, key ${shortFp(p.fingerprint)}`,
     );

@@ -17,18 +17,44 @@ function kb(n: number): string {
   return n < 1_000_000 ? `${(n / 1000).toFixed(1)} kB` : `${(n / 1_000_000).toFixed(1)} MB`;
 }
 
+/** Why the relay's datagrams were dropped, in words (RelayInfo.droppedBy). */
+const DROP_WORDS: Record<keyof RelayInfo['droppedBy'], string> = {
+  noPermission: 'from a peer without permission',
+  unknownChannel: 'on an unknown channel',
+  malformed: 'malformed',
+  notForUs: 'not for us',
+  wrongSource: 'from a wrong source',
+};
+
+function dropsInWords(r: RelayInfo): string {
+  const parts = Object.entries(r.droppedBy)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([why, n]) => `${n} ${DROP_WORDS[why as keyof RelayInfo['droppedBy']] ?? why}`);
+  return `, ${r.dropped} dropped${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
+}
+
 /** The allocation in one line, or undefined when no relay is configured. */
 export function relaySummary(r: RelayInfo | undefined, traffic = true): string | undefined {
   if (!r || r.state === 'none') return undefined;
   const on = r.server ? ` on ${r.server}` : '';
   switch (r.state) {
     case 'allocated':
-      return `relay${on}: allocated, relayed address ${r.relayed ?? '?'}${traffic ? `, relayed ${kb(r.bytesSent)} out, ${kb(r.bytesReceived)} in${r.dropped > 0 ? `, ${r.dropped} dropped` : ''}` : ''}`;
+      return `relay${on}: allocated, relayed address ${r.relayed ?? '?'}${traffic ? `, relayed ${kb(r.bytesSent)} out, ${kb(r.bytesReceived)} in${r.dropped > 0 ? dropsInWords(r) : ''}` : ''}`;
     case 'failed':
       return `relay${on}: failed (peers no direct path reaches stay unreachable)`;
     default:
       return `relay${on}: ${r.state}`;
   }
+}
+
+/**
+ * A peer taken as the user's name from the IP they gave but another port
+ * (a symmetric NAT rewrote it; issue 17 item 7): its key is not pinned,
+ * since anyone behind that NAT could claim the name. Undefined otherwise.
+ */
+export function unconfirmedNote(p: Pick<PeerInfo, 'nick' | 'unconfirmed'>): string | undefined {
+  if (!p.unconfirmed) return undefined;
+  return `unconfirmed: answered from ${p.unconfirmed.from}, /trust ${p.nick} to pin`;
 }
 
 /** The start-up line: what discovery runs, and how to turn it off. */

@@ -31,7 +31,10 @@ export function stateWords(p: PeerView): string {
   if (p.lookingUp) return `looking up by key since ${at}`;
   switch (s.kind) {
     case 'connected':
-      return `connected since ${at}`;
+      // Issue 17 item 7: the key is not pinned yet (chat/netformat.ts).
+      return p.info.unconfirmed
+        ? `connected since ${at}, unconfirmed (from ${p.info.unconfirmed.from}: /trust ${p.info.nick})`
+        : `connected since ${at}`;
     case 'connecting':
       return s.attempt > 0 ? `connecting (attempt ${s.attempt + 1})` : 'connecting';
     case 'looking-up':

@@ -309,6 +309,43 @@ describe('ChatController', () => {
     expect(text()).toMatch(/bob restarted/);
   });
 
+  it('an unconfirmed peer (issue 17 item 7): the chat says so on connecting and in /whois; /trust pins it without a new session', async () => {
+    const trusted: [string, string, string | undefined][] = [];
+    await chat.shutdown();
+    chat = new ChatController(socket as unknown as ChatSocket, {
+      nick: 'alice',
+      print: (l) => lines.push(l),
+      cwd: dir,
+      onTrust: (nick, fp, address) => trusted.push([nick, fp, address]),
+    });
+    const maybe = info('bob', {
+      address: '198.51.100.7:41234',
+      unconfirmed: { from: '198.51.100.7:41234' },
+    });
+    socket.list = [maybe];
+    socket.emit('peer', maybe, 'connected');
+    expect(text()).toMatch(
+      /bob connected from 198\.51\.100\.7:41234 \(unconfirmed: answered from 198\.51\.100\.7:41234, \/trust bob to pin\), key rhpvxvgl/,
+    );
+    await run('/whois bob');
+    expect(text()).toMatch(/key\s+unconfirmed: answered from 198\.51\.100\.7:41234/);
+    socket.trustNewKey = async (nick: string) => {
+      socket.trusted.push(nick);
+      socket.pins.set(nick, FP_BOB);
+    };
+    await run('/trust bob');
+    expect(socket.trusted).toEqual(['bob']);
+    expect(trusted).toEqual([['bob', FP_BOB, '198.51.100.7:41234']]);
+    expect(text()).toMatch(
+      new RegExp(`bob pinned to key ${FP_BOB} \\(it answered from 198\\.51\\.100\\.7:41234\\)`),
+    );
+    expect(text()).not.toMatch(/reconnecting/);
+    // Not waiting for a new key's session: the next session of bob is a restart, said as one.
+    socket.list = [info('bob', { address: '198.51.100.7:41234' })];
+    socket.emit('peer', info('bob'), 'restarted');
+    expect(text()).toMatch(/bob restarted/);
+  });
+
   it('reports each own message’s delivery by id and recipient when asked to', async () => {
     const reports: [number, string, string, string | undefined][] = [];
     chat = new ChatController(socket as unknown as ChatSocket, {
@@ -665,6 +702,7 @@ describe('ChatController: peers by key, relays', () => {
       bytesSent: 0,
       bytesReceived: 0,
       dropped: 0,
+      droppedBy: {},
     };
     socket.list = [
       info('carol', { address: '198.18.0.9:50123', fingerprint: FP_CAROL }),

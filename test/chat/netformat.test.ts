@@ -5,6 +5,7 @@ import {
   foundBy,
   lookingUp,
   relaySummary,
+  unconfirmedNote,
 } from '../../source/chat/netformat.js';
 import { discoveryStats, relayInfo as relay } from '../ui/fixtures.js';
 
@@ -14,6 +15,9 @@ describe('relaySummary', () => {
       'relay on 198.18.0.9:3478: allocated, relayed address 198.18.0.9:49152, relayed 2.5 kB out, 120 B in',
     );
     expect(relaySummary(relay({ dropped: 3 }))).toMatch(/, 3 dropped$/);
+    expect(
+      relaySummary(relay({ dropped: 3, droppedBy: { noPermission: 2, unknownChannel: 1 } })),
+    ).toMatch(/, 3 dropped \(2 from a peer without permission, 1 on an unknown channel\)$/);
     expect(relaySummary(relay(), false)).toBe(
       'relay on 198.18.0.9:3478: allocated, relayed address 198.18.0.9:49152',
     );
@@ -68,5 +72,14 @@ describe('foundBy', () => {
     expect(foundBy({ nick: 'carol' }, d, 'invite')).toBe('invite');
     expect(foundBy({ nick: 'carol' }, undefined, 'address')).toBe('address');
     expect(foundBy({ nick: 'stranger' }, d, undefined)).toBeUndefined();
+  });
+});
+
+describe('unconfirmedNote (issue 17 item 7)', () => {
+  it('names where the unconfirmed peer answered and how to pin it; nothing for any other peer', () => {
+    expect(unconfirmedNote({ nick: 'bob', unconfirmed: { from: '198.51.100.7:41234' } })).toBe(
+      'unconfirmed: answered from 198.51.100.7:41234, /trust bob to pin',
+    );
+    expect(unconfirmedNote({ nick: 'bob' })).toBeUndefined();
   });
 });

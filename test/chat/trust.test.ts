@@ -221,4 +221,32 @@ describe('the chat trusts what the transport decides', () => {
     expect(alice.warnings()).toBe(0);
     expect(alice.text()).not.toMatch(/key changed/i);
   });
+
+  it('bob added at an address whose port was rewritten answers from another port: unconfirmed, then /trust pins it (issue 17 item 7)', async () => {
+    const alice = await startAlice(dir);
+    // Where the user believes bob is: his IP, a port nothing listens on (as a symmetric NAT's rewrite looks).
+    const gone = await peerSocket('nobody', generateIdentity());
+    const deadPort = gone.localAddress().port;
+    await gone.close();
+    await alice.run(`/add bob 127.0.0.1:${deadPort}`);
+    const bob = await peerSocket('bob', generateIdentity());
+    await bob.addPeers({ alice: at(alice.socket) });
+    await until(
+      'bob taken as bob, unconfirmed',
+      () => alice.state('bob')?.state.kind === 'connected',
+    );
+    const info = alice.state('bob')!;
+    expect(info.unconfirmed).toEqual({ from: at(bob) });
+    expect(info.fingerprint).toBe(bob.fingerprint);
+    expect(alice.socket.peers().map((p) => p.nick)).toEqual(['bob']);
+    expect(alice.socket.pinnedFingerprint('bob')).toBeUndefined();
+    expect(alice.text()).toContain(`unconfirmed: answered from ${at(bob)}, /trust bob to pin`);
+    expect(await trustFile(dir)).not.toContain(bob.fingerprint);
+    await alice.run('/trust bob');
+    expect(alice.state('bob')?.unconfirmed).toBeUndefined();
+    expect(alice.socket.pinnedFingerprint('bob')).toBe(bob.fingerprint);
+    expect(await trustFile(dir)).toContain(bob.fingerprint);
+    expect(alice.state('bob')?.state.kind).toBe('connected');
+    expect(alice.warnings()).toBe(0);
+  });
 });

@@ -51,6 +51,10 @@ export class FakeRelay implements SimNode {
   relayed = 0;
   /** Allocations released by their client (Refresh with LIFETIME 0, RFC 8656 §8). */
   released = 0;
+  /** When set, an authenticated Allocate is refused with this signed error (403, 486...). */
+  refuse: { code: number; reason: string } | undefined;
+  /** When true, nothing is answered or relayed (a relay that never answers). */
+  silent = false;
 
   constructor(
     private readonly net: FakeNetwork,
@@ -62,6 +66,7 @@ export class FakeRelay implements SimNode {
   }
 
   handleDatagram(data: Buffer, from: Addr): void {
+    if (this.silent) return;
     const alloc = this.allocations.get(key(from));
     if (isChannelData(data)) {
       const { channel, data: payload } = decodeChannelData(data);
@@ -146,6 +151,11 @@ export class FakeRelay implements SimNode {
     let alloc = this.allocations.get(key(from));
     switch (msg.method) {
       case TurnMethod.Allocate:
+        if (this.refuse) {
+          const { code, reason } = this.refuse;
+          this.reply(from, stunType(msg.method, 'error'), id, [errorCode(code, reason)], true);
+          return;
+        }
         if (!alloc) {
           const port = new RelayedPort(this.net, this, {
             address: this.addr.address,
@@ -165,7 +175,14 @@ export class FakeRelay implements SimNode {
         );
         break;
       case TurnMethod.Refresh:
-        if (lifetimeOf(msg) === 0) this.released++;
+        if (lifetimeOf(msg) === 0) {
+          this.released++;
+          // §8: the allocation is deleted; its port is gone (a new Allocate gets a new one, as coturn does).
+          if (alloc) {
+            this.allocations.delete(key(from));
+            this.net.detach(alloc.port.addr);
+          }
+        }
         attrs.push(lifetimeAttr(lifetimeOf(msg) ?? 600));
         break;
       case TurnMethod.CreatePermission: {

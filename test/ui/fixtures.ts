@@ -134,5 +134,6 @@ export const relayInfo = (over: Partial<RelayInfo> = {}): RelayInfo => ({
   bytesSent: 2500,
   bytesReceived: 120,
   dropped: 0,
+  droppedBy: {},
   ...over,
 });

@@ -5,7 +5,8 @@ export const trust: CommandDef<'trust'> = {
   name: 'trust',
   aliases: [],
   usage: '/trust <nick>',
-  description: "accept a peer's changed key (compare fingerprints first!)",
+  description:
+    "accept a peer's changed key, or pin an unconfirmed peer's (compare fingerprints first!)",
   args: 'nick',
   parse(rest) {
     const r = oneNick(rest, trust.usage);
@@ -13,6 +14,16 @@ export const trust: CommandDef<'trust'> = {
   },
   async run({ nick }, ctx) {
     const p = ctx.requirePeer(nick);
+    if (p.unconfirmed) {
+      // No new session: the key the current one proved is pinned (issue 17 item 7).
+      await ctx.socket.trustNewKey(nick);
+      const pinned = ctx.socket.pinnedFingerprint(nick);
+      if (pinned) ctx.onTrust?.(nick, pinned, p.address);
+      ctx.system(
+        `${nick} pinned to key ${pinned ?? p.fingerprint ?? '?'} (it answered from ${p.unconfirmed.from})`,
+      );
+      return undefined;
+    }
     // Marked first: the new key's session can complete while the trust store is written.
     ctx.trusting.add(nick);
     try {

@@ -1,6 +1,6 @@
 import type { PeerInfo } from '../../index.js';
 import { formatTime, formatWhois } from '../format.js';
-import { foundBy, searching } from '../netformat.js';
+import { foundBy, searching, unconfirmedNote } from '../netformat.js';
 import { oneNick } from './args.js';
 import type { CommandContext, CommandDef } from './command.js';
 
@@ -27,6 +27,8 @@ export const whois: CommandDef<'whois'> = {
     }
     const p = ctx.requirePeer(nick);
     for (const row of formatWhois(p, ctx.now())) ctx.system(row);
+    const unconfirmed = unconfirmedNote(p);
+    if (unconfirmed) ctx.system(`  key          ${unconfirmed}`);
     for (const row of networkRows(p, ctx)) ctx.system(row);
     const since = ctx.connectedSince(nick);
     if (since !== undefined && p.state.kind === 'connected') {

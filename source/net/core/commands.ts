@@ -89,6 +89,11 @@ export abstract class EndpointCommands {
     this.names.trust(nick, key, now);
   }
 
+  /** Pins the key of a peer bound unconfirmed (its session came from the given IP on another port). */
+  confirm(nick: string): void {
+    this.names.confirm(nick);
+  }
+
   // ---- messages ----------------------------------------------------------------
 
   /**

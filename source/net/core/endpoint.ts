@@ -153,6 +153,7 @@ export class Endpoint extends EndpointCommands {
       probing: (peer) => this.mesh.probing(peer),
       permit: (addr, now) => this.relay.permit(addr.address, now),
       relayReady: () => this.relay.need(this.lastNow),
+      relayFailure: () => this.relay.failure(),
       touched: (peer) => {
         this.dirty.add(peer);
         this.armSweep(this.lastNow);
@@ -168,6 +169,7 @@ export class Endpoint extends EndpointCommands {
       acceptStrangers: () => this.acceptStrangers,
       makeRoom: (now) => this.names.evictStranger(now),
       ourMapping: () => this.ourMapping(),
+      ourRelayed: () => this.relay.relayed,
       drop: (r) => this.drop(r),
       touched: (peer) => this.dirty.add(peer),
       nextMessageId: () => this.nextMessageId++,
@@ -190,7 +192,14 @@ export class Endpoint extends EndpointCommands {
       mappingChanged: () => this.mesh.onOwnMappingChanged(),
     });
     this.relay = new Relay({
-      emit: (e) => this.events.push(e),
+      emit: (e) => {
+        this.events.push(e);
+        // A new allocation (a new port after an idle release): connected peers hear it.
+        if (e.type === 'relay' && e.state === 'allocated') this.mesh.onOwnRelayedChanged();
+        // Every relay failed: peers shown unreachable say so (issue 17 item 8).
+        if (e.type === 'error' && e.code === 'relay' && this.relay.failure())
+          for (const p of this.registry.values()) this.dialer.relayFailed(p, this.lastNow);
+      },
       deliver: (data, from, now) => {
         this.relayDelivered = true;
         this.receive(data, from, now, undefined);

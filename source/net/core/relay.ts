@@ -1,8 +1,23 @@
 import { isChannelData, isStun } from '../nat/stun-codec.js';
-import { TurnClient, type TurnEvent, type TurnState } from '../nat/turn.js';
+import type { TurnClient, TurnEvent } from '../nat/turn.js';
 import { type Addr, addrKey, normalizeIp, sameAddr, viaRelay } from './address.js';
 import type { Transmit } from './config.js';
 import type { EndpointEvent } from './events.js';
+import {
+  fallbackDelay,
+  newClient,
+  type RelayServer,
+  type RelayStats,
+  type Slot,
+  slotStats,
+} from './relayslot.js';
+
+export {
+  FALLBACK_AFTER_RTOS,
+  type RelayDropReason,
+  type RelayServer,
+  type RelayStats,
+} from './relayslot.js';
 
 /**
  * Channels we bind (§12): a peer that reaches us through the relay makes us
@@ -13,24 +28,6 @@ export const MAX_CHANNELS = 64;
 /** IPs we ask the relay to let through (each a CreatePermission, refreshed every 240 s). */
 export const MAX_PERMITS = 64;
 
-/** One TURN server to allocate on (the shell resolved its URI). */
-export interface RelayServer {
-  server: Addr;
-  username: string;
-  password: string;
-  /**
-   * How the TURN messages travel: 'udp' on the peer socket, or 'stream'
-   * (TCP or TLS, RFC 8656 §12.5) through a connection the shell keeps: our
-   * transmits to it are marked `stream`, and what comes back is fed to
-   * `handleDatagram(…, overStream = true)`. Default 'udp'.
-   */
-  transport?: 'udp' | 'stream';
-  /** UDP first; when the Allocate gets no answer at all, the same server over a stream. */
-  fallback?: boolean;
-  /** Initial retransmission timeout over UDP in ms (RFC 8489 §6.2.1: 500); a stream never retransmits. */
-  rto?: number;
-}
-
 /**
  * Unused this long after a session last sent or received through it, the
  * allocation is released (Refresh with LIFETIME 0, RFC 8656 §8): the path
@@ -39,43 +36,6 @@ export interface RelayServer {
  * hysteresis, issue 17 item 4) finds the relay still there.
  */
 export const IDLE_RELEASE_MS = 5 * 60_000;
-
-/** What `stats()` shows of our allocation. */
-export interface RelayStats {
-  /** The relay in use (the first to answer), or the first configured while none has. */
-  server: Addr | undefined;
-  /** 'released': given back after IDLE_RELEASE_MS unused; allocated again when a relay is needed. */
-  state: TurnState | 'none' | 'released';
-  /** How we reach it: 'stream' is TCP or TLS (the shell knows which). */
-  transport: 'udp' | 'stream' | undefined;
-  /** Why the last attempt failed, or why we moved to a stream; undefined while all is well. */
-  reason: string | undefined;
-  /** Our relayed transport address: a candidate peers can reach us at. */
-  relayed: Addr | undefined;
-  /** Our address as the relay saw it (XOR-MAPPED-ADDRESS): a server-reflexive candidate. */
-  mapped: Addr | undefined;
-  /** Payload bytes relayed each way. */
-  bytesSent: number;
-  bytesReceived: number;
-  /** Datagrams from the relay dropped (no permission, unknown channel, malformed...). */
-  dropped: number;
-}
-
-/** One configured relay: its current client and how it is reached. */
-interface Slot {
-  config: RelayServer;
-  client: TurnClient;
-  stream: boolean;
-  reason: string | undefined;
-  /** Bytes relayed by the clients this slot had before the current one. */
-  earlier: { sent: number; received: number };
-}
-
-/**
- * RFC 8489 §6.2.2: over a reliable transport a request is sent once (TCP
- * retransmits) and fails after Ti = 39.5 s, i.e. 79 of the 500 ms RTOs.
- */
-const STREAM_TX = { maxTransmits: 1, lastWaitFactor: 79 };
 
 /** What the relay room needs from the endpoint. */
 export interface RelayHost {
@@ -127,18 +87,52 @@ export class Relay {
   }
 
   start(servers: readonly RelayServer[], now: number): void {
-    for (const config of servers) {
-      const stream = config.transport === 'stream';
-      const slot: Slot = {
-        config,
-        stream,
-        client: this.newClient(config, stream),
-        reason: undefined,
-        earlier: { sent: 0, received: 0 },
-      };
-      this.slots.push(slot);
-      slot.client.allocate(now);
+    for (const config of servers) this.addSlot(config, config.transport === 'stream', now);
+  }
+
+  /** A new slot for `config`, allocating at once. */
+  private addSlot(config: RelayServer, stream: boolean, now: number): Slot {
+    const slot: Slot = {
+      config,
+      stream,
+      client: newClient(config, stream, this.host.random),
+      reason: undefined,
+      earlier: { sent: 0, received: 0 },
+      fallbackAt: undefined,
+      partner: undefined,
+    };
+    this.slots.push(slot);
+    this.armFallback(slot, now);
+    slot.client.allocate(now);
+    return slot;
+  }
+
+  /** A UDP slot that may fall back gets its moment to try a stream as well (FALLBACK_AFTER_RTOS). */
+  private armFallback(slot: Slot, now: number): void {
+    slot.fallbackAt =
+      slot.config.fallback && !slot.stream ? now + fallbackDelay(slot.config) : undefined;
+  }
+
+  /**
+   * The UDP Allocate is still unanswered at `fallbackAt`: the same server by
+   * stream, racing it (the UDP transaction goes on). Nothing when the server
+   * answered anything over UDP (it is reachable; a 401 counts).
+   */
+  private raceStream(slot: Slot, now: number): void {
+    slot.fallbackAt = undefined;
+    if (slot.client.state !== 'allocating' || slot.client.heard) return;
+    const waited = fallbackDelay(slot.config);
+    slot.reason = `no answer over UDP in ${waited} ms; trying TCP as well`;
+    let partner = slot.partner;
+    if (partner && (partner.client.state === 'allocating' || partner.client.state === 'allocated'))
+      return;
+    if (partner) this.replaceClient(partner, true, now);
+    else {
+      partner = this.addSlot(slot.config, true, now);
+      partner.partner = slot;
+      slot.partner = partner;
     }
+    partner.reason = slot.reason;
   }
 
   /** Our relayed address, once allocated. */
@@ -249,19 +243,23 @@ export class Relay {
   nextDeadline(): number | undefined {
     let at = this.releaseAt();
     for (const s of this.slots) {
-      const d = s.client.nextDeadline();
-      if (d !== undefined && (at === undefined || d < at)) at = d;
+      for (const d of [s.client.nextDeadline(), s.fallbackAt]) {
+        if (d !== undefined && (at === undefined || d < at)) at = d;
+      }
     }
     return at;
   }
 
   handleTimeout(now: number): void {
-    for (const s of this.slots) {
+    // A copy: a stream racing a silent UDP slot joins the list here.
+    for (const s of [...this.slots]) {
       const c = s.client;
       const d = c.nextDeadline();
-      if (d === undefined || d > now) continue;
-      c.handleTimeout(now);
-      this.drain(s, c, now);
+      if (d !== undefined && d <= now) {
+        c.handleTimeout(now);
+        this.drain(s, c, now);
+      }
+      if (s.fallbackAt !== undefined && s.fallbackAt <= now) this.raceStream(s, now);
     }
     const at = this.releaseAt();
     if (at !== undefined && at <= now) this.release(now);
@@ -282,29 +280,25 @@ export class Relay {
       this.dormant ??
       this.slots.find((x) => x.client.state !== 'failed') ??
       this.slots[0];
-    const c = s?.client;
-    const dropped = c ? Object.values(c.dropped).reduce((a, b) => a + b, 0) : 0;
-    return {
-      server: c?.server,
-      state: !c ? 'none' : s === this.dormant ? 'released' : c.state,
-      transport: s ? (s.stream ? 'stream' : 'udp') : undefined,
-      reason: s?.reason,
-      relayed: c?.state === 'allocated' ? c.relayed : undefined,
-      mapped: c?.mapped,
-      bytesSent: (s?.earlier.sent ?? 0) + (c?.relayedBytes.sent ?? 0),
-      bytesReceived: (s?.earlier.received ?? 0) + (c?.relayedBytes.received ?? 0),
-      dropped,
-    };
+    return slotStats(s, s !== undefined && s === this.dormant);
   }
 
-  private newClient(config: RelayServer, stream: boolean): TurnClient {
-    return new TurnClient({
-      server: config.server,
-      username: config.username,
-      password: config.password,
-      randomBytes: this.host.random,
-      ...(stream ? STREAM_TX : config.rto !== undefined ? { rto: config.rto } : {}),
-    });
+  /**
+   * Why we hold no allocation, when every configured relay failed (`host:port:
+   * reason`): what a peer only a relay reaches shows in its state. Undefined
+   * while one is allocated, allocating or released.
+   */
+  failure(): string | undefined {
+    if (this.slots.length === 0) return undefined;
+    if (this.slots.some((s) => s.client.state !== 'failed' && s.client.state !== 'closed'))
+      return undefined;
+    if (this.dormant) return undefined;
+    // The one that failed last says why (a UDP slot that lost a race to TCP only closed).
+    const s =
+      this.slots.find((x) => x.client.state === 'failed' && x.reason) ??
+      this.slots.find((x) => x.reason) ??
+      this.slots[0]!;
+    return `${addrKey(s.client.server)}: ${s.reason ?? 'failed'}`;
   }
 
   /** A fresh client on `slot` (a fallback to a stream, or allocating again after a release). */
@@ -312,7 +306,8 @@ export class Relay {
     slot.earlier.sent += slot.client.relayedBytes.sent;
     slot.earlier.received += slot.client.relayedBytes.received;
     slot.stream = stream;
-    slot.client = this.newClient(slot.config, stream);
+    slot.client = newClient(slot.config, stream, this.host.random);
+    this.armFallback(slot, now);
     slot.client.allocate(now);
   }
 
@@ -368,7 +363,16 @@ export class Relay {
     this.dormant = undefined;
     this.lastUsed = undefined;
     slot.reason = undefined;
+    slot.fallbackAt = undefined;
     this.channels.clear();
+    const partner = slot.partner;
+    if (slot.stream && partner?.client.state === 'allocating') {
+      // The stream won the race: the UDP Allocate stops retransmitting (a
+      // stream still allocating when UDP wins is released once it answers, above).
+      partner.fallbackAt = undefined;
+      partner.client.close(now);
+      this.drain(partner, partner.client, now);
+    }
     // The relay's own IP: peers on the same relay reach us from their allocation.
     client.permit({ address: relayed.address, port: 0 }, now);
     for (const ip of this.wanted) client.permit({ address: ip, port: 0 }, now);
@@ -382,7 +386,14 @@ export class Relay {
     now: number,
   ): void {
     const where = addrKey(client.server);
-    if (slot.config.fallback && !slot.stream && e.op === 'allocate' && e.code === undefined) {
+    const partner = slot.partner;
+    if (
+      slot.config.fallback &&
+      !slot.stream &&
+      !partner &&
+      e.op === 'allocate' &&
+      e.code === undefined
+    ) {
       // RFC 8656 §3.1 / issue 17 item 2: a network that drops outbound UDP
       // still lets TCP out; the same server, the same port, over a stream.
       slot.reason = `no answer over UDP (${e.reason}); trying TCP`;
@@ -394,6 +405,14 @@ export class Relay {
       this.active = undefined;
       this.lastUsed = undefined;
       this.host.emit({ type: 'relay', state: 'failed', relayed: undefined, server: client.server });
+    } else if (partner && e.op === 'allocate') {
+      // One of a UDP / stream race: while the other may still allocate, its
+      // outcome is the one to report; when both failed, both reasons.
+      const other = partner.client.state;
+      if (other === 'allocating' || other === 'allocated') return;
+      if (other === 'failed' && partner.reason)
+        slot.reason = `${slot.reason}; ${partner.stream ? 'over TCP' : 'over UDP'}: ${partner.reason}`;
+      partner.reason = slot.reason;
     }
     this.host.emit({
       type: 'error',

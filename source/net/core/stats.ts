@@ -29,6 +29,8 @@ export interface PeerSnapshot {
   announcedNick: string | undefined;
   /** The nick of the peer whose introduction brought this one, if one did. */
   introducedBy?: string;
+  /** Taken as the user's name from the given IP on another port, its key not pinned (peers/peer.ts). */
+  unconfirmed?: { from: Addr };
   address: Addr | undefined;
   fingerprint: string | undefined;
   state: PeerState;
@@ -89,6 +91,7 @@ export function snapshot(p: Peer): PeerSnapshot {
     pinned: p.pinned,
     announcedNick: p.announcedNick,
     ...(p.introducedBy !== undefined ? { introducedBy: p.introducedBy } : {}),
+    ...(p.unconfirmed ? { unconfirmed: { from: p.unconfirmed.from } } : {}),
     address: p.address,
     fingerprint: p.key ? fingerprint(p.key) : undefined,
     state: p.state,

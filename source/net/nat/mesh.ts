@@ -1,4 +1,4 @@
-import { type Addr, sameAddr } from '../core/address.js';
+import { type Addr, addrKey, sameAddr } from '../core/address.js';
 import { BadPacket, type DropReason } from '../core/errors.js';
 import type { NatMapping } from '../core/events.js';
 import type { LocalNode } from '../core/handshake/handshake.js';
@@ -30,6 +30,8 @@ export interface MeshDeps {
   makeRoom(now: number): boolean;
   /** How our NAT maps us (STUN), 'unknown' before an answer. */
   ourMapping(): NatMapping;
+  /** Our relayed transport address (TURN allocation), while we hold one. */
+  ourRelayed(): Addr | undefined;
   drop(reason: DropReason): void;
   /** `peer` has data to send. */
   touched(peer: Peer): void;
@@ -47,6 +49,8 @@ export class Mesh {
   private readonly remoteNat = new Map<string, { mapping: NatMapping; addr: Addr | undefined }>();
   /** The NAT mapping each connected peer last heard from us (Hello flags or a control message). */
   private readonly natTold = new WeakMap<Peer, NatMapping>();
+  /** The relayed address each connected peer last heard from us (`host:port`). */
+  private readonly relayedTold = new WeakMap<Peer, string>();
 
   constructor(private readonly deps: MeshDeps) {}
 
@@ -83,8 +87,66 @@ export class Mesh {
     if (theirNat !== 'unknown')
       this.remoteNat.set(hex, { mapping: theirNat, addr: this.remoteNat.get(hex)?.addr ?? from });
     this.deps.birthday.connected(hex, now);
-    if (fresh) this.introduceAround(peer);
+    if (fresh) {
+      this.introduceAround(peer);
+      // A new instance of the peer knows nothing we told the last one.
+      this.relayedTold.delete(peer);
+    }
     this.tellNat(peer, natFromFlags(sentFlags));
+    this.tellRelayed(peer);
+  }
+
+  /**
+   * We allocated on a relay (at bind, or again after an idle release, when
+   * the relay most likely gave a new port): every connected peer hears our
+   * relayed address, so a fallback to the relay finds us there instead of
+   * at the released address its invite code named (issue 17).
+   */
+  onOwnRelayedChanged(): void {
+    for (const p of this.deps.registry.values()) if (p.connected) this.tellRelayed(p);
+  }
+
+  /**
+   * Tells a connected peer our relayed address, unless it already heard it:
+   * an introduction of ourselves (the one format every version decodes; an
+   * older one ignores it, since we are connected). At most one message per
+   * allocation per peer.
+   */
+  private tellRelayed(peer: Peer): void {
+    const relayed = this.deps.ourRelayed();
+    if (!relayed || !peer.key) return;
+    const told = addrKey(relayed);
+    if (this.relayedTold.get(peer) === told) return;
+    this.relayedTold.set(peer, told);
+    const self: Introduction = {
+      identity: this.deps.local.identity.publicKey,
+      nick: this.deps.local.nick,
+      addrs: [],
+      nat: this.deps.ourMapping(),
+      relayed: [{ address: relayed.address, port: relayed.port }],
+    };
+    peer.queueMessage(this.deps.nextMessageId(), CONTROL_STREAM, encodeIntroduction(self));
+    this.deps.touched(peer);
+  }
+
+  /**
+   * A connected peer named its own relayed address (a new allocation):
+   * authenticated by the session, so for a name the user added it replaces
+   * the relayed candidates an invite code gave, which are stale by now; a
+   * stranger's is a learned candidate with a few tries. The relayed address
+   * the session runs on, if any, stays until the session leaves it.
+   */
+  private onSelfAnnounced(from: Peer, intro: Introduction): void {
+    const named = this.deps.policy.targets(intro.relayed ?? [], from.current?.path);
+    if (named.length === 0) return;
+    if (!from.pinned) {
+      for (const r of named) from.dialing.learnRelayed(r);
+      return;
+    }
+    const path = from.current?.path;
+    const keep =
+      path && !path.relay && from.dialing.relayed.some((r) => sameAddr(r, path)) ? [path] : [];
+    from.replaceRelayed([...named, ...keep.filter((k) => !named.some((n) => sameAddr(n, k)))]);
   }
 
   /** Our NAT mapping changed (STUN): tell every connected peer, once per change. */
@@ -109,6 +171,11 @@ export class Mesh {
     }
     if (msg.type === 'nat-mapping') {
       this.onNatMapping(from, msg.nat);
+      return;
+    }
+    if (from.key && msg.intro.identity.equals(from.key)) {
+      // About itself, not a third party: not an introduction to act on.
+      this.onSelfAnnounced(from, msg.intro);
       return;
     }
     if (!this.deps.introductions) return;

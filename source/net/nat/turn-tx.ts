@@ -85,6 +85,11 @@ export class TurnTransactions<T> {
   private readonly lastWait: number;
   /** Responses dropped, by why. */
   readonly dropped = { unknownTransaction: 0, notResponse: 0, badIntegrity: 0 };
+  /**
+   * Responses that matched one of our transactions (a 401 included): the
+   * server is reachable on this transport, whatever it said.
+   */
+  answered = 0;
 
   constructor(
     private readonly server: Addr,
@@ -165,6 +170,7 @@ export class TurnTransactions<T> {
       this.dropped.notResponse++;
       return undefined;
     }
+    this.answered++;
     const code = msg.errorCode?.code;
     if (msg.class === 'error' && (code === 401 || code === 438)) {
       // RFC 8489 §9.2.5: neither is signed (the server may not know our key yet).

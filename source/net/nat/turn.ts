@@ -105,6 +105,11 @@ export class TurnClient {
     return d.unknownTransaction + d.notResponse + d.badIntegrity;
   }
 
+  /** True once the server answered any of our requests (a 401 challenge counts): it is reachable. */
+  get heard(): boolean {
+    return this.txs.answered > 0;
+  }
+
   /** True when requests are signed with MESSAGE-INTEGRITY-SHA256. */
   get sha256(): boolean {
     return this.txs.sha256;

@@ -37,6 +37,7 @@ export function peerInfo(p: PeerSnapshot, epochOffset: number): PeerInfo {
     pinned: p.pinned,
     announcedNick: p.announcedNick,
     ...(p.introducedBy !== undefined ? { introducedBy: p.introducedBy } : {}),
+    ...(p.unconfirmed ? { unconfirmed: { from: addrKey(p.unconfirmed.from) } } : {}),
     state: { ...p.state, since: p.state.since + epochOffset },
     stats: {
       ...p.stats,

@@ -52,6 +52,8 @@ export class Driver {
   private readonly lastInfo = new Map<string, PeerInfo>();
   /** Trust-store writes in progress; close() waits for them. */
   private readonly writes = new Set<Promise<void>>();
+  /** Called when our relay allocates (the socket republishes its discovery record). */
+  onRelayAllocated: (() => void) | undefined;
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -236,6 +238,8 @@ export class Driver {
         return;
       case 'relay':
         // Shown in stats(); a lost allocation also came as an 'error' event.
+        // A new one (after an idle release: a new port) goes in our published record.
+        if (e.state === 'allocated') this.onRelayAllocated?.();
         return;
       case 'stun':
         this.emitter.emit('stun', {

@@ -248,6 +248,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     // publish the reflexive address as soon as we learn it, not at the next
     // periodic refresh seconds later (seen in the NAT lab: ~7 s to connect by key).
     if (this.discovery) this.on('stun', () => this.discovery?.refresh());
+    // Likewise our relayed address, at bind and whenever it changes (a new
+    // allocation after an idle release has a new port).
+    if (this.discovery) this.driver.onRelayAllocated = () => this.discovery?.refresh();
   }
 
   private resolve(text: string): Promise<Addr[]> {
@@ -373,11 +376,21 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     return key ? fingerprintOf(key) : undefined;
   }
 
-  /** Accepts the new key of a pinned nick whose key changed (after comparing fingerprints). */
+  /**
+   * Accepts the new key of a pinned nick whose key changed (after comparing
+   * fingerprints), or pins the key of an unconfirmed peer (see
+   * PeerInfo.unconfirmed): the key its session proved.
+   */
   async trustNewKey(nick: string): Promise<void> {
     this.assertOpen();
     const p = this.endpoint.peer(nick);
     if (!p) throw new UsageError(`unknown peer "${nick}"`);
+    if (p.unconfirmed && p.fingerprint) {
+      this.endpoint.confirm(nick);
+      await this.trust.set(nick, parseFingerprint(p.fingerprint));
+      this.driver.pump();
+      return;
+    }
     if (p.state.kind !== 'key-mismatch') throw new UsageError(`${nick}'s key has not changed`);
     const key = parseFingerprint(p.state.got);
     this.endpoint.trust(nick, key, performance.now());
@@ -477,6 +490,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       bytesSent: r.bytesSent,
       bytesReceived: r.bytesReceived,
       dropped: r.dropped,
+      droppedBy: r.droppedBy,
     };
   }
 

@@ -101,6 +101,13 @@ export interface PeerInfo {
   announcedNick: string | undefined;
   /** The nick of the peer whose introduction brought this one, if one did. */
   introducedBy?: string;
+  /**
+   * Set when the user added this name at an address without a key and the
+   * session came from that IP on another port (a symmetric NAT): taken as
+   * this peer, its key not pinned until `trustNewKey(nick)` confirms it.
+   * `from` is where it answered (`host:port`).
+   */
+  unconfirmed?: { from: string };
   state: PeerState;
   stats: PeerStats;
 }
@@ -154,6 +161,15 @@ export interface RelayInfo {
   bytesSent: number;
   bytesReceived: number;
   dropped: number;
+  /**
+   * The same by why, only the non-zero: `noPermission` (a Data indication
+   * from a peer we gave no permission, RFC 8656 §11.4), `unknownChannel`
+   * (ChannelData on a channel not bound, §12.4), `malformed`, `notForUs`,
+   * `wrongSource`.
+   */
+  droppedBy: Partial<
+    Record<'malformed' | 'wrongSource' | 'unknownChannel' | 'noPermission' | 'notForUs', number>
+  >;
 }
 
 export interface SendOptions {

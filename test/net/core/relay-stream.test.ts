@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type Addr, viaRelay } from '../../../source/net/core/address.js';
+import { type Addr, sameAddr, viaRelay } from '../../../source/net/core/address.js';
 import type { Transmit } from '../../../source/net/core/config.js';
 import type { EndpointEvent } from '../../../source/net/core/events.js';
-import { IDLE_RELEASE_MS, Relay, type RelayServer } from '../../../source/net/core/relay.js';
+import type { PeerRegistry } from '../../../source/net/core/peers/registry.js';
+import {
+  FALLBACK_AFTER_RTOS,
+  IDLE_RELEASE_MS,
+  Relay,
+  type RelayServer,
+} from '../../../source/net/core/relay.js';
 import { decodeStunMessage, isStun } from '../../../source/net/nat/stun-codec.js';
 import { TurnMethod } from '../../../source/net/nat/turn-codec.js';
 import { FakeNetwork } from '../../support/fakenet.js';
@@ -88,6 +94,59 @@ function runTo(r: ReturnType<typeof room>, from: number, until: number, answerUd
   return { sent, now };
 }
 
+/** One transmit of the room, when it went. */
+interface Sent {
+  at: number;
+  to: Addr;
+  stream: boolean;
+  allocate: boolean;
+}
+
+/**
+ * Runs the room on the virtual clock, the fake relay answering UDP from
+ * `udpFrom` and streams from `streamFrom` (a connection still opening drops
+ * nothing: its frames wait and are answered then, as a kernel would). Records
+ * every transmit with its virtual time.
+ */
+function race(
+  r: ReturnType<typeof room>,
+  o: { udpFrom: number; streamFrom?: number; until: number; from?: number },
+): Sent[] {
+  const log: Sent[] = [];
+  const waiting: Transmit[] = [];
+  const answer = (t: Transmit, now: number) => {
+    r.server.handleDatagram(t.data, ME);
+    for (let a = r.server.pollTransmit(); a; a = r.server.pollTransmit())
+      r.relay.handleDatagram(a.data, r.server.addr, now, t.stream === true);
+  };
+  let now = o.from ?? 0;
+  const streamFrom = o.streamFrom ?? 0;
+  for (let turn = 0; ; turn++) {
+    if (turn > 100_000) throw new Error('the relay room never went quiet');
+    const ts: Transmit[] = [];
+    for (let t = r.relay.pollTransmit(); t; t = r.relay.pollTransmit()) {
+      ts.push(t);
+      const allocate = allocates([t]).length > 0;
+      log.push({ at: now, to: t.to, stream: t.stream === true, allocate });
+    }
+    // Frames queued on a connection not open yet go out once it is.
+    if (now >= streamFrom) ts.push(...waiting.splice(0));
+    for (const t of ts) {
+      if (t.stream) {
+        if (now >= streamFrom) answer(t, now);
+        else waiting.push(t);
+      } else if (now >= o.udpFrom) answer(t, now);
+    }
+    if (ts.length > 0) continue;
+    let d = r.relay.nextDeadline();
+    if (waiting.length > 0 && (d === undefined || streamFrom < d)) d = streamFrom;
+    if (d === undefined || d > o.until) break;
+    now = Math.max(now, d);
+    r.relay.handleTimeout(now);
+  }
+  return log;
+}
+
 describe('TURN over a stream: the relay room (issue 17 item 2)', () => {
   it('marks a stream relay’s transmits, sends each request once (TCP retransmits), and takes its answers only as stream frames', () => {
     const r = room();
@@ -136,23 +195,91 @@ describe('TURN over a stream: the relay room (issue 17 item 2)', () => {
     expect(r.events).toContainEqual(expect.objectContaining({ type: 'relay', state: 'failed' }));
   });
 
-  it('UDP that gets no answer falls back to the same server and port over a stream, after the RFC 8489 retransmissions', () => {
+  it('UDP that gets no answer tries the same server and port over a stream after 3 RTOs (1.5 s), not after 39.5 s', () => {
     const r = room();
     r.relay.start([r.config({ fallback: true })], 0);
-    const { sent } = runTo(r, 0, 120_000, false);
-    const udp = sent.filter((t) => !t.stream);
-    const stream = sent.filter((t) => t.stream);
-    // Rc = 7 Allocate transmissions over UDP, all unanswered...
-    expect(allocates(udp)).toHaveLength(7);
-    // ...then the same server over a stream: 401, signed Allocate, CreatePermission.
-    expect(stream.length).toBeGreaterThanOrEqual(3);
+    const log = race(r, { udpFrom: Number.POSITIVE_INFINITY, until: 120_000 });
+    const udp = log.filter((t) => !t.stream && t.allocate);
+    const stream = log.filter((t) => t.stream);
+    // UDP at 0 and 500; at 1500 (3 RTOs) its third transmission and the first over a stream.
+    expect(udp.map((t) => t.at)).toEqual([0, 500, 1500]);
+    expect(stream[0]?.at).toBe(FALLBACK_AFTER_RTOS * 500);
+    expect(log.findIndex((t) => t.stream)).toBeGreaterThan(
+      log.findIndex((t) => !t.stream && t.at === 1500),
+    );
+    // Same server, same port; 401 then the signed Allocate, both at once.
     expect(stream.every((t) => t.to.address === RELAY_IP && t.to.port === 3478)).toBe(true);
-    expect(allocates(stream)).toHaveLength(2);
+    expect(stream.filter((t) => t.allocate).map((t) => t.at)).toEqual([1500, 1500]);
     const st = r.relay.stats();
-    expect(st.state).toBe('allocated');
-    expect(st.transport).toBe('stream');
-    // No error was reported: the fallback worked.
+    expect(st).toMatchObject({ state: 'allocated', transport: 'stream', reason: undefined });
+    // The stream won: UDP stopped retransmitting (3 Allocates, not 7), no error was reported.
+    expect(log.filter((t) => !t.stream && t.at > 1500)).toEqual([]);
     expect(r.events.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it('a stream that won the race and then lost its connection is what the failure names', () => {
+    const r = room();
+    r.relay.start([r.config({ fallback: true })], 0);
+    race(r, { udpFrom: Number.POSITIVE_INFINITY, until: 5000 });
+    expect(r.relay.stats().transport).toBe('stream');
+    expect(r.relay.failure()).toBeUndefined();
+    r.relay.linkDown(
+      r.server.addr,
+      'TCP to 198.51.100.1:3478: the relay closed the connection',
+      6000,
+    );
+    expect(r.relay.failure()).toBe(
+      '198.51.100.1:3478: refresh failed: TCP to 198.51.100.1:3478: the relay closed the connection',
+    );
+  });
+
+  it('keeps UDP when it answers late, before the stream allocated: the stream is released once it answers', () => {
+    const r = room();
+    r.relay.start([r.config({ fallback: true })], 0);
+    // UDP answers from its fourth transmission (3.5 s); the stream connection answers only at 5 s.
+    const log = race(r, { udpFrom: 3500, streamFrom: 5000, until: 20_000 });
+    expect(log.find((t) => t.stream)?.at).toBe(1500);
+    const st = r.relay.stats();
+    expect(st).toMatchObject({ state: 'allocated', transport: 'udp', reason: undefined });
+    expect(r.events.filter((e) => e.type === 'relay' && e.state === 'allocated')).toHaveLength(1);
+    // The stream's allocation, made later, was given back (Refresh with LIFETIME 0).
+    expect(r.server.released).toBe(1);
+    expect(r.events.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it('a UDP relay that answers (a 401 counts) is never raced by a stream', () => {
+    const r = room();
+    r.relay.start([r.config({ fallback: true })], 0);
+    const log = race(r, { udpFrom: 0, until: 20_000 });
+    expect(log.some((t) => t.stream)).toBe(false);
+    expect(r.relay.stats()).toMatchObject({ state: 'allocated', transport: 'udp' });
+  });
+
+  it('both silent: one error after the UDP transaction times out, naming both reasons', () => {
+    const r = room();
+    r.relay.start([r.config({ fallback: true })], 0);
+    race(r, {
+      udpFrom: Number.POSITIVE_INFINITY,
+      streamFrom: Number.POSITIVE_INFINITY,
+      until: 3000,
+    });
+    r.relay.linkDown(r.server.addr, 'TCP to 198.51.100.1:3478: connection refused', 3000);
+    // The TCP failure alone reports nothing: UDP is still trying.
+    expect(r.events.filter((e) => e.type === 'error')).toEqual([]);
+    race(r, {
+      udpFrom: Number.POSITIVE_INFINITY,
+      streamFrom: Number.POSITIVE_INFINITY,
+      until: 120_000,
+      from: 3000,
+    });
+    const st = r.relay.stats();
+    expect(st.state).toBe('failed');
+    expect(st.reason).toMatch(
+      /no answer from the TURN server after 7 transmissions.*over TCP.*connection refused/,
+    );
+    const errors = r.events.filter((e) => e.type === 'error');
+    expect(errors).toHaveLength(1);
+    expect(r.relay.nextDeadline()).toBeUndefined();
   });
 
   it('without fallback the same silence is a failure with its reason (the control)', () => {
@@ -280,8 +407,13 @@ describe('release after a switch to direct, on the fake net (issue 17 item 4)', 
     bob.endpoint.addPeer('alice', { addrs: [aPub], relayed: [ra], key: key(alice) }, net.now);
     net.poke(alice.addr);
     net.poke(bob.addr);
-    return { net, relay, alice, bob, block, ra };
+    return { net, relay, alice, bob, block, ra, key };
   }
+
+  /** The relayed candidates `of` holds for `nick` (what an invite code or the peer itself said). */
+  const relayedOf = (of: SimPeer, nick: string): readonly Addr[] =>
+    (of.endpoint as unknown as { registry: PeerRegistry }).registry.get(nick)?.dialing.relayed ??
+    [];
 
   it('keeps the allocation while relayed and for 5 min after going direct, then releases it; a dial that wants the relay allocates again', () => {
     const { net, relay, alice, bob, block, ra } = pair();
@@ -321,7 +453,56 @@ describe('release after a switch to direct, on the fake net (issue 17 item 4)', 
     expect(net.runUntilTrue(() => alice.endpoint.relayStats().state === 'allocated', 10_000)).toBe(
       true,
     );
-    // A new allocation: the fake relay hands the same client its old port back; coturn may not.
+    // A new allocation on the same relay, on a new port (the old one was deleted, RFC 8656 §8).
     expect(alice.endpoint.relayedAddress()?.address).toBe(ra.address);
+    expect(alice.endpoint.relayedAddress()?.port).not.toBe(ra.port);
+  });
+
+  it('the new relayed address after a release reaches the live session, which falls back to it when direct dies', () => {
+    const { net, relay, alice, bob, block, ra, key } = pair();
+    expect(net.runUntilTrue(() => alice.connected('bob') && bob.connected('alice'), 10_000)).toBe(
+      true,
+    );
+    block(false);
+    expect(
+      net.runUntilTrue(() => alice.endpoint.peer('bob')?.stats.path === 'direct', 10_000),
+    ).toBe(true);
+    expect(net.runUntilTrue(() => relay.released === 2, IDLE_RELEASE_MS + 120_000)).toBe(true);
+    // Alice needs the relay again (a peer known only by a relayed address): a new allocation.
+    const carol = new SimPeer(net, { address: '192.0.2.9', port: 9 }, { nick: 'carol' }, net.rng);
+    alice.endpoint.addPeer(
+      'carol',
+      { addrs: [], relayed: [{ address: RELAY_IP, port: 60_000 }], key: key(carol) },
+      net.now,
+    );
+    net.poke(alice.addr);
+    expect(net.runUntilTrue(() => alice.endpoint.relayedAddress() !== undefined, 10_000)).toBe(
+      true,
+    );
+    const ra2 = alice.endpoint.relayedAddress()!;
+    expect(ra2.port).not.toBe(ra.port);
+    // Over the live (direct) session bob hears it: it replaces the released one.
+    expect(
+      net.runUntilTrue(() => relayedOf(bob, 'alice').some((a) => sameAddr(a, ra2)), 5000),
+    ).toBe(true);
+    expect(relayedOf(bob, 'alice').some((a) => sameAddr(a, ra))).toBe(false);
+    // The direct path dies: the session falls back through alice's new allocation, and carries data.
+    block(true);
+    expect(
+      net.runUntilTrue(
+        () =>
+          alice.endpoint.peer('bob')?.stats.path === 'relay' &&
+          bob.endpoint.peer('alice')?.stats.path === 'relay',
+        60_000,
+      ),
+    ).toBe(true);
+    bob.send(['alice'], 'through the new allocation');
+    expect(
+      net.runUntilTrue(
+        () => alice.received.some((m) => m.data.toString() === 'through the new allocation'),
+        10_000,
+      ),
+    ).toBe(true);
+    expect(alice.connected('bob') && bob.connected('alice')).toBe(true);
   });
 });

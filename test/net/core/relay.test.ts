@@ -87,9 +87,9 @@ describe('relay allocation (core/relay.ts)', () => {
     expect(st.state).toBe('allocated');
     expect(st.server).toEqual(fast.addr);
     expect(st.relayed?.address).toBe('198.51.100.2');
-    // The slow one allocated too, later, and was released at once (Refresh with lifetime 0).
-    expect(slow.list()).toHaveLength(1);
+    // The slow one allocated too, later, and was released at once (Refresh with lifetime 0): deleted.
     expect(slow.released).toBe(1);
+    expect(slow.list()).toHaveLength(0);
     expect(fast.released).toBe(0);
   });
 
@@ -131,6 +131,77 @@ function relayedPair(seed: number, kind: NatKind = 'symmetric', loss = 0) {
   return { net, relay, alice, bob, ra, rb, aPub, bPub };
 }
 
+describe('a relay that refuses, or never answers (issue 17 item 8)', () => {
+  const cases: [string, (r: FakeRelay) => void, string, RegExp][] = [
+    [
+      'wrong credentials',
+      () => undefined,
+      'wrong',
+      /allocate failed \(401\): the TURN server refused our credentials/,
+    ],
+    [
+      '403 Forbidden',
+      (r) => (r.refuse = { code: 403, reason: 'Forbidden' }),
+      'secret',
+      /allocate failed \(403\): Forbidden/,
+    ],
+    [
+      '486 Allocation Quota Reached',
+      (r) => (r.refuse = { code: 486, reason: 'Allocation Quota Reached' }),
+      'secret',
+      /allocate failed \(486\): Allocation Quota Reached/,
+    ],
+    [
+      'no answer at all',
+      (r) => (r.silent = true),
+      'secret',
+      /allocate failed: no answer from the TURN server after 7 transmissions/,
+    ],
+  ];
+  for (const [what, arrange, password, reason] of cases) {
+    it(`${what}: the reason in stats, one error event, and in the state of a peer only a relay reaches; no crash`, () => {
+      const net = new FakeNetwork({ seed: 20, conditions: { delay: 10 } });
+      const relay = new FakeRelay(net, RELAY_IP);
+      arrange(relay);
+      const alice = natted(net, 'alice', 1, 'symmetric', relay, password);
+      // Bob behind a symmetric NAT too, named by an invite code with a relayed address: only a relay reaches him.
+      const bob = natted(net, 'bob', 2, 'symmetric');
+      alice.endpoint.addPeer(
+        'bob',
+        {
+          addrs: [{ address: '203.0.113.2', port: 4002 }],
+          relayed: [{ address: '198.51.100.2', port: 50_000 }],
+          key: keyOf(bob),
+          nat: 'endpoint-dependent',
+        },
+        net.now,
+      );
+      net.poke(alice.addr);
+      net.run(90_000);
+      const st = alice.endpoint.relayStats();
+      expect(st.state).toBe('failed');
+      expect(st.reason).toMatch(reason);
+      expect(alice.endpoint.relayedAddress()).toBeUndefined();
+      const errors = alice.errors().filter((e) => e.type === 'error' && e.code === 'relay');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]?.type === 'error' && errors[0].message).toMatch(reason);
+      const peer = alice.endpoint.peer('bob')!;
+      expect(peer.state.kind).toBe('unreachable');
+      expect(peer.state.kind === 'unreachable' && peer.state.reason).toMatch(
+        new RegExp(`our relay failed \\(198\\.51\\.100\\.1:3478: ${reason.source}`),
+      );
+      // Nothing left running on the relay's side: no timer, no traffic to it.
+      let toRelay = 0;
+      net.tap = (d) => {
+        if (d.to.address === RELAY_IP) toRelay++;
+        return undefined;
+      };
+      net.run(60_000);
+      expect(toRelay).toBe(0);
+    });
+  }
+});
+
 describe('bad input from the relay (issue 17 item 8)', () => {
   it('ChannelData on an unknown channel and a Data indication from an unpermitted peer: counted, dropped, no crash', () => {
     const net = new FakeNetwork({ seed: 10, conditions: { delay: 10 } });
@@ -163,6 +234,12 @@ describe('bad input from the relay (issue 17 item 8)', () => {
     net.inject(forged.subarray(0, 30), relay.addr, alice.addr);
     net.run(100);
     expect(alice.endpoint.relayStats().dropped - before).toBe(3);
+    // Each by its reason: RFC 8656 §12.4 (no such channel), §11.4 (no permission), and unreadable.
+    expect(alice.endpoint.relayStats().droppedBy).toEqual({
+      unknownChannel: 1,
+      noPermission: 1,
+      malformed: 1,
+    });
     expect(alice.events.slice(eventsBefore)).toEqual([]);
     expect(alice.endpoint.relayStats().state).toBe('allocated');
   });

@@ -156,10 +156,10 @@ describe.skipIf(SKIP)('turn: over UDP falls back to TCP on the same port', () =>
   });
 
   it(
-    'allocates over TCP once the UDP Allocate times out, and a peer reaches us through it',
+    'allocates over TCP once the UDP Allocate goes unanswered for 3 RTOs, and a peer reaches us through it',
     async () => {
       const relays = [{ urls: `turn:${LOOPBACK}:${server.port}`, username: 'u', credential: 'p' }];
-      // A short RTO: the 7 UDP transmissions end in ~1.6 s instead of 39.5 s.
+      // A short RTO: TCP races the silent UDP Allocate after 3 RTOs (30 ms; 1.5 s at the default 500).
       const alice = await MultiHolepunchSocket.bind({
         nick: 'alice',
         host: LOOPBACK,

@@ -1,7 +1,7 @@
 import type { Mesh } from '../../nat/mesh.js';
 import { CloseCode } from '../../wire/frames.js';
 import { HelloFlag } from '../../wire/hello.js';
-import type { Addr } from '../address.js';
+import { type Addr, sameAddr } from '../address.js';
 import type { DropReason } from '../errors.js';
 import type { EndpointEvent } from '../events.js';
 import type { LocalNode } from '../handshake/handshake.js';
@@ -65,6 +65,14 @@ export class SessionBinder {
       if (dialed.pinned) this.deps.registry.unmarkRemoved(key);
     } else {
       peer = this.deps.registry.withKey(hex) ?? this.deps.registry.unkeyedAt(from);
+      const onHost = peer ? undefined : this.deps.registry.unkeyedOnHost(from, done.hello.nick);
+      if (onHost) {
+        // The user's name, from the IP they gave on another port: this
+        // session is taken as that peer, its key held but not pinned.
+        this.deps.registry.setKey(onHost, key);
+        onHost.unconfirmed = { from };
+        peer = onHost;
+      }
       if (!peer) {
         if (
           !this.deps.acceptStrangers() ||
@@ -105,8 +113,18 @@ export class SessionBinder {
   /** A session we dialed for `dialed` completed with `key`: pin or refuse. */
   private bindDialed(dialed: Peer, key: Buffer, from: Addr, now: number): Peer | undefined {
     if (dialed.key && !dialed.key.equals(key)) {
-      this.deps.dialer.keyMismatch(dialed, key, from, now);
-      return undefined;
+      if (!dialed.unconfirmed) {
+        this.deps.dialer.keyMismatch(dialed, key, from, now);
+        return undefined;
+      }
+      // The address the user gave answered, with another key than the
+      // unconfirmed claim from its IP: the given address wins (first use, as
+      // if the claim had never been); the claimant's session ends.
+      this.dropUnconfirmed(dialed, now);
+    } else if (dialed.unconfirmed && dialed.dialing.givenAddrs.some((a) => sameAddr(a, from))) {
+      // The same key answered at the very address the user gave: first use pins it.
+      dialed.unconfirmed = undefined;
+      if (dialed.pinned) this.deps.registry.pinName(dialed.nick, key);
     }
     const other = this.deps.registry.withKey(key);
     if (other && other !== dialed) {
@@ -128,6 +146,15 @@ export class SessionBinder {
     }
     if (!dialed.key) this.pin(dialed, key);
     return dialed;
+  }
+
+  /** Ends an unconfirmed claim on `peer`: its sessions close, its key is forgotten. */
+  private dropUnconfirmed(peer: Peer, now: number): void {
+    peer.disconnect('another key answered at the address you gave', CloseCode.NotAccepted, now);
+    this.deps.registry.forgetKey(peer);
+    peer.unconfirmed = undefined;
+    // The next session is a new peer to this record, not a restart of the claimant.
+    peer.instance = undefined;
   }
 
   /** First use: a record learns its key; a user's name is pinned to it. */

@@ -23,7 +23,12 @@ export interface DialerDeps {
   relayReady(): boolean;
   /** True while many-port probing toward `peer` runs (a direct path may yet open). */
   probing(peer: Peer): boolean;
+  /** Why our relay holds no allocation, when every configured relay failed (core/relay.ts). */
+  relayFailure(): string | undefined;
 }
+
+/** How a peer's unreachable reason names our failed relay. */
+const RELAY_FAILED = '; our relay failed (';
 
 /**
  * Dialing, in one place: when to send INITs where (the peer's DialPlan),
@@ -145,15 +150,12 @@ export class Dialer {
     if (peer.state.kind !== 'connecting') return;
     const natWhy = this.deps.natFailure(peer);
     const symmetric = this.deps.ourMapping() === 'endpoint-dependent';
-    peer.transition({
-      kind: 'unreachable',
-      since: now,
-      reason: natWhy
-        ? `no answer from any address; ${natWhy}`
-        : symmetric
-          ? 'no answer from any address; this node is behind a symmetric NAT (STUN), so the other side must be reachable or a relay is needed'
-          : 'no answer from any address',
-    });
+    const reason = natWhy
+      ? `no answer from any address; ${natWhy}`
+      : symmetric
+        ? 'no answer from any address; this node is behind a symmetric NAT (STUN), so the other side must be reachable or a relay is needed'
+        : 'no answer from any address';
+    peer.transition({ kind: 'unreachable', since: now, reason: this.withRelay(reason) });
     this.deps.emit({
       type: 'error',
       code: 'unreachable',
@@ -166,14 +168,33 @@ export class Dialer {
   private giveUp(peer: Peer, now: number): void {
     const by = `introduced by ${peer.introducedBy ?? 'a peer'}`;
     const natWhy = this.deps.natFailure(peer);
-    peer.transition({
-      kind: 'unreachable',
-      since: now,
-      reason: natWhy
-        ? `no answer from any candidate (${by}); ${natWhy}`
-        : this.deps.ourMapping() === 'endpoint-dependent'
-          ? `no answer from any candidate (${by}); this node is behind a symmetric NAT (STUN): a relay is needed`
-          : `no answer from any candidate (${by}); both sides may be behind NATs that need a relay`,
-    });
+    const reason = natWhy
+      ? `no answer from any candidate (${by}); ${natWhy}`
+      : this.deps.ourMapping() === 'endpoint-dependent'
+        ? `no answer from any candidate (${by}); this node is behind a symmetric NAT (STUN): a relay is needed`
+        : `no answer from any candidate (${by}); both sides may be behind NATs that need a relay`;
+    peer.transition({ kind: 'unreachable', since: now, reason: this.withRelay(reason) });
+  }
+
+  /**
+   * Our relay just failed: a peer already shown unreachable says so too
+   * (its state was set before the relay gave up, e.g. 39.5 s of silence).
+   */
+  relayFailed(peer: Peer, now: number): void {
+    const s = peer.state;
+    if (s.kind !== 'unreachable' || peer.connected) return;
+    const base = s.reason.split(RELAY_FAILED)[0]!;
+    const reason = this.withRelay(base);
+    if (reason !== s.reason) peer.transition({ kind: 'unreachable', since: now, reason });
+  }
+
+  /**
+   * A relay was configured and failed (refused, wrong credentials, no
+   * answer): the peer's state says so, since the relay was the way to the
+   * peers no direct path reaches (issue 17 item 8).
+   */
+  private withRelay(reason: string): string {
+    const failed = this.deps.relayFailure();
+    return failed ? `${reason}${RELAY_FAILED}${failed})` : reason;
   }
 }

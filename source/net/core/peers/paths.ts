@@ -153,6 +153,20 @@ export class Paths {
     this.holdUntil = now + UPGRADE_HOLD_DOWN;
   }
 
+  /**
+   * The peer named new relayed addresses (a new allocation after an idle
+   * release): a fallback path that led to one it gave up (`stale`) leads to
+   * `to` instead, by the same way (from our socket, or through our own
+   * allocation). Falling back to the released address found nobody there.
+   */
+  retarget(stale: (a: Addr) => boolean, to: Addr): void {
+    const back = this.relayPath;
+    if (!back || !stale(back)) return;
+    this.relayPath = back.relay
+      ? { address: to.address, port: to.port, relay: true }
+      : { address: to.address, port: to.port };
+  }
+
   /** When a relayed session next challenges a direct candidate (undefined: not relayed). */
   deadline(s: Session): number | undefined {
     if (s.probe || !this.where.isRelayed(s.path)) return undefined;

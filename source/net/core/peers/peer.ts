@@ -77,6 +77,14 @@ export class Peer {
   introducible = false;
   /** Set when we learned of this peer through an introduction (nick of the introducer). */
   introducedBy: string | undefined;
+  /**
+   * The user added this name at an address without a key, and a session
+   * announcing the name came from that address's IP on another port (a
+   * symmetric NAT rewrote it): taken as this peer for the session, its key
+   * held but NOT pinned, since anyone behind the same NAT could claim the
+   * name. The user confirms it (`trust`); a key given later decides.
+   */
+  unconfirmed: { from: Addr } | undefined;
 
   constructor(
     /** Stable for the life of this record, unlike the nick, which can be renamed. */
@@ -154,6 +162,23 @@ export class Peer {
   get relayed(): boolean {
     const path = this.current?.path;
     return path !== undefined && this.dialing.isRelayed(path);
+  }
+
+  /**
+   * The peer told us its relayed addresses anew (its new allocation): they
+   * replace those it gave before, and a fallback path that led to one it
+   * gave up leads to the first new one.
+   */
+  replaceRelayed(addrs: readonly Addr[]): void {
+    const before = [...this.dialing.relayed];
+    this.dialing.setRelayed(addrs);
+    const to = addrs[0];
+    if (!to) return;
+    const same = (a: Addr, b: Addr) => a.address === b.address && a.port === b.port;
+    this.paths.retarget(
+      (a) => before.some((b) => same(a, b)) && !addrs.some((n) => same(a, n)),
+      to,
+    );
   }
 
   /** Times the session moved between the relay and a direct path. */

@@ -66,6 +66,23 @@ export class PeerRegistry {
     return undefined;
   }
 
+  /**
+   * A user-added record with no key yet whose name `announced` is, dialed
+   * at `from`'s IP on another port: a symmetric NAT rewrote the port the
+   * user gave (issue 17 item 7). Only the IP vouches for it, so the caller
+   * binds it unconfirmed, never pinned. Never through a relay (the IP would
+   * be the relay's).
+   */
+  unkeyedOnHost(from: Addr, announced: string): Peer | undefined {
+    if (from.relay) return undefined;
+    const wanted = sanitizeAnnouncedNick(announced).toLowerCase();
+    for (const p of this.byNick.values()) {
+      if (p.key || !p.pinned || p.nick.toLowerCase() !== wanted) continue;
+      if (p.dialing.givenAddrs.some((a) => !a.relay && a.address === from.address)) return p;
+    }
+    return undefined;
+  }
+
   // ---- records ------------------------------------------------------------
 
   /** A new record under `nick` (free: callers make room first). */
@@ -88,13 +105,19 @@ export class PeerRegistry {
     this.byKey.set(hex(key), peer);
   }
 
+  /** The record's key (an unconfirmed claim) is dropped: it has none again. */
+  forgetKey(peer: Peer): void {
+    if (peer.key && this.byKey.get(hex(peer.key)) === peer) this.byKey.delete(hex(peer.key));
+    peer.key = undefined;
+  }
+
   rename(peer: Peer, nick: string): void {
     const previousNick = peer.nick;
     if (previousNick === nick) return;
     this.byNick.delete(previousNick);
     peer.nick = nick;
     this.byNick.set(nick, peer);
-    if (peer.key && peer.pinned) this.pinName(nick, peer.key);
+    if (peer.key && peer.pinned && !peer.unconfirmed) this.pinName(nick, peer.key);
     this.emit({ type: 'peer', nick, change: 'renamed', previousNick });
   }
 

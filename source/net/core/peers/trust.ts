@@ -45,6 +45,11 @@ export class Trust {
     if (noAddress && !(spec.lookup && key)) throw new UsageError(`no address for ${nick}`);
     if (key) this.checkExpectedKey(nick, key);
     let peer = this.deps.registry.get(nick);
+    if (peer?.unconfirmed && key) {
+      // The key given is the one that answered: confirmed; another: the claimant moves aside.
+      if (peer.key?.equals(key)) peer.unconfirmed = undefined;
+      else this.demoteUnconfirmed(peer);
+    }
     if (peer && !peer.pinned && !(key && peer.key?.equals(key))) {
       // A stranger announced this name first: it keeps its session under another name.
       this.deps.registry.moveStrangerAside(nick);
@@ -87,8 +92,11 @@ export class Trust {
    */
   private checkExpectedKey(nick: string, key: Buffer): void {
     const named = this.deps.registry.get(nick);
+    // An unconfirmed key is no pin: the key the user gives now decides.
     const pinned =
-      this.deps.registry.pinnedKey(nick) ?? (named?.pinned ? named.key : undefined) ?? undefined;
+      this.deps.registry.pinnedKey(nick) ??
+      (named?.pinned && !named.unconfirmed ? named.key : undefined) ??
+      undefined;
     if (pinned && !pinned.equals(key)) {
       throw new UsageError(
         `${nick} is pinned to key ${fingerprint(pinned)}, but you gave ${fingerprint(key)}: if the key really changed, remove ${nick} first`,
@@ -98,6 +106,35 @@ export class Trust {
     if (keyed && keyed.nick !== nick && keyed.pinned) {
       throw new UsageError(`the key ${fingerprint(key)} is already known as ${keyed.nick}`);
     }
+  }
+
+  /**
+   * The user gave a key for a name held by an unconfirmed claim with
+   * another key: the claimant keeps its session as a stranger, under a
+   * suffixed name, and stops being dialed at the user's addresses.
+   */
+  private demoteUnconfirmed(peer: Peer): void {
+    peer.unconfirmed = undefined;
+    peer.pinned = false;
+    peer.dialing.setGiven([]);
+    peer.dialing.stop();
+    peer.transition(peer.state, 'state');
+    this.deps.touched(peer);
+  }
+
+  /**
+   * The user confirms an unconfirmed peer (issue 17 item 7): the key its
+   * session proved is pinned to the name from now on.
+   */
+  confirm(nick: string): void {
+    const peer = this.deps.registry.get(nick);
+    if (!peer) throw new UsageError(`unknown peer "${nick}"`);
+    if (!peer.unconfirmed || !peer.key) throw new UsageError(`${nick} is not unconfirmed`);
+    peer.unconfirmed = undefined;
+    this.deps.registry.pinName(nick, peer.key);
+    // Reported as a change, so the chat drops its "unconfirmed" mark.
+    peer.transition(peer.state, 'state');
+    this.deps.touched(peer);
   }
 
   remove(nick: string, now: number): void {
