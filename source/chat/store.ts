@@ -1,10 +1,22 @@
+import type { ChatLine } from './format.js';
 import { type ChatEvent, type ChatState, reduce } from './reducer.js';
 
 /**
- * Holds the reducer's state for the screen. Events are folded in at once
- * (cheap), but subscribers hear about it at most once per `throttleMs`, so a
- * flood of messages or stats cannot re-render the screen more often than that
- * and starve the keyboard.
+ * Holds the reducer's state for the screen. Subscribers hear about a change
+ * at most once per `throttleMs`, so a flood of messages or stats cannot
+ * re-render the screen more often than that and starve the keyboard.
+ *
+ * Lines are folded in lazily: the next read of the state folds all the lines
+ * dispatched since, in order, in one reducer step (one copy of the line list
+ * per frame, not per message). Any other event folds them first, so order is
+ * kept.
+ *
+ * A frame drawn for another reason (a keystroke) shows the newest state too
+ * (the screen reads it as it renders): the screen reports each frame
+ * (`drawn`), and the store's own notification then waits a whole throttle
+ * window after it, or is dropped when nothing changed since. While the user
+ * types under a flood, the frames are the keystrokes' own, and a key rarely
+ * waits behind a frame drawn for the network (bench/tui.ts).
  *
  * Even the first change after a quiet spell is shown only `SETTLE_MS` later:
  * the transport acknowledges what just arrived an event-loop turn or a few
@@ -20,36 +32,72 @@ export interface ChatStore {
   getState(): ChatState;
   dispatch(ev: ChatEvent): void;
   subscribe(listener: () => void): () => void;
+  /** The screen drew `state` just now (any frame, whatever caused it). */
+  drawn(state: ChatState): void;
   /** Stops the pending notification timer (on exit). */
   close(): void;
 }
 
 export function createChatStore(initial: ChatState, throttleMs = 50): ChatStore {
   let state = initial;
+  let pending: ChatLine[] = [];
   const listeners = new Set<() => void>();
   let timer: NodeJS.Timeout | undefined;
+  /** When subscribers were last told, or a frame last drawn. */
   let last = Number.NEGATIVE_INFINITY;
+  let shown: ChatState | undefined;
   let closed = false;
+
+  const fold = (): ChatState => {
+    if (pending.length > 0) {
+      const lines = pending;
+      pending = [];
+      state = reduce(state, { type: 'lines', lines });
+    }
+    return state;
+  };
 
   const notify = () => {
     timer = undefined;
+    if (closed || fold() === shown) return;
+    // A frame drawn since this was scheduled showed what was new then.
+    const wait = last + throttleMs - performance.now();
+    if (wait > 0) {
+      timer = setTimeout(notify, wait);
+      return;
+    }
     last = performance.now();
     for (const l of [...listeners]) l();
   };
 
+  const schedule = () => {
+    if (timer) return;
+    const wait = Math.max(Math.min(SETTLE_MS, throttleMs), last + throttleMs - performance.now());
+    timer = setTimeout(notify, wait);
+  };
+
   return {
-    getState: () => state,
+    getState: fold,
     dispatch(ev) {
-      const next = reduce(state, ev);
-      if (next === state || closed) return;
+      if (closed) return;
+      if (ev.type === 'line') {
+        pending.push(ev.line);
+        schedule();
+        return;
+      }
+      const before = fold();
+      const next = reduce(before, ev);
+      if (next === before) return;
       state = next;
-      if (timer) return;
-      const wait = Math.max(Math.min(SETTLE_MS, throttleMs), last + throttleMs - performance.now());
-      timer = setTimeout(notify, wait);
+      schedule();
     },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    drawn(s) {
+      shown = s;
+      last = performance.now();
     },
     close() {
       closed = true;

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import * as reducer from '../../source/chat/reducer.js';
 import { initialState } from '../../source/chat/reducer.js';
 import { createChatStore } from '../../source/chat/store.js';
 
@@ -23,6 +24,69 @@ describe('createChatStore', () => {
       vi.advanceTimersByTime(100);
       expect(seen).toHaveBeenCalledTimes(1);
     } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('folds the lines dispatched between two reads in one reducer step', () => {
+    const store = createChatStore(initialState('alice'), 50);
+    const steps = vi.spyOn(reducer, 'reduce');
+    try {
+      for (let i = 0; i < 1000; i++) {
+        store.dispatch({ type: 'line', line: { kind: 'system', time: 0, text: String(i) } });
+      }
+      expect(steps).not.toHaveBeenCalled();
+      const state = store.getState();
+      expect(state.lines.map((l) => l.key)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+      expect(steps).toHaveBeenCalledTimes(1);
+      // Nothing new: the same state, no step.
+      expect(store.getState()).toBe(state);
+      expect(steps).toHaveBeenCalledTimes(1);
+      // Another event folds the lines before it first: order is kept.
+      store.dispatch({ type: 'line', line: { kind: 'system', time: 0, text: 'last' } });
+      store.dispatch({ type: 'clear' });
+      expect(store.getState().lines).toEqual([]);
+    } finally {
+      steps.mockRestore();
+      store.close();
+    }
+  });
+
+  it('waits a whole throttle window after any frame drawn, and skips what a frame already showed', () => {
+    vi.useFakeTimers();
+    const store = createChatStore(initialState('alice'), 50);
+    try {
+      const seen = vi.fn();
+      store.subscribe(seen);
+      const line = (text: string) =>
+        store.dispatch({ type: 'line', line: { kind: 'system', time: 0, text } });
+      line('a');
+      // A keystroke's frame, drawn before the store's own notification: it showed 'a'.
+      vi.advanceTimersByTime(5);
+      store.drawn(store.getState());
+      vi.advanceTimersByTime(100);
+      expect(seen).not.toHaveBeenCalled();
+      // New lines after a frame: told a whole window after that frame, not sooner.
+      store.drawn(store.getState());
+      line('b');
+      vi.advanceTimersByTime(49);
+      expect(seen).not.toHaveBeenCalled();
+      vi.advanceTimersByTime(1);
+      expect(seen).toHaveBeenCalledTimes(1);
+      // Frames every 30 ms (typing) under a flood: each shows the newest lines,
+      // and the store adds no frame of its own.
+      for (let i = 0; i < 20; i++) {
+        line(`flood ${i}`);
+        vi.advanceTimersByTime(30);
+        store.drawn(store.getState());
+      }
+      expect(seen).toHaveBeenCalledTimes(1);
+      // Typing stops: the lines that came after the last frame are still told.
+      line('after');
+      vi.advanceTimersByTime(50);
+      expect(seen).toHaveBeenCalledTimes(2);
+    } finally {
+      store.close();
       vi.useRealTimers();
     }
   });
