@@ -11,12 +11,16 @@ import { type ChatEvent, type ChatState, reduce } from './reducer.js';
  * per frame, not per message). Any other event folds them first, so order is
  * kept.
  *
- * A frame drawn for another reason (a keystroke) shows the newest state too
- * (the screen reads it as it renders): the screen reports each frame
- * (`drawn`), and the store's own notification then waits a whole throttle
- * window after it, or is dropped when nothing changed since. While the user
- * types under a flood, the frames are the keystrokes' own, and a key rarely
- * waits behind a frame drawn for the network (bench/tui.ts).
+ * The screen reads `snapshot()`, the state as last published: by the
+ * store's own (throttled) notification, or by the screen itself when it is
+ * about to draw for another reason (a keystroke: `publish()`), so that frame
+ * shows the newest lines too. The store's next notification then waits a
+ * whole throttle window, or is dropped when nothing changed since. While the
+ * user types under a flood the frames are the keystrokes' own, and a key
+ * rarely waits behind a frame drawn for the network (bench/tui.ts). The
+ * screen must not read the live state: React re-checks the snapshot after
+ * each frame and, finding lines that arrived meanwhile, draws again at once
+ * (two frames per key under a flood).
  *
  * Even the first change after a quiet spell is shown only `SETTLE_MS` later:
  * the transport acknowledges what just arrived an event-loop turn or a few
@@ -29,7 +33,12 @@ import { type ChatEvent, type ChatState, reduce } from './reducer.js';
 export const SETTLE_MS = 10;
 
 export interface ChatStore {
+  /** The newest state. */
   getState(): ChatState;
+  /** The state as last published: what the screen draws. */
+  snapshot(): ChatState;
+  /** The screen is about to draw (a keystroke): the newest state is published for it, and no subscriber is told. */
+  publish(): void;
   dispatch(ev: ChatEvent): void;
   subscribe(listener: () => void): () => void;
   /** The screen drew `state` just now (any frame, whatever caused it). */
@@ -40,10 +49,11 @@ export interface ChatStore {
 
 export function createChatStore(initial: ChatState, throttleMs = 50): ChatStore {
   let state = initial;
+  let published = initial;
   let pending: ChatLine[] = [];
   const listeners = new Set<() => void>();
   let timer: NodeJS.Timeout | undefined;
-  /** When subscribers were last told, or a frame last drawn. */
+  /** When the state was last published. */
   let last = Number.NEGATIVE_INFINITY;
   let shown: ChatState | undefined;
   let closed = false;
@@ -57,16 +67,22 @@ export function createChatStore(initial: ChatState, throttleMs = 50): ChatStore 
     return state;
   };
 
+  const publish = () => {
+    published = fold();
+    last = performance.now();
+  };
+
   const notify = () => {
     timer = undefined;
-    if (closed || fold() === shown) return;
-    // A frame drawn since this was scheduled showed what was new then.
+    // Nothing new since published, and that was drawn.
+    if (closed || (fold() === published && published === shown)) return;
+    // Published since this was scheduled (for a keystroke's frame).
     const wait = last + throttleMs - performance.now();
     if (wait > 0) {
       timer = setTimeout(notify, wait);
       return;
     }
-    last = performance.now();
+    publish();
     for (const l of [...listeners]) l();
   };
 
@@ -78,6 +94,8 @@ export function createChatStore(initial: ChatState, throttleMs = 50): ChatStore 
 
   return {
     getState: fold,
+    snapshot: () => published,
+    publish,
     dispatch(ev) {
       if (closed) return;
       if (ev.type === 'line') {
@@ -97,7 +115,6 @@ export function createChatStore(initial: ChatState, throttleMs = 50): ChatStore 
     },
     drawn(s) {
       shown = s;
-      last = performance.now();
     },
     close() {
       closed = true;

@@ -59,9 +59,8 @@ function commonPrefix(xs: readonly string[]): string {
 
 export function App({ nick, store, controller, transport, color, onQuit }: AppProps) {
   const state = useChatState(store);
-  // Every frame (a keystroke's too) shows the store's newest state: the store
-  // then holds its own next notification back a whole throttle window, so
-  // keys typed under a flood are not queued behind frames drawn for it.
+  // Which state the screen shows (see store.ts: a notification is dropped
+  // only when what it would publish is already on screen).
   useLayoutEffect(() => store.drawn(state));
   useTransport(transport, store);
   const { columns, rows } = useTerminalSize();
@@ -117,6 +116,7 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
     // Keys typed from now on edit the empty line, drawn or not.
     line.current = EMPTY;
     const draw = () => {
+      store.publish();
       setShown(line.current);
       setHint('');
       if (text.trim() !== '') setScroll(undefined);
@@ -191,6 +191,8 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   // (Enter), whose frame waits (see afterSubmit). Keys after an Enter not
   // drawn yet draw it now.
   useKeys((keys) => {
+    // This read's frame shows the newest lines too (see store.ts).
+    store.publish();
     drawSubmitted();
     keys.forEach((key, i) => {
       if (quitting.current) return;

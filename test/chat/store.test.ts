@@ -52,39 +52,53 @@ describe('createChatStore', () => {
     }
   });
 
-  it('waits a whole throttle window after any frame drawn, and skips what a frame already showed', () => {
-    vi.useFakeTimers();
+  it('publishes the newest state for a frame the screen draws, and then waits a whole throttle window', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     const store = createChatStore(initialState('alice'), 50);
     try {
       const seen = vi.fn();
       store.subscribe(seen);
       const line = (text: string) =>
         store.dispatch({ type: 'line', line: { kind: 'system', time: 0, text } });
+      /** A keystroke's frame: published, then drawn. */
+      const keyFrame = () => {
+        store.publish();
+        store.drawn(store.snapshot());
+      };
+      const shown = () =>
+        store.snapshot().lines.map((l) => l.line.kind === 'system' && l.line.text);
       line('a');
-      // A keystroke's frame, drawn before the store's own notification: it showed 'a'.
+      expect(shown()).toEqual([]);
       vi.advanceTimersByTime(5);
-      store.drawn(store.getState());
+      keyFrame();
+      expect(shown()).toEqual(['a']);
       vi.advanceTimersByTime(100);
+      // The frame showed it: nobody is told again.
       expect(seen).not.toHaveBeenCalled();
-      // New lines after a frame: told a whole window after that frame, not sooner.
-      store.drawn(store.getState());
+      // New lines after a frame: published a whole window after that frame, not sooner.
+      keyFrame();
       line('b');
       vi.advanceTimersByTime(49);
       expect(seen).not.toHaveBeenCalled();
+      expect(shown()).toEqual(['a']);
       vi.advanceTimersByTime(1);
       expect(seen).toHaveBeenCalledTimes(1);
-      // Frames every 30 ms (typing) under a flood: each shows the newest lines,
-      // and the store adds no frame of its own.
+      expect(shown()).toEqual(['a', 'b']);
+      store.drawn(store.snapshot());
+      // A frame every 30 ms (typing) under a flood: each shows the newest
+      // lines, and the store asks for no frame of its own.
       for (let i = 0; i < 20; i++) {
         line(`flood ${i}`);
         vi.advanceTimersByTime(30);
-        store.drawn(store.getState());
+        keyFrame();
+        expect(shown().at(-1)).toBe(`flood ${i}`);
       }
       expect(seen).toHaveBeenCalledTimes(1);
       // Typing stops: the lines that came after the last frame are still told.
       line('after');
       vi.advanceTimersByTime(50);
       expect(seen).toHaveBeenCalledTimes(2);
+      expect(shown().at(-1)).toBe('after');
     } finally {
       store.close();
       vi.useRealTimers();
