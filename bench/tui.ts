@@ -95,9 +95,14 @@ export const TUI_QUICK: TuiConfig = {
   lineLength: 30,
   keyTimeoutMs: 3000,
   warmupMs: 1000,
-  probes: 10,
-  // Enough for the smoothed RTT to forget the handshake's sample (weight (7/8)^n, RFC 9002 5.3).
-  rttMessages: 40,
+  // The peer's smoothed RTT to an idle chat comes from these alone (and the
+  // handshake's sample before them, which weighs (7/8)^n after n: 26 % after
+  // 10, 2 % after 30; a handshake sample of 10-17 ms was seen, by tcpdump).
+  probes: 30,
+  // Enough for the smoothed RTT to forget the handshake's sample (weight
+  // (7/8)^n, RFC 9002 5.3): 40 left 1.2 ms of a 17 ms handshake sample at
+  // the 20th, where the reading starts.
+  rttMessages: 64,
   rttGapMs: 50,
   columns: 120,
   rows: 36,
@@ -111,7 +116,7 @@ export const TUI_FULL: TuiConfig = {
   warmupMs: 2000,
   probes: 50,
   idleWindowMs: 60_000,
-  rttMessages: 80,
+  rttMessages: 96,
 };
 
 /** Target (issue #7): keystroke → screen under 50 ms at 1,000 incoming messages/s. */
@@ -138,6 +143,8 @@ export interface TuiPhase {
   displayedRtt: PeerRtt | undefined;
   /** A plain library socket's RTT to the same peer under the same load, same run. */
   libraryRtt: PeerRtt | undefined;
+  /** Idle phase: the peer's RTT to that library socket after the same probes (peerRtt's baseline). */
+  peerToLibraryRtt?: PeerRtt | undefined;
 }
 
 export interface TuiResult {
@@ -296,7 +303,7 @@ async function libraryRtt(
   config: TuiConfig,
   peer: Worker<TuiPeerApi>,
   rate: number,
-): Promise<PeerRtt> {
+): Promise<{ rtt: PeerRtt; peerRtt?: PeerRtt }> {
   const lib = await launch<TuiPeerApi>(
     'tui-lib',
     fileURLToPath(new URL('./workers/tui-peer.ts', import.meta.url)),
@@ -315,8 +322,13 @@ async function libraryRtt(
       60_000,
     );
     if (rate > 0) await peer.call('stopFlood', { drainMs: 5000 }, 60_000);
+    // Idle: the peer's view of the library after the same probes as the chat's.
+    const seen =
+      rate > 0
+        ? undefined
+        : (await peer.call('probe', { count: config.probes, intervalMs: 100 }, 60_000)).rtt;
     await peer.call('close', {});
-    return rtt;
+    return seen ? { rtt, peerRtt: seen } : { rtt };
   } finally {
     await lib.stop();
   }
@@ -497,7 +509,8 @@ async function phase(
       outputBytesPerSecond,
       ...(idleBytesPerSecond !== undefined ? { idleBytesPerSecond } : {}),
       displayedRtt: shown,
-      libraryRtt: library,
+      libraryRtt: library?.rtt,
+      ...(library?.peerRtt ? { peerToLibraryRtt: library.peerRtt } : {}),
     };
   } finally {
     if (!chat.screen.exited) await stopChat(chat);
@@ -670,6 +683,15 @@ export function tuiRows(r: TuiResult, group?: string): Row[] {
       I.peerRtt.smoothedMs,
       `min ${formatNumber(L.peerRtt.minMs)} loaded, ${formatNumber(I.peerRtt.minMs)} idle`,
     ),
+    row(
+      g,
+      "peer's smoothed RTT to the idle chat",
+      'ms',
+      I.peerRtt.smoothedMs,
+      'to a plain library socket',
+      I.peerToLibraryRtt?.smoothedMs,
+      `after ${r.config.probes} lone messages each (the handshake's sample still weighs (7/8)^n); min ${formatNumber(I.peerRtt.minMs)} chat, ${formatNumber(I.peerToLibraryRtt?.minMs)} library`,
+    ),
   );
   return rows;
 }
@@ -706,7 +728,7 @@ async function standalone(): Promise<void> {
       killAll();
       process.exit(1);
     },
-    config.mode === 'quick' ? 120_000 : 600_000,
+    config.mode === 'quick' ? 240_000 : 600_000,
   );
   watchdog.unref();
   const t0 = performance.now();
