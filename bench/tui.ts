@@ -27,7 +27,9 @@
  * pane is read from the frames drawn: its "RTT ms" (smoothed) and MIN. The
  * baseline, in the same run: a plain library socket in its own process
  * (tui-peer.ts `listen`/`chatter`), connected to and loaded by the same peer
- * the same way, sending the same lone messages.
+ * the same way, sending the same lone messages. Then two chats, both
+ * idle, one typing the same lone messages to the other: the RTT the first
+ * one shows (chat <-> chat, each rendering what it sends and receives).
  *
  * Run alone: `npx tsx bench/tui.ts [--quick] [--json] [--keys N] [--rate R]
  * [--profile-chat DIR]` (the last writes a V8 .cpuprofile of each chat process).
@@ -151,6 +153,8 @@ export interface TuiResult {
   config: TuiConfig;
   idle: TuiPhase;
   loaded: TuiPhase;
+  /** The RTT one idle chat shows to another on loopback (undefined: they did not connect). */
+  chatToChat: PeerRtt | undefined;
   targetMet: boolean;
   /** Displayed RTT within RTT_IDLE_TARGET_MS of the library's idle, and within RTT_LOADED_TARGET_RATIO x loaded. */
   rttTargetMet: boolean;
@@ -263,11 +267,11 @@ function stripAnsi(text: string): string {
 }
 
 const PEER_NICK = 'Flood';
-/** The peer's row in the Peers pane: NICK ADDRESS KEY "RTT ms" MIN RETX LOSS (Peers.tsx). */
-const PEER_ROW = new RegExp(
-  `${PEER_NICK} +127\\.0\\.0\\.1:\\d+ +\\S+ +([\\d.]+|-) +([\\d.]+|-) +\\d+ +[\\d.]+%`,
-  'g',
-);
+/** The second chat of the chat <-> chat measurement. */
+const OTHER_NICK = 'Other';
+/** A peer's row in the Peers pane: NICK ADDRESS KEY "RTT ms" MIN RETX LOSS (Peers.tsx). */
+const peerRow = (nick: string) =>
+  new RegExp(`${nick} +127\\.0\\.0\\.1:\\d+ +\\S+ +([\\d.]+|-) +([\\d.]+|-) +\\d+ +[\\d.]+%`, 'g');
 
 /**
  * The RTT column as the chat shows it: types `rttMessages` lone messages (so
@@ -277,7 +281,11 @@ const PEER_ROW = new RegExp(
  * median smoothed RTT shown, and the last MIN. One frame's figure moves by
  * 1/8 of any one sample (RFC 9002 5.3), so a single reading is noisy.
  */
-async function displayedRtt(screen: Screen, config: TuiConfig): Promise<PeerRtt | undefined> {
+async function displayedRtt(
+  screen: Screen,
+  config: TuiConfig,
+  nick = PEER_NICK,
+): Promise<PeerRtt | undefined> {
   screen.pty.write('\x15');
   const half = Math.floor(config.rttMessages / 2);
   let collecting: Promise<string> | undefined;
@@ -287,7 +295,7 @@ async function displayedRtt(screen: Screen, config: TuiConfig): Promise<PeerRtt 
     screen.pty.write(`rtt${i}\r`);
     await sleep(config.rttGapMs);
   }
-  const rows = [...((await collecting) ?? '').matchAll(PEER_ROW)];
+  const rows = [...((await collecting) ?? '').matchAll(peerRow(nick))];
   const num = (x: string | undefined) => (x === undefined || x === '-' ? undefined : Number(x));
   const shown = rows.map((r) => num(r[1])).filter((x): x is number => x !== undefined);
   if (shown.length === 0) return undefined;
@@ -341,7 +349,7 @@ interface Chat {
   statsFile: string;
 }
 
-async function startChat(config: TuiConfig): Promise<Chat> {
+async function startChat(config: TuiConfig, nick = NICK): Promise<Chat> {
   const home = mkdtempSync(join(tmpdir(), 'srmudp-tui-bench-'));
   const statsFile = join(home, 'debug-stats.json');
   const port = await freeUdpPort();
@@ -363,7 +371,7 @@ async function startChat(config: TuiConfig): Promise<Chat> {
       import.meta.resolve('tsx'),
       join(ROOT, 'cli.tsx'),
       '-n',
-      NICK,
+      nick,
       '-p',
       String(port),
       '--host',
@@ -373,7 +381,7 @@ async function startChat(config: TuiConfig): Promise<Chat> {
     { name: 'xterm-256color', cols: config.columns, rows: config.rows, cwd: ROOT, env },
   );
   const screen = new Screen(pty);
-  const seen = await screen.waitFor(`${NICK}>`, 30_000);
+  const seen = await screen.waitFor(`${nick}>`, 30_000);
   if (seen === undefined) {
     pty.kill('SIGKILL');
     throw new Error(
@@ -517,6 +525,30 @@ async function phase(
   }
 }
 
+/**
+ * Two chats on loopback, both idle but for `rttMessages` lone messages the
+ * first one's user types to the other: the RTT the first shows for the
+ * second (each chat renders what it sends and receives, on one machine).
+ */
+export async function chatToChatRtt(config: TuiConfig): Promise<PeerRtt | undefined> {
+  const a = await startChat(config);
+  try {
+    const b = await startChat(config, OTHER_NICK);
+    try {
+      a.screen.mark();
+      a.screen.pty.write(`/add ${OTHER_NICK} 127.0.0.1:${b.port}\r`);
+      if ((await a.screen.waitFor(`${OTHER_NICK} connected`, 15_000)) === undefined)
+        return undefined;
+      await sleep(500);
+      return await displayedRtt(a.screen, config, OTHER_NICK);
+    } finally {
+      await stopChat(b);
+    }
+  } finally {
+    await stopChat(a);
+  }
+}
+
 function rttTargetMet(idle: TuiPhase, loaded: TuiPhase): boolean {
   const ci = idle.displayedRtt?.smoothedMs;
   const li = idle.libraryRtt?.smoothedMs;
@@ -540,10 +572,16 @@ export async function measureTuiLatency(
     const idle = await phase(config, peer, 0, log);
     log(`tui: loaded phase (${config.floodRate} messages/s)`);
     const loaded = await phase(config, peer, config.floodRate, log);
+    log('tui: chat <-> chat, idle');
+    const chatToChat = await chatToChatRtt(config).catch((err: Error) => {
+      log(`tui: chat <-> chat failed: ${err.message}`);
+      return undefined;
+    });
     return {
       config,
       idle,
       loaded,
+      chatToChat,
       targetMet: loaded.lost === 0 && loaded.latencyMs.p99 < TUI_TARGET_MS,
       rttTargetMet: rttTargetMet(idle, loaded),
     };
@@ -662,6 +700,15 @@ export function tuiRows(r: TuiResult, group?: string): Row[] {
       'plain library socket',
       I.libraryRtt?.smoothedMs,
       `target within ${RTT_IDLE_TARGET_MS} ms; ${libNote(I)}`,
+    ),
+    row(
+      g,
+      'displayed RTT, idle chat <-> idle chat',
+      'ms',
+      r.chatToChat?.smoothedMs,
+      'plain library socket',
+      I.libraryRtt?.smoothedMs,
+      `two chats in ptys; min ${formatNumber(r.chatToChat?.minMs)} chat, ${formatNumber(I.libraryRtt?.minMs)} library`,
     ),
     row(
       g,
