@@ -14,8 +14,8 @@ import { type ChatEvent, type ChatState, reduce } from './reducer.js';
  * The screen reads `snapshot()`, the state as last published: by the
  * store's own (throttled) notification, or by the screen itself when it is
  * about to draw for another reason (a keystroke: `publish()`), so that frame
- * shows the newest lines too. The store's next notification then waits a
- * whole throttle window, or is dropped when nothing changed since. While the
+ * shows the newest lines too. The store's next notification then waits
+ * TYPING_HOLD throttle windows, or is dropped when nothing changed since. While the
  * user types under a flood the frames are the keystrokes' own, and a key
  * rarely waits behind a frame drawn for the network (bench/tui.ts). The
  * screen must not read the live state: React re-checks the snapshot after
@@ -32,12 +32,24 @@ import { type ChatEvent, type ChatState, reduce } from './reducer.js';
 /** Shortest wait before subscribers hear of a change, ms (never more than the throttle). */
 export const SETTLE_MS = 10;
 
+/**
+ * After a frame the screen drew for a keystroke, the store's own frames wait
+ * this many throttle windows (150 ms at 50): keys typed less than that apart
+ * (20-60 ms in bench/tui.ts) each get a frame of their own, with the newest
+ * lines in it, and none waits behind a frame drawn for the network, which
+ * had one key in five wait a whole render under 1,000 msg/s.
+ */
+export const TYPING_HOLD = 3;
+
 export interface ChatStore {
   /** The newest state. */
   getState(): ChatState;
   /** The state as last published: what the screen draws. */
   snapshot(): ChatState;
-  /** The screen is about to draw (a keystroke): the newest state is published for it, and no subscriber is told. */
+  /**
+   * The screen is about to draw (a keystroke): the newest state is published
+   * for it, no subscriber is told, and none is for TYPING_HOLD throttle windows.
+   */
   publish(): void;
   dispatch(ev: ChatEvent): void;
   subscribe(listener: () => void): () => void;
@@ -53,8 +65,8 @@ export function createChatStore(initial: ChatState, throttleMs = 50): ChatStore 
   let pending: ChatLine[] = [];
   const listeners = new Set<() => void>();
   let timer: NodeJS.Timeout | undefined;
-  /** When the state was last published. */
-  let last = Number.NEGATIVE_INFINITY;
+  /** No notification before this (a throttle window after the last publish, longer after a keystroke's). */
+  let quietUntil = Number.NEGATIVE_INFINITY;
   let shown: ChatState | undefined;
   let closed = false;
 
@@ -67,9 +79,9 @@ export function createChatStore(initial: ChatState, throttleMs = 50): ChatStore 
     return state;
   };
 
-  const publish = () => {
+  const publish = (quietMs: number) => {
     published = fold();
-    last = performance.now();
+    quietUntil = performance.now() + quietMs;
   };
 
   const notify = () => {
@@ -77,25 +89,25 @@ export function createChatStore(initial: ChatState, throttleMs = 50): ChatStore 
     // Nothing new since published, and that was drawn.
     if (closed || (fold() === published && published === shown)) return;
     // Published since this was scheduled (for a keystroke's frame).
-    const wait = last + throttleMs - performance.now();
+    const wait = quietUntil - performance.now();
     if (wait > 0) {
       timer = setTimeout(notify, wait);
       return;
     }
-    publish();
+    publish(throttleMs);
     for (const l of [...listeners]) l();
   };
 
   const schedule = () => {
     if (timer) return;
-    const wait = Math.max(Math.min(SETTLE_MS, throttleMs), last + throttleMs - performance.now());
+    const wait = Math.max(Math.min(SETTLE_MS, throttleMs), quietUntil - performance.now());
     timer = setTimeout(notify, wait);
   };
 
   return {
     getState: fold,
     snapshot: () => published,
-    publish,
+    publish: () => publish(TYPING_HOLD * throttleMs),
     dispatch(ev) {
       if (closed) return;
       if (ev.type === 'line') {

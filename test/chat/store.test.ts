@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import * as reducer from '../../source/chat/reducer.js';
 import { initialState } from '../../source/chat/reducer.js';
-import { createChatStore } from '../../source/chat/store.js';
+import { createChatStore, TYPING_HOLD } from '../../source/chat/store.js';
 
 describe('createChatStore', () => {
   it('applies events at once but notifies at most once per throttle window', () => {
@@ -52,7 +52,7 @@ describe('createChatStore', () => {
     }
   });
 
-  it('publishes the newest state for a frame the screen draws, and then waits a whole throttle window', () => {
+  it('publishes the newest state for a frame the screen draws, and then holds its own frames while keys come', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     const store = createChatStore(initialState('alice'), 50);
     try {
@@ -75,29 +75,34 @@ describe('createChatStore', () => {
       vi.advanceTimersByTime(100);
       // The frame showed it: nobody is told again.
       expect(seen).not.toHaveBeenCalled();
-      // New lines after a frame: published a whole window after that frame, not sooner.
+      // New lines after a keystroke's frame: told TYPING_HOLD windows after it, not sooner.
       keyFrame();
       line('b');
-      vi.advanceTimersByTime(49);
+      vi.advanceTimersByTime(TYPING_HOLD * 50 - 1);
       expect(seen).not.toHaveBeenCalled();
       expect(shown()).toEqual(['a']);
       vi.advanceTimersByTime(1);
       expect(seen).toHaveBeenCalledTimes(1);
       expect(shown()).toEqual(['a', 'b']);
       store.drawn(store.snapshot());
-      // A frame every 30 ms (typing) under a flood: each shows the newest
+      // After the store's own frame, the next waits one window.
+      line('c');
+      vi.advanceTimersByTime(50);
+      expect(seen).toHaveBeenCalledTimes(2);
+      store.drawn(store.snapshot());
+      // A key every 20-60 ms under a flood: each frame shows the newest
       // lines, and the store asks for no frame of its own.
-      for (let i = 0; i < 20; i++) {
+      for (let i = 0; i < 40; i++) {
         line(`flood ${i}`);
-        vi.advanceTimersByTime(30);
+        vi.advanceTimersByTime(20 + ((i * 17) % 41));
         keyFrame();
         expect(shown().at(-1)).toBe(`flood ${i}`);
       }
-      expect(seen).toHaveBeenCalledTimes(1);
+      expect(seen).toHaveBeenCalledTimes(2);
       // Typing stops: the lines that came after the last frame are still told.
       line('after');
-      vi.advanceTimersByTime(50);
-      expect(seen).toHaveBeenCalledTimes(2);
+      vi.advanceTimersByTime(TYPING_HOLD * 50);
+      expect(seen).toHaveBeenCalledTimes(3);
       expect(shown().at(-1)).toBe('after');
     } finally {
       store.close();
