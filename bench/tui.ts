@@ -1,7 +1,7 @@
 /**
  * TUI keystroke → screen latency. The real chat (`cli.tsx -n Bench`, under
- * tsx, SRMUDP_STUN=none, a temporary SRMUDP_HOME, a fixed port on
- * 127.0.0.1) runs full-screen inside a pseudo-terminal (node-pty). A peer in
+ * tsx, SRMUDP_STUN=none, --no-dht --no-mdns, a temporary SRMUDP_HOME, a
+ * fixed port on 127.0.0.1) runs full-screen inside a pseudo-terminal (node-pty). A peer in
  * a worker (bench/workers/tui-peer.ts) connects to it and, in the loaded
  * phase, sends it `floodRate` chat messages a second.
  *
@@ -377,6 +377,11 @@ async function startChat(config: TuiConfig, nick = NICK): Promise<Chat> {
       '--host',
       '127.0.0.1',
       '--no-bell',
+      // The chat looks peers up by key by default (the public DHT, mDNS on
+      // the LAN): off, as the library sockets it is compared with have them,
+      // and so that nothing leaves loopback.
+      '--no-dht',
+      '--no-mdns',
     ],
     { name: 'xterm-256color', cols: config.columns, rows: config.rows, cwd: ROOT, env },
   );
