@@ -1,7 +1,7 @@
 /**
  * TUI keystroke → screen latency. The real chat (`cli.tsx -n Bench`, under
- * tsx, SRMUDP_STUN=none, a temporary SRMUDP_HOME, a fixed port on
- * 127.0.0.1) runs full-screen inside a pseudo-terminal (node-pty). A peer in
+ * tsx, SRMUDP_STUN=none, --no-dht --no-mdns, a temporary SRMUDP_HOME, a
+ * fixed port on 127.0.0.1) runs full-screen inside a pseudo-terminal (node-pty). A peer in
  * a worker (bench/workers/tui-peer.ts) connects to it and, in the loaded
  * phase, sends it `floodRate` chat messages a second.
  *
@@ -27,7 +27,9 @@
  * pane is read from the frames drawn: its "RTT ms" (smoothed) and MIN. The
  * baseline, in the same run: a plain library socket in its own process
  * (tui-peer.ts `listen`/`chatter`), connected to and loaded by the same peer
- * the same way, sending the same lone messages.
+ * the same way, sending the same lone messages. Then two chats, both
+ * idle, one typing the same lone messages to the other: the RTT the first
+ * one shows (chat <-> chat, each rendering what it sends and receives).
  *
  * Run alone: `npx tsx bench/tui.ts [--quick] [--json] [--keys N] [--rate R]
  * [--profile-chat DIR]` (the last writes a V8 .cpuprofile of each chat process).
@@ -95,9 +97,14 @@ export const TUI_QUICK: TuiConfig = {
   lineLength: 30,
   keyTimeoutMs: 3000,
   warmupMs: 1000,
-  probes: 10,
-  // Enough for the smoothed RTT to forget the handshake's sample (weight (7/8)^n, RFC 9002 5.3).
-  rttMessages: 40,
+  // The peer's smoothed RTT to an idle chat comes from these alone (and the
+  // handshake's sample before them, which weighs (7/8)^n after n: 26 % after
+  // 10, 2 % after 30; a handshake sample of 10-17 ms was seen, by tcpdump).
+  probes: 30,
+  // Enough for the smoothed RTT to forget the handshake's sample (weight
+  // (7/8)^n, RFC 9002 5.3): 40 left 1.2 ms of a 17 ms handshake sample at
+  // the 20th, where the reading starts.
+  rttMessages: 64,
   rttGapMs: 50,
   columns: 120,
   rows: 36,
@@ -111,7 +118,7 @@ export const TUI_FULL: TuiConfig = {
   warmupMs: 2000,
   probes: 50,
   idleWindowMs: 60_000,
-  rttMessages: 80,
+  rttMessages: 96,
 };
 
 /** Target (issue #7): keystroke → screen under 50 ms at 1,000 incoming messages/s. */
@@ -138,12 +145,16 @@ export interface TuiPhase {
   displayedRtt: PeerRtt | undefined;
   /** A plain library socket's RTT to the same peer under the same load, same run. */
   libraryRtt: PeerRtt | undefined;
+  /** Idle phase: the peer's RTT to that library socket after the same probes (peerRtt's baseline). */
+  peerToLibraryRtt?: PeerRtt | undefined;
 }
 
 export interface TuiResult {
   config: TuiConfig;
   idle: TuiPhase;
   loaded: TuiPhase;
+  /** The RTT one idle chat shows to another on loopback (undefined: they did not connect). */
+  chatToChat: PeerRtt | undefined;
   targetMet: boolean;
   /** Displayed RTT within RTT_IDLE_TARGET_MS of the library's idle, and within RTT_LOADED_TARGET_RATIO x loaded. */
   rttTargetMet: boolean;
@@ -256,11 +267,11 @@ function stripAnsi(text: string): string {
 }
 
 const PEER_NICK = 'Flood';
-/** The peer's row in the Peers pane: NICK ADDRESS KEY "RTT ms" MIN RETX LOSS (Peers.tsx). */
-const PEER_ROW = new RegExp(
-  `${PEER_NICK} +127\\.0\\.0\\.1:\\d+ +\\S+ +([\\d.]+|-) +([\\d.]+|-) +\\d+ +[\\d.]+%`,
-  'g',
-);
+/** The second chat of the chat <-> chat measurement. */
+const OTHER_NICK = 'Other';
+/** A peer's row in the Peers pane: NICK ADDRESS KEY "RTT ms" MIN RETX LOSS (Peers.tsx). */
+const peerRow = (nick: string) =>
+  new RegExp(`${nick} +127\\.0\\.0\\.1:\\d+ +\\S+ +([\\d.]+|-) +([\\d.]+|-) +\\d+ +[\\d.]+%`, 'g');
 
 /**
  * The RTT column as the chat shows it: types `rttMessages` lone messages (so
@@ -270,7 +281,11 @@ const PEER_ROW = new RegExp(
  * median smoothed RTT shown, and the last MIN. One frame's figure moves by
  * 1/8 of any one sample (RFC 9002 5.3), so a single reading is noisy.
  */
-async function displayedRtt(screen: Screen, config: TuiConfig): Promise<PeerRtt | undefined> {
+async function displayedRtt(
+  screen: Screen,
+  config: TuiConfig,
+  nick = PEER_NICK,
+): Promise<PeerRtt | undefined> {
   screen.pty.write('\x15');
   const half = Math.floor(config.rttMessages / 2);
   let collecting: Promise<string> | undefined;
@@ -280,7 +295,7 @@ async function displayedRtt(screen: Screen, config: TuiConfig): Promise<PeerRtt 
     screen.pty.write(`rtt${i}\r`);
     await sleep(config.rttGapMs);
   }
-  const rows = [...((await collecting) ?? '').matchAll(PEER_ROW)];
+  const rows = [...((await collecting) ?? '').matchAll(peerRow(nick))];
   const num = (x: string | undefined) => (x === undefined || x === '-' ? undefined : Number(x));
   const shown = rows.map((r) => num(r[1])).filter((x): x is number => x !== undefined);
   if (shown.length === 0) return undefined;
@@ -296,7 +311,7 @@ async function libraryRtt(
   config: TuiConfig,
   peer: Worker<TuiPeerApi>,
   rate: number,
-): Promise<PeerRtt> {
+): Promise<{ rtt: PeerRtt; peerRtt?: PeerRtt }> {
   const lib = await launch<TuiPeerApi>(
     'tui-lib',
     fileURLToPath(new URL('./workers/tui-peer.ts', import.meta.url)),
@@ -315,8 +330,13 @@ async function libraryRtt(
       60_000,
     );
     if (rate > 0) await peer.call('stopFlood', { drainMs: 5000 }, 60_000);
+    // Idle: the peer's view of the library after the same probes as the chat's.
+    const seen =
+      rate > 0
+        ? undefined
+        : (await peer.call('probe', { count: config.probes, intervalMs: 100 }, 60_000)).rtt;
     await peer.call('close', {});
-    return rtt;
+    return seen ? { rtt, peerRtt: seen } : { rtt };
   } finally {
     await lib.stop();
   }
@@ -329,7 +349,7 @@ interface Chat {
   statsFile: string;
 }
 
-async function startChat(config: TuiConfig): Promise<Chat> {
+async function startChat(config: TuiConfig, nick = NICK): Promise<Chat> {
   const home = mkdtempSync(join(tmpdir(), 'srmudp-tui-bench-'));
   const statsFile = join(home, 'debug-stats.json');
   const port = await freeUdpPort();
@@ -351,17 +371,22 @@ async function startChat(config: TuiConfig): Promise<Chat> {
       import.meta.resolve('tsx'),
       join(ROOT, 'cli.tsx'),
       '-n',
-      NICK,
+      nick,
       '-p',
       String(port),
       '--host',
       '127.0.0.1',
       '--no-bell',
+      // The chat looks peers up by key by default (the public DHT, mDNS on
+      // the LAN): off, as the library sockets it is compared with have them,
+      // and so that nothing leaves loopback.
+      '--no-dht',
+      '--no-mdns',
     ],
     { name: 'xterm-256color', cols: config.columns, rows: config.rows, cwd: ROOT, env },
   );
   const screen = new Screen(pty);
-  const seen = await screen.waitFor(`${NICK}>`, 30_000);
+  const seen = await screen.waitFor(`${nick}>`, 30_000);
   if (seen === undefined) {
     pty.kill('SIGKILL');
     throw new Error(
@@ -497,10 +522,35 @@ async function phase(
       outputBytesPerSecond,
       ...(idleBytesPerSecond !== undefined ? { idleBytesPerSecond } : {}),
       displayedRtt: shown,
-      libraryRtt: library,
+      libraryRtt: library?.rtt,
+      ...(library?.peerRtt ? { peerToLibraryRtt: library.peerRtt } : {}),
     };
   } finally {
     if (!chat.screen.exited) await stopChat(chat);
+  }
+}
+
+/**
+ * Two chats on loopback, both idle but for `rttMessages` lone messages the
+ * first one's user types to the other: the RTT the first shows for the
+ * second (each chat renders what it sends and receives, on one machine).
+ */
+export async function chatToChatRtt(config: TuiConfig): Promise<PeerRtt | undefined> {
+  const a = await startChat(config);
+  try {
+    const b = await startChat(config, OTHER_NICK);
+    try {
+      a.screen.mark();
+      a.screen.pty.write(`/add ${OTHER_NICK} 127.0.0.1:${b.port}\r`);
+      if ((await a.screen.waitFor(`${OTHER_NICK} connected`, 15_000)) === undefined)
+        return undefined;
+      await sleep(500);
+      return await displayedRtt(a.screen, config, OTHER_NICK);
+    } finally {
+      await stopChat(b);
+    }
+  } finally {
+    await stopChat(a);
   }
 }
 
@@ -527,10 +577,16 @@ export async function measureTuiLatency(
     const idle = await phase(config, peer, 0, log);
     log(`tui: loaded phase (${config.floodRate} messages/s)`);
     const loaded = await phase(config, peer, config.floodRate, log);
+    log('tui: chat <-> chat, idle');
+    const chatToChat = await chatToChatRtt(config).catch((err: Error) => {
+      log(`tui: chat <-> chat failed: ${err.message}`);
+      return undefined;
+    });
     return {
       config,
       idle,
       loaded,
+      chatToChat,
       targetMet: loaded.lost === 0 && loaded.latencyMs.p99 < TUI_TARGET_MS,
       rttTargetMet: rttTargetMet(idle, loaded),
     };
@@ -652,6 +708,15 @@ export function tuiRows(r: TuiResult, group?: string): Row[] {
     ),
     row(
       g,
+      'displayed RTT, idle chat <-> idle chat',
+      'ms',
+      r.chatToChat?.smoothedMs,
+      'plain library socket',
+      I.libraryRtt?.smoothedMs,
+      `two chats in ptys; min ${formatNumber(r.chatToChat?.minMs)} chat, ${formatNumber(I.libraryRtt?.minMs)} library`,
+    ),
+    row(
+      g,
       `displayed RTT, ${r.config.floodRate} msg/s in (Peers pane)`,
       'ms',
       L.displayedRtt?.smoothedMs,
@@ -669,6 +734,15 @@ export function tuiRows(r: TuiResult, group?: string): Row[] {
       base,
       I.peerRtt.smoothedMs,
       `min ${formatNumber(L.peerRtt.minMs)} loaded, ${formatNumber(I.peerRtt.minMs)} idle`,
+    ),
+    row(
+      g,
+      "peer's smoothed RTT to the idle chat",
+      'ms',
+      I.peerRtt.smoothedMs,
+      'to a plain library socket',
+      I.peerToLibraryRtt?.smoothedMs,
+      `after ${r.config.probes} lone messages each (the handshake's sample still weighs (7/8)^n); min ${formatNumber(I.peerRtt.minMs)} chat, ${formatNumber(I.peerToLibraryRtt?.minMs)} library`,
     ),
   );
   return rows;
@@ -706,7 +780,7 @@ async function standalone(): Promise<void> {
       killAll();
       process.exit(1);
     },
-    config.mode === 'quick' ? 120_000 : 600_000,
+    config.mode === 'quick' ? 240_000 : 600_000,
   );
   watchdog.unref();
   const t0 = performance.now();

@@ -77,6 +77,12 @@ export interface ChatState {
 
 export type ChatEvent =
   | { type: 'line'; line: ChatLine }
+  /**
+   * Many lines at once, in order: what the store folds in per render (one
+   * copy of the line list for all of them, not one per line: 1,000 messages
+   * a second against 5,000 lines kept was 10 M element copies a second).
+   */
+  | { type: 'lines'; lines: readonly ChatLine[] }
   /** One recipient of own message `id` acknowledged it, or never will. */
   | {
       type: 'delivery';
@@ -143,37 +149,10 @@ function stateKey(s: PeerState): string {
 
 export function reduce(state: ChatState, ev: ChatEvent): ChatState {
   switch (ev.type) {
-    case 'line': {
-      const { line } = ev;
-      const mention = line.kind === 'message' && !line.own && mentions(line.text, state.nick);
-      const ui: UiLine = {
-        key: state.nextKey,
-        line,
-        mention,
-        ...(line.kind === 'message' && line.own && line.id !== undefined
-          ? {
-              recipients: (line.recipients ?? []).map((nick) => ({
-                nick,
-                outcome: 'pending' as const,
-              })),
-            }
-          : {}),
-      };
-      const lines =
-        state.lines.length >= MAX_LINES
-          ? [...state.lines.slice(state.lines.length - MAX_LINES + 1), ui]
-          : [...state.lines, ui];
-      // Scrolled back, the view stays on the same lines as new ones arrive.
-      const scrolled = state.scroll > 0;
-      return {
-        ...state,
-        lines,
-        nextKey: state.nextKey + 1,
-        scroll: scrolled ? Math.min(state.scroll + 1, lines.length - 1) : 0,
-        unseen: scrolled ? state.unseen + 1 : 0,
-        rings: mention && state.bell ? state.rings + 1 : state.rings,
-      };
-    }
+    case 'line':
+      return addLines(state, [ev.line]);
+    case 'lines':
+      return ev.lines.length === 0 ? state : addLines(state, ev.lines);
     case 'delivery':
       return deliver(state, ev);
     case 'peers': {
@@ -213,6 +192,50 @@ export function reduce(state: ChatState, ev: ChatEvent): ChatState {
     case 'bell':
       return state.bell === ev.on ? state : { ...state, bell: ev.on };
   }
+}
+
+function uiLine(state: ChatState, line: ChatLine, key: number): UiLine {
+  const mention = line.kind === 'message' && !line.own && mentions(line.text, state.nick);
+  return {
+    key,
+    line,
+    mention,
+    ...(line.kind === 'message' && line.own && line.id !== undefined
+      ? {
+          recipients: (line.recipients ?? []).map((nick) => ({
+            nick,
+            outcome: 'pending' as const,
+          })),
+        }
+      : {}),
+  };
+}
+
+/** Appends `added` (at least one), keeping the newest MAX_LINES. */
+function addLines(state: ChatState, added: readonly ChatLine[]): ChatState {
+  const fresh = added.length > MAX_LINES ? added.slice(added.length - MAX_LINES) : added;
+  const skipped = added.length - fresh.length;
+  let rings = state.rings;
+  // Lines dropped at once still rang (one at a time they would have).
+  if (state.bell)
+    for (const line of added.slice(0, skipped)) if (uiLine(state, line, 0).mention) rings++;
+  const kept = Math.max(0, Math.min(state.lines.length, MAX_LINES - fresh.length));
+  const lines = state.lines.slice(state.lines.length - kept);
+  fresh.forEach((line, i) => {
+    const ui = uiLine(state, line, state.nextKey + skipped + i);
+    if (ui.mention && state.bell) rings++;
+    lines.push(ui);
+  });
+  // Scrolled back, the view stays on the same lines as new ones arrive.
+  const scrolled = state.scroll > 0;
+  return {
+    ...state,
+    lines,
+    nextKey: state.nextKey + added.length,
+    scroll: scrolled ? Math.min(state.scroll + added.length, lines.length - 1) : 0,
+    unseen: scrolled ? state.unseen + added.length : 0,
+    rings,
+  };
 }
 
 /**

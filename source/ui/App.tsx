@@ -1,8 +1,16 @@
 import { Box, useStdout } from 'ink';
-import { memo, type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
+import {
+  memo,
+  type ReactNode,
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useRef,
+  useState,
+} from 'react';
 import { completeCommand, parseCommand } from '../chat/commands/index.js';
 import type { ChatController } from '../chat/controller.js';
-import type { ChatStore } from '../chat/store.js';
+import { type ChatStore, SETTLE_MS } from '../chat/store.js';
 import { frameRows } from './frame.js';
 import { useChatState } from './hooks/useChatState.js';
 import { useInputHistory } from './hooks/useInputHistory.js';
@@ -51,6 +59,9 @@ function commonPrefix(xs: readonly string[]): string {
 
 export function App({ nick, store, controller, transport, color, onQuit }: AppProps) {
   const state = useChatState(store);
+  // Which state the screen shows (see store.ts: a notification is dropped
+  // only when what it would publish is already on screen).
+  useLayoutEffect(() => store.drawn(state));
   useTransport(transport, store);
   const { columns, rows } = useTerminalSize();
   const { stdout } = useStdout();
@@ -79,16 +90,39 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
     onQuit();
   }, [onQuit]);
 
+  // The line is drawn once per read of keys, at its end (see useKeys below).
   const setLine = (next: Line) => {
     line.current = next;
-    setShown(next);
   };
+
+  // The frame that answers Enter (input emptied) waits SETTLE_MS, as the
+  // message's own echo does (store.ts): the message's round trip, in the
+  // socket's worker, is then over before this thread renders, instead of
+  // sharing the CPU with a render. Drawn at once meanwhile it inflated the
+  // chat's own RTT figure (bench/tui.ts: 4.4 ms against the library's 1.2
+  // with a 12 ms render after each send). A key typed meanwhile draws it first.
+  const afterSubmit = useRef<{ timer: NodeJS.Timeout; draw: () => void } | undefined>(undefined);
+  const drawSubmitted = () => {
+    const pending = afterSubmit.current;
+    if (!pending) return;
+    afterSubmit.current = undefined;
+    clearTimeout(pending.timer);
+    pending.draw();
+  };
+  useEffect(() => () => clearTimeout(afterSubmit.current?.timer), []);
 
   const submit = (text: string) => {
     history.push(text);
-    setLine(EMPTY);
-    setHint('');
-    if (text.trim() !== '') setScroll(undefined);
+    // Keys typed from now on edit the empty line, drawn or not.
+    line.current = EMPTY;
+    const draw = () => {
+      store.publish();
+      setShown(line.current);
+      setHint('');
+      if (text.trim() !== '') setScroll(undefined);
+    };
+    clearTimeout(afterSubmit.current?.timer);
+    afterSubmit.current = { timer: setTimeout(drawSubmitted, SETTLE_MS), draw };
     const action = parseCommand(text);
     if (quitting.current) return;
     // Each line runs at once, not queued behind the one before: a command
@@ -153,7 +187,13 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   };
   // A read may hold many keys (a paste with line ends, keys sent faster than
   // we render): each is applied to the line as the one before left it.
+  // The line is drawn once, after the last: unless the read ended a line
+  // (Enter), whose frame waits (see afterSubmit). Keys after an Enter not
+  // drawn yet draw it now.
   useKeys((keys) => {
+    // This read's frame shows the newest lines too (see store.ts).
+    store.publish();
+    drawSubmitted();
     keys.forEach((key, i) => {
       if (quitting.current) return;
       // A Tab with more keys after it in the same read was pasted: text, as
@@ -161,6 +201,7 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
       const pasted = key.name === 'tab' && i < keys.length - 1;
       onKey(pasted ? { ...key, name: 'text', text: ' ' } : key);
     });
+    if (!afterSubmit.current) setShown(line.current);
   });
 
   const border = hue(color, 'gray');

@@ -70,13 +70,11 @@ export function Messages({ lines, scroll, height, width, color }: MessagesProps)
     ? below(lines, scroll, (i) => rowsOf(lines[i]!, width, color).length)
     : undefined;
   return (
-    <Box
-      flexDirection="column"
-      height={height}
-      width={width}
-      overflow="hidden"
-      justifyContent="flex-end"
-    >
+    // No overflow="hidden": the rows already fit (visibleRows, msglayout.ts),
+    // and a clipping box makes Ink slice every row it draws through
+    // slice-ansi on every frame (a fifth of a frame's cost under a flood,
+    // by --cpu-prof in bench/tui.ts).
+    <Box flexDirection="column" height={height} width={width} justifyContent="flex-end">
       {shown.map((row, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: rows are positions on screen
         <RowLine key={i} row={row} />

@@ -118,6 +118,10 @@ export function runTui(opts: TuiOptions): Tui {
       // fps a key typed just after a message render waited up to 34 ms for
       // its frame (bench/tui.ts: p50 50 ms under 1,000 msgs/s, 10 ms now).
       maxFps: 120,
+      // Only the rows that changed go to the terminal: a keystroke rewrites
+      // the input row, not the whole screen (about 7 KB at 120x36), which the
+      // terminal (and, on one machine, the peer's transport) pays for too.
+      incrementalRendering: true,
       ...(opts.onRender ? { onRender: opts.onRender } : {}),
     },
   );

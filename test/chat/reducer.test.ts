@@ -35,6 +35,27 @@ describe('reduce', () => {
     expect(s.lines.map((l) => l.line.kind === 'system' && l.line.text)).toEqual(['a', 'b']);
   });
 
+  it('folds many lines at once exactly as one at a time', () => {
+    const lines = Array.from({ length: MAX_LINES + 7 }, (_, i) =>
+      i % 3 === 0
+        ? msg(`hi alice ${i}`)
+        : i % 3 === 1
+          ? sys(String(i))
+          : msg(`x${i}`, { own: true, id: i, recipients: ['bob'] }),
+    );
+    const start = feed(initialState('alice'), [sys('before'), sys('and before')]);
+    for (const scrolled of [0, 1]) {
+      const from = scrolled ? reduce(start, { type: 'scroll', by: 1 }) : start;
+      for (const split of [1, 100, lines.length]) {
+        let batched = from;
+        for (let i = 0; i < lines.length; i += split)
+          batched = reduce(batched, { type: 'lines', lines: lines.slice(i, i + split) });
+        expect(batched).toEqual(feed(from, lines));
+      }
+    }
+    expect(reduce(start, { type: 'lines', lines: [] })).toBe(start);
+  });
+
   it('keeps at most MAX_LINES, dropping the oldest', () => {
     let s = initialState('alice');
     for (let i = 0; i < MAX_LINES + 10; i++) s = reduce(s, { type: 'line', line: sys(String(i)) });

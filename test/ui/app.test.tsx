@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Action } from '../../source/chat/commands/index.js';
 import type { ExecuteResult } from '../../source/chat/controller.js';
 import { initialState } from '../../source/chat/reducer.js';
-import { type ChatStore, createChatStore } from '../../source/chat/store.js';
+import { type ChatStore, createChatStore, SETTLE_MS } from '../../source/chat/store.js';
 import type { PeerInfo } from '../../source/net/shell/socket.js';
 import { App } from '../../source/ui/App.js';
 import type { TransportView } from '../../source/ui/hooks/useTransport.js';
@@ -73,7 +73,19 @@ function setup(
     r.stdin.write(keys);
     await new Promise((res) => setTimeout(res, 20));
   };
-  return { store, transport, actions, onQuit, frame, type, stdin: r.stdin, stdout: r.stdout };
+  return {
+    store,
+    transport,
+    actions,
+    controller,
+    onQuit,
+    frame,
+    /** Frames drawn so far. */
+    frames: () => r.frames.length,
+    type,
+    stdin: r.stdin,
+    stdout: r.stdout,
+  };
 }
 
 describe('App', () => {
@@ -123,6 +135,38 @@ describe('App', () => {
     await until(() => actions.length === 1, 'action run');
     expect(actions[0]).toEqual({ type: 'broadcast', text: 'hello bob' });
     expect(frame()).not.toContain('alice> hello bob');
+  });
+
+  it('draws no frame between sending a typed message and its acknowledgment', async () => {
+    // The socket's worker times the round trip; a render started on this
+    // thread meanwhile competes with it for the CPU and shows up in the RTT
+    // column (bench/tui.ts). The frame answering Enter waits SETTLE_MS.
+    const { frame, frames, type, controller } = setup();
+    await type('hello bob');
+    await until(() => frame().includes('alice> hello bob'), 'typed text shown');
+    const at: { send?: number; ack?: number } = {};
+    controller.execute.mockImplementationOnce(async () => {
+      at.send = frames();
+      // Acknowledged a little before SETTLE_MS, as on loopback.
+      await new Promise((r) => setTimeout(r, SETTLE_MS / 2));
+      at.ack = frames();
+      return undefined;
+    });
+    await type('\r');
+    await until(() => at.ack !== undefined, 'acknowledged');
+    expect(at.ack).toBe(at.send);
+    // Then drawn, cleared.
+    await until(() => !frame().includes('alice> hello bob'), 'input cleared');
+  });
+
+  it('draws the frame answering Enter at once when a key follows it', async () => {
+    const { frame, type, stdin } = setup();
+    await type('one');
+    await until(() => frame().includes('alice> one'), 'typed text shown');
+    stdin.write('\r');
+    stdin.write('t');
+    await until(() => frame().includes('alice> t'), 'next key drawn');
+    expect(frame()).not.toContain('alice> one');
   });
 
   it('loses no keystroke that arrives before the screen re-renders', async () => {

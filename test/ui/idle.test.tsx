@@ -48,6 +48,12 @@ class Terminal extends EventEmitter {
 
 class Keyboard extends EventEmitter {
   readonly isTTY = true;
+  private queued: string[] = [];
+  /** Keys as one read from the terminal. */
+  type(keys: string) {
+    this.queued.push(keys);
+    this.emit('readable');
+  }
   setRawMode() {
     return this;
   }
@@ -55,7 +61,7 @@ class Keyboard extends EventEmitter {
     return this;
   }
   read() {
-    return null;
+    return this.queued.shift() ?? null;
   }
   ref() {
     return this;
@@ -122,9 +128,12 @@ afterEach(async () => {
 });
 
 /** Bytes written per simulated second over `seconds` after the first frame, and Ink renders. */
-async function idle(seconds: number): Promise<{ perSecond: number; renders: number }> {
+async function idle(
+  seconds: number,
+  keyboard = new Keyboard(),
+  terminal = new Terminal(),
+): Promise<{ perSecond: number; renders: number }> {
   let renders = 0;
-  const terminal = new Terminal();
   const transport = new IdleTransport();
   const store = createChatStore(initialState('alice'));
   tui = runTui({
@@ -138,7 +147,7 @@ async function idle(seconds: number): Promise<{ perSecond: number; renders: numb
     transport: transport as unknown as TransportView,
     color: true,
     stdout: terminal as unknown as NodeJS.WriteStream,
-    stdin: new Keyboard() as unknown as NodeJS.ReadStream,
+    stdin: keyboard as unknown as NodeJS.ReadStream,
     graceMs: 0,
     onRender: () => {
       renders++;
@@ -164,5 +173,22 @@ describe('an idle chat', () => {
     expect(perSecond).toBeLessThan(1000);
     // Drawn only for what changed: 4 keepalives and the uptime's minute (not 60 ticks).
     expect(renders).toBeLessThanOrEqual(6);
+  });
+
+  it('writes only the input row for a keystroke, not the whole screen', async () => {
+    const keyboard = new Keyboard();
+    const terminal = new Terminal();
+    await idle(1, keyboard, terminal);
+    const before = terminal.bytes;
+    const keys = 'hello';
+    for (const k of keys) {
+      keyboard.type(k);
+      await sleep(30);
+    }
+    const perKey = (terminal.bytes - before) / keys.length;
+    // A whole 120x40 frame is about 7 KB; the input row with its escapes is
+    // under 200 bytes (the whole screen went out for every key before).
+    expect(perKey).toBeGreaterThan(0);
+    expect(perKey).toBeLessThan(400);
   });
 });

@@ -2,7 +2,10 @@ import { useSyncExternalStore } from 'react';
 import type { ChatState } from '../../chat/reducer.js';
 import type { ChatStore } from '../../chat/store.js';
 
-/** The store's state; re-renders only as often as the store notifies (throttled). */
+/**
+ * The store's published state: re-renders only as often as the store
+ * notifies (throttled), or when the screen publishes before a frame of its own.
+ */
 export function useChatState(store: ChatStore): ChatState {
-  return useSyncExternalStore(store.subscribe, store.getState, store.getState);
+  return useSyncExternalStore(store.subscribe, store.snapshot, store.snapshot);
 }
