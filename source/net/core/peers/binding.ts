@@ -141,7 +141,15 @@ export class SessionBinder {
       } else {
         this.deps.emit({ type: 'peer', nick: dialed.nick, change: 'removed' });
       }
-      other.dialing.setGiven([...other.dialing.givenAddrs, ...dialed.dialing.givenAddrs]);
+      const moved = dialed.dialing.givenAddrs;
+      const own = other.dialing.givenAddrs;
+      other.dialing.setGiven([...other.dialing.givenAddrs, ...moved]);
+      // What a record named stays a record's on its new owner: its INITs keep
+      // spending the node-wide third-party budget (security item 5).
+      other.dialing.markFound(
+        moved.filter((a) => dialed.dialing.isFound(a) && !own.some((o) => sameAddr(o, a))),
+        true,
+      );
       return other;
     }
     if (!dialed.key) this.pin(dialed, key);
