@@ -53,7 +53,8 @@ const HELP = `
                          sessions start at 1200 and probe the path for more;
                          1200 turns that off, e.g. behind a VPN that fragments)
         --relay URI      a TURN relay for peers no direct path reaches, as
-                         turn:HOST[:PORT][?transport=udp] (repeatable; none
+                         turn:HOST[:PORT][?transport=udp|tcp], or
+                         turns:HOST[:PORT] over TLS (repeatable; none
                          by default). Its password comes from
                          $SRMUDP_RELAY_PASSWORD or the profile's config.json,
                          never from a flag

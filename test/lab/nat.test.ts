@@ -304,7 +304,7 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
           [a.padEnd(18), ...NAT_KINDS.map((b) => cell(pairOf(a, b)).padEnd(width))].join(''),
         ),
         birthdayLine('symmetric ↔ port-restricted by invite', birthday),
-        'Symmetric ↔ symmetric needs a relay (not implemented): it must fail, and say why in words.',
+        'Symmetric ↔ symmetric with no relay configured: it must fail, and say why in words.',
         ...outcomes.filter((o) => !o.ok).map((o) => `  ${o.a} / ${o.b}: ${o.detail}`),
         ...(inviteGap.size > 0
           ? [
