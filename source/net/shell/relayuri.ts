@@ -44,7 +44,9 @@ const DEFAULT_SECURE_PORT = 5349;
 export function parseTurnUri(text: string): TurnUri {
   const m = /^(turns?):(\[[^\]]*\]|[^:?[\]]+)(?::(\d{1,5}))?(?:\?(.*))?$/i.exec(text.trim());
   if (!m)
-    throw new UsageError(`bad relay URI "${text}": expected turn:host[:port][?transport=udp|tcp] or turns:host[:port]`);
+    throw new UsageError(
+      `bad relay URI "${text}": expected turn:host[:port][?transport=udp|tcp] or turns:host[:port]`,
+    );
   const secure = m[1]!.toLowerCase() === 'turns';
   let host = m[2]!;
   if (host.startsWith('[')) {
