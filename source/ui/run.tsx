@@ -12,10 +12,15 @@ import { ScreenWriter } from './screenwriter.js';
  * hook runs even then, synchronously).
  */
 
-/** Enter the alternate screen, clear it and hide the cursor (Ink in debug mode hides none). */
-const ENTER_ALT = '\x1b[?1049h\x1b[H\x1b[2J\x1b[?25l';
-/** Leave the alternate screen and show the cursor again. */
-export const LEAVE_ALT = '\x1b[?25h\x1b[?1049l';
+/**
+ * Enter the alternate screen, clear it, hide the cursor (Ink in debug mode
+ * hides none) and turn auto-wrap off (DECAWM): a row the terminal finds
+ * wider than we measured (emoji sequences) is cut at the right margin
+ * instead of spilling onto the row below (see screenwriter.ts).
+ */
+const ENTER_ALT = '\x1b[?1049h\x1b[H\x1b[2J\x1b[?25l\x1b[?7l';
+/** Auto-wrap back on, the cursor shown, the alternate screen left. */
+export const LEAVE_ALT = '\x1b[?7h\x1b[?25h\x1b[?1049l';
 
 export interface TuiOptions {
   nick: string;

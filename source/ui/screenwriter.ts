@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import stringWidth from 'string-width';
 
 /**
  * Puts Ink's frames on the alternate screen row by row, at absolute
@@ -24,19 +25,45 @@ const END = '\x1b[?2026l';
 // biome-ignore lint/suspicious/noControlCharactersInRegex: BEL and ESC are what it looks for
 const CONTROL_ONLY = /^(?:\x07|\x1b\[[0-9;?]*[A-Za-z])+$/;
 
+/** A row's last character with the colour codes around it. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: SGR sequences start with ESC
+const LAST_CHAR = /((?:\x1b\[[0-9;]*m)*)([^\x1b])((?:\x1b\[[0-9;]*m)*)$/u;
+
 /**
- * The bytes that turn `shown` into `next` (rows of a frame). Each changed row
- * is erased before it is written: an erase after a full-width row would meet
- * the terminal's pending wrap, where some terminals erase the last cell.
- * `shown` undefined (first frame, after a resize) clears and draws all rows.
+ * The row at `y` (1-based). A row as wide as the terminal has its last
+ * character (a pane's right border) put again in the last column: terminals
+ * disagree on the width of emoji ZWJ sequences and flags (tmux 3.3 and xterm
+ * give 👨‍👩‍👧‍👦 eight cells, string-width and most newer terminals two), and
+ * with auto-wrap off (run.tsx) the surplus overwrites the last column
+ * instead of wrapping onto the row below; the border then comes back over it.
  */
-export function frameUpdate(shown: readonly string[] | undefined, next: readonly string[]): string {
+function drawRow(y: number, row: string, columns: number): string {
+  let out = `\x1b[${y};1H\x1b[0m\x1b[2K${row}`;
+  const last = LAST_CHAR.exec(row);
+  if (last && stringWidth(row) === columns && stringWidth(last[2]!) === 1) {
+    out += `\x1b[${y};${columns}H${last[1]}${last[2]}${last[3]}`;
+  }
+  return out;
+}
+
+/**
+ * The bytes that turn `shown` into `next` (rows of a frame) on a terminal
+ * `columns` wide. Each changed row is erased before it is written: an erase
+ * after a full-width row would meet the terminal's pending wrap, where some
+ * terminals erase the last cell. `shown` undefined (first frame, after a
+ * resize) clears and draws all rows.
+ */
+export function frameUpdate(
+  shown: readonly string[] | undefined,
+  next: readonly string[],
+  columns: number,
+): string {
   let out = shown ? '' : '\x1b[H\x1b[2J';
   const count = Math.max(shown?.length ?? 0, next.length);
   for (let i = 0; i < count; i++) {
     const row = next[i];
     if (shown && shown[i] === row) continue;
-    out += `\x1b[${i + 1};1H\x1b[0m\x1b[2K${row ?? ''}`;
+    out += drawRow(i + 1, row ?? '', columns);
   }
   return out === '' ? '' : `${BEGIN}${out}\x1b[0m${END}`;
 }
@@ -69,7 +96,7 @@ export class ScreenWriter extends EventEmitter {
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     if (CONTROL_ONLY.test(text)) return this.out.write(text, cb);
     const rows = text.split('\n');
-    const bytes = frameUpdate(this.shown, rows);
+    const bytes = frameUpdate(this.shown, rows, this.columns);
     this.shown = rows;
     if (bytes === '') {
       cb?.();

@@ -146,4 +146,25 @@ describe('the screen a terminal shows', () => {
     expectWhole(screen.lines(), 24);
     expect(screen.lines().filter((l) => l.startsWith('│bob '))).toHaveLength(1);
   });
+
+  it('keeps every row in its place when the terminal counts an emoji cluster wider than we do', async () => {
+    const { screen, store } = start(80, 24);
+    await sleep(100);
+    for (const text of [
+      'family 👨‍👩‍👧‍👦 and 👩‍❤️‍💋‍👨 end',
+      'flags 🇯🇵🇫🇷🇺🇦 skin 👍🏽👋🏿 end',
+      `${'x'.repeat(50)} 👨‍👩‍👧‍👦👨‍👩‍👧‍👦👨‍👩‍👧‍👦`,
+    ]) {
+      store.dispatch({
+        type: 'line',
+        line: { kind: 'message', time: 0, from: 'bob', text, private: false, own: false },
+      });
+      await sleep(80);
+    }
+    const lines = screen.lines();
+    expectWhole(lines, 24);
+    // Each pane row ends in its border in the last column; the overflow stays in its own row.
+    for (const l of lines.filter((r) => /^[│╭╰]/.test(r))) expect(l.trimEnd()).toMatch(/[│╮╯]$/);
+    expect(lines.filter((l) => l.includes('<bob> family'))).toHaveLength(1);
+  });
 });

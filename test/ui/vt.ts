@@ -8,7 +8,9 @@ import stringWidth from 'string-width';
  * cursor movements, erases and modes Ink and the chat use (ECMA-48 §8.3),
  * NL as CR LF (the tty's onlcr);
  * colours and other SGR attributes are ignored. Wide characters take two
- * cells (string-width), as in the terminal.
+ * cells (string-width, per code point: an emoji ZWJ sequence takes two cells
+ * for each emoji in it, as in tmux 3.3 and xterm, where string-width counts
+ * two for the whole cluster).
  */
 export class VtScreen extends EventEmitter {
   readonly isTTY = true;
@@ -18,6 +20,8 @@ export class VtScreen extends EventEmitter {
   private col = 0;
   /** Set after a character is written in the last column (DEC pending wrap). */
   private wrapPending = false;
+  /** DECAWM: off, a character past the right margin overwrites the last column instead of wrapping. */
+  private autoWrap = true;
   private pending = '';
 
   constructor(
@@ -93,8 +97,10 @@ export class VtScreen extends EventEmitter {
     const w = stringWidth(ch);
     if (w === 0) return;
     if (this.wrapPending || this.col + w > this.columns) {
-      this.col = 0;
-      this.lineFeed();
+      if (this.autoWrap) {
+        this.col = 0;
+        this.lineFeed();
+      } else this.col = this.columns - w;
     }
     this.grid[this.row]![this.col] = ch;
     if (w === 2 && this.col + 1 < this.columns) this.grid[this.row]![this.col + 1] = '';
@@ -105,7 +111,8 @@ export class VtScreen extends EventEmitter {
   }
 
   private csi(params: string, final: string) {
-    if (params.startsWith('?')) return; // modes: cursor, alternate screen, synchronized output
+    if (params === '?7') this.autoWrap = final !== 'l';
+    if (params.startsWith('?')) return; // other modes: cursor, alternate screen, synchronized output
     const n = params.split(';').map((p) => (p === '' ? undefined : Number(p)));
     const a = n[0] ?? 1;
     // As tmux does: an erase in the pending-wrap state leaves the last column's character.
