@@ -309,6 +309,17 @@ describe('ChatController', () => {
     expect(text()).toMatch(/bob restarted/);
   });
 
+  it('/trust of a stranger says how to keep it instead of "key has not changed"', async () => {
+    const stranger = info('bob', { pinned: false, address: '127.0.0.1:9000' });
+    socket.list = [stranger];
+    socket.emit('peer', stranger, 'connected');
+    await run('/trust bob');
+    expect(socket.trusted).toEqual([]);
+    expect(text()).toMatch(
+      /!! bob is a stranger \(you never added it\): no changed key to accept; \/add bob 127\.0\.0\.1:9000 keeps it/,
+    );
+  });
+
   it('an unconfirmed peer (issue 17 item 7): the chat says so on connecting and in /whois; /trust pins it without a new session', async () => {
     const trusted: [string, string, string | undefined][] = [];
     await chat.shutdown();
