@@ -198,7 +198,13 @@ export class KnownPeers {
     const onPeer = (p: PeerInfo, change: PeerChange) => {
       try {
         if (change === 'removed') this.forget(p.nick);
-        else if (change === 'connected' || change === 'restarted') {
+        // A stranger the user adds while connected keeps its session: the
+        // transport renames it (to the name, pinned) and sends no 'connected'.
+        else if (
+          change === 'connected' ||
+          change === 'restarted' ||
+          (change === 'renamed' && p.state.kind === 'connected')
+        ) {
           if (p.fingerprint && p.fingerprint === socket.pinnedFingerprint(p.nick)) this.remember(p);
         }
         failing = false;

@@ -128,6 +128,11 @@ export class ChatController {
 
   /** Nicks of peers the user never added (strangers), to mark their lines. */
   private readonly strangers = new Set<string>();
+  /**
+   * The last nick seen for each key: a 'renamed' event carries only the new
+   * one, and "a peer is now known as bob-uutjrkec" left the user guessing which.
+   */
+  private readonly nickOfKey = new Map<string, string>();
   private readonly onMessage = (m: Message) => this.handleMessage(m);
   private readonly onPeer = (p: PeerInfo, c: PeerChange) => this.handlePeer(p, c);
   private readonly onError = (e: Error) => this.handleError(e);
@@ -347,6 +352,11 @@ export class ChatController {
     else this.strangers.add(p.nick);
     const last = this.reported.get(p.nick);
     this.reported.set(p.nick, p.state.kind);
+    const before = p.fingerprint ? this.nickOfKey.get(p.fingerprint) : undefined;
+    if (p.fingerprint) {
+      if (change === 'removed') this.nickOfKey.delete(p.fingerprint);
+      else this.nickOfKey.set(p.fingerprint, p.nick);
+    }
     // Before the line saying it: what the peer never acknowledged is known
     // now. Only on the change itself: a message sent while the peer was
     // already away waits for it to come back.
@@ -381,7 +391,11 @@ export class ChatController {
         }
         return;
       case 'renamed':
-        this.system(`a peer is now known as ${p.nick}`);
+        this.system(
+          before !== undefined && before !== p.nick
+            ? `${before} is now known as ${p.nick}`
+            : `a peer is now known as ${p.nick}`,
+        );
         return;
       case 'added':
         this.verbose(`${p.nick} added (${describeState(p.state)})`);

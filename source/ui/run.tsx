@@ -4,6 +4,7 @@ import { sanitize } from '../chat/sanitize.js';
 import type { ChatStore } from '../chat/store.js';
 import { App } from './App.js';
 import type { TransportView } from './hooks/useTransport.js';
+import { ScreenWriter } from './screenwriter.js';
 
 /**
  * Runs the full-screen chat on the alternate screen, and puts the terminal
@@ -11,9 +12,15 @@ import type { TransportView } from './hooks/useTransport.js';
  * hook runs even then, synchronously).
  */
 
-const ENTER_ALT = '\x1b[?1049h\x1b[H\x1b[2J';
-/** Leave the alternate screen and show the cursor again. */
-export const LEAVE_ALT = '\x1b[?25h\x1b[?1049l';
+/**
+ * Enter the alternate screen, clear it, hide the cursor (Ink in debug mode
+ * hides none) and turn auto-wrap off (DECAWM): a row the terminal finds
+ * wider than we measured (emoji sequences) is cut at the right margin
+ * instead of spilling onto the row below (see screenwriter.ts).
+ */
+const ENTER_ALT = '\x1b[?1049h\x1b[H\x1b[2J\x1b[?25l\x1b[?7l';
+/** Auto-wrap back on, the cursor shown, the alternate screen left. */
+export const LEAVE_ALT = '\x1b[?7h\x1b[?25h\x1b[?1049l';
 
 export interface TuiOptions {
   nick: string;
@@ -75,6 +82,7 @@ export function runTui(opts: TuiOptions): Tui {
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
   stdout.write(ENTER_ALT);
+  const screen = new ScreenWriter(stdout);
 
   let resolveDone: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => {
@@ -90,6 +98,7 @@ export function runTui(opts: TuiOptions): Tui {
       } finally {
         opts.store.close();
         instance.unmount();
+        screen.close();
         restore();
         process.off('exit', restore);
         process.off('uncaughtException', crash);
@@ -109,19 +118,17 @@ export function runTui(opts: TuiOptions): Tui {
       onQuit={quit}
     />,
     {
-      stdout,
+      // Frames go through the ScreenWriter, which writes only the rows that
+      // changed (see screenwriter.ts for why not Ink's incrementalRendering).
+      // Debug mode hands it each frame whole, with no cursor movements, and
+      // renders at once: network-driven renders are already throttled by the
+      // store (50 ms), and a keystroke's frame should not wait (bench/tui.ts).
+      stdout: screen as unknown as NodeJS.WriteStream,
       stdin,
       exitOnCtrlC: false,
-      patchConsole: true,
-      // Network-driven renders are already throttled by the store (50 ms);
-      // Ink's own throttle only delays the frame a keystroke asked for. At 30
-      // fps a key typed just after a message render waited up to 34 ms for
-      // its frame (bench/tui.ts: p50 50 ms under 1,000 msgs/s, 10 ms now).
-      maxFps: 120,
-      // Only the rows that changed go to the terminal: a keystroke rewrites
-      // the input row, not the whole screen (about 7 KB at 120x36), which the
-      // terminal (and, on one machine, the peer's transport) pays for too.
-      incrementalRendering: true,
+      debug: true,
+      // Nothing of ours logs to the console while the screen is up.
+      patchConsole: false,
       ...(opts.onRender ? { onRender: opts.onRender } : {}),
     },
   );

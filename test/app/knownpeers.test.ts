@@ -83,6 +83,24 @@ describe('KnownPeers', () => {
     expect(KnownPeers.open(path).fingerprint('bob')).toBe(FP_ALICE);
   });
 
+  it('keeps a stranger the user adds while it is connected (its session is renamed, not connected again)', async () => {
+    const pins = new Map<string, string>();
+    const sock = Object.assign(new EventEmitter(), {
+      pinnedFingerprint: (nick: string) => pins.get(nick),
+    });
+    const known = KnownPeers.open(path);
+    known.follow(sock as unknown as MultiHolepunchSocket);
+    const bob = { address: '127.0.0.1:9001', fingerprint: FP_BOB };
+    // Bob added us: a stranger, not kept.
+    sock.emit('peer', peer('bob', { ...bob, pinned: false }), 'connected');
+    // /add bob 127.0.0.1:9001: the transport moves the stranger aside, then
+    // gives the live session the name, pinned (as seen from the library).
+    sock.emit('peer', peer('bob-uutjrkec', { ...bob, pinned: false }), 'renamed');
+    pins.set('bob', FP_BOB);
+    sock.emit('peer', peer('bob', bob), 'renamed');
+    expect(KnownPeers.open(path).entries()).toEqual([{ nick: 'bob', ...bob }]);
+  });
+
   it('at start the trust store wins over a remembered key, and /trust replaces it', async () => {
     const known = KnownPeers.open(path);
     known.remember(peer('bob', { address: '127.0.0.1:9001', fingerprint: FP_BOB }));

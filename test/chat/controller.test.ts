@@ -309,6 +309,26 @@ describe('ChatController', () => {
     expect(text()).toMatch(/bob restarted/);
   });
 
+  it('a renamed peer is named by its old name too, not "a peer"', async () => {
+    const stranger = info('bob', { pinned: false, fingerprint: FP_BOB });
+    socket.emit('peer', stranger, 'connected');
+    // /add bob <address>: the stranger is moved aside, then the name is given back, pinned.
+    socket.emit('peer', info('bob-hoedriki', { pinned: false, fingerprint: FP_BOB }), 'renamed');
+    socket.emit('peer', info('bob', { fingerprint: FP_BOB }), 'renamed');
+    expect(text()).toMatch(/bob is now known as bob-hoedriki\n.*bob-hoedriki is now known as bob$/);
+  });
+
+  it('/trust of a stranger says how to keep it instead of "key has not changed"', async () => {
+    const stranger = info('bob', { pinned: false, address: '127.0.0.1:9000' });
+    socket.list = [stranger];
+    socket.emit('peer', stranger, 'connected');
+    await run('/trust bob');
+    expect(socket.trusted).toEqual([]);
+    expect(text()).toMatch(
+      /!! bob is a stranger \(you never added it\): no changed key to accept; \/add bob 127\.0\.0\.1:9000 keeps it/,
+    );
+  });
+
   it('an unconfirmed peer (issue 17 item 7): the chat says so on connecting and in /whois; /trust pins it without a new session', async () => {
     const trusted: [string, string, string | undefined][] = [];
     await chat.shutdown();

@@ -39,7 +39,7 @@ afterEach(async () => {
 });
 
 /** One readme line under sh, `srmudp-tui` being this checkout's CLI. */
-function shell(line: string, nick: string) {
+function shell(line: string) {
   const proc = spawn('sh', ['-c', line], {
     cwd: root,
     env: {
@@ -47,7 +47,11 @@ function shell(line: string, nick: string) {
       PATH: `${join(home, 'bin')}:${process.env.PATH ?? ''}`,
       NODE: process.execPath,
       CLI: join(root, 'cli.tsx'),
-      SRMUDP_HOME: join(home, nick),
+      // One user's configuration for both, as on one machine: each command
+      // line must choose its own profile (with the default one both chats
+      // had the same key and bob refused alice as himself).
+      SRMUDP_HOME: '',
+      XDG_CONFIG_HOME: join(home, 'config'),
     },
     stdio: 'pipe',
   });
@@ -78,9 +82,9 @@ describe('the readme', () => {
     expect(rest).toEqual([]);
     expect(aliceLine).toMatch(/^srmudp-tui .*127\.0\.0\.1/u);
     // Alice's stdin stays open (a pipe: line mode), as a terminal would.
-    const alice = shell(aliceLine!, 'alice');
+    const alice = shell(aliceLine!);
     await alice.waitFor(/type \/help/u);
-    const bob = shell(bobLine!, 'bob');
+    const bob = shell(bobLine!);
     expect(await bob.exited).toBe(0);
     expect(bob.output()).toMatch(/<bob> hello/u);
     expect(bob.output()).not.toMatch(/!!/u);

@@ -24,6 +24,15 @@ export const trust: CommandDef<'trust'> = {
       );
       return undefined;
     }
+    // A stranger (it added us; never added here) has nothing pinned to
+    // replace: the transport would answer "key has not changed". Say what
+    // keeps it instead: /add pins the key its session proved.
+    if (!p.pinned && p.state.kind === 'connected') {
+      ctx.error(
+        `${nick} is a stranger (you never added it): no changed key to accept; /add ${nick} ${p.address ?? '<host:port>'} keeps it`,
+      );
+      return undefined;
+    }
     // Marked first: the new key's session can complete while the trust store is written.
     ctx.trusting.add(nick);
     try {

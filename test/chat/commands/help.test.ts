@@ -23,6 +23,16 @@ describe('helpLines: generated from the registry', () => {
     });
   });
 
+  it('pads usages to a short column, so descriptions stay readable in an 80-column pane', () => {
+    // Padded to the longest usage (/add's, 54 characters), an 80-column pane
+    // had one word of each description beside its usage.
+    const lines = helpLines(COMMANDS);
+    COMMANDS.forEach((c, i) => {
+      const start = lines[i + 1]!.length - c.description.length;
+      expect(start).toBeLessThanOrEqual(Math.max(2 + c.usage.length + 2, 32));
+    });
+  });
+
   it('one command: its usage line, then its aliases', () => {
     expect(helpLines(COMMANDS, 'quit')).toEqual(['/quit  leave the chat', '  also /exit']);
     expect(helpLines(COMMANDS, 'msg')).toEqual([
