@@ -39,10 +39,26 @@ interface Shape {
 export class KnownPeers {
   readonly path: string;
   private readonly conf: Conf<Shape>;
+  /** The entries as last read or written: what restore() puts back. */
+  private readonly held: Map<string, KnownPeer>;
 
   private constructor(conf: Conf<Shape>) {
     this.conf = conf;
     this.path = conf.path;
+    this.held = new Map(Object.entries(conf.get('peers') ?? {}));
+  }
+
+  /**
+   * The data directory was deleted while the chat ran: conf reads a missing
+   * file as empty, so every entry it held is written back (an entry written
+   * since wins).
+   */
+  restore(): void {
+    for (const [nick, entry] of Object.entries(this.conf.get('peers') ?? {})) {
+      this.held.set(nick, entry);
+    }
+    this.conf.set('version', KNOWN_PEERS_VERSION);
+    this.conf.set('peers', Object.fromEntries(this.held));
   }
 
   /** Opens (not creating until something is stored) `<dir>/<file>`. */
@@ -172,16 +188,19 @@ export class KnownPeers {
     )
       return;
     this.conf.set('version', KNOWN_PEERS_VERSION);
-    this.conf.set(`peers.${escapeKey(nick)}`, {
+    const entry: KnownPeer = {
       ...(address !== undefined ? { address } : {}),
       ...(fingerprint ? { fingerprint } : {}),
       ...(lookup ? { lookup: true } : {}),
-    });
+    };
+    this.conf.set(`peers.${escapeKey(nick)}`, entry);
+    this.held.set(nick, entry);
   }
 
   forget(nick: string): void {
     if (this.conf.get('peers')?.[nick] === undefined) return;
     this.conf.delete(`peers.${escapeKey(nick)}`);
+    this.held.delete(nick);
   }
 
   /**

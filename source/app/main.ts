@@ -24,6 +24,7 @@ import { createLineMode } from './linemode.js';
 import { discoveryStartLine, watchRelay } from './netreport.js';
 import { dataPaths, resolveDataDir } from './paths.js';
 import { loadPeersFile, type PeerEntry } from './peersfile.js';
+import { watchProfile } from './profilewatch.js';
 import { readRelayConfig, relayOptions } from './relayconfig.js';
 import { RemoteSocket } from './remotesocket.js';
 
@@ -203,6 +204,14 @@ async function main(argv: readonly string[]): Promise<number> {
     print({ kind: 'error', time: Date.now(), text: err.message }),
   );
 
+  const unwatchProfile = watchProfile({
+    identityPath: paths.identity,
+    keepIdentity: () => socket.keepIdentityFile(),
+    restoreKnown: () => known.restore(),
+    say,
+    fail: (text) => print({ kind: 'error', time: Date.now(), text }),
+  });
+
   const local = socket.localAddress();
   const shown = local.address.includes(':') ? `[${local.address}]` : local.address;
   say(`${NAME} ${cli.pkg.version ?? ''}: you are ${opts.nick}`);
@@ -307,6 +316,7 @@ async function main(argv: readonly string[]): Promise<number> {
   ended = true;
   unfollow();
   unwatchRelay();
+  unwatchProfile();
   return code;
 }
 

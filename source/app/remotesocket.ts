@@ -299,6 +299,11 @@ export class RemoteSocket extends EventEmitter<SocketEvents> {
     return this.request('startStun', rto === undefined ? [servers] : [servers, rto]);
   }
 
+  /** See MultiHolepunchSocket.keepIdentityFile. */
+  keepIdentityFile(): Promise<void> {
+    return this.request('keepIdentityFile', []);
+  }
+
   removePeer(nick: string): void {
     this.syncCall('removePeer', [nick]);
   }

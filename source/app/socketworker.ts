@@ -60,6 +60,9 @@ async function call(socket: MultiHolepunchSocket, r: CallRequest): Promise<void>
       return socket.trustNewKey(r.args[0]);
     case 'startStun':
       return socket.startStun(r.args[0], r.args[1]);
+    case 'keepIdentityFile':
+      await socket.keepIdentityFile();
+      return;
     case 'close':
       return socket.close();
   }

@@ -66,6 +66,7 @@ export interface AsyncMethods {
   addPeers: [peers: Record<string, PeerAddress>];
   trustNewKey: [nick: string];
   startStun: [servers: string[], rto?: number];
+  keepIdentityFile: [];
   close: [];
 }
 

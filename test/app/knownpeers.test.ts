@@ -230,3 +230,28 @@ describe('KnownPeers: peers added by key alone', () => {
     }
   });
 });
+
+describe('KnownPeers.restore (the data directory deleted while the chat runs)', () => {
+  it('writes back every entry it held, and an entry written since the deletion wins', async () => {
+    const sub = join(dir, 'profile');
+    const file = join(sub, 'known-peers.json');
+    const known = KnownPeers.open(file);
+    known.remember(peer('bob', { address: '127.0.0.1:9001', fingerprint: FP_BOB }));
+    known.byKey('carol', FP_ALICE);
+    known.remember(peer('dave', { address: '127.0.0.1:9003', fingerprint: FP_BOB }));
+    known.forget('dave');
+    await rm(sub, { recursive: true, force: true });
+    // conf reads the missing file as empty: bob moved meanwhile, and is written alone.
+    known.remember(peer('bob', { address: '127.0.0.1:9009', fingerprint: FP_BOB }));
+    expect(
+      KnownPeers.open(file)
+        .entries()
+        .map((e) => e.nick),
+    ).toEqual(['bob']);
+    known.restore();
+    expect(KnownPeers.open(file).entries()).toEqual([
+      { nick: 'bob', address: '127.0.0.1:9009', fingerprint: FP_BOB },
+      { nick: 'carol', fingerprint: FP_ALICE, lookup: true },
+    ]);
+  });
+});

@@ -9,11 +9,12 @@ import type { RelayServer } from '../core/relay.js';
 import {
   fingerprint as fingerprintOf,
   generateIdentity,
+  type Identity,
   parseFingerprint,
 } from '../crypto/identity.js';
 import { attachDiscovery, type SocketDiscovery } from '../discovery/attach.js';
 import { encodeInvite } from '../nat/invite.js';
-import { loadOrCreateIdentity } from '../store/identityfile.js';
+import { loadOrCreateIdentity, restoreIdentityFile } from '../store/identityfile.js';
 import { TrustStore } from '../store/truststore.js';
 import { describeState, peerInfo } from './describe.js';
 import { Driver } from './driver.js';
@@ -68,6 +69,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   private readonly startedAt = performance.now();
   private readonly sendTimeout: number;
   private discovery: SocketDiscovery | undefined;
+  /** The identity file bound from, and its key: see keepIdentityFile. */
+  private identityFile: { path: string; identity: Identity } | undefined;
 
   private constructor(
     endpoint: Endpoint,
@@ -130,6 +133,9 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     requestBuffers(opened.socket, opts.receiveBufferSize ?? DEFAULT_BUFFER_SIZE);
     endpoint.setLocalAddresses(hostAddresses(normalizeIp(opened.socket.address().address)));
     const sock = new MultiHolepunchSocket(endpoint, trust, opened, opts);
+    if (opts.identityPath && !opts.identity) {
+      sock.identityFile = { path: opts.identityPath, identity };
+    }
     try {
       if (opts.stun && opts.stun.length > 0) await sock.startStun(opts.stun, opts.stunRto);
       if (relays.length > 0) await sock.startRelays(relays, opts.relayRto);
@@ -497,6 +503,18 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
   /** Extra (probing) sockets open now: 0 except while many-port probing runs or holds a path. */
   get probeSocketCount(): number {
     return this.driver.udp.probeCount;
+  }
+
+  /**
+   * Writes the key back to `identityPath` if that file is gone (its
+   * directory deleted while bound): otherwise the next start would make a
+   * new key and every friend would see a key change. A file found there is
+   * never replaced. True when it wrote the file; false without an
+   * `identityPath`.
+   */
+  async keepIdentityFile(): Promise<boolean> {
+    if (!this.identityFile) return false;
+    return restoreIdentityFile(this.identityFile.path, this.identityFile.identity);
   }
 
   async close(): Promise<void> {

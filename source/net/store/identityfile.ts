@@ -4,7 +4,7 @@
  * created 0600 (parents 0700) and never overwritten. Kept out of crypto/ so the
  * core imports no node:fs.
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../../util/atomicwrite.js';
 import { UsageError } from '../core/errors.js';
 import {
@@ -139,4 +139,28 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
   const winner = await loadIdentity(path);
   if (!winner) throw new UsageError(`identity file ${path} vanished while being created`);
   return winner;
+}
+
+/**
+ * Writes `identity` back to `path` when the file is gone (its directory was
+ * deleted while we ran): otherwise the next start would make a new key, and
+ * every friend would see a key change. Exclusive, as creation: a file found
+ * at `path` is never replaced. True when it wrote the file.
+ */
+export async function restoreIdentityFile(path: string, identity: Identity): Promise<boolean> {
+  try {
+    await stat(path);
+    return false;
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') return false;
+  }
+  try {
+    return await writeFileAtomic(path, serialize(identity), {
+      exclusive: true,
+      mode: 0o600,
+      dirMode: 0o700,
+    });
+  } catch (err) {
+    throw new UsageError(`cannot write identity file ${path} again: ${errorCode(err)}`);
+  }
 }

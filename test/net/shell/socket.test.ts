@@ -343,6 +343,13 @@ describe('identity, trust and restarts over real sockets', () => {
       .toBe(alice.fingerprint);
     const key = await readFile(join(dir, 'alice.key'), 'utf8');
     expect(key).toContain('"version": 1');
+    // Deleted while bound: keepIdentityFile writes the very same key back.
+    expect(await alice.keepIdentityFile()).toBe(false);
+    await rm(join(dir, 'alice.key'));
+    expect(await alice.keepIdentityFile()).toBe(true);
+    expect(await readFile(join(dir, 'alice.key'), 'utf8')).toBe(key);
+    // A socket bound without an identity file has none to keep.
+    expect(await bob.keepIdentityFile()).toBe(false);
   });
 
   it('refuses a different key for a pinned name, saying what happened', async () => {

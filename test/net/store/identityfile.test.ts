@@ -22,6 +22,7 @@ import {
 import {
   IDENTITY_FILE_VERSION,
   loadOrCreateIdentity,
+  restoreIdentityFile,
 } from '../../../source/net/store/identityfile.js';
 import { callDenied, isRoot } from '../../support/asuser.js';
 
@@ -188,5 +189,39 @@ describe('loadOrCreateIdentity', () => {
     await chmod(path, 0o600);
     expect(await callDenied(source, 'loadOrCreateIdentity', path)).toEqual({ ok: true });
     expect((await loadOrCreateIdentity(path)).publicKey).toEqual(made.publicKey);
+  });
+});
+
+describe('restoreIdentityFile (the data directory deleted while running)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'srmudp-identity-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes the same key back, 0600 in a 0700 directory, only when the file is gone', async () => {
+    const profile = join(dir, 'profile');
+    const path = join(profile, 'identity.json');
+    const identity = await loadOrCreateIdentity(path);
+    const before = await readFile(path, 'utf8');
+    expect(await restoreIdentityFile(path, identity)).toBe(false);
+    await rm(profile, { recursive: true, force: true });
+    expect(await restoreIdentityFile(path, identity)).toBe(true);
+    expect(await readFile(path, 'utf8')).toBe(before);
+    expect((await loadOrCreateIdentity(path)).publicKey.equals(identity.publicKey)).toBe(true);
+    if (posix) {
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      expect((await stat(profile)).mode & 0o777).toBe(0o700);
+    }
+  });
+
+  it('never replaces a file someone put there meanwhile', async () => {
+    const path = join(dir, 'identity.json');
+    const mine = generateIdentity();
+    const theirs = await loadOrCreateIdentity(path);
+    expect(await restoreIdentityFile(path, mine)).toBe(false);
+    expect((await loadOrCreateIdentity(path)).publicKey.equals(theirs.publicKey)).toBe(true);
   });
 });
