@@ -73,6 +73,10 @@ export class SessionBinder {
         onHost.unconfirmed = { from };
         peer = onHost;
       }
+      // A key the user pinned a name to is no stranger, even with no record
+      // for that name (a trust store from an earlier run): it gets the name.
+      const pinnedAs = peer ? undefined : this.deps.registry.pinnedNameWithoutRecord(key);
+      if (pinnedAs) peer = this.deps.registry.create(pinnedAs, true, [], now);
       if (!peer) {
         if (
           !this.deps.acceptStrangers() ||

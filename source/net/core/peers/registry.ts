@@ -136,6 +136,18 @@ export class PeerRegistry {
     return `${base.slice(0, 11)}-${fingerprint(key).slice(0, 20)}`;
   }
 
+  /**
+   * The name the user pinned `key` to, when that name has no record now (a
+   * trust store kept from an earlier run whose peers were not added again).
+   * Linear in the pins, which only the user adds.
+   */
+  pinnedNameWithoutRecord(key: Buffer): string | undefined {
+    for (const [nick, pinned] of this.pins) {
+      if (pinned.equals(key) && !this.byNick.has(nick)) return nick;
+    }
+    return undefined;
+  }
+
   private *namesInUse(): Iterable<string> {
     yield* this.byNick.keys();
     yield* this.pins.keys();
