@@ -433,6 +433,10 @@ export class ChatController {
 
   private handleError(err: Error): void {
     const code = (err as { code?: unknown }).code;
+    // The peer's 'key-mismatch' state says it, with both fingerprints and
+    // what to do (see onPeer): the transport's error beside it was a second
+    // warning line for the same key change.
+    if (code === 'key-mismatch') return;
     const text =
       this.opts.verbose && typeof code === 'string' ? `${err.message} [${code}]` : err.message;
     const now = performance.now();
