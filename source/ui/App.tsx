@@ -75,6 +75,8 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
   // line-based scroll cannot reach inside a line taller than the pane.
   const [scroll, setScroll] = useState<Scroll>(undefined);
   const quitting = useRef(false);
+  // Between a bracketed paste's ESC[200~ and ESC[201~ (which may come in separate reads).
+  const pasting = useRef(false);
 
   // The bell for a mention, straight to the terminal: BEL moves no cursor, and
   // Ink's own write() would clear and redraw the whole screen around it.
@@ -196,9 +198,17 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
     drawSubmitted();
     keys.forEach((key, i) => {
       if (quitting.current) return;
+      if (key.name === 'pastestart' || key.name === 'pasteend') {
+        pasting.current = key.name === 'pastestart';
+        return;
+      }
       // A Tab with more keys after it in the same read was pasted: text, as
-      // a space (completing there would rewrite the pasted words).
-      const pasted = key.name === 'tab' && i < keys.length - 1;
+      // a space (completing there would rewrite the pasted words). Inside a
+      // bracketed paste, a line end is text too: an invite code copied off
+      // the screen in two rows is one line, never its first half sent.
+      const pasted =
+        (key.name === 'tab' && i < keys.length - 1) ||
+        (pasting.current && (key.name === 'return' || key.name === 'tab'));
       onKey(pasted ? { ...key, name: 'text', text: ' ' } : key);
     });
     if (!afterSubmit.current) setShown(line.current);

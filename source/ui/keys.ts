@@ -28,6 +28,9 @@ export type KeyName =
   | 'escape'
   /** A letter with Ctrl or Alt (see `letter`). */
   | 'letter'
+  /** Bracketed paste (xterm mode 2004): ESC[200~ before a paste, ESC[201~ after. */
+  | 'pastestart'
+  | 'pasteend'
   /** A sequence we do not know: ignored, never typed as text. */
   | 'unknown';
 
@@ -60,6 +63,8 @@ const TILDE: Record<string, KeyName> = {
   '6': 'pagedown',
   '7': 'home',
   '8': 'end',
+  '200': 'pastestart',
+  '201': 'pasteend',
 };
 
 /** CSI and SS3 final bytes. */

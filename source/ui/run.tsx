@@ -16,11 +16,13 @@ import { ScreenWriter } from './screenwriter.js';
  * Enter the alternate screen, clear it, hide the cursor (Ink in debug mode
  * hides none) and turn auto-wrap off (DECAWM): a row the terminal finds
  * wider than we measured (emoji sequences) is cut at the right margin
- * instead of spilling onto the row below (see screenwriter.ts).
+ * instead of spilling onto the row below (see screenwriter.ts); and ask
+ * for bracketed paste (xterm mode 2004): a paste arrives between ESC[200~
+ * and ESC[201~, so its line ends are told from Enter (see App.tsx).
  */
-const ENTER_ALT = '\x1b[?1049h\x1b[H\x1b[2J\x1b[?25l\x1b[?7l';
-/** Auto-wrap back on, the cursor shown, the alternate screen left. */
-export const LEAVE_ALT = '\x1b[?7h\x1b[?25h\x1b[?1049l';
+const ENTER_ALT = '\x1b[?1049h\x1b[H\x1b[2J\x1b[?25l\x1b[?7l\x1b[?2004h';
+/** Bracketed paste off, auto-wrap back on, the cursor shown, the alternate screen left. */
+export const LEAVE_ALT = '\x1b[?2004l\x1b[?7h\x1b[?25h\x1b[?1049l';
 
 export interface TuiOptions {
   nick: string;

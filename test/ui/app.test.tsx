@@ -8,6 +8,7 @@ import { type ChatStore, createChatStore, SETTLE_MS } from '../../source/chat/st
 import type { PeerInfo } from '../../source/net/shell/socket.js';
 import { App } from '../../source/ui/App.js';
 import type { TransportView } from '../../source/ui/hooks/useTransport.js';
+import { INVITE } from '../chat/commands/helpers.js';
 import { discoveryStats, HOSTILE, inert, peer, relayInfo, socketStats } from './fixtures.js';
 
 /** The App with a fake transport and controller, driven through its stdin. */
@@ -135,6 +136,23 @@ describe('App', () => {
     await until(() => actions.length === 1, 'action run');
     expect(actions[0]).toEqual({ type: 'broadcast', text: 'hello bob' });
     expect(frame()).not.toContain('alice> hello bob');
+  });
+
+  it('a bracketed paste with line ends is one line: an invite code copied in two rows joins', async () => {
+    const { frame, type, actions } = setup();
+    // What a terminal in mode 2004 sends for a code copied off two wrapped
+    // rows (the pane's borders and indent come along); it may split the
+    // paste over reads, as Ink splits at escape sequences.
+    await type('/join ');
+    await type('\x1b[200~');
+    await type(`${INVITE.slice(0, 24)} │\r\n│       `);
+    await type(`${INVITE.slice(24)}`);
+    await type('\x1b[201~');
+    await until(() => frame().includes(INVITE.slice(-8)), 'pasted text shown');
+    expect(actions).toEqual([]);
+    await type('\r');
+    await until(() => actions.length === 1, 'action run');
+    expect(actions[0]).toEqual({ type: 'join', code: INVITE });
   });
 
   it('draws no frame between sending a typed message and its acknowledgment', async () => {

@@ -73,6 +73,16 @@ describe('parseKeys', () => {
   });
 
   it('never turns an unknown sequence into text', () => {
-    expect(names('a\x1b[200~b\x1b[?1;2cc')).toEqual(['a', '<unknown>', 'b', '<unknown>', 'c']);
+    expect(names('a\x1b[299~b\x1b[?1;2cc')).toEqual(['a', '<unknown>', 'b', '<unknown>', 'c']);
+  });
+
+  it('reads the bracketed-paste marks (xterm mode 2004) as keys, never as text', () => {
+    expect(names('\x1b[200~x\ry\x1b[201~')).toEqual([
+      '<pastestart>',
+      'x',
+      '<return>',
+      'y',
+      '<pasteend>',
+    ]);
   });
 });

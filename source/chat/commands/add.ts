@@ -7,6 +7,7 @@ import {
   checkNick,
   error,
   looksLikeFingerprint,
+  unwrapCode,
   usageError,
   words,
 } from './args.js';
@@ -20,7 +21,7 @@ export const add: CommandDef<'add'> = {
     'connect to a peer and call it <nick>: at an address, with a code, or by key alone (looked up in the DHT and on the LAN)',
   args: 'nick-address',
   parse(rest) {
-    const args = words(rest);
+    const args = unwrapCode(words(rest));
     const [nick, where, key] = args;
     if (args.length < 2 || args.length > 3 || nick === undefined || where === undefined) {
       return usageError(add.usage);

@@ -1,6 +1,7 @@
 import {
   decodeInvite,
   fingerprint,
+  isInviteCode,
   parseFingerprint,
   parseHostPort,
   validateNick,
@@ -116,6 +117,29 @@ export function checkText(text: string): { text: string } | ErrorAction {
 export function firstWord(text: string): { word: string; rest: string } {
   const m = /^(\S*)\s*([\s\S]*)$/u.exec(text);
   return { word: m?.[1] ?? '', rest: m?.[2] ?? '' };
+}
+
+/** Box drawing (U+2500-U+257F): the panes' borders, copied off the screen with a code. */
+const BOX_DRAWING = /[\u2500-\u257f]/gu;
+
+/**
+ * An invite code copied off the screen where the chat wrapped it arrives in
+ * pieces, with the pane's border characters and the indent between them (a
+ * bracketed paste makes its line ends spaces: see App.tsx). Border
+ * characters go (no nick or address has any), and the words after a code
+ * that does not decode are joined to it until it does. Anything else is
+ * left as it was, for the command's own error.
+ */
+export function unwrapCode(args: string[]): string[] {
+  const at = args.findIndex((a) => isInviteCode(a.replace(BOX_DRAWING, '')));
+  if (at < 0) return args;
+  const cleaned = args.map((a) => a.replace(BOX_DRAWING, '')).filter((a) => a !== '');
+  const i = cleaned.findIndex((a) => isInviteCode(a));
+  let code = cleaned[i]!;
+  let j = i + 1;
+  while (checkInvite(code) !== undefined && j < cleaned.length) code += cleaned[j++];
+  if (checkInvite(code) !== undefined) return args;
+  return [...cleaned.slice(0, i), code, ...cleaned.slice(j)];
 }
 
 export function words(text: string): string[] {

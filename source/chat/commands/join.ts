@@ -1,5 +1,5 @@
 import { decodeInvite, validateNick } from '../../index.js';
-import { checkInvite, error, usageError, words } from './args.js';
+import { checkInvite, error, unwrapCode, usageError, words } from './args.js';
 import type { CommandDef } from './command.js';
 
 export const join: CommandDef<'join'> = {
@@ -9,7 +9,7 @@ export const join: CommandDef<'join'> = {
   description: "connect with someone's invite code, under the nick it carries",
   args: 'code',
   parse(rest) {
-    const args = words(rest);
+    const args = unwrapCode(words(rest));
     const [code] = args;
     if (args.length !== 1 || code === undefined) return usageError(join.usage);
     const bad = checkInvite(code);
