@@ -141,12 +141,23 @@ export const RESET_PACKET_SIZE = 22;
 
 type DataPacket = Extract<Packet, { type: typeof PacketType.Data }>;
 
+/** A DATA packet's cleartext header fields (see readDataHeader). */
+export interface DataHeader {
+  receiver: number;
+  pn: number;
+}
+
+/** readDataHeader's answer, one for every call (read before the next). */
+const DATA_HEADER: DataHeader = { receiver: 0, pn: 0 };
+
 /**
- * DATA, nearly every datagram: parsed without a Reader, into two typed-array
- * views (header = associated data, sealed = ciphertext and tag). Same checks
- * and the same BadPacket reasons as the general path.
+ * The receiver index and packet number of a DATA datagram (`buf[1]` is
+ * known to be DATA), checked as decodePacket checks them, into an object
+ * shared by every call: the endpoint reads it at once and opens the
+ * datagram in place (Session.openPacket), so nearly every datagram is
+ * parsed with no object and no view of its own (issue 16).
  */
-function decodeData(buf: Uint8Array): DataPacket {
+export function readDataHeader(buf: Uint8Array): DataHeader {
   if (buf.length < DATA_HEADER_LENGTH) {
     // Name the field the datagram ends in, as the general path (Reader) does.
     const field = buf.length < 6 ? 'receiver index' : 'packet number';
@@ -159,10 +170,27 @@ function decodeData(buf: Uint8Array): DataPacket {
   if (buf.length - DATA_HEADER_LENGTH < 16) {
     throw new BadPacket('truncated', 'DATA shorter than its tag');
   }
+  DATA_HEADER.receiver = receiver;
+  DATA_HEADER.pn = hi * 0x1_0000_0000 + lo;
+  return DATA_HEADER;
+}
+
+/** True when `buf` is one of our DATA datagrams by its first two bytes (nearly every datagram). */
+export function isData(buf: Uint8Array): boolean {
+  return buf[0] === WIRE_VERSION && buf[1] === PacketType.Data;
+}
+
+/**
+ * DATA as a packet of its own: the header fields and two typed-array views
+ * (header = associated data, sealed = ciphertext and tag). The endpoint
+ * does not use this form (readDataHeader); tests and tools do.
+ */
+function decodeData(buf: Uint8Array): DataPacket {
+  const h = readDataHeader(buf);
   return {
     type: PacketType.Data,
-    receiver,
-    pn: hi * 0x1_0000_0000 + lo,
+    receiver: h.receiver,
+    pn: h.pn,
     header: view(buf, 0, DATA_HEADER_LENGTH),
     sealed: view(buf, DATA_HEADER_LENGTH, buf.length),
   };
@@ -170,7 +198,7 @@ function decodeData(buf: Uint8Array): DataPacket {
 
 /** Parses the cleartext framing of one of our datagrams. Throws BadPacket. */
 export function decodePacket(buf: Uint8Array): Packet {
-  if (buf[0] === WIRE_VERSION && buf[1] === PacketType.Data) return decodeData(buf);
+  if (isData(buf)) return decodeData(buf);
   const r = new Reader(buf);
   const version = r.u8('version');
   if (version !== WIRE_VERSION) throw new BadPacket('version', `unknown wire version ${version}`);

@@ -11,7 +11,11 @@ import { PAGE_COST } from '../../../../source/net/core/conn/pages.js';
 import { RecvStream } from '../../../../source/net/core/conn/recvstream.js';
 import { SendStream } from '../../../../source/net/core/conn/sendstream.js';
 import { MAX_PAYLOAD, Session } from '../../../../source/net/core/conn/session.js';
-import { createPacketKey, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
+import {
+  createPacketKey,
+  type PacketKey,
+  TAG_LENGTH,
+} from '../../../../source/net/crypto/cipher.js';
 import {
   DATA_HEADER_LENGTH,
   decodePacket,
@@ -210,53 +214,72 @@ describe('receive path: objects per packet', () => {
     expect(last.every(([lo, hi], i) => lo < hi && (i === 0 || hi < last[i - 1]![0]))).toBe(true);
   });
 
-  it('Session.seal makes no view of the header: the associated data is its own copy', () => {
-    const seen: Uint8Array[] = [];
+  it('Session.seal and openPacket view only the payload: header and tag go through buffers of their own', () => {
+    type Call = { ad: Uint8Array; body: Uint8Array; tag: Uint8Array };
+    const sealedCalls: Call[] = [];
+    const openedCalls: Call[] = [];
     const real = createPacketKey('chacha20-poly1305', randomBytes(32));
-    const spy = {
+    const spy = (calls: { seal: Call[]; open: Call[] }): PacketKey => ({
       cipher: real.cipher,
-      seal(nonce: number, ad: Uint8Array, plain: Uint8Array, out: Uint8Array) {
-        seen.push(ad);
-        real.seal(nonce, ad, plain, out);
-      },
+      seal: real.seal.bind(real),
       open: real.open.bind(real),
       rekey: () => real.rekey(),
-    };
-    const tx = new Session({
-      localIndex: 1,
-      remoteIndex: 2,
-      initiator: false,
-      initiatorStatic: Buffer.alloc(32),
-      remoteStatic: Buffer.alloc(32),
-      sendKey: spy,
-      recvKey: real,
-      path: { address: '127.0.0.1', port: 1 },
-      now: 0,
+      sealDetached(nonce, ad, body, tag) {
+        calls.seal.push({ ad, body, tag });
+        real.sealDetached(nonce, ad, body, tag);
+      },
+      openDetached(nonce, ad, body, tag) {
+        calls.open.push({ ad, body, tag });
+        return real.openDetached(nonce, ad, body, tag);
+      },
     });
-    const rx = new Session({
-      localIndex: 2,
-      remoteIndex: 1,
-      initiator: false,
-      initiatorStatic: Buffer.alloc(32),
-      remoteStatic: Buffer.alloc(32),
-      sendKey: real,
-      recvKey: real,
-      path: { address: '127.0.0.1', port: 1 },
-      now: 0,
-    });
-    const datagrams = [sealed(tx, 1), sealed(tx, 2)];
-    expect(seen).toHaveLength(2);
+    const calls = { seal: sealedCalls, open: openedCalls };
+    const session = (local: number, remote: number) =>
+      new Session({
+        localIndex: local,
+        remoteIndex: remote,
+        initiator: false,
+        initiatorStatic: Buffer.alloc(32),
+        remoteStatic: Buffer.alloc(32),
+        sendKey: spy(calls),
+        recvKey: spy(calls),
+        path: { address: '127.0.0.1', port: 1 },
+        now: 0,
+      });
+    const tx = session(1, 2);
+    const rx = session(2, 1);
+    const datagrams = [sealed(tx, 1), sealed(tx, 2), sealed(tx, 3)];
+    expect(sealedCalls).toHaveLength(3);
     for (const [i, d] of datagrams.entries()) {
-      expect(seen[i]!.buffer).not.toBe(d.buffer);
       // The header on the wire is what was authenticated: one bit of it changed fails.
       const tampered = Buffer.from(d);
       tampered[5]! ^= 1; // the receiver index, which the receiver does not check itself
-      const t = decodePacket(tampered);
-      const p = decodePacket(d);
-      if (p.type !== PacketType.Data || t.type !== PacketType.Data) throw new Error('not DATA');
-      expect(rx.open(t.header, t.pn, t.sealed, 0).ok).toBe(false);
-      const r = rx.open(p.header, p.pn, p.sealed, 0);
+      expect(rx.openPacket(tampered, i, 0).ok).toBe(false);
+      // So does one bit of the tag, and the datagram's tag is left as it came.
+      const badTag = Buffer.from(d);
+      badTag[badTag.length - 1]! ^= 1;
+      expect(rx.openPacket(badTag, i, 0).ok).toBe(false);
+      expect(badTag[badTag.length - 1]).toBe(d[d.length - 1]! ^ 1);
+      const r = rx.openPacket(d, i, 0);
       expect(r.ok && r.payload[0]).toBe(i + 1);
+      expect(r.ok && r.payload.length).toBe(MAX_PAYLOAD);
+    }
+    // Per packet: the payload is the one view of the datagram (sealed and
+    // opened in place); the header and the tag are the same few buffers
+    // every time, never views of the datagram.
+    for (const [i, c] of sealedCalls.entries()) {
+      expect(c.body.buffer).toBe(datagrams[i]!.buffer);
+      expect(c.body.byteOffset).toBe(datagrams[i]!.byteOffset + DATA_HEADER_LENGTH);
+      expect(c.ad.buffer).not.toBe(datagrams[i]!.buffer);
+    }
+    expect(openedCalls).toHaveLength(9);
+    const shared = (pick: (c: Call) => Uint8Array) =>
+      new Set([...sealedCalls, ...openedCalls].map(pick)).size;
+    expect(shared((c) => c.ad)).toBe(2); // one for sealing, one for opening
+    expect(shared((c) => c.tag)).toBe(2);
+    const good = openedCalls.filter((_, k) => k % 3 === 2);
+    for (const [i, c] of good.entries()) {
+      expect(c.body.byteOffset).toBe(datagrams[i]!.byteOffset + DATA_HEADER_LENGTH);
     }
   });
 
