@@ -168,7 +168,10 @@ export class SendStream {
     const seg = this.segments[lo]!;
     const from = start - seg.start;
     const to = Math.min(end - seg.start, seg.data.length);
-    // The application's Buffer: a typed-array view, not Buffer#subarray (see view()).
+    // A segment that fits whole goes as itself: a 1 KiB message (one joined
+    // segment) or a short one's bytes leave with no view (≈ 96 B each).
+    if (from === 0 && to === seg.data.length) return seg.data;
+    // Part of one: a typed-array view, not Buffer#subarray (see view()).
     return view(seg.data, from, to);
   }
 

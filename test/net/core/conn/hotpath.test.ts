@@ -121,12 +121,39 @@ describe('receive path: objects per packet', () => {
     for (let c = s.nextChunk(1170); c; c = s.nextChunk(1170)) {
       answers.add(c);
       bytes += c.data.length;
-      expect(Buffer.isBuffer(c.data)).toBe(false);
+      // The first chunk is the joined head whole, handed out as itself; the
+      // pieces after it are plain views, never Buffer#subarray.
+      if (c.offset > 0) expect(Buffer.isBuffer(c.data)).toBe(false);
       // Past the first KiB (sent with the length header, see JOIN_MIN): a view, not a copy.
       if (c.offset >= 2 + 1024) expect(c.data.buffer).toBe(message.buffer);
     }
     expect(bytes).toBe(2 + message.length);
     expect(answers.size).toBe(1);
+  });
+
+  it('SendStream.nextChunk hands out a segment that fits whole as itself, not a view of it', () => {
+    const s = new SendStream(0);
+    const small = Buffer.alloc(100, 1); // its 2-byte header, then the message itself
+    const kib = Buffer.alloc(1024, 2); // header and its KiB joined in one copy (JOIN_MIN)
+    const big = Buffer.alloc(3000, 3); // a joined head, then the rest of the message
+    s.write(1, small);
+    s.write(2, kib);
+    s.write(3, big);
+    const got: Uint8Array[] = [];
+    for (let c = s.nextChunk(4000); c; c = s.nextChunk(4000)) got.push(c.data);
+    expect(got.map((d) => d.length)).toEqual([2, 100, 1026, 1026, 3000 - 1024]);
+    expect(got[1]).toBe(small); // the application's Buffer, no view of it
+    expect(got[4]!.buffer).toBe(big.buffer); // the rest of `big`: still its memory
+    expect(Buffer.isBuffer(got[4])).toBe(false);
+    // Sent again after a loss: the same object again, not a new view.
+    s.onLost(102, 1026);
+    expect(s.nextChunk(4000)!.data).toBe(got[2]);
+    // A piece of a segment is a plain view (never a Buffer#subarray).
+    s.onLost(102, 10);
+    const piece = s.nextChunk(4000)!.data;
+    expect(piece.length).toBe(10);
+    expect(Buffer.isBuffer(piece)).toBe(false);
+    expect(piece.buffer).toBe(got[2]!.buffer);
   });
 
   it('a 1 KiB message reaches the receiver without a reassembly page', () => {
