@@ -40,8 +40,8 @@ export const MAX_ACK_DELAY = 5;
 
 /** What a sent packet carried, so its data can be re-sent if it is lost. */
 export interface SentFrames {
-  /** Triples of (streamId, offset, length), one per STREAM frame. */
-  streams: number[];
+  /** Triples of (streamId, offset, length), one per STREAM frame; read only once recorded. */
+  streams: readonly number[];
   /** Largest packet number our ACK frame in it acknowledged, or -1. */
   ackLargest: number;
 }

@@ -12,6 +12,12 @@ import type { Addr } from '../address.js';
 import type { SendStream } from '../conn/sendstream.js';
 import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
 
+/**
+ * The stream list of a packet that carried no STREAM frame (a PING, a
+ * probe): one frozen array for all (the list is only read: outbound.ts).
+ */
+const NO_STREAMS: readonly number[] = Object.freeze([]);
+
 /** What the assembler needs from its peer's host. */
 export interface AssemblerHost {
   transmit(to: Addr, data: Buffer): void;
@@ -106,7 +112,7 @@ export class PacketAssembler {
       ackEliciting: true,
       inFlight: true,
       pmtuProbe: true,
-      frames: { streams: [], ackLargest: -1 },
+      frames: { streams: NO_STREAMS, ackLargest: -1 },
     });
     this.host.transmit(s.path, buf);
   }
@@ -118,7 +124,12 @@ export class PacketAssembler {
     const buf = allocPacket(mtu);
     let pos = DATA_HEADER_LENGTH;
     const end = DATA_HEADER_LENGTH + payloadRoom(mtu);
-    const frames: SentFrames = { streams: [], ackLargest: -1 };
+    // What the packet carried is recorded only if it is ack-eliciting (an
+    // ACK-only packet is not tracked), so it is built at the end; its
+    // stream list starts as an exact three-number literal (a push onto []
+    // grew a backing store of ~20 slots per packet: issue 16).
+    let ackLargest = -1;
+    let streams: number[] | undefined;
     let eliciting = false;
     if (s.hasAckToSend) {
       let { ranges, delayMicros } = s.ackRanges(now);
@@ -126,7 +137,7 @@ export class PacketAssembler {
         ranges = ranges.slice(0, -1);
       if (ranges.length > 0) {
         pos = writeAckFrame(buf, pos, ranges, delayMicros);
-        frames.ackLargest = ranges[0]![1] - 1;
+        ackLargest = ranges[0]![1] - 1;
         s.onAckSent();
       }
     }
@@ -137,7 +148,8 @@ export class PacketAssembler {
           const chunk = stream.nextChunk(room);
           if (!chunk) break;
           pos = writeStreamFrame(buf, pos, stream.id, chunk.offset, chunk.data);
-          frames.streams.push(stream.id, chunk.offset, chunk.data.length);
+          if (streams === undefined) streams = [stream.id, chunk.offset, chunk.data.length];
+          else streams.push(stream.id, chunk.offset, chunk.data.length);
           if (chunk.retransmit) this.retransmits++;
           eliciting = true;
         }
@@ -158,6 +170,7 @@ export class PacketAssembler {
     const out = trimPacket(buf, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
     const size = out.length;
     if (eliciting) {
+      const frames: SentFrames = { streams: streams ?? NO_STREAMS, ackLargest };
       s.loss.onPacketSent({ pn, timeSent: now, size, ackEliciting: true, inFlight: true, frames });
       s.pacer.onPacketSent(size, s.loss.cc.congestionWindow, s.loss.rtt.smoothedRtt, now);
     }

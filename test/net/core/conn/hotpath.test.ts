@@ -11,6 +11,7 @@ import { PAGE_COST } from '../../../../source/net/core/conn/pages.js';
 import { RecvStream } from '../../../../source/net/core/conn/recvstream.js';
 import { SendStream } from '../../../../source/net/core/conn/sendstream.js';
 import { MAX_PAYLOAD, Session } from '../../../../source/net/core/conn/session.js';
+import { PacketAssembler } from '../../../../source/net/core/peers/assembler.js';
 import {
   createPacketKey,
   type PacketKey,
@@ -308,6 +309,29 @@ describe('receive path: objects per packet', () => {
     for (const [i, c] of good.entries()) {
       expect(c.body.byteOffset).toBe(datagrams[i]!.byteOffset + DATA_HEADER_LENGTH);
     }
+  });
+
+  it('packet assembly: a packet without STREAM frames shares one empty list; one with them lists each', () => {
+    const { tx } = pair();
+    const streams = new Map([[0, new SendStream(0)]]);
+    const sent: Buffer[] = [];
+    const asm = new PacketAssembler({ transmit: (_to, data) => sent.push(data) }, () => streams);
+    for (let i = 0; i < 2; i++) {
+      asm.pingRequested = true; // a PING alone: ack-eliciting, no stream data
+      asm.flushCurrent(tx, i);
+    }
+    streams.get(0)!.write(1, Buffer.alloc(100, 1));
+    streams.get(0)!.write(2, Buffer.alloc(1024, 2));
+    asm.flushCurrent(tx, 2);
+    const packets = [...tx.loss.unacked()];
+    expect(packets.map((p) => p.pn)).toEqual([0, 1, 2]);
+    const [ping1, ping2, data] = packets.map((p) => p.frames);
+    expect(ping1!.streams).toHaveLength(0);
+    expect(ping2!.streams).toBe(ping1!.streams);
+    expect(Object.isFrozen(ping1!.streams)).toBe(true);
+    // (stream, offset, length) per frame: header and bytes of the short message, then the joined KiB.
+    expect(data!.streams).toEqual([0, 0, 2, 0, 2, 100, 0, 102, 1026]);
+    expect(sent).toHaveLength(3);
   });
 
   it('SendStream.onAcked and RecvStream.onData answer completed messages in one array each', () => {
