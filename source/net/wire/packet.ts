@@ -65,19 +65,60 @@ export const MAX_DATAGRAM = BASE_PLPMTU;
 const SLAB_SIZE = 64 * 1024;
 let slab: Buffer | undefined;
 let slabUsed = 0;
-/** Where the latest allocPacket began in the slab (what trimPacket may shorten). */
+/** Where the latest reservation began in the slab (what keepPacket and trimPacket may shorten). */
 let lastStart = -1;
 
-export function allocPacket(size: number): Buffer {
+/**
+ * Reserves `size` bytes of the current slab for a packet being assembled;
+ * returns where they start in packetSlab(). The assembler writes its frames
+ * there and seals in place, then keepPacket (or dropPacket) settles the
+ * reservation: one Buffer per packet, made once its length is known
+ * (allocPacket + trimPacket made two: ~0.1 KB per datagram, issue 16).
+ */
+export function reservePacket(size: number): number {
   if (slab === undefined || slabUsed + size > SLAB_SIZE) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabUsed = 0;
   }
-  const buf = slab.subarray(slabUsed, slabUsed + size);
-  lastStart = slabUsed;
+  const start = slabUsed;
+  lastStart = start;
   // 8-byte alignment for the next one, as Node's pool does.
-  slabUsed = (slabUsed + size + 7) & ~7;
-  return buf;
+  slabUsed = (start + size + 7) & ~7;
+  return start;
+}
+
+/** The slab the latest reservePacket carved from. */
+export function packetSlab(): Buffer {
+  if (slab === undefined) throw new Error('packetSlab before reservePacket');
+  return slab;
+}
+
+/** Gives back the end of the latest reservation past `start + used` (see trimPacket). */
+function giveBack(from: Buffer, start: number, used: number): void {
+  if (from === slab && start === lastStart) {
+    slabUsed = (start + used + 7) & ~7;
+    lastStart = -1;
+  }
+}
+
+/**
+ * The first `used` bytes of the reservation at `start` of `from` (the
+ * packetSlab() it was made in), as the packet's Buffer; the rest goes back.
+ */
+export function keepPacket(from: Buffer, start: number, used: number): Buffer {
+  giveBack(from, start, used);
+  return from.subarray(start, start + used);
+}
+
+/** The reservation at `start` of `from` carried nothing: all of it goes back. */
+export function dropPacket(from: Buffer, start: number): void {
+  giveBack(from, start, 0);
+}
+
+/** A Buffer of `size` bytes from the slab (tools and tests; the assembler uses reservePacket). */
+export function allocPacket(size: number): Buffer {
+  const start = reservePacket(size);
+  return packetSlab().subarray(start, start + size);
 }
 
 /**
@@ -89,14 +130,8 @@ export function allocPacket(size: number): Buffer {
  * (bench/workers/alloc.ts). Any other buffer is only cut to `used`.
  */
 export function trimPacket(buf: Buffer, used: number): Buffer {
-  if (
-    slab !== undefined &&
-    buf.buffer === slab.buffer &&
-    buf.byteOffset - slab.byteOffset === lastStart
-  ) {
-    slabUsed = (lastStart + used + 7) & ~7;
-    lastStart = -1;
-  }
+  if (slab !== undefined && buf.buffer === slab.buffer)
+    giveBack(slab, buf.byteOffset - slab.byteOffset, used);
   return buf.subarray(0, used);
 }
 

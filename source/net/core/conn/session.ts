@@ -326,11 +326,13 @@ export class Session {
   }
 
   /**
-   * Seals `buf[DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength)` in
-   * place, writing the header in front and the tag behind; returns the
-   * packet number used. `buf` must have room for the tag.
+   * Seals the packet at `buf[at, ...)` in place: its payload is
+   * `buf[at + DATA_HEADER_LENGTH, ... + payloadLength)`; the header is
+   * written in front and the tag behind. Returns the packet number used.
+   * `buf` must have room for the tag. (`at` lets the assembler seal where
+   * it wrote, in the packet slab, before the packet has a Buffer of its own.)
    */
-  seal(buf: Buffer, payloadLength: number, now: number): number {
+  seal(buf: Uint8Array, payloadLength: number, now: number, at = 0): number {
     // Our bug if it happens: the peer retires an exhausted session before sealing.
     if (this.nextPn >= MAX_PACKET_NUMBER) throw new Error('packet number space exhausted');
     const pn = this.nextPn++;
@@ -341,13 +343,16 @@ export class Session {
     }
     // The header goes into the packet and, as associated data, into our own
     // 14 bytes: writing it twice costs less than a view of the packet.
-    writeDataHeader(buf, this.remoteIndex, pn);
     writeDataHeader(SEAL_HEADER, this.remoteIndex, pn);
+    buf.set(SEAL_HEADER, at);
     // One typed-array view per packet (not Buffer#subarray, see view()),
     // sealed in place; the tag is written detached and copied behind it.
-    const body = view(buf, DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength);
+    const bodyStart = at + DATA_HEADER_LENGTH;
+    const tagAt = bodyStart + payloadLength;
+    if (tagAt + TAG_LENGTH > buf.length) throw new RangeError('no room for the tag');
+    const body = view(buf, bodyStart, tagAt);
     this.sendKey.sealDetached(pn, SEAL_HEADER, body, SEAL_TAG);
-    buf.set(SEAL_TAG, DATA_HEADER_LENGTH + payloadLength);
+    buf.set(SEAL_TAG, tagAt);
     this.packetsSent++;
     this.bytesSent += DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH;
     this.lastSent = now;

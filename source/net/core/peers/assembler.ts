@@ -7,7 +7,14 @@ import {
   writePing,
   writeStreamFrame,
 } from '../../wire/frames.js';
-import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM, trimPacket } from '../../wire/packet.js';
+import {
+  DATA_HEADER_LENGTH,
+  dropPacket,
+  keepPacket,
+  MAX_DATAGRAM,
+  packetSlab,
+  reservePacket,
+} from '../../wire/packet.js';
 import type { Addr } from '../address.js';
 import type { SendStream } from '../conn/sendstream.js';
 import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
@@ -118,12 +125,14 @@ export class PacketAssembler {
   }
 
   private sendPacket(s: Session, now: number, withData: boolean, current: boolean): void {
-    // The datagram comes from a slab (allocPacket); the frames are written
-    // straight into it and sealed in place.
+    // The datagram is reserved in the packet slab; the frames are written
+    // straight into it at `at` and sealed in place, and the packet's one
+    // Buffer is made once its length is known (keepPacket).
     const mtu = s.pmtu.size;
-    const buf = allocPacket(mtu);
-    let pos = DATA_HEADER_LENGTH;
-    const end = DATA_HEADER_LENGTH + payloadRoom(mtu);
+    const at = reservePacket(mtu);
+    const buf = packetSlab();
+    let pos = at + DATA_HEADER_LENGTH;
+    const end = pos + payloadRoom(mtu);
     // What the packet carried is recorded only if it is ack-eliciting (an
     // ACK-only packet is not tracked), so it is built at the end; its
     // stream list starts as an exact three-number literal (a push onto []
@@ -160,14 +169,14 @@ export class PacketAssembler {
       eliciting = true;
     }
     if (eliciting) this.pingRequested = false;
-    const payloadLength = pos - DATA_HEADER_LENGTH;
+    const payloadLength = pos - at - DATA_HEADER_LENGTH;
     if (payloadLength === 0) {
-      trimPacket(buf, 0); // nothing to send: the slab space goes back
+      dropPacket(buf, at); // nothing to send: the slab space goes back
       return;
     }
-    const pn = s.seal(buf, payloadLength, now);
+    const pn = s.seal(buf, payloadLength, now, at);
     // Only the bytes used leave the slab (an ACK-only packet is ~40 of its 1,452).
-    const out = trimPacket(buf, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
+    const out = keepPacket(buf, at, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
     const size = out.length;
     if (eliciting) {
       const frames: SentFrames = { streams: streams ?? NO_STREAMS, ackLargest };
