@@ -111,7 +111,8 @@ export class Peer {
     this.currentState = { kind: 'connecting', since: now, attempt: 0 };
     this.walk = new PayloadWalk({
       ack: (session, ranges, ackDelay, at) => this.onAck(session, ranges, ackDelay, at),
-      stream: (streamId, offset, data, at) => this.onStream(streamId, offset, data, at),
+      stream: (streamId, offset, payload, start, length, at) =>
+        this.onStream(streamId, offset, payload, start, length, at),
       challenge: (session, from, data) => this.paths.onChallenge(session, from, data),
       response: (session, from, data, at) => this.paths.onResponse(session, from, data, at),
       close: (session, code, reason, at) => {
@@ -381,8 +382,15 @@ export class Peer {
     this.onLost(session, result.lost, now);
   }
 
-  private onStream(streamId: number, offset: number, data: Uint8Array, now: number): boolean {
-    const messages = this.inbound.onStream(streamId, offset, data);
+  private onStream(
+    streamId: number,
+    offset: number,
+    payload: Uint8Array,
+    start: number,
+    length: number,
+    now: number,
+  ): boolean {
+    const messages = this.inbound.onStream(streamId, offset, payload, start, length);
     if (!messages) {
       this.protocolViolation(this.inbound.violation, now);
       return false;

@@ -188,6 +188,53 @@ describe('receive path: objects per packet', () => {
     expect(peak).toBeLessThan(PAGE_COST);
   });
 
+  it('RecvStream.onDataAt: a frame that is one whole message becomes it with no view of the frame', () => {
+    // Counts the typed arrays our code makes (view() and the like go
+    // through the global constructor; Buffer.from's FastBuffer does not).
+    const Real = globalThis.Uint8Array;
+    let views = 0;
+    const counting = new Proxy(Real, {
+      construct(target, args, newTarget) {
+        views++;
+        return Reflect.construct(target, args, newTarget);
+      },
+    });
+    const rx = new RecvStream(0);
+    const got: Buffer[] = [];
+    let offset = 0;
+    const datagrams: Uint8Array[] = [];
+    for (let m = 0; m < 20; m++) {
+      // As dgram gives them: each datagram its own ArrayBuffer, the frame at an offset in it.
+      const d = new Uint8Array(1100);
+      const at = 40;
+      const pos = writeVarint(d, at, 1024);
+      d.fill(m, pos, pos + 1024);
+      datagrams.push(d);
+      globalThis.Uint8Array = counting;
+      try {
+        for (const msg of rx.onDataAt(offset, d, at, 2 + 1024)) got.push(msg);
+      } finally {
+        globalThis.Uint8Array = Real;
+      }
+      offset += 2 + 1024;
+    }
+    expect(views).toBe(0);
+    expect(got.map((g) => g[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    // Handed out without a copy, as onData does for a message this size.
+    expect(got.every((g, i) => g.length === 1024 && g.buffer === datagrams[i]!.buffer)).toBe(true);
+    expect(rx.bufferedBytes).toBe(0);
+    // Anything else goes the general way: two messages in one frame, then half a message.
+    const d = new Uint8Array(1100);
+    let pos = writeVarint(d, 0, 3);
+    d.fill(9, pos, pos + 3);
+    pos = writeVarint(d, pos + 3, 600);
+    d.fill(8, pos, pos + 300);
+    expect(rx.onDataAt(offset, d, 0, pos + 300).map((x) => x.length)).toEqual([3]);
+    offset += pos + 300;
+    const rest = new Uint8Array(300).fill(8);
+    expect(rx.onDataAt(offset, rest, 0, 300).map((x) => x.length)).toEqual([600]);
+  });
+
   it('a copied message costs one Buffer (its own): its length header is stepped over, not copied', () => {
     const rx = new RecvStream(0);
     const datagram = new Uint8Array(1200); // small messages in a big datagram: copied out
