@@ -86,6 +86,22 @@ export class Peer {
    */
   unconfirmed: { from: Addr } | undefined;
 
+  private recipientRecord: Readonly<{ id: number; nick: string }> | undefined;
+
+  /**
+   * This peer as a send's recipient, `{ id, nick }` as of the send: one
+   * frozen record shared by every message until the nick changes (then a
+   * new one; sends made before keep the old name), not one per message.
+   */
+  get recipient(): Readonly<{ id: number; nick: string }> {
+    let r = this.recipientRecord;
+    if (r === undefined || r.nick !== this.nick) {
+      r = Object.freeze({ id: this.id, nick: this.nick });
+      this.recipientRecord = r;
+    }
+    return r;
+  }
+
   constructor(
     /** Stable for the life of this record, unlike the nick, which can be renamed. */
     readonly id: number,
