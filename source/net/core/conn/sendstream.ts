@@ -24,19 +24,6 @@ export interface OutgoingMessage {
   data: Uint8Array;
 }
 
-/**
- * A message of at least JOIN_MIN bytes leaves with its length header and its
- * first JOIN_BYTES bytes in one segment (a copy of about 1 KiB), so its first
- * STREAM frame is large enough for the receiver to keep as a view of the
- * datagram (RecvStream's KEEP_VIEW_MIN, recvstream.ts). With the header alone in a frame,
- * the receiver copied those 1-4 bytes into a fresh 4 KiB reassembly page for
- * every message: 4.6 KB of ArrayBuffer per message, two thirds of what a
- * 1 KiB ping-pong allocated per round trip (bench/workers/alloc.ts). Shorter
- * messages keep the separate header: the receiver copies them either way.
- */
-const JOIN_MIN = 512;
-const JOIN_BYTES = 1024;
-
 /** onAcked's answer when messages completed: one for every stream (see onAcked). */
 const DONE: OutgoingMessage[] = [];
 
@@ -56,6 +43,12 @@ export class SendStream {
   private sendOffset = 0;
   /** End of written data. */
   writeOffset = 0;
+  /** nextRun's answer, reused: the caller copies it into a packet before asking again. */
+  private readonly run: { offset: number; length: number; retransmit: boolean } = {
+    offset: 0,
+    length: 0,
+    retransmit: false,
+  };
   /** nextChunk's answer, reused: the caller writes it into a packet before asking again. */
   private readonly chunk: { offset: number; data: Uint8Array; retransmit: boolean } = {
     offset: 0,
@@ -65,21 +58,21 @@ export class SendStream {
 
   constructor(readonly id: number) {}
 
-  /** Appends one message; returns its end offset. */
+  /**
+   * Appends one message; returns its end offset. Its length header is a
+   * segment of its own and its bytes are the caller's memory, not a copy:
+   * the assembler sends a run across both in one STREAM frame (nextRun,
+   * copyRun), which is what a copy of header and first KiB into one segment
+   * used to buy (≈ 1 KB of ArrayBuffer per 1 KiB message, issue 16).
+   */
   write(id: number, data: Uint8Array): number {
-    const headerLength = varintLength(data.length);
-    // See JOIN_MIN: the header travels with the first bytes of a message
-    // large enough to be kept as a view at the receiver.
-    const joined = data.length >= JOIN_MIN ? Math.min(data.length, JOIN_BYTES) : 0;
-    const head = Buffer.allocUnsafe(headerLength + joined);
+    const head = Buffer.allocUnsafe(varintLength(data.length));
     writeVarint(head, 0, data.length);
-    if (joined > 0) head.set(joined === data.length ? data : view(data, 0, joined), headerLength);
     this.segments.push({ start: this.writeOffset, data: head });
     this.writeOffset += head.length;
-    if (data.length > joined) {
-      const rest = joined === 0 ? data : view(data, joined, data.length);
-      this.segments.push({ start: this.writeOffset, data: rest });
-      this.writeOffset += rest.length;
+    if (data.length > 0) {
+      this.segments.push({ start: this.writeOffset, data });
+      this.writeOffset += data.length;
     }
     this.messages.push({ id, end: this.writeOffset, data });
     return this.writeOffset;
@@ -144,6 +137,75 @@ export class SendStream {
     return this.answer(offset, data, false);
   }
 
+  /**
+   * The next range to send, as nextChunk picks it (lost ranges first, then
+   * new data) but spanning segments: a message's length header and its bytes,
+   * and the messages after it, go in one STREAM frame, copied into the
+   * packet by copyRun. The answer is this stream's own, overwritten by the
+   * next call.
+   */
+  nextRun(maxBytes: number): { offset: number; length: number; retransmit: boolean } | undefined {
+    const r = this.run;
+    while (this.lost.size > 0) {
+      const lostStart = this.lost.min!;
+      const lostEnd = this.lost.firstEnd!;
+      const gap = this.acked.firstGap(lostStart, lostEnd);
+      if (!gap) {
+        this.lost.remove(lostStart, lostEnd);
+        continue;
+      }
+      r.offset = gap[0];
+      r.length = Math.min(gap[1] - gap[0], maxBytes);
+      r.retransmit = true;
+      this.lost.remove(lostStart, r.offset + r.length);
+      return r;
+    }
+    if (!this.canSendNew()) return undefined;
+    const limit = Math.min(
+      this.writeOffset,
+      this.ackedPrefix + SEND_WINDOW,
+      this.sendOffset + maxBytes,
+    );
+    r.offset = this.sendOffset;
+    r.length = limit - r.offset;
+    r.retransmit = false;
+    this.sendOffset = limit;
+    return r;
+  }
+
+  /**
+   * Copies the stream's bytes [offset, offset + length) (a range nextRun
+   * gave: written, not yet acknowledged) into `buf` at `pos`; returns the
+   * position after them. Whole segments are copied as they are, without a
+   * view; only a segment cut by the range's ends is viewed.
+   */
+  copyRun(buf: Uint8Array, pos: number, offset: number, length: number): number {
+    let i = this.segmentAt(offset);
+    let at = offset;
+    const end = offset + length;
+    while (at < end) {
+      const seg = this.segments[i++]!;
+      const from = at - seg.start;
+      const n = Math.min(seg.data.length - from, end - at);
+      buf.set(from === 0 && n === seg.data.length ? seg.data : view(seg.data, from, from + n), pos);
+      pos += n;
+      at += n;
+    }
+    return pos;
+  }
+
+  /** Index of the segment holding stream offset `start` (binary search). */
+  private segmentAt(start: number): number {
+    let lo = this.segHead;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segments[mid]!.start <= start) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
   private answer(
     offset: number,
     data: Uint8Array,
@@ -158,14 +220,7 @@ export class SendStream {
 
   /** A view of [start, end) clipped to the segment holding `start`. */
   private slice(start: number, end: number): Uint8Array {
-    let lo = this.segHead;
-    let hi = this.segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.segments[mid]!.start <= start) lo = mid;
-      else hi = mid - 1;
-    }
-    const seg = this.segments[lo]!;
+    const seg = this.segments[this.segmentAt(start)]!;
     const from = start - seg.start;
     const to = Math.min(end - seg.start, seg.data.length);
     // A segment that fits whole goes as itself: a 1 KiB message (one joined

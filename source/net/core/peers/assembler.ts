@@ -5,7 +5,7 @@ import {
   writeAckFrame,
   writeCloseFrame,
   writePing,
-  writeStreamFrame,
+  writeStreamHeader,
 } from '../../wire/frames.js';
 import {
   DATA_HEADER_LENGTH,
@@ -154,12 +154,14 @@ export class PacketAssembler {
       for (const stream of this.streams().values()) {
         while (end - pos > streamHeaderLength(stream.id, 2 ** 40, 1200) + 16) {
           const room = end - pos - streamHeaderLength(stream.id, 2 ** 40, 1200);
-          const chunk = stream.nextChunk(room);
-          if (!chunk) break;
-          pos = writeStreamFrame(buf, pos, stream.id, chunk.offset, chunk.data);
-          if (streams === undefined) streams = [stream.id, chunk.offset, chunk.data.length];
-          else streams.push(stream.id, chunk.offset, chunk.data.length);
-          if (chunk.retransmit) this.retransmits++;
+          // One frame per contiguous run, across message boundaries (sendstream.ts nextRun).
+          const run = stream.nextRun(room);
+          if (!run) break;
+          pos = writeStreamHeader(buf, pos, stream.id, run.offset, run.length);
+          pos = stream.copyRun(buf, pos, run.offset, run.length);
+          if (streams === undefined) streams = [stream.id, run.offset, run.length];
+          else streams.push(stream.id, run.offset, run.length);
+          if (run.retransmit) this.retransmits++;
           eliciting = true;
         }
       }

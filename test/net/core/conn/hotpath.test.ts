@@ -134,54 +134,55 @@ describe('receive path: objects per packet', () => {
 
   it('SendStream.nextChunk hands out a segment that fits whole as itself, not a view of it', () => {
     const s = new SendStream(0);
-    const small = Buffer.alloc(100, 1); // its 2-byte header, then the message itself
-    const kib = Buffer.alloc(1024, 2); // header and its KiB joined in one copy (JOIN_MIN)
-    const big = Buffer.alloc(3000, 3); // a joined head, then the rest of the message
+    const small = Buffer.alloc(100, 1);
+    const big = Buffer.alloc(3000, 3);
     s.write(1, small);
-    s.write(2, kib);
-    s.write(3, big);
+    s.write(2, big);
     const got: Uint8Array[] = [];
     for (let c = s.nextChunk(4000); c; c = s.nextChunk(4000)) got.push(c.data);
-    expect(got.map((d) => d.length)).toEqual([2, 100, 1026, 1026, 3000 - 1024]);
-    expect(got[1]).toBe(small); // the application's Buffer, no view of it
-    expect(got[4]!.buffer).toBe(big.buffer); // the rest of `big`: still its memory
-    expect(Buffer.isBuffer(got[4])).toBe(false);
+    // Each message: its 2-byte length header, then its bytes, the application's Buffer itself.
+    expect(got.map((d) => d.length)).toEqual([2, 100, 2, 3000]);
+    expect(got[1]).toBe(small);
+    expect(got[3]).toBe(big);
     // Sent again after a loss: the same object again, not a new view.
-    s.onLost(102, 1026);
-    expect(s.nextChunk(4000)!.data).toBe(got[2]);
+    s.onLost(104, 3000);
+    expect(s.nextChunk(4000)!.data).toBe(big);
     // A piece of a segment is a plain view (never a Buffer#subarray).
-    s.onLost(102, 10);
+    s.onLost(104, 10);
     const piece = s.nextChunk(4000)!.data;
     expect(piece.length).toBe(10);
     expect(Buffer.isBuffer(piece)).toBe(false);
-    expect(piece.buffer).toBe(got[2]!.buffer);
+    expect(piece.buffer).toBe(big.buffer);
   });
 
-  it('a 1 KiB message reaches the receiver without a reassembly page', () => {
+  it('a 1 KiB message leaves as one frame, uncopied, and is handed out without a copy or a page', () => {
     const tx = new SendStream(0);
     const rx = new RecvStream(0);
     const delivered: Buffer[] = [];
     let peak = 0;
-    for (let m = 0; m < 20; m++) {
-      tx.write(m, Buffer.alloc(1024, m));
-      // Each packet's STREAM frames in a datagram of their own, as they arrive.
-      for (;;) {
-        const datagram = new Uint8Array(1200);
-        let pos = 40; // header, ACK and frame headers before the data
-        const frames: [number, number, number][] = [];
-        for (let c = tx.nextChunk(1200 - pos); c; c = tx.nextChunk(1200 - pos)) {
-          datagram.set(c.data, pos);
-          frames.push([c.offset, pos, c.data.length]);
-          pos += c.data.length + 4;
-          if (1200 - pos < 16) break;
-        }
-        if (frames.length === 0) break;
-        for (const [offset, at, length] of frames) {
-          delivered.push(...rx.onData(offset, datagram.subarray(at, at + length)));
+    let frames = 0;
+    const alloc = vi.spyOn(Buffer, 'allocUnsafe');
+    try {
+      for (let m = 0; m < 20; m++) {
+        tx.write(m, Buffer.alloc(1024, m));
+        // Each packet's STREAM frames in a datagram of its own, as the assembler writes them.
+        for (;;) {
+          const datagram = new Uint8Array(1200);
+          const at = 40; // header, ACK and frame header before the data
+          const r = tx.nextRun(1200 - at);
+          if (!r) break;
+          tx.copyRun(datagram, at, r.offset, r.length);
+          frames++;
+          delivered.push(...rx.onDataAt(r.offset, datagram, at, r.length));
           peak = Math.max(peak, rx.chargedBytes);
         }
       }
+      // One Buffer per message: its 2-byte length header (no copy of its bytes at the sender).
+      expect(alloc.mock.calls.map((c) => c[0])).toEqual(Array(20).fill(2));
+    } finally {
+      alloc.mockRestore();
     }
+    expect(frames).toBe(20);
     expect(delivered.map((d) => d[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(delivered.every((d) => d.length === 1024)).toBe(true);
     // Never a reassembly page (PAGE_COST: 4 KiB + bitmap, for a 2-byte header).
@@ -376,8 +377,8 @@ describe('receive path: objects per packet', () => {
     expect(ping1!.streams).toHaveLength(0);
     expect(ping2!.streams).toBe(ping1!.streams);
     expect(Object.isFrozen(ping1!.streams)).toBe(true);
-    // (stream, offset, length) per frame: header and bytes of the short message, then the joined KiB.
-    expect(data!.streams).toEqual([0, 0, 2, 0, 2, 100, 0, 102, 1026]);
+    // (stream, offset, length) per frame: one frame for the run of both messages, headers included.
+    expect(data!.streams).toEqual([0, 0, 102 + 1026]);
     expect(sent).toHaveLength(3);
   });
 
