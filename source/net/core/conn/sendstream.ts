@@ -12,10 +12,24 @@ import { SEND_WINDOW } from './streamlimits.js';
  * flow-control credit (§4.1).
  */
 
+/**
+ * A piece of the stream: a message's bytes (the caller's memory), or its
+ * length header, kept as the number (`data` null, `value` the message
+ * length) and written as a varint where it is sent: no Buffer per message.
+ */
 interface Segment {
   start: number;
-  data: Uint8Array;
+  data: Uint8Array | null;
+  value: number;
 }
+
+/** Bytes a segment covers on the stream. */
+function segLength(seg: Segment): number {
+  return seg.data === null ? varintLength(seg.value) : seg.data.length;
+}
+
+/** A header written whole, for copying part of it (a run may cut through it). */
+const HEADER_SCRATCH = new Uint8Array(8);
 
 export interface OutgoingMessage {
   id: number;
@@ -66,12 +80,10 @@ export class SendStream {
    * used to buy (≈ 1 KB of ArrayBuffer per 1 KiB message, issue 16).
    */
   write(id: number, data: Uint8Array): number {
-    const head = Buffer.allocUnsafe(varintLength(data.length));
-    writeVarint(head, 0, data.length);
-    this.segments.push({ start: this.writeOffset, data: head });
-    this.writeOffset += head.length;
+    this.segments.push({ start: this.writeOffset, data: null, value: data.length });
+    this.writeOffset += varintLength(data.length);
     if (data.length > 0) {
-      this.segments.push({ start: this.writeOffset, data });
+      this.segments.push({ start: this.writeOffset, data, value: 0 });
       this.writeOffset += data.length;
     }
     this.messages.push({ id, end: this.writeOffset, data });
@@ -186,8 +198,16 @@ export class SendStream {
     while (at < end) {
       const seg = this.segments[i++]!;
       const from = at - seg.start;
-      const n = Math.min(seg.data.length - from, end - at);
-      buf.set(from === 0 && n === seg.data.length ? seg.data : view(seg.data, from, from + n), pos);
+      const length = segLength(seg);
+      const n = Math.min(length - from, end - at);
+      const data = seg.data;
+      if (data === null) {
+        if (from === 0 && n === length) writeVarint(buf, pos, seg.value);
+        else {
+          writeVarint(HEADER_SCRATCH, 0, seg.value);
+          for (let k = 0; k < n; k++) buf[pos + k] = HEADER_SCRATCH[from + k]!;
+        }
+      } else buf.set(from === 0 && n === length ? data : view(data, from, from + n), pos);
       pos += n;
       at += n;
     }
@@ -222,7 +242,13 @@ export class SendStream {
   private slice(start: number, end: number): Uint8Array {
     const seg = this.segments[this.segmentAt(start)]!;
     const from = start - seg.start;
-    const to = Math.min(end - seg.start, seg.data.length);
+    const to = Math.min(end - seg.start, segLength(seg));
+    if (seg.data === null) {
+      // A length header (nextChunk only; the assembler's copyRun writes it in place).
+      const head = Buffer.allocUnsafe(segLength(seg));
+      writeVarint(head, 0, seg.value);
+      return view(head, from, to);
+    }
     // A segment that fits whole goes as itself: a 1 KiB message (one joined
     // segment) or a short one's bytes leave with no view (≈ 96 B each).
     if (from === 0 && to === seg.data.length) return seg.data;
@@ -277,7 +303,7 @@ export class SendStream {
   private releaseSegments(): void {
     while (this.segHead < this.segments.length) {
       const seg = this.segments[this.segHead]!;
-      if (seg.start + seg.data.length > this.ackedPrefix) break;
+      if (seg.start + segLength(seg) > this.ackedPrefix) break;
       this.segHead++;
     }
   }

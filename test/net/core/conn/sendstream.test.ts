@@ -97,6 +97,27 @@ describe('SendStream: where a length header travels', () => {
     expect(chunks[1]).toBe(data); // no copy of the message
   });
 
+  it('a run may cut through a length header: its bytes still come out right, piece by piece', () => {
+    const s = new SendStream(1);
+    s.write(1, Buffer.alloc(300, 5)); // header 0x41 0x2c
+    s.write(2, Buffer.alloc(70, 6)); // header 0x40 0x46
+    const wire: number[] = [];
+    for (let r = s.nextRun(1); r; r = s.nextRun(1)) {
+      const b = Buffer.alloc(1);
+      s.copyRun(b, 0, r.offset, r.length);
+      wire.push(b[0]!);
+    }
+    expect(wire.slice(0, 3)).toEqual([0x41, 0x2c, 5]);
+    expect(wire.slice(302, 305)).toEqual([0x40, 0x46, 6]);
+    expect(wire).toHaveLength(2 + 300 + 2 + 70);
+    // Lost from the middle of the second header: sent again from there.
+    s.onLost(303, 5);
+    const r = s.nextRun(100)!;
+    const b = Buffer.alloc(r.length);
+    s.copyRun(b, 0, r.offset, r.length);
+    expect([r.offset, ...b]).toEqual([303, 0x46, 6, 6, 6, 6]);
+  });
+
   it('with the bytes in one run (nextRun + copyRun), whatever the size, and across messages', () => {
     for (const size of [0, 1, 63, 64, 511, 512, 1024, 3000]) {
       const s = new SendStream(1);
