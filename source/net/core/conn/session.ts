@@ -40,8 +40,16 @@ export const MAX_ACK_DELAY = 5;
 
 /** What a sent packet carried, so its data can be re-sent if it is lost. */
 export interface SentFrames {
-  /** Triples of (streamId, offset, length), one per STREAM frame; read only once recorded. */
-  streams: readonly number[];
+  /**
+   * The first STREAM frame's stream (-1: none), offset and length, in fields
+   * of the record: a packet nearly always carries one (a run across messages,
+   * SendStream.nextRun), so no array is made for it (issue 16).
+   */
+  streamId: number;
+  offset: number;
+  length: number;
+  /** Triples of (streamId, offset, length) for any further STREAM frames; read only. */
+  more: readonly number[];
   /** Largest packet number our ACK frame in it acknowledged, or -1. */
   ackLargest: number;
 }

@@ -20,10 +20,18 @@ import type { SendStream } from '../conn/sendstream.js';
 import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
 
 /**
- * The stream list of a packet that carried no STREAM frame (a PING, a
- * probe): one frozen array for all (the list is only read: outbound.ts).
+ * The list of further STREAM frames of a packet that carried at most one
+ * (nearly all): one frozen array for all (the list is only read: outbound.ts).
  */
 const NO_STREAMS: readonly number[] = Object.freeze([]);
+/** What a path-MTU probe carried: nothing to send again (shared, frozen). */
+const NO_FRAMES: SentFrames = Object.freeze({
+  streamId: -1,
+  offset: 0,
+  length: 0,
+  more: NO_STREAMS,
+  ackLargest: -1,
+});
 
 /** What the assembler needs from its peer's host. */
 export interface AssemblerHost {
@@ -119,7 +127,7 @@ export class PacketAssembler {
       ackEliciting: true,
       inFlight: true,
       pmtuProbe: true,
-      frames: { streams: NO_STREAMS, ackLargest: -1 },
+      frames: NO_FRAMES,
     });
     this.host.transmit(s.path, buf);
   }
@@ -138,7 +146,10 @@ export class PacketAssembler {
     // stream list starts as an exact three-number literal (a push onto []
     // grew a backing store of ~20 slots per packet: issue 16).
     let ackLargest = -1;
-    let streams: number[] | undefined;
+    let firstStream = -1;
+    let firstOffset = 0;
+    let firstLength = 0;
+    let more: number[] | undefined;
     let eliciting = false;
     if (s.hasAckToSend) {
       let { ranges, delayMicros } = s.ackRanges(now);
@@ -159,8 +170,12 @@ export class PacketAssembler {
           if (!run) break;
           pos = writeStreamHeader(buf, pos, stream.id, run.offset, run.length);
           pos = stream.copyRun(buf, pos, run.offset, run.length);
-          if (streams === undefined) streams = [stream.id, run.offset, run.length];
-          else streams.push(stream.id, run.offset, run.length);
+          if (firstStream < 0) {
+            firstStream = stream.id;
+            firstOffset = run.offset;
+            firstLength = run.length;
+          } else if (more === undefined) more = [stream.id, run.offset, run.length];
+          else more.push(stream.id, run.offset, run.length);
           if (run.retransmit) this.retransmits++;
           eliciting = true;
         }
@@ -181,7 +196,13 @@ export class PacketAssembler {
     const out = keepPacket(buf, at, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
     const size = out.length;
     if (eliciting) {
-      const frames: SentFrames = { streams: streams ?? NO_STREAMS, ackLargest };
+      const frames: SentFrames = {
+        streamId: firstStream,
+        offset: firstOffset,
+        length: firstLength,
+        more: more ?? NO_STREAMS,
+        ackLargest,
+      };
       s.loss.onPacketSent({ pn, timeSent: now, size, ackEliciting: true, inFlight: true, frames });
       s.pacer.onPacketSent(size, s.loss.cc.congestionWindow, s.loss.rtt.smoothedRtt, now);
     }

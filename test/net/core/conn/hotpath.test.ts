@@ -360,9 +360,12 @@ describe('receive path: objects per packet', () => {
     }
   });
 
-  it('packet assembly: a packet without STREAM frames shares one empty list; one with them lists each', () => {
+  it("packet assembly: the first STREAM frame is recorded in the packet's own fields, only more need a list", () => {
     const { tx } = pair();
-    const streams = new Map([[0, new SendStream(0)]]);
+    const streams = new Map([
+      [0, new SendStream(0)],
+      [4, new SendStream(4)],
+    ]);
     const sent: Buffer[] = [];
     const asm = new PacketAssembler({ transmit: (_to, data) => sent.push(data) }, () => streams);
     for (let i = 0; i < 2; i++) {
@@ -372,15 +375,24 @@ describe('receive path: objects per packet', () => {
     streams.get(0)!.write(1, Buffer.alloc(100, 1));
     streams.get(0)!.write(2, Buffer.alloc(1024, 2));
     asm.flushCurrent(tx, 2);
+    streams.get(0)!.write(3, Buffer.alloc(10, 3));
+    streams.get(4)!.write(4, Buffer.alloc(20, 4));
+    asm.flushCurrent(tx, 3);
     const packets = [...tx.loss.unacked()];
-    expect(packets.map((p) => p.pn)).toEqual([0, 1, 2]);
-    const [ping1, ping2, data] = packets.map((p) => p.frames);
-    expect(ping1!.streams).toHaveLength(0);
-    expect(ping2!.streams).toBe(ping1!.streams);
-    expect(Object.isFrozen(ping1!.streams)).toBe(true);
-    // (stream, offset, length) per frame: one frame for the run of both messages, headers included.
-    expect(data!.streams).toEqual([0, 0, 102 + 1026]);
-    expect(sent).toHaveLength(3);
+    expect(packets.map((p) => p.pn)).toEqual([0, 1, 2, 3]);
+    const [ping1, ping2, one, two] = packets.map((p) => p.frames);
+    expect(ping1!.streamId).toBe(-1);
+    // No STREAM frame beyond the first: the one frozen empty list for all.
+    expect(ping2!.more).toBe(ping1!.more);
+    expect(one!.more).toBe(ping1!.more);
+    expect(Object.isFrozen(ping1!.more)).toBe(true);
+    // One frame for the run of both messages, headers included.
+    expect([one!.streamId, one!.offset, one!.length]).toEqual([0, 0, 102 + 1026]);
+    // Two streams in one packet: the second in the list, as (stream, offset, length).
+    expect([two!.streamId, two!.offset, two!.length, ...two!.more]).toEqual([
+      0, 1128, 11, 4, 0, 21,
+    ]);
+    expect(sent).toHaveLength(4);
   });
 
   it('SendStream.onAcked and RecvStream.onData answer completed messages in one array each', () => {
