@@ -112,19 +112,26 @@ export abstract class EndpointCommands {
         `message of ${data.length} bytes exceeds the maximum of ${MAX_MESSAGE_SIZE}`,
       );
     }
+    // The common unicast: no array of targets, and the peer's own recipient
+    // record (Peer.recipient) instead of a new one and a map() per message.
+    const only = recipients?.length === 1 ? this.registry.get(recipients[0]!) : undefined;
+    if (only) {
+      const id = this.nextMessageId++;
+      only.queueMessage(id, streamId, data);
+      this.dirty.add(only);
+      return { id, peers: [only.recipient] };
+    }
     const targets = this.recipients(recipients);
     const id = this.nextMessageId++;
     for (const peer of targets) {
       peer.queueMessage(id, streamId, data);
       this.dirty.add(peer);
     }
-    return { id, peers: targets.map((p) => ({ id: p.id, nick: p.nick })) };
+    return { id, peers: targets.map((p) => p.recipient) };
   }
 
   private recipients(recipients: readonly string[] | undefined): Peer[] {
     if (recipients === undefined) return [...this.registry.values()].filter((p) => p.connected);
-    const only = recipients.length === 1 ? this.registry.get(recipients[0]!) : undefined;
-    if (only) return [only]; // the common unicast: no filter, Set or map
     const unknown = recipients.filter((n) => !this.registry.has(n));
     if (unknown.length > 0)
       throw new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);

@@ -7,7 +7,7 @@ import { Mesh } from '../nat/mesh.js';
 import { isStun, StunMethod, stunMethod } from '../nat/stun-codec.js';
 import { CloseCode } from '../wire/frames.js';
 import { HelloFlag } from '../wire/hello.js';
-import { decodePacket, type Packet, PacketType } from '../wire/packet.js';
+import { decodePacket, isData, type Packet, PacketType, readDataHeader } from '../wire/packet.js';
 import type { Addr } from './address.js';
 import { EndpointCommands } from './commands.js';
 import { type EndpointConfig, type Transmit, validMaxDatagram } from './config.js';
@@ -275,6 +275,10 @@ export class Endpoint extends EndpointCommands {
 
   /** One datagram of our protocol, from `from` (relay-tagged when it came out of our allocation). */
   private receive(data: Buffer, from: Addr, now: number, via: number | undefined): void {
+    if (isData(data)) {
+      this.receiveData(data, from, now);
+      return;
+    }
     let packet: Packet;
     try {
       packet = decodePacket(data);
@@ -289,7 +293,8 @@ export class Endpoint extends EndpointCommands {
     try {
       if (packet.type === PacketType.Probe)
         this.mesh.onProbe(packet.kind, packet.token, from, via, now);
-      else if (packet.type === PacketType.Data) this.onData(packet, from, now);
+      else if (packet.type === PacketType.Data)
+        this.onData(packet.receiver, packet.pn, data, from, now);
       else {
         this.handshakes.handle(packet, from, now);
         this.armSweep(now);
@@ -436,29 +441,42 @@ export class Endpoint extends EndpointCommands {
     if (this.handshakes.pending > 0) this.nextSweep ??= now + SWEEP_INTERVAL;
   }
 
-  private onData(
-    p: Extract<Packet, { type: typeof PacketType.Data }>,
-    from: Addr,
-    now: number,
-  ): void {
-    const entry = this.handshakes.session(p.receiver);
-    if (!entry && this.closing.has(p.receiver)) {
-      const again = this.closing.onData(p.receiver, p.header, p.pn, p.sealed, now);
+  /**
+   * DATA, nearly every datagram: its header read into a shared object and
+   * the datagram opened in place, with no packet object (issue 16).
+   */
+  private receiveData(data: Buffer, from: Addr, now: number): void {
+    try {
+      const h = readDataHeader(data);
+      this.onData(h.receiver, h.pn, data, from, now);
+    } catch (err) {
+      if (err instanceof BadPacket) {
+        this.drop(err.reason);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private onData(receiver: number, pn: number, datagram: Buffer, from: Addr, now: number): void {
+    const entry = this.handshakes.session(receiver);
+    if (!entry && this.closing.has(receiver)) {
+      const again = this.closing.onData(receiver, pn, datagram, now);
       if (again) this.transmit(again.to, again.packet);
       return;
     }
     if (!entry) {
       this.drop('unknown-session');
-      this.handshakes.answerUnknownIndex(p.receiver, from, now);
+      this.handshakes.answerUnknownIndex(receiver, from, now);
       return;
     }
     const { peer, session } = entry;
-    const opened = session.open(p.header, p.pn, p.sealed, now);
+    const opened = session.openPacket(datagram, pn, now);
     if (!opened.ok) {
       this.drop(opened.reason);
       return;
     }
-    const open = peer.onPayload(session, p.pn, opened.payload, from, now, opened.newest);
+    const open = peer.onPayload(session, pn, opened.payload, from, now, opened.newest);
     if (!open && !peer.connected && peer.state.kind === 'disconnected' && peer.pinned) {
       // Refused outright: ask again only slowly; otherwise look for it again soon.
       const cause = peer.state.cause;

@@ -30,6 +30,19 @@ export interface PacketKey {
   open(nonce: number, ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean;
   /** Noise REKEY (spec §4.2, §11.3): k' = first 32 bytes of ENCRYPT(k, maxnonce = 2^64-1, ad = empty, plaintext = 32 zero bytes). Returns a new key; this one stays usable. */
   rekey(): PacketKey;
+  /**
+   * Encrypts `body` in place and writes its 16-byte tag into `tag` (the
+   * detached form). The per-packet path uses it so that the associated data
+   * and the tag can live in buffers of its own, reused for every packet:
+   * only `body` is a view of the datagram (issue 16).
+   */
+  sealDetached(nonce: number, ad: Uint8Array, body: Uint8Array, tag: Uint8Array): void;
+  /**
+   * Authenticates `body` against `tag` and `ad`, then decrypts it in place.
+   * Returns false (never throws) on authentication failure or bad lengths;
+   * `body` then holds unspecified bytes (libsodium zeroes it).
+   */
+  openDetached(nonce: number, ad: Uint8Array, body: Uint8Array, tag: Uint8Array): boolean;
 }
 
 /**
@@ -38,6 +51,24 @@ export interface PacketKey {
  * Both wrappers take any ArrayBufferView; decrypt throws on a bad tag.
  */
 interface ChaChaIetf {
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+    c: Uint8Array,
+    mac: Uint8Array,
+    m: Uint8Array,
+    ad: Uint8Array,
+    nsec: null,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): number;
+  crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+    m: Uint8Array,
+    nsec: null,
+    c: Uint8Array,
+    mac: Uint8Array,
+    ad: Uint8Array,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): void;
   crypto_aead_chacha20poly1305_ietf_encrypt(
     c: Uint8Array,
     m: Uint8Array,
@@ -151,6 +182,42 @@ class ChaChaKey implements PacketKey {
     }
   }
 
+  sealDetached(nonce: number, ad: Uint8Array, body: Uint8Array, tag: Uint8Array): void {
+    if (!validNonce(nonce) || tag.length !== TAG_LENGTH)
+      throw new UsageError('sealDetached: bad nonce or tag length');
+    this.#setNonce(nonce);
+    // c === m: libsodium's documented in-place case.
+    chacha.crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+      body,
+      tag,
+      body,
+      ad,
+      null,
+      this.#iv,
+      this.#key,
+    );
+  }
+
+  openDetached(nonce: number, ad: Uint8Array, body: Uint8Array, tag: Uint8Array): boolean {
+    if (!validNonce(nonce) || tag.length !== TAG_LENGTH) return false;
+    this.#setNonce(nonce);
+    try {
+      // The tag is checked before anything is decrypted; on failure libsodium zeroes `body`.
+      chacha.crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+        body,
+        null,
+        body,
+        tag,
+        ad,
+        this.#iv,
+        this.#key,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   rekey(): PacketKey {
     const out = Buffer.alloc(KEY_LENGTH + TAG_LENGTH);
     chacha.crypto_aead_chacha20poly1305_ietf_encrypt(
@@ -221,6 +288,39 @@ class AesGcmKey implements PacketKey {
       // Only authenticated plaintext ever reaches `out`.
       out.set(body, 0);
       out.set(rest, body.length);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  sealDetached(nonce: number, ad: Uint8Array, body: Uint8Array, tag: Uint8Array): void {
+    if (!validNonce(nonce) || tag.length !== TAG_LENGTH)
+      throw new UsageError('sealDetached: bad nonce or tag length');
+    this.#setNonce(nonce);
+    const c = createCipheriv('aes-256-gcm', this.#key, this.#iv, { authTagLength: TAG_LENGTH });
+    c.setAAD(ad);
+    const out = c.update(body); // fresh memory: in place is safe
+    const rest = c.final();
+    body.set(out, 0);
+    body.set(rest, out.length);
+    tag.set(c.getAuthTag(), 0);
+  }
+
+  openDetached(nonce: number, ad: Uint8Array, body: Uint8Array, tag: Uint8Array): boolean {
+    if (!validNonce(nonce) || tag.length !== TAG_LENGTH) return false;
+    this.#setNonce(nonce);
+    try {
+      const d = createDecipheriv('aes-256-gcm', this.#key, this.#iv, {
+        authTagLength: TAG_LENGTH,
+      });
+      d.setAAD(ad);
+      d.setAuthTag(tag);
+      const out = d.update(body);
+      const rest = d.final(); // throws on a bad tag
+      // Only authenticated plaintext ever reaches `body`.
+      body.set(out, 0);
+      body.set(rest, out.length);
       return true;
     } catch {
       return false;

@@ -16,6 +16,8 @@ export const MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 type Queued = ReturnType<Endpoint['sendMessage']>;
 
 interface PendingSend {
+  /** The endpoint's message id. */
+  id: number;
   /** Recipients (endpoint peer id, nick) that have not acknowledged yet. */
   remaining: { id: number; nick: string }[];
   resolve: () => void;
@@ -23,10 +25,101 @@ interface PendingSend {
   /** performance.now() past which the send rejects with 'timeout'. */
   deadline: number;
   timeout: number;
+  /** Settled (acknowledged, failed or timed out): its slot waits to be dropped. */
+  done: boolean;
 }
 
+/**
+ * Pending sends in message-id order, found by binary search. Ids rise with
+ * every send and acknowledgements come nearly in order, so the list is a
+ * FIFO with a head index: settled records ahead of the first live one are
+ * stepped over, and the array is emptied with pop or compacted now and then,
+ * keeping its backing store. A Map here rehashed into a new table as its
+ * one or two entries came and went: ≈ 0.4 KB per 1 KiB round trip with the
+ * promise executor's closure (issue 16).
+ */
+export class PendingSends {
+  private readonly list: PendingSend[] = [];
+  private head = 0;
+  private live = 0;
+  /** Array slots visited when compacting (work, for tests that bound it). */
+  compactWork = 0;
+
+  /** Sends not yet settled. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** Array slots held, settled or not (memory, for tests that bound it). */
+  get slotsHeld(): number {
+    return this.list.length;
+  }
+
+  add(p: PendingSend): void {
+    const list = this.list;
+    // A send that waited for room may register after a later id: it goes
+    // where its id belongs (nearly always at the end).
+    let lo = this.head;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.id < p.id) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === list.length) list.push(p);
+    else list.splice(lo, 0, p);
+    this.live++;
+  }
+
+  get(id: number): PendingSend | undefined {
+    const list = this.list;
+    let lo = this.head;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const p = list[mid]!;
+      if (p.id === id) return p.done ? undefined : p;
+      if (p.id < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  /** Marks `p` settled and drops the settled prefix. */
+  settle(p: PendingSend): void {
+    if (p.done) return;
+    p.done = true;
+    this.live--;
+    const list = this.list;
+    while (this.head < list.length && list[this.head]!.done) this.head++;
+    if (this.head === list.length) {
+      // (length = 0 would free the backing store)
+      while (list.length > 0) list.pop();
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > list.length) {
+      this.compactWork += list.length;
+      list.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Live records, oldest first, as of the call (settling them meanwhile is safe). */
+  snapshot(): PendingSend[] {
+    return this.list.slice(this.head).filter((p) => !p.done);
+  }
+}
+
+/** What the shared Promise executor captured (see whenAcknowledged). */
+let capturedResolve: () => void = () => {};
+let capturedReject: (err: Error) => void = () => {};
+const capture = (resolve: () => void, reject: (err: Error) => void): void => {
+  capturedResolve = resolve;
+  capturedReject = reject;
+};
+
 export class Sends {
-  private readonly pending = new Map<number, PendingSend>();
+  /** Sends waiting for acknowledgement (readable for tests that bound what it holds). */
+  readonly pending = new PendingSends();
   /** Sends waiting for queue room; woken after every pump. */
   private roomWaiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -60,10 +153,17 @@ export class Sends {
   delivered(id: number, peerId: number): void {
     const p = this.pending.get(id);
     if (!p) return;
-    const at = p.remaining.findIndex((r) => r.id === peerId);
-    if (at >= 0) p.remaining.splice(at, 1);
-    if (p.remaining.length === 0) {
-      this.pending.delete(id);
+    // Removed in place, order kept (it names them in errors): no closure
+    // for findIndex, no array from splice.
+    const r = p.remaining;
+    let at = 0;
+    while (at < r.length && r[at]!.id !== peerId) at++;
+    if (at < r.length) {
+      for (let i = at + 1; i < r.length; i++) r[i - 1] = r[i]!;
+      r.pop();
+    }
+    if (r.length === 0) {
+      this.pending.settle(p);
       p.resolve();
     }
   }
@@ -72,7 +172,7 @@ export class Sends {
   undeliverable(id: number, nick: string, reason: string): void {
     const p = this.pending.get(id);
     if (!p) return;
-    this.pending.delete(id);
+    this.pending.settle(p);
     p.reject(new TransportError(`${nick}: ${reason} before acknowledging`, 'undeliverable'));
   }
 
@@ -88,7 +188,8 @@ export class Sends {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const [, p] of this.pending) {
+    for (const p of this.pending.snapshot()) {
+      this.pending.settle(p);
       p.reject(
         new TransportError(
           `socket closed before ${p.remaining.map((r) => r.nick).join(', ')} acknowledged`,
@@ -96,7 +197,6 @@ export class Sends {
         ),
       );
     }
-    this.pending.clear();
     this.wakeRoomWaiters();
   }
 
@@ -104,10 +204,20 @@ export class Sends {
   private whenAcknowledged(queued: Queued, deadline: number, timeout: number): Promise<void> {
     if (queued.peers.length === 0) return Promise.resolve();
     this.flush();
-    return new Promise((resolve, reject) => {
-      this.pending.set(queued.id, { remaining: queued.peers, resolve, reject, deadline, timeout });
-      this.armTimer(deadline);
+    // One executor for every send (it only captures the two functions):
+    // no closure and context per send.
+    const promise = new Promise<void>(capture);
+    this.pending.add({
+      id: queued.id,
+      remaining: queued.peers,
+      resolve: capturedResolve,
+      reject: capturedReject,
+      deadline,
+      timeout,
+      done: false,
     });
+    this.armTimer(deadline);
+    return promise;
   }
 
   /**
@@ -126,12 +236,12 @@ export class Sends {
     this.timerAt = undefined;
     const now = performance.now();
     let next: number | undefined;
-    for (const [id, p] of this.pending) {
+    for (const p of this.pending.snapshot()) {
       if (p.deadline > now) {
         if (next === undefined || p.deadline < next) next = p.deadline;
         continue;
       }
-      this.pending.delete(id);
+      this.pending.settle(p);
       const who = p.remaining.map((r) => r.nick).join(', ');
       p.reject(
         new TransportError(

@@ -429,14 +429,21 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
           : Array.isArray(opts.recipient)
             ? opts.recipient
             : [opts.recipient];
-      const unknown = (recipients ?? []).filter((n) => !this.endpoint.hasPeer(n));
-      if (unknown.length > 0) {
+      // Checked by a loop: the list of unknown names (a filter's array and
+      // closure per send) is only built to say who was unknown.
+      if (recipients !== undefined && !this.allKnown(recipients)) {
+        const unknown = recipients.filter((n) => !this.endpoint.hasPeer(n));
         throw new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
       }
       return this.driver.sends.send(recipients, data, opts.timeout ?? this.sendTimeout);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  private allKnown(nicks: readonly string[]): boolean {
+    for (let i = 0; i < nicks.length; i++) if (!this.endpoint.hasPeer(nicks[i]!)) return false;
+    return true;
   }
 
   /** The next queued message, or null after `timeout` ms (default: wait forever). */

@@ -182,12 +182,23 @@ export function writeStreamFrame(
   offset: number,
   data: Uint8Array,
 ): number {
+  pos = writeStreamHeader(buf, pos, streamId, offset, data.length);
+  buf.set(data, pos);
+  return pos + data.length;
+}
+
+/** A STREAM frame's header for `length` bytes of data, which the caller writes next. */
+export function writeStreamHeader(
+  buf: Uint8Array,
+  pos: number,
+  streamId: number,
+  offset: number,
+  length: number,
+): number {
   buf[pos++] = FrameType.Stream;
   pos = writeVarint(buf, pos, streamId);
   pos = writeVarint(buf, pos, offset);
-  pos = writeVarint(buf, pos, data.length);
-  buf.set(data, pos);
-  return pos + data.length;
+  return writeVarint(buf, pos, length);
 }
 
 export function writePing(buf: Uint8Array, pos: number): number {

@@ -19,8 +19,19 @@ export interface FrameSink {
   onPing(): void;
   /** Acknowledged [start, end) ranges, descending (RFC 9000 §19.3). */
   onAck(ranges: readonly [number, number][], ackDelayMicros: number): void;
-  /** False stops the walk (the data broke a bound and the session is gone). */
-  onStream(streamId: number, offset: number, data: Uint8Array): boolean;
+  /**
+   * A STREAM frame's data is `payload[start, start + length)`, given by
+   * place and not as a view: the receiver makes a view only if it keeps the
+   * bytes as they are (recvstream.ts onDataAt). False stops the walk (the
+   * data broke a bound and the session is gone).
+   */
+  onStream(
+    streamId: number,
+    offset: number,
+    payload: Uint8Array,
+    start: number,
+    length: number,
+  ): boolean;
   onPathChallenge(data: Uint8Array): void;
   onPathResponse(data: Uint8Array): void;
   /** Nothing after a CLOSE is reported. */
@@ -145,9 +156,9 @@ export function walkFrames(p: Uint8Array, sink: FrameSink): boolean {
         pos += varintBytes;
         const length = varintAt(p, pos);
         pos += varintBytes;
-        const data = view(p, pos, pos + length);
+        const start = pos;
         pos += length;
-        if (!sink.onStream(streamId, offset, data)) return false;
+        if (!sink.onStream(streamId, offset, p, start, length)) return false;
         break;
       }
       case FrameType.PathChallenge:

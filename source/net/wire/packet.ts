@@ -65,19 +65,60 @@ export const MAX_DATAGRAM = BASE_PLPMTU;
 const SLAB_SIZE = 64 * 1024;
 let slab: Buffer | undefined;
 let slabUsed = 0;
-/** Where the latest allocPacket began in the slab (what trimPacket may shorten). */
+/** Where the latest reservation began in the slab (what keepPacket and trimPacket may shorten). */
 let lastStart = -1;
 
-export function allocPacket(size: number): Buffer {
+/**
+ * Reserves `size` bytes of the current slab for a packet being assembled;
+ * returns where they start in packetSlab(). The assembler writes its frames
+ * there and seals in place, then keepPacket (or dropPacket) settles the
+ * reservation: one Buffer per packet, made once its length is known
+ * (allocPacket + trimPacket made two: ~0.1 KB per datagram, issue 16).
+ */
+export function reservePacket(size: number): number {
   if (slab === undefined || slabUsed + size > SLAB_SIZE) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabUsed = 0;
   }
-  const buf = slab.subarray(slabUsed, slabUsed + size);
-  lastStart = slabUsed;
+  const start = slabUsed;
+  lastStart = start;
   // 8-byte alignment for the next one, as Node's pool does.
-  slabUsed = (slabUsed + size + 7) & ~7;
-  return buf;
+  slabUsed = (start + size + 7) & ~7;
+  return start;
+}
+
+/** The slab the latest reservePacket carved from. */
+export function packetSlab(): Buffer {
+  if (slab === undefined) throw new Error('packetSlab before reservePacket');
+  return slab;
+}
+
+/** Gives back the end of the latest reservation past `start + used` (see trimPacket). */
+function giveBack(from: Buffer, start: number, used: number): void {
+  if (from === slab && start === lastStart) {
+    slabUsed = (start + used + 7) & ~7;
+    lastStart = -1;
+  }
+}
+
+/**
+ * The first `used` bytes of the reservation at `start` of `from` (the
+ * packetSlab() it was made in), as the packet's Buffer; the rest goes back.
+ */
+export function keepPacket(from: Buffer, start: number, used: number): Buffer {
+  giveBack(from, start, used);
+  return from.subarray(start, start + used);
+}
+
+/** The reservation at `start` of `from` carried nothing: all of it goes back. */
+export function dropPacket(from: Buffer, start: number): void {
+  giveBack(from, start, 0);
+}
+
+/** A Buffer of `size` bytes from the slab (tools and tests; the assembler uses reservePacket). */
+export function allocPacket(size: number): Buffer {
+  const start = reservePacket(size);
+  return packetSlab().subarray(start, start + size);
 }
 
 /**
@@ -89,14 +130,8 @@ export function allocPacket(size: number): Buffer {
  * (bench/workers/alloc.ts). Any other buffer is only cut to `used`.
  */
 export function trimPacket(buf: Buffer, used: number): Buffer {
-  if (
-    slab !== undefined &&
-    buf.buffer === slab.buffer &&
-    buf.byteOffset - slab.byteOffset === lastStart
-  ) {
-    slabUsed = (lastStart + used + 7) & ~7;
-    lastStart = -1;
-  }
+  if (slab !== undefined && buf.buffer === slab.buffer)
+    giveBack(slab, buf.byteOffset - slab.byteOffset, used);
   return buf.subarray(0, used);
 }
 
@@ -141,12 +176,23 @@ export const RESET_PACKET_SIZE = 22;
 
 type DataPacket = Extract<Packet, { type: typeof PacketType.Data }>;
 
+/** A DATA packet's cleartext header fields (see readDataHeader). */
+export interface DataHeader {
+  receiver: number;
+  pn: number;
+}
+
+/** readDataHeader's answer, one for every call (read before the next). */
+const DATA_HEADER: DataHeader = { receiver: 0, pn: 0 };
+
 /**
- * DATA, nearly every datagram: parsed without a Reader, into two typed-array
- * views (header = associated data, sealed = ciphertext and tag). Same checks
- * and the same BadPacket reasons as the general path.
+ * The receiver index and packet number of a DATA datagram (`buf[1]` is
+ * known to be DATA), checked as decodePacket checks them, into an object
+ * shared by every call: the endpoint reads it at once and opens the
+ * datagram in place (Session.openPacket), so nearly every datagram is
+ * parsed with no object and no view of its own (issue 16).
  */
-function decodeData(buf: Uint8Array): DataPacket {
+export function readDataHeader(buf: Uint8Array): DataHeader {
   if (buf.length < DATA_HEADER_LENGTH) {
     // Name the field the datagram ends in, as the general path (Reader) does.
     const field = buf.length < 6 ? 'receiver index' : 'packet number';
@@ -159,10 +205,27 @@ function decodeData(buf: Uint8Array): DataPacket {
   if (buf.length - DATA_HEADER_LENGTH < 16) {
     throw new BadPacket('truncated', 'DATA shorter than its tag');
   }
+  DATA_HEADER.receiver = receiver;
+  DATA_HEADER.pn = hi * 0x1_0000_0000 + lo;
+  return DATA_HEADER;
+}
+
+/** True when `buf` is one of our DATA datagrams by its first two bytes (nearly every datagram). */
+export function isData(buf: Uint8Array): boolean {
+  return buf[0] === WIRE_VERSION && buf[1] === PacketType.Data;
+}
+
+/**
+ * DATA as a packet of its own: the header fields and two typed-array views
+ * (header = associated data, sealed = ciphertext and tag). The endpoint
+ * does not use this form (readDataHeader); tests and tools do.
+ */
+function decodeData(buf: Uint8Array): DataPacket {
+  const h = readDataHeader(buf);
   return {
     type: PacketType.Data,
-    receiver,
-    pn: hi * 0x1_0000_0000 + lo,
+    receiver: h.receiver,
+    pn: h.pn,
     header: view(buf, 0, DATA_HEADER_LENGTH),
     sealed: view(buf, DATA_HEADER_LENGTH, buf.length),
   };
@@ -170,7 +233,7 @@ function decodeData(buf: Uint8Array): DataPacket {
 
 /** Parses the cleartext framing of one of our datagrams. Throws BadPacket. */
 export function decodePacket(buf: Uint8Array): Packet {
-  if (buf[0] === WIRE_VERSION && buf[1] === PacketType.Data) return decodeData(buf);
+  if (isData(buf)) return decodeData(buf);
   const r = new Reader(buf);
   const version = r.u8('version');
   if (version !== WIRE_VERSION) throw new BadPacket('version', `unknown wire version ${version}`);

@@ -35,6 +35,25 @@ describe('Endpoint on a clean fake network', () => {
     expect(alice.delivered.get(id2)).toEqual(['bob']);
   });
 
+  it('answers a unicast send with one recipient record per peer, not a new one per message', () => {
+    const { net, alice, bob } = pair();
+    bob.add('alice', alice);
+    expect(net.runUntilTrue(() => bob.connected('alice') && alice.connected('bob'), 5000)).toBe(
+      true,
+    );
+    const a = bob.endpoint.sendMessage(['alice'], Buffer.from('1'), net.now);
+    const b = bob.endpoint.sendMessage(['alice'], Buffer.from('2'), net.now);
+    expect(a.peers).toEqual([{ id: bob.endpoint.peer('alice')!.id, nick: 'alice' }]);
+    expect(b.id).toBe(a.id + 1);
+    // The arrays are the caller's (it removes recipients as they acknowledge); the record is shared.
+    expect(b.peers).not.toBe(a.peers);
+    expect(b.peers[0]).toBe(a.peers[0]);
+    expect(Object.isFrozen(a.peers[0])).toBe(true);
+    // A multicast answer names the same records.
+    const all = bob.endpoint.sendMessage(undefined, Buffer.from('3'), net.now);
+    expect(all.peers[0]).toBe(a.peers[0]);
+  });
+
   it('stamps a packet when it is polled to be sent, so a busy sender does not inflate RTT', () => {
     const { net, alice, bob } = pair();
     bob.add('alice', alice);

@@ -86,6 +86,28 @@ describe.each(CIPHER_NAMES)('%s', (cipher) => {
     expect(buf.subarray(0, pt.length)).toEqual(pt);
   });
 
+  it('detached: seals in place to the combined form, and opens it back; a bad tag or AD fails', () => {
+    const k = createPacketKey(cipher, key);
+    for (const nonce of [0, 3, 2 ** 32 + 5, 2 ** 53 - 1]) {
+      const body = Buffer.from(pt);
+      const tag = new Uint8Array(TAG_LENGTH);
+      k.sealDetached(nonce, ad, body, tag);
+      // body||tag is what seal() (and the reference) makes.
+      expect(Buffer.concat([body, tag])).toEqual(
+        reference(cipher, key, ivFor(cipher, nonce), ad, pt),
+      );
+      const forged = Uint8Array.from(tag);
+      forged[0]! ^= 1;
+      expect(k.openDetached(nonce, ad, Buffer.from(body), forged)).toBe(false);
+      expect(k.openDetached(nonce, Buffer.from('headex'), Buffer.from(body), tag)).toBe(false);
+      expect(k.openDetached(nonce, ad, body, tag.subarray(0, 15))).toBe(false);
+      expect(k.openDetached(nonce, ad, body, tag)).toBe(true);
+      expect(body).toEqual(pt);
+    }
+    expect(() => k.sealDetached(-1, ad, Buffer.from(pt), new Uint8Array(16))).toThrow(UsageError);
+    expect(() => k.sealDetached(1, ad, Buffer.from(pt), new Uint8Array(15))).toThrow(UsageError);
+  });
+
   it('handles empty plaintext and empty AD', () => {
     const k = createPacketKey(cipher, key);
     const ct = Buffer.alloc(TAG_LENGTH);

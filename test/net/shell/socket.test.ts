@@ -119,6 +119,20 @@ describe('MultiHolepunchSocket API', () => {
     expect(await bob.receive({ timeout: 300 })).toBeNull();
   });
 
+  it('checks known recipients without building a list per send (the list only names the unknown)', async () => {
+    const { alice, bob } = await trio('127.0.0.1');
+    const filter = vi.spyOn(Array.prototype, 'filter');
+    let sent: Promise<void>;
+    try {
+      sent = alice.send('x', { recipient: 'bob' });
+      expect(filter).not.toHaveBeenCalled();
+    } finally {
+      filter.mockRestore();
+    }
+    await sent;
+    expect((await bob.receive({ timeout: 3000 }))?.content.toString()).toBe('x');
+  });
+
   it('close() ends sessions, wakes waiters and refuses further use', async () => {
     const { alice, bob } = await trio('127.0.0.1');
     const waiting = alice.receive();

@@ -32,8 +32,9 @@ function recorder(stopStream = -1): { sink: FrameSink; got: Frame[]; ranges: obj
         ackDelayMicros,
       });
     },
-    onStream: (streamId, offset, data) => {
-      got.push({ type: 'stream', streamId, offset, data: Uint8Array.from(data) });
+    onStream: (streamId, offset, payload, start, length) => {
+      const data = Uint8Array.from(payload.subarray(start, start + length));
+      got.push({ type: 'stream', streamId, offset, data });
       return streamId !== stopStream;
     },
     onPathChallenge: (data) => got.push({ type: 'path-challenge', data: Uint8Array.from(data) }),
@@ -169,9 +170,9 @@ describe('readFrames', () => {
     const { sink, got } = recorder();
     const wrapping: FrameSink = {
       ...sink,
-      onStream: (id, offset, data) => {
+      onStream: (id, offset, payload, start, length) => {
         readFrames(inner.subarray(0, innerEnd), nested.sink);
-        return sink.onStream(id, offset, data);
+        return sink.onStream(id, offset, payload, start, length);
       },
     };
     expect(readFrames(outer.subarray(0, pos), wrapping)).toBe(true);

@@ -58,14 +58,13 @@ export class Closing {
    */
   onData(
     index: number,
-    header: Uint8Array,
     pn: number,
-    sealed: Uint8Array,
+    datagram: Uint8Array,
     now: number,
   ): { to: Addr; packet: Buffer } | undefined {
     const r = this.records.get(index);
     if (!r) return undefined;
-    const opened = r.session.open(header, pn, sealed, now);
+    const opened = r.session.openPacket(datagram, pn, now);
     if (!opened.ok) return undefined;
     let frames: ReturnType<typeof decodeFrames>;
     try {

@@ -142,6 +142,47 @@ export class RecvStream {
     return out;
   }
 
+  /**
+   * onData for the frame at `buf[start, start + length)`, viewed only when
+   * it must be. A frame that is exactly one whole message, in order with
+   * nothing pending, and large enough to be handed out without a copy (as
+   * take() would) becomes the message's Buffer directly: a 1 KiB message
+   * costs that one object, not a view of the frame first (issue 16).
+   */
+  onDataAt(offset: number, buf: Uint8Array, start: number, length: number): Buffer[] {
+    const n = this.wholeMessageAt(offset, buf, start, length);
+    if (n < 0) return this.onData(offset, view(buf, start, start + length));
+    const message = Buffer.from(buf.buffer, buf.byteOffset + start + length - n, n);
+    const end = offset + length;
+    this.store.dropWhole(this.contiguousEnd, end);
+    this.contiguousEnd = end;
+    this.consumed += length;
+    // Nothing partial: no tail or page is held (or charged) while idle.
+    this.tail = undefined;
+    this.store.clear();
+    const out = COMPLETE;
+    while (out.length > 0) out.pop(); // (length = 0 would free the backing store)
+    out.push(message);
+    return out;
+  }
+
+  /**
+   * The length of the one message the frame holds exactly, when onDataAt
+   * may hand it out directly (see there); -1 otherwise, and the general
+   * path decides (and throws what it throws).
+   */
+  private wholeMessageAt(offset: number, buf: Uint8Array, start: number, length: number): number {
+    if (offset !== this.contiguousEnd || this.runs !== 0 || this.readyBytes !== 0) return -1;
+    if (length === 0 || offset + length > this.consumed + RECV_WINDOW) return -1;
+    const first = buf[start]!;
+    const headerBytes = 1 << (first >> 6);
+    if (headerBytes >= length) return -1;
+    let n = first & 0x3f;
+    for (let i = 1; i < headerBytes; i++) n = n * 256 + buf[start + i]!;
+    if (n > MAX_MESSAGE_SIZE || headerBytes + n !== length) return -1;
+    return 2 * n >= buf.buffer.byteLength ? n : -1;
+  }
+
   /** Copies what is left in `ready` of the frame `frame` into the tail buffer. */
   private ownRest(frame: Uint8Array): void {
     const n = this.ready.length;

@@ -12,10 +12,24 @@ import { SEND_WINDOW } from './streamlimits.js';
  * flow-control credit (§4.1).
  */
 
+/**
+ * A piece of the stream: a message's bytes (the caller's memory), or its
+ * length header, kept as the number (`data` null, `value` the message
+ * length) and written as a varint where it is sent: no Buffer per message.
+ */
 interface Segment {
   start: number;
-  data: Uint8Array;
+  data: Uint8Array | null;
+  value: number;
 }
+
+/** Bytes a segment covers on the stream. */
+function segLength(seg: Segment): number {
+  return seg.data === null ? varintLength(seg.value) : seg.data.length;
+}
+
+/** A header written whole, for copying part of it (a run may cut through it). */
+const HEADER_SCRATCH = new Uint8Array(8);
 
 export interface OutgoingMessage {
   id: number;
@@ -23,19 +37,6 @@ export interface OutgoingMessage {
   end: number;
   data: Uint8Array;
 }
-
-/**
- * A message of at least JOIN_MIN bytes leaves with its length header and its
- * first JOIN_BYTES bytes in one segment (a copy of about 1 KiB), so its first
- * STREAM frame is large enough for the receiver to keep as a view of the
- * datagram (RecvStream's KEEP_VIEW_MIN, recvstream.ts). With the header alone in a frame,
- * the receiver copied those 1-4 bytes into a fresh 4 KiB reassembly page for
- * every message: 4.6 KB of ArrayBuffer per message, two thirds of what a
- * 1 KiB ping-pong allocated per round trip (bench/workers/alloc.ts). Shorter
- * messages keep the separate header: the receiver copies them either way.
- */
-const JOIN_MIN = 512;
-const JOIN_BYTES = 1024;
 
 /** onAcked's answer when messages completed: one for every stream (see onAcked). */
 const DONE: OutgoingMessage[] = [];
@@ -56,6 +57,12 @@ export class SendStream {
   private sendOffset = 0;
   /** End of written data. */
   writeOffset = 0;
+  /** nextRun's answer, reused: the caller copies it into a packet before asking again. */
+  private readonly run: { offset: number; length: number; retransmit: boolean } = {
+    offset: 0,
+    length: 0,
+    retransmit: false,
+  };
   /** nextChunk's answer, reused: the caller writes it into a packet before asking again. */
   private readonly chunk: { offset: number; data: Uint8Array; retransmit: boolean } = {
     offset: 0,
@@ -65,21 +72,19 @@ export class SendStream {
 
   constructor(readonly id: number) {}
 
-  /** Appends one message; returns its end offset. */
+  /**
+   * Appends one message; returns its end offset. Its length header is a
+   * segment of its own and its bytes are the caller's memory, not a copy:
+   * the assembler sends a run across both in one STREAM frame (nextRun,
+   * copyRun), which is what a copy of header and first KiB into one segment
+   * used to buy (≈ 1 KB of ArrayBuffer per 1 KiB message, issue 16).
+   */
   write(id: number, data: Uint8Array): number {
-    const headerLength = varintLength(data.length);
-    // See JOIN_MIN: the header travels with the first bytes of a message
-    // large enough to be kept as a view at the receiver.
-    const joined = data.length >= JOIN_MIN ? Math.min(data.length, JOIN_BYTES) : 0;
-    const head = Buffer.allocUnsafe(headerLength + joined);
-    writeVarint(head, 0, data.length);
-    if (joined > 0) head.set(joined === data.length ? data : view(data, 0, joined), headerLength);
-    this.segments.push({ start: this.writeOffset, data: head });
-    this.writeOffset += head.length;
-    if (data.length > joined) {
-      const rest = joined === 0 ? data : view(data, joined, data.length);
-      this.segments.push({ start: this.writeOffset, data: rest });
-      this.writeOffset += rest.length;
+    this.segments.push({ start: this.writeOffset, data: null, value: data.length });
+    this.writeOffset += varintLength(data.length);
+    if (data.length > 0) {
+      this.segments.push({ start: this.writeOffset, data, value: 0 });
+      this.writeOffset += data.length;
     }
     this.messages.push({ id, end: this.writeOffset, data });
     return this.writeOffset;
@@ -144,6 +149,83 @@ export class SendStream {
     return this.answer(offset, data, false);
   }
 
+  /**
+   * The next range to send, as nextChunk picks it (lost ranges first, then
+   * new data) but spanning segments: a message's length header and its bytes,
+   * and the messages after it, go in one STREAM frame, copied into the
+   * packet by copyRun. The answer is this stream's own, overwritten by the
+   * next call.
+   */
+  nextRun(maxBytes: number): { offset: number; length: number; retransmit: boolean } | undefined {
+    const r = this.run;
+    while (this.lost.size > 0) {
+      const lostStart = this.lost.min!;
+      const lostEnd = this.lost.firstEnd!;
+      const gap = this.acked.firstGap(lostStart, lostEnd);
+      if (!gap) {
+        this.lost.remove(lostStart, lostEnd);
+        continue;
+      }
+      r.offset = gap[0];
+      r.length = Math.min(gap[1] - gap[0], maxBytes);
+      r.retransmit = true;
+      this.lost.remove(lostStart, r.offset + r.length);
+      return r;
+    }
+    if (!this.canSendNew()) return undefined;
+    const limit = Math.min(
+      this.writeOffset,
+      this.ackedPrefix + SEND_WINDOW,
+      this.sendOffset + maxBytes,
+    );
+    r.offset = this.sendOffset;
+    r.length = limit - r.offset;
+    r.retransmit = false;
+    this.sendOffset = limit;
+    return r;
+  }
+
+  /**
+   * Copies the stream's bytes [offset, offset + length) (a range nextRun
+   * gave: written, not yet acknowledged) into `buf` at `pos`; returns the
+   * position after them. Whole segments are copied as they are, without a
+   * view; only a segment cut by the range's ends is viewed.
+   */
+  copyRun(buf: Uint8Array, pos: number, offset: number, length: number): number {
+    let i = this.segmentAt(offset);
+    let at = offset;
+    const end = offset + length;
+    while (at < end) {
+      const seg = this.segments[i++]!;
+      const from = at - seg.start;
+      const length = segLength(seg);
+      const n = Math.min(length - from, end - at);
+      const data = seg.data;
+      if (data === null) {
+        if (from === 0 && n === length) writeVarint(buf, pos, seg.value);
+        else {
+          writeVarint(HEADER_SCRATCH, 0, seg.value);
+          for (let k = 0; k < n; k++) buf[pos + k] = HEADER_SCRATCH[from + k]!;
+        }
+      } else buf.set(from === 0 && n === length ? data : view(data, from, from + n), pos);
+      pos += n;
+      at += n;
+    }
+    return pos;
+  }
+
+  /** Index of the segment holding stream offset `start` (binary search). */
+  private segmentAt(start: number): number {
+    let lo = this.segHead;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segments[mid]!.start <= start) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
   private answer(
     offset: number,
     data: Uint8Array,
@@ -158,17 +240,19 @@ export class SendStream {
 
   /** A view of [start, end) clipped to the segment holding `start`. */
   private slice(start: number, end: number): Uint8Array {
-    let lo = this.segHead;
-    let hi = this.segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.segments[mid]!.start <= start) lo = mid;
-      else hi = mid - 1;
-    }
-    const seg = this.segments[lo]!;
+    const seg = this.segments[this.segmentAt(start)]!;
     const from = start - seg.start;
-    const to = Math.min(end - seg.start, seg.data.length);
-    // The application's Buffer: a typed-array view, not Buffer#subarray (see view()).
+    const to = Math.min(end - seg.start, segLength(seg));
+    if (seg.data === null) {
+      // A length header (nextChunk only; the assembler's copyRun writes it in place).
+      const head = Buffer.allocUnsafe(segLength(seg));
+      writeVarint(head, 0, seg.value);
+      return view(head, from, to);
+    }
+    // A segment that fits whole goes as itself: a 1 KiB message (one joined
+    // segment) or a short one's bytes leave with no view (≈ 96 B each).
+    if (from === 0 && to === seg.data.length) return seg.data;
+    // Part of one: a typed-array view, not Buffer#subarray (see view()).
     return view(seg.data, from, to);
   }
 
@@ -219,7 +303,7 @@ export class SendStream {
   private releaseSegments(): void {
     while (this.segHead < this.segments.length) {
       const seg = this.segments[this.segHead]!;
-      if (seg.start + seg.data.length > this.ackedPrefix) break;
+      if (seg.start + segLength(seg) > this.ackedPrefix) break;
       this.segHead++;
     }
   }

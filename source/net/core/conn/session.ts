@@ -40,8 +40,16 @@ export const MAX_ACK_DELAY = 5;
 
 /** What a sent packet carried, so its data can be re-sent if it is lost. */
 export interface SentFrames {
-  /** Triples of (streamId, offset, length), one per STREAM frame. */
-  streams: number[];
+  /**
+   * The first STREAM frame's stream (-1: none), offset and length, in fields
+   * of the record: a packet nearly always carries one (a run across messages,
+   * SendStream.nextRun), so no array is made for it (issue 16).
+   */
+  streamId: number;
+  offset: number;
+  length: number;
+  /** Triples of (streamId, offset, length) for any further STREAM frames; read only. */
+  more: readonly number[];
   /** Largest packet number our ACK frame in it acknowledged, or -1. */
   ackLargest: number;
 }
@@ -72,6 +80,11 @@ export type OpenResult =
  * (seal runs to completion; nothing else writes it), not a typed array each.
  */
 const SEAL_HEADER = new Uint8Array(DATA_HEADER_LENGTH);
+/** The tag seal writes (detached), copied behind the payload; one for all sessions. */
+const SEAL_TAG = new Uint8Array(TAG_LENGTH);
+/** The received packet's header and tag, copied out for openDetached (see openPacket). */
+const OPEN_HEADER = new Uint8Array(DATA_HEADER_LENGTH);
+const OPEN_TAG = new Uint8Array(TAG_LENGTH);
 
 /** ackRanges' answer and the pairs it is made of, for every session (see ackRanges). */
 const ACK_OUT: { ranges: [number, number][]; delayMicros: number } = { ranges: [], delayMicros: 0 };
@@ -169,14 +182,41 @@ export class Session {
   }
 
   /**
-   * Authenticates and decrypts a DATA packet in place. The replay window is
-   * consulted first and moved only after authentication succeeded.
+   * Authenticates and decrypts a DATA datagram in place (`datagram` whole:
+   * header, ciphertext, tag). The replay window is consulted first and
+   * moved only after authentication succeeded.
    *
-   * The result object is this session's own, overwritten by the next call:
-   * read it before opening another packet (the endpoint does, at once), so
-   * the per-packet path allocates only the payload view.
+   * The header (associated data) and the tag are copied into buffers shared
+   * by every session, so the only object per packet is the payload view the
+   * frames are read from (a view each for header, ciphertext and payload
+   * was ~290 B of heap per datagram, issue 16). The result object is this
+   * session's own, overwritten by the next call: read it before opening
+   * another packet (the endpoint does, at once).
    */
+  openPacket(datagram: Uint8Array, pn: number, now: number): OpenResult {
+    const bodyEnd = datagram.length - TAG_LENGTH;
+    for (let i = 0; i < DATA_HEADER_LENGTH; i++) OPEN_HEADER[i] = datagram[i]!;
+    for (let i = 0; i < TAG_LENGTH; i++) OPEN_TAG[i] = datagram[bodyEnd + i]!;
+    return this.openBody(pn, OPEN_HEADER, datagram, DATA_HEADER_LENGTH, bodyEnd, now);
+  }
+
+  /** As openPacket, for a header and ciphertext||tag given apart (tests, tools). */
   open(header: Uint8Array, pn: number, sealed: Uint8Array, now: number): OpenResult {
+    const bodyEnd = sealed.length - TAG_LENGTH;
+    if (bodyEnd < 0) return UNAUTHENTIC;
+    for (let i = 0; i < TAG_LENGTH; i++) OPEN_TAG[i] = sealed[bodyEnd + i]!;
+    return this.openBody(pn, header, sealed, 0, bodyEnd, now);
+  }
+
+  /** Opens `buf[start, end)` in place against OPEN_TAG and `header`. */
+  private openBody(
+    pn: number,
+    header: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    now: number,
+  ): OpenResult {
     if (!this.replay.mayAccept(pn)) return REPLAYED;
     const epoch = Math.floor(pn / this.rekeyInterval);
     let key: PacketKey | undefined;
@@ -187,8 +227,8 @@ export class Session {
       advance = true;
     } else if (epoch === this.recvEpoch - 1) key = this.prevRecvKey;
     if (!key) return UNAUTHENTIC;
-    const payload = view(sealed, 0, sealed.length - TAG_LENGTH);
-    if (!key.open(pn, header, sealed, payload)) return UNAUTHENTIC;
+    const payload = view(buf, start, end);
+    if (!key.openDetached(pn, header, payload, OPEN_TAG)) return UNAUTHENTIC;
     if (advance) {
       this.prevRecvKey = this.recvKey;
       this.recvKey = key;
@@ -197,7 +237,7 @@ export class Session {
     const newest = pn > this.replay.highest;
     this.replay.commit(pn);
     this.packetsReceived++;
-    this.bytesReceived += DATA_HEADER_LENGTH + sealed.length;
+    this.bytesReceived += DATA_HEADER_LENGTH + end - start + TAG_LENGTH;
     this.lastReceived = now;
     if (!this.confirmed) {
       this.confirmed = true;
@@ -294,11 +334,13 @@ export class Session {
   }
 
   /**
-   * Seals `buf[DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength)` in
-   * place, writing the header in front and the tag behind; returns the
-   * packet number used. `buf` must have room for the tag.
+   * Seals the packet at `buf[at, ...)` in place: its payload is
+   * `buf[at + DATA_HEADER_LENGTH, ... + payloadLength)`; the header is
+   * written in front and the tag behind. Returns the packet number used.
+   * `buf` must have room for the tag. (`at` lets the assembler seal where
+   * it wrote, in the packet slab, before the packet has a Buffer of its own.)
    */
-  seal(buf: Buffer, payloadLength: number, now: number): number {
+  seal(buf: Uint8Array, payloadLength: number, now: number, at = 0): number {
     // Our bug if it happens: the peer retires an exhausted session before sealing.
     if (this.nextPn >= MAX_PACKET_NUMBER) throw new Error('packet number space exhausted');
     const pn = this.nextPn++;
@@ -309,12 +351,16 @@ export class Session {
     }
     // The header goes into the packet and, as associated data, into our own
     // 14 bytes: writing it twice costs less than a view of the packet.
-    writeDataHeader(buf, this.remoteIndex, pn);
     writeDataHeader(SEAL_HEADER, this.remoteIndex, pn);
-    // Typed-array views (not Buffer#subarray): two per packet, see view().
-    const plain = view(buf, DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength);
-    const out = view(buf, DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
-    this.sendKey.seal(pn, SEAL_HEADER, plain, out);
+    buf.set(SEAL_HEADER, at);
+    // One typed-array view per packet (not Buffer#subarray, see view()),
+    // sealed in place; the tag is written detached and copied behind it.
+    const bodyStart = at + DATA_HEADER_LENGTH;
+    const tagAt = bodyStart + payloadLength;
+    if (tagAt + TAG_LENGTH > buf.length) throw new RangeError('no room for the tag');
+    const body = view(buf, bodyStart, tagAt);
+    this.sendKey.sealDetached(pn, SEAL_HEADER, body, SEAL_TAG);
+    buf.set(SEAL_TAG, tagAt);
     this.packetsSent++;
     this.bytesSent += DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH;
     this.lastSent = now;

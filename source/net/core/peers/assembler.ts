@@ -5,12 +5,33 @@ import {
   writeAckFrame,
   writeCloseFrame,
   writePing,
-  writeStreamFrame,
+  writeStreamHeader,
 } from '../../wire/frames.js';
-import { allocPacket, DATA_HEADER_LENGTH, MAX_DATAGRAM, trimPacket } from '../../wire/packet.js';
+import {
+  DATA_HEADER_LENGTH,
+  dropPacket,
+  keepPacket,
+  MAX_DATAGRAM,
+  packetSlab,
+  reservePacket,
+} from '../../wire/packet.js';
 import type { Addr } from '../address.js';
 import type { SendStream } from '../conn/sendstream.js';
 import { MAX_PAYLOAD, payloadRoom, type SentFrames, type Session } from '../conn/session.js';
+
+/**
+ * The list of further STREAM frames of a packet that carried at most one
+ * (nearly all): one frozen array for all (the list is only read: outbound.ts).
+ */
+const NO_STREAMS: readonly number[] = Object.freeze([]);
+/** What a path-MTU probe carried: nothing to send again (shared, frozen). */
+const NO_FRAMES: SentFrames = Object.freeze({
+  streamId: -1,
+  offset: 0,
+  length: 0,
+  more: NO_STREAMS,
+  ackLargest: -1,
+});
 
 /** What the assembler needs from its peer's host. */
 export interface AssemblerHost {
@@ -106,19 +127,29 @@ export class PacketAssembler {
       ackEliciting: true,
       inFlight: true,
       pmtuProbe: true,
-      frames: { streams: [], ackLargest: -1 },
+      frames: NO_FRAMES,
     });
     this.host.transmit(s.path, buf);
   }
 
   private sendPacket(s: Session, now: number, withData: boolean, current: boolean): void {
-    // The datagram comes from a slab (allocPacket); the frames are written
-    // straight into it and sealed in place.
+    // The datagram is reserved in the packet slab; the frames are written
+    // straight into it at `at` and sealed in place, and the packet's one
+    // Buffer is made once its length is known (keepPacket).
     const mtu = s.pmtu.size;
-    const buf = allocPacket(mtu);
-    let pos = DATA_HEADER_LENGTH;
-    const end = DATA_HEADER_LENGTH + payloadRoom(mtu);
-    const frames: SentFrames = { streams: [], ackLargest: -1 };
+    const at = reservePacket(mtu);
+    const buf = packetSlab();
+    let pos = at + DATA_HEADER_LENGTH;
+    const end = pos + payloadRoom(mtu);
+    // What the packet carried is recorded only if it is ack-eliciting (an
+    // ACK-only packet is not tracked), so it is built at the end; its
+    // stream list starts as an exact three-number literal (a push onto []
+    // grew a backing store of ~20 slots per packet: issue 16).
+    let ackLargest = -1;
+    let firstStream = -1;
+    let firstOffset = 0;
+    let firstLength = 0;
+    let more: number[] | undefined;
     let eliciting = false;
     if (s.hasAckToSend) {
       let { ranges, delayMicros } = s.ackRanges(now);
@@ -126,7 +157,7 @@ export class PacketAssembler {
         ranges = ranges.slice(0, -1);
       if (ranges.length > 0) {
         pos = writeAckFrame(buf, pos, ranges, delayMicros);
-        frames.ackLargest = ranges[0]![1] - 1;
+        ackLargest = ranges[0]![1] - 1;
         s.onAckSent();
       }
     }
@@ -134,11 +165,18 @@ export class PacketAssembler {
       for (const stream of this.streams().values()) {
         while (end - pos > streamHeaderLength(stream.id, 2 ** 40, 1200) + 16) {
           const room = end - pos - streamHeaderLength(stream.id, 2 ** 40, 1200);
-          const chunk = stream.nextChunk(room);
-          if (!chunk) break;
-          pos = writeStreamFrame(buf, pos, stream.id, chunk.offset, chunk.data);
-          frames.streams.push(stream.id, chunk.offset, chunk.data.length);
-          if (chunk.retransmit) this.retransmits++;
+          // One frame per contiguous run, across message boundaries (sendstream.ts nextRun).
+          const run = stream.nextRun(room);
+          if (!run) break;
+          pos = writeStreamHeader(buf, pos, stream.id, run.offset, run.length);
+          pos = stream.copyRun(buf, pos, run.offset, run.length);
+          if (firstStream < 0) {
+            firstStream = stream.id;
+            firstOffset = run.offset;
+            firstLength = run.length;
+          } else if (more === undefined) more = [stream.id, run.offset, run.length];
+          else more.push(stream.id, run.offset, run.length);
+          if (run.retransmit) this.retransmits++;
           eliciting = true;
         }
       }
@@ -148,16 +186,23 @@ export class PacketAssembler {
       eliciting = true;
     }
     if (eliciting) this.pingRequested = false;
-    const payloadLength = pos - DATA_HEADER_LENGTH;
+    const payloadLength = pos - at - DATA_HEADER_LENGTH;
     if (payloadLength === 0) {
-      trimPacket(buf, 0); // nothing to send: the slab space goes back
+      dropPacket(buf, at); // nothing to send: the slab space goes back
       return;
     }
-    const pn = s.seal(buf, payloadLength, now);
+    const pn = s.seal(buf, payloadLength, now, at);
     // Only the bytes used leave the slab (an ACK-only packet is ~40 of its 1,452).
-    const out = trimPacket(buf, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
+    const out = keepPacket(buf, at, DATA_HEADER_LENGTH + payloadLength + TAG_LENGTH);
     const size = out.length;
     if (eliciting) {
+      const frames: SentFrames = {
+        streamId: firstStream,
+        offset: firstOffset,
+        length: firstLength,
+        more: more ?? NO_STREAMS,
+        ackLargest,
+      };
       s.loss.onPacketSent({ pn, timeSent: now, size, ackEliciting: true, inFlight: true, frames });
       s.pacer.onPacketSent(size, s.loss.cc.congestionWindow, s.loss.rtt.smoothedRtt, now);
     }

@@ -40,10 +40,17 @@ export class Inbound {
   }
 
   /**
-   * STREAM data from the peer: the messages it completed, in order, or
+   * STREAM data from the peer (`payload[start, start + length)`): the
+   * messages it completed, in order, or
    * undefined when the peer broke a bound (`violation` says which).
    */
-  onStream(streamId: number, offset: number, data: Uint8Array): Buffer[] | undefined {
+  onStream(
+    streamId: number,
+    offset: number,
+    payload: Uint8Array,
+    start: number,
+    length: number,
+  ): Buffer[] | undefined {
     let stream = this.streams.get(streamId);
     if (!stream) {
       if (this.streams.size >= MAX_STREAMS) return this.refuse('too many streams');
@@ -53,7 +60,7 @@ export class Inbound {
     let messages: Buffer[];
     const before = stream.chargedBytes;
     try {
-      messages = stream.onData(offset, data);
+      messages = stream.onDataAt(offset, payload, start, length);
     } catch (err) {
       if (!(err instanceof BadPacket)) throw err;
       return this.refuse(err.message);

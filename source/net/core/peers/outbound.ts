@@ -82,18 +82,29 @@ export class Outbound {
   }
 
   requeueFrames(frames: SentFrames): void {
-    const t = frames.streams;
+    if (frames.streamId < 0) return;
+    this.sendStreams.get(frames.streamId)?.onLost(frames.offset, frames.length);
+    const t = frames.more;
     for (let i = 0; i < t.length; i += 3) this.sendStreams.get(t[i]!)?.onLost(t[i + 1]!, t[i + 2]!);
   }
 
   /** The stream chunks an acknowledged packet carried; calls `delivered` for each completed message. */
   onAcked(frames: SentFrames, delivered: (m: OutgoingMessage) => void): void {
-    const t = frames.streams;
-    for (let i = 0; i < t.length; i += 3) {
-      const stream = this.sendStreams.get(t[i]!);
-      if (!stream) continue;
-      const done = stream.onAcked(t[i + 1]!, t[i + 2]!);
-      for (let j = 0; j < done.length; j++) delivered(done[j]!);
-    }
+    if (frames.streamId < 0) return;
+    this.ackedRange(frames.streamId, frames.offset, frames.length, delivered);
+    const t = frames.more;
+    for (let i = 0; i < t.length; i += 3) this.ackedRange(t[i]!, t[i + 1]!, t[i + 2]!, delivered);
+  }
+
+  private ackedRange(
+    streamId: number,
+    offset: number,
+    length: number,
+    delivered: (m: OutgoingMessage) => void,
+  ): void {
+    const stream = this.sendStreams.get(streamId);
+    if (!stream) return;
+    const done = stream.onAcked(offset, length);
+    for (let j = 0; j < done.length; j++) delivered(done[j]!);
   }
 }

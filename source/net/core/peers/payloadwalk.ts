@@ -10,7 +10,14 @@ import type { Session } from '../conn/session.js';
 export interface PayloadTarget {
   ack(session: Session, ranges: readonly [number, number][], ackDelayMs: number, now: number): void;
   /** False: the data broke a bound and the session is gone; stop. */
-  stream(streamId: number, offset: number, data: Uint8Array, now: number): boolean;
+  stream(
+    streamId: number,
+    offset: number,
+    payload: Uint8Array,
+    start: number,
+    length: number,
+    now: number,
+  ): boolean;
   /** True when a PATH_RESPONSE was sent (one per packet: RFC 9000 §8.2.2). */
   challenge(session: Session, from: Addr, data: Uint8Array): boolean;
   response(session: Session, from: Addr, data: Uint8Array, now: number): void;
@@ -73,10 +80,16 @@ export class PayloadWalk implements FrameSink {
     this.target.ack(this.session!, ranges, ackDelayMicros / 1000, this.now);
   }
 
-  onStream(streamId: number, offset: number, data: Uint8Array): boolean {
+  onStream(
+    streamId: number,
+    offset: number,
+    payload: Uint8Array,
+    start: number,
+    length: number,
+  ): boolean {
     this.eliciting = true;
     this.carriedData = true;
-    return this.target.stream(streamId, offset, data, this.now);
+    return this.target.stream(streamId, offset, payload, start, length, this.now);
   }
 
   onPathChallenge(data: Uint8Array): void {

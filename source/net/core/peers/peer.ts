@@ -86,6 +86,22 @@ export class Peer {
    */
   unconfirmed: { from: Addr } | undefined;
 
+  private recipientRecord: Readonly<{ id: number; nick: string }> | undefined;
+
+  /**
+   * This peer as a send's recipient, `{ id, nick }` as of the send: one
+   * frozen record shared by every message until the nick changes (then a
+   * new one; sends made before keep the old name), not one per message.
+   */
+  get recipient(): Readonly<{ id: number; nick: string }> {
+    let r = this.recipientRecord;
+    if (r === undefined || r.nick !== this.nick) {
+      r = Object.freeze({ id: this.id, nick: this.nick });
+      this.recipientRecord = r;
+    }
+    return r;
+  }
+
   constructor(
     /** Stable for the life of this record, unlike the nick, which can be renamed. */
     readonly id: number,
@@ -111,7 +127,8 @@ export class Peer {
     this.currentState = { kind: 'connecting', since: now, attempt: 0 };
     this.walk = new PayloadWalk({
       ack: (session, ranges, ackDelay, at) => this.onAck(session, ranges, ackDelay, at),
-      stream: (streamId, offset, data, at) => this.onStream(streamId, offset, data, at),
+      stream: (streamId, offset, payload, start, length, at) =>
+        this.onStream(streamId, offset, payload, start, length, at),
       challenge: (session, from, data) => this.paths.onChallenge(session, from, data),
       response: (session, from, data, at) => this.paths.onResponse(session, from, data, at),
       close: (session, code, reason, at) => {
@@ -381,8 +398,15 @@ export class Peer {
     this.onLost(session, result.lost, now);
   }
 
-  private onStream(streamId: number, offset: number, data: Uint8Array, now: number): boolean {
-    const messages = this.inbound.onStream(streamId, offset, data);
+  private onStream(
+    streamId: number,
+    offset: number,
+    payload: Uint8Array,
+    start: number,
+    length: number,
+    now: number,
+  ): boolean {
+    const messages = this.inbound.onStream(streamId, offset, payload, start, length);
     if (!messages) {
       this.protocolViolation(this.inbound.violation, now);
       return false;

@@ -11,7 +11,12 @@ import { PAGE_COST } from '../../../../source/net/core/conn/pages.js';
 import { RecvStream } from '../../../../source/net/core/conn/recvstream.js';
 import { SendStream } from '../../../../source/net/core/conn/sendstream.js';
 import { MAX_PAYLOAD, Session } from '../../../../source/net/core/conn/session.js';
-import { createPacketKey, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
+import { PacketAssembler } from '../../../../source/net/core/peers/assembler.js';
+import {
+  createPacketKey,
+  type PacketKey,
+  TAG_LENGTH,
+} from '../../../../source/net/crypto/cipher.js';
 import {
   DATA_HEADER_LENGTH,
   decodePacket,
@@ -117,7 +122,9 @@ describe('receive path: objects per packet', () => {
     for (let c = s.nextChunk(1170); c; c = s.nextChunk(1170)) {
       answers.add(c);
       bytes += c.data.length;
-      expect(Buffer.isBuffer(c.data)).toBe(false);
+      // The first chunk is the joined head whole, handed out as itself; the
+      // pieces after it are plain views, never Buffer#subarray.
+      if (c.offset > 0) expect(Buffer.isBuffer(c.data)).toBe(false);
       // Past the first KiB (sent with the length header, see JOIN_MIN): a view, not a copy.
       if (c.offset >= 2 + 1024) expect(c.data.buffer).toBe(message.buffer);
     }
@@ -125,35 +132,109 @@ describe('receive path: objects per packet', () => {
     expect(answers.size).toBe(1);
   });
 
-  it('a 1 KiB message reaches the receiver without a reassembly page', () => {
+  it('SendStream.nextChunk hands out a segment that fits whole as itself, not a view of it', () => {
+    const s = new SendStream(0);
+    const small = Buffer.alloc(100, 1);
+    const big = Buffer.alloc(3000, 3);
+    s.write(1, small);
+    s.write(2, big);
+    const got: Uint8Array[] = [];
+    for (let c = s.nextChunk(4000); c; c = s.nextChunk(4000)) got.push(c.data);
+    // Each message: its 2-byte length header, then its bytes, the application's Buffer itself.
+    expect(got.map((d) => d.length)).toEqual([2, 100, 2, 3000]);
+    expect(got[1]).toBe(small);
+    expect(got[3]).toBe(big);
+    // Sent again after a loss: the same object again, not a new view.
+    s.onLost(104, 3000);
+    expect(s.nextChunk(4000)!.data).toBe(big);
+    // A piece of a segment is a plain view (never a Buffer#subarray).
+    s.onLost(104, 10);
+    const piece = s.nextChunk(4000)!.data;
+    expect(piece.length).toBe(10);
+    expect(Buffer.isBuffer(piece)).toBe(false);
+    expect(piece.buffer).toBe(big.buffer);
+  });
+
+  it('a 1 KiB message leaves as one frame, uncopied, and is handed out without a copy or a page', () => {
     const tx = new SendStream(0);
     const rx = new RecvStream(0);
     const delivered: Buffer[] = [];
     let peak = 0;
-    for (let m = 0; m < 20; m++) {
-      tx.write(m, Buffer.alloc(1024, m));
-      // Each packet's STREAM frames in a datagram of their own, as they arrive.
-      for (;;) {
-        const datagram = new Uint8Array(1200);
-        let pos = 40; // header, ACK and frame headers before the data
-        const frames: [number, number, number][] = [];
-        for (let c = tx.nextChunk(1200 - pos); c; c = tx.nextChunk(1200 - pos)) {
-          datagram.set(c.data, pos);
-          frames.push([c.offset, pos, c.data.length]);
-          pos += c.data.length + 4;
-          if (1200 - pos < 16) break;
-        }
-        if (frames.length === 0) break;
-        for (const [offset, at, length] of frames) {
-          delivered.push(...rx.onData(offset, datagram.subarray(at, at + length)));
+    let frames = 0;
+    const alloc = vi.spyOn(Buffer, 'allocUnsafe');
+    try {
+      for (let m = 0; m < 20; m++) {
+        tx.write(m, Buffer.alloc(1024, m));
+        // Each packet's STREAM frames in a datagram of its own, as the assembler writes them.
+        for (;;) {
+          const datagram = new Uint8Array(1200);
+          const at = 40; // header, ACK and frame header before the data
+          const r = tx.nextRun(1200 - at);
+          if (!r) break;
+          tx.copyRun(datagram, at, r.offset, r.length);
+          frames++;
+          delivered.push(...rx.onDataAt(r.offset, datagram, at, r.length));
           peak = Math.max(peak, rx.chargedBytes);
         }
       }
+      // No Buffer per message at the sender: its bytes are not copied, and its
+      // 2-byte length header is written into the packet from the number.
+      expect(alloc).not.toHaveBeenCalled();
+    } finally {
+      alloc.mockRestore();
     }
+    expect(frames).toBe(20);
     expect(delivered.map((d) => d[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(delivered.every((d) => d.length === 1024)).toBe(true);
     // Never a reassembly page (PAGE_COST: 4 KiB + bitmap, for a 2-byte header).
     expect(peak).toBeLessThan(PAGE_COST);
+  });
+
+  it('RecvStream.onDataAt: a frame that is one whole message becomes it with no view of the frame', () => {
+    // Counts the typed arrays our code makes (view() and the like go
+    // through the global constructor; Buffer.from's FastBuffer does not).
+    const Real = globalThis.Uint8Array;
+    let views = 0;
+    const counting = new Proxy(Real, {
+      construct(target, args, newTarget) {
+        views++;
+        return Reflect.construct(target, args, newTarget);
+      },
+    });
+    const rx = new RecvStream(0);
+    const got: Buffer[] = [];
+    let offset = 0;
+    const datagrams: Uint8Array[] = [];
+    for (let m = 0; m < 20; m++) {
+      // As dgram gives them: each datagram its own ArrayBuffer, the frame at an offset in it.
+      const d = new Uint8Array(1100);
+      const at = 40;
+      const pos = writeVarint(d, at, 1024);
+      d.fill(m, pos, pos + 1024);
+      datagrams.push(d);
+      globalThis.Uint8Array = counting;
+      try {
+        for (const msg of rx.onDataAt(offset, d, at, 2 + 1024)) got.push(msg);
+      } finally {
+        globalThis.Uint8Array = Real;
+      }
+      offset += 2 + 1024;
+    }
+    expect(views).toBe(0);
+    expect(got.map((g) => g[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    // Handed out without a copy, as onData does for a message this size.
+    expect(got.every((g, i) => g.length === 1024 && g.buffer === datagrams[i]!.buffer)).toBe(true);
+    expect(rx.bufferedBytes).toBe(0);
+    // Anything else goes the general way: two messages in one frame, then half a message.
+    const d = new Uint8Array(1100);
+    let pos = writeVarint(d, 0, 3);
+    d.fill(9, pos, pos + 3);
+    pos = writeVarint(d, pos + 3, 600);
+    d.fill(8, pos, pos + 300);
+    expect(rx.onDataAt(offset, d, 0, pos + 300).map((x) => x.length)).toEqual([3]);
+    offset += pos + 300;
+    const rest = new Uint8Array(300).fill(8);
+    expect(rx.onDataAt(offset, rest, 0, 300).map((x) => x.length)).toEqual([600]);
   });
 
   it('a copied message costs one Buffer (its own): its length header is stepped over, not copied', () => {
@@ -210,54 +291,108 @@ describe('receive path: objects per packet', () => {
     expect(last.every(([lo, hi], i) => lo < hi && (i === 0 || hi < last[i - 1]![0]))).toBe(true);
   });
 
-  it('Session.seal makes no view of the header: the associated data is its own copy', () => {
-    const seen: Uint8Array[] = [];
+  it('Session.seal and openPacket view only the payload: header and tag go through buffers of their own', () => {
+    type Call = { ad: Uint8Array; body: Uint8Array; tag: Uint8Array };
+    const sealedCalls: Call[] = [];
+    const openedCalls: Call[] = [];
     const real = createPacketKey('chacha20-poly1305', randomBytes(32));
-    const spy = {
+    const spy = (calls: { seal: Call[]; open: Call[] }): PacketKey => ({
       cipher: real.cipher,
-      seal(nonce: number, ad: Uint8Array, plain: Uint8Array, out: Uint8Array) {
-        seen.push(ad);
-        real.seal(nonce, ad, plain, out);
-      },
+      seal: real.seal.bind(real),
       open: real.open.bind(real),
       rekey: () => real.rekey(),
-    };
-    const tx = new Session({
-      localIndex: 1,
-      remoteIndex: 2,
-      initiator: false,
-      initiatorStatic: Buffer.alloc(32),
-      remoteStatic: Buffer.alloc(32),
-      sendKey: spy,
-      recvKey: real,
-      path: { address: '127.0.0.1', port: 1 },
-      now: 0,
+      sealDetached(nonce, ad, body, tag) {
+        calls.seal.push({ ad, body, tag });
+        real.sealDetached(nonce, ad, body, tag);
+      },
+      openDetached(nonce, ad, body, tag) {
+        calls.open.push({ ad, body, tag });
+        return real.openDetached(nonce, ad, body, tag);
+      },
     });
-    const rx = new Session({
-      localIndex: 2,
-      remoteIndex: 1,
-      initiator: false,
-      initiatorStatic: Buffer.alloc(32),
-      remoteStatic: Buffer.alloc(32),
-      sendKey: real,
-      recvKey: real,
-      path: { address: '127.0.0.1', port: 1 },
-      now: 0,
-    });
-    const datagrams = [sealed(tx, 1), sealed(tx, 2)];
-    expect(seen).toHaveLength(2);
+    const calls = { seal: sealedCalls, open: openedCalls };
+    const session = (local: number, remote: number) =>
+      new Session({
+        localIndex: local,
+        remoteIndex: remote,
+        initiator: false,
+        initiatorStatic: Buffer.alloc(32),
+        remoteStatic: Buffer.alloc(32),
+        sendKey: spy(calls),
+        recvKey: spy(calls),
+        path: { address: '127.0.0.1', port: 1 },
+        now: 0,
+      });
+    const tx = session(1, 2);
+    const rx = session(2, 1);
+    const datagrams = [sealed(tx, 1), sealed(tx, 2), sealed(tx, 3)];
+    expect(sealedCalls).toHaveLength(3);
     for (const [i, d] of datagrams.entries()) {
-      expect(seen[i]!.buffer).not.toBe(d.buffer);
       // The header on the wire is what was authenticated: one bit of it changed fails.
       const tampered = Buffer.from(d);
       tampered[5]! ^= 1; // the receiver index, which the receiver does not check itself
-      const t = decodePacket(tampered);
-      const p = decodePacket(d);
-      if (p.type !== PacketType.Data || t.type !== PacketType.Data) throw new Error('not DATA');
-      expect(rx.open(t.header, t.pn, t.sealed, 0).ok).toBe(false);
-      const r = rx.open(p.header, p.pn, p.sealed, 0);
+      expect(rx.openPacket(tampered, i, 0).ok).toBe(false);
+      // So does one bit of the tag, and the datagram's tag is left as it came.
+      const badTag = Buffer.from(d);
+      badTag[badTag.length - 1]! ^= 1;
+      expect(rx.openPacket(badTag, i, 0).ok).toBe(false);
+      expect(badTag[badTag.length - 1]).toBe(d[d.length - 1]! ^ 1);
+      const r = rx.openPacket(d, i, 0);
       expect(r.ok && r.payload[0]).toBe(i + 1);
+      expect(r.ok && r.payload.length).toBe(MAX_PAYLOAD);
     }
+    // Per packet: the payload is the one view of the datagram (sealed and
+    // opened in place); the header and the tag are the same few buffers
+    // every time, never views of the datagram.
+    for (const [i, c] of sealedCalls.entries()) {
+      expect(c.body.buffer).toBe(datagrams[i]!.buffer);
+      expect(c.body.byteOffset).toBe(datagrams[i]!.byteOffset + DATA_HEADER_LENGTH);
+      expect(c.ad.buffer).not.toBe(datagrams[i]!.buffer);
+    }
+    expect(openedCalls).toHaveLength(9);
+    const shared = (pick: (c: Call) => Uint8Array) =>
+      new Set([...sealedCalls, ...openedCalls].map(pick)).size;
+    expect(shared((c) => c.ad)).toBe(2); // one for sealing, one for opening
+    expect(shared((c) => c.tag)).toBe(2);
+    const good = openedCalls.filter((_, k) => k % 3 === 2);
+    for (const [i, c] of good.entries()) {
+      expect(c.body.byteOffset).toBe(datagrams[i]!.byteOffset + DATA_HEADER_LENGTH);
+    }
+  });
+
+  it("packet assembly: the first STREAM frame is recorded in the packet's own fields, only more need a list", () => {
+    const { tx } = pair();
+    const streams = new Map([
+      [0, new SendStream(0)],
+      [4, new SendStream(4)],
+    ]);
+    const sent: Buffer[] = [];
+    const asm = new PacketAssembler({ transmit: (_to, data) => sent.push(data) }, () => streams);
+    for (let i = 0; i < 2; i++) {
+      asm.pingRequested = true; // a PING alone: ack-eliciting, no stream data
+      asm.flushCurrent(tx, i);
+    }
+    streams.get(0)!.write(1, Buffer.alloc(100, 1));
+    streams.get(0)!.write(2, Buffer.alloc(1024, 2));
+    asm.flushCurrent(tx, 2);
+    streams.get(0)!.write(3, Buffer.alloc(10, 3));
+    streams.get(4)!.write(4, Buffer.alloc(20, 4));
+    asm.flushCurrent(tx, 3);
+    const packets = [...tx.loss.unacked()];
+    expect(packets.map((p) => p.pn)).toEqual([0, 1, 2, 3]);
+    const [ping1, ping2, one, two] = packets.map((p) => p.frames);
+    expect(ping1!.streamId).toBe(-1);
+    // No STREAM frame beyond the first: the one frozen empty list for all.
+    expect(ping2!.more).toBe(ping1!.more);
+    expect(one!.more).toBe(ping1!.more);
+    expect(Object.isFrozen(ping1!.more)).toBe(true);
+    // One frame for the run of both messages, headers included.
+    expect([one!.streamId, one!.offset, one!.length]).toEqual([0, 0, 102 + 1026]);
+    // Two streams in one packet: the second in the list, as (stream, offset, length).
+    expect([two!.streamId, two!.offset, two!.length, ...two!.more]).toEqual([
+      0, 1128, 11, 4, 0, 21,
+    ]);
+    expect(sent).toHaveLength(4);
   });
 
   it('SendStream.onAcked and RecvStream.onData answer completed messages in one array each', () => {

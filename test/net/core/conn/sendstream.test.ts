@@ -58,9 +58,9 @@ describe('SendStream: work of a long-lived stream', () => {
   // A full window in flight, then acknowledged packet by packet, three times: compacting on
   // every ack, or every 1024 acks, would move every slot left each time (millions of
   // moves); compacting once the released part is the larger one moves a few per ack.
-  // Messages of 1000 bytes take one segment each (header joined), of 100 bytes two.
+  // Every message takes two segments (its header, its bytes) and a message slot.
   it.each([
-    { n: 3000, size: 1000, chunksPerMessage: 1, slotsPerMessage: 2 },
+    { n: 3000, size: 1000, chunksPerMessage: 2, slotsPerMessage: 3 },
     { n: 20_000, size: 100, chunksPerMessage: 2, slotsPerMessage: 3 },
   ])(
     '$n messages of $size bytes in flight: a few slots moved per ack',
@@ -87,31 +87,87 @@ describe('SendStream: work of a long-lived stream', () => {
 });
 
 describe('SendStream: where a length header travels', () => {
-  it('alone for a message under 512 bytes (the receiver copies it either way)', () => {
+  it("a segment of its own, the bytes the caller's (nextChunk gives one segment at a time)", () => {
     const s = new SendStream(1);
-    const data = Buffer.alloc(511, 7);
+    const data = Buffer.alloc(1024, 7);
     s.write(1, data);
-    const chunks = drain(s, 4000);
-    expect(chunks.map(([o, d]) => [o, d.length])).toEqual([
-      [0, 2],
-      [2, 511],
-    ]);
-    expect(Buffer.concat(chunks.map(([, d]) => d)).subarray(2)).toEqual(data);
+    const chunks: Uint8Array[] = [];
+    for (let c = s.nextChunk(4000); c; c = s.nextChunk(4000)) chunks.push(c.data);
+    expect(chunks.map((d) => d.length)).toEqual([2, 1024]);
+    expect(chunks[1]).toBe(data); // no copy of the message
   });
 
-  it('with the first bytes of a message of 512 bytes or more, so its first frame is large', () => {
-    for (const size of [512, 1024, 3000]) {
+  it('a run may cut through a length header: its bytes still come out right, piece by piece', () => {
+    const s = new SendStream(1);
+    s.write(1, Buffer.alloc(300, 5)); // header 0x41 0x2c
+    s.write(2, Buffer.alloc(70, 6)); // header 0x40 0x46
+    const wire: number[] = [];
+    for (let r = s.nextRun(1); r; r = s.nextRun(1)) {
+      const b = Buffer.alloc(1);
+      s.copyRun(b, 0, r.offset, r.length);
+      wire.push(b[0]!);
+    }
+    expect(wire.slice(0, 3)).toEqual([0x41, 0x2c, 5]);
+    expect(wire.slice(302, 305)).toEqual([0x40, 0x46, 6]);
+    expect(wire).toHaveLength(2 + 300 + 2 + 70);
+    // Lost from the middle of the second header: sent again from there.
+    s.onLost(303, 5);
+    const r = s.nextRun(100)!;
+    const b = Buffer.alloc(r.length);
+    s.copyRun(b, 0, r.offset, r.length);
+    expect([r.offset, ...b]).toEqual([303, 0x46, 6, 6, 6, 6]);
+  });
+
+  it('with the bytes in one run (nextRun + copyRun), whatever the size, and across messages', () => {
+    for (const size of [0, 1, 63, 64, 511, 512, 1024, 3000]) {
       const s = new SendStream(1);
       const data = Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + 1) & 0xff));
       s.write(1, data);
-      const chunks = drain(s, 4000);
-      const first = Math.min(size, 1024) + 2;
-      expect(chunks[0]![0]).toBe(0);
-      expect(chunks[0]![1].length, `${size} bytes`).toBe(first);
-      // The header, then the message's own bytes, in order and intact.
-      expect(chunks[0]![1].readUInt16BE(0) & 0x3fff).toBe(size);
-      expect(Buffer.concat(chunks.map(([, d]) => d)).subarray(2)).toEqual(data);
-      expect(chunks.length).toBe(size > 1024 ? 2 : 1);
+      const r = s.nextRun(4000)!;
+      const header = size < 64 ? 1 : 2;
+      expect([r.offset, r.length, r.retransmit], `${size} bytes`).toEqual([
+        0,
+        header + size,
+        false,
+      ]);
+      const out = Buffer.alloc(r.length + 8, 0xee);
+      expect(s.copyRun(out, 4, r.offset, r.length)).toBe(4 + r.length);
+      expect(out.subarray(0, 4).every((b) => b === 0xee)).toBe(true); // nothing before `pos`
+      expect(out.subarray(4 + r.length).every((b) => b === 0xee)).toBe(true); // nor after
+      const first = out[4]!;
+      const length = header === 1 ? first : ((first & 0x3f) << 8) | out[5]!;
+      expect(length).toBe(size);
+      expect(out.subarray(4 + header, 4 + r.length)).toEqual(data);
+      expect(s.nextRun(4000)).toBeUndefined();
     }
+    // Several messages, cut into runs of at most 700 bytes: the bytes in order, once.
+    const s = new SendStream(1);
+    const msgs = [300, 5, 1024, 0, 900].map((n, i) => Buffer.alloc(n, i + 1));
+    for (const [i, m] of msgs.entries()) s.write(i, m);
+    const wire: Buffer[] = [];
+    let next = 0;
+    for (let r = s.nextRun(700); r; r = s.nextRun(700)) {
+      expect(r.offset).toBe(next);
+      expect(r.length).toBeLessThanOrEqual(700);
+      const b = Buffer.alloc(r.length);
+      s.copyRun(b, 0, r.offset, r.length);
+      wire.push(b);
+      next += r.length;
+    }
+    const expected = Buffer.concat(
+      msgs.flatMap((m) => [
+        Buffer.from(m.length < 64 ? [m.length] : [0x40 | (m.length >> 8), m.length & 0xff]),
+        m,
+      ]),
+    );
+    expect(Buffer.concat(wire)).toEqual(expected);
+    // A lost range goes again as one run, across segments, and only what is not acknowledged.
+    s.onAcked(0, 200);
+    s.onLost(100, 1000);
+    const again = s.nextRun(4000)!;
+    expect([again.offset, again.length, again.retransmit]).toEqual([200, 900, true]);
+    const b = Buffer.alloc(900);
+    s.copyRun(b, 0, 200, 900);
+    expect(b).toEqual(expected.subarray(200, 1100));
   });
 });

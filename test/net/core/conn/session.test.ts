@@ -349,7 +349,7 @@ describe('Session ACK bookkeeping (RFC 9000 §13.2)', () => {
     // Without the session's own cap (LossDetector's default is 15 s) a blackout of a
     // few seconds would put the next probe far behind the path's return.
     const { sender } = pair();
-    const frames = { streams: [], ackLargest: -1 };
+    const frames = { streamId: -1, offset: 0, length: 0, more: [], ackLargest: -1 };
     let pn = 0;
     sender.loss.onPacketSent({
       pn: pn++,
@@ -388,7 +388,7 @@ describe('Session ACK bookkeeping (RFC 9000 §13.2)', () => {
           size: 100,
           ackEliciting: true,
           inFlight: true,
-          frames: { streams: [], ackLargest: -1 },
+          frames: { streamId: -1, offset: 0, length: 0, more: [], ackLargest: -1 },
         });
         const loss = sender.loss.deadline()!;
         expect(loss).toBeGreaterThan(0);

@@ -148,11 +148,10 @@ describe('Peer: packet assembly', () => {
     a.peer.flush(0);
     expect(a.host.sent).toHaveLength(1);
     const frames = framesFrom(a, a.host.sent[0]!);
-    // Stream 0 from offset 0, contiguous: the length prefix, then the bytes.
-    expect(frames.map((f) => f.type === 'stream' && [f.streamId, f.offset])).toEqual([
-      [0, 0],
-      [0, 1],
-    ]);
+    // Stream 0 from offset 0: the length prefix and the bytes in one STREAM frame.
+    expect(frames.map((f) => f.type === 'stream' && [f.streamId, f.offset, f.data.length])).toEqual(
+      [[0, 0, 6]],
+    );
     deliver(a, b, 1);
     expect(b.host.messages().map(String)).toEqual(['hello']);
     expect(b.host.events).toEqual([
