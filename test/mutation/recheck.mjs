@@ -11,6 +11,7 @@
  * noise.ts's pattern table), for which the vitest runner with `related: true`
  * ran no test at all and reported them as survived.
  * RK names the private copy (default .scratch/recheck); the worktree is never modified.
+ * RK_TIMEOUT bounds each run in seconds (default 120): a hang is reported TIMEOUT, detected.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ if (!json || tests.length === 0) {
   process.exit(2);
 }
 const root = process.cwd();
+/** Seconds one mutant's test run may take (RK_TIMEOUT); past it the mutant counts as detected. */
+const LIMIT = Number(process.env.RK_TIMEOUT ?? 120);
 const copy = resolve(process.env.RK ?? join(root, '.scratch', 'recheck'));
 rmSync(copy, { recursive: true, force: true });
 for (const entry of [
@@ -53,15 +56,22 @@ for (const [file, f] of Object.entries(report.files)) {
     const a = offset(m.location.start);
     const b = offset(m.location.end);
     writeFileSync(path, src.slice(0, a) + m.replacement + src.slice(b));
-    const run = spawnSync('npx', ['vitest', 'run', '--bail=1', ...tests], { cwd: copy });
+    // Under coreutils timeout, which signals its whole process group: a mutant
+    // that loops for ever in a test is counted detected (as Stryker counts a
+    // timeout) and leaves no vitest worker spinning behind it.
+    const run = spawnSync(
+      'timeout',
+      ['-k', '5', String(LIMIT), 'npx', 'vitest', 'run', '--bail=1', ...tests],
+      { cwd: copy },
+    );
+    const timedOut = run.status === 124 || run.status === 137;
     const caught = run.status !== 0;
     if (caught) killed++;
     else survived++;
     const was = JSON.stringify(src.slice(a, b).slice(0, 60));
     const now = JSON.stringify(m.replacement.slice(0, 60));
-    console.log(
-      `${caught ? 'KILLED  ' : 'SURVIVED'} ${m.id} :${m.location.start.line} ${m.mutatorName}: ${was} -> ${now}`,
-    );
+    const verdict = timedOut ? 'TIMEOUT ' : caught ? 'KILLED  ' : 'SURVIVED';
+    console.log(`${verdict} ${m.id} :${m.location.start.line} ${m.mutatorName}: ${was} -> ${now}`);
     writeFileSync(path, src);
   }
 }
