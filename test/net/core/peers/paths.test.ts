@@ -84,7 +84,7 @@ function threePtos(s: Session, at: number): void {
     size: 100,
     ackEliciting: true,
     inFlight: true,
-    frames: { streams: [], ackLargest: -1 },
+    frames: { streamId: -1, offset: 0, length: 0, more: [], ackLargest: -1 },
   });
   for (let i = 0; i < FALLBACK_PTOS; i++) s.loss.onTimeout(Math.max(at, s.loss.deadline()!));
   expect(s.loss.ptoCount).toBe(FALLBACK_PTOS);
@@ -346,7 +346,7 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
       size: 100,
       ackEliciting: true,
       inFlight: true,
-      frames: { streams: [], ackLargest: -1 },
+      frames: { streamId: -1, offset: 0, length: 0, more: [], ackLargest: -1 },
     });
     for (let i = 0; i < FALLBACK_PTOS - 1; i++)
       a.session.loss.onTimeout(a.session.loss.deadline()!);

@@ -67,7 +67,7 @@ function sendOn(s: Session, n: number, payload = 100): number[] {
       size: buf.length,
       ackEliciting: true,
       inFlight: true,
-      frames: { streams: [1, pn * payload, payload], ackLargest: -1 },
+      frames: { streamId: 1, offset: pn * payload, length: payload, more: [], ackLargest: -1 },
     });
     pns.push(pn);
   }
