@@ -513,9 +513,11 @@ describe.skipIf(unavailable !== undefined)('NAT lab with TURN relays', () => {
         [down, 'relay'],
       ] as const) {
         for (const x of w) {
-          expect(x.path).toBe(path);
-          expect(x.ms).toBeDefined();
-          expect(x.acked).toBe(x.sent);
+          // The whole story in the message: CI shows a failure, not always the log.
+          const story = `rule removed: ${fmt(up)}; then: ${fmt(settled)}; rule back: ${fmt(down)}`;
+          expect(x.path, story).toBe(path);
+          expect(x.ms, story).toBeDefined();
+          expect(x.acked, story).toBe(x.sent);
         }
       }
       for (const x of up)
