@@ -96,7 +96,8 @@ export class Paths {
       this.where.isRelayed(from) &&
       !this.where.isRelayed(session.path) &&
       now - this.heardOnPath < FOLLOW_SILENCE;
-    if (newest && !session.probe && !early) {
+    if (newest && !early && (!session.probe || this.outrankedByArrival(session, from))) {
+      this.candidate = undefined;
       session.probe = {
         addr: from,
         data: this.host.random(PATH_DATA_LENGTH),
@@ -105,6 +106,29 @@ export class Paths {
       };
     }
     this.credit(from, bytes);
+  }
+
+  /**
+   * A relayed session's upgrade round may be challenging a candidate that
+   * never answers (a LAN address of the peer's) when the peer's packets start
+   * arriving from a direct address: the peer has a path to us there, so that
+   * address is challenged at once instead of after the round. Waiting out the
+   * round left the peer on the direct path alone for seconds, long enough to
+   * follow us back to the relay (FOLLOW_SILENCE) and flap. Only our own
+   * candidate's probe gives way, and only once: a probe started by an arrival
+   * is never replaced, so replays from other addresses cannot keep
+   * restarting a validation.
+   */
+  private outrankedByArrival(session: Session, from: Addr): boolean {
+    const probe = session.probe;
+    return (
+      probe !== undefined &&
+      this.candidate !== undefined &&
+      sameAddr(probe.addr, this.candidate) &&
+      !sameAddr(from, probe.addr) &&
+      this.where.isRelayed(session.path) &&
+      !this.where.isRelayed(from)
+    );
   }
 
   /**

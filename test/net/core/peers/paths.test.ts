@@ -310,6 +310,31 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     expect(probeOf(session)?.addr).toEqual(DIRECT);
   });
 
+  it('the peer’s packets from a direct address outrank our own unanswered candidate, once', () => {
+    const { session, sent, paths } = setup(RELAY, [OTHER, DIRECT]);
+    paths.flush(session, 0);
+    expect(probeOf(session)?.addr).toEqual(OTHER);
+    // The peer reached us directly: its address is challenged now, not after the round.
+    paths.onArrival(session, DIRECT, 100, true, 5);
+    expect(probeOf(session)?.addr).toEqual(DIRECT);
+    paths.flush(session, 5);
+    expect(sent.map((s) => s.to)).toEqual([OTHER, DIRECT]);
+    // A probe an arrival started is not replaced (a replay from elsewhere cannot restart it).
+    paths.onArrival(session, MOVED, 100, true, 6);
+    expect(probeOf(session)?.addr).toEqual(DIRECT);
+    paths.onResponse(session, DIRECT, probeOf(session)!.data, 7);
+    expect(session.path).toEqual(DIRECT);
+    // Nor does a relayed arrival, or one on a direct session, replace our candidate.
+    const r = setup(RELAY, [OTHER]);
+    r.paths.flush(r.session, 0);
+    r.paths.onArrival(r.session, RELAY2, 100, true, 1);
+    expect(r.session.probe?.addr).toEqual(OTHER);
+    const late = setup(RELAY, [OTHER]);
+    late.paths.flush(late.session, 0);
+    late.paths.onArrival(late.session, DIRECT, 100, false, 1);
+    expect(late.session.probe?.addr).toEqual(OTHER);
+  });
+
   it('a relayed session the peer moved onto a direct path (its packets, our challenge) falls back to the relay', () => {
     const { session, paths } = setup(RELAY, [DIRECT]);
     // The peer's packet from a direct address starts the probe before any upgrade round.
