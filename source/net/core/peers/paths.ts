@@ -13,11 +13,16 @@ const MAX_CREDITED = 4;
 /** While relayed, a round of challenges to the direct candidates starts this long after the last. */
 export const UPGRADE_PROBE_PAUSE = 1000;
 /**
- * Back to the relay when a direct path has had this many probe timeouts in a
- * row (RFC 9002 §6.2: nothing acknowledged) and has been silent this long:
- * under 5 % loss neither happens by chance, so a lossy direct path is kept.
+ * Back to the relay when a direct path has had a probe timeout (RFC 9002
+ * §6.2: nothing acknowledged) and nothing at all has arrived for
+ * FALLBACK_SILENCE since our oldest unacknowledged packet left. Each PTO
+ * sends probes, so that is a dozen packets or their ACKs lost in a row: under
+ * 5 % loss it does not happen by chance, and a lossy direct path is kept.
+ * Not "three PTOs": a sender with a message every 50 ms restarts the PTO with
+ * each (§6.2.1 counts it from the last ack-eliciting packet), so the count
+ * stayed at one until the congestion window filled, 10 s later in the lab.
  */
-export const FALLBACK_PTOS = 3;
+export const FALLBACK_PTOS = 1;
 export const FALLBACK_SILENCE = 1000;
 /**
  * Following the peer from a direct path back onto the relay waits longer
@@ -159,16 +164,16 @@ export class Paths {
   }
 
   /**
-   * A probe timeout on the current session (RFC 9002 §6.2). A direct path
-   * that stays unanswered goes back to the relay it came from: the session
+   * A probe timeout on the current session (RFC 9002 §6.2), or the fallback
+   * deadline met in flush. A direct path that stays unanswered goes back to the relay it came from: the session
    * (keys, packet numbers, streams) is the same, only `path` changes, and what
    * was in flight is retransmitted there by loss recovery. The peer sees our
    * packets arrive from the relay and validates that path in turn.
    */
   onPto(s: Session, now: number): void {
+    const at = this.fallbackAt(s);
     const back = this.relayPath;
-    if (!back || this.where.isRelayed(s.path)) return;
-    if (s.loss.ptoCount < FALLBACK_PTOS || now - s.lastReceived < FALLBACK_SILENCE) return;
+    if (at === undefined || now < at || !back) return;
     s.path = back;
     s.probe = undefined;
     s.pmtu.reset();
@@ -191,8 +196,28 @@ export class Paths {
       : { address: to.address, port: to.port };
   }
 
-  /** When a relayed session next challenges a direct candidate (undefined: not relayed). */
+  /**
+   * When a direct path we came to from the relay is declared dead (see
+   * FALLBACK_PTOS): undefined while it has no probe timeout outstanding.
+   */
+  private fallbackAt(s: Session): number | undefined {
+    if (!this.relayPath || this.where.isRelayed(s.path) || s.loss.ptoCount < FALLBACK_PTOS)
+      return undefined;
+    let oldest = s.lastReceived;
+    for (const p of s.loss.unacked()) {
+      oldest = Math.max(oldest, p.timeSent);
+      break;
+    }
+    return oldest + FALLBACK_SILENCE;
+  }
+
+  /**
+   * When a relayed session next challenges a direct candidate, or a direct
+   * one falls back to the relay (undefined: neither is pending).
+   */
   deadline(s: Session): number | undefined {
+    const fallback = this.fallbackAt(s);
+    if (fallback !== undefined) return fallback;
     if (s.probe || !this.where.isRelayed(s.path)) return undefined;
     return Math.max(this.nextRoundAt, this.holdUntil);
   }
@@ -234,6 +259,9 @@ export class Paths {
 
   /** PATH_RESPONSEs we owe and a due PATH_CHALLENGE, each in its own small packet. */
   flush(s: Session, now: number): void {
+    // The fallback deadline is one of ours (deadline()): it is met here, as
+    // the PTO cannot be relied on to come (see FALLBACK_PTOS).
+    this.onPto(s, now);
     this.upgrade(s, now);
     if (s.pathResponses.length > 0)
       for (const r of s.pathResponses.splice(0)) this.sendControl(s, now, r.to, true, r.data);

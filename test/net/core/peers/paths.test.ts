@@ -76,8 +76,8 @@ const probeOf = (s: Session) => s.probe;
 const challenge = (data: Buffer): Frame => ({ type: 'path-challenge', data: new Uint8Array(data) });
 const response = (data: Buffer): Frame => ({ type: 'path-response', data: new Uint8Array(data) });
 
-/** Three probe timeouts on `s`, the last at or after `at`. */
-function threePtos(s: Session, at: number): void {
+/** FALLBACK_PTOS probe timeouts on `s` (one packet outstanding), the last at or after `at`. */
+function fallbackPtos(s: Session, at: number): void {
   s.loss.onPacketSent({
     pn: 0,
     timeSent: 0,
@@ -296,7 +296,7 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     expect(paths.switches).toBe(1);
     // Silent for FALLBACK_SILENCE, after FALLBACK_PTOS probe timeouts: back to the relay.
     session.lastReceived = 1000;
-    threePtos(session, 0);
+    fallbackPtos(session, 0);
     paths.onPto(session, 1000 + FALLBACK_SILENCE - 1);
     expect(session.path).toEqual(DIRECT);
     paths.onPto(session, 1000 + FALLBACK_SILENCE);
@@ -308,6 +308,64 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     expect(probeOf(session)).toBeUndefined();
     paths.flush(session, t + UPGRADE_HOLD_DOWN);
     expect(probeOf(session)?.addr).toEqual(DIRECT);
+  });
+
+  it('a sender that never pauses still falls back: silence since its oldest unacknowledged packet, not a third PTO', () => {
+    const { session, paths } = setup(RELAY, [DIRECT]);
+    paths.flush(session, 0);
+    paths.onResponse(session, DIRECT, session.probe!.data, 0);
+    session.lastReceived = 0;
+    // A message every 50 ms from t = 100, none acknowledged: each restarts the
+    // PTO (RFC 9002 §6.2.1), so only the first one ever expires.
+    const sendAt = (t: number, pn: number) =>
+      session.loss.onPacketSent({
+        pn,
+        timeSent: t,
+        size: 100,
+        ackEliciting: true,
+        inFlight: true,
+        frames: { streamId: -1, offset: 0, length: 0, more: [], ackLargest: -1 },
+      });
+    sendAt(100, 0);
+    session.loss.onTimeout(session.loss.deadline()!);
+    expect(session.loss.ptoCount).toBe(1);
+    for (let pn = 1, t = 150; t < 3000; pn++, t += 50) {
+      sendAt(t, pn);
+      expect(session.loss.onTimeout(t).probes).toBe(0);
+      if (t < 100 + FALLBACK_SILENCE) expect(paths.deadline(session)).toBe(100 + FALLBACK_SILENCE);
+      paths.flush(session, t);
+      expect(session.path).toEqual(t < 100 + FALLBACK_SILENCE ? DIRECT : RELAY);
+    }
+    expect(paths.switches).toBe(2);
+  });
+
+  it('after a quiet spell, one lost ACK is no silence: it counts from the packet that went unanswered', () => {
+    const { session, paths } = setup(RELAY, [DIRECT]);
+    paths.flush(session, 0);
+    paths.onResponse(session, DIRECT, session.probe!.data, 0);
+    // Nothing heard for 15 s (both idle), then a keepalive whose ACK is lost.
+    session.lastReceived = 0;
+    fallbackPtos(session, 15_000);
+    expect(paths.deadline(session)).toBe(FALLBACK_SILENCE);
+    // fallbackPtos sent its packet at 0; one sent at 15 s counts from there.
+    const q = setup(RELAY, [DIRECT]);
+    q.paths.flush(q.session, 0);
+    q.paths.onResponse(q.session, DIRECT, q.session.probe!.data, 0);
+    q.session.lastReceived = 0;
+    q.session.loss.onPacketSent({
+      pn: 0,
+      timeSent: 15_000,
+      size: 100,
+      ackEliciting: true,
+      inFlight: true,
+      frames: { streamId: -1, offset: 0, length: 0, more: [], ackLargest: -1 },
+    });
+    q.session.loss.onTimeout(q.session.loss.deadline()!);
+    expect(q.paths.deadline(q.session)).toBe(15_000 + FALLBACK_SILENCE);
+    q.paths.flush(q.session, 15_000 + FALLBACK_SILENCE - 1);
+    expect(q.session.path).toEqual(DIRECT);
+    q.paths.flush(q.session, 15_000 + FALLBACK_SILENCE);
+    expect(q.session.path).toEqual(RELAY);
   });
 
   it('the peer’s packets from a direct address outrank our own unanswered candidate, once', () => {
@@ -343,7 +401,7 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     paths.onResponse(session, DIRECT, probeOf(session)!.data, 10);
     expect(session.path).toEqual(DIRECT);
     session.lastReceived = 10;
-    threePtos(session, 0);
+    fallbackPtos(session, 0);
     paths.onPto(session, 10 + FALLBACK_SILENCE);
     expect(session.path).toEqual(RELAY);
   });
@@ -355,7 +413,7 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     paths.onResponse(session, MOVED, probeOf(session)!.data, 10);
     expect(session.path).toEqual(MOVED);
     session.lastReceived = 10;
-    threePtos(session, 0);
+    fallbackPtos(session, 0);
     paths.onPto(session, 100_000);
     expect(session.path).toEqual(MOVED);
     expect(paths.switches).toBe(0);
@@ -378,7 +436,7 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     a.paths.onPto(a.session, 100_000);
     expect(a.session.path).toEqual(DIRECT);
     const b = setup(DIRECT, [MOVED]);
-    threePtos(b.session, 0);
+    fallbackPtos(b.session, 0);
     b.paths.onPto(b.session, 100_000);
     expect(b.session.path).toEqual(DIRECT);
     expect(b.paths.switches).toBe(0);
@@ -411,7 +469,7 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
       // Not stale: kept.
       paths.retarget(() => false, RELAY2);
       session.lastReceived = 0;
-      threePtos(session, 0);
+      fallbackPtos(session, 0);
       paths.onPto(session, 10_000);
       expect(session.path).toEqual(via);
     }
@@ -421,14 +479,14 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
       paths.onResponse(session, DIRECT, session.probe!.data, 0);
       paths.retarget((a) => a.address === RELAY.address, RELAY2);
       session.lastReceived = 0;
-      threePtos(session, 0);
+      fallbackPtos(session, 0);
       paths.onPto(session, 10_000);
       expect(session.path).toEqual(via.relay ? { ...RELAY2, relay: true } : RELAY2);
     }
     // No fallback yet: nothing to retarget.
     const { session, paths } = setup(DIRECT, [DIRECT]);
     paths.retarget(() => true, RELAY2);
-    threePtos(session, 0);
+    fallbackPtos(session, 0);
     paths.onPto(session, 10_000);
     expect(session.path).toEqual(DIRECT);
   });
