@@ -37,8 +37,8 @@ export const WALK_CARRIED_DATA = 2;
  * pairs per ACK range (≈ 0.8 KB per 1 KiB round trip).
  */
 export class PayloadWalk implements FrameSink {
-  private eliciting = false;
-  private carriedData = false;
+  /** The WALK_ bits of the packet being walked. */
+  private bits = 0;
   private challenged = false;
   private session: Session | undefined;
   private from: Addr | undefined;
@@ -58,13 +58,11 @@ export class PayloadWalk implements FrameSink {
     this.session = session;
     this.from = from;
     this.now = now;
-    this.eliciting = false;
-    this.carriedData = false;
+    this.bits = 0;
     this.challenged = false;
     this.busy = true;
     try {
-      if (!walkFrames(payload, this)) return WALK_STOPPED;
-      return (this.eliciting ? WALK_ELICITING : 0) | (this.carriedData ? WALK_CARRIED_DATA : 0);
+      return walkFrames(payload, this) ? this.bits : WALK_STOPPED;
     } finally {
       this.busy = false;
       this.session = undefined;
@@ -73,7 +71,7 @@ export class PayloadWalk implements FrameSink {
   }
 
   onPing(): void {
-    this.eliciting = true;
+    this.bits |= WALK_ELICITING;
   }
 
   onAck(ranges: readonly [number, number][], ackDelayMicros: number): void {
@@ -87,13 +85,12 @@ export class PayloadWalk implements FrameSink {
     start: number,
     length: number,
   ): boolean {
-    this.eliciting = true;
-    this.carriedData = true;
+    this.bits |= WALK_ELICITING | WALK_CARRIED_DATA;
     return this.target.stream(streamId, offset, payload, start, length, this.now);
   }
 
   onPathChallenge(data: Uint8Array): void {
-    this.eliciting = true;
+    this.bits |= WALK_ELICITING;
     if (!this.challenged) this.challenged = this.target.challenge(this.session!, this.from!, data);
   }
 
