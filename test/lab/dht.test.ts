@@ -315,7 +315,18 @@ describe.skipIf(unavailable !== undefined)('DHT lab: discovery by key through la
             `after her rebind (via ${rb2.address}; bob's discovery ${JSON.stringify(rb2.discovery)})`,
         );
         console.log(`DHT lab: after the move, alice's discovery ${JSON.stringify(ra2.discovery)}`);
-        expect(problems('bob', rb2, A2, fc2.publicIp)).toEqual([]);
+        // A record the re-dial budget refuses is not a bad record: under load
+        // bob may also see alice's last record from fc1 (still in the DHT,
+        // newer than the one he dialled) before her new ones, and spend a
+        // dial on it; the third record then waits for the budget to refill
+        // (15 s, inside the connect timeout). Every other reason stays 0.
+        const refusedByBudget = rb2.discovery?.rejectedBy?.['rate-limited'] ?? 0;
+        expect(refusedByBudget).toBeLessThanOrEqual(1);
+        expect(rb2.discovery?.rejected).toBe(refusedByBudget);
+        const otherProblems = problems('bob', rb2, A2, fc2.publicIp).filter(
+          (p) => p !== `bob: ${refusedByBudget} records rejected`,
+        );
+        expect(otherProblems).toEqual([]);
         expect(ra2.state).toBe('connected');
         // Bob dialled from a record again: the updated one.
         expect(rb2.discovery!.dialsDht).toBeGreaterThan(dialsBefore);
