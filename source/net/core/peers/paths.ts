@@ -164,13 +164,14 @@ export class Paths {
   }
 
   /**
-   * A probe timeout on the current session (RFC 9002 §6.2), or the fallback
-   * deadline met in flush. A direct path that stays unanswered goes back to the relay it came from: the session
-   * (keys, packet numbers, streams) is the same, only `path` changes, and what
-   * was in flight is retransmitted there by loss recovery. The peer sees our
-   * packets arrive from the relay and validates that path in turn.
+   * A direct path that stays unanswered (fallbackAt) goes back to the relay
+   * it came from: the session (keys, packet numbers, streams) is the same,
+   * only `path` changes, and what was in flight is retransmitted there by
+   * loss recovery. The peer sees our packets arrive from the relay and
+   * validates that path in turn. Checked at every flush of the current
+   * session, which also follows each of its probe timeouts.
    */
-  onPto(s: Session, now: number): void {
+  fallBackIfDead(s: Session, now: number): void {
     const at = this.fallbackAt(s);
     const back = this.relayPath;
     if (at === undefined || now < at || !back) return;
@@ -261,7 +262,7 @@ export class Paths {
   flush(s: Session, now: number): void {
     // The fallback deadline is one of ours (deadline()): it is met here, as
     // the PTO cannot be relied on to come (see FALLBACK_PTOS).
-    this.onPto(s, now);
+    this.fallBackIfDead(s, now);
     this.upgrade(s, now);
     if (s.pathResponses.length > 0)
       for (const r of s.pathResponses.splice(0)) this.sendControl(s, now, r.to, true, r.data);

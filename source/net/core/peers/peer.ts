@@ -462,7 +462,7 @@ export class Peer {
         this.onLost(s, r.lost, now);
         if (r.probes > 0) s.pmtu.onPto(s.loss.ptoCount, now);
         if (r.probes > 0 && s === this.current) {
-          this.paths.onPto(s, now);
+          // A dead direct path falls back in the flush that follows (paths.ts).
           this.out.probesPending = Math.max(this.out.probesPending, r.probes);
           // A probe should carry data if there is any (RFC 9002 §6.2.4).
           for (const p of s.loss.unacked()) {

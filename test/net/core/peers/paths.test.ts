@@ -297,9 +297,9 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     // Silent for FALLBACK_SILENCE, after FALLBACK_PTOS probe timeouts: back to the relay.
     session.lastReceived = 1000;
     fallbackPtos(session, 0);
-    paths.onPto(session, 1000 + FALLBACK_SILENCE - 1);
+    paths.fallBackIfDead(session, 1000 + FALLBACK_SILENCE - 1);
     expect(session.path).toEqual(DIRECT);
-    paths.onPto(session, 1000 + FALLBACK_SILENCE);
+    paths.fallBackIfDead(session, 1000 + FALLBACK_SILENCE);
     expect(session.path).toEqual(RELAY);
     expect(paths.switches).toBe(2);
     const t = 1000 + FALLBACK_SILENCE;
@@ -402,7 +402,7 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     expect(session.path).toEqual(DIRECT);
     session.lastReceived = 10;
     fallbackPtos(session, 0);
-    paths.onPto(session, 10 + FALLBACK_SILENCE);
+    paths.fallBackIfDead(session, 10 + FALLBACK_SILENCE);
     expect(session.path).toEqual(RELAY);
   });
 
@@ -414,7 +414,7 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     expect(session.path).toEqual(MOVED);
     session.lastReceived = 10;
     fallbackPtos(session, 0);
-    paths.onPto(session, 100_000);
+    paths.fallBackIfDead(session, 100_000);
     expect(session.path).toEqual(MOVED);
     expect(paths.switches).toBe(0);
   });
@@ -433,11 +433,11 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
     });
     for (let i = 0; i < FALLBACK_PTOS - 1; i++)
       a.session.loss.onTimeout(a.session.loss.deadline()!);
-    a.paths.onPto(a.session, 100_000);
+    a.paths.fallBackIfDead(a.session, 100_000);
     expect(a.session.path).toEqual(DIRECT);
     const b = setup(DIRECT, [MOVED]);
     fallbackPtos(b.session, 0);
-    b.paths.onPto(b.session, 100_000);
+    b.paths.fallBackIfDead(b.session, 100_000);
     expect(b.session.path).toEqual(DIRECT);
     expect(b.paths.switches).toBe(0);
   });
@@ -470,7 +470,7 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
       paths.retarget(() => false, RELAY2);
       session.lastReceived = 0;
       fallbackPtos(session, 0);
-      paths.onPto(session, 10_000);
+      paths.fallBackIfDead(session, 10_000);
       expect(session.path).toEqual(via);
     }
     for (const via of [RELAY, { ...RELAY, relay: true as const }]) {
@@ -480,14 +480,14 @@ describe('Paths: relayed to direct and back (issue 17)', () => {
       paths.retarget((a) => a.address === RELAY.address, RELAY2);
       session.lastReceived = 0;
       fallbackPtos(session, 0);
-      paths.onPto(session, 10_000);
+      paths.fallBackIfDead(session, 10_000);
       expect(session.path).toEqual(via.relay ? { ...RELAY2, relay: true } : RELAY2);
     }
     // No fallback yet: nothing to retarget.
     const { session, paths } = setup(DIRECT, [DIRECT]);
     paths.retarget(() => true, RELAY2);
     fallbackPtos(session, 0);
-    paths.onPto(session, 10_000);
+    paths.fallBackIfDead(session, 10_000);
     expect(session.path).toEqual(DIRECT);
   });
 });
