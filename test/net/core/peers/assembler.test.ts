@@ -1,18 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../../source/net/core/address.js';
-import { MAX_PAYLOAD, type SentFrames, Session } from '../../../../source/net/core/conn/session.js';
+import {
+  MAX_PAYLOAD,
+  type SentFrames,
+  type Session,
+} from '../../../../source/net/core/conn/session.js';
 import { closePacket, PacketAssembler } from '../../../../source/net/core/peers/assembler.js';
 import { Outbound } from '../../../../source/net/core/peers/outbound.js';
-import { createPacketKey, KEY_LENGTH, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import type { SentPacket } from '../../../../source/net/recovery/sentlog.js';
-import {
-  type AckFrame,
-  ackFrameLength,
-  decodeFrames,
-  type Frame,
-} from '../../../../source/net/wire/frames.js';
-import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js';
+import { type AckFrame, ackFrameLength, type Frame } from '../../../../source/net/wire/frames.js';
+import { openSealed, testSession } from '../../../support/session.js';
 
 /**
  * Packet assembly for one peer (assembler.ts) on its own, on a real Session
@@ -35,27 +32,11 @@ interface Sent {
 }
 
 function setup(opts: { maxDatagram?: number } = {}) {
-  const sendKey = randomBytes(KEY_LENGTH);
-  const session = new Session({
-    localIndex: 1,
-    remoteIndex: 2,
-    initiator: false,
-    initiatorStatic: Buffer.alloc(32, 3),
-    remoteStatic: Buffer.alloc(32, 4),
-    sendKey: createPacketKey('chacha20-poly1305', sendKey),
-    recvKey: createPacketKey('chacha20-poly1305', randomBytes(KEY_LENGTH)),
+  const { session, sendKey } = testSession({
     path: PATH,
-    now: 0,
     ...(opts.maxDatagram !== undefined ? { maxDatagram: opts.maxDatagram } : {}),
   });
-  const key = createPacketKey('chacha20-poly1305', sendKey);
-  const open = (data: Buffer): { pn: number; frames: Frame[] } => {
-    const p = decodePacket(Buffer.from(data));
-    if (p.type !== PacketType.Data) throw new Error('not DATA');
-    const plain = Buffer.alloc(p.sealed.length - TAG_LENGTH);
-    if (!key.open(p.pn, p.header, p.sealed, plain)) throw new Error('does not open');
-    return { pn: p.pn, frames: decodeFrames(plain) };
-  };
+  const open = (data: Buffer): { pn: number; frames: Frame[] } => openSealed(sendKey, data);
   const sent: Sent[] = [];
   const sizes: number[] = [];
   const host = {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../../source/net/core/address.js';
-import { Session } from '../../../../source/net/core/conn/session.js';
+import type { Session } from '../../../../source/net/core/conn/session.js';
 import type { DropReason } from '../../../../source/net/core/errors.js';
 import type { EndpointEvent } from '../../../../source/net/core/events.js';
 import type { LocalNode } from '../../../../source/net/core/handshake/handshake.js';
@@ -15,6 +15,7 @@ import type { Mesh } from '../../../../source/net/nat/mesh.js';
 import { CloseCode, decodeFrames, type Frame } from '../../../../source/net/wire/frames.js';
 import { HelloFlag } from '../../../../source/net/wire/hello.js';
 import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js';
+import { testSession } from '../../../support/session.js';
 
 /**
  * The trust decision on its own (binding.ts): which record a completed
@@ -103,15 +104,12 @@ function established(
   initiatorByte = 7,
 ): Established & { sendKey: Buffer } {
   const localIndex = nextIndex++;
-  const sendKey = randomBytes(KEY_LENGTH);
-  const session = new Session({
+  const { session, sendKey } = testSession({
     localIndex,
     remoteIndex: localIndex + 100,
     initiator: dialed !== undefined,
     initiatorStatic: Buffer.alloc(32, initiatorByte),
     remoteStatic: Buffer.alloc(32, 0xee),
-    sendKey: createPacketKey('chacha20-poly1305', sendKey),
-    recvKey: createPacketKey('chacha20-poly1305', randomBytes(KEY_LENGTH)),
     path: from,
     now: 10,
   });

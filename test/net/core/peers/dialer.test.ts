@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type Addr, viaRelay } from '../../../../source/net/core/address.js';
-import { Session } from '../../../../source/net/core/conn/session.js';
 import type { EndpointEvent, NatMapping } from '../../../../source/net/core/events.js';
 import type { Handshakes } from '../../../../source/net/core/handshake/handshakes.js';
 import { Dialer, type DialerDeps } from '../../../../source/net/core/peers/dialer.js';
@@ -12,9 +11,9 @@ import {
   LEARNED_ATTEMPTS,
 } from '../../../../source/net/core/peers/dialplan.js';
 import { Peer, type PeerHost } from '../../../../source/net/core/peers/peer.js';
-import { createPacketKey, KEY_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import { fingerprint } from '../../../../source/net/crypto/identity.js';
 import type { IntroductionPolicy } from '../../../../source/net/nat/introductions.js';
+import { testSession } from '../../../support/session.js';
 
 /**
  * The dialer on its own (dialer.ts), with a real Peer and DialPlan and fake
@@ -112,17 +111,7 @@ function setup(given: Addr[] = [G1], pinned = true) {
 }
 
 function connect(peer: Peer): void {
-  const session = new Session({
-    localIndex: 1,
-    remoteIndex: 2,
-    initiator: false,
-    initiatorStatic: Buffer.alloc(32, 3),
-    remoteStatic: Buffer.alloc(32, 4),
-    sendKey: createPacketKey('chacha20-poly1305', randomBytes(KEY_LENGTH)),
-    recvKey: createPacketKey('chacha20-poly1305', randomBytes(KEY_LENGTH)),
-    path: G1,
-    now: 0,
-  });
+  const { session } = testSession({ path: G1 });
   peer.adoptSession(session, Buffer.alloc(32, 9), 0);
 }
 

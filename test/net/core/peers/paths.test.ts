@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../../source/net/core/address.js';
-import { Session } from '../../../../source/net/core/conn/session.js';
+import type { Session } from '../../../../source/net/core/conn/session.js';
 import {
   FALLBACK_PTOS,
   FALLBACK_SILENCE,
@@ -11,9 +10,8 @@ import {
   UPGRADE_HOLD_DOWN,
   UPGRADE_PROBE_PAUSE,
 } from '../../../../source/net/core/peers/paths.js';
-import { createPacketKey, KEY_LENGTH, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
-import { decodeFrames, type Frame } from '../../../../source/net/wire/frames.js';
-import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js';
+import type { Frame } from '../../../../source/net/wire/frames.js';
+import { openSealed, testSession } from '../../../support/session.js';
 
 /**
  * Path validation for one peer (paths.ts, RFC 9000 §8.2, §9) on its own: a
@@ -36,28 +34,12 @@ interface Sent {
 }
 
 function setup(path: Addr = DIRECT, direct: Addr[] = [DIRECT, MOVED]) {
-  const sendKey = randomBytes(KEY_LENGTH);
-  const session = new Session({
-    localIndex: 1,
-    remoteIndex: 2,
-    initiator: false,
-    initiatorStatic: Buffer.alloc(32, 3),
-    remoteStatic: Buffer.alloc(32, 4),
-    sendKey: createPacketKey('chacha20-poly1305', sendKey),
-    recvKey: createPacketKey('chacha20-poly1305', randomBytes(KEY_LENGTH)),
-    path,
-    now: 0,
-  });
+  const { session, sendKey } = testSession({ path });
   const sent: Sent[] = [];
   let n = 0;
   const host = {
     transmit(to: Addr, data: Buffer): void {
-      const p = decodePacket(Buffer.from(data));
-      if (p.type !== PacketType.Data) throw new Error('not DATA');
-      const plain = Buffer.alloc(p.sealed.length - TAG_LENGTH);
-      if (!createPacketKey('chacha20-poly1305', sendKey).open(p.pn, p.header, p.sealed, plain))
-        throw new Error('does not open');
-      sent.push({ to, frames: decodeFrames(plain) });
+      sent.push({ to, frames: openSealed(sendKey, data).frames });
     },
     // Distinct, recognisable challenge data: 8 bytes of n.
     random: (len: number): Buffer => Buffer.alloc(len, ++n),

@@ -1,17 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../../source/net/core/address.js';
-import { type SentFrames, Session } from '../../../../source/net/core/conn/session.js';
+import type { SentFrames, Session } from '../../../../source/net/core/conn/session.js';
 import {
   describeRemoteClose,
   SessionSet,
   type SessionSetHost,
   wins,
 } from '../../../../source/net/core/peers/sessions.js';
-import { createPacketKey, KEY_LENGTH, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
+import { TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import type { SentPacket } from '../../../../source/net/recovery/sentlog.js';
 import { CloseCode } from '../../../../source/net/wire/frames.js';
 import { DATA_HEADER_LENGTH } from '../../../../source/net/wire/packet.js';
+import { testSession } from '../../../support/session.js';
 
 /**
  * A peer's sessions on their own (sessions.ts): which one carries data after
@@ -42,17 +42,13 @@ class Host implements SessionSetHost {
 let nextIndex = 1;
 function session(path: Addr = DIRECT, initiatorByte = 5): Session {
   const localIndex = nextIndex++;
-  return new Session({
+  return testSession({
     localIndex,
     remoteIndex: localIndex + 100,
-    initiator: false,
     initiatorStatic: Buffer.alloc(32, initiatorByte),
     remoteStatic: Buffer.alloc(32, 0xee),
-    sendKey: createPacketKey('chacha20-poly1305', randomBytes(KEY_LENGTH)),
-    recvKey: createPacketKey('chacha20-poly1305', randomBytes(KEY_LENGTH)),
     path,
-    now: 0,
-  });
+  }).session;
 }
 
 /** Seals `n` packets of `payload` bytes on `s` and records them in flight. */
