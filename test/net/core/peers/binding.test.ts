@@ -8,13 +8,14 @@ import type { LocalNode } from '../../../../source/net/core/handshake/handshake.
 import type { Established, Handshakes } from '../../../../source/net/core/handshake/handshakes.js';
 import { type BinderDeps, SessionBinder } from '../../../../source/net/core/peers/binding.js';
 import type { Dialer } from '../../../../source/net/core/peers/dialer.js';
-import type { Peer, PeerHost } from '../../../../source/net/core/peers/peer.js';
+import type { Peer } from '../../../../source/net/core/peers/peer.js';
 import { PeerRegistry } from '../../../../source/net/core/peers/registry.js';
 import { createPacketKey, KEY_LENGTH, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import type { Mesh } from '../../../../source/net/nat/mesh.js';
 import { CloseCode, decodeFrames, type Frame } from '../../../../source/net/wire/frames.js';
 import { HelloFlag } from '../../../../source/net/wire/hello.js';
 import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js';
+import { RecordingPeerHost } from '../../../support/peerhost.js';
 import { testSession } from '../../../support/session.js';
 
 /**
@@ -35,29 +36,13 @@ const THERE: Addr = { address: '203.0.113.6', port: 4000 };
 const OTHER: Addr = { address: '203.0.113.7', port: 4000 };
 const EXTRA: Addr = { address: '203.0.113.8', port: 4000 };
 
-class Host implements PeerHost {
-  readonly sent: Buffer[] = [];
-  emit(): void {}
-  transmit(_to: Addr, data: Buffer): void {
-    this.sent.push(Buffer.from(data));
-  }
-  forgetSession(): void {}
-  countDrop(): void {}
-  reserveReassembly(): boolean {
-    return true;
-  }
-  random(n: number): Buffer {
-    return randomBytes(n);
-  }
-}
-
 type Call = [string, ...unknown[]];
 
 function setup(opts: { strangers?: boolean; maxPeers?: number; room?: boolean } = {}) {
   const calls: Call[] = [];
   const drops: DropReason[] = [];
   const events: EndpointEvent[] = [];
-  const host = new Host();
+  const host = new RecordingPeerHost();
   const registry = new PeerRegistry(host, (e) => events.push(e), opts.maxPeers ?? 16);
   const deps: BinderDeps = {
     local: { identity: { publicKey: OURS } } as unknown as LocalNode,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type Addr, viaRelay } from '../../../../source/net/core/address.js';
 import type { EndpointEvent, NatMapping } from '../../../../source/net/core/events.js';
@@ -10,9 +9,10 @@ import {
   DIAL_RETRY,
   LEARNED_ATTEMPTS,
 } from '../../../../source/net/core/peers/dialplan.js';
-import { Peer, type PeerHost } from '../../../../source/net/core/peers/peer.js';
+import { Peer } from '../../../../source/net/core/peers/peer.js';
 import { fingerprint } from '../../../../source/net/crypto/identity.js';
 import type { IntroductionPolicy } from '../../../../source/net/nat/introductions.js';
+import { RecordingPeerHost } from '../../../support/peerhost.js';
 import { testSession } from '../../../support/session.js';
 
 /**
@@ -28,22 +28,6 @@ const G1: Addr = { address: '203.0.113.1', port: 4001 };
 const G2: Addr = { address: '203.0.113.2', port: 4002 };
 const L1: Addr = { address: '192.0.2.7', port: 7 };
 const R1: Addr = { address: '198.18.0.1', port: 49152 };
-
-class Host implements PeerHost {
-  readonly events: EndpointEvent[] = [];
-  emit(e: EndpointEvent): void {
-    this.events.push(e);
-  }
-  transmit(): void {}
-  forgetSession(): void {}
-  countDrop(): void {}
-  reserveReassembly(): boolean {
-    return true;
-  }
-  random(n: number): Buffer {
-    return randomBytes(n);
-  }
-}
 
 interface Fake {
   inits: string[];
@@ -105,7 +89,7 @@ function setup(given: Addr[] = [G1], pinned = true) {
     probing: () => fake.probing,
     relayFailure: () => fake.relayFailure,
   };
-  const host = new Host();
+  const host = new RecordingPeerHost();
   const peer = new Peer(1, 'bob', pinned, given, 0, host);
   return { fake, host, peer, dialer: new Dialer(deps) };
 }

@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../../source/net/core/address.js';
 import { MAX_PACKET_NUMBER, Session } from '../../../../source/net/core/conn/session.js';
 import { RECV_WINDOW } from '../../../../source/net/core/conn/streamlimits.js';
-import type { EndpointEvent } from '../../../../source/net/core/events.js';
-import { IDLE_TIMEOUT, Peer, type PeerHost } from '../../../../source/net/core/peers/peer.js';
+import { IDLE_TIMEOUT, Peer } from '../../../../source/net/core/peers/peer.js';
 import { createPacketKey, KEY_LENGTH, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import {
   CloseCode,
@@ -15,6 +14,7 @@ import {
   writeStreamFrame,
 } from '../../../../source/net/wire/frames.js';
 import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js';
+import { RecordingPeerHost } from '../../../support/peerhost.js';
 
 /**
  * How a peer's sessions end, through Peer's public methods (found by mutation
@@ -27,30 +27,8 @@ import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js'
 const PATH: Addr = { address: '203.0.113.9', port: 9 };
 const INSTANCE = Buffer.alloc(32, 1);
 
-class Host implements PeerHost {
-  readonly sent: Buffer[] = [];
-  readonly events: EndpointEvent[] = [];
-  readonly drops: string[] = [];
-  emit(e: EndpointEvent): void {
-    this.events.push(e);
-  }
-  transmit(_to: Addr, data: Buffer): void {
-    this.sent.push(Buffer.from(data));
-  }
-  forgetSession(): void {}
-  countDrop(reason: string): void {
-    this.drops.push(reason);
-  }
-  reserveReassembly(): boolean {
-    return true;
-  }
-  random(n: number): Buffer {
-    return randomBytes(n);
-  }
-}
-
 function connected(pinned = true, addrs: Addr[] = pinned ? [PATH] : []) {
-  const host = new Host();
+  const host = new RecordingPeerHost();
   const sendKey = randomBytes(KEY_LENGTH);
   const session = new Session({
     localIndex: 1,
@@ -81,7 +59,7 @@ function closePayload(code: number, reason: string): Uint8Array {
   return buf;
 }
 
-function framesSent(host: Host, key: Buffer) {
+function framesSent(host: RecordingPeerHost, key: Buffer) {
   return host.sent.flatMap((d) => {
     const p = decodePacket(d);
     if (p.type !== PacketType.Data) return [];

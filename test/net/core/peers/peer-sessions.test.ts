@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../../source/net/core/address.js';
 import { Session } from '../../../../source/net/core/conn/session.js';
-import type { EndpointEvent } from '../../../../source/net/core/events.js';
-import { Peer, type PeerHost } from '../../../../source/net/core/peers/peer.js';
+import { Peer } from '../../../../source/net/core/peers/peer.js';
 import { SIMULTANEOUS_OPEN_WINDOW } from '../../../../source/net/core/peers/sessions.js';
 import { createPacketKey, KEY_LENGTH, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import { CloseCode, decodeFrames, writePing } from '../../../../source/net/wire/frames.js';
 import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js';
+import { RecordingPeerHost } from '../../../support/peerhost.js';
 
 /**
  * Peer's session adoption and our own disconnect, through its public methods
@@ -17,25 +17,6 @@ import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js'
  */
 
 const PATH: Addr = { address: '203.0.113.9', port: 9 };
-
-class Host implements PeerHost {
-  readonly sent: { to: Addr; data: Buffer }[] = [];
-  readonly events: EndpointEvent[] = [];
-  emit(e: EndpointEvent): void {
-    this.events.push(e);
-  }
-  transmit(to: Addr, data: Buffer): void {
-    this.sent.push({ to, data: Buffer.from(data) });
-  }
-  forgetSession(): void {}
-  countDrop(): void {}
-  reserveReassembly(): boolean {
-    return true;
-  }
-  random(n: number): Buffer {
-    return randomBytes(n);
-  }
-}
 
 interface Made {
   session: Session;
@@ -74,7 +55,7 @@ const INSTANCE = Buffer.alloc(32, 1);
 
 describe('Peer: which session carries data', () => {
   it('a second session from the same instance is an extra; a new instance is a restart', () => {
-    const host = new Host();
+    const host = new RecordingPeerHost();
     const peer = new Peer(1, 'bob', true, [PATH], 0, host);
     const a = make(1, 5, 0).session;
     expect(peer.adoptSession(a, INSTANCE, 0)).toBe('connected');
@@ -101,7 +82,7 @@ describe('Peer: which session carries data', () => {
     for (const { at, newByte, current } of cases) {
       // The first session opens at 10 s: the window counts from it.
       const t0 = 10_000;
-      const peer = new Peer(1, 'bob', true, [PATH], t0, new Host());
+      const peer = new Peer(1, 'bob', true, [PATH], t0, new RecordingPeerHost());
       const old = make(1, 5, t0).session;
       peer.adoptSession(old, INSTANCE, t0);
       const fresh = make(2, newByte, t0 + at).session;
@@ -119,7 +100,7 @@ describe('Peer: which session carries data', () => {
     const ping = Uint8Array.of(1);
     writePing(ping, 0);
     const setup = () => {
-      const peer = new Peer(1, 'bob', true, [PATH], 0, new Host());
+      const peer = new Peer(1, 'bob', true, [PATH], 0, new RecordingPeerHost());
       const preferred = make(1, 5, 0).session; // its initiator key sorts first: it wins
       const other = make(2, 9, 0).session;
       peer.adoptSession(preferred, INSTANCE, 0);
@@ -138,7 +119,7 @@ describe('Peer: which session carries data', () => {
   });
 
   it('is relayed only when the current path is a relayed one', () => {
-    const peer = new Peer(1, 'bob', true, [PATH], 0, new Host());
+    const peer = new Peer(1, 'bob', true, [PATH], 0, new RecordingPeerHost());
     expect(peer.relayed).toBe(false); // no session at all
     peer.adoptSession(make(1, 5, 0).session, INSTANCE, 0);
     expect(peer.relayed).toBe(false); // a direct path
@@ -147,7 +128,7 @@ describe('Peer: which session carries data', () => {
 
 describe('Peer: our disconnect', () => {
   it('closes every session with the code, records why, and reports it', () => {
-    const host = new Host();
+    const host = new RecordingPeerHost();
     const peer = new Peer(1, 'bob', true, [PATH], 0, host);
     const a = make(1, 5, 0);
     const b = make(2, 9, 10);
@@ -167,15 +148,14 @@ describe('Peer: our disconnect', () => {
     expect(peer.lastPath).toEqual(PATH);
     // One CLOSE on each session, in its own keys.
     expect(host.sent).toHaveLength(2);
-    const closes = [
-      framesOf(host.sent[0]!.data, a.sendKey),
-      framesOf(host.sent[1]!.data, b.sendKey),
-    ].map((fs) => fs.find((f) => f.type === 'close'));
+    const closes = [framesOf(host.sent[0]!, a.sendKey), framesOf(host.sent[1]!, b.sendKey)].map(
+      (fs) => fs.find((f) => f.type === 'close'),
+    );
     for (const c of closes) expect(c).toMatchObject({ code: CloseCode.Blocked });
   });
 
   it('reports a removal as such when asked', () => {
-    const host = new Host();
+    const host = new RecordingPeerHost();
     const peer = new Peer(1, 'bob', true, [PATH], 0, host);
     peer.adoptSession(make(1, 5, 0).session, INSTANCE, 0);
     host.events.length = 0;
@@ -184,7 +164,7 @@ describe('Peer: our disconnect', () => {
   });
 
   it('sends no CLOSE on a session whose packet numbers are used up (a nonce would repeat)', () => {
-    const host = new Host();
+    const host = new RecordingPeerHost();
     const peer = new Peer(1, 'bob', true, [PATH], 0, host);
     const a = make(1, 5, 0).session;
     peer.adoptSession(a, INSTANCE, 0);
@@ -196,20 +176,20 @@ describe('Peer: our disconnect', () => {
   });
 
   it('a message in flight when we disconnect goes again on the next session', () => {
-    const host = new Host();
+    const host = new RecordingPeerHost();
     const peer = new Peer(1, 'bob', true, [PATH], 0, host);
     const first = make(1, 5, 0);
     peer.adoptSession(first.session, INSTANCE, 0);
     peer.queueMessage(7, 0, Buffer.from('in flight'));
     peer.flush(1);
-    const sentData = host.sent.flatMap((d) => framesOf(d.data, first.sendKey));
+    const sentData = host.sent.flatMap((d) => framesOf(d, first.sendKey));
     expect(sentData.some((f) => f.type === 'stream')).toBe(true);
     peer.disconnect('bye', CloseCode.Normal, 2);
     host.sent.length = 0;
     const next = make(2, 5, 10);
     peer.adoptSession(next.session, INSTANCE, 10);
     peer.flush(10);
-    const again = host.sent.flatMap((d) => framesOf(d.data, next.sendKey));
+    const again = host.sent.flatMap((d) => framesOf(d, next.sendKey));
     const bytes = Buffer.concat(
       again.flatMap((f) => (f.type === 'stream' && f.streamId === 0 ? [f.data] : [])),
     );

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../../source/net/core/address.js';
 import { MAX_PAYLOAD, Session } from '../../../../source/net/core/conn/session.js';
-import type { EndpointEvent } from '../../../../source/net/core/events.js';
-import { Peer, type PeerHost } from '../../../../source/net/core/peers/peer.js';
+import { Peer } from '../../../../source/net/core/peers/peer.js';
 import { createPacketKey, KEY_LENGTH, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import { decodeFrames, type Frame } from '../../../../source/net/wire/frames.js';
 import { decodePacket, MAX_DATAGRAM, PacketType } from '../../../../source/net/wire/packet.js';
+import { RecordingPeerHost } from '../../../support/peerhost.js';
 
 /**
  * Peer's packet assembly and stream delivery, through its public methods only
@@ -18,30 +18,7 @@ import { decodePacket, MAX_DATAGRAM, PacketType } from '../../../../source/net/w
 const PATH_A: Addr = { address: '203.0.113.1', port: 1 };
 const PATH_B: Addr = { address: '203.0.113.2', port: 2 };
 
-class Host implements PeerHost {
-  readonly sent: Buffer[] = [];
-  readonly events: EndpointEvent[] = [];
-  readonly drops: string[] = [];
-  reserved = 0;
-  emit(e: EndpointEvent): void {
-    this.events.push(e);
-  }
-  transmit(_to: Addr, data: Buffer): void {
-    // Packets come from a shared slab: keep a copy.
-    this.sent.push(Buffer.from(data));
-  }
-  forgetSession(): void {}
-  countDrop(reason: string): void {
-    this.drops.push(reason);
-  }
-  reserveReassembly(delta: number): boolean {
-    this.reserved += delta;
-    return true;
-  }
-  /** The endpoint's injected randomness (main's PeerHost has it; harmless here). */
-  random(n: number): Buffer {
-    return randomBytes(n);
-  }
+class Host extends RecordingPeerHost {
   messages(): Buffer[] {
     return this.events.flatMap((e) => (e.type === 'message' ? [e.data] : []));
   }

@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../../source/net/core/address.js';
 import { Session } from '../../../../source/net/core/conn/session.js';
 import type { EndpointEvent } from '../../../../source/net/core/events.js';
-import type { PeerHost } from '../../../../source/net/core/peers/peer.js';
 import { PeerRegistry } from '../../../../source/net/core/peers/registry.js';
 import { createPacketKey, KEY_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import { fingerprint, shortFingerprint } from '../../../../source/net/crypto/identity.js';
+import { RecordingPeerHost } from '../../../support/peerhost.js';
 
 /**
  * The registry on its own: the one source of truth for names, keys and the
@@ -20,24 +20,8 @@ const HERE: Addr = { address: '203.0.113.5', port: 4000 };
 const THERE: Addr = { address: '203.0.113.6', port: 4000 };
 const key = (n: number): Buffer => Buffer.alloc(32, n);
 
-class Host implements PeerHost {
-  readonly events: EndpointEvent[] = [];
-  emit(e: EndpointEvent): void {
-    this.events.push(e);
-  }
-  transmit(): void {}
-  forgetSession(): void {}
-  countDrop(): void {}
-  reserveReassembly(): boolean {
-    return true;
-  }
-  random(n: number): Buffer {
-    return randomBytes(n);
-  }
-}
-
 function registry(pins: [string, Uint8Array][] = [], blocked: Uint8Array[] = []) {
-  const host = new Host();
+  const host = new RecordingPeerHost();
   const events: EndpointEvent[] = [];
   const reg = new PeerRegistry(host, (e) => events.push(e), 16, pins, blocked);
   return { reg, events, host };
@@ -262,7 +246,7 @@ describe('PeerRegistry: trust', () => {
   });
 
   it('made without pins or blocks, it holds none', () => {
-    const reg = new PeerRegistry(new Host(), () => {}, 16);
+    const reg = new PeerRegistry(new RecordingPeerHost(), () => {}, 16);
     expect(reg.blockedKeys()).toEqual([]);
     // No name is taken: even a one-letter one is free.
     expect(reg.strangerNick('S', key(1))).toBe('S');
