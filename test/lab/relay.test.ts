@@ -507,14 +507,14 @@ describe.skipIf(unavailable !== undefined)('NAT lab with TURN relays', () => {
           `  rule back:    ${fmt(down)}`,
         ].join('\n'),
       );
+      // The whole story in each message: CI shows a failure, not always the log.
+      const story = `rule removed: ${fmt(up)}; then: ${fmt(settled)}; rule back: ${fmt(down)}`;
       for (const [w, path] of [
         [up, 'direct'],
         [settled, 'direct'],
         [down, 'relay'],
       ] as const) {
         for (const x of w) {
-          // The whole story in the message: CI shows a failure, not always the log.
-          const story = `rule removed: ${fmt(up)}; then: ${fmt(settled)}; rule back: ${fmt(down)}`;
           expect(x.path, story).toBe(path);
           expect(x.ms, story).toBeDefined();
           expect(x.acked, story).toBe(x.sent);
