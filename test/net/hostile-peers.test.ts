@@ -148,6 +148,17 @@ describe('introductions cannot redirect or rename a friend', () => {
     expect(names).toContain('bob');
     expect(names.find((n) => n !== 'bob')).toMatch(/^b\u043eb-[a-z2-7]{8}$/);
   });
+
+  it('a stranger announcing our own name shows with a fingerprint suffix, never as us (found in the tmux trial)', () => {
+    const net = new FakeNetwork({ seed: 106 });
+    const bob = new SimPeer(net, BOB, { nick: 'bob' }, net.rng);
+    const fake = new SimPeer(net, MALLORY, { nick: 'bob' }, net.rng);
+    fake.add('bob', bob);
+    expect(net.runUntilTrue(() => bob.endpoint.peers().length === 1, 5000)).toBe(true);
+    expect(bob.endpoint.peers().map((p) => p.nick)).toEqual([
+      expect.stringMatching(/^bob-[a-z2-7]{8}$/),
+    ]);
+  });
 });
 
 describe('invisible characters in an announced nick', () => {

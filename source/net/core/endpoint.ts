@@ -129,6 +129,7 @@ export class Endpoint extends EndpointCommands {
       config.maxPeers ?? MAX_PEERS,
       config.pins,
       config.blocked,
+      config.nick,
     );
     this.handshakes = new Handshakes({
       local: this.local,

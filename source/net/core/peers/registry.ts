@@ -31,6 +31,8 @@ export class PeerRegistry {
     readonly maxPeers: number,
     pins: Iterable<[string, Uint8Array]> = [],
     blocked: Iterable<Uint8Array> = [],
+    /** Our own nick: a stranger announcing it (or a look-alike) is suffixed too. */
+    private readonly ownNick = '',
   ) {
     for (const [nick, key] of pins) this.pins.set(nick, Buffer.from(key));
     for (const k of blocked) this.blocked.add(hex(k));
@@ -123,8 +125,8 @@ export class PeerRegistry {
 
   /**
    * A stranger's self-chosen nick, made safe to type (names.ts) and never
-   * colliding with — or looking like (UTS #39 skeleton) — a name in use or
-   * pinned: such a name gets a fingerprint suffix, so `bоb` (Cyrillic о)
+   * colliding with — or looking like (UTS #39 skeleton) — a name in use,
+   * pinned or our own: such a name gets a fingerprint suffix, so `bоb` (Cyrillic о)
    * beside a pinned `bob` shows as `bоb-xxxxxxxx`.
    */
   strangerNick(announced: string, key: Buffer): string {
@@ -149,6 +151,7 @@ export class PeerRegistry {
   }
 
   private *namesInUse(): Iterable<string> {
+    if (this.ownNick) yield this.ownNick;
     yield* this.byNick.keys();
     yield* this.pins.keys();
   }

@@ -163,6 +163,17 @@ describe('PeerRegistry: names strangers choose', () => {
     expect(reg.strangerNick('BOB', key(1))).toBe(`BOB-${short}`);
   });
 
+  it('suffixes our own name, or one that looks like it: a stranger cannot appear as us', () => {
+    const events: EndpointEvent[] = [];
+    const reg = new PeerRegistry(new RecordingPeerHost(), (e) => events.push(e), 16, [], [], 'Bob');
+    const short = shortFingerprint(key(1));
+    expect(reg.strangerNick('Bob', key(1))).toBe(`Bob-${short}`);
+    expect(reg.strangerNick('Bоb', key(1))).toBe(`Bоb-${short}`); // Cyrillic о
+    expect(reg.strangerNick('Alice', key(1))).toBe('Alice');
+    // Made without our name (the tests' registries): nothing extra is taken.
+    expect(registry().reg.strangerNick('Bob', key(1))).toBe('Bob');
+  });
+
   it('takes a longer piece of the key when the suffixed name is taken too, within 32 characters', () => {
     const { reg } = registry();
     const long = 'a'.repeat(23);
