@@ -70,6 +70,10 @@ export function parseHostPort(text: string): { host: string; port: number } {
     }
     if (!/^[A-Za-z0-9.-]+$/.test(host))
       throw new UsageError(`bad address "${text}": bad host name`);
+    // Digits and dots only is meant as IPv4 (no top-level domain is all
+    // digits, RFC 3696 §2): a mistyped one is refused here, not sent to DNS.
+    if (/^[\d.]+$/.test(host) && isIP(host) !== 4)
+      throw new UsageError(`bad address "${text}": "${host}" is not an IPv4 address`);
   }
   if (!/^\d{1,5}$/.test(portText))
     throw new UsageError(`bad address "${text}": bad port "${portText}"`);

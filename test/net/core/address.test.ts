@@ -38,8 +38,18 @@ describe('parseHostPort', () => {
     ['hex port', 'host:0x50'],
     ['fractional port', 'host:80.5'],
     ['scheme', 'udp://host:80'],
+    ['IPv4 octet over 255', '999.1.1.1:80'],
+    ['IPv4 with three parts', '10.0.1:80'],
   ])('rejects %s (%j) with UsageError', (_label, text) => {
     expect(() => parseHostPort(text)).toThrow(UsageError);
+  });
+
+  it('says a mistyped IPv4 address is one, instead of looking it up as a name', () => {
+    expect(() => parseHostPort('999.1.1.1:47109')).toThrow(
+      'bad address "999.1.1.1:47109": "999.1.1.1" is not an IPv4 address',
+    );
+    // A name with digits in it is still a name.
+    expect(parseHostPort('10.example:1')).toEqual({ host: '10.example', port: 1 });
   });
 });
 
