@@ -17,6 +17,8 @@ export const GRANULARITY = 1;
  * while genuine queueing (bufferbloat adds hundreds of ms) is followed as is.
  */
 export const MAX_RTT_EXCESS = 1000;
+/** 1 / the EWMA gain of smoothed_rtt (§5.3: 1/8). */
+const SRTT_WINDOW = 8;
 
 export class RttEstimator {
   /** Most recent raw sample (§5.1), 0 until the first sample. */
@@ -26,6 +28,8 @@ export class RttEstimator {
   /** Minimum raw sample over the connection (§5.2), 0 until the first sample (as in §A.4). */
   minRtt = 0;
   hasSample = false;
+  /** Samples taken so far (update() calls that counted). */
+  samples = 0;
 
   readonly #maxExcess: number;
 
@@ -64,6 +68,7 @@ export class RttEstimator {
       ? Math.min(rawRtt, Math.min(this.minRtt, rawRtt) + this.#maxExcess)
       : rawRtt;
     this.latestRtt = latestRtt;
+    this.samples++;
     if (!this.hasSample) {
       // §5.3: the first sample initialises everything and ignores ack delay.
       this.hasSample = true;
@@ -83,7 +88,15 @@ export class RttEstimator {
     const adjusted = latestRtt >= this.minRtt + delay ? latestRtt - delay : latestRtt;
     // §5.3 / §A.7: rttvar uses the previous smoothed_rtt, so update it first.
     this.rttVar = 0.75 * this.rttVar + 0.25 * Math.abs(this.smoothedRtt - adjusted);
-    this.smoothedRtt = 0.875 * this.smoothedRtt + 0.125 * adjusted;
+    // Not RFC 9002's 1/8 from the second sample on: until the EWMA's window
+    // (8 samples) has filled, srtt is the plain mean of the samples so far
+    // (gain 1/n, the bias correction of an EWMA started from one value). §5.3
+    // lets the first sample weigh 7/8 after the second and 1/3 after the
+    // ninth; a session's first exchange is its slowest (cold code on both
+    // ends), and on an idle link, sampled by keepalives, the RTT column
+    // showed it for minutes. From the 8th sample on this is §5.3 exactly.
+    const gain = this.samples < SRTT_WINDOW ? 1 / this.samples : 1 / SRTT_WINDOW;
+    this.smoothedRtt += gain * (adjusted - this.smoothedRtt);
     // The first sample could not be clamped (it defines min_rtt); if it was the stalled one,
     // the average would need dozens of samples to come down: hold it to the same bound.
     this.smoothedRtt = Math.min(this.smoothedRtt, this.minRtt + this.#maxExcess);

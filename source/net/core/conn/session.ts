@@ -250,8 +250,18 @@ export class Session {
     return opened;
   }
 
-  /** Records a received packet for acknowledgement (RFC 9000 §13.2). */
-  onPacketReceived(pn: number, ackEliciting: boolean, now: number, carriedData = false): void {
+  /**
+   * Records a received packet for acknowledgement (RFC 9000 §13.2).
+   * `carriedData`: it carried stream data; `pinged`: it carried a PING, which
+   * asks for an ACK at once (below).
+   */
+  onPacketReceived(
+    pn: number,
+    ackEliciting: boolean,
+    now: number,
+    carriedData = false,
+    pinged = false,
+  ): void {
     if (pn >= (this.toAck.max ?? -1)) this.largestReceivedAt = now;
     this.toAck.insert(pn, pn + 1);
     // Bound the ranges we remember: the oldest are the least useful.
@@ -264,7 +274,15 @@ export class Session {
     // within max_ack_delay. A lone packet of data is acknowledged one
     // event-loop turn later (see ackHeldForReply): a chat message is still
     // confirmed at once, and a reply written in that turn carries the ACK.
-    if (this.elicitingSinceAck >= 2) {
+    // A PING is sent only when the sender has nothing else to send (a
+    // keepalive, a probe, a handshake confirmation): it exists to be
+    // acknowledged, and its round trip is a sample of the path. Held for
+    // max_ack_delay, every such sample would include the hold, and min_rtt
+    // (§5.2 of RFC 9002: never adjusted for ack delay) with it, so the
+    // reported delay could never be subtracted: an idle loopback link read
+    // 7-10 ms. So a PING works as the IMMEDIATE_ACK frame of the QUIC ACK
+    // frequency extension (draft-ietf-quic-ack-frequency §5) does.
+    if (this.elicitingSinceAck >= 2 || pinged) {
       this.ackDeadline = now;
       this.ackHeldForReply = false;
     } else if (carriedData) {

@@ -29,6 +29,8 @@ export const WALK_STOPPED = -1;
 /** run()'s answer bits: the packet elicits an ACK (RFC 9000 §13.2.1); it carried stream data. */
 export const WALK_ELICITING = 1;
 export const WALK_CARRIED_DATA = 2;
+/** run()'s answer bit: the packet carried a PING (acknowledged at once: Session.onPacketReceived). */
+export const WALK_PINGED = 4;
 
 /**
  * A peer's frame walk over one packet's payload (issue 16): the frames come
@@ -71,7 +73,7 @@ export class PayloadWalk implements FrameSink {
   }
 
   onPing(): void {
-    this.bits |= WALK_ELICITING;
+    this.bits |= WALK_ELICITING | WALK_PINGED;
   }
 
   onAck(ranges: readonly [number, number][], ackDelayMicros: number): void {

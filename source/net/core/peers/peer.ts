@@ -12,7 +12,13 @@ import { DialPlan } from './dialplan.js';
 import { Inbound } from './inbound.js';
 import { Outbound, type QueuedMessage } from './outbound.js';
 import { Paths } from './paths.js';
-import { PayloadWalk, WALK_CARRIED_DATA, WALK_ELICITING, WALK_STOPPED } from './payloadwalk.js';
+import {
+  PayloadWalk,
+  WALK_CARRIED_DATA,
+  WALK_ELICITING,
+  WALK_PINGED,
+  WALK_STOPPED,
+} from './payloadwalk.js';
 import {
   describeRemoteClose,
   type PeerTotals,
@@ -27,6 +33,21 @@ export type { PeerTotals } from './sessions.js';
 
 /** Send a PING when we have sent nothing for this long: holds NAT mappings (DESIGN.md). */
 export const KEEPALIVE_INTERVAL = 15_000;
+/**
+ * A new session sends a PING after this much quiet until it has
+ * WARMUP_SAMPLES RTT samples. An idle session otherwise samples once per
+ * KEEPALIVE_INTERVAL, and its estimate (RFC 9002 §5.3: 1/8 per sample) would
+ * carry its first, slowest exchange for minutes: the RTT column read 20 ms on
+ * loopback half a minute after connecting. Eight PINGs of 31 bytes per session.
+ */
+export const WARMUP_PING_INTERVAL = 500;
+/** As many as srtt averages before its gain becomes 1/8 (recovery/rtt.ts). */
+export const WARMUP_SAMPLES = 8;
+
+/** How long `s` may stay quiet before we send it a PING. */
+function pingInterval(s: Session): number {
+  return s.loss.rtt.samples < WARMUP_SAMPLES ? WARMUP_PING_INTERVAL : KEEPALIVE_INTERVAL;
+}
 /** Silence that ends a session (≥ 30 s so that a short blackout is survived). */
 export const IDLE_TIMEOUT = 45_000;
 export { MAX_PEER_GAPS, MAX_STREAMS, PEER_REASSEMBLY_LIMIT } from './inbound.js';
@@ -362,7 +383,7 @@ export class Peer {
     if (walked === WALK_STOPPED) return false;
     const eliciting = (walked & WALK_ELICITING) !== 0;
     const carriedData = (walked & WALK_CARRIED_DATA) !== 0;
-    session.onPacketReceived(pn, eliciting, now, carriedData);
+    session.onPacketReceived(pn, eliciting, now, carriedData, (walked & WALK_PINGED) !== 0);
     // Data arriving on the session the tie-break prefers moves us onto it, so
     // both sides converge after a simultaneous open.
     if (eliciting && session !== this.current && this.current && wins(session, this.current)) {
@@ -437,7 +458,7 @@ export class Peer {
     const cur = this.current;
     if (cur) {
       d = earliest(d, sessionDeadline(cur));
-      d = earliest(d, cur.lastSent + KEEPALIVE_INTERVAL);
+      d = earliest(d, cur.lastSent + pingInterval(cur));
       const pacing = this.out.pacingDeadline;
       if (pacing !== undefined && this.out.hasStreamData()) d = earliest(d, pacing);
       d = earliest(d, this.paths.deadline(cur));
@@ -480,7 +501,7 @@ export class Peer {
       }
     }
     const cur = this.current;
-    if (cur && now >= cur.lastSent + KEEPALIVE_INTERVAL) this.out.pingRequested = true;
+    if (cur && now >= cur.lastSent + pingInterval(cur)) this.out.pingRequested = true;
     if (!this.current && this.state.kind === 'connected') {
       this.transition({
         kind: 'disconnected',

@@ -250,6 +250,16 @@ describe('Session ACK bookkeeping (RFC 9000 §13.2)', () => {
     expect(receiver.ackDue(11)).toBe(true);
   });
 
+  it('acknowledges a PING at once: its round trip is an RTT sample, not a wait', () => {
+    // Held for max_ack_delay, every keepalive sample (and min_rtt) included the
+    // hold: an idle loopback link read 7-10 ms (chat-truth issue).
+    const { receiver } = pair();
+    receiver.onPacketReceived(0, true, 10, false, true);
+    expect(receiver.ackDeadline).toBe(10);
+    expect(receiver.ackHeldForReply).toBe(false);
+    expect(receiver.ackDue(10)).toBe(true);
+  });
+
   it('does not schedule an ACK for packets that elicit none', () => {
     const { receiver } = pair();
     receiver.onPacketReceived(0, false, 10);

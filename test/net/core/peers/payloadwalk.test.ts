@@ -6,6 +6,7 @@ import {
   PayloadWalk,
   WALK_CARRIED_DATA,
   WALK_ELICITING,
+  WALK_PINGED,
   WALK_STOPPED,
 } from '../../../../source/net/core/peers/payloadwalk.js';
 import {
@@ -115,18 +116,19 @@ describe('PayloadWalk', () => {
     ]);
   });
 
-  it('what the packet was: ACK-only elicits nothing; a PING, a PATH_CHALLENGE or data elicits', () => {
+  it('what the packet was: ACK-only elicits nothing; a PING (at once), a PATH_CHALLENGE or data elicits', () => {
     const { target } = recorder();
     const walk = new PayloadWalk(target);
     expect(walk.run(S1, FROM, payload(['ack', [[0, 1]], 0]), 0)).toBe(0);
     expect(walk.run(S1, FROM, payload(['response', 1]), 0)).toBe(0);
-    expect(walk.run(S1, FROM, payload(['ping']), 0)).toBe(WALK_ELICITING);
+    // A PING asks for its ACK at once (Session.onPacketReceived).
+    expect(walk.run(S1, FROM, payload(['ping']), 0)).toBe(WALK_ELICITING | WALK_PINGED);
     expect(walk.run(S1, FROM, payload(['challenge', 1]), 0)).toBe(WALK_ELICITING);
     expect(walk.run(S1, FROM, payload(['stream', 0, 0, 'x']), 0)).toBe(
       WALK_ELICITING | WALK_CARRIED_DATA,
     );
     // Each packet starts afresh: nothing carries over from the one before.
-    expect(walk.run(S1, FROM, payload(['ping']), 0)).toBe(WALK_ELICITING);
+    expect(walk.run(S1, FROM, payload(['ping']), 0)).toBe(WALK_ELICITING | WALK_PINGED);
     expect(walk.run(S1, FROM, payload(['ack', [[0, 1]], 0]), 0)).toBe(0);
   });
 

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { WARMUP_SAMPLES } from '../../source/net/core/peers/peer.js';
+import { FakeNetwork } from '../support/fakenet.js';
+import { type SimPeer, simPair } from '../support/simnode.js';
+
+const statsOf = (p: SimPeer, nick: string) => p.endpoint.peer(nick)?.stats;
+
+/**
+ * The RTT column right after a connection (chat-truth issue): a session's
+ * first exchanges are its slowest (cold code at both ends; here a 60 ms path
+ * that turns into a 20 ms one once each side has its first sample), and an
+ * idle session samples only per keepalive. §5.3 of RFC 9002 alone, with
+ * keepalive samples, showed the first exchange for minutes.
+ */
+describe('RTT estimate of a new, idle session (virtual clock)', () => {
+  it('averages the slow first exchange out within seconds, for a few PINGs', () => {
+    const net = new FakeNetwork({ seed: 7, conditions: { delay: 10 } });
+    const { alice, bob } = simPair(net);
+    const slow = { delay: 30 };
+    net.setLinkConditions(alice.addr, bob.addr, slow);
+    net.setLinkConditions(bob.addr, alice.addr, slow);
+    bob.add('alice', alice);
+    const sampled = () =>
+      [statsOf(alice, 'bob'), statsOf(bob, 'alice')].every((s) => s?.smoothedRtt !== undefined);
+    expect(net.runUntilTrue(sampled, 5000)).toBe(true);
+    expect(statsOf(alice, 'bob')?.smoothedRtt).toBe(60);
+    net.setLinkConditions(alice.addr, bob.addr, undefined);
+    net.setLinkConditions(bob.addr, alice.addr, undefined);
+
+    let datagrams = 0;
+    net.tap = (d) => {
+      datagrams++;
+      return d.data;
+    };
+    net.run(5000);
+    for (const [p, nick] of [
+      [alice, 'bob'],
+      [bob, 'alice'],
+    ] as const) {
+      const s = statsOf(p, nick)!;
+      // A PING is acknowledged at once: samples are the path's 20 ms, not
+      // 20 + max_ack_delay, and so is min_rtt.
+      expect(s.minRtt).toBe(20);
+      // At most two samples were slow (the confirmation and the MTU probe);
+      // the warm-up's PINGs bring the count to eight, whose mean srtt is
+      // (rtt.ts). With §5.3's gain of 1/8 it would be 38 ms; without the
+      // PINGs, 60 ms until the first keepalive.
+      expect(s.smoothedRtt).toBeLessThanOrEqual(20 + (2 * 40) / WARMUP_SAMPLES);
+    }
+    // A PING and its ACK per sample and side, and the MTU probes.
+    expect(datagrams).toBeLessThanOrEqual(4 * WARMUP_SAMPLES + 4);
+    // After the warm-up, keepalives only: a PING and its ACK per 15 s and side.
+    datagrams = 0;
+    net.run(60_000);
+    expect(datagrams).toBeLessThanOrEqual(2 * 2 * 4);
+    expect(statsOf(alice, 'bob')?.smoothedRtt).toBeLessThan(26);
+  });
+});
