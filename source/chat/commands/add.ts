@@ -34,6 +34,11 @@ export const add: CommandDef<'add'> = {
       return 'type' in fp ? fp : { type: 'add', nick, fingerprint: fp.fingerprint };
     }
     const bad = checkWhere(where);
+    // '/add bad nick! host:port': the address came third, so the second word
+    // was meant as part of the nick. Say that, not that "nick!" is no address.
+    if (bad && key !== undefined && !checkWhere(key)) {
+      return error(`a nickname is one word: "${nick} ${where}" has a space`);
+    }
     if (bad) return bad;
     if (key === undefined) return { type: 'add', nick, address: where };
     const fp = checkFingerprint(key);

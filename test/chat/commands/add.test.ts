@@ -39,6 +39,15 @@ describe('/add', () => {
     expect(errorOf('/add bob 1.2.3.4:5\u0085')).toMatch(/control character \\x85/);
   });
 
+  it('a nick with a space is named as the problem, not the address after it', () => {
+    expect(errorOf('/add bad nick! 1.2.3.4:5')).toBe(
+      'a nickname is one word: "bad nick!" has a space',
+    );
+    expect(errorOf(`/add my friend ${INVITE}`)).toMatch(/one word: "my friend"/);
+    // Three words whose third is no address either: the second is judged as one.
+    expect(errorOf('/add bob nowhere nothing')).toMatch(/bad address|host:port/);
+  });
+
   it('a bad nick is refused, before the address is looked at', () => {
     expect(errorOf('/add b@d 1.2.3.4:5')).toMatch(/bad nickname "b@d"/);
     expect(errorOf(`/add ${'n'.repeat(33)} 1.2.3.4:5`)).toMatch(/bad nickname/);
