@@ -122,6 +122,22 @@ export function formatPeerTable(peers: readonly PeerInfo[]): string[] {
 }
 
 /** /whois: everything we know about one peer, a few lines. */
+/**
+ * Packets and bytes of the peer's sessions. Handshakes are not counted in
+ * them, so a peer still being dialled would read "sent 0 packets" after a
+ * dozen attempts: say there is no session yet instead.
+ */
+function trafficRows(p: PeerInfo): string[] {
+  const s = p.stats;
+  if (s.packetsSent === 0 && s.packetsReceived === 0 && p.state.kind !== 'connected') {
+    return ['  traffic      no session yet (handshake attempts are not counted here)'];
+  }
+  return [
+    `  sent         ${s.packetsSent} packets, ${s.bytesSent} bytes`,
+    `  received     ${s.packetsReceived} packets, ${s.bytesReceived} bytes`,
+  ];
+}
+
 export function formatWhois(p: PeerInfo, now: number = Date.now()): string[] {
   const s = p.stats;
   const name = p.pinned
@@ -136,8 +152,7 @@ export function formatWhois(p: PeerInfo, now: number = Date.now()): string[] {
     `  rtt          ${formatRtt(s.smoothedRtt)} ms (min ${formatRtt(s.minRtt)} ms)`,
     `  loss         ${formatLoss(s.lossRate)}, ${s.retransmits} retransmits, ${s.ptoCount} timeouts`,
     `  datagrams    ${s.mtu !== undefined ? `up to ${s.mtu} bytes (path MTU)` : '-'}`,
-    `  sent         ${s.packetsSent} packets, ${s.bytesSent} bytes`,
-    `  received     ${s.packetsReceived} packets, ${s.bytesReceived} bytes`,
+    ...trafficRows(p),
   ];
   if (s.lastSeen !== undefined) {
     const ago = Math.max(0, Math.round((now - s.lastSeen) / 1000));

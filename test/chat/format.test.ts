@@ -98,12 +98,39 @@ describe('formatting', () => {
     ).toBe('KEY CHANGED: expected rhpvxvgl, got xxxxxxxx');
   });
 
+  it('whois of a peer still being dialled says there is no session, not "sent 0 packets"', () => {
+    const dialling = formatWhois(
+      bob(
+        { state: { kind: 'connecting', since: 0, attempt: 7 } },
+        { packetsSent: 0, packetsReceived: 0, bytesSent: 0, bytesReceived: 0 },
+      ),
+    );
+    expect(dialling[0]).toBe('bob: connecting (attempt 7)');
+    expect(dialling.join('\n')).toMatch(/traffic\s+no session yet/);
+    expect(dialling.join('\n')).not.toMatch(/sent\s+0 packets/);
+    const gone = formatWhois(
+      bob(
+        {
+          state: {
+            kind: 'disconnected',
+            since: 0,
+            reason: 'x',
+            cause: { kind: 'remote', code: 0 },
+          },
+        },
+        { packetsSent: 9, bytesSent: 900 },
+      ),
+    );
+    expect(gone.join('\n')).toMatch(/sent\s+9 packets, 900 bytes/);
+  });
+
   it('whois shows the full fingerprint and statistics', () => {
     const lines = formatWhois(bob(), at + 3000);
     expect(lines[0]).toBe('bob: connected');
     expect(lines.join('\n')).toContain(FP);
     expect(lines.join('\n')).toMatch(/last seen\s+03:04:05 \(3 s ago\)/);
     expect(lines.join('\n')).toMatch(/datagrams\s+up to 1452 bytes \(path MTU\)/);
+    expect(lines.join('\n')).toMatch(/sent\s+10 packets, 1000 bytes/);
     expect(formatWhois(bob({ pinned: false }))[0]).toBe('bob (named by itself): connected');
     expect(formatWhois(bob({ announcedNick: 'robert' }))[0]).toBe(
       'bob (calls itself robert): connected',
