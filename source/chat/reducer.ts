@@ -108,6 +108,17 @@ export const STRANGER_LINGER_MS = 60_000;
  * it) that left at least STRANGER_LINGER_MS ago: the pane has no room for
  * every passer-by of a session; /list still names it.
  */
+/**
+ * The pane shows a few rows: the peers the user added come first, then
+ * strangers that are connected, then the rest (alphabetical within each, as
+ * /list; the sort is stable). A friend that is unreachable is what the user
+ * needs to see, not a stranger that left a minute ago.
+ */
+function paneRank(p: PeerView): number {
+  if (p.info.pinned || p.lookingUp) return 0;
+  return p.info.state.kind === 'connected' ? 1 : 2;
+}
+
 export function lapsedStranger(p: PeerView, now: number): boolean {
   return (
     !p.info.pinned && p.info.state.kind === 'disconnected' && now - p.since >= STRANGER_LINGER_MS
@@ -174,7 +185,8 @@ export function reduce(state: ChatState, ev: ChatEvent): ChatState {
           };
         }),
       ].sort((a, b) => a.info.nick.localeCompare(b.info.nick));
-      return { ...state, peers, shown: peers.filter((p) => !lapsedStranger(p, ev.now)) };
+      const shown = peers.filter((p) => !lapsedStranger(p, ev.now));
+      return { ...state, peers, shown: shown.sort((a, b) => paneRank(a) - paneRank(b)) };
     }
     case 'stats':
       return { ...state, stats: ev.stats };

@@ -247,6 +247,34 @@ describe('strangers in the peers pane', () => {
   });
 });
 
+describe('the order of the peers pane', () => {
+  it('puts the peers we added first, then connected strangers, then the rest', () => {
+    const unreachable = { kind: 'unreachable', since: 0, reason: 'no answer' } as const;
+    const left = {
+      kind: 'disconnected',
+      since: 0,
+      reason: 'closed by peer',
+      cause: { kind: 'remote', code: 0 },
+    } as const;
+    const s = reduce(initialState('alice'), {
+      type: 'peers',
+      peers: [
+        peer('adam', { pinned: false, state: left }),
+        peer('ben', { pinned: false }),
+        peer('zed', { state: unreachable }),
+        peer('carl', { pinned: false, state: left }),
+        peer('yan'),
+      ],
+      now: 1000,
+    });
+    // A pane of a few rows shows the friend that cannot be reached, not
+    // strangers that left (they linger a minute: STRANGER_LINGER_MS).
+    expect(s.shown.map((p) => p.info.nick)).toEqual(['yan', 'zed', 'ben', 'adam', 'carl']);
+    // /list keeps the alphabetical order.
+    expect(s.peers.map((p) => p.info.nick)).toEqual(['adam', 'ben', 'carl', 'yan', 'zed']);
+  });
+});
+
 describe('peers looked up by key', () => {
   it('a name being looked up and not yet a peer gets a row of its own, until found', () => {
     let s = reduce(initialState('alice'), {
