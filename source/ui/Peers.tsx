@@ -81,9 +81,19 @@ function cells(p: PeerView): string[] {
   ];
 }
 
-/** The columns to show in `width` cells: all that fit with STATE whole, by priority. */
+/**
+ * Most cells a STATE claims when columns are chosen. A long reason or an
+ * unconfirmed peer's note ("connected since 12:03, unconfirmed (from
+ * [2001:db8::1]:4000: /trust bob)") would otherwise push every peer's RTT,
+ * MIN and RETX out of a 120-column pane; past this it is cut (/whois shows it
+ * whole), and a wider pane shows more of it.
+ */
+const STATE_CLAIM = 40;
+
+/** The columns to show in `width` cells: all that fit beside STATE's claim, by priority. */
 export function peerColumns(rows: readonly (readonly string[])[], width: number): number[] {
   const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => cellWidth(r[c] ?? ''))));
+  widths[STATE] = Math.min(widths[STATE]!, STATE_CLAIM);
   let cols = HEADER.map((_, c) => c);
   const total = () => cols.reduce((w, c) => w + widths[c]!, 0) + GAP * (cols.length - 1);
   for (const drop of DROP_ORDER) {

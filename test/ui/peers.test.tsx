@@ -106,6 +106,18 @@ describe('Peers pane: relays and lookups', () => {
     expect(narrow).toMatch(/connected since/);
   });
 
+  it('a long state is cut, not allowed to push the RTT, MIN and RETX columns out', () => {
+    const reason = 'no answer from any of its 6 addresses (5 attempts each, last 12:09)';
+    const p = view(peer('bob', { state: { kind: 'unreachable', since: 0, reason } }));
+    const [header, row] = frame([p, view(peer('carol'))], 120).split('\n');
+    expect(header).toMatch(/NICK\s+ADDRESS\s+KEY\s+RTT ms\s+MIN\s+RETX\s+LOSS\s+PATH\s+STATE/);
+    expect(row).toMatch(
+      /^bob\s+127\.0\.0\.1:9000\s+o4omc4sf\s+1\.3\s+0\.5\s+2\s.*unreachable since 12:03/,
+    );
+    // Cut where the pane ends (/whois has it whole).
+    expect(row).toContain('unreachable since 12:03: no an');
+  });
+
   it('a key-only peer not found yet shows a looking up state', () => {
     const p: PeerView = {
       info: peer('carol', {
