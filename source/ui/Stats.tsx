@@ -19,6 +19,37 @@ export function totalDropped(s: SocketStats): number {
   return Object.values(s.dropped).reduce((a, b) => a + b, 0);
 }
 
+/** Each drop reason (net/core/errors.ts DropReason) as a user reads it. */
+const DROP_WORDS: Record<keyof SocketStats['dropped'], string> = {
+  truncated: 'truncated',
+  malformed: 'malformed',
+  version: 'other version',
+  'unknown-type': 'unknown type',
+  'unknown-session': 'for ended sessions',
+  decrypt: 'undecryptable',
+  replay: 'replayed',
+  handshake: 'bad handshakes',
+  'rate-limited': 'rate-limited',
+  blocked: 'from blocked keys',
+  stranger: 'from strangers',
+  protocol: 'protocol errors',
+};
+
+/**
+ * "dropped 6 (3 undecryptable, 2 malformed, …)": the count alone ("bad
+ * dropped 6") left users guessing. Most are harmless (a restarted peer's old
+ * session, a scanner); the two commonest reasons say which.
+ */
+export function droppedSummary(s: SocketStats): string {
+  const total = totalDropped(s);
+  if (total === 0) return 'dropped 0';
+  const top = (Object.entries(s.dropped) as [keyof SocketStats['dropped'], number][])
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const words = top.slice(0, 2).map(([why, n]) => `${n} ${DROP_WORDS[why] ?? why}`);
+  return `dropped ${total} (${words.join(', ')}${top.length > 2 ? ', …' : ''})`;
+}
+
 /**
  * Many-port probing in one line ("probing: 2 attempts, 1 ok, 256 sockets
  * open, …"), or undefined while it has never run: most users never see it.
@@ -85,7 +116,7 @@ export function Stats({ nick, stats, width, color, rows = 3 }: StatsProps) {
   const totals =
     `in ${stats.datagramsIn} pkts ${formatBytes(stats.bytesIn)}   ` +
     `out ${stats.datagramsOut} pkts ${formatBytes(stats.bytesOut)}   ` +
-    `bad dropped ${totalDropped(stats)}   up ${formatUptime(stats.uptime)}`;
+    `${droppedSummary(stats)}   up ${formatUptime(stats.uptime)}`;
   const extra = extraRows(stats).slice(0, Math.max(0, rows - 2));
   return (
     <Box flexDirection="column">

@@ -5,13 +5,20 @@ import { StatusBar } from '../../source/ui/StatusBar.js';
 import { discoveryStats, FP_ALICE, HOSTILE, inert, relayInfo, socketStats } from './fixtures.js';
 
 describe('Stats pane', () => {
-  it('shows local address, own fingerprint, totals, bad datagrams dropped and uptime', () => {
+  it('shows local address, own fingerprint, totals, datagrams dropped and why, and uptime', () => {
     const { lastFrame } = render(
       <Stats nick="alice" stats={socketStats()} width={120} color={false} />,
     );
     const out = lastFrame() ?? '';
     expect(out).toContain(`you: alice at 127.0.0.1:47001   key ${FP_ALICE}`);
-    expect(out).toContain('in 120 pkts 14 kB   out 118 pkts 14 kB   bad dropped 6   up 1m');
+    expect(out).toContain(
+      'in 120 pkts 14 kB   out 118 pkts 14 kB   dropped 6 (3 undecryptable, 2 malformed, …)   up 1m',
+    );
+    const none = { ...socketStats().dropped, truncated: 0, malformed: 0, decrypt: 0 };
+    const quiet = render(
+      <Stats nick="alice" stats={socketStats({ dropped: none })} width={120} color={false} />,
+    );
+    expect(quiet.lastFrame()).toContain('dropped 0   up 1m');
   });
 
   it('shows the public address once STUN has told it, and a symmetric NAT', () => {
