@@ -30,6 +30,8 @@ export class RttEstimator {
   hasSample = false;
   /** Samples taken so far (update() calls that counted). */
   samples = 0;
+  /** The first SRTT_WINDOW samples, while they are taken (see update); then dropped. */
+  #firstSamples: number[] | undefined = [];
 
   readonly #maxExcess: number;
 
@@ -75,6 +77,7 @@ export class RttEstimator {
       this.minRtt = latestRtt;
       this.smoothedRtt = latestRtt;
       this.rttVar = latestRtt / 2;
+      this.#firstSamples?.push(latestRtt);
       return;
     }
     // §5.2: min_rtt uses the raw sample, never adjusted for ack delay.
@@ -88,18 +91,31 @@ export class RttEstimator {
     const adjusted = latestRtt >= this.minRtt + delay ? latestRtt - delay : latestRtt;
     // §5.3 / §A.7: rttvar uses the previous smoothed_rtt, so update it first.
     this.rttVar = 0.75 * this.rttVar + 0.25 * Math.abs(this.smoothedRtt - adjusted);
-    // Not RFC 9002's 1/8 from the second sample on: until the EWMA's window
-    // (8 samples) has filled, srtt is the plain mean of the samples so far
-    // (gain 1/n, the bias correction of an EWMA started from one value). §5.3
-    // lets the first sample weigh 7/8 after the second and 1/3 after the
-    // ninth; a session's first exchange is its slowest (cold code on both
-    // ends), and on an idle link, sampled by keepalives, the RTT column
-    // showed it for minutes. From the 8th sample on this is §5.3 exactly.
-    const gain = this.samples < SRTT_WINDOW ? 1 / this.samples : 1 / SRTT_WINDOW;
-    this.smoothedRtt += gain * (adjusted - this.smoothedRtt);
+    this.smoothedRtt = this.#smooth(adjusted);
     // The first sample could not be clamped (it defines min_rtt); if it was the stalled one,
     // the average would need dozens of samples to come down: hold it to the same bound.
     this.smoothedRtt = Math.min(this.smoothedRtt, this.minRtt + this.#maxExcess);
+  }
+
+  /**
+   * smoothed_rtt after `adjusted`. Not RFC 9002's 1/8 gain from the second
+   * sample on: until SRTT_WINDOW samples exist, srtt is their median. §5.3
+   * lets the first sample weigh 7/8 after the second and 1/3 after the
+   * ninth; a session's first exchanges are its slowest (cold code at both
+   * ends: 4-25 ms beside 1 ms on loopback), and on an idle link, sampled by
+   * keepalives, the RTT column showed them for minutes. A median of the first
+   * eight passes over a few such outliers where a mean carries each at 1/8.
+   * From then on, §5.3 exactly. rttvar follows §5.3 throughout, so the PTO
+   * still allows for the outliers.
+   */
+  #smooth(adjusted: number): number {
+    const first = this.#firstSamples;
+    if (!first) return 0.875 * this.smoothedRtt + 0.125 * adjusted;
+    first.push(adjusted);
+    if (first.length >= SRTT_WINDOW) this.#firstSamples = undefined;
+    const sorted = [...first].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   }
 
   /** §6.2.1: smoothed_rtt + max(4 * rttvar, kGranularity); callers add max_ack_delay. */

@@ -60,7 +60,7 @@ describe('Endpoint on a clean fake network', () => {
     expect(net.runUntilTrue(() => bob.connected('alice') && alice.connected('bob'), 5000)).toBe(
       true,
     );
-    net.run(1000);
+    net.run(5000); // past the warm-up (srtt is the median of the first 8 samples: rtt.ts)
     const before = bob.endpoint.peer('alice')!.stats.smoothedRtt!;
     // Queued at t, sent 100 ms later (the socket's loop was busy, e.g. rendering).
     const t = net.now;

@@ -94,7 +94,7 @@ describe('LossDetector: what may be declared lost (§6.1)', () => {
     ld.onAck([[0, 1]], 0, 100); // srtt 100
     ld.onPacketSent(pkt(1, 1000));
     ld.onPacketSent(pkt(2, 1001));
-    ld.onAck([[2, 3]], 0, 1021); // latest 20, srtt 60 (the mean of two samples: rtt.ts)
+    ld.onAck([[2, 3]], 0, 1021); // latest 20, srtt 60 (the median of two samples: rtt.ts)
     expect(ld.rtt.latestRtt).toBe(20);
     expect(ld.rtt.smoothedRtt).toBe(60);
     expect(ld.deadline()).toBeCloseTo(1000 + (9 / 8) * 60, 9);

@@ -25,49 +25,52 @@ describe('RttEstimator (RFC 9002 §5)', () => {
     expect([r.latestRtt, r.smoothedRtt, r.rttVar, r.minRtt]).toEqual([100, 100, 50, 100]);
 
     // 140 >= min 100 + delay 20, so the delay is subtracted: adjusted = 120.
-    // rttvar = 3/4 * 50 + 1/4 * |100 - 120| = 42.5; srtt = the mean of 100 and 120
-    // (until 8 samples exist the gain is 1/n, not §5.3's 1/8: see below).
+    // rttvar = 3/4 * 50 + 1/4 * |100 - 120| = 42.5; srtt = the median of 100 and 120
+    // (until 8 samples exist srtt is their median, not §5.3's 1/8 gain: see below).
     r.update(140, 20, 25);
     expect(r.rttVar).toBeCloseTo(42.5, 10);
     expect(r.smoothedRtt).toBeCloseTo(110, 10);
     expect(r.minRtt).toBe(100);
 
     // 105 < min 100 + delay 10: subtracting would undercut min_rtt, so adjusted = 105.
-    // rttvar = 3/4 * 42.5 + 1/4 * 5 = 33.125; srtt = (100 + 120 + 105) / 3.
+    // rttvar = 3/4 * 42.5 + 1/4 * 5 = 33.125; srtt = the median of 100, 120 and 105.
     r.update(105, 10, 25);
     expect(r.rttVar).toBeCloseTo(33.125, 10);
-    expect(r.smoothedRtt).toBeCloseTo(325 / 3, 10);
+    expect(r.smoothedRtt).toBe(105);
 
     // A new minimum (raw sample, never delay-adjusted); the 50 ms delay is capped at 25 and
     // still cannot be subtracted (80 < 80 + 25).
     r.update(80, 50, 25);
     expect(r.minRtt).toBe(80);
     expect(r.latestRtt).toBe(80);
-    expect(r.rttVar).toBeCloseTo(0.75 * 33.125 + 0.25 * (325 / 3 - 80), 10);
-    expect(r.smoothedRtt).toBeCloseTo(405 / 4, 10);
+    expect(r.rttVar).toBeCloseTo(0.75 * 33.125 + 0.25 * (105 - 80), 10);
+    expect(r.smoothedRtt).toBe((100 + 105) / 2);
   });
 
-  it('averages the first eight samples, then weighs each new one 1/8 (§5.3)', () => {
-    // A session's first exchange is its slowest (cold code at both ends); an
-    // idle link samples once per keepalive, so §5.3's 7/8 weight on it showed
-    // a 20 ms loopback RTT for minutes (chat-truth issue).
+  it('takes the median of the first eight samples, then weighs each new one 1/8 (§5.3)', () => {
+    // A session's first exchanges are its slowest (cold code at both ends);
+    // an idle link samples once per keepalive, so §5.3's 7/8 weight on the
+    // first showed a 20 ms loopback RTT for minutes (chat-truth issue).
     const r = new RttEstimator();
     r.update(20, 0, 25);
-    for (let i = 0; i < 5; i++) r.update(1, 0, 25);
-    expect(r.smoothedRtt).toBeCloseTo(25 / 6, 10);
-    r.update(1, 0, 25);
-    r.update(1, 0, 25);
-    expect(r.samples).toBe(8);
-    expect(r.smoothedRtt).toBeCloseTo(27 / 8, 10);
-    const before = r.smoothedRtt;
     r.update(9, 0, 25);
-    expect(r.smoothedRtt).toBeCloseTo(0.875 * before + 0.125 * 9, 10);
+    for (let i = 0; i < 4; i++) r.update(1, 0, 25);
+    expect(r.smoothedRtt).toBe(1);
+    r.update(2, 0, 25);
+    r.update(3, 0, 25);
+    expect(r.samples).toBe(8);
+    // Sorted: 1 1 1 1 2 3 9 20.
+    expect(r.smoothedRtt).toBe(1.5);
+    r.update(9, 0, 25);
+    expect(r.smoothedRtt).toBeCloseTo(0.875 * 1.5 + 0.125 * 9, 10);
+    r.update(20, 0, 25);
+    expect(r.smoothedRtt).toBeCloseTo(0.875 * (0.875 * 1.5 + 0.125 * 9) + 0.125 * 20, 10);
   });
 
   it('caps the reported ack delay at max_ack_delay', () => {
     const r = new RttEstimator();
     r.update(50, 0, 25);
-    // Delay 100 is capped at 25: adjusted = 175, not 100 (srtt: the mean of two samples).
+    // Delay 100 is capped at 25: adjusted = 175, not 100 (srtt: the median of two samples).
     r.update(200, 100, 25);
     expect(r.smoothedRtt).toBeCloseTo((50 + 175) / 2, 10);
     expect(r.rttVar).toBeCloseTo(0.75 * 25 + 0.25 * 125, 10);
