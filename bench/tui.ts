@@ -81,6 +81,12 @@ export interface TuiConfig {
    * silent (keepalives only, every 15 s), while its terminal output is counted.
    */
   idleWindowMs: number;
+  /**
+   * Chat <-> chat: how long after connecting, with nothing typed, the RTT the
+   * first chat shows is read (the last figure drawn by then); the baseline is
+   * two plain library sockets, idle as long after connecting.
+   */
+  connectedReadMs: number;
   /** Lone messages the chat (and the library baseline) send before its RTT is read. */
   rttMessages: number;
   rttGapMs: number;
@@ -98,14 +104,14 @@ export const TUI_QUICK: TuiConfig = {
   keyTimeoutMs: 3000,
   warmupMs: 1000,
   // The peer's smoothed RTT to an idle chat comes from these alone (and the
-  // handshake's sample before them, which weighs (7/8)^n after n: 26 % after
-  // 10, 2 % after 30; a handshake sample of 10-17 ms was seen, by tcpdump).
+  // session's first samples before them: the first eight are averaged, then
+  // each weighs 7/8 less per sample, recovery/rtt.ts).
   probes: 30,
-  // Enough for the smoothed RTT to forget the handshake's sample (weight
-  // (7/8)^n, RFC 9002 5.3): 40 left 1.2 ms of a 17 ms handshake sample at
-  // the 20th, where the reading starts.
+  // Enough for the smoothed RTT to forget the session's first, slow samples
+  // (1/8 x (7/8)^(n-8) each after n) before the reading starts, at the 32nd.
   rttMessages: 64,
   rttGapMs: 50,
+  connectedReadMs: 10_000,
   columns: 120,
   rows: 36,
   idleWindowMs: 16_000,
@@ -155,6 +161,10 @@ export interface TuiResult {
   loaded: TuiPhase;
   /** The RTT one idle chat shows to another on loopback (undefined: they did not connect). */
   chatToChat: PeerRtt | undefined;
+  /** What the chat showed `connectedReadMs` after connecting, nothing typed yet. */
+  chatJustConnected: PeerRtt | undefined;
+  /** Two plain library sockets as long after connecting, idle. */
+  libraryJustConnected: PeerRtt | undefined;
   targetMet: boolean;
   /** Displayed RTT within RTT_IDLE_TARGET_MS of the library's idle, and within RTT_LOADED_TARGET_RATIO x loaded. */
   rttTargetMet: boolean;
@@ -273,6 +283,9 @@ const OTHER_NICK = 'Other';
 const peerRow = (nick: string) =>
   new RegExp(`${nick} +127\\.0\\.0\\.1:\\d+ +\\S+ +([\\d.]+|-) +([\\d.]+|-) +\\d+ +[\\d.]+%`, 'g');
 
+/** A figure of the Peers pane ('-': none yet). */
+const num = (x: string | undefined) => (x === undefined || x === '-' ? undefined : Number(x));
+
 /**
  * The RTT column as the chat shows it: types `rttMessages` lone messages (so
  * the chat takes RTT samples of its own: its idle traffic is ACKs) and reads
@@ -296,7 +309,6 @@ async function displayedRtt(
     await sleep(config.rttGapMs);
   }
   const rows = [...((await collecting) ?? '').matchAll(peerRow(nick))];
-  const num = (x: string | undefined) => (x === undefined || x === '-' ? undefined : Number(x));
   const shown = rows.map((r) => num(r[1])).filter((x): x is number => x !== undefined);
   if (shown.length === 0) return undefined;
   return { smoothedMs: median(shown), minMs: num(rows.at(-1)?.[2]) };
@@ -535,7 +547,9 @@ async function phase(
  * first one's user types to the other: the RTT the first shows for the
  * second (each chat renders what it sends and receives, on one machine).
  */
-export async function chatToChatRtt(config: TuiConfig): Promise<PeerRtt | undefined> {
+export async function chatToChatRtt(
+  config: TuiConfig,
+): Promise<{ typed: PeerRtt | undefined; justConnected: PeerRtt | undefined }> {
   const a = await startChat(config);
   try {
     const b = await startChat(config, OTHER_NICK);
@@ -543,14 +557,37 @@ export async function chatToChatRtt(config: TuiConfig): Promise<PeerRtt | undefi
       a.screen.mark();
       a.screen.pty.write(`/add ${OTHER_NICK} 127.0.0.1:${b.port}\r`);
       if ((await a.screen.waitFor(`${OTHER_NICK} connected`, 15_000)) === undefined)
-        return undefined;
-      await sleep(500);
-      return await displayedRtt(a.screen, config, OTHER_NICK);
+        return { typed: undefined, justConnected: undefined };
+      // The panes redraw only what changed: the last row drawn is what shows.
+      const drawn = await a.screen.collect(config.connectedReadMs);
+      const last = [...drawn.matchAll(peerRow(OTHER_NICK))].at(-1);
+      const justConnected = last ? { smoothedMs: num(last[1]), minMs: num(last[2]) } : undefined;
+      return { typed: await displayedRtt(a.screen, config, OTHER_NICK), justConnected };
     } finally {
       await stopChat(b);
     }
   } finally {
     await stopChat(a);
+  }
+}
+
+/**
+ * The baseline of the just-connected reading: two plain library sockets, each
+ * in a process of its own (as the chat's transport runs in a worker), one
+ * connecting to the other; the connecting one's smoothed RTT
+ * `connectedReadMs` later, nothing sent in between.
+ */
+async function libraryRttAfterConnect(config: TuiConfig): Promise<PeerRtt> {
+  const worker = fileURLToPath(new URL('./workers/tui-peer.ts', import.meta.url));
+  const listener = await launch<TuiPeerApi>('tui-lib-a', worker);
+  const dialer = await launch<TuiPeerApi>('tui-lib-b', worker);
+  try {
+    const { port } = await listener.call('listen', { nick: OTHER_NICK });
+    await dialer.call('connect', { nick: OTHER_NICK, port, timeoutMs: 15_000 }, 20_000);
+    await sleep(config.connectedReadMs);
+    return await dialer.call('rtt', {});
+  } finally {
+    await Promise.all([listener.stop(), dialer.stop()]);
   }
 }
 
@@ -577,16 +614,23 @@ export async function measureTuiLatency(
     const idle = await phase(config, peer, 0, log);
     log(`tui: loaded phase (${config.floodRate} messages/s)`);
     const loaded = await phase(config, peer, config.floodRate, log);
+    log(`tui: two library sockets, idle ${config.connectedReadMs / 1000} s after connecting`);
+    const libraryJustConnected = await libraryRttAfterConnect(config).catch((err: Error) => {
+      log(`tui: library pair failed: ${err.message}`);
+      return undefined;
+    });
     log('tui: chat <-> chat, idle');
     const chatToChat = await chatToChatRtt(config).catch((err: Error) => {
       log(`tui: chat <-> chat failed: ${err.message}`);
-      return undefined;
+      return { typed: undefined, justConnected: undefined };
     });
     return {
       config,
       idle,
       loaded,
-      chatToChat,
+      chatToChat: chatToChat.typed,
+      chatJustConnected: chatToChat.justConnected,
+      libraryJustConnected,
       targetMet: loaded.lost === 0 && loaded.latencyMs.p99 < TUI_TARGET_MS,
       rttTargetMet: rttTargetMet(idle, loaded),
     };
@@ -717,6 +761,15 @@ export function tuiRows(r: TuiResult, group?: string): Row[] {
     ),
     row(
       g,
+      `displayed RTT ${r.config.connectedReadMs / 1000} s after connecting, idle chats`,
+      'ms',
+      r.chatJustConnected?.smoothedMs,
+      'two library sockets',
+      r.libraryJustConnected?.smoothedMs,
+      `nothing typed; min ${formatNumber(r.chatJustConnected?.minMs)} chat, ${formatNumber(r.libraryJustConnected?.minMs)} library`,
+    ),
+    row(
+      g,
       `displayed RTT, ${r.config.floodRate} msg/s in (Peers pane)`,
       'ms',
       L.displayedRtt?.smoothedMs,
@@ -742,7 +795,7 @@ export function tuiRows(r: TuiResult, group?: string): Row[] {
       I.peerRtt.smoothedMs,
       'to a plain library socket',
       I.peerToLibraryRtt?.smoothedMs,
-      `after ${r.config.probes} lone messages each (the handshake's sample still weighs (7/8)^n); min ${formatNumber(I.peerRtt.minMs)} chat, ${formatNumber(I.peerToLibraryRtt?.minMs)} library`,
+      `after ${r.config.probes} lone messages each; min ${formatNumber(I.peerRtt.minMs)} chat, ${formatNumber(I.peerToLibraryRtt?.minMs)} library`,
     ),
   );
   return rows;
