@@ -36,7 +36,9 @@ export function stateWords(p: PeerView): string {
         ? `connected since ${at}, unconfirmed (from ${p.info.unconfirmed.from}: /trust ${p.info.nick})`
         : `connected since ${at}`;
     case 'connecting':
-      return s.attempt > 0 ? `connecting (attempt ${s.attempt + 1})` : 'connecting';
+      // `attempt` counts the dial rounds made (peers/dialplan.ts): the same
+      // number /whois shows (net/shell/describe.ts).
+      return s.attempt > 0 ? `connecting (attempt ${s.attempt})` : 'connecting';
     case 'looking-up':
       return `looking up by key since ${at}`;
     case 'unreachable':

@@ -1,6 +1,7 @@
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import type { PeerView } from '../../source/chat/reducer.js';
+import { describeState } from '../../source/net/shell/describe.js';
 import { Peers, stateWords } from '../../source/ui/Peers.js';
 import { FP_ALICE, FP_BOB, HOSTILE, inert, peer } from './fixtures.js';
 
@@ -32,9 +33,12 @@ describe('Peers pane', () => {
   it('says in words why a peer is not connected', () => {
     const p = (state: PeerView['info']['state']) => view(peer('bob', { state }));
     expect(stateWords(p({ kind: 'connecting', since: 0, attempt: 0 }))).toBe('connecting');
+    // The number /whois shows too (describeState): the pane said one more.
     expect(stateWords(p({ kind: 'connecting', since: 0, attempt: 2 }))).toBe(
-      'connecting (attempt 3)',
+      'connecting (attempt 2)',
     );
+    const dialling = { kind: 'connecting', since: 0, attempt: 2 } as const;
+    expect(stateWords(p(dialling))).toBe(describeState(dialling));
     expect(
       stateWords(p({ kind: 'unreachable', since: 0, reason: 'no answer from any address' })),
     ).toBe('unreachable since 12:03: no answer from any address');
