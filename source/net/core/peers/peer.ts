@@ -41,7 +41,7 @@ export const KEEPALIVE_INTERVAL = 15_000;
  * loopback half a minute after connecting. Eight PINGs of 31 bytes per session.
  */
 export const WARMUP_PING_INTERVAL = 500;
-/** As many as srtt averages before its gain becomes 1/8 (recovery/rtt.ts). */
+/** srtt is the median of this many first samples, then gains 1/8 each (recovery/rtt.ts). */
 export const WARMUP_SAMPLES = 8;
 
 /** How long `s` may stay quiet before we send it a PING. */
