@@ -23,7 +23,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KEEPALIVE_INTERVAL } from '../source/net/core/peers/peer.js';
+import {
+  KEEPALIVE_INTERVAL,
+  WARMUP_PING_INTERVAL,
+  WARMUP_SAMPLES,
+} from '../source/net/core/peers/peer.js';
 import { killAll, launch, type Worker } from './ipc.js';
 import {
   formatNumber,
@@ -63,12 +67,18 @@ export interface ScaleConfig {
   profileDir?: string;
 }
 
+/**
+ * A new session PINGs every 500 ms until it has eight RTT samples
+ * (peers/peer.ts): idle figures are taken after that, as an idle peer is.
+ */
+const PAST_WARMUP_MS = WARMUP_SAMPLES * WARMUP_PING_INTERVAL + 1000;
+
 export const SCALE_QUICK: ScaleConfig = {
   mode: 'quick',
   peers: 50,
   processes: 2,
   connectBatch: 16,
-  settleMs: 1000,
+  settleMs: PAST_WARMUP_MS,
   idleWindowMs: 3000,
   periodMs: 1000,
   messageSize: 32,
@@ -82,7 +92,7 @@ export const SCALE_FULL: ScaleConfig = {
   peers: 1000,
   processes: 4,
   connectBatch: 16,
-  settleMs: 3000,
+  settleMs: PAST_WARMUP_MS,
   // Two keepalive intervals plus a little: every idle session pings at least twice.
   idleWindowMs: 2 * KEEPALIVE_INTERVAL + 2000,
   periodMs: 1000,

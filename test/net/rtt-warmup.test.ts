@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WARMUP_SAMPLES } from '../../source/net/core/peers/peer.js';
+import { PacketType } from '../../source/net/wire/packet.js';
 import { FakeNetwork } from '../support/fakenet.js';
 import { type SimPeer, simPair } from '../support/simnode.js';
 
@@ -54,5 +55,32 @@ describe('RTT estimate of a new, idle session (virtual clock)', () => {
     net.run(60_000);
     expect(datagrams).toBeLessThanOrEqual(2 * 2 * 4);
     expect(statsOf(alice, 'bob')?.smoothedRtt).toBe(20);
+  });
+
+  it("both ends finish their warm-up on time: acknowledging the peer's PINGs does not put off ours", () => {
+    // Counted from anything sent, an ACK of the peer's PING that went out
+    // just before ours was due put ours off by another 500 ms: a hub's
+    // sessions were still warming up 8 s after connecting (bench/scale.ts).
+    for (let seed = 1; seed <= 12; seed++) {
+      const net = new FakeNetwork({ seed, conditions: { delay: 10, jitter: 3 } });
+      const { alice, bob } = simPair(net);
+      const t0 = net.now;
+      const lastPing = new Map<number, number>();
+      net.tap = (d) => {
+        // A PING-only DATA packet is 31 bytes (an ACK-only one 35-36).
+        if (d.data[1] === PacketType.Data && d.data.length === 31)
+          lastPing.set(d.from.port, net.now);
+        return d.data;
+      };
+      bob.add('alice', alice);
+      net.run(14_000);
+      // The confirmation at once, then a PING each 500 ms until eight samples;
+      // the first keepalive comes 15 s after the last send.
+      const onTime = t0 + (WARMUP_SAMPLES - 1) * 500 + 60;
+      expect(lastPing.get(alice.addr.port), `seed ${seed}: alice`).toBeLessThanOrEqual(onTime);
+      expect(lastPing.get(bob.addr.port), `seed ${seed}: bob`).toBeLessThanOrEqual(onTime);
+      expect(statsOf(alice, 'bob')?.smoothedRtt).toBeLessThan(30);
+      expect(statsOf(bob, 'alice')?.smoothedRtt).toBeLessThan(30);
+    }
   });
 });

@@ -255,6 +255,11 @@ export class LossDetector<F> {
     return result;
   }
 
+  /** When the last ack-eliciting packet was sent (0: none yet). */
+  get lastAckElicitingSent(): number {
+    return this.#timeOfLastAckEliciting;
+  }
+
   /**
    * A.8: the loss detection timer. The time-threshold loss time wins if set; otherwise the PTO
    * (§6.2.1) counted from the last ack-eliciting packet sent, with exponential backoff; undefined

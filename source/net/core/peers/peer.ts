@@ -44,9 +44,17 @@ export const WARMUP_PING_INTERVAL = 500;
 /** srtt is the median of this many first samples, then gains 1/8 each (recovery/rtt.ts). */
 export const WARMUP_SAMPLES = 8;
 
-/** How long `s` may stay quiet before we send it a PING. */
-function pingInterval(s: Session): number {
-  return s.loss.rtt.samples < WARMUP_SAMPLES ? WARMUP_PING_INTERVAL : KEEPALIVE_INTERVAL;
+/**
+ * When `s` is owed a PING. The keepalive counts from anything sent (it holds
+ * NAT mappings); a warm-up PING counts from our last ack-eliciting packet,
+ * since only those give us samples: counted from anything sent, our ACKs of
+ * the peer's warm-up PINGs put ours off, and a hub's sessions took twice as
+ * long to warm up (bench/scale.ts).
+ */
+function pingDue(s: Session): number {
+  return s.loss.rtt.samples < WARMUP_SAMPLES
+    ? s.loss.lastAckElicitingSent + WARMUP_PING_INTERVAL
+    : s.lastSent + KEEPALIVE_INTERVAL;
 }
 /** Silence that ends a session (≥ 30 s so that a short blackout is survived). */
 export const IDLE_TIMEOUT = 45_000;
@@ -458,7 +466,7 @@ export class Peer {
     const cur = this.current;
     if (cur) {
       d = earliest(d, sessionDeadline(cur));
-      d = earliest(d, cur.lastSent + pingInterval(cur));
+      d = earliest(d, pingDue(cur));
       const pacing = this.out.pacingDeadline;
       if (pacing !== undefined && this.out.hasStreamData()) d = earliest(d, pacing);
       d = earliest(d, this.paths.deadline(cur));
@@ -501,7 +509,7 @@ export class Peer {
       }
     }
     const cur = this.current;
-    if (cur && now >= cur.lastSent + pingInterval(cur)) this.out.pingRequested = true;
+    if (cur && now >= pingDue(cur)) this.out.pingRequested = true;
     if (!this.current && this.state.kind === 'connected') {
       this.transition({
         kind: 'disconnected',
