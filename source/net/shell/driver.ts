@@ -8,6 +8,7 @@ import { TransportError } from '../core/errors.js';
 import type { EndpointEvent } from '../core/events.js';
 import { parseFingerprint } from '../crypto/identity.js';
 import type { TrustStore } from '../store/truststore.js';
+import { releasePacket } from '../wire/packet.js';
 import { peerInfo } from './describe.js';
 import { Inbox } from './inbox.js';
 import { RelayLinks } from './relaylink.js';
@@ -173,8 +174,10 @@ export class Driver {
     }
     const now = performance.now();
     for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
+      // A datagram the socket is done with gives its packet memory back
+      // (a stream link may still hold what it was given).
       if (t.stream) this.links.send(t);
-      else this.udp.send(t);
+      else if (this.udp.send(t)) releasePacket(t.data);
     }
   }
 

@@ -60,8 +60,16 @@ export class Udp implements SocketFamily {
     }
   }
 
-  /** Sends one datagram; failures are counted, never thrown (they are the network's). */
-  send(t: Transmit): void {
+  /**
+   * Sends one datagram; failures are counted, never thrown (they are the
+   * network's). True when the socket is done with `t.data` on return: it was
+   * copied to the kernel (or refused) at once, nothing is queued, so its
+   * memory may be written again (releasePacket). The lookup is synchronous
+   * (literalLookup: an Addr is always an IP literal), so dgram has tried the
+   * send before send() returns; a send the kernel could not take at once
+   * waits in libuv's queue (getSendQueueCount), holding the bytes.
+   */
+  send(t: Transmit): boolean {
     // A dual-stack IPv6 socket reaches IPv4 peers at their mapped address.
     const address =
       this.family === 6 && this.dualStack && isIP(t.to.address) === 4
@@ -70,12 +78,14 @@ export class Udp implements SocketFamily {
     if (t.via !== undefined) {
       // A probing socket: not waited for at close (it may close with sends queued).
       const probe = this.probes.get(t.via);
+      // (Sends before its bind completes are queued by dgram: never done at once.)
       if (probe) probe.send(t.data, t.to.port, address, this.onProbeSent);
       else this.sendErrors++;
-      return;
+      return false;
     }
     this.sendsInFlight++;
     this.socket.send(t.data, t.to.port, address, this.onSent);
+    return this.socket.getSendQueueCount() === 0;
   }
 
   /** Every main-socket send's callback, made once (not a closure per datagram). */
