@@ -6,6 +6,7 @@ import type { PeerSpec } from './config.js';
 import { MAX_MESSAGE_SIZE } from './conn/streamlimits.js';
 import { UsageError } from './errors.js';
 import type { Handshakes } from './handshake/handshakes.js';
+import type { DirtyPeers } from './peers/dirty.js';
 import type { Peer } from './peers/peer.js';
 import type { PeerRegistry } from './peers/registry.js';
 import type { Trust } from './peers/trust.js';
@@ -31,7 +32,7 @@ export abstract class EndpointCommands {
   protected abstract readonly publicAddress: PublicAddress;
   protected abstract readonly relay: Relay;
   /** Peers whose packets and deadline the next poll recomputes. */
-  protected abstract readonly dirty: Set<Peer>;
+  protected abstract readonly dirty: DirtyPeers;
 
   // ---- peers and keys ----------------------------------------------------------
 
