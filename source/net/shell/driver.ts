@@ -80,12 +80,30 @@ export class Driver {
     });
   }
 
+  /** The latest source address as dgram gave it, and normalised (see senderIp). */
+  private lastRawIp = '';
+  private lastIp = '';
+
+  /**
+   * normalizeIp of a datagram's source, remembered for the last one: a
+   * dual-stack socket (the default) sees every IPv4 peer as ::ffff:a.b.c.d,
+   * whose normalising took ≈ 0.1 µs and two strings per datagram; a run of
+   * datagrams from one peer now costs one string comparison each.
+   */
+  private senderIp(raw: string): string {
+    if (raw !== this.lastRawIp) {
+      this.lastRawIp = raw;
+      this.lastIp = normalizeIp(raw);
+    }
+    return this.lastIp;
+  }
+
   /** Every datagram in, from the main socket or a probing one (`via`). */
   private readonly onDatagram = (data: Buffer, rinfo: dgram.RemoteInfo, via?: number): void => {
     if (this.closed && !this.draining) return;
     this.endpoint.handleDatagram(
       data,
-      { address: normalizeIp(rinfo.address), port: rinfo.port },
+      { address: this.senderIp(rinfo.address), port: rinfo.port },
       performance.now(),
       via,
     );

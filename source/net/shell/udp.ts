@@ -70,11 +70,7 @@ export class Udp implements SocketFamily {
    * waits in libuv's queue (getSendQueueCount), holding the bytes.
    */
   send(t: Transmit): boolean {
-    // A dual-stack IPv6 socket reaches IPv4 peers at their mapped address.
-    const address =
-      this.family === 6 && this.dualStack && isIP(t.to.address) === 4
-        ? `::ffff:${t.to.address}`
-        : t.to.address;
+    const address = this.family === 6 && this.dualStack ? this.mapped(t.to.address) : t.to.address;
     if (t.via !== undefined) {
       // A probing socket: not waited for at close (it may close with sends queued).
       const probe = this.probes.get(t.via);
@@ -86,6 +82,24 @@ export class Udp implements SocketFamily {
     this.sendsInFlight++;
     this.socket.send(t.data, t.to.port, address, this.onSent);
     return this.socket.getSendQueueCount() === 0;
+  }
+
+  /** The latest destination mapped() was asked about, and its answer. */
+  private lastTo = '';
+  private lastToMapped = '';
+
+  /**
+   * A dual-stack IPv6 socket reaches IPv4 peers at their mapped address
+   * (::ffff:a.b.c.d). Remembered for the last destination: isIP and the new
+   * string took 0.1 µs (IPv4) to 0.3 µs (IPv6) per datagram, and a flush
+   * sends its datagrams to one peer in a row.
+   */
+  private mapped(address: string): string {
+    if (address !== this.lastTo) {
+      this.lastTo = address;
+      this.lastToMapped = isIP(address) === 4 ? `::ffff:${address}` : address;
+    }
+    return this.lastToMapped;
   }
 
   /** Every main-socket send's callback, made once (not a closure per datagram). */

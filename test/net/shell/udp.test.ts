@@ -36,6 +36,50 @@ describe('the UDP layer', () => {
     await rx.close();
   });
 
+  it('a dual-stack socket reaches IPv4 and IPv6 peers in turn (each at the right address)', async () => {
+    const tx = new Udp(
+      await openSocket(undefined, 0),
+      () => {},
+      () => {},
+    );
+    const got: string[] = [];
+    let v6: Udp | undefined;
+    try {
+      v6 = new Udp(
+        await openSocket('::1', 0),
+        (d) => got.push(`6:${d.toString()}`),
+        () => {},
+      );
+    } catch {
+      // No IPv6 loopback here.
+    }
+    const v4 = new Udp(
+      await openSocket('127.0.0.1', 0),
+      (d) => got.push(`4:${d.toString()}`),
+      () => {},
+    );
+    const want: string[] = [];
+    if (tx.family === 6 && tx.dualStack && v6) {
+      // Alternating, and twice in a row: the remembered mapping must follow the destination.
+      const order: [Udp, string][] = [
+        [v4, '4'],
+        [v6, '6'],
+        [v6, '6'],
+        [v4, '4'],
+        [v4, '4'],
+        [v6, '6'],
+      ];
+      for (const [i, [rx, tag]] of order.entries()) {
+        tx.send({ to: rx.localAddress(), data: Buffer.from(`m${i}`) });
+        want.push(`${tag}:m${i}`);
+      }
+      await expect.poll(() => got.length).toBe(want.length);
+      expect(got.sort()).toEqual(want.sort());
+      expect(tx.sendErrors).toBe(0);
+    } else console.warn('no dual-stack socket or IPv6 loopback here: not tested');
+    await Promise.all([tx.close(), v4.close(), v6?.close()]);
+  });
+
   it('opens and closes probing sockets on request, tagging what they receive', async () => {
     const seen: (number | undefined)[] = [];
     const main = await openSocket('127.0.0.1', 0);
