@@ -6,6 +6,7 @@ import type { PeerSpec } from './config.js';
 import { MAX_MESSAGE_SIZE } from './conn/streamlimits.js';
 import { UsageError } from './errors.js';
 import type { Handshakes } from './handshake/handshakes.js';
+import type { DirtyPeers } from './peers/dirty.js';
 import type { Peer } from './peers/peer.js';
 import type { PeerRegistry } from './peers/registry.js';
 import type { Trust } from './peers/trust.js';
@@ -31,7 +32,7 @@ export abstract class EndpointCommands {
   protected abstract readonly publicAddress: PublicAddress;
   protected abstract readonly relay: Relay;
   /** Peers whose packets and deadline the next poll recomputes. */
-  protected abstract readonly dirty: Set<Peer>;
+  protected abstract readonly dirty: DirtyPeers;
 
   // ---- peers and keys ----------------------------------------------------------
 
@@ -97,11 +98,11 @@ export abstract class EndpointCommands {
   // ---- messages ----------------------------------------------------------------
 
   /**
-   * Queues one message for each recipient (nicks; undefined = every connected
-   * peer). Unknown nicks reject the whole call before anything is queued.
+   * Queues one message for each recipient (a nick or nicks; undefined = every
+   * connected peer). Unknown nicks reject the whole call before anything is queued.
    */
   sendMessage(
-    recipients: readonly string[] | undefined,
+    recipients: string | readonly string[] | undefined,
     data: Uint8Array,
     now: number,
     streamId = 0,
@@ -114,14 +115,20 @@ export abstract class EndpointCommands {
     }
     // The common unicast: no array of targets, and the peer's own recipient
     // record (Peer.recipient) instead of a new one and a map() per message.
-    const only = recipients?.length === 1 ? this.registry.get(recipients[0]!) : undefined;
+    // (One nick may come as itself: no array per send for the usual unicast.)
+    const only =
+      typeof recipients === 'string'
+        ? this.registry.get(recipients)
+        : recipients?.length === 1
+          ? this.registry.get(recipients[0]!)
+          : undefined;
     if (only) {
       const id = this.nextMessageId++;
       only.queueMessage(id, streamId, data);
       this.dirty.add(only);
       return { id, peers: [only.recipient] };
     }
-    const targets = this.recipients(recipients);
+    const targets = this.recipients(typeof recipients === 'string' ? [recipients] : recipients);
     const id = this.nextMessageId++;
     for (const peer of targets) {
       peer.queueMessage(id, streamId, data);

@@ -19,6 +19,7 @@ import { Handshakes } from './handshake/handshakes.js';
 import { validateNick } from './names.js';
 import { SessionBinder } from './peers/binding.js';
 import { Dialer } from './peers/dialer.js';
+import { DirtyPeers } from './peers/dirty.js';
 import type { Peer, PeerHost } from './peers/peer.js';
 import { MAX_PEERS, PeerRegistry } from './peers/registry.js';
 import { Trust } from './peers/trust.js';
@@ -70,7 +71,7 @@ export class Endpoint extends EndpointCommands {
   private readonly closing = new Closing();
   private readonly events = new Fifo<EndpointEvent>();
   private readonly timers = new TimerHeap<Peer>();
-  protected readonly dirty = new Set<Peer>();
+  protected readonly dirty = new DirtyPeers();
   private nextSweep: number | undefined;
   private readonly introductions: boolean;
   protected readonly introPolicy = new IntroductionPolicy();
@@ -431,7 +432,7 @@ export class Endpoint extends EndpointCommands {
 
   private flushDirty(now: number): void {
     if (this.dirty.size === 0) return;
-    for (const peer of this.dirty) {
+    for (let peer = this.dirty.next(); peer; peer = this.dirty.next()) {
       peer.flush(now);
       this.timers.set(peer, peer.deadline());
     }

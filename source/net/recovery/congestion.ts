@@ -16,7 +16,8 @@ const MIN_RTT_DIVISOR = 8;
 const N_RTT_SAMPLE = 8;
 
 export class NewReno {
-  congestionWindow: number;
+  /** (Set by the constructor; a number from the start, see the note in rtt.ts.) */
+  congestionWindow = 0;
   bytesInFlight = 0;
   /** Slow-start threshold; Infinity until the first congestion event (§7.3.1). */
   ssthresh = Number.POSITIVE_INFINITY;
@@ -196,7 +197,14 @@ const EPSILON_BYTES = 1e-6;
 export class Pacer {
   readonly #maxDatagramSize: number;
   #tokens = 0;
-  #lastTime: number | undefined;
+  /**
+   * When the bucket was last refilled, once #started. A flag beside a
+   * number rather than `number | undefined`: a field that may hold
+   * undefined is stored tagged, and each time written per packet was a new
+   * HeapNumber (see the note in rtt.ts).
+   */
+  #lastTime = 0;
+  #started = false;
 
   constructor(maxDatagramSize: number = BASE_PLPMTU) {
     this.#maxDatagramSize = maxDatagramSize;
@@ -230,7 +238,7 @@ export class Pacer {
 
   #refill(rate: number, cwnd: number, now: number): void {
     const capacity = this.#capacity(rate, cwnd);
-    if (this.#lastTime === undefined) {
+    if (!this.#started) {
       // A fresh sender may burst (up to the initial window, §7.7).
       this.#tokens = capacity;
     } else if (now > this.#lastTime) {
@@ -239,7 +247,10 @@ export class Pacer {
       this.#tokens = Math.min(capacity, this.#tokens);
     }
     // Time going backwards (a caller bug) must not rewind the bucket's clock.
-    if (this.#lastTime === undefined || now > this.#lastTime) this.#lastTime = now;
+    if (!this.#started || now > this.#lastTime) {
+      this.#lastTime = now;
+      this.#started = true;
+    }
   }
 }
 

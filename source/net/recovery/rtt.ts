@@ -23,8 +23,15 @@ const SRTT_WINDOW = 8;
 export class RttEstimator {
   /** Most recent raw sample (§5.1), 0 until the first sample. */
   latestRtt = 0;
-  smoothedRtt: number;
-  rttVar: number;
+  /*
+   * Every numeric field written per packet or per ACK starts as a number,
+   * here rather than only in the constructor: a field declared without a
+   * value is defined as undefined first (ES2022 class fields), which makes
+   * V8 store it tagged, and every double written to it then allocates a
+   * 16-byte HeapNumber (issue 16; the same applies in congestion.ts).
+   */
+  smoothedRtt = 0;
+  rttVar = 0;
   /** Minimum raw sample over the connection (§5.2), 0 until the first sample (as in §A.4). */
   minRtt = 0;
   hasSample = false;

@@ -27,7 +27,13 @@ export class Inbox {
   /** Messages discarded because the queue was full, and their content bytes. */
   dropped = 0;
   droppedBytes = 0;
-  private readonly hooks: Hook[] = [];
+  /**
+   * Replaced, never changed in place, when a hook is added or removed: a
+   * delivery walks the array it started with (a hook that removes itself or
+   * adds another mid-delivery changes the next one), without copying it per
+   * message (issue 16).
+   */
+  private hooks: readonly Hook[] = [];
   private readonly queue: Message[] = [];
   private readonly waiters: Waiter[] = [];
   /** Content bytes in `queue`. */
@@ -56,7 +62,8 @@ export class Inbox {
    */
   deliver(msg: Message): void {
     if (this.hooks.length > 0 || this.emitter.listenerCount('message') > 0) {
-      for (const hook of [...this.hooks]) hook(msg);
+      const hooks = this.hooks;
+      for (let i = 0; i < hooks.length; i++) hooks[i]!(msg);
       this.emitter.emit('message', msg);
       return;
     }
@@ -96,10 +103,10 @@ export class Inbox {
 
   /** Runs `hook` for each incoming message; returns a function that removes it. */
   addHook(hook: Hook): () => void {
-    this.hooks.push(hook);
+    this.hooks = [...this.hooks, hook];
     return () => {
       const i = this.hooks.indexOf(hook);
-      if (i >= 0) this.hooks.splice(i, 1);
+      if (i >= 0) this.hooks = this.hooks.filter((_, k) => k !== i);
     };
   }
 

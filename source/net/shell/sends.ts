@@ -14,6 +14,8 @@ export const MAX_QUEUED_PER_PEER = 16 * 1024 * 1024;
 export const MAX_QUEUED_TOTAL = 64 * 1024 * 1024;
 
 type Queued = ReturnType<Endpoint['sendMessage']>;
+/** One nick (the usual unicast: no array per send), several, or undefined for every connected peer. */
+export type Recipients = string | readonly string[] | undefined;
 
 interface PendingSend {
   /** The endpoint's message id. */
@@ -138,7 +140,7 @@ export class Sends {
    * message is queued in this call, not a promise hop later, so a send made
    * inside a hook joins this turn's flush.
    */
-  send(recipients: string[] | undefined, data: Uint8Array, timeout: number): Promise<void> {
+  send(recipients: Recipients, data: Uint8Array, timeout: number): Promise<void> {
     const deadline = performance.now() + timeout;
     if (this.hasRoom(recipients, data.length)) {
       const queued = this.endpoint.sendMessage(recipients, data, performance.now());
@@ -259,7 +261,7 @@ export class Sends {
    * MAX_QUEUED_TOTAL), so a fast writer cannot grow our memory without bound.
    */
   private async queueWhenRoom(
-    recipients: string[] | undefined,
+    recipients: Recipients,
     data: Uint8Array,
     deadline: number,
   ): Promise<Queued> {
@@ -288,14 +290,20 @@ export class Sends {
     }
   }
 
-  private hasRoom(recipients: string[] | undefined, size: number): boolean {
-    const nicks = recipients ?? this.endpoint.connectedNicks();
+  private hasRoom(recipients: Recipients, size: number): boolean {
     const total = this.endpoint.totalQueuedBytes();
-    if (total > 0 && total + size * nicks.length > MAX_QUEUED_TOTAL) return false;
-    for (const n of nicks) {
-      const q = this.endpoint.queuedBytes(n);
-      if (q > 0 && q + size > MAX_QUEUED_PER_PEER) return false;
+    if (typeof recipients === 'string') {
+      if (total > 0 && total + size > MAX_QUEUED_TOTAL) return false;
+      return this.peerHasRoom(recipients, size);
     }
+    const nicks = recipients ?? this.endpoint.connectedNicks();
+    if (total > 0 && total + size * nicks.length > MAX_QUEUED_TOTAL) return false;
+    for (const n of nicks) if (!this.peerHasRoom(n, size)) return false;
     return true;
+  }
+
+  private peerHasRoom(nick: string, size: number): boolean {
+    const q = this.endpoint.queuedBytes(nick);
+    return !(q > 0 && q + size > MAX_QUEUED_PER_PEER);
   }
 }

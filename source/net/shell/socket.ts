@@ -423,16 +423,14 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
           `message of ${data.length} bytes exceeds the maximum of ${MAX_MESSAGE_SIZE}`,
         );
       }
-      const recipients =
-        opts.recipient === undefined
-          ? undefined
-          : Array.isArray(opts.recipient)
-            ? opts.recipient
-            : [opts.recipient];
+      // One nick goes down as itself, not in an array of one (issue 16).
+      const recipients = opts.recipient;
       // Checked by a loop: the list of unknown names (a filter's array and
       // closure per send) is only built to say who was unknown.
       if (recipients !== undefined && !this.allKnown(recipients)) {
-        const unknown = recipients.filter((n) => !this.endpoint.hasPeer(n));
+        const unknown = (typeof recipients === 'string' ? [recipients] : recipients).filter(
+          (n) => !this.endpoint.hasPeer(n),
+        );
         throw new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
       }
       return this.driver.sends.send(recipients, data, opts.timeout ?? this.sendTimeout);
@@ -441,7 +439,8 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
     }
   }
 
-  private allKnown(nicks: readonly string[]): boolean {
+  private allKnown(nicks: string | readonly string[]): boolean {
+    if (typeof nicks === 'string') return this.endpoint.hasPeer(nicks);
     for (let i = 0; i < nicks.length; i++) if (!this.endpoint.hasPeer(nicks[i]!)) return false;
     return true;
   }

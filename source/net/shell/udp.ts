@@ -60,22 +60,46 @@ export class Udp implements SocketFamily {
     }
   }
 
-  /** Sends one datagram; failures are counted, never thrown (they are the network's). */
-  send(t: Transmit): void {
-    // A dual-stack IPv6 socket reaches IPv4 peers at their mapped address.
-    const address =
-      this.family === 6 && this.dualStack && isIP(t.to.address) === 4
-        ? `::ffff:${t.to.address}`
-        : t.to.address;
+  /**
+   * Sends one datagram; failures are counted, never thrown (they are the
+   * network's). True when the socket is done with `t.data` on return: it was
+   * copied to the kernel (or refused) at once, nothing is queued, so its
+   * memory may be written again (releasePacket). The lookup is synchronous
+   * (literalLookup: an Addr is always an IP literal), so dgram has tried the
+   * send before send() returns; a send the kernel could not take at once
+   * waits in libuv's queue (getSendQueueCount), holding the bytes.
+   */
+  send(t: Transmit): boolean {
+    const address = this.family === 6 && this.dualStack ? this.mapped(t.to.address) : t.to.address;
     if (t.via !== undefined) {
       // A probing socket: not waited for at close (it may close with sends queued).
       const probe = this.probes.get(t.via);
+      // (Sends before its bind completes are queued by dgram: never done at once.)
       if (probe) probe.send(t.data, t.to.port, address, this.onProbeSent);
       else this.sendErrors++;
-      return;
+      return false;
     }
     this.sendsInFlight++;
     this.socket.send(t.data, t.to.port, address, this.onSent);
+    return this.socket.getSendQueueCount() === 0;
+  }
+
+  /** The latest destination mapped() was asked about, and its answer. */
+  private lastTo = '';
+  private lastToMapped = '';
+
+  /**
+   * A dual-stack IPv6 socket reaches IPv4 peers at their mapped address
+   * (::ffff:a.b.c.d). Remembered for the last destination: isIP and the new
+   * string took 0.1 µs (IPv4) to 0.3 µs (IPv6) per datagram, and a flush
+   * sends its datagrams to one peer in a row.
+   */
+  private mapped(address: string): string {
+    if (address !== this.lastTo) {
+      this.lastTo = address;
+      this.lastToMapped = isIP(address) === 4 ? `::ffff:${address}` : address;
+    }
+    return this.lastToMapped;
   }
 
   /** Every main-socket send's callback, made once (not a closure per datagram). */

@@ -60,13 +60,21 @@ export const MAX_DATAGRAM = BASE_PLPMTU;
  * pool (Buffer.allocUnsafe) is 8 KiB, so full packets exhausted it every six
  * and a bulk sender spent a few percent of its time making new pools. A
  * packet is never written again once handed to the socket, and nothing of
- * ours keeps it, so a slab is freed once the last of its packets is sent.
+ * ours keeps it, so a slab is freed once the last of its packets is sent,
+ * or reused once the socket says every one of them left (releasePacket).
  */
 const SLAB_SIZE = 64 * 1024;
 let slab: Buffer | undefined;
 let slabUsed = 0;
 /** Where the latest reservation began in the slab (what keepPacket and trimPacket may shorten). */
 let lastStart = -1;
+/**
+ * Reservations of the current slab not yet given back: dropped whole
+ * (dropPacket) or released once their datagram left (releasePacket). At
+ * zero nothing holds the slab's bytes any more, and it is written again from
+ * its start instead of a new one being made.
+ */
+let outstanding = 0;
 
 /**
  * Reserves `size` bytes of the current slab for a packet being assembled;
@@ -79,7 +87,9 @@ export function reservePacket(size: number): number {
   if (slab === undefined || slabUsed + size > SLAB_SIZE) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabUsed = 0;
+    outstanding = 0;
   }
+  outstanding++;
   const start = slabUsed;
   lastStart = start;
   // 8-byte alignment for the next one, as Node's pool does.
@@ -113,6 +123,26 @@ export function keepPacket(from: Buffer, start: number, used: number): Buffer {
 /** The reservation at `start` of `from` carried nothing: all of it goes back. */
 export function dropPacket(from: Buffer, start: number): void {
   giveBack(from, start, 0);
+  if (from === slab) outstanding--;
+}
+
+/**
+ * The datagram `data` (a keepPacket Buffer) has left: the socket copied it
+ * to the kernel or refused it, and keeps no reference to its bytes. Only
+ * the shell knows that, and it says so once per packet. When every
+ * reservation of the current slab is released (or dropped), the slab is
+ * reused from its start: a slab per ~58 full packets was ~1.1 KB of
+ * ArrayBuffer per datagram sent (issue 16). A packet that is never released
+ * (queued by the OS, sent by a probing socket, relayed, kept by a test)
+ * only keeps its slab from being reused, as before. Any other buffer is
+ * ignored.
+ */
+export function releasePacket(data: Uint8Array): void {
+  if (slab === undefined || data.buffer !== slab.buffer) return;
+  if (--outstanding === 0) {
+    slabUsed = 0;
+    lastStart = -1;
+  }
 }
 
 /** A Buffer of `size` bytes from the slab (tools and tests; the assembler uses reservePacket). */

@@ -34,6 +34,23 @@ describe('the receive inbox', () => {
     expect(errors).toHaveLength(2);
   });
 
+  it('runs the hooks there were when a message arrived, whatever they add or remove meanwhile', () => {
+    const inbox = new Inbox(new EventEmitter<SocketEvents>(), 10, 1000);
+    const seen: string[] = [];
+    let removeB = (): void => {};
+    const removeA = inbox.addHook((m) => {
+      seen.push(`a:${m.peer}`);
+      removeA(); // itself
+      removeB(); // one not run yet for this message: still runs for it
+      inbox.addHook((n) => seen.push(`c:${n.peer}`)); // runs from the next message on
+    });
+    removeB = inbox.addHook((m) => seen.push(`b:${m.peer}`));
+    inbox.deliver(msg('1', 1));
+    inbox.deliver(msg('2', 1));
+    expect(seen).toEqual(['a:1', 'b:1', 'c:2']);
+    expect(inbox.queuedMessages).toBe(0);
+  });
+
   it('gives messages to hooks and listeners instead of queueing them', () => {
     const emitter = new EventEmitter<SocketEvents>();
     const inbox = new Inbox(emitter, 10, 1000);

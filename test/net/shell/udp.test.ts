@@ -23,14 +23,61 @@ describe('the UDP layer', () => {
       send(...args);
     };
     const to = rx.localAddress();
-    for (let i = 0; i < 200; i++) tx.send({ to, data: Buffer.alloc(100) });
+    let doneAtOnce = 0;
+    for (let i = 0; i < 200; i++) if (tx.send({ to, data: Buffer.alloc(100) })) doneAtOnce++;
     await expect.poll(() => received.length).toBeGreaterThan(0);
     expect(callbacks.size).toBe(1);
+    // Loopback takes them at once: the socket keeps none of their memory.
+    expect(doneAtOnce).toBe(200);
     // A probing socket that does not exist: counted, not thrown.
-    tx.send({ to, data: Buffer.alloc(1), via: 99 });
+    expect(tx.send({ to, data: Buffer.alloc(1), via: 99 })).toBe(false);
     expect(tx.sendErrors).toBe(1);
     await tx.close();
     await rx.close();
+  });
+
+  it('a dual-stack socket reaches IPv4 and IPv6 peers in turn (each at the right address)', async () => {
+    const tx = new Udp(
+      await openSocket(undefined, 0),
+      () => {},
+      () => {},
+    );
+    const got: string[] = [];
+    let v6: Udp | undefined;
+    try {
+      v6 = new Udp(
+        await openSocket('::1', 0),
+        (d) => got.push(`6:${d.toString()}`),
+        () => {},
+      );
+    } catch {
+      // No IPv6 loopback here.
+    }
+    const v4 = new Udp(
+      await openSocket('127.0.0.1', 0),
+      (d) => got.push(`4:${d.toString()}`),
+      () => {},
+    );
+    const want: string[] = [];
+    if (tx.family === 6 && tx.dualStack && v6) {
+      // Alternating, and twice in a row: the remembered mapping must follow the destination.
+      const order: [Udp, string][] = [
+        [v4, '4'],
+        [v6, '6'],
+        [v6, '6'],
+        [v4, '4'],
+        [v4, '4'],
+        [v6, '6'],
+      ];
+      for (const [i, [rx, tag]] of order.entries()) {
+        tx.send({ to: rx.localAddress(), data: Buffer.from(`m${i}`) });
+        want.push(`${tag}:m${i}`);
+      }
+      await expect.poll(() => got.length).toBe(want.length);
+      expect(got.sort()).toEqual(want.sort());
+      expect(tx.sendErrors).toBe(0);
+    } else console.warn('no dual-stack socket or IPv6 loopback here: not tested');
+    await Promise.all([tx.close(), v4.close(), v6?.close()]);
   });
 
   it('opens and closes probing sockets on request, tagging what they receive', async () => {

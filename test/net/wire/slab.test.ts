@@ -4,6 +4,7 @@ import {
   dropPacket,
   keepPacket,
   packetSlab,
+  releasePacket,
   reservePacket,
   trimPacket,
 } from '../../../source/net/wire/packet.js';
@@ -81,5 +82,64 @@ describe('reservePacket / keepPacket: one Buffer per packet, made when its lengt
     }
     for (const p of kept) expect(p.every((x) => x === p[0])).toBe(true);
     expect(kept.length).toBeGreaterThan(450);
+  });
+});
+
+describe('releasePacket: a slab every packet of which has left is written again from its start', () => {
+  /** A fresh slab: a reservation too large for what is left of the current one. */
+  function freshSlab(): Buffer {
+    const at = reservePacket(64 * 1024);
+    const slab = packetSlab();
+    expect(at).toBe(0);
+    dropPacket(slab, at);
+    return slab;
+  }
+
+  it('reuses the slab only once every packet carved from it was released', () => {
+    const slab = freshSlab();
+    const a = keepPacket(slab, reservePacket(1200), 100);
+    const b = keepPacket(slab, reservePacket(1200), 200);
+    releasePacket(a);
+    // b is still held: the next packet goes after it.
+    const next = reservePacket(1200);
+    expect(next).toBe(304);
+    dropPacket(slab, next);
+    releasePacket(b);
+    // Nothing held: the same slab, from its start.
+    expect(reservePacket(1200)).toBe(0);
+    expect(packetSlab()).toBe(slab);
+  });
+
+  it('never reuses memory of a packet that was not released, nor of a reservation not kept', () => {
+    const slab = freshSlab();
+    const held = keepPacket(slab, reservePacket(1200), 50);
+    held.fill(9);
+    const gone = keepPacket(slab, reservePacket(1200), 50);
+    releasePacket(gone);
+    const at = reservePacket(1200);
+    expect(at).toBeGreaterThanOrEqual(112);
+    dropPacket(slab, at);
+    // allocPacket (tools and tests) is never released: the slab is not reused under it.
+    const tool = allocPacket(100);
+    tool.fill(5);
+    releasePacket(held);
+    expect(reservePacket(1200)).toBeGreaterThan(tool.byteOffset - slab.byteOffset);
+    expect(tool.every((x) => x === 5)).toBe(true);
+  });
+
+  it('ignores buffers that are not of the current slab', () => {
+    const slab = freshSlab();
+    const p = keepPacket(slab, reservePacket(1200), 10);
+    releasePacket(Buffer.alloc(10));
+    releasePacket(Buffer.allocUnsafe(10));
+    const next = reservePacket(1200);
+    expect(next).toBe(16);
+    dropPacket(slab, next);
+    // A packet of an older slab released after the slab changed: no effect on the new one.
+    freshSlab();
+    const q = keepPacket(packetSlab(), reservePacket(1200), 10);
+    releasePacket(p);
+    expect(reservePacket(1200)).toBe(16);
+    releasePacket(q);
   });
 });

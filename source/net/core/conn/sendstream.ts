@@ -13,19 +13,20 @@ import { SEND_WINDOW } from './streamlimits.js';
  */
 
 /**
- * A piece of the stream: a message's bytes (the caller's memory), or its
- * length header, kept as the number (`data` null, `value` the message
- * length) and written as a varint where it is sent: no Buffer per message.
+ * One message on the stream, [start, end): its length header (kept as the
+ * number, data.length, and written as a varint where it is sent: no Buffer
+ * per message), then its bytes (the caller's memory). The header and the
+ * bytes are the two segments nextChunk hands out one at a time; the record
+ * is also the message onAcked reports. One record where a segment for the
+ * header, one for the bytes and a message record were three (issue 16).
  */
-interface Segment {
+interface Entry extends OutgoingMessage {
   start: number;
-  data: Uint8Array | null;
-  value: number;
 }
 
-/** Bytes a segment covers on the stream. */
-function segLength(seg: Segment): number {
-  return seg.data === null ? varintLength(seg.value) : seg.data.length;
+/** Where an entry's bytes start on the stream (after its length header). */
+function dataStart(e: Entry): number {
+  return e.end - e.data.length;
 }
 
 /** A header written whole, for copying part of it (a run may cut through it). */
@@ -45,10 +46,9 @@ const DONE: OutgoingMessage[] = [];
 const NOTHING_DONE: readonly OutgoingMessage[] = Object.freeze([]);
 
 export class SendStream {
-  private readonly segments: Segment[] = [];
-  private segHead = 0;
-  private readonly messages: OutgoingMessage[] = [];
-  private msgHead = 0;
+  /** Messages written, in stream order; those before `head` are acknowledged whole. */
+  private readonly entries: Entry[] = [];
+  private head = 0;
   private readonly lost = new RangeSet();
   private readonly acked = new RangeSet();
   /** Every byte below this offset has been acknowledged. */
@@ -80,23 +80,19 @@ export class SendStream {
    * used to buy (≈ 1 KB of ArrayBuffer per 1 KiB message, issue 16).
    */
   write(id: number, data: Uint8Array): number {
-    this.segments.push({ start: this.writeOffset, data: null, value: data.length });
-    this.writeOffset += varintLength(data.length);
-    if (data.length > 0) {
-      this.segments.push({ start: this.writeOffset, data, value: 0 });
-      this.writeOffset += data.length;
-    }
-    this.messages.push({ id, end: this.writeOffset, data });
+    const start = this.writeOffset;
+    this.writeOffset = start + varintLength(data.length) + data.length;
+    this.entries.push({ id, start, end: this.writeOffset, data });
     return this.writeOffset;
   }
 
   /**
-   * Array slots held for segments and messages, released or not: memory, for
-   * tests that bound it (a released slot still references its data until the
-   * arrays are compacted).
+   * Array slots held for messages, released or not: memory, for tests that
+   * bound it (a released slot still references its data until the array is
+   * compacted).
    */
   get slotsHeld(): number {
-    return this.segments.length + this.messages.length;
+    return this.entries.length;
   }
 
   /** Array slots visited when compacting (work, for tests that bound it). */
@@ -192,35 +188,44 @@ export class SendStream {
    * view; only a segment cut by the range's ends is viewed.
    */
   copyRun(buf: Uint8Array, pos: number, offset: number, length: number): number {
-    let i = this.segmentAt(offset);
+    let i = this.entryAt(offset);
     let at = offset;
     const end = offset + length;
     while (at < end) {
-      const seg = this.segments[i++]!;
-      const from = at - seg.start;
-      const length = segLength(seg);
-      const n = Math.min(length - from, end - at);
-      const data = seg.data;
-      if (data === null) {
-        if (from === 0 && n === length) writeVarint(buf, pos, seg.value);
+      const e = this.entries[i++]!;
+      const data = e.data;
+      const bytesAt = dataStart(e);
+      if (at < bytesAt) {
+        // (Part of) the length header.
+        const header = bytesAt - e.start;
+        const from = at - e.start;
+        const n = Math.min(header - from, end - at);
+        if (from === 0 && n === header) writeVarint(buf, pos, data.length);
         else {
-          writeVarint(HEADER_SCRATCH, 0, seg.value);
+          writeVarint(HEADER_SCRATCH, 0, data.length);
           for (let k = 0; k < n; k++) buf[pos + k] = HEADER_SCRATCH[from + k]!;
         }
-      } else buf.set(from === 0 && n === length ? data : view(data, from, from + n), pos);
+        pos += n;
+        at += n;
+      }
+      if (at >= end || data.length === 0) continue;
+      const from = at - bytesAt;
+      const n = Math.min(data.length - from, end - at);
+      buf.set(from === 0 && n === data.length ? data : view(data, from, from + n), pos);
       pos += n;
       at += n;
     }
     return pos;
   }
 
-  /** Index of the segment holding stream offset `start` (binary search). */
-  private segmentAt(start: number): number {
-    let lo = this.segHead;
-    let hi = this.segments.length - 1;
+  /** Index of the message holding stream offset `start` (binary search). */
+  private entryAt(start: number): number {
+    const entries = this.entries;
+    let lo = this.head;
+    let hi = entries.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.segments[mid]!.start <= start) lo = mid;
+      if (entries[mid]!.start <= start) lo = mid;
       else hi = mid - 1;
     }
     return lo;
@@ -240,20 +245,23 @@ export class SendStream {
 
   /** A view of [start, end) clipped to the segment holding `start`. */
   private slice(start: number, end: number): Uint8Array {
-    const seg = this.segments[this.segmentAt(start)]!;
-    const from = start - seg.start;
-    const to = Math.min(end - seg.start, segLength(seg));
-    if (seg.data === null) {
+    const e = this.entries[this.entryAt(start)]!;
+    const data = e.data;
+    const bytesAt = dataStart(e);
+    if (start < bytesAt) {
       // A length header (nextChunk only; the assembler's copyRun writes it in place).
-      const head = Buffer.allocUnsafe(segLength(seg));
-      writeVarint(head, 0, seg.value);
-      return view(head, from, to);
+      const header = bytesAt - e.start;
+      const head = Buffer.allocUnsafe(header);
+      writeVarint(head, 0, data.length);
+      return view(head, start - e.start, Math.min(end - e.start, header));
     }
+    const from = start - bytesAt;
+    const to = Math.min(end - bytesAt, data.length);
     // A segment that fits whole goes as itself: a 1 KiB message (one joined
     // segment) or a short one's bytes leave with no view (≈ 96 B each).
-    if (from === 0 && to === seg.data.length) return seg.data;
+    if (from === 0 && to === data.length) return data;
     // Part of one: a typed-array view, not Buffer#subarray (see view()).
-    return view(seg.data, from, to);
+    return view(data, from, to);
   }
 
   onLost(offset: number, length: number): void {
@@ -280,50 +288,31 @@ export class SendStream {
       this.acked.removeBelow(this.ackedPrefix);
     }
     if (this.lost.size > 0) this.lost.removeBelow(this.ackedPrefix);
-    this.releaseSegments();
-    if (
-      this.msgHead >= this.messages.length ||
-      this.messages[this.msgHead]!.end > this.ackedPrefix
-    ) {
+    const entries = this.entries;
+    if (this.head >= entries.length || entries[this.head]!.end > this.ackedPrefix) {
       this.compact();
       return NOTHING_DONE;
     }
     const done = DONE;
     while (done.length > 0) done.pop(); // (length = 0 would free the backing store)
-    while (
-      this.msgHead < this.messages.length &&
-      this.messages[this.msgHead]!.end <= this.ackedPrefix
-    ) {
-      done.push(this.messages[this.msgHead++]!);
+    while (this.head < entries.length && entries[this.head]!.end <= this.ackedPrefix) {
+      done.push(entries[this.head++]!);
     }
     this.compact();
     return done;
   }
 
-  private releaseSegments(): void {
-    while (this.segHead < this.segments.length) {
-      const seg = this.segments[this.segHead]!;
-      if (seg.start + segLength(seg) > this.ackedPrefix) break;
-      this.segHead++;
-    }
-  }
-
-  /** Drop consumed array prefixes now and then, so long runs stay O(1) amortised. */
+  /** Drop the acknowledged prefix now and then, so long runs stay O(1) amortised. */
   private compact(): void {
-    if (this.segHead > 1024 && this.segHead * 2 > this.segments.length) {
-      this.compactWork += this.segments.length;
-      this.segments.splice(0, this.segHead);
-      this.segHead = 0;
-    }
-    if (this.msgHead > 1024 && this.msgHead * 2 > this.messages.length) {
-      this.compactWork += this.messages.length;
-      this.messages.splice(0, this.msgHead);
-      this.msgHead = 0;
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.compactWork += this.entries.length;
+      this.entries.splice(0, this.head);
+      this.head = 0;
     }
   }
 
   /** Messages not yet fully acknowledged (to resend after the peer restarted). */
   pendingMessages(): OutgoingMessage[] {
-    return this.messages.slice(this.msgHead);
+    return this.entries.slice(this.head);
   }
 }

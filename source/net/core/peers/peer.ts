@@ -102,6 +102,8 @@ export class Peer {
   private readonly delivered = (m: OutgoingMessage): void =>
     this.host.emit({ type: 'delivered', id: m.id, peerId: this.id, nick: this.nick });
   lastSeen: number | undefined;
+  /** Listed for the next flush (DirtyPeers: a mark, not a Set's membership). */
+  dirtyMark = false;
   /** The peer lets us introduce it to others (its Hello did not opt out). */
   introducible = false;
   /** Set when we learned of this peer through an introduction (nick of the introducer). */

@@ -33,10 +33,10 @@ describe('SendStream: memory of a long-lived stream', () => {
     expect(done.length).toBe(20_000);
     expect(done[19_999]).toBe(19_999);
     expect(s.pendingMessages()).toEqual([]);
-    // Two segments (header, bytes) and one message per small message; released ones are
-    // dropped once they pass 1024 and are the larger part: about 3 × 1024 slots, never
+    // One slot per message (its header and bytes are one record); released ones are
+    // dropped once they pass 1024 and are the larger part: about 1024 slots, never
     // one per message ever sent.
-    expect(maxSlots).toBeLessThanOrEqual(3 * 1025 + 3);
+    expect(maxSlots).toBeLessThanOrEqual(1025 + 1);
   });
 
   it('acknowledged out of order, it still releases everything below the acknowledged prefix', () => {
@@ -50,7 +50,7 @@ describe('SendStream: memory of a long-lived stream', () => {
       maxSlots = Math.max(maxSlots, s.slotsHeld);
     }
     expect(s.unacknowledged).toBe(0);
-    expect(maxSlots).toBeLessThanOrEqual(3 * 1025 + 30);
+    expect(maxSlots).toBeLessThanOrEqual(1025 + 10);
   });
 });
 
@@ -58,10 +58,10 @@ describe('SendStream: work of a long-lived stream', () => {
   // A full window in flight, then acknowledged packet by packet, three times: compacting on
   // every ack, or every 1024 acks, would move every slot left each time (millions of
   // moves); compacting once the released part is the larger one moves a few per ack.
-  // Every message takes two segments (its header, its bytes) and a message slot.
+  // Every message takes one slot (its header and its bytes are one record).
   it.each([
-    { n: 3000, size: 1000, chunksPerMessage: 2, slotsPerMessage: 3 },
-    { n: 20_000, size: 100, chunksPerMessage: 2, slotsPerMessage: 3 },
+    { n: 3000, size: 1000, chunksPerMessage: 2, slotsPerMessage: 1 },
+    { n: 20_000, size: 100, chunksPerMessage: 2, slotsPerMessage: 1 },
   ])(
     '$n messages of $size bytes in flight: a few slots moved per ack',
     ({ n, size, chunksPerMessage, slotsPerMessage }) => {
@@ -80,8 +80,8 @@ describe('SendStream: work of a long-lived stream', () => {
       expect(s.compactWork).toBeGreaterThan(0);
       expect(s.compactWork).toBeLessThanOrEqual(3 * rounds * slotsPerMessage * n);
       // What earlier windows released is not held into the next: a window's slots plus at
-      // most 1024 released ones, for segments and for messages.
-      expect(maxSlots).toBeLessThanOrEqual(slotsPerMessage * n + 2 * 1025);
+      // most 1024 released ones.
+      expect(maxSlots).toBeLessThanOrEqual(slotsPerMessage * n + 1025);
     },
   );
 });
