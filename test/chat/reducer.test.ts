@@ -200,13 +200,15 @@ describe('reduce', () => {
   });
 });
 
+/** A peer that closed its session. */
+const left = {
+  kind: 'disconnected',
+  since: 0,
+  reason: 'closed by peer',
+  cause: { kind: 'remote', code: 0 },
+} as const;
+
 describe('strangers in the peers pane', () => {
-  const left = {
-    kind: 'disconnected',
-    since: 0,
-    reason: 'closed by peer',
-    cause: { kind: 'remote', code: 0 },
-  } as const;
   it('a peer we never added drops from the pane a minute after it left; /list keeps it', () => {
     let s = initialState('alice');
     const stranger = peer('eve', { pinned: false });
@@ -250,12 +252,6 @@ describe('strangers in the peers pane', () => {
 describe('the order of the peers pane', () => {
   it('puts the peers we added first, then connected strangers, then the rest', () => {
     const unreachable = { kind: 'unreachable', since: 0, reason: 'no answer' } as const;
-    const left = {
-      kind: 'disconnected',
-      since: 0,
-      reason: 'closed by peer',
-      cause: { kind: 'remote', code: 0 },
-    } as const;
     const s = reduce(initialState('alice'), {
       type: 'peers',
       peers: [
