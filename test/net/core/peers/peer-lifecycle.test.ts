@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Addr } from '../../../../source/net/core/address.js';
-import { MAX_PACKET_NUMBER, Session } from '../../../../source/net/core/conn/session.js';
+import { MAX_PACKET_NUMBER } from '../../../../source/net/core/conn/session.js';
 import { RECV_WINDOW } from '../../../../source/net/core/conn/streamlimits.js';
 import { IDLE_TIMEOUT, Peer } from '../../../../source/net/core/peers/peer.js';
-import { createPacketKey, KEY_LENGTH, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
+import { createPacketKey, TAG_LENGTH } from '../../../../source/net/crypto/cipher.js';
 import {
   CloseCode,
   closeFrameLength,
@@ -15,6 +14,7 @@ import {
 } from '../../../../source/net/wire/frames.js';
 import { decodePacket, PacketType } from '../../../../source/net/wire/packet.js';
 import { RecordingPeerHost } from '../../../support/peerhost.js';
+import { testSession } from '../../../support/session.js';
 
 /**
  * How a peer's sessions end, through Peer's public methods (found by mutation
@@ -29,17 +29,11 @@ const INSTANCE = Buffer.alloc(32, 1);
 
 function connected(pinned = true, addrs: Addr[] = pinned ? [PATH] : []) {
   const host = new RecordingPeerHost();
-  const sendKey = randomBytes(KEY_LENGTH);
-  const session = new Session({
-    localIndex: 1,
-    remoteIndex: 2,
+  const { session, sendKey } = testSession({
     initiator: true,
     initiatorStatic: Buffer.alloc(32, 5),
     remoteStatic: Buffer.alloc(32, 6),
-    sendKey: createPacketKey('chacha20-poly1305', sendKey),
-    recvKey: createPacketKey('chacha20-poly1305', randomBytes(KEY_LENGTH)),
     path: PATH,
-    now: 0,
   });
   const peer = new Peer(1, 'bob', pinned, addrs, 0, host);
   peer.adoptSession(session, INSTANCE, 0);
