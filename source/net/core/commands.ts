@@ -20,6 +20,20 @@ import { type PeerSnapshot, snapshot } from './stats.js';
  * timers and the poll loop are in endpoint.ts, which extends this class and
  * supplies the rooms.
  */
+/** A send's recipients as a list: one nick may come as itself (no array per unicast). */
+export function nickList(recipients: string | readonly string[]): readonly string[] {
+  return typeof recipients === 'string' ? [recipients] : recipients;
+}
+
+/** The error for a send naming peers we do not have ("unknown peers: a, b"). */
+export function unknownPeers(
+  recipients: string | readonly string[],
+  has: (nick: string) => boolean,
+): UsageError {
+  const unknown = nickList(recipients).filter((n) => !has(n));
+  return new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+}
+
 export abstract class EndpointCommands {
   /** The latest `now` any call passed (for work a later poll does). */
   protected lastNow = 0;
@@ -128,7 +142,7 @@ export abstract class EndpointCommands {
       this.dirty.add(only);
       return { id, peers: [only.recipient] };
     }
-    const targets = this.recipients(typeof recipients === 'string' ? [recipients] : recipients);
+    const targets = this.recipients(recipients === undefined ? undefined : nickList(recipients));
     const id = this.nextMessageId++;
     for (const peer of targets) {
       peer.queueMessage(id, streamId, data);
@@ -139,9 +153,8 @@ export abstract class EndpointCommands {
 
   private recipients(recipients: readonly string[] | undefined): Peer[] {
     if (recipients === undefined) return [...this.registry.values()].filter((p) => p.connected);
-    const unknown = recipients.filter((n) => !this.registry.has(n));
-    if (unknown.length > 0)
-      throw new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+    if (!recipients.every((n) => this.registry.has(n)))
+      throw unknownPeers(recipients, (n) => this.registry.has(n));
     return [...new Set(recipients)].map((n) => this.registry.get(n)!);
   }
 

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { type Addr, addrKey, normalizeIp } from '../core/address.js';
+import { unknownPeers } from '../core/commands.js';
 import { MAX_MESSAGE_SIZE } from '../core/conn/streamlimits.js';
 import { Endpoint, validateNick } from '../core/endpoint.js';
 import { TransportError, UsageError } from '../core/errors.js';
@@ -428,10 +429,7 @@ export class MultiHolepunchSocket extends EventEmitter<SocketEvents> {
       // Checked by a loop: the list of unknown names (a filter's array and
       // closure per send) is only built to say who was unknown.
       if (recipients !== undefined && !this.allKnown(recipients)) {
-        const unknown = (typeof recipients === 'string' ? [recipients] : recipients).filter(
-          (n) => !this.endpoint.hasPeer(n),
-        );
-        throw new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+        throw unknownPeers(recipients, (n) => this.endpoint.hasPeer(n));
       }
       return this.driver.sends.send(recipients, data, opts.timeout ?? this.sendTimeout);
     } catch (err) {
