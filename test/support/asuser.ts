@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
  * Permission tests (chmod 000, then expect EACCES) prove nothing as root, and
  * CI runs as root. `callDenied` calls an async function of ours with one
  * string argument as an unprivileged user: in this process when we already are
- * one, else in a child node that drops to `nobody` (uid/gid 65534) through
- * process.setgid/setuid before loading the module, so the kernel itself
- * refuses the read, as it would for a user.
+ * one, else in a child node that loads the module and then drops to
+ * `nobody` (uid/gid 65534) through process.setgid/setuid, so the kernel
+ * itself refuses the read, as it would for a user.
  */
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -34,11 +34,15 @@ export async function callDenied(source: string, name: string, arg: string): Pro
       return { ok: false, name: (err as Error).name, message: (err as Error).message };
     }
   }
+  // The module (and tsx, from node_modules) loads before the drop: a clone
+  // in a directory only root may enter (\`mktemp -d\` makes them 0700) could
+  // not be read by nobody, and the test would fail on the import instead of
+  // on the file it is about. The call itself runs as nobody.
   const script = `
+    const mod = await import(${JSON.stringify(url)});
     process.setgroups([]);
     process.setgid(${NOBODY});
     process.setuid(${NOBODY});
-    const mod = await import(${JSON.stringify(url)});
     let out;
     try { await mod[${JSON.stringify(name)}](${JSON.stringify(arg)}); out = { ok: true }; }
     catch (err) { out = { ok: false, name: err.name, message: err.message }; }
