@@ -31,6 +31,13 @@ export interface DhtNodeOptions {
   waitReady?: boolean;
 }
 
+/**
+ * The longest publish and resolve wait for the bootstrap walk. It ends by
+ * itself once its queries answer or time out (2 s each); this only bounds
+ * a library that never says 'ready'.
+ */
+export const JOIN_WAIT = 15_000;
+
 export interface DhtStats {
   publishes: number;
   publishFailures: number;
@@ -60,10 +67,33 @@ export class DhtNode {
     badMessages: 0,
   };
 
+  /**
+   * Settles once the routing table is populated (bittorrent-dht's 'ready',
+   * after its bootstrap walk), or after JOIN_WAIT whatever happened. A walk
+   * before then starts from the bootstrap nodes alone, and a node that holds
+   * our key's item answers a `get` with the item and no closer nodes (BEP 44
+   * §"get message"; bittorrent-dht's _onget): the walk ends at the first
+   * holder. A restarted peer's new record then lands on that one node, not
+   * on the nodes closest to its key, and lookups keep finding the old one.
+   */
+  private readonly joined: Promise<void>;
+  private endJoinWait: () => void = () => {};
+  private closed = false;
+
   private constructor(
     private readonly dht: DHT,
     private readonly policy: RecordPolicy,
   ) {
+    this.joined = new Promise((resolve) => {
+      if (dht.ready) return resolve();
+      const bound = setTimeout(resolve, JOIN_WAIT);
+      bound.unref();
+      this.endJoinWait = () => {
+        clearTimeout(bound);
+        resolve();
+      };
+      dht.once('ready', this.endJoinWait);
+    });
     dht.on('warning', () => {
       this.stats.badMessages++;
     });
@@ -91,8 +121,7 @@ export class DhtNode {
         resolve();
       });
     });
-    if (opts.waitReady !== false && !dht.ready)
-      await new Promise((resolve) => dht.once('ready', resolve));
+    if (opts.waitReady !== false) await node.joined;
     return node;
   }
 
@@ -112,6 +141,8 @@ export class DhtNode {
    * (counted as a failure).
    */
   async publish(item: SignedItem): Promise<number> {
+    await this.joined;
+    if (this.closed) return 0; // a destroyed DHT never calls back
     await this.refreshClosest(mutableTarget(item.k));
     return new Promise((resolve) => {
       this.dht.put(
@@ -150,8 +181,10 @@ export class DhtNode {
    * silently); the highest-seq survivor is judged by the policy (stale,
    * oversized, malformed). Undefined when nothing acceptable was found.
    */
-  resolve(key: Uint8Array): Promise<Extract<Verdict, { ok: true }> | undefined> {
+  async resolve(key: Uint8Array): Promise<Extract<Verdict, { ok: true }> | undefined> {
     this.stats.lookups++;
+    await this.joined; // as publish: a walk from the bootstrap alone may stop at a stale holder
+    if (this.closed) return undefined;
     const asked = Buffer.from(key);
     const verify = (sig: unknown, message: Buffer, k: unknown): boolean => {
       if (!Buffer.isBuffer(k) || !k.equals(asked)) {
@@ -187,6 +220,8 @@ export class DhtNode {
   }
 
   close(): Promise<void> {
+    this.closed = true;
+    this.endJoinWait();
     return new Promise((resolve) => this.dht.destroy(() => resolve()));
   }
 

@@ -74,6 +74,28 @@ describe('DHT discovery on a private loopback DHT of 20 nodes', () => {
     expect(res.stats.lookups).toBe(2);
   });
 
+  it('a restarted publisher, its table still empty, stores its new record where lookups go', async () => {
+    // Every node close to bob's key holds his old record and answers a get
+    // with it and no closer nodes; a walk from the bootstrap alone stopped
+    // at that first holder, and the new record reached one node.
+    const bob = generateIdentity();
+    const seqs = new Sequencer();
+    const before = await node();
+    const first = await before.dht.publish(signItem(bob, encodeRecord(record), seqs.next(1)));
+    expect(first).toBeGreaterThanOrEqual(8);
+    const restarted = await DhtNode.start(new RecordPolicy(), {
+      bootstrap: swarm.bootstrap,
+      host: '127.0.0.1',
+      waitReady: false, // as the socket starts it
+    });
+    started.push(restarted);
+    const moved = { ...record, candidates: [{ ...record.candidates[0]!, port: 40009 }] };
+    const stored = await restarted.publish(signItem(bob, encodeRecord(moved), seqs.next(2)));
+    expect(stored).toBeGreaterThanOrEqual(8);
+    const { dht: reader } = await node();
+    expect((await reader.resolve(bob.publicKey))?.record).toEqual(moved);
+  });
+
   it('finds nothing for a key nobody published', async () => {
     const { dht } = await node();
     expect(await dht.resolve(generateIdentity().publicKey)).toBeUndefined();

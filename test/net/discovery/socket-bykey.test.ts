@@ -160,15 +160,6 @@ describe('addPeers by fingerprint alone, found through a private loopback DHT', 
 });
 
 describe('a peer found by key moves', () => {
-  beforeEach(async () => {
-    swarm = await privateDht(20);
-  });
-
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((s) => s.close()));
-    await swarm.close();
-  });
-
   it('bob restarts on another port: alice reconnects by his updated record', async () => {
     const dht = { bootstrap: swarm.bootstrap };
     const bobId = generateIdentity();
@@ -211,15 +202,6 @@ describe('a peer found by key moves', () => {
 });
 
 describe('our record follows STUN', () => {
-  beforeEach(async () => {
-    swarm = await privateDht(20);
-  });
-
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((s) => s.close()));
-    await swarm.close();
-  });
-
   it('is re-signed with the reflexive address as soon as STUN answers, not at the next refresh', async () => {
     // A STUN server that reports a mapped port other than ours (as a NAT would).
     const stun = dgram.createSocket('udp4');
