@@ -25,9 +25,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   KEEPALIVE_INTERVAL,
+  SETTLE_PING_INTERVAL,
+  SETTLE_PROBES,
   WARMUP_PING_INTERVAL,
   WARMUP_SAMPLES,
-} from '../source/net/core/peers/peer.js';
+} from '../source/net/core/conn/pings.js';
 import { killAll, launch, type Worker } from './ipc.js';
 import {
   formatNumber,
@@ -68,10 +70,13 @@ export interface ScaleConfig {
 }
 
 /**
- * A new session PINGs every 500 ms until it has eight RTT samples
- * (peers/peer.ts): idle figures are taken after that, as an idle peer is.
+ * A new session PINGs every 500 ms until it has eight RTT samples, and one
+ * whose srtt the connect burst left standing high PINGs up to 40 more times
+ * at 250 ms (conn/pings.ts): idle figures are taken after both, as an idle
+ * peer's are.
  */
-const PAST_WARMUP_MS = WARMUP_SAMPLES * WARMUP_PING_INTERVAL + 1000;
+const PAST_WARMUP_MS =
+  WARMUP_SAMPLES * WARMUP_PING_INTERVAL + SETTLE_PROBES * SETTLE_PING_INTERVAL + 1000;
 
 export const SCALE_QUICK: ScaleConfig = {
   mode: 'quick',

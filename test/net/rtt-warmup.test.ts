@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { KEEPALIVE_INTERVAL, SETTLE_PROBES } from '../../source/net/core/conn/pings.js';
 import { WARMUP_SAMPLES } from '../../source/net/core/peers/peer.js';
 import { PacketType } from '../../source/net/wire/packet.js';
 import { FakeNetwork } from '../support/fakenet.js';
@@ -82,5 +83,69 @@ describe('RTT estimate of a new, idle session (virtual clock)', () => {
       expect(statsOf(alice, 'bob')?.smoothedRtt).toBeLessThan(30);
       expect(statsOf(bob, 'alice')?.smoothedRtt).toBeLessThan(30);
     }
+  });
+});
+
+/** 31 bytes: a DATA packet that carries a PING alone (an ACK-only one is 35-36). */
+const isPing = (data: Buffer) => data[1] === PacketType.Data && data.length === 31;
+
+describe('RTT estimate of an idle session after a spike (virtual clock)', () => {
+  /** A warmed-up pair on a 20 ms path whose srtt a 400 ms spike has raised, link idle again. */
+  function spiked(seed: number) {
+    const net = new FakeNetwork({ seed, conditions: { delay: 10 } });
+    const { alice, bob } = simPair(net);
+    bob.add('alice', alice);
+    net.run(6000);
+    expect(statsOf(alice, 'bob')?.smoothedRtt).toBe(20);
+    const spike = { delay: 200 };
+    net.setLinkConditions(alice.addr, bob.addr, spike);
+    net.setLinkConditions(bob.addr, alice.addr, spike);
+    for (let i = 0; i < 4; i++) {
+      alice.send(['bob'], `during the spike ${i}`);
+      bob.send(['alice'], `during the spike ${i}`);
+      net.run(450);
+    }
+    expect(statsOf(alice, 'bob')?.smoothedRtt).toBeGreaterThan(100);
+    return { net, alice, bob, spike };
+  }
+
+  it('comes back to the path within seconds once the spike is over, for a few PINGs', () => {
+    const { net, alice, bob } = spiked(11);
+    net.setLinkConditions(alice.addr, bob.addr, undefined);
+    net.setLinkConditions(bob.addr, alice.addr, undefined);
+    let pings = 0;
+    net.tap = (d) => {
+      if (isPing(d.data)) pings++;
+      return d.data;
+    };
+    net.run(12_000);
+    for (const s of [statsOf(alice, 'bob')!, statsOf(bob, 'alice')!]) {
+      // Within SETTLE_RATIO × min + SETTLE_SLACK; keepalives alone (one per
+      // 15 s) would not have taken a single sample yet.
+      expect(s.smoothedRtt).toBeLessThanOrEqual(20 * 1.25 + 0.5);
+      expect(s.minRtt).toBe(20);
+    }
+    expect(pings).toBeLessThanOrEqual(2 * SETTLE_PROBES);
+    // Back in line, the link is quiet again: keepalives only.
+    pings = 0;
+    net.run(60_000);
+    expect(pings).toBeLessThanOrEqual(2 * 4);
+  });
+
+  it('a path whose RTT truly rose costs the budget once, then no more than keepalives', () => {
+    const { net } = spiked(12);
+    let pings = 0;
+    net.tap = (d) => {
+      if (isPing(d.data)) pings++;
+      return d.data;
+    };
+    // The spike stays: srtt stands high above min_rtt for good.
+    net.run(20_000);
+    // (a few went during the spike, between its messages, before the count)
+    expect(pings).toBeGreaterThanOrEqual(2 * (SETTLE_PROBES - 4));
+    expect(pings).toBeLessThanOrEqual(2 * (SETTLE_PROBES + 2));
+    pings = 0;
+    net.run(5 * 60_000);
+    expect(pings).toBeLessThanOrEqual(2 * ((5 * 60_000) / KEEPALIVE_INTERVAL + 1));
   });
 });

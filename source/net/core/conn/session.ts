@@ -7,6 +7,7 @@ import { MAX_ACK_RANGES } from '../../wire/frames.js';
 import { DATA_HEADER_LENGTH, MAX_DATAGRAM, writeDataHeader } from '../../wire/packet.js';
 import { view } from '../../wire/reader.js';
 import type { Addr } from '../address.js';
+import { SettleBudget } from './pings.js';
 import { ReplayWindow } from './replay.js';
 
 /**
@@ -155,6 +156,8 @@ export class Session {
   readonly pmtu: PathMtu;
   lastReceived: number;
   lastSent: number;
+  /** PINGs that may go to pull a raised srtt back down while idle (pings.ts). */
+  readonly settle = new SettleBudget();
   packetsSent = 0;
   packetsReceived = 0;
   bytesSent = 0;

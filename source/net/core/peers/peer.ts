@@ -2,6 +2,7 @@ import type { SentPacket } from '../../recovery/sentlog.js';
 import { CloseCode } from '../../wire/frames.js';
 import { checkFrames } from '../../wire/framewalk.js';
 import type { Addr } from '../address.js';
+import { pingDue, takePing } from '../conn/pings.js';
 import type { OutgoingMessage, SendStream } from '../conn/sendstream.js';
 import type { SentFrames, Session } from '../conn/session.js';
 import { BadPacket } from '../errors.js';
@@ -27,35 +28,14 @@ import {
   wins,
 } from './sessions.js';
 
+export {
+  KEEPALIVE_INTERVAL,
+  WARMUP_PING_INTERVAL,
+  WARMUP_SAMPLES,
+} from '../conn/pings.js';
 export { closePacket } from './assembler.js';
 export { PATH_CHALLENGE_TRIES } from './paths.js';
 export type { PeerTotals } from './sessions.js';
-
-/** Send a PING when we have sent nothing for this long: holds NAT mappings (DESIGN.md). */
-export const KEEPALIVE_INTERVAL = 15_000;
-/**
- * A new session sends a PING after this much quiet until it has
- * WARMUP_SAMPLES RTT samples. An idle session otherwise samples once per
- * KEEPALIVE_INTERVAL, and its estimate (RFC 9002 §5.3: 1/8 per sample) would
- * carry its first, slowest exchange for minutes: the RTT column read 20 ms on
- * loopback half a minute after connecting. Eight PINGs of 31 bytes per session.
- */
-export const WARMUP_PING_INTERVAL = 500;
-/** srtt is the median of this many first samples, then gains 1/8 each (recovery/rtt.ts). */
-export const WARMUP_SAMPLES = 8;
-
-/**
- * When `s` is owed a PING. The keepalive counts from anything sent (it holds
- * NAT mappings); a warm-up PING counts from our last ack-eliciting packet,
- * since only those give us samples: counted from anything sent, our ACKs of
- * the peer's warm-up PINGs put ours off, and a hub's sessions took twice as
- * long to warm up (bench/scale.ts).
- */
-function pingDue(s: Session): number {
-  return s.loss.rtt.samples < WARMUP_SAMPLES
-    ? s.loss.lastAckElicitingSent + WARMUP_PING_INTERVAL
-    : s.lastSent + KEEPALIVE_INTERVAL;
-}
 /** Silence that ends a session (≥ 30 s so that a short blackout is survived). */
 export const IDLE_TIMEOUT = 45_000;
 export { MAX_PEER_GAPS, MAX_STREAMS, PEER_REASSEMBLY_LIMIT } from './inbound.js';
@@ -511,7 +491,7 @@ export class Peer {
       }
     }
     const cur = this.current;
-    if (cur && now >= pingDue(cur)) this.out.pingRequested = true;
+    if (cur && takePing(cur, now)) this.out.pingRequested = true;
     if (!this.current && this.state.kind === 'connected') {
       this.transition({
         kind: 'disconnected',
