@@ -308,7 +308,17 @@ async function displayedRtt(
     screen.pty.write(`rtt${i}\r`);
     await sleep(config.rttGapMs);
   }
-  const rows = [...((await collecting) ?? '').matchAll(peerRow(nick))];
+  let rows = [...((await collecting) ?? '').matchAll(peerRow(nick))];
+  if (rows.length === 0) {
+    // The screen writer draws only rows that changed: a figure that held
+    // still over the window was not drawn in it (one quick run in two read
+    // nothing). A resize repaints every row, so read what it shows.
+    const repaint = screen.collect(800);
+    screen.pty.resize(config.columns, config.rows - 1);
+    await sleep(200);
+    screen.pty.resize(config.columns, config.rows);
+    rows = [...(await repaint).matchAll(peerRow(nick))];
+  }
   const shown = rows.map((r) => num(r[1])).filter((x): x is number => x !== undefined);
   if (shown.length === 0) return undefined;
   return { smoothedMs: median(shown), minMs: num(rows.at(-1)?.[2]) };
