@@ -14,12 +14,6 @@ import type { PublicAddress } from './publicaddr.js';
 import type { Relay, RelayServer, RelayStats } from './relay.js';
 import { type PeerSnapshot, snapshot } from './stats.js';
 
-/**
- * The endpoint's user surface: commands (peers, keys, messages) and queries
- * (snapshots, counters). Each is a short call into a room; the demux, the
- * timers and the poll loop are in endpoint.ts, which extends this class and
- * supplies the rooms.
- */
 /** A send's recipients as a list: one nick may come as itself (no array per unicast). */
 export function nickList(recipients: string | readonly string[]): readonly string[] {
   return typeof recipients === 'string' ? [recipients] : recipients;
@@ -34,6 +28,12 @@ export function unknownPeers(
   return new UsageError(`unknown peer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
 }
 
+/**
+ * The endpoint's user surface: commands (peers, keys, messages) and queries
+ * (snapshots, counters). Each is a short call into a room; the demux, the
+ * timers and the poll loop are in endpoint.ts, which extends this class and
+ * supplies the rooms.
+ */
 export abstract class EndpointCommands {
   /** The latest `now` any call passed (for work a later poll does). */
   protected lastNow = 0;
