@@ -72,6 +72,15 @@ export function standsHigh(rtt: RttEstimator): boolean {
   return rtt.smoothedRtt > rtt.minRtt * SETTLE_RATIO + SETTLE_SLACK;
 }
 
+/**
+ * Past the warm-up, srtt stands high and nothing is in flight: PINGs settle
+ * it. With packets in flight their ACKs are the samples, and a lost one is
+ * the PTO's to probe (RFC 9002 §6.2).
+ */
+function settling(s: PingClock): boolean {
+  return s.loss.inFlightCount === 0 && standsHigh(s.loss.rtt);
+}
+
 /** Why a PING is owed at `now`, if one is. */
 export type PingReason = 'warm-up' | 'settle' | 'keepalive';
 
@@ -86,21 +95,19 @@ export function pingDue(s: PingClock): number {
   const sent = s.loss.lastAckElicitingSent;
   if (s.loss.rtt.samples < WARMUP_SAMPLES) return sent + WARMUP_PING_INTERVAL;
   const keepalive = s.lastSent + KEEPALIVE_INTERVAL;
-  // With packets in flight their ACKs are the samples (or the PTO probes them).
-  if (!standsHigh(s.loss.rtt) || s.loss.inFlightCount > 0) return keepalive;
+  if (!settling(s)) return keepalive;
   return Math.min(keepalive, Math.max(sent + SETTLE_PING_INTERVAL, s.settle.readyAt()));
 }
 
 /**
- * The PING owed at `now`, if any. While srtt stands high every PING past the
+ * The PING owed at `now`, if any. While settling, every PING past the
  * warm-up spends from the budget, a keepalive too (it samples as well): else
  * a keepalive would leave the spent budget's overdue token for a settle PING
- * right behind it. Nothing is spent with packets in flight: their ACKs
- * sample the path, and a lost one is the PTO's to probe (RFC 9002 §6.2).
+ * right behind it.
  */
 export function takePing(s: PingClock, now: number): PingReason | undefined {
   if (now < pingDue(s)) return undefined;
   if (s.loss.rtt.samples < WARMUP_SAMPLES) return 'warm-up';
-  if (standsHigh(s.loss.rtt) && s.loss.inFlightCount === 0) s.settle.take(now);
+  if (settling(s)) s.settle.take(now);
   return now >= s.lastSent + KEEPALIVE_INTERVAL ? 'keepalive' : 'settle';
 }
