@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { KEEPALIVE_INTERVAL, SETTLE_PROBES } from '../../source/net/core/conn/pings.js';
-import { WARMUP_SAMPLES } from '../../source/net/core/peers/peer.js';
+import {
+  KEEPALIVE_INTERVAL,
+  SETTLE_PROBES,
+  WARMUP_SAMPLES,
+} from '../../source/net/core/conn/pings.js';
 import { PacketType } from '../../source/net/wire/packet.js';
 import { FakeNetwork } from '../support/fakenet.js';
 import { type SimPeer, simPair } from '../support/simnode.js';

@@ -28,11 +28,6 @@ import {
   wins,
 } from './sessions.js';
 
-export {
-  KEEPALIVE_INTERVAL,
-  WARMUP_PING_INTERVAL,
-  WARMUP_SAMPLES,
-} from '../conn/pings.js';
 export { closePacket } from './assembler.js';
 export { PATH_CHALLENGE_TRIES } from './paths.js';
 export type { PeerTotals } from './sessions.js';

@@ -25,7 +25,7 @@ function trio(seed: number) {
   expect(net.runUntilTrue(() => bob.connected('alice') && carol.connected('alice'), 10_000)).toBe(
     true,
   );
-  // Past the sessions' warm-up PINGs (peers/peer.ts WARMUP_SAMPLES): idle
+  // Past the sessions' warm-up PINGs (conn/pings.ts WARMUP_SAMPLES): idle
   // from here on, but for keepalives every 15 s.
   net.run(5000);
   return { net, alice, bob, carol };
