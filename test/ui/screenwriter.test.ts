@@ -48,4 +48,25 @@ describe('ScreenWriter', () => {
     expect(term.written.split('\x1b[2K').length - 1).toBe(10 * frames);
     writer.close();
   });
+
+  it('measures no row of ASCII and borders, and every other kind once (its border may need putting back)', () => {
+    const term = new Terminal();
+    const measuredRows: string[] = [];
+    const writer = new ScreenWriter(term as unknown as NodeJS.WriteStream, (text) => {
+      measuredRows.push(text);
+      return stringWidth(text);
+    });
+    const gray = (t: string) => `\x1b[90m${t}\x1b[39m`;
+    const plain = Array.from({ length: 20 }, (_, i) =>
+      gray(paneRow(`12:00:0${i % 10}  <bob> ${i}`)),
+    );
+    for (let f = 0; f < 10; f++) writer.write(plain.slice(f, f + 10).join('\n'));
+    expect(measuredRows).toEqual([]);
+    const wide = ['漢字', 'done ✓', '👨‍👩‍👧‍👦 family', 'e\u0301'].map((t) => paneRow(t));
+    writer.write(wide.join('\n'));
+    expect(measuredRows).toEqual(wide);
+    // The family row is as wide as the terminal by string-width: its border goes back in the last column.
+    expect(term.written).toContain(`\x1b[3;40H│`);
+    writer.close();
+  });
 });
