@@ -127,8 +127,8 @@ export const TUI_FULL: TuiConfig = {
   rttMessages: 96,
 };
 
-/** Target (issue #7): keystroke → screen under 50 ms at 1,000 incoming messages/s. */
-export const TUI_TARGET_MS = 50;
+/** Target (issue 16; issue 7 asked for 50): keystroke → screen p99 at most 20 ms at 1,000 incoming messages/s. */
+export const TUI_TARGET_MS = 20;
 
 export interface TuiPhase {
   /** Incoming messages per second asked for (0: idle). */
@@ -641,7 +641,7 @@ export async function measureTuiLatency(
       chatToChat: chatToChat.typed,
       chatJustConnected: chatToChat.justConnected,
       libraryJustConnected,
-      targetMet: loaded.lost === 0 && loaded.latencyMs.p99 < TUI_TARGET_MS,
+      targetMet: loaded.lost === 0 && loaded.latencyMs.p99 <= TUI_TARGET_MS,
       rttTargetMet: rttTargetMet(idle, loaded),
     };
   } finally {
@@ -669,7 +669,7 @@ export function tuiRows(r: TuiResult, group?: string): Row[] {
       L.latencyMs.p50,
       base,
       I.latencyMs.p50,
-      `target p99 < ${TUI_TARGET_MS} ms`,
+      `target p99 <= ${TUI_TARGET_MS} ms`,
     ),
     row(
       g,
