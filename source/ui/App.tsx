@@ -1,4 +1,4 @@
-import { Box, useStdout } from 'ink';
+import { Box, renderToString, useStdout } from 'ink';
 import {
   memo,
   type ReactNode,
@@ -25,6 +25,7 @@ import { rowsOf } from './msglayout.js';
 import { Peers } from './Peers.js';
 import { Stats, statsRowsWanted } from './Stats.js';
 import { StatusBar } from './StatusBar.js';
+import { ScreenWriter } from './screenwriter.js';
 import { type Scroll, scrollBy } from './scroll.js';
 import { hue } from './theme.js';
 
@@ -172,13 +173,19 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
       scrollBy(state.lines, cur, by, page, (i) => rowsOf(state.lines[i]!, inner, color).length),
     );
 
-  const onKey = (key: KeyPress) => {
-    if (key.name === 'letter' && key.ctrl && key.text === 'c') return quit();
+  /** Handles one key; true when it only edited the line. */
+  const onKey = (key: KeyPress): boolean => {
+    if (key.name === 'letter' && key.ctrl && key.text === 'c') {
+      quit();
+      return false;
+    }
     const result = edit(line.current, key);
     if (result.kind === 'edit') {
       if (hint && result.line.value !== line.current.value) setHint('');
       setLine(result.line);
-    } else if (result.kind === 'submit') submit(result.text);
+      return true;
+    }
+    if (result.kind === 'submit') submit(result.text);
     else if (key.name === 'pageup') scrollRows(page);
     else if (key.name === 'pagedown') scrollRows(-page);
     else if (key.name === 'end') setScroll(undefined);
@@ -186,6 +193,23 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
       const next = history.move(key.name === 'up' ? -1 : 1, line.current.value);
       if (next !== undefined) setLine({ value: next, cursor: next.length });
     } else if (key.name === 'tab' && !key.shift) complete();
+    return false;
+  };
+
+  /**
+   * Local echo: the input row, as the next frame will draw it, put on the
+   * screen at once. Under 1,000 incoming messages a second a frame costs
+   * 5–8 ms (Ink's Output, per cell: see the readme), and a key that came
+   * during a message frame waited for that frame and then its own; now it
+   * waits for the first only (bench/tui.ts). Only when the row stays where
+   * the last frame drew it: no hint row above it (ScreenWriter.drawRowNow).
+   */
+  const echo = (typed: Line) => {
+    if (!(stdout instanceof ScreenWriter)) return;
+    const row = renderToString(<InputLine nick={nick} line={typed} hint="" width={columns} />, {
+      columns,
+    });
+    stdout.drawRowNow(layout.messages + layout.peers + layout.stats, row);
   };
   // A read may hold many keys (a paste with line ends, keys sent faster than
   // we render): each is applied to the line as the one before left it.
@@ -196,10 +220,12 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
     // This read's frame shows the newest lines too (see store.ts).
     store.publish();
     drawSubmitted();
+    let onlyEdits = hint === '';
     keys.forEach((key, i) => {
       if (quitting.current) return;
       if (key.name === 'pastestart' || key.name === 'pasteend') {
         pasting.current = key.name === 'pastestart';
+        onlyEdits = false;
         return;
       }
       // A Tab with more keys after it in the same read was pasted: text, as
@@ -209,9 +235,11 @@ export function App({ nick, store, controller, transport, color, onQuit }: AppPr
       const pasted =
         (key.name === 'tab' && i < keys.length - 1) ||
         (pasting.current && (key.name === 'return' || key.name === 'tab'));
-      onKey(pasted ? { ...key, name: 'text', text: ' ' } : key);
+      if (!onKey(pasted ? { ...key, name: 'text', text: ' ' } : key)) onlyEdits = false;
     });
-    if (!afterSubmit.current) setShown(line.current);
+    if (afterSubmit.current) return;
+    setShown(line.current);
+    if (onlyEdits && !quitting.current) echo(line.current);
   });
 
   const border = hue(color, 'gray');

@@ -142,6 +142,21 @@ export class ScreenWriter extends EventEmitter {
     return this.out.write(bytes, cb);
   }
 
+  /**
+   * Puts one row (0-based) of the frame on screen now, between Ink's frames:
+   * the input row as keys are typed (App.tsx), so that a keystroke shows
+   * without waiting for the whole frame to be rendered. The row must be what
+   * the next frame will hold there (Ink's own rendering of the same
+   * element): that frame then finds it drawn and writes nothing for it.
+   * Nothing is drawn before the first frame or after a resize.
+   */
+  drawRowNow(index: number, row: string): void {
+    const shown = this.shown;
+    if (!shown || index < 0 || index >= shown.length || shown[index] === row) return;
+    shown[index] = row;
+    this.out.write(`${BEGIN}${drawRow(index + 1, row, this.columns, this.widthOf)}\x1b[0m${END}`);
+  }
+
   /** Stops following the terminal's resizes. */
   close(): void {
     this.out.off('resize', this.resized);

@@ -135,6 +135,37 @@ describe('the screen a terminal shows', () => {
     expect(lines[38]).toMatch(/PgUp\/PgDn/);
   });
 
+  it('shows a typed key at once, before its frame, which then leaves the row alone', async () => {
+    const { screen, keyboard, transport } = start(120, 40);
+    transport.list = [peer('bob')];
+    transport.emit('peer');
+    await sleep(150);
+    const writes: string[] = [];
+    const write = screen.write.bind(screen);
+    screen.write = (data: string | Uint8Array, cb?: () => void) => {
+      writes.push(String(data));
+      return write(data, cb);
+    };
+    const inputRow = screen.lines().findIndex((l) => l.startsWith('alice>'));
+    const drawsOfInput = () => writes.filter((w) => w.includes(`\x1b[${inputRow + 1};1H`)).length;
+    for (const [i, key] of ['h', 'i', '\x7f', 'o'].entries()) {
+      keyboard.type(key);
+      // No await: the echo is written while the key is handled, the frame later.
+      expect(screen.lines()[inputRow]).toMatch(
+        ['alice> h', 'alice> hi', 'alice> h ', 'alice> ho'][i]!,
+      );
+      await sleep(60);
+      expect(drawsOfInput()).toBe(i + 1);
+    }
+    expectWhole(screen.lines(), 40);
+    // A Tab that shows completions moves the input row down: no echo, the frame draws it.
+    keyboard.type('\x15/');
+    await sleep(60);
+    keyboard.type('\t');
+    await sleep(60);
+    expectWhole(screen.lines(), 40);
+  });
+
   it('stays whole at 60x15 and after a resize to 80x24', async () => {
     const { screen, transport } = start(60, 15);
     transport.list = [peer('bob')];
