@@ -1,6 +1,7 @@
 import { fingerprint } from '../../crypto/identity.js';
 import type { Mesh } from '../../nat/mesh.js';
 import { CloseCode } from '../../wire/frames.js';
+import { type Addr, sameAddr } from '../address.js';
 import type { PeerSpec } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { EndpointEvent } from '../events.js';
@@ -50,7 +51,17 @@ export class Trust {
       if (peer.key?.equals(key)) peer.unconfirmed = undefined;
       else this.demoteUnconfirmed(peer);
     }
-    if (peer && !peer.pinned && !(key && peer.key?.equals(key))) {
+    const here = key ? undefined : this.strangerAt(nick, spec.addrs);
+    if (here) {
+      // A stranger is connected from the very address given (no key): the
+      // dial would reach it and the name would go to it (binding.ts,
+      // bindDialed). It takes the name now, pinned to its key, instead of
+      // moving aside and coming back a round trip later.
+      if (peer && peer !== here) this.deps.registry.moveStrangerAside(nick);
+      this.deps.registry.rename(here, nick);
+      this.deps.registry.pinName(nick, here.key!);
+      peer = here;
+    } else if (peer && !peer.pinned && !(key && peer.key?.equals(key))) {
       // A stranger announced this name first: it keeps its session under another name.
       this.deps.registry.moveStrangerAside(nick);
       peer = undefined;
@@ -84,6 +95,24 @@ export class Trust {
     peer.dialing.setRelayed(spec.relayed ?? []);
     if (!peer.connected) this.deps.dialer.start(peer, now);
     this.deps.touched(peer);
+  }
+
+  /**
+   * The connected stranger whose session comes from one of `addrs`, when
+   * `nick` may go to it: no record of the user's holds the name, and no
+   * other key is pinned to it.
+   */
+  private strangerAt(nick: string, addrs: readonly Addr[]): Peer | undefined {
+    const named = this.deps.registry.get(nick);
+    if (named?.pinned) return undefined;
+    const pinned = this.deps.registry.pinnedKey(nick);
+    for (const p of this.deps.registry.values()) {
+      const path = p.current?.path;
+      if (p.pinned || !p.key || !p.connected || !path) continue;
+      if (pinned && !pinned.equals(p.key)) continue;
+      if (addrs.some((a) => sameAddr(a, path))) return p;
+    }
+    return undefined;
   }
 
   /**

@@ -113,6 +113,54 @@ describe('Trust: a stranger already holding the name', () => {
     expect(aside.fingerprint).toBe(fingerprint(ids.bob.publicKey));
   });
 
+  it('adding the name at the stranger’s own address, without a key, pins it at once: no rename back and forth', () => {
+    const { net, ids, alice, bob } = strangerBob();
+    const before = alice.endpoint.peer('bob')!;
+    const seen = alice.events.length;
+    alice.endpoint.addPeer('bob', { addrs: [bob.addr] }, net.now);
+    net.run(2000);
+    const after = alice.endpoint.peer('bob')!;
+    expect(after.id).toBe(before.id);
+    expect(after.pinned).toBe(true);
+    expect(after.state.kind).toBe('connected');
+    expect(alice.endpoint.pinnedKey('bob')?.equals(ids.bob.publicKey)).toBe(true);
+    expect(alice.endpoint.peers()).toHaveLength(1);
+    const renames = alice.events
+      .slice(seen)
+      .filter((e) => e.type === 'peer' && e.change === 'renamed');
+    expect(renames).toEqual([]);
+  });
+
+  it('a stranger connected from the address given takes the user’s name for it at once, whatever it announced', () => {
+    const { net, ids, alice, bob } = strangerBob();
+    const stranger = alice.endpoint.peer('bob')!;
+    const seen = alice.events.length;
+    alice.endpoint.addPeer('robert', { addrs: [bob.addr] }, net.now);
+    const named = alice.endpoint.peer('robert')!;
+    expect(named.id).toBe(stranger.id);
+    expect(named.pinned).toBe(true);
+    expect(alice.endpoint.pinnedKey('robert')?.equals(ids.bob.publicKey)).toBe(true);
+    expect(alice.endpoint.peer('bob')).toBeUndefined();
+    net.run(2000);
+    const renames = alice.events
+      .slice(seen)
+      .filter((e) => e.type === 'peer' && e.change === 'renamed');
+    expect(renames).toEqual([
+      { type: 'peer', nick: 'robert', change: 'renamed', previousNick: 'bob' },
+    ]);
+  });
+
+  it('adding the name at another address, without a key, still moves the stranger aside', () => {
+    const { net, ids, alice, carol } = strangerBob();
+    const stranger = alice.endpoint.peer('bob')!;
+    alice.endpoint.addPeer('bob', { addrs: [carol.addr] }, net.now);
+    const aside = alice.endpoint.peers().find((p) => p.id === stranger.id)!;
+    expect(aside.nick).not.toBe('bob');
+    expect(aside.pinned).toBe(false);
+    expect(aside.fingerprint).toBe(fingerprint(ids.bob.publicKey));
+    expect(alice.endpoint.peer('bob')!.id).not.toBe(stranger.id);
+  });
+
   it('a stranger whose key the user names takes the name, whatever it announced', () => {
     const { net, ids, alice, bob } = strangerBob();
     const stranger = alice.endpoint.peer('bob')!;
