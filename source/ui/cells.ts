@@ -1,4 +1,5 @@
 import stringWidth from 'string-width';
+import { graphemes } from './graphemes.js';
 
 /**
  * Text measured in terminal cells, the unit the screen is made of.
@@ -23,7 +24,6 @@ export interface Cell {
   length: number;
 }
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 // string-width runs several Unicode-property regexes per call: measuring
@@ -59,7 +59,7 @@ export function cells(text: string): Cell[] {
       out.push({ text: text[i]!, width: 1, start: i, length: 1 });
     return out;
   }
-  for (const { segment, index } of segmenter.segment(text)) {
+  for (const { segment, index } of graphemes(text)) {
     const w = widthOf(segment);
     if (w > 0) {
       out.push({ text: segment, width: w, start: index, length: segment.length });

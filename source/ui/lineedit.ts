@@ -1,4 +1,5 @@
 import { isUnsafeChar } from '../chat/sanitize.js';
+import { graphemes } from './graphemes.js';
 import type { KeyPress } from './keys.js';
 
 /**
@@ -38,12 +39,10 @@ export function insert(line: Line, text: string): Line {
   };
 }
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
-
 /** Start of the cluster before `i`. */
 function prevCluster(v: string, i: number): number {
   let start = 0;
-  for (const { index } of segmenter.segment(v)) {
+  for (const { index } of graphemes(v)) {
     if (index >= i) break;
     start = index;
   }
@@ -53,8 +52,10 @@ function prevCluster(v: string, i: number): number {
 /** End of the cluster at `i`. */
 function nextCluster(v: string, i: number): number {
   if (i >= v.length) return v.length;
-  const seg = segmenter.segment(v).containing(i);
-  return seg ? seg.index + seg.segment.length : v.length;
+  for (const { segment, index } of graphemes(v)) {
+    if (index + segment.length > i) return index + segment.length;
+  }
+  return v.length;
 }
 
 type CharTest = (ch: string) => boolean;
