@@ -78,7 +78,11 @@ export class Trust {
         if (pinnedKey) this.deps.registry.setKey(peer, pinnedKey);
       }
     }
+    const wasStranger = !peer.pinned;
     peer.pinned = true;
+    // A stranger's record kept under its own name sends no rename: reported
+    // as a change, so the chat stops marking it (and its messages) a stranger's.
+    if (wasStranger) peer.transition(peer.state, 'state');
     if (key) {
       this.deps.registry.pinName(nick, key);
       this.deps.registry.unmarkRemoved(key);
