@@ -132,6 +132,15 @@ describe('ChatController', () => {
     expect(shown[1]).toMatch(/\] <bob> hello$/);
   });
 
+  it('adding a stranger connected from the address given says it is connected, not "connecting"', async () => {
+    socket.list = [info('bob', { pinned: false, address: '127.0.0.1:9000' })];
+    socket.emit('peer', socket.list[0]!, 'connected');
+    await run('/add bob 127.0.0.1:9000');
+    expect(socket.added).toEqual([{ bob: '127.0.0.1:9000' }]);
+    expect(text()).toMatch(/bob added: already connected from 127\.0\.0\.1:9000, key \w{8}/);
+    expect(text()).not.toMatch(/connecting to bob/);
+  });
+
   it('adds, lists, removes and explains unknown peers', async () => {
     await run('/list');
     expect(text()).toMatch(/no peers yet/);

@@ -96,7 +96,10 @@ export class FakeSocket extends EventEmitter<SocketEvents> {
         this.discovery.lookingFor[nick] = undefined;
         continue;
       }
-      this.list.push(info(nick, { state: { kind: 'connecting', since: 0, attempt: 0 } }));
+      // A record of that name (a stranger connected from there) is pinned in place.
+      const held = this.list.findIndex((p) => p.nick === nick);
+      if (held >= 0) this.list[held] = { ...this.list[held]!, pinned: true };
+      else this.list.push(info(nick, { state: { kind: 'connecting', since: 0, attempt: 0 } }));
     }
   }
   removePeer(nick: string): void {

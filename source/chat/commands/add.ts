@@ -1,4 +1,5 @@
 import { isInviteCode } from '../../index.js';
+import { shortFp } from '../format.js';
 import type { ErrorAction } from './action.js';
 import {
   checkAddress,
@@ -57,6 +58,15 @@ export const add: CommandDef<'add'> = {
     const invite = isInviteCode(address);
     ctx.addedBy.set(nick, invite ? 'invite' : 'address');
     ctx.onAdded?.(nick, invite ? 'invite' : 'address', fingerprint);
+    const known = ctx.socket.peers().find((p) => p.nick === nick);
+    if (known?.pinned && known.state.kind === 'connected') {
+      // A stranger already connected from there took the name (or it was ours):
+      // nothing is being dialed, and "connecting to" would say otherwise.
+      ctx.system(
+        `${nick} added: already connected from ${known.address ?? address}, key ${shortFp(known.fingerprint)}`,
+      );
+      return undefined;
+    }
     const where = invite ? 'with an invite code (key pinned from it)' : `at ${address}`;
     const key = fingerprint ? `, expecting key ${fingerprint}` : '';
     ctx.system(`connecting to ${nick} ${where}${key}`);
