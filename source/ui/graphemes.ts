@@ -38,18 +38,17 @@ export function* graphemes(text: string, windowSize = WINDOW): Generator<Graphem
     // found before a lone half (👍 | half of 🏽) where there is none.
     if (to < text.length && isHighSurrogate(text.charCodeAt(to - 1))) to += to - 1 > from ? -1 : 1;
     const part = text.slice(from, to);
+    /** Where the window's last cluster starts, when more text follows it (-1: none). */
     let lastStart = -1;
-    let cut = false;
     for (const { segment, index } of segmenter.segment(part)) {
       if (to < text.length && index + segment.length === part.length) {
         // The window's last cluster: its end may be the window's, not its own.
         lastStart = index;
-        cut = true;
         break;
       }
       yield { segment, index: from + index };
     }
-    if (!cut) return;
+    if (lastStart < 0) return;
     if (lastStart === 0 && window < Math.max(MAX_CLUSTER, windowSize)) {
       // One cluster longer than the window (a run of combining marks): widen it.
       window *= 2;

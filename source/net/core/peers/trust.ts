@@ -80,8 +80,8 @@ export class Trust {
     }
     const wasStranger = !peer.pinned;
     peer.pinned = true;
-    // A stranger's record kept under its own name sends no rename: reported
-    // as a change, so the chat stops marking it (and its messages) a stranger's.
+    // Reported as a change: a stranger's record kept under its own name sends
+    // no rename, and the chat must stop marking it (and its messages) a stranger's.
     if (wasStranger) peer.transition(peer.state, 'state');
     if (key) {
       this.deps.registry.pinName(nick, key);
